@@ -1,0 +1,304 @@
+/*
+ * .tflite -> microfl model conversion (host only). Reads the flatbuffer with
+ * tflite_reader.c, checks that every operator is one microfl runs with the
+ * types it supports, and computes each kernel's integer parameters exactly
+ * as TensorFlow Lite Micro's Prepare functions do (double precision where
+ * TFLM uses double, float where it uses float).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mfl/model_writer.h"
+#include "mfl/quant_host.h"
+#include "mfl/tflite_import.h"
+#include "tflite_import_internal.h"
+
+
+int imp_fail(importer_t *im, int err, const char *fmt, ...)
+{
+    if (im->err) {
+        return im->err;
+    }
+    im->err = err;
+    if (im->msg && im->msg_cap) {
+        const tfl_op_t *op = im->op_index < im->tm->n_ops ? &im->tm->ops[im->op_index] : NULL;
+        int n = op ? snprintf(im->msg, im->msg_cap, "operator %u (%s): ", im->op_index, tfl_op_name(op->builtin))
+                   : 0;
+        if (n < 0 || (size_t)n >= im->msg_cap) {
+            n = 0;
+        }
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(im->msg + n, im->msg_cap - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return err;
+}
+
+const tfl_tensor_t *imp_tensor(importer_t *im, int32_t index)
+{
+    if (index < 0 || (uint32_t)index >= im->tm->n_tensors) {
+        imp_fail(im, MFL_ERR_TFLITE_FORMAT, "tensor index %d out of range", index);
+        return NULL;
+    }
+    return &im->tm->tensors[index];
+}
+
+/* Per-tensor scale and zero point of an int8 activation. */
+int imp_per_tensor_quant(importer_t *im, const tfl_tensor_t *t, float *scale, int32_t *zp)
+{
+    if (t->n_scales < 1 || t->n_zero_points < 1 || !(t->scales[0] > 0.0f) || !isfinite(t->scales[0]) ||
+        t->zero_points[0] < -128 || t->zero_points[0] > 127) {
+        return imp_fail(im, MFL_ERR_TFLITE_QUANT, "tensor %s lacks a valid int8 scale and zero point", t->name);
+    }
+    *scale = t->scales[0];
+    *zp = (int32_t)t->zero_points[0];
+    return 0;
+}
+
+int imp_check_rank(importer_t *im, const tfl_tensor_t *t, int min, int max)
+{
+    if (t->rank < min || t->rank > max) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "tensor %s has rank %d (expected %d..%d)", t->name, t->rank,
+                    min, max);
+    }
+    for (int i = 0; i < t->rank; i++) {
+        if (t->dims[i] < 1 || t->dims[i] > 65535) {
+            return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "tensor %s has dimension %d", t->name, t->dims[i]);
+        }
+    }
+    return 0;
+}
+
+/* Maps an int8 activation tensor (non-constant), creating it on first use. */
+int imp_map_activation(importer_t *im, int32_t index, uint16_t *out)
+{
+    const tfl_tensor_t *t = imp_tensor(im, index);
+    if (!t) {
+        return im->err;
+    }
+    if (t->type != TFL_TYPE_INT8) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "tensor %s is not int8 (TFLite type %d)", t->name, t->type);
+    }
+    if (t->data) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "tensor %s is constant where an activation is expected",
+                    t->name);
+    }
+    float scale;
+    int32_t zp;
+    if (imp_check_rank(im, t, 1, 4) || imp_per_tensor_quant(im, t, &scale, &zp)) {
+        return im->err;
+    }
+    if (im->map[index] == MFL_NONE) {
+        int err = mfl_builder_add_tensor(im->b, MFL_TYPE_INT8, t->rank, t->dims, zp, NULL, &im->map[index]);
+        if (err) {
+            return imp_fail(im, err, "cannot add tensor %s: %s", t->name, mfl_strerror(err));
+        }
+    }
+    *out = im->map[index];
+    return 0;
+}
+
+/* Maps a constant tensor of the given microfl type and rank. */
+int imp_map_const(importer_t *im, int32_t index, int type, int rank, uint16_t *out)
+{
+    const tfl_tensor_t *t = imp_tensor(im, index);
+    if (!t) {
+        return im->err;
+    }
+    const int tfl_type = type == MFL_TYPE_INT8 ? TFL_TYPE_INT8 : TFL_TYPE_INT32;
+    if (t->type != tfl_type || !t->data) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "tensor %s must be a constant %s tensor", t->name,
+                    type == MFL_TYPE_INT8 ? "int8" : "int32");
+    }
+    if (imp_check_rank(im, t, rank, rank)) {
+        return im->err;
+    }
+    uint64_t elements = 1;
+    for (int i = 0; i < t->rank; i++) {
+        elements *= (uint64_t)t->dims[i];
+    }
+    if (t->data_size != elements * (type == MFL_TYPE_INT8 ? 1u : 4u)) {
+        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "tensor %s holds %zu bytes for %llu elements", t->name,
+                    t->data_size, (unsigned long long)elements);
+    }
+    if (im->map[index] == MFL_NONE) {
+        const int32_t zp = t->n_zero_points ? (int32_t)t->zero_points[0] : 0;
+        int err = mfl_builder_add_tensor(im->b, type, t->rank, t->dims, zp, t->data, &im->map[index]);
+        if (err) {
+            return imp_fail(im, err, "cannot add tensor %s: %s", t->name, mfl_strerror(err));
+        }
+    }
+    *out = im->map[index];
+    return 0;
+}
+
+int imp_optional_bias(importer_t *im, const tfl_op_t *op, int32_t channels, uint16_t *out)
+{
+    *out = MFL_NONE;
+    if (op->n_inputs < 3 || op->inputs[2] < 0) {
+        return 0;
+    }
+    if (imp_map_const(im, op->inputs[2], MFL_TYPE_INT32, 1, out)) {
+        return im->err;
+    }
+    if (im->tm->tensors[op->inputs[2]].dims[0] != channels) {
+        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "bias has %d entries for %d channels",
+                    im->tm->tensors[op->inputs[2]].dims[0], channels);
+    }
+    return 0;
+}
+
+int imp_activation_range(importer_t *im, int32_t activation, int32_t out_index, int32_t *lo, int32_t *hi)
+{
+    float scale = 1.0f;
+    int32_t zp = 0;
+    if (imp_per_tensor_quant(im, &im->tm->tensors[out_index], &scale, &zp)) {
+        return im->err;
+    }
+    if (mfl_quant_activation_range(activation, scale, zp, lo, hi) != 0) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "fused activation %d is not supported", activation);
+    }
+    return 0;
+}
+
+/* Output size and leading padding of one spatial axis (TFLite's
+ * ComputeOutSize and ComputePaddingHeightWidth). */
+int imp_spatial_axis(importer_t *im, int32_t padding, int32_t in, int32_t filter, int32_t stride,
+                        int32_t dilation, int32_t out, int32_t *pad)
+{
+    if (stride < 1 || stride > 255 || dilation < 1 || dilation > 255 || filter < 1) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "stride %d, dilation %d, filter %d", stride, dilation,
+                    filter);
+    }
+    const int32_t effective = (filter - 1) * dilation + 1;
+    int32_t expected;
+    if (padding == TFL_PADDING_SAME) {
+        expected = (in + stride - 1) / stride;
+    } else if (padding == TFL_PADDING_VALID) {
+        expected = (in + stride - effective) / stride;
+    } else {
+        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "unknown padding %d", padding);
+    }
+    if (expected != out) {
+        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "output size %d, expected %d", out, expected);
+    }
+    const int32_t p = ((out - 1) * stride + effective - in) / 2;
+    *pad = p > 0 ? p : 0;
+    return 0;
+}
+
+/* Per-channel (or per-tensor) requantization of a weight tensor's channels:
+ * real = input_scale * weight_scale[c] / output_scale, in double as TFLM. */
+int imp_requant_words(importer_t *im, const tfl_tensor_t *w, int32_t channels, float in_scale,
+                         float out_scale, int32_t *mult, int32_t *shift)
+{
+    if (w->n_scales != 1 && w->n_scales != (uint32_t)channels) {
+        return imp_fail(im, MFL_ERR_TFLITE_QUANT, "weights %s have %u scales for %d channels", w->name,
+                    w->n_scales, channels);
+    }
+    for (uint32_t i = 0; i < w->n_zero_points; i++) {
+        if (w->zero_points[i] != 0) {
+            return imp_fail(im, MFL_ERR_TFLITE_QUANT, "weights %s are not symmetric (zero point %lld)", w->name,
+                        (long long)w->zero_points[i]);
+        }
+    }
+    for (int32_t c = 0; c < channels; c++) {
+        const float ws = w->scales[w->n_scales == 1 ? 0 : c];
+        if (!(ws > 0.0f) || !isfinite(ws)) {
+            return imp_fail(im, MFL_ERR_TFLITE_QUANT, "weights %s have scale %g", w->name, (double)ws);
+        }
+        const double real = (double)in_scale * (double)ws / (double)out_scale;
+        int s;
+        mfl_quant_multiplier_from_real(real, &mult[c], &s);
+        if (s < -31 || s > 30) {
+            return imp_fail(im, MFL_ERR_TFLITE_QUANT, "effective scale %g out of range", real);
+        }
+        shift[c] = s;
+    }
+    return 0;
+}
+
+static int import_op(importer_t *im, const tfl_op_t *op)
+{
+    switch (op->builtin) {
+    case TFL_OP_CONV_2D: return imp_conv(im, op, 0);
+    case TFL_OP_DEPTHWISE_CONV_2D: return imp_conv(im, op, 1);
+    case TFL_OP_FULLY_CONNECTED: return imp_fully_connected(im, op);
+    case TFL_OP_AVERAGE_POOL_2D: return imp_pool(im, op, MFL_OP_AVERAGE_POOL_2D);
+    case TFL_OP_MAX_POOL_2D: return imp_pool(im, op, MFL_OP_MAX_POOL_2D);
+    case TFL_OP_ADD: return imp_add(im, op);
+    case TFL_OP_RESHAPE: return imp_reshape(im, op);
+    case TFL_OP_SOFTMAX: return imp_softmax(im, op);
+    default:
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED,
+                    "not supported (builtin code %d); microfl runs CONV_2D, DEPTHWISE_CONV_2D, "
+                    "FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, RESHAPE, SOFTMAX",
+                    op->builtin);
+    }
+}
+
+static int import_graph(importer_t *im, uint8_t **image, size_t *image_size)
+{
+    uint16_t head = MFL_NONE;
+    for (im->op_index = 0; im->op_index < im->tm->n_ops; im->op_index++) {
+        const tfl_op_t *op = &im->tm->ops[im->op_index];
+        if (import_op(im, op)) {
+            return im->err;
+        }
+        if (op->builtin == TFL_OP_FULLY_CONNECTED) {
+            head = (uint16_t)(mfl_builder_op_count(im->b) - 1);
+        }
+    }
+    const int32_t in = im->tm->input;
+    const int32_t out = im->tm->output;
+    if (in < 0 || (uint32_t)in >= im->tm->n_tensors || out < 0 || (uint32_t)out >= im->tm->n_tensors ||
+        im->map[in] == MFL_NONE || im->map[out] == MFL_NONE) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "model input or output is not an int8 operator tensor");
+    }
+    int err = mfl_builder_set_io(im->b, im->map[in], im->map[out]);
+    if (!err && head != MFL_NONE) {
+        err = mfl_builder_set_head(im->b, head);
+    }
+    if (!err) {
+        err = mfl_builder_finish(im->b, image, image_size);
+    }
+    return err ? imp_fail(im, err, "cannot write the model: %s", mfl_strerror(err)) : 0;
+}
+
+int mfl_tflite_import(const uint8_t *tflite, size_t len, uint8_t **image, size_t *image_size, char *msg,
+                      size_t msg_cap)
+{
+    if (!tflite || !image || !image_size) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    tfl_model_t tm;
+    int err = tfl_read(tflite, len, &tm, msg, msg_cap);
+    if (err) {
+        return err;
+    }
+    importer_t im = {.tm = &tm, .msg = msg, .msg_cap = msg_cap, .op_index = UINT32_MAX};
+    im.map = malloc((tm.n_tensors ? tm.n_tensors : 1) * sizeof(uint16_t));
+    err = im.map ? mfl_builder_new(&im.b) : MFL_ERR_NO_MEMORY;
+    if (!err) {
+        for (uint32_t i = 0; i < tm.n_tensors; i++) {
+            im.map[i] = MFL_NONE;
+        }
+        if (tm.n_tensors > MFL_MAX_TENSORS || tm.n_ops > MFL_MAX_OPS) {
+            imp_fail(&im, MFL_ERR_TFLITE_UNSUPPORTED, "%u tensors and %u operators exceed microfl's limits",
+                 tm.n_tensors, tm.n_ops);
+        } else if (tm.n_ops == 0) {
+            imp_fail(&im, MFL_ERR_TFLITE_UNSUPPORTED, "the model has no operators");
+        } else {
+            import_graph(&im, image, image_size);
+        }
+        err = im.err;
+    }
+    mfl_builder_free(im.b);
+    free(im.map);
+    tfl_free(&tm);
+    return err;
+}

@@ -1,0 +1,228 @@
+/*
+ * Per-operator translation of TFLite operators into microfl operator records
+ * with integer parameters. Each function mirrors the Prepare step of the
+ * corresponding TFLM kernel.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "mfl/quant_host.h"
+#include "tflite_import_internal.h"
+
+
+
+static int add_op(importer_t *im, int opcode, int n_inputs, const uint16_t *inputs, uint16_t output,
+                  const int32_t *params, size_t n_params)
+{
+    int err = mfl_builder_add_op(im->b, opcode, n_inputs, inputs, output, params, n_params);
+    return err ? imp_fail(im, err, "cannot add operator: %s", mfl_strerror(err)) : 0;
+}
+
+/* Maps input 0 and the output, and fetches their quantization. */
+static int map_io(importer_t *im, const tfl_op_t *op, uint16_t *in, uint16_t *out, float *in_scale,
+                  float *out_scale)
+{
+    int32_t zp;
+    if (op->n_inputs < 1 || imp_map_activation(im, op->inputs[0], in) ||
+        imp_map_activation(im, op->output, out) ||
+        imp_per_tensor_quant(im, &im->tm->tensors[op->inputs[0]], in_scale, &zp) ||
+        imp_per_tensor_quant(im, &im->tm->tensors[op->output], out_scale, &zp)) {
+        return im->err ? im->err : imp_fail(im, MFL_ERR_TFLITE_FORMAT, "operator has no inputs");
+    }
+    return 0;
+}
+
+static int require_options(importer_t *im, const tfl_op_t *op)
+{
+    return op->has_options ? 0 : imp_fail(im, MFL_ERR_TFLITE_FORMAT, "builtin options are missing");
+}
+
+int imp_conv(importer_t *im, const tfl_op_t *op, int depthwise)
+{
+    uint16_t in, out, filter, bias;
+    float in_scale, out_scale;
+    if (op->n_inputs < 2 || require_options(im, op) || map_io(im, op, &in, &out, &in_scale, &out_scale) ||
+        imp_map_const(im, op->inputs[1], MFL_TYPE_INT8, 4, &filter)) {
+        return im->err ? im->err : imp_fail(im, MFL_ERR_TFLITE_FORMAT, "missing filter input");
+    }
+    const tfl_tensor_t *ti = &im->tm->tensors[op->inputs[0]];
+    const tfl_tensor_t *tf = &im->tm->tensors[op->inputs[1]];
+    const tfl_tensor_t *to = &im->tm->tensors[op->output];
+    if (ti->rank != 4 || to->rank != 4) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "input and output must be NHWC (rank 4)");
+    }
+    const int32_t channels = depthwise ? tf->dims[3] : tf->dims[0];
+    const int ok = depthwise ? (tf->dims[0] == 1 && channels % ti->dims[3] == 0)
+                             : tf->dims[3] == ti->dims[3];
+    if (!ok || to->dims[3] != channels) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "filter %s does not match input and output channels "
+                        "(grouped convolutions are not supported)", tf->name);
+    }
+    int32_t *w = calloc(8 + 2 * (size_t)channels, sizeof(int32_t));
+    if (!w) {
+        return imp_fail(im, MFL_ERR_NO_MEMORY, "out of memory");
+    }
+    w[0] = op->stride_w, w[1] = op->stride_h, w[2] = op->dilation_w, w[3] = op->dilation_h;
+    if (!imp_optional_bias(im, op, channels, &bias) &&
+        !imp_spatial_axis(im, op->padding, ti->dims[2], tf->dims[2], op->stride_w, op->dilation_w, to->dims[2],
+                          &w[4]) &&
+        !imp_spatial_axis(im, op->padding, ti->dims[1], tf->dims[1], op->stride_h, op->dilation_h, to->dims[1],
+                          &w[5]) &&
+        !imp_activation_range(im, op->activation, op->output, &w[6], &w[7]) &&
+        !imp_requant_words(im, tf, channels, in_scale, out_scale, w + 8, w + 8 + channels)) {
+        const uint16_t inputs[3] = {in, filter, bias};
+        add_op(im, depthwise ? MFL_OP_DEPTHWISE_CONV_2D : MFL_OP_CONV_2D, 3, inputs, out, w,
+               8 + 2 * (size_t)channels);
+    }
+    free(w);
+    return im->err;
+}
+
+int imp_fully_connected(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t in, out, weights, bias;
+    float in_scale, out_scale;
+    if (op->n_inputs < 2 || map_io(im, op, &in, &out, &in_scale, &out_scale) ||
+        imp_map_const(im, op->inputs[1], MFL_TYPE_INT8, 2, &weights)) {
+        return im->err ? im->err : imp_fail(im, MFL_ERR_TFLITE_FORMAT, "missing weights input");
+    }
+    if (op->weights_format != 0) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "shuffled weights format %d", op->weights_format);
+    }
+    const tfl_tensor_t *tw = &im->tm->tensors[op->inputs[1]];
+    const int32_t units = tw->dims[0];
+    const int32_t n_mult = tw->n_scales > 1 ? units : 1;
+    int32_t *w = calloc(3 + 2 * (size_t)n_mult, sizeof(int32_t));
+    if (!w) {
+        return imp_fail(im, MFL_ERR_NO_MEMORY, "out of memory");
+    }
+    w[2] = n_mult;
+    if (!imp_optional_bias(im, op, units, &bias) &&
+        !imp_activation_range(im, op->activation, op->output, &w[0], &w[1]) &&
+        !imp_requant_words(im, tw, n_mult, in_scale, out_scale, w + 3, w + 3 + n_mult)) {
+        const uint16_t inputs[3] = {in, weights, bias};
+        add_op(im, MFL_OP_FULLY_CONNECTED, 3, inputs, out, w, 3 + 2 * (size_t)n_mult);
+    }
+    free(w);
+    return im->err;
+}
+
+/* Input and output of a data-movement op must share scale and zero point. */
+static int same_quant(importer_t *im, int32_t a, int32_t b)
+{
+    float sa, sb;
+    int32_t za, zb;
+    if (imp_per_tensor_quant(im, &im->tm->tensors[a], &sa, &za) ||
+        imp_per_tensor_quant(im, &im->tm->tensors[b], &sb, &zb)) {
+        return im->err;
+    }
+    if (sa != sb || za != zb) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "input and output quantization differ");
+    }
+    return 0;
+}
+
+int imp_pool(importer_t *im, const tfl_op_t *op, int opcode)
+{
+    uint16_t in, out;
+    float in_scale, out_scale;
+    if (require_options(im, op) || map_io(im, op, &in, &out, &in_scale, &out_scale) ||
+        same_quant(im, op->inputs[0], op->output)) {
+        return im->err;
+    }
+    const tfl_tensor_t *ti = &im->tm->tensors[op->inputs[0]];
+    const tfl_tensor_t *to = &im->tm->tensors[op->output];
+    if (ti->rank != 4 || to->rank != 4 || ti->dims[3] != to->dims[3]) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "input and output must be NHWC with equal channels");
+    }
+    int32_t w[8] = {op->stride_w, op->stride_h, op->filter_w, op->filter_h, 0, 0, 0, 0};
+    if (!imp_spatial_axis(im, op->padding, ti->dims[2], op->filter_w, op->stride_w, 1, to->dims[2], &w[4]) &&
+        !imp_spatial_axis(im, op->padding, ti->dims[1], op->filter_h, op->stride_h, 1, to->dims[1], &w[5]) &&
+        !imp_activation_range(im, op->activation, op->output, &w[6], &w[7])) {
+        add_op(im, opcode, 1, &in, out, w, 8);
+    }
+    return im->err;
+}
+
+/* TFLM's int8 ADD: inputs rescaled to twice the larger input scale after a
+ * left shift of 20 bits, the sum rescaled to the output scale. */
+int imp_add(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t inputs[2], out;
+    float s[2], out_scale;
+    int32_t zp;
+    if (op->n_inputs != 2 || imp_map_activation(im, op->output, &out) ||
+        imp_per_tensor_quant(im, &im->tm->tensors[op->output], &out_scale, &zp)) {
+        return im->err ? im->err : imp_fail(im, MFL_ERR_TFLITE_FORMAT, "ADD needs two inputs");
+    }
+    const tfl_tensor_t *to = &im->tm->tensors[op->output];
+    for (int k = 0; k < 2; k++) {
+        const tfl_tensor_t *t = imp_tensor(im, op->inputs[k]);
+        if (!t) {
+            return im->err;
+        }
+        int err = t->data ? imp_map_const(im, op->inputs[k], MFL_TYPE_INT8, t->rank, &inputs[k])
+                          : imp_map_activation(im, op->inputs[k], &inputs[k]);
+        if (err || imp_per_tensor_quant(im, t, &s[k], &zp)) {
+            return im->err;
+        }
+        int same = t->rank == to->rank;
+        for (int i = 0; same && i < t->rank; i++) {
+            same = t->dims[i] == to->dims[i];
+        }
+        if (!same) {
+            return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "broadcasting ADD is not supported (tensor %s)",
+                            t->name);
+        }
+    }
+    const int left_shift = 20;
+    const double twice_max = 2.0 * (double)(s[0] > s[1] ? s[0] : s[1]);
+    int32_t w[9];
+    int shifts[3];
+    w[0] = left_shift;
+    mfl_quant_multiplier_from_real((double)s[0] / twice_max, &w[1], &shifts[0]);
+    mfl_quant_multiplier_from_real((double)s[1] / twice_max, &w[3], &shifts[1]);
+    mfl_quant_multiplier_from_real(twice_max / ((double)(1 << left_shift) * (double)out_scale), &w[5],
+                                   &shifts[2]);
+    w[2] = shifts[0], w[4] = shifts[1], w[6] = shifts[2];
+    if (shifts[0] > 0 || shifts[1] > 0 || shifts[2] > 0) {
+        /* TFLM's SmallerThanOne rescaling is only defined for shifts <= 0. */
+        return imp_fail(im, MFL_ERR_TFLITE_QUANT, "output scale too small for the inputs' scales");
+    }
+    if (!imp_activation_range(im, op->activation, op->output, &w[7], &w[8])) {
+        add_op(im, MFL_OP_ADD, 2, inputs, out, w, 9);
+    }
+    return im->err;
+}
+
+int imp_reshape(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t in, out;
+    float in_scale, out_scale;
+    if (map_io(im, op, &in, &out, &in_scale, &out_scale) || same_quant(im, op->inputs[0], op->output)) {
+        return im->err;
+    }
+    /* The optional second input (the new shape) is implied by the output. */
+    return add_op(im, MFL_OP_RESHAPE, 1, &in, out, NULL, 0);
+}
+
+int imp_softmax(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t in, out;
+    float in_scale, out_scale;
+    if (require_options(im, op) || map_io(im, op, &in, &out, &in_scale, &out_scale)) {
+        return im->err;
+    }
+    const tfl_tensor_t *to = &im->tm->tensors[op->output];
+    if (to->zero_points[0] != -128 || fabsf(out_scale - 1.0f / 256.0f) > 1e-3f / 256.0f) {
+        return imp_fail(im, MFL_ERR_TFLITE_QUANT, "int8 softmax output must have scale 1/256, zero point -128");
+    }
+    if (!(op->beta > 0.0f) || !isfinite(op->beta)) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "softmax beta %g", (double)op->beta);
+    }
+    int32_t w[3];
+    int left_shift;
+    mfl_quant_softmax_params((double)op->beta, (double)in_scale, &w[0], &left_shift, &w[2]);
+    w[1] = left_shift;
+    return add_op(im, MFL_OP_SOFTMAX, 1, &in, out, w, 3);
+}

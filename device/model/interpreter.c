@@ -1,0 +1,218 @@
+/*
+ * The interpreter: turns each validated operator record into a kernel call.
+ * All checks happened in mfl_model_load(); here only pointers are formed.
+ */
+#include <string.h>
+
+#include "mfl/interpreter.h"
+#include "mfl/kernels.h"
+#include "model_validate.h"
+
+typedef struct {
+    const mfl_model_t *m;
+    uint8_t *arena;
+} run_ctx_t;
+
+static const mfl_tensor_rec_t *rec(const run_ctx_t *c, uint16_t t)
+{
+    return &c->m->tensors[t];
+}
+
+static const void *tensor_data(const run_ctx_t *c, uint16_t t)
+{
+    const mfl_tensor_rec_t *r = rec(c, t);
+    return (r->flags & MFL_TENSOR_CONST) ? (const void *)(c->m->data + r->offset)
+                                         : (const void *)(c->arena + r->offset);
+}
+
+static int8_t *tensor_out(const run_ctx_t *c, uint16_t t)
+{
+    return (int8_t *)(c->arena + rec(c, t)->offset);
+}
+
+static const int32_t *optional_bias(const run_ctx_t *c, uint16_t t)
+{
+    return t == MFL_NONE ? NULL : (const int32_t *)tensor_data(c, t);
+}
+
+static void run_conv(const run_ctx_t *c, const mfl_op_rec_t *op, int depthwise)
+{
+    const mfl_conv_rec_t *r = (const mfl_conv_rec_t *)(const void *)mfl_op_params(c->m, op);
+    const int32_t *mult = mfl_op_params(c->m, op) + sizeof(*r) / 4;
+    const mfl_dims_t in = mfl_tensor_dims(rec(c, op->inputs[0]));
+    const mfl_dims_t f = mfl_tensor_dims(rec(c, op->inputs[1]));
+    const mfl_dims_t out = mfl_tensor_dims(rec(c, op->output));
+    const mfl_conv_params_t p = {
+        .stride_w = r->stride_w, .stride_h = r->stride_h,
+        .dilation_w = r->dilation_w, .dilation_h = r->dilation_h,
+        .pad_w = r->pad_w, .pad_h = r->pad_h,
+        .input_offset = -rec(c, op->inputs[0])->zero_point,
+        .output_offset = rec(c, op->output)->zero_point,
+        .act_min = r->act_min, .act_max = r->act_max,
+    };
+    const mfl_requant_t q = {mult, mult + out.c};
+    if (depthwise) {
+        mfl_depthwise_conv2d_s8(&p, &q, &in, tensor_data(c, op->inputs[0]), &f, tensor_data(c, op->inputs[1]),
+                                optional_bias(c, op->inputs[2]), &out, tensor_out(c, op->output));
+    } else {
+        mfl_conv2d_s8(&p, &q, &in, tensor_data(c, op->inputs[0]), &f, tensor_data(c, op->inputs[1]),
+                      optional_bias(c, op->inputs[2]), &out, tensor_out(c, op->output));
+    }
+}
+
+static void run_fully_connected(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const mfl_fc_rec_t *r = (const mfl_fc_rec_t *)(const void *)mfl_op_params(c->m, op);
+    const int32_t *mult = mfl_op_params(c->m, op) + sizeof(*r) / 4;
+    const mfl_tensor_rec_t *w = rec(c, op->inputs[1]);
+    const int32_t units = w->dims[0];
+    const int32_t features = w->dims[1];
+    const int32_t batches = (int32_t)(mfl_tensor_elements(rec(c, op->inputs[0])) / (uint32_t)features);
+    const mfl_fc_params_t p = {
+        .input_offset = -rec(c, op->inputs[0])->zero_point,
+        .output_offset = rec(c, op->output)->zero_point,
+        .act_min = r->act_min, .act_max = r->act_max,
+        .per_channel = r->n_multipliers > 1,
+    };
+    const mfl_requant_t q = {mult, mult + r->n_multipliers};
+    mfl_fully_connected_s8(&p, &q, batches, features, tensor_data(c, op->inputs[0]), units,
+                           tensor_data(c, op->inputs[1]), optional_bias(c, op->inputs[2]),
+                           tensor_out(c, op->output));
+}
+
+static void run_pool(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const mfl_pool_rec_t *r = (const mfl_pool_rec_t *)(const void *)mfl_op_params(c->m, op);
+    const mfl_pool_params_t p = {r->stride_w, r->stride_h, r->filter_w, r->filter_h,
+                                 r->pad_w, r->pad_h, r->act_min, r->act_max};
+    const mfl_dims_t in = mfl_tensor_dims(rec(c, op->inputs[0]));
+    const mfl_dims_t out = mfl_tensor_dims(rec(c, op->output));
+    if (op->opcode == MFL_OP_AVERAGE_POOL_2D) {
+        mfl_avg_pool2d_s8(&p, &in, tensor_data(c, op->inputs[0]), &out, tensor_out(c, op->output));
+    } else {
+        mfl_max_pool2d_s8(&p, &in, tensor_data(c, op->inputs[0]), &out, tensor_out(c, op->output));
+    }
+}
+
+static void run_add(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const mfl_add_rec_t *r = (const mfl_add_rec_t *)(const void *)mfl_op_params(c->m, op);
+    const mfl_add_params_t p = {
+        .input1_offset = -rec(c, op->inputs[0])->zero_point,
+        .input2_offset = -rec(c, op->inputs[1])->zero_point,
+        .output_offset = rec(c, op->output)->zero_point,
+        .left_shift = r->left_shift,
+        .input1_multiplier = r->in1_multiplier, .input1_shift = r->in1_shift,
+        .input2_multiplier = r->in2_multiplier, .input2_shift = r->in2_shift,
+        .output_multiplier = r->out_multiplier, .output_shift = r->out_shift,
+        .act_min = r->act_min, .act_max = r->act_max,
+    };
+    mfl_add_s8(&p, (int32_t)mfl_tensor_elements(rec(c, op->output)), tensor_data(c, op->inputs[0]),
+               tensor_data(c, op->inputs[1]), tensor_out(c, op->output));
+}
+
+static void run_softmax(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const mfl_softmax_rec_t *r = (const mfl_softmax_rec_t *)(const void *)mfl_op_params(c->m, op);
+    const mfl_softmax_params_t p = {r->multiplier, r->left_shift, r->diff_min};
+    const mfl_tensor_rec_t *in = rec(c, op->inputs[0]);
+    const int32_t depth = in->dims[in->rank - 1];
+    const int32_t rows = (int32_t)(mfl_tensor_elements(in) / (uint32_t)depth);
+    mfl_softmax_s8(&p, rows, depth, tensor_data(c, op->inputs[0]), tensor_out(c, op->output));
+}
+
+static void run_reshape(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const void *src = tensor_data(c, op->inputs[0]);
+    int8_t *dst = tensor_out(c, op->output);
+    if ((const void *)dst != src) { /* the planner normally aliases them */
+        memmove(dst, src, rec(c, op->output)->size);
+    }
+}
+
+static void run_op(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    switch (op->opcode) {
+    case MFL_OP_CONV_2D: run_conv(c, op, 0); break;
+    case MFL_OP_DEPTHWISE_CONV_2D: run_conv(c, op, 1); break;
+    case MFL_OP_FULLY_CONNECTED: run_fully_connected(c, op); break;
+    case MFL_OP_AVERAGE_POOL_2D:
+    case MFL_OP_MAX_POOL_2D: run_pool(c, op); break;
+    case MFL_OP_ADD: run_add(c, op); break;
+    case MFL_OP_RESHAPE: run_reshape(c, op); break;
+    case MFL_OP_SOFTMAX: run_softmax(c, op); break;
+    default: break; /* unreachable: the loader rejects unknown opcodes */
+    }
+}
+
+int mfl_interp_init(mfl_interp_t *it, const mfl_model_t *model, void *arena, size_t arena_size)
+{
+    if (!it || !model || !model->header || (!arena && arena_size > 0)) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if (arena_size < mfl_model_arena_size(model)) {
+        return MFL_ERR_ARENA_TOO_SMALL;
+    }
+    it->model = model;
+    it->arena = arena;
+    it->arena_size = arena_size;
+    return 0;
+}
+
+/* The arena bytes of activation tensor `index`. */
+static int activation_bytes(const mfl_interp_t *it, uint16_t index, int8_t **data, size_t *len)
+{
+    if (!it || !it->model || !data || !len || index >= it->model->header->n_tensors) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    const mfl_tensor_rec_t *t = &it->model->tensors[index];
+    if (t->flags & MFL_TENSOR_CONST) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    *data = (int8_t *)(it->arena + t->offset);
+    *len = t->size;
+    return 0;
+}
+
+int mfl_interp_tensor(const mfl_interp_t *it, uint16_t index, const int8_t **data, size_t *len)
+{
+    int8_t *p = NULL;
+    if (!data) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    int err = activation_bytes(it, index, &p, len);
+    if (!err) {
+        *data = p;
+    }
+    return err;
+}
+
+int mfl_interp_input(const mfl_interp_t *it, int8_t **data, size_t *len)
+{
+    return it && it->model ? activation_bytes(it, it->model->header->input, data, len) : MFL_ERR_INVALID_ARG;
+}
+
+int mfl_interp_output(const mfl_interp_t *it, const int8_t **data, size_t *len)
+{
+    return it && it->model ? mfl_interp_tensor(it, it->model->header->output, data, len) : MFL_ERR_INVALID_ARG;
+}
+
+int mfl_interp_invoke_range(mfl_interp_t *it, uint16_t first, uint16_t last)
+{
+    if (!it || !it->model || first > last || last > it->model->header->n_ops) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    const run_ctx_t c = {it->model, it->arena};
+    for (uint16_t i = first; i < last; i++) {
+        run_op(&c, &it->model->ops[i]);
+    }
+    return 0;
+}
+
+int mfl_interp_invoke(mfl_interp_t *it)
+{
+    if (!it || !it->model) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    return mfl_interp_invoke_range(it, 0, it->model->header->n_ops);
+}

@@ -1,0 +1,325 @@
+/*
+ * Loader of microfl model images: validates everything once so that the
+ * interpreter and kernels can trust the model afterwards.
+ *
+ * Order of checks: header, sections, tensors, operators (model_ops.c),
+ * graph order, memory plan. Each check reads only bytes already proven to
+ * lie inside the image, and every size computation is done in 64 bits or
+ * against limits that keep it inside 32, so no input can cause an
+ * out-of-bounds read or an arithmetic overflow.
+ */
+#include <string.h>
+
+#include "model_validate.h"
+
+_Static_assert(sizeof(mfl_model_header_t) == 64, "header layout");
+_Static_assert(sizeof(mfl_tensor_rec_t) == 32, "tensor record layout");
+_Static_assert(sizeof(mfl_op_rec_t) == 20, "op record layout");
+
+#define MAX_ELEMENTS (1u << 28)
+
+uint32_t mfl_tensor_elements(const mfl_tensor_rec_t *t)
+{
+    uint32_t n = 1;
+    for (int i = 0; i < t->rank && i < 4; i++) {
+        n *= (uint32_t)t->dims[i];
+    }
+    return n;
+}
+
+mfl_dims_t mfl_tensor_dims(const mfl_tensor_rec_t *t)
+{
+    int32_t d[4] = {1, 1, 1, 1};
+    /* Right-align the shape: the last dimension is always channels. */
+    for (int i = 0; i < t->rank; i++) {
+        d[4 - t->rank + i] = t->dims[i];
+    }
+    if (t->rank == 2) { /* [batches, features] */
+        d[0] = t->dims[0];
+        d[2] = 1;
+    }
+    mfl_dims_t dims = {d[0], d[1], d[2], d[3]};
+    return dims;
+}
+
+static int check_header(const mfl_model_header_t *h, size_t size)
+{
+    if (h->magic != MFL_MODEL_MAGIC) {
+        return MFL_ERR_MODEL_MAGIC;
+    }
+    if (h->format_version != MFL_MODEL_FORMAT_VERSION || h->header_size != sizeof(*h)) {
+        return MFL_ERR_MODEL_VERSION;
+    }
+    if (h->file_size > size || h->file_size < sizeof(*h)) {
+        return MFL_ERR_MODEL_TRUNCATED;
+    }
+    if (h->n_tensors < 2 || h->n_tensors > MFL_MAX_TENSORS || h->n_ops < 1 || h->n_ops > MFL_MAX_OPS) {
+        return MFL_ERR_MODEL_LIMITS;
+    }
+    return 0;
+}
+
+static int check_section(uint32_t offset, uint64_t bytes, uint32_t align, uint32_t file_size)
+{
+    if (offset % align != 0) {
+        return MFL_ERR_MODEL_ALIGNMENT;
+    }
+    if ((uint64_t)offset + bytes > file_size) {
+        return MFL_ERR_MODEL_TRUNCATED;
+    }
+    return 0;
+}
+
+static int check_sections(const mfl_model_header_t *h)
+{
+    int err = check_section(h->tensors_offset, (uint64_t)h->n_tensors * sizeof(mfl_tensor_rec_t), 4,
+                            h->file_size);
+    if (!err) {
+        err = check_section(h->ops_offset, (uint64_t)h->n_ops * sizeof(mfl_op_rec_t), 4, h->file_size);
+    }
+    if (!err) {
+        err = check_section(h->data_offset, h->data_size, MFL_MODEL_DATA_ALIGN, h->file_size);
+    }
+    return err;
+}
+
+static int check_tensor(const mfl_tensor_rec_t *t, const mfl_model_header_t *h)
+{
+    if (t->type != MFL_TYPE_INT8 && t->type != MFL_TYPE_INT32) {
+        return MFL_ERR_UNSUPPORTED_TYPE;
+    }
+    if (t->rank < 1 || t->rank > 4 || (t->flags & ~MFL_TENSOR_CONST) != 0) {
+        return MFL_ERR_MODEL_TENSOR;
+    }
+    uint64_t elements = 1;
+    for (int i = 0; i < 4; i++) {
+        const int32_t d = t->dims[i];
+        if (i < t->rank ? (d < 1 || d > MFL_MAX_DIM) : d != 1) {
+            return MFL_ERR_MODEL_TENSOR;
+        }
+        elements *= (uint64_t)d;
+    }
+    const uint32_t elem_size = t->type == MFL_TYPE_INT32 ? 4u : 1u;
+    if (elements > MAX_ELEMENTS || t->size != elements * elem_size) {
+        return MFL_ERR_MODEL_TENSOR;
+    }
+    if (t->type == MFL_TYPE_INT8 && (t->zero_point < -128 || t->zero_point > 127)) {
+        return MFL_ERR_MODEL_TENSOR;
+    }
+    if (t->flags & MFL_TENSOR_CONST) {
+        if (t->offset % elem_size != 0) {
+            return MFL_ERR_MODEL_ALIGNMENT;
+        }
+        return (uint64_t)t->offset + t->size <= h->data_size ? 0 : MFL_ERR_MODEL_TRUNCATED;
+    }
+    /* Activations are int8 and live in the arena. */
+    if (t->type != MFL_TYPE_INT8) {
+        return MFL_ERR_UNSUPPORTED_TYPE;
+    }
+    if (t->offset % MFL_MODEL_ARENA_ALIGN != 0 || (uint64_t)t->offset + t->size > h->arena_size) {
+        return MFL_ERR_MODEL_PLAN;
+    }
+    return 0;
+}
+
+static int check_io(const mfl_model_t *m)
+{
+    const mfl_model_header_t *h = m->header;
+    if (h->input >= h->n_tensors || h->output >= h->n_tensors || h->input == h->output) {
+        return MFL_ERR_MODEL_GRAPH;
+    }
+    if ((m->tensors[h->input].flags & MFL_TENSOR_CONST) || (m->tensors[h->output].flags & MFL_TENSOR_CONST)) {
+        return MFL_ERR_MODEL_GRAPH;
+    }
+    if (h->head_op != MFL_NONE) {
+        if (h->head_op >= h->n_ops || m->ops[h->head_op].opcode != MFL_OP_FULLY_CONNECTED ||
+            h->feature != m->ops[h->head_op].inputs[0]) {
+            return MFL_ERR_MODEL_GRAPH;
+        }
+    } else if (h->feature != MFL_NONE) {
+        return MFL_ERR_MODEL_GRAPH;
+    }
+    return 0;
+}
+
+/* Index of the op producing tensor t among ops [0, before), or -1. */
+static int producer_before(const mfl_model_t *m, uint16_t t, int before)
+{
+    for (int j = 0; j < before; j++) {
+        if (m->ops[j].output == t) {
+            return j;
+        }
+    }
+    return -1;
+}
+
+/* Every activation read is the model input or produced by an earlier op;
+ * every op writes a fresh tensor; the model output is produced. */
+static int check_graph_order(const mfl_model_t *m)
+{
+    const mfl_model_header_t *h = m->header;
+    for (int i = 0; i < h->n_ops; i++) {
+        const mfl_op_rec_t *op = &m->ops[i];
+        if (op->output == h->input || producer_before(m, op->output, i) >= 0) {
+            return MFL_ERR_MODEL_GRAPH;
+        }
+        for (int k = 0; k < op->n_inputs; k++) {
+            const uint16_t t = op->inputs[k];
+            if (t == MFL_NONE || (m->tensors[t].flags & MFL_TENSOR_CONST) || t == h->input) {
+                continue;
+            }
+            if (producer_before(m, t, i) < 0) {
+                return MFL_ERR_MODEL_GRAPH;
+            }
+        }
+    }
+    return producer_before(m, h->output, h->n_ops) >= 0 ? 0 : MFL_ERR_MODEL_GRAPH;
+}
+
+typedef struct {
+    int first, last; /* ops during which the tensor must hold its value */
+} lifetime_t;
+
+static lifetime_t tensor_lifetime(const mfl_model_t *m, uint16_t t)
+{
+    const mfl_model_header_t *h = m->header;
+    lifetime_t life = {-1, -1};
+    life.first = t == h->input ? -1 : producer_before(m, t, h->n_ops);
+    life.last = life.first;
+    for (int i = 0; i < h->n_ops; i++) {
+        for (int k = 0; k < m->ops[i].n_inputs; k++) {
+            if (m->ops[i].inputs[k] == t) {
+                life.last = i;
+            }
+        }
+    }
+    if (t == h->output) {
+        life.last = h->n_ops;
+    }
+    return life;
+}
+
+/* A RESHAPE may give its output the very memory of its input. */
+static int is_reshape_alias(const mfl_model_t *m, uint16_t a, uint16_t b)
+{
+    const mfl_tensor_rec_t *ta = &m->tensors[a];
+    const mfl_tensor_rec_t *tb = &m->tensors[b];
+    if (ta->offset != tb->offset || ta->size != tb->size) {
+        return 0;
+    }
+    for (int i = 0; i < m->header->n_ops; i++) {
+        const mfl_op_rec_t *op = &m->ops[i];
+        if (op->opcode == MFL_OP_RESHAPE &&
+            ((op->inputs[0] == a && op->output == b) || (op->inputs[0] == b && op->output == a))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* No two activations whose lifetimes overlap may share arena bytes, except
+ * a reshape and its input. Unused tensors have no lifetime. */
+static int check_memory_plan(const mfl_model_t *m)
+{
+    const uint16_t n = m->header->n_tensors;
+    for (uint16_t a = 0; a < n; a++) {
+        const mfl_tensor_rec_t *ta = &m->tensors[a];
+        if (ta->flags & MFL_TENSOR_CONST) {
+            continue;
+        }
+        for (uint16_t b = (uint16_t)(a + 1); b < n; b++) {
+            const mfl_tensor_rec_t *tb = &m->tensors[b];
+            if ((tb->flags & MFL_TENSOR_CONST) || ta->offset >= tb->offset + tb->size ||
+                tb->offset >= ta->offset + ta->size) {
+                continue;
+            }
+            const lifetime_t la = tensor_lifetime(m, a);
+            const lifetime_t lb = tensor_lifetime(m, b);
+            const int unused = (la.first < 0 && a != m->header->input) ||
+                               (lb.first < 0 && b != m->header->input);
+            if (!unused && la.first <= lb.last && lb.first <= la.last && !is_reshape_alias(m, a, b)) {
+                return MFL_ERR_MODEL_PLAN;
+            }
+        }
+    }
+    return 0;
+}
+
+static int check_body(mfl_model_t *m)
+{
+    const mfl_model_header_t *h = m->header;
+    for (uint16_t i = 0; i < h->n_tensors; i++) {
+        int err = check_tensor(&m->tensors[i], h);
+        if (err) {
+            return err;
+        }
+    }
+    for (uint16_t i = 0; i < h->n_ops; i++) {
+        int err = mfl_validate_op(m, &m->ops[i]);
+        if (err) {
+            return err;
+        }
+    }
+    int err = check_io(m);
+    if (!err) {
+        err = check_graph_order(m);
+    }
+    if (!err) {
+        err = check_memory_plan(m);
+    }
+    return err;
+}
+
+int mfl_model_load(mfl_model_t *model, const void *image, size_t size)
+{
+    if (!model) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    memset(model, 0, sizeof(*model));
+    if (!image) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if ((uintptr_t)image % 4 != 0) {
+        return MFL_ERR_MODEL_ALIGNMENT;
+    }
+    if (size < sizeof(mfl_model_header_t)) {
+        return MFL_ERR_MODEL_TRUNCATED;
+    }
+    const uint8_t *bytes = image;
+    const mfl_model_header_t *h = image;
+    int err = check_header(h, size);
+    if (err) {
+        return err;
+    }
+#if !MFL_MODEL_SKIP_CRC
+    if (mfl_crc32(0, bytes + 16, h->file_size - 16) != h->crc32) {
+        return MFL_ERR_MODEL_CHECKSUM;
+    }
+#endif
+    err = check_sections(h);
+    if (err) {
+        return err;
+    }
+    mfl_model_t m = {
+        .image = bytes,
+        .header = h,
+        .tensors = (const mfl_tensor_rec_t *)(const void *)(bytes + h->tensors_offset),
+        .ops = (const mfl_op_rec_t *)(const void *)(bytes + h->ops_offset),
+        .data = bytes + h->data_offset,
+    };
+    err = check_body(&m);
+    if (err) {
+        return err;
+    }
+    *model = m;
+    return 0;
+}
+
+const char *mfl_opcode_name(int opcode)
+{
+    static const char *const names[MFL_OP_COUNT_] = {
+        "?", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
+        "MAX_POOL_2D", "ADD", "RESHAPE", "SOFTMAX",
+    };
+    return opcode > 0 && opcode < MFL_OP_COUNT_ ? names[opcode] : "?";
+}

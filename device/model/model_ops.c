@@ -1,0 +1,239 @@
+/*
+ * Per-operator checks of the model loader: tensor kinds and shapes agree,
+ * parameter blocks have the right size, and every parameter lies in the
+ * range the kernels' arithmetic was reasoned for (see kernels.h, quant.h).
+ */
+#include "mfl/quant.h"
+#include "model_validate.h"
+
+static const mfl_tensor_rec_t *tensor_at(const mfl_model_t *m, uint16_t index)
+{
+    return index < m->header->n_tensors ? &m->tensors[index] : NULL;
+}
+
+static int is_activation(const mfl_tensor_rec_t *t)
+{
+    return t && t->type == MFL_TYPE_INT8 && !(t->flags & MFL_TENSOR_CONST);
+}
+
+static int is_const_of(const mfl_tensor_rec_t *t, int type, int rank)
+{
+    return t && t->type == type && (t->flags & MFL_TENSOR_CONST) && t->rank == rank;
+}
+
+static int valid_act_range(int32_t lo, int32_t hi)
+{
+    return lo >= -128 && hi <= 127 && lo <= hi;
+}
+
+static int valid_requant(const int32_t *multiplier, const int32_t *shift, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++) {
+        if (multiplier[i] < 0 || shift[i] < MFL_QUANT_SHIFT_MIN || shift[i] > MFL_QUANT_SHIFT_MAX) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Optional int32 bias of n entries: absent, or a const [n] tensor. */
+static int valid_bias(const mfl_model_t *m, uint16_t index, int32_t n)
+{
+    if (index == MFL_NONE) {
+        return 1;
+    }
+    const mfl_tensor_rec_t *b = tensor_at(m, index);
+    return is_const_of(b, MFL_TYPE_INT32, 1) && b->dims[0] == n;
+}
+
+static int check_window(const mfl_conv_rec_t *p)
+{
+    const int ok = p->stride_w >= 1 && p->stride_w <= MFL_MAX_STRIDE && p->stride_h >= 1 &&
+                   p->stride_h <= MFL_MAX_STRIDE && p->dilation_w >= 1 && p->dilation_w <= MFL_MAX_STRIDE &&
+                   p->dilation_h >= 1 && p->dilation_h <= MFL_MAX_STRIDE && p->pad_w >= 0 &&
+                   p->pad_w <= MFL_MAX_PAD && p->pad_h >= 0 && p->pad_h <= MFL_MAX_PAD &&
+                   valid_act_range(p->act_min, p->act_max);
+    return ok ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+/* CONV_2D and DEPTHWISE_CONV_2D share their parameter block. */
+static int check_conv(const mfl_model_t *m, const mfl_op_rec_t *op, int depthwise)
+{
+    const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
+    const mfl_tensor_rec_t *f = tensor_at(m, op->inputs[1]);
+    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
+    if (op->n_inputs != 3 || !is_activation(in) || !is_activation(out) || !is_const_of(f, MFL_TYPE_INT8, 4) ||
+        in->rank != 4 || out->rank != 4 || f->zero_point != 0) {
+        return MFL_ERR_MODEL_OP;
+    }
+    const int32_t oc = out->dims[3];
+    const int32_t ic = in->dims[3];
+    int shape_ok = out->dims[0] == in->dims[0];
+    int64_t depth;
+    if (depthwise) {
+        shape_ok = shape_ok && f->dims[0] == 1 && f->dims[3] == oc && oc % ic == 0;
+        depth = (int64_t)f->dims[1] * f->dims[2];
+    } else {
+        shape_ok = shape_ok && f->dims[0] == oc && f->dims[3] == ic;
+        depth = (int64_t)f->dims[1] * f->dims[2] * ic;
+    }
+    if (!shape_ok || !valid_bias(m, op->inputs[2], oc)) {
+        return MFL_ERR_MODEL_SHAPE;
+    }
+    if (depth > MFL_KERNEL_MAX_DEPTH) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    if (op->params_size != sizeof(mfl_conv_rec_t) + 8u * (uint32_t)oc) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    const int32_t *words = mfl_op_params(m, op);
+    const int32_t *mult = words + sizeof(mfl_conv_rec_t) / 4;
+    if (!valid_requant(mult, mult + oc, oc)) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    return check_window((const mfl_conv_rec_t *)(const void *)words);
+}
+
+static int check_fully_connected(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
+    const mfl_tensor_rec_t *w = tensor_at(m, op->inputs[1]);
+    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
+    if (op->n_inputs != 3 || !is_activation(in) || !is_activation(out) || !is_const_of(w, MFL_TYPE_INT8, 2) ||
+        w->zero_point != 0) {
+        return MFL_ERR_MODEL_OP;
+    }
+    const int32_t units = w->dims[0];
+    const int32_t features = w->dims[1];
+    const uint32_t in_elems = mfl_tensor_elements(in);
+    if (in_elems % (uint32_t)features != 0 || out->dims[out->rank - 1] != units ||
+        mfl_tensor_elements(out) != in_elems / (uint32_t)features * (uint32_t)units ||
+        !valid_bias(m, op->inputs[2], units)) {
+        return MFL_ERR_MODEL_SHAPE;
+    }
+    if (features > MFL_KERNEL_MAX_DEPTH || op->params_size < sizeof(mfl_fc_rec_t)) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    const mfl_fc_rec_t *p = (const mfl_fc_rec_t *)(const void *)mfl_op_params(m, op);
+    if ((p->n_multipliers != 1 && p->n_multipliers != units) ||
+        op->params_size != sizeof(*p) + 8u * (uint32_t)p->n_multipliers || !valid_act_range(p->act_min, p->act_max)) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    const int32_t *mult = mfl_op_params(m, op) + sizeof(*p) / 4;
+    return valid_requant(mult, mult + p->n_multipliers, p->n_multipliers) ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+static int check_pool(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
+    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
+    if (op->n_inputs != 1 || !is_activation(in) || !is_activation(out) || in->rank != 4 || out->rank != 4) {
+        return MFL_ERR_MODEL_OP;
+    }
+    if (out->dims[0] != in->dims[0] || out->dims[3] != in->dims[3] || in->zero_point != out->zero_point) {
+        return MFL_ERR_MODEL_SHAPE;
+    }
+    if (op->params_size != sizeof(mfl_pool_rec_t)) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    const mfl_pool_rec_t *p = (const mfl_pool_rec_t *)(const void *)mfl_op_params(m, op);
+    const int window_ok = p->stride_w >= 1 && p->stride_w <= MFL_MAX_STRIDE && p->stride_h >= 1 &&
+                          p->stride_h <= MFL_MAX_STRIDE && p->filter_w >= 1 && p->filter_h >= 1 &&
+                          (int64_t)p->filter_w * p->filter_h <= MFL_KERNEL_MAX_DEPTH &&
+                          p->pad_w >= 0 && p->pad_h >= 0 && p->pad_w < p->filter_w && p->pad_h < p->filter_h;
+    if (!window_ok || !valid_act_range(p->act_min, p->act_max)) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    /* The last window of each axis must still touch the input, so that no
+     * average divides by zero. */
+    if ((int64_t)(out->dims[1] - 1) * p->stride_h - p->pad_h >= in->dims[1] ||
+        (int64_t)(out->dims[2] - 1) * p->stride_w - p->pad_w >= in->dims[2]) {
+        return MFL_ERR_MODEL_SHAPE;
+    }
+    return 0;
+}
+
+static int check_add(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    const mfl_tensor_rec_t *a = tensor_at(m, op->inputs[0]);
+    const mfl_tensor_rec_t *b = tensor_at(m, op->inputs[1]);
+    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
+    if (op->n_inputs != 2 || !a || !b || a->type != MFL_TYPE_INT8 || b->type != MFL_TYPE_INT8 ||
+        !is_activation(out)) {
+        return MFL_ERR_MODEL_OP;
+    }
+    const uint32_t n = mfl_tensor_elements(out);
+    if (mfl_tensor_elements(a) != n || mfl_tensor_elements(b) != n) {
+        return MFL_ERR_MODEL_SHAPE;
+    }
+    if (op->params_size != sizeof(mfl_add_rec_t)) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    const mfl_add_rec_t *p = (const mfl_add_rec_t *)(const void *)mfl_op_params(m, op);
+    /* (input + offset) is within +-255 < 2^8: shifted by <= 22 it fits int32. */
+    const int ok = p->left_shift >= 0 && p->left_shift <= 22 &&
+                   valid_requant(&p->in1_multiplier, &p->in1_shift, 1) &&
+                   valid_requant(&p->in2_multiplier, &p->in2_shift, 1) &&
+                   valid_requant(&p->out_multiplier, &p->out_shift, 1) && valid_act_range(p->act_min, p->act_max);
+    return ok ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+static int check_reshape(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
+    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
+    if (op->n_inputs != 1 || !is_activation(in) || !is_activation(out)) {
+        return MFL_ERR_MODEL_OP;
+    }
+    if (in->size != out->size || in->zero_point != out->zero_point) {
+        return MFL_ERR_MODEL_SHAPE;
+    }
+    return op->params_size == 0 ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+static int check_softmax(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
+    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
+    if (op->n_inputs != 1 || !is_activation(in) || !is_activation(out)) {
+        return MFL_ERR_MODEL_OP;
+    }
+    if (in->size != out->size || in->rank != out->rank || in->dims[in->rank - 1] != out->dims[out->rank - 1] ||
+        out->zero_point != -128) {
+        return MFL_ERR_MODEL_SHAPE;
+    }
+    if (op->params_size != sizeof(mfl_softmax_rec_t) || in->dims[in->rank - 1] > MFL_SOFTMAX_MAX_DEPTH) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    const mfl_softmax_rec_t *p = (const mfl_softmax_rec_t *)(const void *)mfl_op_params(m, op);
+    const int ok = p->multiplier >= 0 && p->left_shift >= 0 && p->left_shift <= 31 && p->diff_min <= 0;
+    return ok ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+int mfl_validate_op(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    if (op->n_inputs < 1 || op->n_inputs > 3 || op->output >= m->header->n_tensors) {
+        return MFL_ERR_MODEL_OP;
+    }
+    for (int k = 0; k < 3; k++) {
+        const uint16_t t = op->inputs[k];
+        /* Only the bias (input 2) is optional; unused slots must be MFL_NONE. */
+        if (k < op->n_inputs ? (t >= m->header->n_tensors && !(k == 2 && t == MFL_NONE)) : t != MFL_NONE) {
+            return MFL_ERR_MODEL_OP;
+        }
+    }
+    if (op->params_offset % 4 != 0 || (uint64_t)op->params_offset + op->params_size > m->header->data_size) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    switch (op->opcode) {
+    case MFL_OP_CONV_2D: return check_conv(m, op, 0);
+    case MFL_OP_DEPTHWISE_CONV_2D: return check_conv(m, op, 1);
+    case MFL_OP_FULLY_CONNECTED: return check_fully_connected(m, op);
+    case MFL_OP_AVERAGE_POOL_2D:
+    case MFL_OP_MAX_POOL_2D: return check_pool(m, op);
+    case MFL_OP_ADD: return check_add(m, op);
+    case MFL_OP_RESHAPE: return check_reshape(m, op);
+    case MFL_OP_SOFTMAX: return check_softmax(m, op);
+    default: return MFL_ERR_UNSUPPORTED_OP;
+    }
+}

@@ -1,0 +1,52 @@
+/*
+ * microfl error codes.
+ *
+ * One convention everywhere: functions return int, 0 on success and a
+ * negative MFL_ERR_* code on failure. mfl_strerror() names each code in
+ * words a user can act on.
+ */
+#ifndef MFL_ERROR_H
+#define MFL_ERROR_H
+
+#define MFL_OK 0
+
+/* General */
+#define MFL_ERR_INVALID_ARG        -1   /* a NULL pointer or out-of-range argument */
+#define MFL_ERR_BUFFER_TOO_SMALL   -2   /* output buffer too small; needed size reported */
+#define MFL_ERR_IO                 -3   /* a file could not be read or written */
+#define MFL_ERR_NO_MEMORY          -4   /* host only: allocation failed */
+
+/* Model files (microfl format) */
+#define MFL_ERR_MODEL_TRUNCATED    -20  /* file shorter than its header or tables say */
+#define MFL_ERR_MODEL_MAGIC        -21  /* not a microfl model (bad magic) */
+#define MFL_ERR_MODEL_VERSION      -22  /* model format version not supported */
+#define MFL_ERR_MODEL_CHECKSUM     -23  /* CRC-32 mismatch: file corrupt */
+#define MFL_ERR_MODEL_ALIGNMENT    -24  /* model buffer or a section is misaligned */
+#define MFL_ERR_MODEL_LIMITS       -25  /* more tensors/ops than MFL_MAX_* allow */
+#define MFL_ERR_MODEL_TENSOR       -26  /* a tensor record is invalid */
+#define MFL_ERR_MODEL_OP           -27  /* an operator record is invalid */
+#define MFL_ERR_MODEL_SHAPE        -28  /* shapes of an operator do not agree */
+#define MFL_ERR_MODEL_PARAMS       -29  /* operator parameters out of range */
+#define MFL_ERR_MODEL_GRAPH        -30  /* tensor used before produced, or produced twice */
+#define MFL_ERR_MODEL_PLAN         -31  /* memory plan places live tensors on top of each other */
+#define MFL_ERR_UNSUPPORTED_OP     -32  /* operator not implemented by microfl */
+#define MFL_ERR_UNSUPPORTED_TYPE   -33  /* tensor data type not supported */
+#define MFL_ERR_ARENA_TOO_SMALL    -34  /* arena smaller than the model needs */
+
+/* TFLite import (host) */
+#define MFL_ERR_TFLITE_FORMAT      -40  /* not a well-formed .tflite flatbuffer */
+#define MFL_ERR_TFLITE_UNSUPPORTED -41  /* valid .tflite using a feature microfl lacks */
+#define MFL_ERR_TFLITE_QUANT       -42  /* missing or inconsistent quantization parameters */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A short, static, human-readable description of an error code. */
+const char *mfl_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MFL_ERROR_H */

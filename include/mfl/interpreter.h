@@ -1,0 +1,58 @@
+/*
+ * Runs a validated model over a caller-provided arena.
+ *
+ * The arena holds every activation tensor at the offset the model's memory
+ * plan gives it; weights are read in place from the model image. Nothing is
+ * allocated: an mfl_interp_t is a few pointers the caller owns.
+ *
+ *   mfl_model_t model;      mfl_model_load(&model, image, size);
+ *   static uint8_t arena[N]; // N >= mfl_model_arena_size(&model)
+ *   mfl_interp_t it;        mfl_interp_init(&it, &model, arena, sizeof arena);
+ *   mfl_interp_input(&it, &in, &in_len);   fill in[0..in_len)
+ *   mfl_interp_invoke(&it);
+ *   mfl_interp_output(&it, &out, &out_len);
+ */
+#ifndef MFL_INTERPRETER_H
+#define MFL_INTERPRETER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mfl/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const mfl_model_t *model; /* loaded model, owned by the caller */
+    uint8_t *arena;           /* caller's arena */
+    size_t arena_size;
+} mfl_interp_t;
+
+/* Binds a loaded model to an arena. Returns 0, MFL_ERR_INVALID_ARG, or
+ * MFL_ERR_ARENA_TOO_SMALL when arena_size < mfl_model_arena_size(model). */
+int mfl_interp_init(mfl_interp_t *it, const mfl_model_t *model, void *arena, size_t arena_size);
+
+/* The model's int8 input buffer (inside the arena) and its length in bytes. */
+int mfl_interp_input(const mfl_interp_t *it, int8_t **data, size_t *len);
+
+/* The model's int8 output buffer (inside the arena) and its length in bytes.
+ * Valid after mfl_interp_invoke() until the input is written again. */
+int mfl_interp_output(const mfl_interp_t *it, const int8_t **data, size_t *len);
+
+/* Runs every operator in order. Returns 0 or MFL_ERR_INVALID_ARG. */
+int mfl_interp_invoke(mfl_interp_t *it);
+
+/* Runs operators [first, last) only: for running the backbone up to the
+ * trainable head, or for comparing intermediate tensors. */
+int mfl_interp_invoke_range(mfl_interp_t *it, uint16_t first, uint16_t last);
+
+/* Read access to any activation tensor after it has been computed. */
+int mfl_interp_tensor(const mfl_interp_t *it, uint16_t index, const int8_t **data, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MFL_INTERPRETER_H */

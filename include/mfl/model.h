@@ -1,0 +1,175 @@
+/*
+ * microfl model format (".mfl") and its loader.
+ *
+ * A model is one little-endian byte image, read in place (from flash on a
+ * device): the loader validates it once and never copies weights. Layout
+ * (all offsets from the start of the image; docs/model-format.md has the
+ * full specification and the reasons for each choice):
+ *
+ *   header   mfl_model_header_t, 64 bytes
+ *   tensors  n_tensors x mfl_tensor_rec_t (32 bytes each)
+ *   ops      n_ops x mfl_op_rec_t (20 bytes each), in execution order
+ *   data     constant tensors and operator parameters, 16-byte aligned
+ *
+ * Everything a kernel needs that TFLite derives with floating point
+ * (multipliers, shifts, activation ranges, padding) is computed by the host
+ * importer and stored as integers, so the device never touches a float.
+ * The memory plan (each activation tensor's offset in the arena) is also
+ * computed on the host and only checked by the loader.
+ *
+ * The image must be 4-byte aligned in memory (records are read as structs).
+ */
+#ifndef MFL_MODEL_H
+#define MFL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mfl/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MFL_MODEL_MAGIC 0x4D4C464Du /* "MFLM" as little-endian bytes */
+#define MFL_MODEL_FORMAT_VERSION 1
+#define MFL_MODEL_DATA_ALIGN 16
+#define MFL_MODEL_ARENA_ALIGN 4
+#define MFL_NONE 0xFFFFu /* absent tensor or op index */
+
+typedef struct {
+    uint32_t magic;          /* MFL_MODEL_MAGIC */
+    uint16_t format_version; /* MFL_MODEL_FORMAT_VERSION */
+    uint16_t header_size;    /* sizeof(mfl_model_header_t) */
+    uint32_t file_size;      /* bytes in the whole image */
+    uint32_t crc32;          /* CRC-32 of bytes [16, file_size) */
+    uint16_t n_tensors;
+    uint16_t n_ops;
+    uint16_t input;          /* tensor index of the model input (int8) */
+    uint16_t output;         /* tensor index of the model output (int8) */
+    uint16_t head_op;        /* index of the trainable head (FULLY_CONNECTED) or MFL_NONE */
+    uint16_t feature;        /* tensor feeding the head (the feature vector) or MFL_NONE */
+    uint32_t tensors_offset;
+    uint32_t ops_offset;
+    uint32_t data_offset;
+    uint32_t data_size;
+    uint32_t arena_size;     /* bytes of arena the memory plan needs */
+    uint32_t reserved[4];    /* zero */
+} mfl_model_header_t;
+
+enum mfl_tensor_type { MFL_TYPE_INT8 = 1, MFL_TYPE_INT32 = 2 };
+#define MFL_TENSOR_CONST 0x01u /* data lives in the model's data section */
+
+typedef struct {
+    uint8_t type;       /* enum mfl_tensor_type */
+    uint8_t rank;       /* 1..4 */
+    uint8_t flags;      /* MFL_TENSOR_CONST or 0 */
+    uint8_t reserved;
+    int32_t dims[4];    /* dims[0..rank-1]; unused entries are 1 */
+    int32_t zero_point; /* int8 tensors; per-channel weights are symmetric (0) */
+    uint32_t offset;    /* const: into the data section; else: into the arena */
+    uint32_t size;      /* bytes */
+} mfl_tensor_rec_t;
+
+enum mfl_opcode {
+    MFL_OP_CONV_2D = 1,
+    MFL_OP_DEPTHWISE_CONV_2D = 2,
+    MFL_OP_FULLY_CONNECTED = 3,
+    MFL_OP_AVERAGE_POOL_2D = 4,
+    MFL_OP_MAX_POOL_2D = 5,
+    MFL_OP_ADD = 6,
+    MFL_OP_RESHAPE = 7,
+    MFL_OP_SOFTMAX = 8,
+    MFL_OP_COUNT_ = 9,
+};
+
+typedef struct {
+    uint8_t opcode;       /* enum mfl_opcode */
+    uint8_t n_inputs;     /* used entries of inputs[] */
+    uint16_t output;      /* output tensor */
+    uint16_t inputs[3];   /* input tensors; MFL_NONE for an absent optional one */
+    uint16_t reserved;
+    uint32_t params_offset; /* into the data section, 4-byte aligned */
+    uint32_t params_size;   /* bytes */
+} mfl_op_rec_t;
+
+/*
+ * Operator parameter blocks (int32 words in the data section):
+ *  CONV_2D, DEPTHWISE_CONV_2D: mfl_conv_rec_t, then multiplier[C], shift[C]
+ *      (C = output channels)
+ *  FULLY_CONNECTED: mfl_fc_rec_t, then multiplier[n], shift[n] (n = 1 or C)
+ *  AVERAGE_POOL_2D, MAX_POOL_2D: mfl_pool_rec_t
+ *  ADD: mfl_add_rec_t
+ *  SOFTMAX: mfl_softmax_rec_t
+ *  RESHAPE: none
+ */
+typedef struct {
+    int32_t stride_w, stride_h, dilation_w, dilation_h, pad_w, pad_h;
+    int32_t act_min, act_max;
+} mfl_conv_rec_t;
+
+typedef struct {
+    int32_t act_min, act_max;
+    int32_t n_multipliers; /* 1 (per-tensor) or output features (per-channel) */
+} mfl_fc_rec_t;
+
+typedef struct {
+    int32_t stride_w, stride_h, filter_w, filter_h, pad_w, pad_h;
+    int32_t act_min, act_max;
+} mfl_pool_rec_t;
+
+typedef struct {
+    int32_t left_shift;
+    int32_t in1_multiplier, in1_shift, in2_multiplier, in2_shift;
+    int32_t out_multiplier, out_shift;
+    int32_t act_min, act_max;
+} mfl_add_rec_t;
+
+typedef struct {
+    int32_t multiplier, left_shift, diff_min;
+} mfl_softmax_rec_t;
+
+/* A validated model: views into the caller's image, which must outlive it. */
+typedef struct {
+    const uint8_t *image;
+    const mfl_model_header_t *header;
+    const mfl_tensor_rec_t *tensors;
+    const mfl_op_rec_t *ops;
+    const uint8_t *data;
+} mfl_model_t;
+
+/*
+ * Validates a model image and fills *model with views into it.
+ *  image: the model bytes, 4-byte aligned, kept alive and unchanged by the
+ *         caller for as long as *model is used.
+ *  size:  bytes available at image.
+ * Returns 0, or MFL_ERR_INVALID_ARG, MFL_ERR_MODEL_* (truncated, magic,
+ * version, checksum, alignment, limits, tensor, op, shape, params, graph,
+ * plan), MFL_ERR_UNSUPPORTED_OP, MFL_ERR_UNSUPPORTED_TYPE. On error *model
+ * is zeroed. No input can make it read outside [image, image + size).
+ */
+int mfl_model_load(mfl_model_t *model, const void *image, size_t size);
+
+/* Bytes of arena the model needs (valid after a successful load). */
+static inline uint32_t mfl_model_arena_size(const mfl_model_t *model)
+{
+    return model->header->arena_size;
+}
+
+/* Number of elements of a tensor record (the loader bounded it). */
+uint32_t mfl_tensor_elements(const mfl_tensor_rec_t *t);
+
+/* Multiply-accumulates of operator `op` (0 for ops without products). */
+uint64_t mfl_model_op_macs(const mfl_model_t *model, uint16_t op);
+
+/* Number of constant parameters (weights and biases) in the model. */
+uint64_t mfl_model_param_count(const mfl_model_t *model);
+
+/* A readable name of an opcode ("CONV_2D"...), "?" for unknown ones. */
+const char *mfl_opcode_name(int opcode);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MFL_MODEL_H */

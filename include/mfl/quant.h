@@ -1,0 +1,109 @@
+/*
+ * The TFLite int8 quantization arithmetic, integer only.
+ *
+ * A real value r is represented by an int8 q with r = scale * (q - zero_point).
+ * Rescaling an int32 accumulator by a real factor M in (0, 2^31) uses a
+ * "quantized multiplier": M = m * 2^shift with m a Q31 value in [0.5, 1),
+ * so the product is a rounding doubling high multiply by m followed by a
+ * shift. These functions reproduce TensorFlow Lite Micro's reference kernels
+ * bit for bit with its default ("double") rounding:
+ *
+ *   MultiplyByQuantizedMultiplier(x, m, shift) =
+ *     RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x << max(shift,0), m),
+ *                         max(-shift, 0))
+ *
+ * Where TFLM relies on two's-complement wrap-around that C leaves undefined
+ * (the left shift of x, the bias add), we compute in uint32 and convert
+ * back, which gives the same bits without undefined behaviour.
+ *
+ * Ranges: multipliers are Q31 values >= 0; shift is in [-31, 30] (the model
+ * loader rejects anything else); exponents of rounding_divide_by_pot are in
+ * [0, 31].
+ */
+#ifndef MFL_QUANT_H
+#define MFL_QUANT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MFL_QUANT_SHIFT_MIN (-31)
+#define MFL_QUANT_SHIFT_MAX 30
+
+/* a + b with two's-complement wrap-around. */
+static inline int32_t mfl_quant_add_wrap(int32_t a, int32_t b)
+{
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
+/* a - b with two's-complement wrap-around. */
+static inline int32_t mfl_quant_sub_wrap(int32_t a, int32_t b)
+{
+    return (int32_t)((uint32_t)a - (uint32_t)b);
+}
+
+/* x * 2^shift for shift in [0, 31] with two's-complement wrap-around. */
+static inline int32_t mfl_quant_shl_wrap(int32_t x, int shift)
+{
+    return (int32_t)((uint32_t)x << shift);
+}
+
+/* Rounded high 32 bits of 2*a*b (gemmlowp's SaturatingRoundingDoublingHighMul):
+ * round half away from zero; saturates the single overflow case
+ * a = b = INT32_MIN to INT32_MAX. */
+static inline int32_t mfl_quant_srdhm(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t nudge = ab >= 0 ? (1LL << 30) : (1 - (1LL << 30));
+    /* Division (not a shift) truncates toward zero, as gemmlowp does. */
+    return (int32_t)((ab + nudge) / (1LL << 31));
+}
+
+/* x / 2^exponent rounded to nearest, ties away from zero; exponent in [0, 31]. */
+static inline int32_t mfl_quant_rdbpot(int32_t x, int exponent)
+{
+    const int32_t mask = (int32_t)((1LL << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x * m * 2^shift with TFLM's default double rounding. */
+static inline int32_t mfl_quant_mul_by_qm(int32_t x, int32_t m, int shift)
+{
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    return mfl_quant_rdbpot(mfl_quant_srdhm(mfl_quant_shl_wrap(x, left), m), right);
+}
+
+static inline int32_t mfl_quant_clamp(int32_t x, int32_t lo, int32_t hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/*
+ * Fixed-point helpers for the int8 softmax, after gemmlowp's fixedpoint.h.
+ * A "Qk" value holds a real number r as raw int32 r * 2^(31-k) (k integer
+ * bits). See quant/fixedpoint.c for the reasoning behind each constant.
+ */
+
+/* exp(a) for a Q5 value a <= 0; result in Q0 (i.e. in [0, 1]). */
+int32_t mfl_quant_exp_on_negative_q5(int32_t a);
+
+/* 1 / x for a Q12 value x > 0, as a Q0 mantissa and a power of two:
+ * 1/x = (result / 2^31) * 2^-(*num_bits_over_unit) ... see fixedpoint.c. */
+int32_t mfl_quant_reciprocal_q12(int32_t x, int *num_bits_over_unit);
+
+/* x * 2^exponent with saturation for exponent > 0, rounding for < 0. */
+int32_t mfl_quant_saturating_rounding_mul_pot(int32_t x, int exponent);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MFL_QUANT_H */

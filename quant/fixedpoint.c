@@ -1,0 +1,136 @@
+/*
+ * Fixed-point exp and reciprocal for the int8 softmax, following the
+ * numerics of gemmlowp's fixedpoint.h, which TensorFlow Lite Micro's
+ * reference softmax uses. Bit-exactness with TFLM depends on every rounding
+ * step here matching: products are rounding doubling high multiplies
+ * (mfl_quant_srdhm), rescalings are rounding or saturating shifts.
+ *
+ * Notation: a "Qk" raw int32 v holds the real v / 2^(31-k).
+ *   Q0: [-1, 1)      one = INT32_MAX (1.0 itself is not representable)
+ *   Q2: [-4, 4)      one = 2^29
+ *   Q5: [-32, 32)    one = 2^26
+ *   Q12: [-4096, 4096)
+ * A product of a Qa and a Qb value is a Q(a+b) value: srdhm(x, y).
+ */
+#include "mfl/quant.h"
+
+#define Q0_ONE INT32_MAX
+#define Q2_ONE (1 << 29)
+#define Q5_FRACTIONAL_BITS 26
+
+int32_t mfl_quant_saturating_rounding_mul_pot(int32_t x, int exponent)
+{
+    if (exponent < 0) {
+        return mfl_quant_rdbpot(x, -exponent);
+    }
+    if (exponent == 0) {
+        return x;
+    }
+    const int32_t threshold = (int32_t)((1LL << (31 - exponent)) - 1);
+    if (x > threshold) {
+        return INT32_MAX;
+    }
+    if (x < -threshold) {
+        return INT32_MIN;
+    }
+    return mfl_quant_shl_wrap(x, exponent);
+}
+
+/*
+ * exp(a) for a in [-1/4, 0), a in Q0, result in Q0. Taylor series around
+ * -1/8 to fourth order: with x = a + 1/8,
+ *   exp(a) = exp(-1/8) * (1 + x + x^2/2 + x^3/6 + x^4/24).
+ * The constants are exp(-1/8) and 1/3 in Q0.
+ */
+static int32_t exp_on_quarter_interval_q0(int32_t a)
+{
+    const int32_t exp_minus_one_eighth = 1895147668;
+    const int32_t one_third = 715827883;
+    const int32_t x = mfl_quant_add_wrap(a, 1 << 28); /* + 1/8 */
+    const int32_t x2 = mfl_quant_srdhm(x, x);
+    const int32_t x3 = mfl_quant_srdhm(x2, x);
+    const int32_t x4 = mfl_quant_srdhm(x2, x2);
+    const int32_t x4_over_4 = mfl_quant_saturating_rounding_mul_pot(x4, -2);
+    /* ((x^4/4 + x^3) / 3 + x^2) / 2 = x^4/24 + x^3/6 + x^2/2 */
+    const int32_t poly = mfl_quant_saturating_rounding_mul_pot(
+        mfl_quant_add_wrap(mfl_quant_srdhm(mfl_quant_add_wrap(x4_over_4, x3), one_third), x2), -1);
+    return mfl_quant_add_wrap(exp_minus_one_eighth,
+                              mfl_quant_srdhm(exp_minus_one_eighth, mfl_quant_add_wrap(x, poly)));
+}
+
+/*
+ * exp(a) for a <= 0 in Q5. Split a = r - n/4 with r in [-1/4, 0): exp(r)
+ * from the series above, then multiply by exp(-2^k) for each bit k of the
+ * integer-and-quarters part n/4 (k = -2 .. 4), a barrel shifter of Q0
+ * constants exp(-1/4), exp(-1/2), exp(-1), exp(-2), exp(-4), exp(-8),
+ * exp(-16). Inputs below -32 cannot occur in Q5. exp(0) is exactly one.
+ */
+int32_t mfl_quant_exp_on_negative_q5(int32_t a)
+{
+    static const int32_t exp_of_minus_pow2[7] = {
+        1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242,
+    };
+    const int32_t one_quarter = 1 << (Q5_FRACTIONAL_BITS - 2);
+    const int32_t mask = one_quarter - 1;
+    const int32_t r_q5 = (a & mask) - one_quarter;
+    /* Q5 -> Q0: multiply by 2^5 with saturation (r is in [-1/4, 0)). */
+    int32_t result = exp_on_quarter_interval_q0(mfl_quant_saturating_rounding_mul_pot(r_q5, 5));
+    const int32_t remainder = mfl_quant_sub_wrap(r_q5, a);
+
+    for (int k = 0; k < 7; k++) {
+        const int bit = Q5_FRACTIONAL_BITS - 2 + k;
+        if (remainder & (int32_t)(1u << bit)) {
+            result = mfl_quant_srdhm(result, exp_of_minus_pow2[k]);
+        }
+    }
+    return a == 0 ? Q0_ONE : result;
+}
+
+/* (a + b) / 2 rounded half away from zero, without overflow. */
+static int32_t rounding_half_sum(int32_t a, int32_t b)
+{
+    const int64_t sum = (int64_t)a + (int64_t)b;
+    const int64_t sign = sum >= 0 ? 1 : -1;
+    return (int32_t)((sum + sign) / 2);
+}
+
+/*
+ * 1 / (1 + a) for a in [0, 1) in Q0, result in Q0. Newton-Raphson on the
+ * half denominator d = (1 + a) / 2 in [1/2, 1): start from the minimax line
+ * 48/17 - 32/17 d (in Q2) and iterate x <- x + x (1 - d x) three times,
+ * which converges to 1/d in (1, 2]; 1 / (1 + a) is half of that.
+ */
+static int32_t one_over_one_plus_x_q0(int32_t a)
+{
+    const int32_t half_denominator = rounding_half_sum(a, Q0_ONE);
+    const int32_t c48_over_17 = 1515870810;      /* Q2 */
+    const int32_t c_neg32_over_17 = -1010580540; /* Q2 */
+    int32_t x = mfl_quant_add_wrap(c48_over_17, mfl_quant_srdhm(half_denominator, c_neg32_over_17));
+    for (int i = 0; i < 3; i++) {
+        const int32_t half_denominator_times_x = mfl_quant_srdhm(half_denominator, x); /* Q2 */
+        const int32_t one_minus = mfl_quant_sub_wrap(Q2_ONE, half_denominator_times_x); /* Q2 */
+        /* x * one_minus is Q4; rescale to Q2 with a saturating shift by 2. */
+        x = mfl_quant_add_wrap(x, mfl_quant_saturating_rounding_mul_pot(mfl_quant_srdhm(x, one_minus), 2));
+    }
+    /* 1/(1+a) = x/2: reinterpret the Q2 raw as Q1 (an exact halving), then
+     * rescale Q1 -> Q0, a saturating doubling of the raw value. */
+    return mfl_quant_saturating_rounding_mul_pot(x, 1);
+}
+
+/*
+ * Reciprocal of a positive Q12 sum (TFLite's GetReciprocal): normalise x to
+ * 1 + f with f in [0, 1) by shifting out its headroom, invert with
+ * one_over_one_plus_x_q0, and report the shift in *num_bits_over_unit.
+ */
+int32_t mfl_quant_reciprocal_q12(int32_t x, int *num_bits_over_unit)
+{
+    uint32_t ux = (uint32_t)x;
+    int headroom_plus_one = 0;
+    while (headroom_plus_one < 32 && !(ux & (0x80000000u >> headroom_plus_one))) {
+        headroom_plus_one++;
+    }
+    *num_bits_over_unit = 12 - headroom_plus_one;
+    const uint32_t shifted = headroom_plus_one >= 32 ? 0u : (ux << headroom_plus_one);
+    const int32_t shifted_minus_one = (int32_t)(shifted - 0x80000000u);
+    return one_over_one_plus_x_q0(shifted_minus_one);
+}

@@ -1,0 +1,8 @@
+/* Command groups of the mfl tool; each returns the process exit status. */
+#ifndef MFL_TOOLS_COMMANDS_H
+#define MFL_TOOLS_COMMANDS_H
+
+/* Exit statuses: 0 success, 1 the operation failed, 2 usage error. */
+int mfl_cmd_model(int argc, char **argv);
+
+#endif

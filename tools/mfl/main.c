@@ -1,0 +1,47 @@
+/*
+ * mfl — microfl's command-line tool for models (and, as the project grows,
+ * training, keys and messages). Each command group lives in its own file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+#ifndef MFL_VERSION
+#define MFL_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mfl <command> [arguments]\n"
+            "\n"
+            "Model commands:\n"
+            "  mfl model import IN.tflite OUT.mfl   convert an int8 .tflite model to microfl's format\n"
+            "  mfl model info MODEL                  operators, tensors, parameters, MACs, arena bytes\n"
+            "  mfl model run MODEL IN.bin OUT.bin    run N inputs (raw int8, back to back) and write\n"
+            "                                        the N raw int8 outputs\n"
+            "\n"
+            "MODEL is a microfl model (.mfl) or an int8 .tflite file, imported on the fly.\n"
+            "\n"
+            "Options:\n"
+            "  -h, --help      show this help\n"
+            "  -V, --version   show the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+        printf("mfl %s\n", MFL_VERSION);
+        return 0;
+    }
+    if (!strcmp(argv[1], "model")) {
+        return mfl_cmd_model(argc - 2, argv + 2);
+    }
+    fprintf(stderr, "mfl: unknown command '%s' (see mfl --help)\n", argv[1]);
+    return 2;
+}
