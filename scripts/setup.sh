@@ -12,7 +12,7 @@ packages=(
   # Cortex-M4 cross toolchain and emulator
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
   # fuzzing (libFuzzer ships in clang's runtime) and instruction counts
-  clang libclang-rt-14-dev valgrind
+  clang libclang-rt-14-dev valgrind bc
 )
 
 missing=()

@@ -8,8 +8,6 @@
  * against limits that keep it inside 32, so no input can cause an
  * out-of-bounds read or an arithmetic overflow.
  */
-#include <string.h>
-
 #include "model_validate.h"
 
 _Static_assert(sizeof(mfl_model_header_t) == 64, "header layout");
@@ -272,11 +270,7 @@ static int check_body(mfl_model_t *m)
 
 int mfl_model_load(mfl_model_t *model, const void *image, size_t size)
 {
-    if (!model) {
-        return MFL_ERR_INVALID_ARG;
-    }
-    memset(model, 0, sizeof(*model));
-    if (!image) {
+    if (!model || !image) {
         return MFL_ERR_INVALID_ARG;
     }
     if ((uintptr_t)image % 4 != 0) {

@@ -1,4 +1,4 @@
-/* Greedy-by-size static memory planner; see include/mfl/planner.h. */
+/* Greedy static memory planner; see include/mfl/planner.h. */
 #include "mfl/error.h"
 #include "mfl/planner.h"
 
@@ -67,6 +67,44 @@ static uint32_t lowest_fit(const mfl_plan_item_t *items, size_t n, const uint32_
     }
 }
 
+/* Placement orders tried; the plan with the smaller arena wins. Largest
+ * first packs big buffers well; execution order finds the plans where a
+ * small early buffer must sit where a large later one leaves room (the
+ * first layers of MobileNet-style models). */
+enum { ORDER_LARGEST_FIRST, ORDER_EXECUTION, ORDER_COUNT };
+
+static int placed_before(const mfl_plan_item_t *a, const mfl_plan_item_t *b, int order)
+{
+    if (order == ORDER_EXECUTION && a->first != b->first) {
+        return a->first < b->first;
+    }
+    return a->size > b->size;
+}
+
+/* Places every root item in the given order; returns the bytes used. */
+static uint32_t plan_in_order(const mfl_plan_item_t *items, size_t n, uint32_t align, uint32_t *offsets,
+                              int order)
+{
+    for (size_t i = 0; i < n; i++) {
+        offsets[i] = UNPLACED;
+    }
+    uint32_t total = 0;
+    for (;;) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++) {
+            if (offsets[i] == UNPLACED && items[i].alias < 0 && items[i].size > 0 &&
+                (best == n || placed_before(&items[i], &items[best], order))) {
+                best = i;
+            }
+        }
+        if (best == n) {
+            return total;
+        }
+        offsets[best] = lowest_fit(items, n, offsets, best, align);
+        total = offsets[best] + items[best].size > total ? offsets[best] + items[best].size : total;
+    }
+}
+
 int mfl_plan_arena(mfl_plan_item_t *items, size_t n, uint32_t align, uint32_t *offsets,
                    uint32_t *arena_size)
 {
@@ -77,24 +115,16 @@ int mfl_plan_arena(mfl_plan_item_t *items, size_t n, uint32_t align, uint32_t *o
     if (err) {
         return err;
     }
-    for (size_t i = 0; i < n; i++) {
-        offsets[i] = UNPLACED;
-    }
-    uint32_t total = 0;
-    for (;;) {
-        size_t best = n;
-        for (size_t i = 0; i < n; i++) { /* largest unplaced root */
-            if (offsets[i] == UNPLACED && items[i].alias < 0 && items[i].size > 0 &&
-                (best == n || items[i].size > items[best].size)) {
-                best = i;
-            }
+    int best_order = 0;
+    uint32_t best_total = UINT32_MAX;
+    for (int order = 0; order < ORDER_COUNT; order++) {
+        const uint32_t total = plan_in_order(items, n, align, offsets, order);
+        if (total < best_total) {
+            best_total = total;
+            best_order = order;
         }
-        if (best == n) {
-            break;
-        }
-        offsets[best] = lowest_fit(items, n, offsets, best, align);
-        total = offsets[best] + items[best].size > total ? offsets[best] + items[best].size : total;
     }
+    plan_in_order(items, n, align, offsets, best_order);
     for (size_t i = 0; i < n; i++) {
         if (items[i].size == 0) {
             offsets[i] = 0;
@@ -102,6 +132,6 @@ int mfl_plan_arena(mfl_plan_item_t *items, size_t n, uint32_t align, uint32_t *o
             offsets[i] = offsets[alias_root(items, n, i)];
         }
     }
-    *arena_size = align_up(total, align);
+    *arena_size = align_up(best_total, align);
     return 0;
 }

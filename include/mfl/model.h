@@ -146,7 +146,9 @@ typedef struct {
  * Returns 0, or MFL_ERR_INVALID_ARG, MFL_ERR_MODEL_* (truncated, magic,
  * version, checksum, alignment, limits, tensor, op, shape, params, graph,
  * plan), MFL_ERR_UNSUPPORTED_OP, MFL_ERR_UNSUPPORTED_TYPE. On error *model
- * is zeroed. No input can make it read outside [image, image + size).
+ * is left unchanged, so a device that loads a new model into the struct of
+ * its working one keeps the working one. No input can make it read outside
+ * [image, image + size).
  */
 int mfl_model_load(mfl_model_t *model, const void *image, size_t size);
 

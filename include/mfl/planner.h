@@ -3,9 +3,10 @@
  * tensors alive at the same time never share bytes, and tensors whose
  * lifetimes do not overlap reuse the same memory.
  *
- * Greedy by size (the approach of TFLM's GreedyMemoryPlanner): take the
- * largest unplaced buffer, put it at the lowest offset where it does not
- * collide with any placed buffer alive at the same time. Buffers can alias
+ * Greedy placement: take buffers one at a time and put each at the lowest
+ * offset where it does not collide with any placed buffer alive at the same
+ * time. Two orders are tried — largest first (as TFLM's GreedyMemoryPlanner)
+ * and execution order — and the smaller arena is kept. Buffers can alias
  * another (a RESHAPE output shares its input's memory); an alias group is
  * planned as one buffer alive over the union of its members' lifetimes.
  *

@@ -1,0 +1,53 @@
+/*
+ * bench_infer MODEL [RUNS]: loads a model (.mfl or .tflite), fills the input
+ * with the golden xorshift bytes and runs RUNS inferences (default 1).
+ * scripts/bench.sh runs it under callgrind, collecting only inside
+ * mfl_interp_invoke, so the count is instructions per inference.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../tools/mfl/file_util.h"
+#include "mfl/interpreter.h"
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_infer MODEL [RUNS]\n");
+        return 2;
+    }
+    const int runs = argc > 2 ? atoi(argv[2]) : 1;
+    uint8_t *image;
+    size_t size;
+    char msg[256] = "";
+    mfl_model_t model;
+    if (mfl_load_model_file(argv[1], &image, &size, msg, sizeof(msg)) || mfl_model_load(&model, image, size)) {
+        fprintf(stderr, "bench_infer: cannot load %s %s\n", argv[1], msg);
+        return 1;
+    }
+    uint8_t *arena = malloc(mfl_model_arena_size(&model));
+    mfl_interp_t it;
+    int8_t *in;
+    size_t in_len;
+    if (!arena || mfl_interp_init(&it, &model, arena, mfl_model_arena_size(&model)) ||
+        mfl_interp_input(&it, &in, &in_len)) {
+        return 1;
+    }
+    uint32_t x = 1;
+    for (size_t i = 0; i < in_len; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        in[i] = (int8_t)(x & 0xFF);
+    }
+    for (int r = 0; r < runs; r++) {
+        mfl_interp_invoke(&it);
+    }
+    const int8_t *out;
+    size_t out_len;
+    mfl_interp_output(&it, &out, &out_len);
+    printf("output[0] = %d\n", out[0]);
+    free(arena);
+    free(image);
+    return 0;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Prints microfl's inference figures: arena bytes against each MLPerf Tiny
+# model's activation lower bound, MACs, and host instructions per inference
+# counted by callgrind inside mfl_interp_invoke (repeatable, unlike time).
+# Usage: scripts/bench.sh [BUILD_DIR]   (default build/, built if needed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+shared=${MFL_SHARED_DIR:-../shared}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" --target mfl bench_infer >/dev/null
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+declare -A bound=([kws_ref_model]=16000 [vww_96_int8]=55296 [pretrainedResnet_quant]=49152 [ad01_int8]=768)
+printf '%-24s %8s %8s %6s %12s %14s %9s\n' model arena bound ratio MACs instructions instr/MAC
+for m in kws_ref_model vww_96_int8 pretrainedResnet_quant ad01_int8; do
+  "$build/bin/mfl" model import "$shared/models/mlperf-tiny/$m.tflite" "$tmp/$m.mfl" >/dev/null
+  "$build/bin/mfl" model info "$tmp/$m.mfl" > "$tmp/$m.info"
+  arena=$(awk '/^arena:/{print $2}' "$tmp/$m.info")
+  macs=$(awk '/^MACs:/{print $2}' "$tmp/$m.info")
+  valgrind --tool=callgrind --toggle-collect=mfl_interp_invoke --callgrind-out-file="$tmp/cg.$m" \
+    "$build/bin/bench_infer" "$tmp/$m.mfl" >/dev/null 2>"$tmp/vg.$m"
+  instr=$(awk '/^summary:/{print $2}' "$tmp/cg.$m")
+  printf '%-24s %8d %8d %6.3f %12d %14d %9.2f\n' "$m" "$arena" "${bound[$m]}" \
+    "$(echo "$arena / ${bound[$m]}" | bc -l)" "$macs" "$instr" "$(echo "$instr / $macs" | bc -l)"
+done
+echo "(instructions: x86-64 host, $(gcc -dumpfullversion) -O2, one inference, callgrind)"

@@ -1,0 +1,28 @@
+/* Helpers shared by the tests: shared test material and model loading. */
+#ifndef MFL_TEST_SUPPORT_H
+#define MFL_TEST_SUPPORT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mfl/interpreter.h"
+#include "mfl/model.h"
+
+/* Reads MFL_SHARED_DIR/relpath into a malloc'd, 16-byte-aligned buffer;
+ * fails the test if it is missing (shared material is never optional). */
+uint8_t *ts_read_shared(const char *relpath, size_t *size);
+
+/* Imports MFL_SHARED_DIR/models/mlperf-tiny/<name>.tflite into a microfl
+ * image (malloc'd) and loads it; fails the test on any error. */
+uint8_t *ts_import_mlperf(const char *name, size_t *size, mfl_model_t *model);
+
+/* The shared golden inputs' generator: xorshift32 from seed 1, low byte. */
+void ts_xorshift_bytes(uint32_t *state, int8_t *dst, size_t n);
+
+/* Rewrites the CRC of a model image after a test has edited it. */
+void ts_fix_crc(uint8_t *image);
+
+#endif

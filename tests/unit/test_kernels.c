@@ -1,0 +1,285 @@
+/*
+ * Kernel edge cases (padding, strides, dilation, depth multipliers, extreme
+ * multipliers, saturation) against naive references written differently
+ * from the kernels: the convolution references pad the input explicitly
+ * with its zero point instead of skipping out-of-bounds taps. Multipliers
+ * are chosen as 1.0 or 0.5 so that the reference's single exact rounding
+ * equals TFLM's double rounding; the bit-exact check of the real rounding
+ * path is the MLPerf golden test.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mfl/kernels.h"
+#include "mfl/quant.h"
+#include "mfl/quant_host.h"
+#include "test_support.h"
+
+#define ONE_M (1 << 30) /* with shift 1: real multiplier 1.0 */
+
+static uint32_t seed = 7;
+static int8_t rand8(void)
+{
+    seed = seed * 1103515245u + 12345u;
+    return (int8_t)(seed >> 16);
+}
+
+static int32_t round_half_away(double x)
+{
+    return (int32_t)(x >= 0 ? floor(x + 0.5) : -floor(-x + 0.5));
+}
+
+static int8_t requant_ref(int64_t acc, double real, int32_t zp, int32_t lo, int32_t hi)
+{
+    int64_t v = round_half_away((double)acc * real) + zp;
+    return (int8_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+/* Input padded explicitly with the zero point: (H + 2P) x (W + 2P) x C. */
+static int8_t padded_at(const int8_t *in, const mfl_dims_t *d, int32_t zp, int32_t y, int32_t x, int32_t c)
+{
+    return (y < 0 || x < 0 || y >= d->h || x >= d->w) ? (int8_t)zp : in[(y * d->w + x) * d->c + c];
+}
+
+typedef struct {
+    int depthwise;
+    mfl_dims_t in, filter, out;
+    int32_t stride, dilation, pad, in_zp, out_zp, act_min, act_max;
+    int bias_big; /* bias drives outputs into saturation */
+} conv_case_t;
+
+static void run_conv_case(const conv_case_t *k)
+{
+    const size_t n_in = (size_t)k->in.n * k->in.h * k->in.w * k->in.c;
+    const size_t n_f = (size_t)k->filter.n * k->filter.h * k->filter.w * k->filter.c;
+    const size_t n_out = (size_t)k->out.n * k->out.h * k->out.w * k->out.c;
+    int8_t *in = malloc(n_in), *f = malloc(n_f), *out = malloc(n_out);
+    int32_t bias[16], mult[16], shift[16];
+    double real[16];
+    for (size_t i = 0; i < n_in; i++) in[i] = rand8();
+    for (size_t i = 0; i < n_f; i++) f[i] = (int8_t)(rand8() | 1); /* avoid -128 weights: symmetric int8 */
+    for (int c = 0; c < k->out.c; c++) {
+        bias[c] = k->bias_big ? (c % 2 ? 1 << 24 : -(1 << 24)) : rand8() * 50;
+        mult[c] = ONE_M;
+        shift[c] = c % 2 ? 0 : 1; /* alternate 0.5 and 1.0 */
+        real[c] = c % 2 ? 0.5 : 1.0;
+    }
+    const mfl_conv_params_t p = {k->stride, k->stride, k->dilation, k->dilation, k->pad, k->pad,
+                                 -k->in_zp, k->out_zp, k->act_min, k->act_max};
+    const mfl_requant_t q = {mult, shift};
+    if (k->depthwise) {
+        mfl_depthwise_conv2d_s8(&p, &q, &k->in, in, &k->filter, f, bias, &k->out, out);
+    } else {
+        mfl_conv2d_s8(&p, &q, &k->in, in, &k->filter, f, bias, &k->out, out);
+    }
+    const int32_t dm = k->out.c / k->in.c;
+    for (int32_t b = 0; b < k->out.n; b++)
+    for (int32_t oy = 0; oy < k->out.h; oy++)
+    for (int32_t ox = 0; ox < k->out.w; ox++)
+    for (int32_t oc = 0; oc < k->out.c; oc++) {
+        int64_t acc = bias[oc];
+        for (int32_t fy = 0; fy < k->filter.h; fy++)
+        for (int32_t fx = 0; fx < k->filter.w; fx++) {
+            const int32_t y = oy * k->stride - k->pad + fy * k->dilation;
+            const int32_t x = ox * k->stride - k->pad + fx * k->dilation;
+            const int8_t *inb = in + (size_t)b * k->in.h * k->in.w * k->in.c;
+            if (k->depthwise) {
+                acc += (int64_t)f[(fy * k->filter.w + fx) * k->filter.c + oc] *
+                       (padded_at(inb, &k->in, k->in_zp, y, x, oc / dm) - k->in_zp);
+            } else {
+                for (int32_t ic = 0; ic < k->in.c; ic++) {
+                    acc += (int64_t)f[((oc * k->filter.h + fy) * k->filter.w + fx) * k->filter.c + ic] *
+                           (padded_at(inb, &k->in, k->in_zp, y, x, ic) - k->in_zp);
+                }
+            }
+        }
+        const size_t o = (((size_t)b * k->out.h + oy) * k->out.w + ox) * k->out.c + oc;
+        assert_int_equal(out[o], requant_ref(acc, real[oc], k->out_zp, k->act_min, k->act_max));
+    }
+    free(in);
+    free(f);
+    free(out);
+}
+
+static void test_conv_same_padding_stride2(void **state)
+{
+    (void)state;
+    /* 7x7 input, 3x3 filter, stride 2, SAME: out 4x4, pad 1 */
+    conv_case_t k = {0, {2, 7, 7, 3}, {4, 3, 3, 3}, {2, 4, 4, 4}, 2, 1, 1, -5, 3, -128, 127, 0};
+    run_conv_case(&k);
+}
+
+static void test_conv_valid_dilation(void **state)
+{
+    (void)state;
+    /* 9x9 input, 3x3 filter, dilation 2 (effective 5), VALID: out 5x5 */
+    conv_case_t k = {0, {1, 9, 9, 2}, {3, 3, 3, 2}, {1, 5, 5, 3}, 1, 2, 0, 17, -20, -128, 127, 0};
+    run_conv_case(&k);
+}
+
+static void test_conv_saturation_and_relu6(void **state)
+{
+    (void)state;
+    conv_case_t k = {0, {1, 5, 5, 2}, {4, 3, 3, 2}, {1, 5, 5, 4}, 1, 1, 1, 0, -128, -128, 127, 1};
+    run_conv_case(&k);
+    conv_case_t narrow = {0, {1, 5, 5, 2}, {4, 3, 3, 2}, {1, 5, 5, 4}, 1, 1, 1, 0, -128, -128, -60, 0};
+    run_conv_case(&narrow);
+}
+
+static void test_depthwise_multiplier_and_padding(void **state)
+{
+    (void)state;
+    /* depth multiplier 2, 5x5 filter, SAME on 6x6 with stride 1: pad 2 */
+    conv_case_t k = {1, {1, 6, 6, 3}, {1, 5, 5, 6}, {1, 6, 6, 6}, 1, 1, 2, 9, 4, -128, 127, 0};
+    run_conv_case(&k);
+    conv_case_t s2 = {1, {2, 8, 8, 4}, {1, 3, 3, 4}, {2, 4, 4, 4}, 2, 1, 0, -100, 0, -128, 127, 1};
+    run_conv_case(&s2);
+}
+
+static void test_fully_connected_per_tensor_and_per_channel(void **state)
+{
+    (void)state;
+    enum { B = 3, IN = 37, OUT = 5 };
+    int8_t in[B * IN], w[OUT * IN], out[B * OUT];
+    int32_t bias[OUT], mult[OUT], shift[OUT];
+    for (int i = 0; i < B * IN; i++) in[i] = rand8();
+    for (int i = 0; i < OUT * IN; i++) w[i] = (int8_t)(rand8() | 1);
+    for (int o = 0; o < OUT; o++) {
+        bias[o] = rand8() * 100;
+        mult[o] = ONE_M;
+        shift[o] = o % 2 ? -2 : 0; /* 0.125 or 0.5 */
+    }
+    for (int per_channel = 0; per_channel < 2; per_channel++) {
+        const mfl_fc_params_t p = {12, -7, -128, 127, per_channel};
+        const mfl_requant_t q = {mult, shift};
+        mfl_fully_connected_s8(&p, &q, B, IN, in, OUT, w, bias, out);
+        for (int b = 0; b < B; b++) {
+            for (int o = 0; o < OUT; o++) {
+                int64_t acc = bias[o];
+                for (int i = 0; i < IN; i++) acc += (int64_t)w[o * IN + i] * (in[b * IN + i] + 12);
+                const int qi = per_channel ? o : 0;
+                /* real = 2^30 * 2^shift / 2^31; the shift right adds a second rounding, so
+                 * compare with TFLM's two-step rounding written out */
+                const int64_t half = round_half_away((double)acc * 0.5);
+                const int32_t two_step = mfl_quant_rdbpot((int32_t)half, -shift[qi]);
+                int32_t want = two_step - 7;
+                want = want < -128 ? -128 : want > 127 ? 127 : want;
+                assert_int_equal(out[b * OUT + o], want);
+            }
+        }
+    }
+}
+
+static void test_avg_pool_excludes_padding(void **state)
+{
+    (void)state;
+    /* 3x3 single channel, 3x3 window, stride 1, pad 1 (SAME) */
+    const int8_t in[9] = {1, 2, 3, 4, 5, 6, 7, 8, -100};
+    int8_t out[9];
+    const mfl_dims_t d = {1, 3, 3, 1};
+    const mfl_pool_params_t p = {1, 1, 3, 3, 1, 1, -128, 127};
+    mfl_avg_pool2d_s8(&p, &d, in, &d, out);
+    /* corner (0,0): (1+2+4+5)/4 = 3; centre: (36-100)/9 = -7.1 -> -7;
+     * corner (2,2): (5+6+8-100)/4 = -20.25 -> -20; edge (0,1): (1+2+3+4+5+6)/6 = 3.5 -> 4 */
+    assert_int_equal(out[0], 3);
+    assert_int_equal(out[4], -7);
+    assert_int_equal(out[8], -20);
+    assert_int_equal(out[1], 4);
+    /* negative tie: (-5 + 0) / 2 = -2.5 rounds away from zero to -3 */
+    const int8_t in2[2] = {-5, 0};
+    const mfl_dims_t d2 = {1, 1, 2, 1}, o2 = {1, 1, 1, 1};
+    const mfl_pool_params_t p2 = {2, 2, 2, 1, 0, 0, -128, 127};
+    mfl_avg_pool2d_s8(&p2, &d2, in2, &o2, out);
+    assert_int_equal(out[0], -3);
+}
+
+static void test_max_pool_padding_and_clamp(void **state)
+{
+    (void)state;
+    const int8_t in[8] = {-128, -100, 50, 127, -3, -4, -5, -6}; /* 2x2x2 */
+    int8_t out[8];
+    const mfl_dims_t d = {1, 2, 2, 2};
+    const mfl_pool_params_t p = {1, 1, 2, 2, 0, 0, -128, 100}; /* SAME-like: windows clipped at the edge */
+    mfl_max_pool2d_s8(&p, &d, in, &d, out);
+    assert_int_equal(out[0], 50);  /* channel 0 over all four */
+    assert_int_equal(out[1], 100); /* 127 clamped by the activation */
+    assert_int_equal(out[2], 50);
+    assert_int_equal(out[6], -5);  /* last pixel alone */
+    assert_int_equal(out[7], -6);
+}
+
+static void test_add_equal_scales_is_exact(void **state)
+{
+    (void)state;
+    /* Same scale everywhere: TFLM's int8 ADD reduces to exact integer addition. */
+    mfl_add_params_t p = {.input1_offset = 10, .input2_offset = -3, .output_offset = 5, .left_shift = 20,
+                          .act_min = -128, .act_max = 127};
+    int shift;
+    mfl_quant_multiplier_from_real(0.5, &p.input1_multiplier, &shift);
+    p.input1_shift = shift;
+    p.input2_multiplier = p.input1_multiplier;
+    p.input2_shift = shift;
+    mfl_quant_multiplier_from_real(2.0 / (1 << 20), &p.output_multiplier, &shift);
+    p.output_shift = shift;
+    int8_t a[256], b[256], out[256];
+    for (int i = 0; i < 256; i++) {
+        a[i] = (int8_t)i;
+        b[i] = rand8();
+    }
+    mfl_add_s8(&p, 256, a, b, out);
+    for (int i = 0; i < 256; i++) {
+        int32_t want = (a[i] + 10) + (b[i] - 3) + 5;
+        want = want < -128 ? -128 : want > 127 ? 127 : want;
+        assert_int_equal(out[i], want);
+    }
+}
+
+static void test_softmax_shapes_of_the_distribution(void **state)
+{
+    (void)state;
+    mfl_softmax_params_t p;
+    int shift;
+    mfl_quant_softmax_params(1.0, 0.1, &p.input_multiplier, &shift, &p.diff_min);
+    p.input_left_shift = shift;
+    /* uniform row of 4: each 0.25 = 64/256 -> -64 */
+    const int8_t uniform[4] = {7, 7, 7, 7};
+    int8_t out[12];
+    mfl_softmax_s8(&p, 1, 4, uniform, out);
+    for (int i = 0; i < 4; i++) assert_int_equal(out[i], -64);
+    /* one dominant entry: it saturates at 127, the rest underflow to -128 */
+    const int8_t peak[4] = {127, -128, -128, -128};
+    mfl_softmax_s8(&p, 1, 4, peak, out);
+    assert_int_equal(out[0], 127);
+    for (int i = 1; i < 4; i++) assert_int_equal(out[i], -128);
+    /* random rows of 12: within one step of the real softmax */
+    for (int r = 0; r < 200; r++) {
+        int8_t in[12];
+        double e[12], sum = 0;
+        for (int i = 0; i < 12; i++) in[i] = rand8();
+        int8_t max = in[0];
+        for (int i = 0; i < 12; i++) max = in[i] > max ? in[i] : max;
+        for (int i = 0; i < 12; i++) sum += (e[i] = exp(0.1 * (in[i] - max)));
+        mfl_softmax_s8(&p, 1, 12, in, out);
+        for (int i = 0; i < 12; i++) {
+            const double want = e[i] / sum * 256.0 - 128.0;
+            assert_true(fabs(out[i] - (want > 127 ? 127 : want)) <= 1.0);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_same_padding_stride2),
+        cmocka_unit_test(test_conv_valid_dilation),
+        cmocka_unit_test(test_conv_saturation_and_relu6),
+        cmocka_unit_test(test_depthwise_multiplier_and_padding),
+        cmocka_unit_test(test_fully_connected_per_tensor_and_per_channel),
+        cmocka_unit_test(test_avg_pool_excludes_padding),
+        cmocka_unit_test(test_max_pool_padding_and_clamp),
+        cmocka_unit_test(test_add_equal_scales_is_exact),
+        cmocka_unit_test(test_softmax_shapes_of_the_distribution),
+    };
+    return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
+}

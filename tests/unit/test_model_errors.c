@@ -1,0 +1,258 @@
+/*
+ * Hostile, truncated and corrupt model images: each gets its specific error,
+ * never a crash or an out-of-bounds access (ASan/UBSan builds run this too),
+ * and a failed load leaves the caller's working model untouched.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_support.h"
+
+static uint8_t *good;
+static size_t good_size;
+static mfl_model_t good_model;
+
+static int setup(void **state)
+{
+    (void)state;
+    good = ts_import_mlperf("kws_ref_model", &good_size, &good_model);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(good);
+    return 0;
+}
+
+/* A writable copy with views of its header and tables. */
+typedef struct {
+    uint8_t *img;
+    mfl_model_header_t *h;
+    mfl_tensor_rec_t *t;
+    mfl_op_rec_t *op;
+    uint8_t *data;
+} copy_t;
+
+static copy_t copy_model(void)
+{
+    copy_t c;
+    c.img = aligned_alloc(16, (good_size + 15) & ~(size_t)15);
+    memcpy(c.img, good, good_size);
+    c.h = (mfl_model_header_t *)(void *)c.img;
+    c.t = (mfl_tensor_rec_t *)(void *)(c.img + c.h->tensors_offset);
+    c.op = (mfl_op_rec_t *)(void *)(c.img + c.h->ops_offset);
+    c.data = c.img + c.h->data_offset;
+    return c;
+}
+
+/* Loads the edited copy (with a valid CRC) and checks the error. */
+static void expect_error(copy_t *c, int want)
+{
+    mfl_model_t m = good_model;
+    ts_fix_crc(c->img);
+    const int err = mfl_model_load(&m, c->img, good_size);
+    if (err != want) {
+        fail_msg("got %d (%s), want %d (%s)", err, mfl_strerror(err), want, mfl_strerror(want));
+    }
+    assert_memory_equal(&m, &good_model, sizeof(m)); /* untouched on error */
+    free(c->img);
+}
+
+static void test_every_truncation_is_reported(void **state)
+{
+    (void)state;
+    mfl_model_t m;
+    for (size_t len = 0; len < good_size; len += len < 4096 ? 1 : 61) {
+        assert_int_equal(mfl_model_load(&m, good, len), MFL_ERR_MODEL_TRUNCATED);
+    }
+    assert_int_equal(mfl_model_load(&m, good, good_size - 1), MFL_ERR_MODEL_TRUNCATED);
+}
+
+static void test_corrupt_bytes_fail_the_checksum(void **state)
+{
+    (void)state;
+    for (size_t pos = 16; pos < good_size; pos += 37) {
+        copy_t c = copy_model();
+        c.img[pos] ^= 0x40;
+        mfl_model_t m = good_model;
+        assert_int_equal(mfl_model_load(&m, c.img, good_size), MFL_ERR_MODEL_CHECKSUM);
+        free(c.img);
+    }
+}
+
+static void test_header_errors(void **state)
+{
+    (void)state;
+    copy_t c = copy_model();
+    c.h->magic ^= 1;
+    expect_error(&c, MFL_ERR_MODEL_MAGIC);
+    c = copy_model();
+    c.h->format_version = 2;
+    expect_error(&c, MFL_ERR_MODEL_VERSION);
+    c = copy_model();
+    c.h->n_tensors = 60000;
+    expect_error(&c, MFL_ERR_MODEL_LIMITS);
+    c = copy_model();
+    c.h->ops_offset = (uint32_t)good_size - 8;
+    expect_error(&c, MFL_ERR_MODEL_TRUNCATED);
+    c = copy_model();
+    c.h->data_offset += 4;
+    expect_error(&c, MFL_ERR_MODEL_ALIGNMENT);
+}
+
+static void test_tensor_errors(void **state)
+{
+    (void)state;
+    copy_t c = copy_model();
+    c.t[1].type = 7;
+    expect_error(&c, MFL_ERR_UNSUPPORTED_TYPE);
+    c = copy_model();
+    c.t[0].dims[1] = 70000; /* beyond MFL_MAX_DIM */
+    expect_error(&c, MFL_ERR_MODEL_TENSOR);
+    c = copy_model();
+    c.t[0].size += 1; /* disagrees with its shape */
+    expect_error(&c, MFL_ERR_MODEL_TENSOR);
+    c = copy_model();
+    c.t[0].rank = 5;
+    expect_error(&c, MFL_ERR_MODEL_TENSOR);
+    c = copy_model();
+    /* a constant whose bytes would lie past the data section */
+    c.t[c.op[0].inputs[1]].offset = c.h->data_size - 4;
+    expect_error(&c, MFL_ERR_MODEL_TRUNCATED);
+    c = copy_model();
+    c.t[c.op[0].output].offset = c.h->arena_size; /* outside the arena */
+    expect_error(&c, MFL_ERR_MODEL_PLAN);
+}
+
+static void test_op_errors(void **state)
+{
+    (void)state;
+    copy_t c = copy_model();
+    c.op[3].opcode = 99;
+    expect_error(&c, MFL_ERR_UNSUPPORTED_OP);
+    c = copy_model();
+    c.op[0].inputs[1] = 5000;
+    expect_error(&c, MFL_ERR_MODEL_OP);
+    c = copy_model();
+    c.op[0].inputs[1] = c.op[0].inputs[2]; /* filter replaced by the int32 bias */
+    expect_error(&c, MFL_ERR_MODEL_OP);
+    c = copy_model();
+    c.op[1].inputs[1] = c.op[0].inputs[1]; /* a conv filter given to the depthwise op */
+    expect_error(&c, MFL_ERR_MODEL_SHAPE);
+    c = copy_model();
+    c.op[0].params_size -= 4;
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+    c = copy_model();
+    c.op[0].params_offset = c.h->data_size;
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+}
+
+static void test_param_ranges(void **state)
+{
+    (void)state;
+    copy_t c = copy_model();
+    mfl_conv_rec_t *conv = (mfl_conv_rec_t *)(void *)(c.data + c.op[0].params_offset);
+    conv->stride_w = 0;
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+    c = copy_model();
+    conv = (mfl_conv_rec_t *)(void *)(c.data + c.op[0].params_offset);
+    conv->act_min = 100;
+    conv->act_max = 50;
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+    c = copy_model();
+    int32_t *words = (int32_t *)(void *)(c.data + c.op[0].params_offset);
+    const int32_t oc = c.t[c.op[0].output].dims[3];
+    words[8 + oc] = 40; /* shift of channel 0 */
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+    c = copy_model();
+    words = (int32_t *)(void *)(c.data + c.op[0].params_offset);
+    words[8] = -5; /* negative multiplier */
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+    c = copy_model();
+    /* op 9 is the average pool: padding as large as the window */
+    assert_int_equal(c.op[9].opcode, MFL_OP_AVERAGE_POOL_2D);
+    mfl_pool_rec_t *pool = (mfl_pool_rec_t *)(void *)(c.data + c.op[9].params_offset);
+    pool->pad_w = pool->filter_w;
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+}
+
+static void test_graph_and_plan_errors(void **state)
+{
+    (void)state;
+    copy_t c = copy_model();
+    c.op[2].inputs[0] = c.op[4].output; /* read before produced (same shape) */
+    expect_error(&c, MFL_ERR_MODEL_GRAPH);
+    c = copy_model();
+    c.op[2].output = c.op[1].output; /* produced twice */
+    expect_error(&c, MFL_ERR_MODEL_GRAPH);
+    c = copy_model();
+    c.h->head_op = 0; /* the head must be a FULLY_CONNECTED */
+    expect_error(&c, MFL_ERR_MODEL_GRAPH);
+    c = copy_model();
+    /* put op 1's output on top of its input, which is alive at the same time */
+    c.t[c.op[1].output].offset = c.t[c.op[1].inputs[0]].offset;
+    expect_error(&c, MFL_ERR_MODEL_PLAN);
+}
+
+static void test_failed_load_keeps_working_model(void **state)
+{
+    (void)state;
+    mfl_model_t live;
+    assert_int_equal(mfl_model_load(&live, good, good_size), 0);
+    copy_t c = copy_model();
+    c.op[4].opcode = 200;
+    ts_fix_crc(c.img);
+    assert_int_equal(mfl_model_load(&live, c.img, good_size), MFL_ERR_UNSUPPORTED_OP);
+    free(c.img);
+    /* the live model still runs */
+    uint8_t *arena = malloc(mfl_model_arena_size(&live));
+    mfl_interp_t it;
+    assert_int_equal(mfl_interp_init(&it, &live, arena, mfl_model_arena_size(&live)), 0);
+    assert_int_equal(mfl_interp_invoke(&it), 0);
+    free(arena);
+}
+
+static void test_arena_and_alignment(void **state)
+{
+    (void)state;
+    mfl_interp_t it;
+    uint8_t arena[64];
+    assert_int_equal(mfl_interp_init(&it, &good_model, arena, sizeof(arena)), MFL_ERR_ARENA_TOO_SMALL);
+    assert_int_equal(mfl_interp_init(&it, &good_model, NULL, 100000), MFL_ERR_INVALID_ARG);
+    uint8_t *shifted = malloc(good_size + 1);
+    memcpy(shifted + 1, good, good_size);
+    mfl_model_t m;
+    assert_int_equal(mfl_model_load(&m, shifted + 1, good_size), MFL_ERR_MODEL_ALIGNMENT);
+    free(shifted);
+    assert_int_equal(mfl_model_load(NULL, good, good_size), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_model_load(&m, NULL, good_size), MFL_ERR_INVALID_ARG);
+}
+
+static void test_every_error_has_a_message(void **state)
+{
+    (void)state;
+    for (int code = -1; code >= -45; code--) {
+        assert_non_null(mfl_strerror(code));
+    }
+    assert_string_equal(mfl_strerror(MFL_ERR_ARENA_TOO_SMALL), "arena too small for this model");
+    assert_string_equal(mfl_strerror(-999), "unknown error");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_truncation_is_reported),
+        cmocka_unit_test(test_corrupt_bytes_fail_the_checksum),
+        cmocka_unit_test(test_header_errors),
+        cmocka_unit_test(test_tensor_errors),
+        cmocka_unit_test(test_op_errors),
+        cmocka_unit_test(test_param_ranges),
+        cmocka_unit_test(test_graph_and_plan_errors),
+        cmocka_unit_test(test_failed_load_keeps_working_model),
+        cmocka_unit_test(test_arena_and_alignment),
+        cmocka_unit_test(test_every_error_has_a_message),
+    };
+    return cmocka_run_group_tests_name("model_errors", tests, setup, teardown);
+}
