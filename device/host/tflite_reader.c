@@ -28,7 +28,7 @@ typedef struct {
     size_t msg_cap;
 } fb_t;
 
-static void fail(fb_t *fb, int err, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void fail(fb_t *fb, int err, const char *fmt, ...)
 {
     if (fb->err) {
         return;

@@ -9,8 +9,8 @@
  * bound below before any kernel runs. None allocates or needs scratch.
  *
  * Accumulator bound: each int32 accumulator sums K products of
- * (input - zero_point) in [-255, 255] and a weight in [-127, 127], i.e.
- * |sum| <= K * 32385. The loader requires K <= MFL_KERNEL_MAX_DEPTH so the
+ * (input - zero_point) in [-255, 255] and an int8 weight (|w| <= 128), i.e.
+ * |sum| <= K * 32640. The loader requires K <= MFL_KERNEL_MAX_DEPTH so the
  * sum cannot overflow; adding the bias then wraps exactly like TFLM.
  */
 #ifndef MFL_KERNELS_H
@@ -23,7 +23,7 @@
 extern "C" {
 #endif
 
-/* 65535 * 32385 < 2^31: the largest products-per-output with no overflow. */
+/* 65535 * 32640 = 2,139,062,400 < 2^31: products per output with no overflow. */
 #define MFL_KERNEL_MAX_DEPTH 65535
 
 /* Softmax sums up to depth terms of at most 1 in Q12 (< 4096). */

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for a
+# bounded time, seeded with the real models. Fails on any crash, leak or
+# sanitizer report. Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]  (default 60)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+shared=${MFL_SHARED_DIR:-../shared}
+build=build-fuzz
+CC=clang cmake -S . -B "$build" -DMFL_FUZZ=ON -DMFL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import mfl >/dev/null
+
+seeds=$build/seeds
+mkdir -p "$seeds/tflite" "$seeds/mfl"
+for m in kws_ref_model ad01_int8; do
+  cp "$shared/models/mlperf-tiny/$m.tflite" "$seeds/tflite/"
+  "$build/bin/mfl" model import "$shared/models/mlperf-tiny/$m.tflite" "$seeds/mfl/$m.mfl" >/dev/null
+done
+
+run() { # target corpus
+  local target=$1 corpus=$2 work=$build/corpus-$1
+  mkdir -p "$work"
+  echo "fuzz: $target for ${seconds}s"
+  "$build/bin/$target" "$work" "$corpus" -max_total_time="$seconds" -max_len=400000 \
+    -rss_limit_mb=2048 -print_final_stats=1 2>"$build/$target.log" || { tail -50 "$build/$target.log"; exit 1; }
+  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$build/$target.log" | sed 's/^/  /'
+}
+run fuzz_model_load "$seeds/mfl"
+run fuzz_tflite_import "$seeds/tflite"

@@ -1,0 +1,36 @@
+/*
+ * Fuzz target for the .tflite importer (untrusted model files). Whatever
+ * imports must load on the device side and run.
+ */
+#include <stdlib.h>
+
+#include "mfl/interpreter.h"
+#include "mfl/tflite_import.h"
+
+#define MAX_ARENA (4u << 20)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint8_t *image = NULL;
+    size_t image_size = 0;
+    char msg[256];
+    if (mfl_tflite_import(data, size, &image, &image_size, msg, sizeof(msg)) != 0) {
+        return 0;
+    }
+    mfl_model_t model;
+    if (mfl_model_load(&model, image, image_size) != 0) {
+        abort(); /* the importer wrote a model the loader refuses */
+    }
+    if (mfl_model_arena_size(&model) <= MAX_ARENA) {
+        uint8_t *arena = calloc(1, mfl_model_arena_size(&model) + 1);
+        mfl_interp_t it;
+        if (arena && mfl_interp_init(&it, &model, arena, mfl_model_arena_size(&model)) == 0) {
+            mfl_interp_invoke(&it);
+        }
+        free(arena);
+    }
+    free(image);
+    return 0;
+}
