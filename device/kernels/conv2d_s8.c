@@ -6,30 +6,31 @@
  * requantized with the channel's multiplier, offset by the output zero point
  * and clamped to the fused activation range. Out-of-bounds window positions
  * (the padding) contribute nothing, which is TFLite's zero-point padding.
+ * The in-bounds tap range is computed once per output position.
  */
-#include "mfl/kernels.h"
-#include "mfl/quant.h"
+#include "kernel_util.h"
 
-static int32_t conv_window_sum(const mfl_conv_params_t *p, const mfl_dims_t *in_dims,
-                               const int8_t *in_batch, const mfl_dims_t *f_dims,
-                               const int8_t *filter_oc, int32_t in_y0, int32_t in_x0)
+typedef struct {
+    int32_t y0, y1, x0, x1; /* in-bounds filter taps [y0, y1) x [x0, x1) */
+    int32_t in_y0, in_x0;   /* input coordinate of tap (0, 0) */
+} taps_t;
+
+static int32_t conv_window_sum(const mfl_conv_params_t *p, const mfl_dims_t *in_dims, const int8_t *in_batch,
+                               const mfl_dims_t *f_dims, const int8_t *filter_oc, const taps_t *t)
 {
+    /* Locals, not p->...: int8 stores and loads may alias anything, so the
+     * compiler would otherwise reload the struct fields every iteration. */
     const int32_t in_c = in_dims->c;
+    const int32_t input_offset = p->input_offset;
     int32_t acc = 0;
-    for (int32_t fy = 0; fy < f_dims->h; fy++) {
-        const int32_t in_y = in_y0 + p->dilation_h * fy;
-        if (in_y < 0 || in_y >= in_dims->h) {
-            continue;
-        }
-        for (int32_t fx = 0; fx < f_dims->w; fx++) {
-            const int32_t in_x = in_x0 + p->dilation_w * fx;
-            if (in_x < 0 || in_x >= in_dims->w) {
-                continue;
-            }
+    for (int32_t fy = t->y0; fy < t->y1; fy++) {
+        const int32_t in_y = t->in_y0 + p->dilation_h * fy;
+        for (int32_t fx = t->x0; fx < t->x1; fx++) {
+            const int32_t in_x = t->in_x0 + p->dilation_w * fx;
             const int8_t *ip = in_batch + ((size_t)in_y * (size_t)in_dims->w + (size_t)in_x) * (size_t)in_c;
             const int8_t *fp = filter_oc + ((size_t)fy * (size_t)f_dims->w + (size_t)fx) * (size_t)in_c;
             for (int32_t ic = 0; ic < in_c; ic++) {
-                acc += (int32_t)fp[ic] * ((int32_t)ip[ic] + p->input_offset);
+                acc += (int32_t)fp[ic] * ((int32_t)ip[ic] + input_offset);
             }
         }
     }
@@ -48,18 +49,17 @@ void mfl_conv2d_s8(const mfl_conv_params_t *params, const mfl_requant_t *requant
     for (int32_t b = 0; b < output_dims->n; b++) {
         const int8_t *in_batch = input + (size_t)b * in_batch_size;
         for (int32_t oy = 0; oy < output_dims->h; oy++) {
-            const int32_t in_y0 = oy * params->stride_h - params->pad_h;
+            taps_t t;
+            t.in_y0 = oy * params->stride_h - params->pad_h;
+            mfl_tap_range(t.in_y0, params->dilation_h, filter_dims->h, input_dims->h, &t.y0, &t.y1);
             for (int32_t ox = 0; ox < output_dims->w; ox++) {
-                const int32_t in_x0 = ox * params->stride_w - params->pad_w;
+                t.in_x0 = ox * params->stride_w - params->pad_w;
+                mfl_tap_range(t.in_x0, params->dilation_w, filter_dims->w, input_dims->w, &t.x0, &t.x1);
                 for (int32_t oc = 0; oc < output_dims->c; oc++) {
-                    int32_t acc = conv_window_sum(params, input_dims, in_batch, filter_dims,
-                                                  filter + (size_t)oc * filter_oc_size, in_y0, in_x0);
-                    if (bias) {
-                        acc = mfl_quant_add_wrap(acc, bias[oc]);
-                    }
-                    acc = mfl_quant_mul_by_qm(acc, requant->multiplier[oc], requant->shift[oc]);
-                    acc = mfl_quant_add_wrap(acc, params->output_offset);
-                    *out++ = (int8_t)mfl_quant_clamp(acc, params->act_min, params->act_max);
+                    const int32_t acc = conv_window_sum(params, input_dims, in_batch, filter_dims,
+                                                        filter + (size_t)oc * filter_oc_size, &t);
+                    *out++ = mfl_requant_s8(acc, bias, oc, requant->multiplier[oc], requant->shift[oc],
+                                            params->output_offset, params->act_min, params->act_max);
                 }
             }
         }

@@ -34,54 +34,49 @@ static int32_t rounded_average(int32_t sum, int32_t count)
     return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
 }
 
-void mfl_avg_pool2d_s8(const mfl_pool_params_t *params, const mfl_dims_t *input_dims,
-                       const int8_t *input, const mfl_dims_t *output_dims, int8_t *output)
+/* Reduces one channel over the window: the rounded mean or the maximum. */
+static int32_t pool_channel(const int8_t *in_b, const mfl_dims_t *in_dims, const pool_window_t *w, int32_t c,
+                            int is_max)
 {
-    const int32_t depth = output_dims->c;
+    int32_t sum = 0, count = 0, max = -128;
+    for (int32_t y = w->y0; y < w->y1; y++) {
+        const int8_t *row = in_b + (size_t)y * (size_t)in_dims->w * (size_t)in_dims->c;
+        for (int32_t x = w->x0; x < w->x1; x++) {
+            const int32_t v = row[(size_t)x * (size_t)in_dims->c + (size_t)c];
+            sum += v;
+            max = v > max ? v : max;
+            count++;
+        }
+    }
+    return is_max ? max : rounded_average(sum, count);
+}
+
+static void pool2d_s8(const mfl_pool_params_t *params, const mfl_dims_t *input_dims, const int8_t *input,
+                      const mfl_dims_t *output_dims, int8_t *output, int is_max)
+{
+    const size_t in_batch_size = (size_t)input_dims->h * (size_t)input_dims->w * (size_t)input_dims->c;
     for (int32_t b = 0; b < output_dims->n; b++) {
-        const int8_t *in_b = input + (size_t)b * (size_t)input_dims->h * (size_t)input_dims->w * (size_t)depth;
+        const int8_t *in_b = input + (size_t)b * in_batch_size;
         for (int32_t oy = 0; oy < output_dims->h; oy++) {
             for (int32_t ox = 0; ox < output_dims->w; ox++) {
                 const pool_window_t w = pool_window(params, input_dims, oy, ox);
-                for (int32_t c = 0; c < depth; c++) {
-                    int32_t sum = 0;
-                    int32_t count = 0;
-                    for (int32_t y = w.y0; y < w.y1; y++) {
-                        for (int32_t x = w.x0; x < w.x1; x++) {
-                            sum += in_b[((size_t)y * (size_t)input_dims->w + (size_t)x) * (size_t)depth + (size_t)c];
-                            count++;
-                        }
-                    }
-                    const int32_t avg = mfl_quant_clamp(rounded_average(sum, count), params->act_min,
-                                                        params->act_max);
-                    *output++ = (int8_t)avg;
+                for (int32_t c = 0; c < output_dims->c; c++) {
+                    const int32_t v = pool_channel(in_b, input_dims, &w, c, is_max);
+                    *output++ = (int8_t)mfl_quant_clamp(v, params->act_min, params->act_max);
                 }
             }
         }
     }
 }
 
+void mfl_avg_pool2d_s8(const mfl_pool_params_t *params, const mfl_dims_t *input_dims,
+                       const int8_t *input, const mfl_dims_t *output_dims, int8_t *output)
+{
+    pool2d_s8(params, input_dims, input, output_dims, output, 0);
+}
+
 void mfl_max_pool2d_s8(const mfl_pool_params_t *params, const mfl_dims_t *input_dims,
                        const int8_t *input, const mfl_dims_t *output_dims, int8_t *output)
 {
-    const int32_t depth = output_dims->c;
-    for (int32_t b = 0; b < output_dims->n; b++) {
-        const int8_t *in_b = input + (size_t)b * (size_t)input_dims->h * (size_t)input_dims->w * (size_t)depth;
-        for (int32_t oy = 0; oy < output_dims->h; oy++) {
-            for (int32_t ox = 0; ox < output_dims->w; ox++) {
-                const pool_window_t w = pool_window(params, input_dims, oy, ox);
-                for (int32_t c = 0; c < depth; c++) {
-                    int32_t max = -128;
-                    for (int32_t y = w.y0; y < w.y1; y++) {
-                        for (int32_t x = w.x0; x < w.x1; x++) {
-                            const int32_t v =
-                                in_b[((size_t)y * (size_t)input_dims->w + (size_t)x) * (size_t)depth + (size_t)c];
-                            max = v > max ? v : max;
-                        }
-                    }
-                    *output++ = (int8_t)mfl_quant_clamp(max, params->act_min, params->act_max);
-                }
-            }
-        }
-    }
+    pool2d_s8(params, input_dims, input, output_dims, output, 1);
 }

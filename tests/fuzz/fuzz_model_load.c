@@ -8,10 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mfl/interpreter.h"
+#include "fuzz_run.h"
 #include "mfl/model.h"
-
-#define MAX_ARENA (4u << 20)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,13 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     mfl_model_t model;
-    if (mfl_model_load(&model, image, size) == 0 && mfl_model_arena_size(&model) <= MAX_ARENA) {
-        uint8_t *arena = calloc(1, mfl_model_arena_size(&model) + 1);
-        mfl_interp_t it;
-        if (arena && mfl_interp_init(&it, &model, arena, mfl_model_arena_size(&model)) == 0) {
-            mfl_interp_invoke(&it);
-        }
-        free(arena);
+    if (mfl_model_load(&model, image, size) == 0) {
+        fuzz_run_once(&model);
     }
     free(image);
     return 0;

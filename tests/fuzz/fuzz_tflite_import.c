@@ -4,10 +4,8 @@
  */
 #include <stdlib.h>
 
-#include "mfl/interpreter.h"
+#include "fuzz_run.h"
 #include "mfl/tflite_import.h"
-
-#define MAX_ARENA (4u << 20)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,14 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mfl_model_load(&model, image, image_size) != 0) {
         abort(); /* the importer wrote a model the loader refuses */
     }
-    if (mfl_model_arena_size(&model) <= MAX_ARENA) {
-        uint8_t *arena = calloc(1, mfl_model_arena_size(&model) + 1);
-        mfl_interp_t it;
-        if (arena && mfl_interp_init(&it, &model, arena, mfl_model_arena_size(&model)) == 0) {
-            mfl_interp_invoke(&it);
-        }
-        free(arena);
-    }
+    fuzz_run_once(&model);
     free(image);
     return 0;
 }
