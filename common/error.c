@@ -27,6 +27,12 @@ const char *mfl_strerror(int err)
     case MFL_ERR_TFLITE_FORMAT: return "malformed .tflite file";
     case MFL_ERR_TFLITE_UNSUPPORTED: return ".tflite model uses a feature microfl does not support";
     case MFL_ERR_TFLITE_QUANT: return ".tflite model has missing or inconsistent quantization";
+    case MFL_ERR_DATA_FORMAT: return "malformed dataset file";
+    case MFL_ERR_ARCH: return "invalid architecture description";
+    case MFL_ERR_FLOAT_MODEL: return "malformed float model file";
+    case MFL_ERR_NO_HEAD: return "model has no trainable head";
+    case MFL_ERR_LABEL: return "label outside the model's classes";
+    case MFL_ERR_LEARN_CONFIG: return "learner options out of range";
     default: return "unknown error";
     }
 }

@@ -9,6 +9,8 @@ packages=(
   build-essential cmake pkg-config git
   # libraries found through pkg-config by CMakeLists.txt
   libcoap3-dev libmbedtls-dev libcbor-dev libcmocka-dev libsqlite3-dev zlib1g-dev
+  # data
+  dataset-fashion-mnist
   # Cortex-M4 cross toolchain and emulator
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
   # fuzzing (libFuzzer ships in clang's runtime) and instruction counts

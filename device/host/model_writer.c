@@ -8,6 +8,7 @@
 
 #include "mfl/model_writer.h"
 #include "mfl/planner.h"
+#include "mfl/quant_host.h"
 
 struct mfl_model_builder {
     mfl_tensor_rec_t *tensors;
@@ -17,6 +18,7 @@ struct mfl_model_builder {
     uint8_t *data;
     size_t data_size, cap_data;
     uint16_t input, output, head_op, feature;
+    uint32_t head_params_offset, head_params_size;
 };
 
 static int grow(void **ptr, size_t *cap, size_t need, size_t elem)
@@ -158,11 +160,33 @@ int mfl_builder_set_io(mfl_model_builder_t *b, uint16_t input, uint16_t output)
     return 0;
 }
 
-int mfl_builder_set_head(mfl_model_builder_t *b, uint16_t head_op)
+int mfl_builder_set_head(mfl_model_builder_t *b, uint16_t head_op, double feature_scale, double output_scale,
+                         const double *weight_scales, int units)
 {
-    if (!b || head_op >= b->n_ops || b->ops[head_op].opcode != MFL_OP_FULLY_CONNECTED) {
+    if (!b || head_op >= b->n_ops || b->ops[head_op].opcode != MFL_OP_FULLY_CONNECTED || !weight_scales ||
+        units != b->tensors[b->ops[head_op].inputs[1]].dims[0] || !(feature_scale > 0) || !(output_scale > 0)) {
         return MFL_ERR_INVALID_ARG;
     }
+    const size_t n_words = sizeof(mfl_head_rec_t) / 4 + 2 * (size_t)units;
+    int32_t *words = calloc(n_words, sizeof(int32_t));
+    if (!words) {
+        return MFL_ERR_NO_MEMORY;
+    }
+    mfl_quant_scale_to_fixed(feature_scale, &words[0], &words[1]);
+    mfl_quant_scale_to_fixed(output_scale, &words[2], &words[3]);
+    int err = 0;
+    for (int i = 0; i < units && !err; i++) {
+        err = weight_scales[i] > 0 ? 0 : MFL_ERR_INVALID_ARG;
+        mfl_quant_scale_to_fixed(weight_scales[i], &words[4 + i], &words[4 + units + i]);
+    }
+    if (!err) {
+        err = append_data(b, words, n_words * sizeof(int32_t), &b->head_params_offset);
+    }
+    free(words);
+    if (err) {
+        return err;
+    }
+    b->head_params_size = (uint32_t)(n_words * sizeof(int32_t));
     b->head_op = head_op;
     b->feature = b->ops[head_op].inputs[0];
     return 0;
@@ -233,6 +257,7 @@ int mfl_builder_finish(mfl_model_builder_t *b, uint8_t **image, size_t *size)
         .header_size = sizeof(mfl_model_header_t),
         .n_tensors = (uint16_t)b->n_tensors, .n_ops = (uint16_t)b->n_ops,
         .input = b->input, .output = b->output, .head_op = b->head_op, .feature = b->feature,
+        .head_params_offset = b->head_params_offset, .head_params_size = b->head_params_size,
     };
     int err = plan_arena(b, &h.arena_size);
     if (err) {

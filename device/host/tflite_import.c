@@ -241,9 +241,30 @@ static int import_op(importer_t *im, const tfl_op_t *op)
     }
 }
 
+/* Marks the last FULLY_CONNECTED (TFLite op tfl_index, microfl op head) as
+ * the trainable head, with its scales. */
+static int mark_head(importer_t *im, uint32_t tfl_index, uint16_t head)
+{
+    const tfl_op_t *op = &im->tm->ops[tfl_index];
+    const tfl_tensor_t *w = &im->tm->tensors[op->inputs[1]];
+    const int units = w->dims[0];
+    double *scales = malloc((size_t)units * sizeof(double));
+    if (!scales) {
+        return MFL_ERR_NO_MEMORY;
+    }
+    for (int i = 0; i < units; i++) {
+        scales[i] = w->scales[w->n_scales == 1 ? 0 : i];
+    }
+    const int err = mfl_builder_set_head(im->b, head, im->tm->tensors[op->inputs[0]].scales[0],
+                                         im->tm->tensors[op->output].scales[0], scales, units);
+    free(scales);
+    return err;
+}
+
 static int import_graph(importer_t *im, uint8_t **image, size_t *image_size)
 {
     uint16_t head = MFL_NONE;
+    uint32_t head_tfl = 0;
     for (im->op_index = 0; im->op_index < im->tm->n_ops; im->op_index++) {
         const tfl_op_t *op = &im->tm->ops[im->op_index];
         if (import_op(im, op)) {
@@ -251,6 +272,7 @@ static int import_graph(importer_t *im, uint8_t **image, size_t *image_size)
         }
         if (op->builtin == TFL_OP_FULLY_CONNECTED) {
             head = (uint16_t)(mfl_builder_op_count(im->b) - 1);
+            head_tfl = im->op_index;
         }
     }
     const int32_t in = im->tm->input;
@@ -261,7 +283,7 @@ static int import_graph(importer_t *im, uint8_t **image, size_t *image_size)
     }
     int err = mfl_builder_set_io(im->b, im->map[in], im->map[out]);
     if (!err && head != MFL_NONE) {
-        err = mfl_builder_set_head(im->b, head);
+        err = mark_head(im, head_tfl, head);
     }
     if (!err) {
         err = mfl_builder_finish(im->b, image, image_size);

@@ -120,6 +120,30 @@ static int check_tensor(const mfl_tensor_rec_t *t, const mfl_model_header_t *h)
     return 0;
 }
 
+static int valid_fixed_scale(int32_t m, int32_t e)
+{
+    return m >= (1 << 30) && e >= -126 && e <= 127;
+}
+
+/* The head block: one positive scale for features and logits, one per unit. */
+static int check_head_params(const mfl_model_t *m)
+{
+    const mfl_model_header_t *h = m->header;
+    const uint32_t units = (uint32_t)m->tensors[m->ops[h->head_op].inputs[1]].dims[0];
+    if (h->head_params_offset % 4 != 0 || h->head_params_size != sizeof(mfl_head_rec_t) + 8u * units ||
+        (uint64_t)h->head_params_offset + h->head_params_size > h->data_size) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    const mfl_head_rec_t *r = (const mfl_head_rec_t *)(const void *)(m->data + h->head_params_offset);
+    const int32_t *w_m = (const int32_t *)(const void *)(r + 1);
+    int ok = valid_fixed_scale(r->feature_scale_m, r->feature_scale_e) &&
+             valid_fixed_scale(r->output_scale_m, r->output_scale_e);
+    for (uint32_t i = 0; ok && i < units; i++) {
+        ok = valid_fixed_scale(w_m[i], w_m[units + i]);
+    }
+    return ok ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
 static int check_io(const mfl_model_t *m)
 {
     const mfl_model_header_t *h = m->header;
@@ -129,15 +153,14 @@ static int check_io(const mfl_model_t *m)
     if ((m->tensors[h->input].flags & MFL_TENSOR_CONST) || (m->tensors[h->output].flags & MFL_TENSOR_CONST)) {
         return MFL_ERR_MODEL_GRAPH;
     }
-    if (h->head_op != MFL_NONE) {
-        if (h->head_op >= h->n_ops || m->ops[h->head_op].opcode != MFL_OP_FULLY_CONNECTED ||
-            h->feature != m->ops[h->head_op].inputs[0]) {
-            return MFL_ERR_MODEL_GRAPH;
-        }
-    } else if (h->feature != MFL_NONE) {
+    if (h->head_op == MFL_NONE) {
+        return h->feature == MFL_NONE && h->head_params_size == 0 ? 0 : MFL_ERR_MODEL_GRAPH;
+    }
+    if (h->head_op >= h->n_ops || m->ops[h->head_op].opcode != MFL_OP_FULLY_CONNECTED ||
+        h->feature != m->ops[h->head_op].inputs[0]) {
         return MFL_ERR_MODEL_GRAPH;
     }
-    return 0;
+    return check_head_params(m);
 }
 
 /* Index of the op producing tensor t among ops [0, before), or -1. */

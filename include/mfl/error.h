@@ -38,6 +38,16 @@
 #define MFL_ERR_TFLITE_UNSUPPORTED -41  /* valid .tflite using a feature microfl lacks */
 #define MFL_ERR_TFLITE_QUANT       -42  /* missing or inconsistent quantization parameters */
 
+/* Data and training (host) */
+#define MFL_ERR_DATA_FORMAT        -50  /* malformed dataset file */
+#define MFL_ERR_ARCH               -51  /* invalid network architecture description */
+#define MFL_ERR_FLOAT_MODEL        -52  /* malformed float model file */
+
+/* On-device learning */
+#define MFL_ERR_NO_HEAD            -60  /* the model has no trainable head */
+#define MFL_ERR_LABEL              -61  /* label outside the head's classes */
+#define MFL_ERR_LEARN_CONFIG       -62  /* learner options out of range */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -54,7 +54,9 @@ typedef struct {
     uint32_t data_offset;
     uint32_t data_size;
     uint32_t arena_size;     /* bytes of arena the memory plan needs */
-    uint32_t reserved[4];    /* zero */
+    uint32_t head_params_offset; /* mfl_head_rec_t in the data section (0 without a head) */
+    uint32_t head_params_size;   /* bytes of it (0 without a head) */
+    uint32_t reserved[2];    /* zero */
 } mfl_model_header_t;
 
 enum mfl_tensor_type { MFL_TYPE_INT8 = 1, MFL_TYPE_INT32 = 2 };
@@ -128,6 +130,18 @@ typedef struct {
 typedef struct {
     int32_t multiplier, left_shift, diff_min;
 } mfl_softmax_rec_t;
+
+/*
+ * Trainable-head parameters, present exactly when head_op != MFL_NONE: the
+ * real scales a device needs to retrain the head and requantize it, as
+ * integers (r = m * 2^(e - 31), m in [2^30, 2^31)), so that devices never
+ * need floating point. Followed by weight_scale_m[units], weight_scale_e[units]
+ * (one per output unit: the head's weights are per-channel).
+ */
+typedef struct {
+    int32_t feature_scale_m, feature_scale_e; /* scale of the feature (head input) tensor */
+    int32_t output_scale_m, output_scale_e;   /* scale of the head's output (logits) tensor */
+} mfl_head_rec_t;
 
 /* A validated model: views into the caller's image, which must outlive it. */
 typedef struct {

@@ -36,8 +36,11 @@ int mfl_builder_add_op(mfl_model_builder_t *b, int opcode, int n_inputs, const u
 
 int mfl_builder_set_io(mfl_model_builder_t *b, uint16_t input, uint16_t output);
 
-/* Marks the trainable head (a FULLY_CONNECTED op) and its input tensor. */
-int mfl_builder_set_head(mfl_model_builder_t *b, uint16_t head_op);
+/* Marks the trainable head (a FULLY_CONNECTED op; its input tensor becomes
+ * the feature vector) with its real scales: feature and output (logits)
+ * tensor scales and one weight scale per unit (the head's units). */
+int mfl_builder_set_head(mfl_model_builder_t *b, uint16_t head_op, double feature_scale, double output_scale,
+                         const double *weight_scales, int units);
 
 /* Number of operators added so far. */
 uint16_t mfl_builder_op_count(const mfl_model_builder_t *b);

@@ -7,6 +7,7 @@
 #ifndef MFL_QUANT_HOST_H
 #define MFL_QUANT_HOST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -33,6 +34,31 @@ int mfl_quant_activation_range(int activation, float scale, int32_t zero_point,
  * PreprocessSoftmaxScaling with 5 integer bits, CalculateInputRadius). */
 void mfl_quant_softmax_params(double beta, double input_scale, int32_t *multiplier,
                               int *left_shift, int32_t *diff_min);
+
+/*
+ * Post-training quantization (TFLite's scheme).
+ */
+
+/* Asymmetric int8 parameters covering [min, max], widened to contain 0 so
+ * that zero is exact: scale = (max - min) / 255 and the zero point that
+ * maps min to -128, rounded and clamped ("nudged"). A degenerate range gets
+ * a tiny positive scale. */
+void mfl_quant_choose_activation(float min, float max, float *scale, int32_t *zero_point);
+
+/* Symmetric per-channel int8 weights: channel c holds n values at
+ * w[c * channel_stride + k * elem_stride], k < n; scale[c] = max|w| / 127
+ * (a zero channel gets scale 1), q = round(w / scale) in [-127, 127],
+ * written to q in the same layout. */
+void mfl_quant_weights_per_channel(const float *w, int channels, int n, size_t channel_stride,
+                                   size_t elem_stride, int8_t *q, float *scale);
+
+/* int32 bias = round(b / (input_scale * weight_scale)), saturated. */
+int32_t mfl_quant_bias(float b, float input_scale, float weight_scale);
+
+/* A positive real as microfl carries scales to devices: r = m * 2^(e - 31)
+ * with m in [2^30, 2^31). Zero gives m = 0, e = 0. */
+void mfl_quant_scale_to_fixed(double r, int32_t *m, int32_t *e);
+double mfl_quant_scale_from_fixed(int32_t m, int32_t e);
 
 #ifdef __cplusplus
 }

@@ -4,5 +4,8 @@
 
 /* Exit statuses: 0 success, 1 the operation failed, 2 usage error. */
 int mfl_cmd_model(int argc, char **argv);
+int mfl_cmd_train(int argc, char **argv);
+int mfl_cmd_quantize(int argc, char **argv);
+int mfl_cmd_eval(int argc, char **argv);
 
 #endif

@@ -24,6 +24,11 @@ static void usage(FILE *out)
             "\n"
             "MODEL is a microfl model (.mfl) or an int8 .tflite file, imported on the fly.\n"
             "\n"
+            "Base model pipeline (Fashion-MNIST):\n"
+            "  mfl train -o FLOAT.mflf [options]     train a float CNN (mfl train --help)\n"
+            "  mfl quantize FLOAT.mflf OUT.mfl       post-training quantization to int8\n"
+            "  mfl eval MODEL                        test-set accuracy of a .mfl or .mflf model\n"
+            "\n"
             "Options:\n"
             "  -h, --help      show this help\n"
             "  -V, --version   show the version\n");
@@ -41,6 +46,15 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "model")) {
         return mfl_cmd_model(argc - 2, argv + 2);
+    }
+    if (!strcmp(argv[1], "train")) {
+        return mfl_cmd_train(argc - 1, argv + 1);
+    }
+    if (!strcmp(argv[1], "quantize")) {
+        return mfl_cmd_quantize(argc - 1, argv + 1);
+    }
+    if (!strcmp(argv[1], "eval")) {
+        return mfl_cmd_eval(argc - 1, argv + 1);
     }
     fprintf(stderr, "mfl: unknown command '%s' (see mfl --help)\n", argv[1]);
     return 2;

@@ -1,0 +1,335 @@
+/*
+ * The device learner (see include/mfl/learner.h): glue between the
+ * interpreter (backbone and the ops after the head), the fixed-point head
+ * trainer (optim/head_sgd.c) and the replay buffer.
+ */
+#include <string.h>
+
+#include "mfl/error.h"
+#include "mfl/kernels.h"
+#include "mfl/learner.h"
+#include "../model/model_validate.h"
+
+#define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
+
+mfl_learn_opts_t mfl_learn_defaults(void)
+{
+    mfl_learn_opts_t o = {
+        .lr = mfl_scale_from_int(1311, 16), /* 0.02 */
+        .batch = 8, .steps = 1, .balanced = 1, .drift_max = 0, .seed = 1,
+    };
+    return o;
+}
+
+typedef struct {
+    uint16_t units, features;
+} head_shape_t;
+
+static int head_shape(const mfl_model_t *m, head_shape_t *s)
+{
+    if (!m || !m->header || m->header->head_op == MFL_NONE) {
+        return MFL_ERR_NO_HEAD;
+    }
+    const mfl_tensor_rec_t *w = &m->tensors[m->ops[m->header->head_op].inputs[1]];
+    s->units = (uint16_t)w->dims[0];
+    s->features = (uint16_t)w->dims[1];
+    if (s->units > MFL_HEAD_MAX_UNITS || s->features > MFL_HEAD_MAX_FEATURES) {
+        return MFL_ERR_LEARN_CONFIG;
+    }
+    return 0;
+}
+
+/* Per-unit arrays (bias master, bias, multiplier, shift: 4 x int32; scales: 2 x 8 bytes) */
+#define PER_UNIT_BYTES (4 * 4 + 2 * sizeof(mfl_scale_t))
+
+size_t mfl_learner_mem_size(const mfl_model_t *model, uint16_t replay_capacity, uint16_t batch)
+{
+    head_shape_t s;
+    if (head_shape(model, &s)) {
+        return 0;
+    }
+    const size_t params = (size_t)s.units * s.features;
+    return ALIGN8(params * 4) + ALIGN8(params) + (size_t)s.units * PER_UNIT_BYTES +
+           ALIGN8((size_t)batch * s.units * 4) + ALIGN8(mfl_replay_mem_size(s.features, replay_capacity));
+}
+
+/* Carves the learner's arrays out of mem (sizes as mfl_learner_mem_size). */
+static void *take(uint8_t **p, size_t bytes)
+{
+    void *r = *p;
+    *p += ALIGN8(bytes);
+    return r;
+}
+
+/* The model's own int8 head: weights and biases in flash, scales from the
+ * head block, multipliers from the op's parameters. */
+static void load_global_head(mfl_learner_t *l)
+{
+    const mfl_model_t *m = l->model;
+    const mfl_op_rec_t *op = &m->ops[l->head_op];
+    const size_t n = (size_t)l->head.units * l->head.features;
+    memcpy(l->q.w, m->data + m->tensors[op->inputs[1]].offset, n);
+    if (op->inputs[2] != MFL_NONE) {
+        memcpy(l->q.bias, m->data + m->tensors[op->inputs[2]].offset, (size_t)l->head.units * 4);
+    } else {
+        memset(l->q.bias, 0, (size_t)l->head.units * 4);
+    }
+    const mfl_fc_rec_t *fc = (const mfl_fc_rec_t *)(const void *)mfl_op_params(m, op);
+    const int32_t *mult = mfl_op_params(m, op) + sizeof(*fc) / 4;
+    for (uint16_t i = 0; i < l->head.units; i++) {
+        const int32_t k = fc->n_multipliers > 1 ? i : 0;
+        l->q.multiplier[i] = mult[k];
+        l->q.shift[i] = mult[fc->n_multipliers + k];
+        l->q.scale[i] = l->w0_scale[i];
+    }
+    mfl_head_from_quantized(&l->head, &l->q);
+    l->updates = l->samples = 0;
+}
+
+static int check_opts(const mfl_learn_opts_t *o)
+{
+    const int ok = o->lr.m > 0 && o->batch >= 1 && o->batch <= MFL_HEAD_MAX_BATCH && o->steps >= 1 &&
+                   o->drift_max >= 0;
+    return ok ? 0 : MFL_ERR_LEARN_CONFIG;
+}
+
+static void bind_head(mfl_learner_t *l, uint8_t *p, head_shape_t s)
+{
+    const mfl_model_t *m = l->model;
+    const mfl_op_rec_t *op = &m->ops[l->head_op];
+    const mfl_head_rec_t *hr = (const mfl_head_rec_t *)(const void *)(m->data + m->header->head_params_offset);
+    const int32_t *w_m = (const int32_t *)(const void *)(hr + 1);
+    const mfl_fc_rec_t *fc = (const mfl_fc_rec_t *)(const void *)mfl_op_params(m, op);
+    const size_t params = (size_t)s.units * s.features;
+
+    l->head = (mfl_head_t){
+        .units = s.units, .features = s.features,
+        .feature_zp = m->tensors[op->inputs[0]].zero_point,
+        .feature_scale = {hr->feature_scale_m, hr->feature_scale_e},
+        .output_scale = {hr->output_scale_m, hr->output_scale_e},
+        .act_min = fc->act_min, .act_max = fc->act_max,
+        .output_zp = m->tensors[op->output].zero_point,
+    };
+    l->head.w = take(&p, params * 4);
+    l->q.w = take(&p, params);
+    l->head.b = take(&p, (size_t)s.units * 4);
+    l->q.bias = take(&p, (size_t)s.units * 4);
+    l->q.multiplier = take(&p, (size_t)s.units * 4);
+    l->q.shift = take(&p, (size_t)s.units * 4);
+    l->q.scale = take(&p, (size_t)s.units * sizeof(mfl_scale_t));
+    l->w0_scale = take(&p, (size_t)s.units * sizeof(mfl_scale_t));
+    l->g = take(&p, (size_t)l->opts.batch * s.units * 4);
+    for (uint16_t i = 0; i < s.units; i++) {
+        l->w0_scale[i] = (mfl_scale_t){w_m[i], w_m[s.units + i]};
+    }
+    l->w0 = (const int8_t *)(m->data + m->tensors[op->inputs[1]].offset);
+    l->replay.features = (int8_t *)p; /* the rest: the replay buffer */
+}
+
+int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, size_t arena_size, void *mem,
+                     size_t mem_size, uint16_t replay_capacity, const mfl_learn_opts_t *opts)
+{
+    head_shape_t s;
+    if (!l || !model || !mem) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    int err = head_shape(model, &s);
+    if (err) {
+        return err;
+    }
+    mfl_learn_opts_t o = opts ? *opts : mfl_learn_defaults();
+    err = check_opts(&o);
+    if (err) {
+        return err;
+    }
+    const size_t need = mfl_learner_mem_size(model, replay_capacity, o.batch);
+    if (mem_size < need || (uintptr_t)mem % 8 != 0) {
+        return mem_size < need ? MFL_ERR_BUFFER_TOO_SMALL : MFL_ERR_INVALID_ARG;
+    }
+    memset(l, 0, sizeof(*l));
+    l->model = model;
+    l->head_op = model->header->head_op;
+    l->opts = o;
+    l->rng = o.seed ? o.seed : 1;
+    err = mfl_interp_init(&l->interp, model, arena, arena_size);
+    if (err) {
+        return err;
+    }
+    bind_head(l, mem, s);
+    uint8_t *replay_mem = (uint8_t *)l->replay.features;
+    err = mfl_replay_init(&l->replay, replay_mem, mfl_replay_mem_size(s.features, replay_capacity), s.features,
+                          replay_capacity, o.balanced, o.seed ^ 0xA5A5A5A5u);
+    if (!err) {
+        load_global_head(l);
+    }
+    return err;
+}
+
+static int set_input(mfl_learner_t *l, const int8_t *input, size_t len)
+{
+    int8_t *in;
+    size_t in_len;
+    int err = mfl_interp_input(&l->interp, &in, &in_len);
+    if (err || !input || len != in_len) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    memcpy(in, input, len);
+    return 0;
+}
+
+int mfl_learner_features(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **features)
+{
+    size_t n;
+    if (!l || !features) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    int err = set_input(l, input, len);
+    err = err ? err : mfl_interp_invoke_range(&l->interp, 0, l->head_op);
+    return err ? err : mfl_interp_tensor(&l->interp, l->model->ops[l->head_op].inputs[0], features, &n);
+}
+
+/* The head on the learner's int8 copy, into the head op's output tensor. */
+static void run_head(mfl_learner_t *l, const int8_t *features)
+{
+    const mfl_op_rec_t *op = &l->model->ops[l->head_op];
+    const mfl_fc_params_t p = {
+        .input_offset = -l->head.feature_zp, .output_offset = l->head.output_zp,
+        .act_min = l->head.act_min, .act_max = l->head.act_max, .per_channel = 1,
+    };
+    const mfl_requant_t rq = {l->q.multiplier, l->q.shift};
+    int8_t *out = (int8_t *)(l->interp.arena + l->model->tensors[op->output].offset);
+    mfl_fully_connected_s8(&p, &rq, 1, l->head.features, features, l->head.units, l->q.w, l->q.bias, out);
+}
+
+int mfl_learner_infer(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **output, size_t *out_len)
+{
+    const int8_t *features;
+    int err = mfl_learner_features(l, input, len, &features);
+    if (err || !output || !out_len) {
+        return err ? err : MFL_ERR_INVALID_ARG;
+    }
+    run_head(l, features);
+    err = mfl_interp_invoke_range(&l->interp, (uint16_t)(l->head_op + 1), l->model->header->n_ops);
+    return err ? err : mfl_interp_output(&l->interp, output, out_len);
+}
+
+int mfl_learner_predict(mfl_learner_t *l, const int8_t *input, size_t len, int *label)
+{
+    const int8_t *out, *logits;
+    size_t out_len, n;
+    if (!label) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    int err = mfl_learner_infer(l, input, len, &out, &out_len);
+    err = err ? err : mfl_interp_tensor(&l->interp, l->model->ops[l->head_op].output, &logits, &n);
+    if (!err) {
+        int best = 0;
+        for (size_t c = 1; c < n; c++) {
+            best = logits[c] > logits[best] ? (int)c : best;
+        }
+        *label = best;
+    }
+    return err;
+}
+
+/* One SGD step on `first` (if any) plus random replayed samples, then requantize. */
+static int sgd_step(mfl_learner_t *l, const int8_t *first, uint8_t first_label, uint16_t batch)
+{
+    const int8_t *x[MFL_HEAD_MAX_BATCH];
+    uint8_t y[MFL_HEAD_MAX_BATCH];
+    uint16_t n = 0;
+    if (first) {
+        x[n] = first;
+        y[n++] = first_label;
+    }
+    while (n < batch && l->replay.count) {
+        const uint16_t k = mfl_replay_pick(&l->replay);
+        x[n] = mfl_replay_features(&l->replay, k);
+        y[n++] = l->replay.labels[k];
+    }
+    if (n == 0) {
+        return 0;
+    }
+    const int32_t drift = l->opts.drift_max;
+    int err = mfl_head_sgd_step(&l->head, x, y, n, l->opts.lr, l->g, drift ? l->w0 : NULL, l->w0_scale, drift);
+    if (!err) {
+        l->updates++;
+        err = mfl_head_requantize(&l->head, &l->q);
+    }
+    return err;
+}
+
+int mfl_learner_learn_features(mfl_learner_t *l, const int8_t *features, uint8_t label)
+{
+    if (!l || !features) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if (label >= l->head.units) {
+        return MFL_ERR_LABEL;
+    }
+    /* train before storing: the buffer may reuse the features' memory slot */
+    int err = 0;
+    for (uint16_t s = 0; s < l->opts.steps && !err; s++) {
+        err = sgd_step(l, features, label, l->opts.batch);
+    }
+    if (!err) {
+        mfl_replay_add(&l->replay, features, label);
+        l->samples++;
+    }
+    return err;
+}
+
+int mfl_learner_learn(mfl_learner_t *l, const int8_t *input, size_t len, uint8_t label)
+{
+    const int8_t *features;
+    if (l && label >= l->head.units) {
+        return MFL_ERR_LABEL;
+    }
+    int err = mfl_learner_features(l, input, len, &features);
+    return err ? err : mfl_learner_learn_features(l, features, label);
+}
+
+int mfl_learner_train_buffer(mfl_learner_t *l, uint16_t epochs)
+{
+    if (!l) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    const uint16_t batch = l->opts.batch;
+    const uint32_t steps = ((uint32_t)l->replay.count * epochs + batch - 1) / batch;
+    int err = 0;
+    for (uint32_t s = 0; s < steps && !err; s++) {
+        err = sgd_step(l, NULL, 0, batch);
+    }
+    return err;
+}
+
+int mfl_learner_reset(mfl_learner_t *l)
+{
+    if (!l || !l->model) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    load_global_head(l);
+    return 0;
+}
+
+int mfl_learner_delta(const mfl_learner_t *l, uint16_t unit, int32_t *delta)
+{
+    if (!l || !delta || unit >= l->head.units) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    const uint16_t f = l->head.features;
+    const mfl_scale_t to_w = {l->w0_scale[unit].m, l->w0_scale[unit].e + MFL_HEAD_FRAC};
+    for (uint16_t j = 0; j < f; j++) {
+        const int64_t w0 = mfl_scale_apply(to_w, l->w0[(size_t)unit * f + j]);
+        delta[j] = (int32_t)((int64_t)l->head.w[(size_t)unit * f + j] - w0);
+    }
+    const mfl_op_rec_t *op = &l->model->ops[l->head_op];
+    int32_t bias0 = 0;
+    if (op->inputs[2] != MFL_NONE) {
+        memcpy(&bias0, l->model->data + l->model->tensors[op->inputs[2]].offset + (size_t)unit * 4, 4);
+    }
+    mfl_scale_t to_b = mfl_scale_mul(l->head.feature_scale, l->w0_scale[unit]);
+    to_b.e += MFL_HEAD_FRAC;
+    delta[f] = (int32_t)((int64_t)l->head.b[unit] - mfl_scale_apply(to_b, bias0));
+    return 0;
+}

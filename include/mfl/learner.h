@@ -1,0 +1,106 @@
+/*
+ * The device learner: runs a model whose head keeps learning on the
+ * device's own labelled data, with no malloc and no floating point.
+ *
+ *   mfl_learner_t l;
+ *   static uint8_t arena[...], mem[...];  // sizes: mfl_model_arena_size(),
+ *                                          // mfl_learner_mem_size()
+ *   mfl_learner_init(&l, &model, arena, sizeof arena, mem, sizeof mem, 256, NULL);
+ *   mfl_learner_predict(&l, image, len, &label);
+ *   mfl_learner_learn(&l, image, len, true_label);  // adapt
+ *   mfl_learner_reset(&l);                          // back to the global head
+ *
+ * The backbone (every op before the head) runs from the model in flash;
+ * the head runs from the learner's RAM copy, which starts equal to the
+ * model's (bit-exact) and is requantized from a Q8.24 master after each
+ * update. The difference master - global is the update a device sends.
+ */
+#ifndef MFL_LEARNER_H
+#define MFL_LEARNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mfl/head.h"
+#include "mfl/interpreter.h"
+#include "mfl/replay.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    mfl_scale_t lr;       /* learning rate, as an integer scale (mfl_scale_from_int(655, 16) = 0.01) */
+    uint16_t batch;       /* samples per SGD step: the new one plus batch - 1 replayed, 1..64 */
+    uint16_t steps;       /* SGD steps per mfl_learner_learn() call, >= 1 */
+    uint8_t balanced;     /* class-balanced replay buffer (else reservoir sampling) */
+    int32_t drift_max;    /* max |W - W_global| per weight in Q8.24 real units; 0 = unlimited */
+    uint32_t seed;        /* replay sampling */
+} mfl_learn_opts_t;
+
+/* lr 0.02, batch 8, 1 step, balanced buffer, no drift limit. */
+mfl_learn_opts_t mfl_learn_defaults(void);
+
+typedef struct {
+    mfl_interp_t interp;
+    const mfl_model_t *model;
+    uint16_t head_op;
+    mfl_head_t head;        /* master copy */
+    mfl_head_q_t q;         /* int8 copy the kernel runs */
+    const int8_t *w0;       /* global head weights (in the model) */
+    mfl_scale_t *w0_scale;  /* their scales */
+    int32_t *g;             /* gradient scratch, batch x units */
+    mfl_replay_t replay;
+    mfl_learn_opts_t opts;
+    uint32_t rng;
+    uint32_t updates;       /* SGD steps since the global head */
+    uint32_t samples;       /* samples learned since the global head */
+} mfl_learner_t;
+
+/* Bytes of learner memory for this model, a replay buffer of
+ * replay_capacity vectors and batches of up to `batch`. */
+size_t mfl_learner_mem_size(const mfl_model_t *model, uint16_t replay_capacity, uint16_t batch);
+
+/*
+ * Binds a loaded model with a trainable head to an arena (for activations)
+ * and mem (for the head and the replay buffer). opts NULL means defaults.
+ * Returns 0, MFL_ERR_NO_HEAD, MFL_ERR_ARENA_TOO_SMALL, MFL_ERR_BUFFER_TOO_SMALL
+ * (mem), MFL_ERR_LEARN_CONFIG or MFL_ERR_INVALID_ARG.
+ */
+int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, size_t arena_size, void *mem,
+                     size_t mem_size, uint16_t replay_capacity, const mfl_learn_opts_t *opts);
+
+/* Runs the whole model with the learner's head; *output is the model's
+ * output tensor (in the arena). input: the model's int8 input bytes. */
+int mfl_learner_infer(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **output, size_t *out_len);
+
+/* The class with the largest head output (logit) for an input. */
+int mfl_learner_predict(mfl_learner_t *l, const int8_t *input, size_t len, int *label);
+
+/* Runs the backbone only; *features points at the int8 feature vector. */
+int mfl_learner_features(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **features);
+
+/* Learns one labelled input: computes its features, adds them to the
+ * replay buffer, runs opts.steps SGD steps (each on the new sample and
+ * batch - 1 replayed ones) and requantizes the head.
+ * Returns 0, MFL_ERR_LABEL or MFL_ERR_INVALID_ARG. */
+int mfl_learner_learn(mfl_learner_t *l, const int8_t *input, size_t len, uint8_t label);
+
+/* As mfl_learner_learn, from a feature vector (units = head input size). */
+int mfl_learner_learn_features(mfl_learner_t *l, const int8_t *features, uint8_t label);
+
+/* `epochs` passes over the replay buffer in random batches. */
+int mfl_learner_train_buffer(mfl_learner_t *l, uint16_t epochs);
+
+/* Back to the model's (global) head; the replay buffer is kept. */
+int mfl_learner_reset(mfl_learner_t *l);
+
+/* The head's change since the global head for one unit: delta[j] for its
+ * weights (j < features) and delta[features] for its bias, Q8.24. */
+int mfl_learner_delta(const mfl_learner_t *l, uint16_t unit, int32_t *delta);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MFL_LEARNER_H */

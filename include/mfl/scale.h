@@ -1,0 +1,44 @@
+/*
+ * Real scales as integers, for devices without floating point.
+ *
+ * An mfl_scale_t holds r = m * 2^(e - 31) with m in [2^30, 2^31) (or m = 0
+ * for r = 0): a Q31 mantissa in [0.5, 1) and a power of two. It is the form
+ * in which models carry scales to devices, and the learner computes new
+ * requantization multipliers with it. Products and quotients round to
+ * nearest (ties away from zero); applying a scale to an int64 uses exact
+ * 96-bit intermediate products.
+ */
+#ifndef MFL_SCALE_H
+#define MFL_SCALE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int32_t m; /* mantissa, Q31, in [2^30, 2^31), or 0 */
+    int32_t e; /* exponent */
+} mfl_scale_t;
+
+/* v * 2^-frac_bits for v >= 0. */
+mfl_scale_t mfl_scale_from_int(uint64_t v, int frac_bits);
+
+mfl_scale_t mfl_scale_mul(mfl_scale_t a, mfl_scale_t b);
+
+/* a / b; b must be nonzero (a zero b gives 0). */
+mfl_scale_t mfl_scale_div(mfl_scale_t a, mfl_scale_t b);
+
+/* round(v * r), ties away from zero, saturated to int64. */
+int64_t mfl_scale_apply(mfl_scale_t s, int64_t v);
+
+/* The kernel form of a scale (quant.h): multiplier m and shift e, or
+ * MFL_ERR_INVALID_ARG when e is outside [-31, 30]. */
+int mfl_scale_to_multiplier(mfl_scale_t s, int32_t *multiplier, int32_t *shift);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MFL_SCALE_H */

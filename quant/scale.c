@@ -1,0 +1,137 @@
+/*
+ * Integer arithmetic on real scales (see include/mfl/scale.h). Used on the
+ * device, so no floating point: 64-bit integer multiplies and divides only,
+ * and a 96-bit product (as two uint64 halves) where a 64-bit value meets a
+ * Q31 mantissa.
+ */
+#include "mfl/error.h"
+#include "mfl/quant.h"
+#include "mfl/scale.h"
+
+#define Q31_HALF (1u << 30)
+#define Q31_ONE (1ull << 31)
+
+static int highest_bit(uint64_t v)
+{
+    int k = -1;
+    while (v) {
+        v >>= 1;
+        k++;
+    }
+    return k;
+}
+
+/* Normalises a mantissa candidate that may have reached 2^31 by rounding. */
+static mfl_scale_t normalised(uint64_t m, int32_t e)
+{
+    if (m >= Q31_ONE) {
+        m = (m + 1) >> 1;
+        e++;
+    }
+    mfl_scale_t s = {(int32_t)m, e};
+    return s;
+}
+
+mfl_scale_t mfl_scale_from_int(uint64_t v, int frac_bits)
+{
+    if (v == 0) {
+        mfl_scale_t zero = {0, 0};
+        return zero;
+    }
+    const int k = highest_bit(v); /* v in [2^k, 2^(k+1)) */
+    uint64_t m;
+    if (k > 30) {
+        const int sh = k - 30;
+        m = (v >> sh) + ((v >> (sh - 1)) & 1u); /* round half up (v > 0) */
+    } else {
+        m = v << (30 - k);
+    }
+    return normalised(m, k - frac_bits + 1);
+}
+
+mfl_scale_t mfl_scale_mul(mfl_scale_t a, mfl_scale_t b)
+{
+    if (a.m == 0 || b.m == 0) {
+        mfl_scale_t zero = {0, 0};
+        return zero;
+    }
+    const uint64_t p = (uint64_t)(uint32_t)a.m * (uint32_t)b.m; /* in [2^60, 2^62) */
+    if (p >= (1ull << 61)) {
+        return normalised((p + Q31_HALF) >> 31, a.e + b.e);
+    }
+    return normalised((p + (1u << 29)) >> 30, a.e + b.e - 1);
+}
+
+mfl_scale_t mfl_scale_div(mfl_scale_t a, mfl_scale_t b)
+{
+    if (a.m == 0 || b.m == 0) {
+        mfl_scale_t zero = {0, 0};
+        return zero;
+    }
+    const uint64_t num = (uint64_t)(uint32_t)a.m << 31;
+    const uint64_t d = (uint32_t)b.m;
+    if ((uint32_t)a.m >= (uint32_t)b.m) { /* quotient in [2^31, 2^32): one bit less */
+        return normalised(((num >> 1) + d / 2) / d, a.e - b.e + 1);
+    }
+    return normalised((num + d / 2) / d, a.e - b.e);
+}
+
+/* |v| * m as a 96-bit value in two halves: hi * 2^32 + lo. */
+typedef struct {
+    uint64_t hi, lo;
+} wide_t;
+
+static wide_t mul_wide(uint64_t v, uint32_t m)
+{
+    const uint64_t lo = (v & 0xFFFFFFFFu) * m;
+    const uint64_t mid = (v >> 32) * m;
+    wide_t w = {mid + (lo >> 32), lo & 0xFFFFFFFFu};
+    return w;
+}
+
+/* round(w / 2^sh), ties away from zero (w >= 0), saturated to INT64_MAX. */
+static uint64_t shift_round(wide_t w, int sh)
+{
+    const uint64_t cap = (uint64_t)INT64_MAX;
+    if (sh <= 0) {
+        if (sh < -30 || w.hi > (cap >> (32 - sh))) {
+            return cap;
+        }
+        return ((w.hi << 32 | w.lo) << -sh);
+    }
+    if (sh > 96) {
+        return 0;
+    }
+    /* value = hi * 2^32 + lo with lo < 2^32; add half an output unit, shift */
+    if (sh <= 32) {
+        const uint64_t half = 1ull << (sh - 1);
+        const uint64_t lo = w.lo + half; /* < 2^33 */
+        const uint64_t hi = w.hi + (lo >> 32);
+        if (hi >> (63 - 32 + sh) >= 1) {
+            return cap;
+        }
+        return (hi << (32 - sh)) | ((lo & 0xFFFFFFFFu) >> sh);
+    }
+    const uint64_t hi = w.hi + (1ull << (sh - 33)); /* half a unit, expressed on hi (lo < 2^32 cannot carry it) */
+    return sh - 32 >= 64 ? 0 : hi >> (sh - 32);
+}
+
+int64_t mfl_scale_apply(mfl_scale_t s, int64_t v)
+{
+    if (s.m == 0 || v == 0) {
+        return 0;
+    }
+    const uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    const uint64_t r = shift_round(mul_wide(mag, (uint32_t)s.m), 31 - s.e);
+    return v < 0 ? -(int64_t)r : (int64_t)r;
+}
+
+int mfl_scale_to_multiplier(mfl_scale_t s, int32_t *multiplier, int32_t *shift)
+{
+    if (s.m != 0 && (s.e < MFL_QUANT_SHIFT_MIN || s.e > MFL_QUANT_SHIFT_MAX)) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    *multiplier = s.m;
+    *shift = s.m ? s.e : 0;
+    return 0;
+}
