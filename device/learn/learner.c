@@ -39,26 +39,37 @@ static int head_shape(const mfl_model_t *m, head_shape_t *s)
     return 0;
 }
 
-/* Per-unit arrays (bias master, bias, multiplier, shift: 4 x int32; scales: 2 x 8 bytes) */
-#define PER_UNIT_BYTES (4 * 4 + 2 * sizeof(mfl_scale_t))
+/* The learner's arrays laid out in its memory, 8-byte aligned each: the
+ * one layout both mfl_learner_mem_size() and mfl_learner_init() use. */
+typedef struct {
+    size_t w, qw, b, qbias, qmult, qshift, qscale, w0_scale, g, replay, total;
+} mem_layout_t;
+
+static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_capacity)
+{
+    const size_t params = (size_t)s.units * s.features, units = s.units;
+    mem_layout_t L;
+    size_t at = 0;
+#define PLACE(field, bytes) (L.field = at, at += ALIGN8(bytes))
+    PLACE(w, params * 4);
+    PLACE(qw, params);
+    PLACE(b, units * 4);
+    PLACE(qbias, units * 4);
+    PLACE(qmult, units * 4);
+    PLACE(qshift, units * 4);
+    PLACE(qscale, units * sizeof(mfl_scale_t));
+    PLACE(w0_scale, units * sizeof(mfl_scale_t));
+    PLACE(g, (size_t)batch * units * 4);
+    PLACE(replay, mfl_replay_mem_size(s.features, replay_capacity));
+#undef PLACE
+    L.total = at;
+    return L;
+}
 
 size_t mfl_learner_mem_size(const mfl_model_t *model, uint16_t replay_capacity, uint16_t batch)
 {
     head_shape_t s;
-    if (head_shape(model, &s)) {
-        return 0;
-    }
-    const size_t params = (size_t)s.units * s.features;
-    return ALIGN8(params * 4) + ALIGN8(params) + (size_t)s.units * PER_UNIT_BYTES +
-           ALIGN8((size_t)batch * s.units * 4) + ALIGN8(mfl_replay_mem_size(s.features, replay_capacity));
-}
-
-/* Carves the learner's arrays out of mem (sizes as mfl_learner_mem_size). */
-static void *take(uint8_t **p, size_t bytes)
-{
-    void *r = *p;
-    *p += ALIGN8(bytes);
-    return r;
+    return head_shape(model, &s) ? 0 : mem_layout(s, batch, replay_capacity).total;
 }
 
 /* The model's own int8 head: weights and biases in flash, scales from the
@@ -93,14 +104,13 @@ static int check_opts(const mfl_learn_opts_t *o)
     return ok ? 0 : MFL_ERR_LEARN_CONFIG;
 }
 
-static void bind_head(mfl_learner_t *l, uint8_t *p, head_shape_t s)
+static void bind_head(mfl_learner_t *l, uint8_t *mem, head_shape_t s, const mem_layout_t *L)
 {
     const mfl_model_t *m = l->model;
     const mfl_op_rec_t *op = &m->ops[l->head_op];
     const mfl_head_rec_t *hr = (const mfl_head_rec_t *)(const void *)(m->data + m->header->head_params_offset);
     const int32_t *w_m = (const int32_t *)(const void *)(hr + 1);
     const mfl_fc_rec_t *fc = (const mfl_fc_rec_t *)(const void *)mfl_op_params(m, op);
-    const size_t params = (size_t)s.units * s.features;
 
     l->head = (mfl_head_t){
         .units = s.units, .features = s.features,
@@ -109,21 +119,19 @@ static void bind_head(mfl_learner_t *l, uint8_t *p, head_shape_t s)
         .output_scale = {hr->output_scale_m, hr->output_scale_e},
         .act_min = fc->act_min, .act_max = fc->act_max,
         .output_zp = m->tensors[op->output].zero_point,
+        .w = (int32_t *)(void *)(mem + L->w), .b = (int32_t *)(void *)(mem + L->b),
     };
-    l->head.w = take(&p, params * 4);
-    l->q.w = take(&p, params);
-    l->head.b = take(&p, (size_t)s.units * 4);
-    l->q.bias = take(&p, (size_t)s.units * 4);
-    l->q.multiplier = take(&p, (size_t)s.units * 4);
-    l->q.shift = take(&p, (size_t)s.units * 4);
-    l->q.scale = take(&p, (size_t)s.units * sizeof(mfl_scale_t));
-    l->w0_scale = take(&p, (size_t)s.units * sizeof(mfl_scale_t));
-    l->g = take(&p, (size_t)l->opts.batch * s.units * 4);
+    l->q = (mfl_head_q_t){
+        .w = (int8_t *)(mem + L->qw), .bias = (int32_t *)(void *)(mem + L->qbias),
+        .multiplier = (int32_t *)(void *)(mem + L->qmult), .shift = (int32_t *)(void *)(mem + L->qshift),
+        .scale = (mfl_scale_t *)(void *)(mem + L->qscale),
+    };
+    l->w0_scale = (mfl_scale_t *)(void *)(mem + L->w0_scale);
+    l->g = (int32_t *)(void *)(mem + L->g);
     for (uint16_t i = 0; i < s.units; i++) {
         l->w0_scale[i] = (mfl_scale_t){w_m[i], w_m[s.units + i]};
     }
     l->w0 = (const int8_t *)(m->data + m->tensors[op->inputs[1]].offset);
-    l->replay.features = (int8_t *)p; /* the rest: the replay buffer */
 }
 
 int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, size_t arena_size, void *mem,
@@ -142,9 +150,9 @@ int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, si
     if (err) {
         return err;
     }
-    const size_t need = mfl_learner_mem_size(model, replay_capacity, o.batch);
-    if (mem_size < need || (uintptr_t)mem % 8 != 0) {
-        return mem_size < need ? MFL_ERR_BUFFER_TOO_SMALL : MFL_ERR_INVALID_ARG;
+    const mem_layout_t L = mem_layout(s, o.batch, replay_capacity);
+    if (mem_size < L.total || (uintptr_t)mem % 8 != 0) {
+        return mem_size < L.total ? MFL_ERR_BUFFER_TOO_SMALL : MFL_ERR_INVALID_ARG;
     }
     memset(l, 0, sizeof(*l));
     l->model = model;
@@ -155,10 +163,9 @@ int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, si
     if (err) {
         return err;
     }
-    bind_head(l, mem, s);
-    uint8_t *replay_mem = (uint8_t *)l->replay.features;
-    err = mfl_replay_init(&l->replay, replay_mem, mfl_replay_mem_size(s.features, replay_capacity), s.features,
-                          replay_capacity, o.balanced, o.seed ^ 0xA5A5A5A5u);
+    bind_head(l, mem, s, &L);
+    err = mfl_replay_init(&l->replay, (uint8_t *)mem + L.replay, mfl_replay_mem_size(s.features, replay_capacity),
+                          s.features, replay_capacity, o.balanced, o.seed ^ 0xA5A5A5A5u);
     if (!err) {
         load_global_head(l);
     }

@@ -34,7 +34,9 @@ typedef struct {
  * MFL_ERR_ARENA_TOO_SMALL when arena_size < mfl_model_arena_size(model). */
 int mfl_interp_init(mfl_interp_t *it, const mfl_model_t *model, void *arena, size_t arena_size);
 
-/* The model's int8 input buffer (inside the arena) and its length in bytes. */
+/* The model's int8 input buffer (inside the arena) and its length in bytes.
+ * Write the input before each mfl_interp_invoke(): the memory planner lets
+ * later tensors reuse these bytes, so they do not survive a run. */
 int mfl_interp_input(const mfl_interp_t *it, int8_t **data, size_t *len);
 
 /* The model's int8 output buffer (inside the arena) and its length in bytes.
