@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 shared=${MFL_SHARED_DIR:-../shared}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target mfl bench_infer >/dev/null
+cmake --build "$build" -j"$(nproc)" --target mfl bench_infer bench_learn >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -26,3 +26,18 @@ for m in kws_ref_model vww_96_int8 pretrainedResnet_quant ad01_int8; do
     "$(echo "$arena / ${bound[$m]}" | bc -l)" "$macs" "$instr" "$(echo "$instr / $macs" | bc -l)"
 done
 echo "(instructions: x86-64 host, $(gcc -dumpfullversion) -O2, one inference, callgrind)"
+
+echo
+echo "On-device learning step (fixed-point SGD on a batch + requantization to int8):"
+printf '%-10s %6s %16s %18s\n' head batch instr/step instr/sample
+steps=20
+for head in 10x64 10x256; do
+  for batch in 1 8; do
+    units=${head%x*}; features=${head#*x}
+    valgrind --tool=callgrind --toggle-collect=learning_step --callgrind-out-file="$tmp/cgl" \
+      "$build/bin/bench_learn" "$units" "$features" "$batch" "$steps" > "$tmp/learn.txt" 2>/dev/null
+    instr=$(awk '/^summary:/{print $2}' "$tmp/cgl")
+    printf '%-10s %6d %16d %18d\n' "$head" "$batch" $((instr / steps)) $((instr / steps / batch))
+  done
+  sed 's/^/  /' "$tmp/learn.txt"
+done

@@ -8,10 +8,11 @@ seconds=${1:-60}
 shared=${MFL_SHARED_DIR:-../shared}
 build=build-fuzz
 CC=clang cmake -S . -B "$build" -DMFL_FUZZ=ON -DMFL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import mfl >/dev/null
+cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import fuzz_idx fuzz_float_model mfl \
+  >/dev/null
 
 seeds=$build/seeds
-mkdir -p "$seeds/tflite" "$seeds/mfl"
+mkdir -p "$seeds/tflite" "$seeds/mfl" "$seeds/idx" "$seeds/mflf"
 for m in kws_ref_model ad01_int8; do
   cp "$shared/models/mlperf-tiny/$m.tflite" "$seeds/tflite/"
   "$build/bin/mfl" model import "$shared/models/mlperf-tiny/$m.tflite" "$seeds/mfl/$m.mfl" >/dev/null
@@ -25,5 +26,13 @@ run() { # target corpus
     -rss_limit_mb=2048 -print_final_stats=1 2>"$build/$target.log" || { tail -50 "$build/$target.log"; exit 1; }
   grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$build/$target.log" | sed 's/^/  /'
 }
+# an IDX seed: the split byte (0xb0 puts it after the 20 image bytes), one
+# 2x2 image, one label
+printf '\xb0\x00\x00\x08\x03\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x02\x01\x02\x03\x04\x00\x00\x08\x01\x00\x00\x00\x01\x05' \
+  > "$seeds/idx/seed"
+"$build/bin/mfl" train -o "$seeds/mflf/tiny.mflf" -a c2,p,p,d10 -e 1 -n 64 -j 1 >/dev/null 2>&1
+
 run fuzz_model_load "$seeds/mfl"
 run fuzz_tflite_import "$seeds/tflite"
+run fuzz_idx "$seeds/idx"
+run fuzz_float_model "$seeds/mflf"

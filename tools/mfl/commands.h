@@ -7,5 +7,6 @@ int mfl_cmd_model(int argc, char **argv);
 int mfl_cmd_train(int argc, char **argv);
 int mfl_cmd_quantize(int argc, char **argv);
 int mfl_cmd_eval(int argc, char **argv);
+int mfl_cmd_learn_demo(int argc, char **argv);
 
 #endif

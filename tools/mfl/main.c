@@ -28,6 +28,7 @@ static void usage(FILE *out)
             "  mfl train -o FLOAT.mflf [options]     train a float CNN (mfl train --help)\n"
             "  mfl quantize FLOAT.mflf OUT.mfl       post-training quantization to int8\n"
             "  mfl eval MODEL                        test-set accuracy of a .mfl or .mflf model\n"
+            "  mfl learn-demo MODEL.mfl              on-device learning: accuracy before/after\n"
             "\n"
             "Options:\n"
             "  -h, --help      show this help\n"
@@ -55,6 +56,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "eval")) {
         return mfl_cmd_eval(argc - 1, argv + 1);
+    }
+    if (!strcmp(argv[1], "learn-demo")) {
+        return mfl_cmd_learn_demo(argc - 1, argv + 1);
     }
     fprintf(stderr, "mfl: unknown command '%s' (see mfl --help)\n", argv[1]);
     return 2;
