@@ -174,7 +174,7 @@ static void test_fixed_point_matches_float_reference(void **state)
 
     /* fixed point, from a zero head */
     int32_t w[10 * 32] = {0}, b[10] = {0}, g[BATCH * 10];
-    mfl_head_t hf = {.units = units, .features = f, .feature_zp = m->tensors[op->inputs[0]].zero_point,
+    mfl_head_t hf = {.units = (uint16_t)units, .features = f, .feature_zp = m->tensors[op->inputs[0]].zero_point,
                      .feature_scale = {hr->feature_scale_m, hr->feature_scale_e},
                      .output_scale = {hr->output_scale_m, hr->output_scale_e},
                      .act_min = -128, .act_max = 127, .output_zp = m->tensors[op->output].zero_point,
