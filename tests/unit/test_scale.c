@@ -63,7 +63,7 @@ static void test_apply_matches_exact_rounding(void **state)
     (void)state;
     for (int i = 0; i < 200000; i++) {
         const mfl_scale_t s = mfl_scale_from_int(next() >> 33, (int)(next() % 60));
-        const int64_t v = (int64_t)(next() >> (next() % 64 + 1)) * ((next() & 1) ? 1 : -1);
+        const int64_t v = (int64_t)(next() >> (next() % 63 + 1)) * ((next() & 1) ? 1 : -1);
         /* exact: v * m / 2^(31 - e) in 128-bit */
         const __int128 p = (__int128)v * s.m;
         const int sh = 31 - s.e;
