@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../tools/mfl/file_util.h"
+#include "mfl/model_file.h"
 #include "mfl/interpreter.h"
 
 int main(int argc, char **argv)
@@ -21,7 +21,7 @@ int main(int argc, char **argv)
     size_t size;
     char msg[256] = "";
     mfl_model_t model;
-    if (mfl_load_model_file(argv[1], &image, &size, msg, sizeof(msg)) || mfl_model_load(&model, image, size)) {
+    if (mfl_model_file_read(argv[1], &image, &size, msg, sizeof(msg)) || mfl_model_load(&model, image, size)) {
         fprintf(stderr, "bench_infer: cannot load %s %s\n", argv[1], msg);
         return 1;
     }

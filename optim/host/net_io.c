@@ -10,42 +10,37 @@
 #include <string.h>
 
 #include "mfl/common.h"
+#include "mfl/host_io.h"
 #include "mfl/train.h"
 
 #define MFLF_MAGIC "MFLF"
 #define MFLF_VERSION 1u
 
-static int put(FILE *f, const void *p, size_t n, uint32_t *crc)
+static void put(uint8_t **p, const void *src, size_t n)
 {
-    *crc = mfl_crc32(*crc, p, n);
-    return fwrite(p, 1, n, f) == n ? 0 : MFL_ERR_IO;
+    memcpy(*p, src, n);
+    *p += n;
 }
 
 int mfl_net_save(const mfl_net_t *net, const char *path)
 {
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-        return MFL_ERR_IO;
-    }
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        return MFL_ERR_IO;
-    }
-    uint32_t crc = 0;
     const uint32_t head[6] = {MFLF_VERSION, (uint32_t)net->in_h, (uint32_t)net->in_w, (uint32_t)net->in_c,
                               (uint32_t)strlen(net->arch), (uint32_t)net->n_params};
-    int err = put(f, MFLF_MAGIC, 4, &crc);
-    err = err ? err : put(f, head, 5 * sizeof(uint32_t), &crc);
-    err = err ? err : put(f, net->arch, head[4], &crc);
-    err = err ? err : put(f, &head[5], sizeof(uint32_t), &crc);
-    err = err ? err : put(f, net->params, net->n_params * sizeof(float), &crc);
-    const uint32_t crc_out = crc;
-    err = err ? err : put(f, &crc_out, sizeof(crc_out), &crc);
-    if (fclose(f) != 0 || err || rename(tmp, path) != 0) {
-        remove(tmp);
-        return MFL_ERR_IO;
+    const size_t size = 4 + 5 * 4 + head[4] + 4 + net->n_params * sizeof(float) + 4;
+    uint8_t *buf = malloc(size), *p = buf;
+    if (!buf) {
+        return MFL_ERR_NO_MEMORY;
     }
-    return 0;
+    put(&p, MFLF_MAGIC, 4);
+    put(&p, head, 5 * sizeof(uint32_t));
+    put(&p, net->arch, head[4]);
+    put(&p, &head[5], sizeof(uint32_t));
+    put(&p, net->params, net->n_params * sizeof(float));
+    const uint32_t crc = mfl_crc32(0, buf, (size_t)(p - buf));
+    put(&p, &crc, sizeof(crc));
+    const int err = mfl_write_file(path, buf, size);
+    free(buf);
+    return err;
 }
 
 static int parse_error(char *msg, size_t cap, const char *why)
@@ -100,22 +95,15 @@ int mfl_net_parse(mfl_net_t *net, const uint8_t *buf, size_t len, char *msg, siz
 
 int mfl_net_load(mfl_net_t *net, const char *path, char *msg, size_t msg_cap)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(msg, msg_cap, "cannot open %s", path);
-        return MFL_ERR_IO;
-    }
-    fseek(f, 0, SEEK_END);
-    const long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = len > 0 ? malloc((size_t)len) : NULL;
-    int err = buf && fread(buf, 1, (size_t)len, f) == (size_t)len ? 0 : MFL_ERR_IO;
-    fclose(f);
-    if (!err) {
-        err = mfl_net_parse(net, buf, (size_t)len, msg, msg_cap);
-    } else {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int err = mfl_read_file(path, &buf, &len);
+    if (err) {
         snprintf(msg, msg_cap, "cannot read %s", path);
+        memset(net, 0, sizeof(*net));
+        return err;
     }
+    err = mfl_net_parse(net, buf, len, msg, msg_cap);
     free(buf);
     return err;
 }

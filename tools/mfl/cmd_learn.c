@@ -13,7 +13,8 @@
 #include <string.h>
 
 #include "commands.h"
-#include "file_util.h"
+#include "mfl/host_io.h"
+#include "mfl/model_file.h"
 #include "mfl/features.h"
 #include "mfl/head_ref.h"
 #include "mfl/kernels.h"
@@ -134,7 +135,7 @@ static int run_demo(const char *path, const demo_opts_t *o)
     size_t size;
     mfl_model_t model;
     mfl_dataset_t train, test;
-    if (mfl_load_model_file(path, &image, &size, msg, sizeof(msg)) || mfl_model_load(&model, image, size)) {
+    if (mfl_model_file_read(path, &image, &size, msg, sizeof(msg)) || mfl_model_load(&model, image, size)) {
         fprintf(stderr, "mfl learn-demo: cannot load %s %s\n", path, msg);
         free(image);
         return 1;

@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "commands.h"
-#include "file_util.h"
+#include "mfl/host_io.h"
+#include "mfl/model_file.h"
 #include "mfl/interpreter.h"
 #include "mfl/model.h"
 #include "mfl/tflite_import.h"
@@ -19,7 +20,7 @@ static int load(const char *path, loaded_model_t *lm)
 {
     char msg[256] = "";
     memset(lm, 0, sizeof(*lm));
-    int err = mfl_load_model_file(path, &lm->image, &lm->size, msg, sizeof(msg));
+    int err = mfl_model_file_read(path, &lm->image, &lm->size, msg, sizeof(msg));
     if (!err) {
         err = mfl_model_load(&lm->model, lm->image, lm->size);
         if (err) {

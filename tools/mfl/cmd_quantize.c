@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "commands.h"
-#include "file_util.h"
+#include "mfl/host_io.h"
+#include "mfl/model_file.h"
 #include "mfl/dataset.h"
 #include "mfl/interpreter.h"
 #include "mfl/net_export.h"
@@ -87,7 +88,7 @@ static int eval_int8(const char *path, const mfl_dataset_t *test, double *accura
     size_t size;
     char msg[256] = "";
     mfl_model_t model;
-    if (mfl_load_model_file(path, &image, &size, msg, sizeof(msg)) || mfl_model_load(&model, image, size)) {
+    if (mfl_model_file_read(path, &image, &size, msg, sizeof(msg)) || mfl_model_load(&model, image, size)) {
         fprintf(stderr, "mfl eval: cannot load %s %s\n", path, msg);
         return 1;
     }

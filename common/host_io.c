@@ -1,11 +1,9 @@
-/* Whole-file I/O for the host tools (see file_util.h). */
+/* Host-only whole-file I/O (see include/mfl/host_io.h). */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "file_util.h"
 #include "mfl/error.h"
-#include "mfl/tflite_import.h"
+#include "mfl/host_io.h"
 
 int mfl_read_file(const char *path, uint8_t **data, size_t *size)
 {
@@ -52,21 +50,3 @@ int mfl_write_file(const char *path, const void *data, size_t size)
     return 0;
 }
 
-int mfl_load_model_file(const char *path, uint8_t **image, size_t *size, char *msg, size_t msg_cap)
-{
-    uint8_t *raw = NULL;
-    size_t raw_size = 0;
-    int err = mfl_read_file(path, &raw, &raw_size);
-    if (err) {
-        snprintf(msg, msg_cap, "cannot read %s", path);
-        return err;
-    }
-    if (raw_size >= 8 && memcmp(raw + 4, "TFL3", 4) == 0) {
-        err = mfl_tflite_import(raw, raw_size, image, size, msg, msg_cap);
-        free(raw);
-        return err;
-    }
-    *image = raw;
-    *size = raw_size;
-    return 0;
-}
