@@ -5,6 +5,7 @@ pkg_check_modules(CBOR REQUIRED IMPORTED_TARGET libcbor)
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+pkg_check_modules(OPENSSL REQUIRED IMPORTED_TARGET libcrypto)
 
 # Debian's Mbed TLS 2.28 ships no pkg-config file: find its libraries directly.
 find_path(MBEDTLS_INCLUDE_DIR mbedtls/ecdsa.h REQUIRED)

@@ -33,6 +33,30 @@ const char *mfl_strerror(int err)
     case MFL_ERR_NO_HEAD: return "model has no trainable head";
     case MFL_ERR_LABEL: return "label outside the model's classes";
     case MFL_ERR_LEARN_CONFIG: return "learner options out of range";
+    case MFL_ERR_CBOR_TRUNCATED: return "CBOR: input ends inside an item (truncated)";
+    case MFL_ERR_CBOR_TRAILING: return "CBOR: trailing bytes after the message";
+    case MFL_ERR_CBOR_INDEFINITE: return "CBOR: indefinite-length item";
+    case MFL_ERR_CBOR_NON_SHORTEST: return "CBOR: integer or length not in shortest form";
+    case MFL_ERR_CBOR_DEPTH: return "CBOR: nesting too deep";
+    case MFL_ERR_CBOR_MALFORMED: return "CBOR: malformed or disallowed item (reserved encoding, float or simple value)";
+    case MFL_ERR_PROTO_TYPE: return "message: item of the wrong type";
+    case MFL_ERR_PROTO_DUP_KEY: return "message: duplicate map key";
+    case MFL_ERR_PROTO_UNKNOWN_KEY: return "message: unknown map key";
+    case MFL_ERR_PROTO_KEY_ORDER: return "message: map keys not in ascending order";
+    case MFL_ERR_PROTO_MISSING_KEY: return "message: required key missing";
+    case MFL_ERR_PROTO_SIZE: return "message: length above the limit";
+    case MFL_ERR_PROTO_VERSION: return "message: unknown format version";
+    case MFL_ERR_PROTO_DIMENSION: return "message: dimension mismatch";
+    case MFL_ERR_PROTO_VALUE: return "message: value out of range";
+    case MFL_ERR_PROTO_MSG_TYPE: return "message: not the expected message type";
+    case MFL_ERR_COSE_TAG: return "COSE: missing or wrong tag (expected COSE_Sign1, 18)";
+    case MFL_ERR_COSE_HEADER: return "COSE: unexpected, missing or malformed header";
+    case MFL_ERR_COSE_ALG: return "COSE: algorithm is not ES256";
+    case MFL_ERR_COSE_SIG_SIZE: return "COSE: signature is not exactly 64 bytes";
+    case MFL_ERR_COSE_SIGNATURE: return "COSE: bad signature";
+    case MFL_ERR_COSE_KID: return "COSE: key id does not match the sender";
+    case MFL_ERR_CRYPTO: return "crypto backend failure";
+    case MFL_ERR_KEY: return "key missing, malformed or not a P-256 key";
     default: return "unknown error";
     }
 }

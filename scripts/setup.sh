@@ -8,9 +8,11 @@ packages=(
   # build
   build-essential cmake pkg-config git
   # libraries found through pkg-config by CMakeLists.txt
-  libcoap3-dev libmbedtls-dev libcbor-dev libcmocka-dev libsqlite3-dev zlib1g-dev
+  libcoap3-dev libmbedtls-dev libssl-dev libcbor-dev libcmocka-dev libsqlite3-dev zlib1g-dev
   # data
   dataset-fashion-mnist
+  # independent implementations for interop tests (COSE, CBOR, CoAP)
+  python3 python3-cbor2 python3-cryptography libcoap3-bin
   # Cortex-M4 cross toolchain and emulator
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
   # fuzzing (libFuzzer ships in clang's runtime) and instruction counts

@@ -48,6 +48,36 @@
 #define MFL_ERR_LABEL              -61  /* label outside the head's classes */
 #define MFL_ERR_LEARN_CONFIG       -62  /* learner options out of range */
 
+/* CBOR well-formedness (strict, deterministic profile) */
+#define MFL_ERR_CBOR_TRUNCATED     -70  /* input ends inside an item */
+#define MFL_ERR_CBOR_TRAILING      -71  /* bytes after the top-level item */
+#define MFL_ERR_CBOR_INDEFINITE    -72  /* indefinite-length item */
+#define MFL_ERR_CBOR_NON_SHORTEST  -73  /* integer or length not in its shortest form */
+#define MFL_ERR_CBOR_DEPTH         -74  /* nesting deeper than allowed */
+#define MFL_ERR_CBOR_MALFORMED     -75  /* reserved encoding, or a float/simple value */
+
+/* microfl message schema */
+#define MFL_ERR_PROTO_TYPE         -76  /* an item has the wrong type */
+#define MFL_ERR_PROTO_DUP_KEY      -77  /* a map key appears twice */
+#define MFL_ERR_PROTO_UNKNOWN_KEY  -78  /* a map key the schema does not define */
+#define MFL_ERR_PROTO_KEY_ORDER    -79  /* map keys not in ascending order */
+#define MFL_ERR_PROTO_MISSING_KEY  -80  /* a required key is absent */
+#define MFL_ERR_PROTO_SIZE         -81  /* a length above the schema's limit */
+#define MFL_ERR_PROTO_VERSION      -82  /* unknown format version */
+#define MFL_ERR_PROTO_DIMENSION    -83  /* sizes that do not agree */
+#define MFL_ERR_PROTO_VALUE        -84  /* a value out of range */
+#define MFL_ERR_PROTO_MSG_TYPE     -85  /* a message of another type than expected */
+
+/* COSE_Sign1 (ES256 profile) */
+#define MFL_ERR_COSE_TAG           -86  /* missing or wrong COSE tag (18) */
+#define MFL_ERR_COSE_HEADER        -87  /* unexpected, missing or malformed header */
+#define MFL_ERR_COSE_ALG           -88  /* algorithm other than ES256 */
+#define MFL_ERR_COSE_SIG_SIZE      -89  /* signature not exactly 64 bytes */
+#define MFL_ERR_COSE_SIGNATURE     -90  /* signature does not verify */
+#define MFL_ERR_COSE_KID           -91  /* key id does not match the sender */
+#define MFL_ERR_CRYPTO             -92  /* crypto backend failure */
+#define MFL_ERR_KEY                -93  /* key missing, malformed or of the wrong type */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
