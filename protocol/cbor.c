@@ -253,6 +253,26 @@ int mfl_cbor_get_bytes(mfl_cbor_reader_t *r, const uint8_t **data, size_t *len, 
     return 0;
 }
 
+int mfl_cbor_get_text(mfl_cbor_reader_t *r, const char **text, size_t *len, size_t max)
+{
+    mfl_cbor_item_t it;
+    int err = expect(r, MFL_CBOR_TEXT, &it);
+    if (err) {
+        return err;
+    }
+    if (it.value > max) {
+        return MFL_ERR_PROTO_SIZE;
+    }
+    for (uint64_t i = 0; i < it.value; i++) {
+        if (it.data[i] < 0x20 || it.data[i] > 0x7E) {
+            return MFL_ERR_PROTO_VALUE;
+        }
+    }
+    *text = (const char *)it.data;
+    *len = (size_t)it.value;
+    return 0;
+}
+
 int mfl_cbor_get_array(mfl_cbor_reader_t *r, uint64_t *n)
 {
     mfl_cbor_item_t it;

@@ -69,6 +69,9 @@ int mfl_cbor_get_uint(mfl_cbor_reader_t *r, uint64_t *v);
 int mfl_cbor_get_int(mfl_cbor_reader_t *r, int64_t *v);
 /* A byte string of at most max bytes (MFL_ERR_PROTO_SIZE beyond). */
 int mfl_cbor_get_bytes(mfl_cbor_reader_t *r, const uint8_t **data, size_t *len, size_t max);
+/* A text string of at most max bytes of printable ASCII (microfl's names
+ * and ids; MFL_ERR_PROTO_VALUE for other bytes). */
+int mfl_cbor_get_text(mfl_cbor_reader_t *r, const char **text, size_t *len, size_t max);
 int mfl_cbor_get_array(mfl_cbor_reader_t *r, uint64_t *n);
 int mfl_cbor_get_map(mfl_cbor_reader_t *r, uint64_t *n);
 
