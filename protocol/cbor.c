@@ -183,8 +183,19 @@ int mfl_cbor_next(mfl_cbor_reader_t *r, mfl_cbor_item_t *item)
     if (r->pos >= r->len) {
         return MFL_ERR_CBOR_TRUNCATED;
     }
-    decoded_t d = {.kind = KIND_NONE};
     const size_t avail = r->len - r->pos;
+    const uint8_t initial = r->buf[r->pos];
+    if (initial >= 0xC6 && initial <= 0xD4) {
+        /* libcbor 0.8's streaming decoder rejects tags 6..20 written in the
+         * initial byte as "unassigned", but COSE_Sign1 is tag 18 (0xD2):
+         * decode these one-byte tags here. */
+        item->type = MFL_CBOR_TAG;
+        item->value = initial & 0x1Fu;
+        item->data = NULL;
+        r->pos++;
+        return 0;
+    }
+    decoded_t d = {.kind = KIND_NONE};
     const struct cbor_decoder_result res = cbor_stream_decode(r->buf + r->pos, avail, &strict_callbacks, &d);
     if (res.status == CBOR_DECODER_NEDATA) {
         return MFL_ERR_CBOR_TRUNCATED;

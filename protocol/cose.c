@@ -157,8 +157,8 @@ static int decode_protected(const uint8_t *prot, size_t len, mfl_cose_sign1_t *m
     int has_alg = 0;
     mfl_cbor_reader_init(&r, prot, len);
     err = mfl_cbor_get_map(&r, &n);
-    if (err) {
-        return MFL_ERR_COSE_HEADER;
+    if (err || n == 0) {
+        return MFL_ERR_COSE_HEADER; /* not a map, or an empty one (h'A0') */
     }
     err = read_header_map(&r, n, &has_alg, m, 1);
     return err ? err : has_alg ? 0 : MFL_ERR_COSE_ALG;
@@ -171,17 +171,18 @@ int mfl_cose_sign1_decode(const uint8_t *msg, size_t len, mfl_cose_sign1_t *out)
     if (!msg || !out) {
         return MFL_ERR_INVALID_ARG;
     }
-    int err = mfl_cbor_check(msg, len, 3);
-    if (err) {
-        return err;
-    }
+    /* the tag first: anything else (COSE_Sign, untagged) is not ours */
     mfl_cbor_reader_t r;
     mfl_cbor_item_t it;
     uint64_t n;
     mfl_cbor_reader_init(&r, msg, len);
-    err = mfl_cbor_next(&r, &it);
+    int err = mfl_cbor_next(&r, &it);
     if (err || it.type != MFL_CBOR_TAG || it.value != MFL_COSE_TAG_SIGN1) {
         return err ? err : MFL_ERR_COSE_TAG;
+    }
+    err = mfl_cbor_check(msg, len, 3);
+    if (err) {
+        return err;
     }
     err = mfl_cbor_get_array(&r, &n);
     if (err || n != 4) {

@@ -2,7 +2,7 @@
  * The delta codec (see include/mfl/delta.h). Integer only.
  *
  * Scale choice: M = max |v| over the sent entries; the base step is
- * M / 127 rounded up to a 16-bit mantissa times a power of two, so that
+ * M / 127 rounded up to an 8-bit mantissa times a power of two, so that
  * M / step <= 127. Row r uses step * 2^s_r with the most negative s_r
  * that still keeps its own maximum within 127.
  */
@@ -72,7 +72,9 @@ int32_t mfl_delta_dequant(const mfl_delta_q_t *q, uint16_t row, int8_t value)
     return (int32_t)(v >= 0 ? (v + d / 2) / d : -((-v + d / 2) / d));
 }
 
-/* Base mantissa/exponent: the smallest step m * 2^e >= max / 127, m 16-bit. */
+/* Base mantissa/exponent: the smallest step m * 2^e >= max / 127 with an
+ * 8-bit mantissa (one CBOR byte less than 16 bits; the step is at most
+ * 1/128 larger than needed). */
 static void base_scale(uint32_t max, uint16_t *m, int16_t *e)
 {
     if (max == 0) {
@@ -80,15 +82,15 @@ static void base_scale(uint32_t max, uint16_t *m, int16_t *e)
         *e = 0;
         return;
     }
-    /* step = ceil(max * 2^15 / 127) / 2^15, normalised to [2^15, 2^16) */
+    /* step = ceil(max * 2^15 / 127) / 2^15, normalised to [2^7, 2^8) */
     uint64_t num = ((uint64_t)max << 15) + 126;
     uint64_t step = num / 127; /* step in units of 2^-15 */
     int exp = -15;
-    while (step >= (1u << 16)) {
+    while (step >= (1u << 8)) {
         step = (step + 1) >> 1; /* round up keeps step * 127 >= max */
         exp++;
     }
-    while (step < (1u << 15)) {
+    while (step < (1u << 7)) {
         step <<= 1;
         exp--;
     }

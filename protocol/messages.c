@@ -96,7 +96,7 @@ static int get_scales(mfl_cbor_reader_t *r, mfl_delta_q_t *q)
     if (err) {
         return err;
     }
-    if ((m != 0 && (m < (1u << 15) || m >= (1u << 16))) || e < -64 || e > 64) {
+    if ((m != 0 && (m < (1u << 7) || m >= (1u << 8))) || e < -64 || e > 64) {
         return MFL_ERR_PROTO_VALUE;
     }
     q->m = (uint16_t)m;

@@ -5,7 +5,7 @@
  * sent (quantization error, dropped entries) stays in the device's residual
  * and is added to the next delta, so nothing is lost.
  *
- * Scales travel as integers: a base scale m * 2^e (m a 16-bit mantissa, in
+ * Scales travel as integers: a base scale m * 2^e (m an 8-bit mantissa, in
  * Q8.24 units per int8 step) and per-row power-of-two offsets s_r <= 0:
  *     value (Q8.24) = q * m * 2^(e + s_r)
  * Each row gets the largest scale step that keeps its entries within
@@ -27,7 +27,7 @@ extern "C" {
 
 typedef struct {
     uint16_t rows, cols;
-    uint16_t m;       /* base mantissa, in [2^15, 2^16) or 0 for an all-zero delta */
+    uint16_t m;       /* base mantissa, in [2^7, 2^8) or 0 for an all-zero delta */
     int16_t e;        /* base exponent */
     int8_t *shift;    /* [rows] per-row offsets s_r in [-63, 0] */
     uint32_t k;       /* values sent: rows * cols (dense) or fewer (sparse) */

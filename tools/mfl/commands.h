@@ -8,5 +8,9 @@ int mfl_cmd_train(int argc, char **argv);
 int mfl_cmd_quantize(int argc, char **argv);
 int mfl_cmd_eval(int argc, char **argv);
 int mfl_cmd_learn_demo(int argc, char **argv);
+int mfl_cmd_keygen(int argc, char **argv);
+int mfl_cmd_verify(int argc, char **argv);
+int mfl_cmd_inspect(int argc, char **argv);
+int mfl_cmd_update(int argc, char **argv);
 
 #endif

@@ -30,6 +30,12 @@ static void usage(FILE *out)
             "  mfl eval MODEL                        test-set accuracy of a .mfl or .mflf model\n"
             "  mfl learn-demo MODEL.mfl              on-device learning: accuracy before/after\n"
             "\n"
+            "Keys and messages:\n"
+            "  mfl keygen PREFIX                     P-256 key pair: PREFIX.key, PREFIX.pub\n"
+            "  mfl update make --model M --key K --device-id ID -o OUT   a signed update\n"
+            "  mfl inspect FILE                      print any microfl message; say why it is invalid\n"
+            "  mfl verify --key PUB FILE             check a COSE_Sign1 signature\n"
+            "\n"
             "Options:\n"
             "  -h, --help      show this help\n"
             "  -V, --version   show the version\n");
@@ -59,6 +65,18 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "learn-demo")) {
         return mfl_cmd_learn_demo(argc - 1, argv + 1);
+    }
+    if (!strcmp(argv[1], "keygen")) {
+        return mfl_cmd_keygen(argc - 1, argv + 1);
+    }
+    if (!strcmp(argv[1], "verify")) {
+        return mfl_cmd_verify(argc - 1, argv + 1);
+    }
+    if (!strcmp(argv[1], "inspect")) {
+        return mfl_cmd_inspect(argc - 1, argv + 1);
+    }
+    if (!strcmp(argv[1], "update")) {
+        return mfl_cmd_update(argc - 1, argv + 1);
     }
     fprintf(stderr, "mfl: unknown command '%s' (see mfl --help)\n", argv[1]);
     return 2;
