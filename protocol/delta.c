@@ -98,14 +98,15 @@ static void base_scale(uint32_t max, uint16_t *m, int16_t *e)
     *e = (int16_t)exp;
 }
 
-/* Row offset: the most negative s (>= -63) with max_row <= 127 * m * 2^(e+s). */
+/* Row offset: the most negative s (>= MFL_DELTA_MIN_SHIFT) with
+ * max_row <= 127 * m * 2^(e+s). */
 static int8_t row_shift(uint32_t row_max, uint16_t m, int16_t e)
 {
     int8_t s = 0;
-    while (s > -63 && row_max > 0 && divide_by_step(row_max, m, e + s - 1) <= 127) {
+    while (s > MFL_DELTA_MIN_SHIFT && (row_max == 0 || divide_by_step(row_max, m, e + s - 1) <= 127)) {
         s--;
     }
-    return row_max == 0 ? -63 : s;
+    return s;
 }
 
 int mfl_delta_quantize(const int32_t *delta, int32_t *residual, uint16_t rows, uint16_t cols, uint32_t k,

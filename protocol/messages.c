@@ -74,15 +74,24 @@ static int finish(const mfl_cbor_writer_t *w, size_t *len)
     return w->err;
 }
 
-/* base scale [m, e] and per-row shifts of a quantized delta */
+/* base scale [m, e], then the per-row shifts as nibbles: -s_r in 0..15,
+ * two rows per byte, the first row in the high nibble */
 static void put_scales(mfl_cbor_writer_t *w, uint64_t key, const mfl_delta_q_t *q)
 {
+    uint8_t packed[MFL_DELTA_MAX_ROWS / 2];
     put_key(w, key);
     mfl_cbor_put_array(w, 2);
     mfl_cbor_put_uint(w, q->m);
     mfl_cbor_put_int(w, q->e);
+    memset(packed, 0, sizeof(packed));
+    for (uint16_t r = 0; r < q->rows; r++) {
+        packed[r / 2] = (uint8_t)(packed[r / 2] | (uint8_t)(-q->shift[r]) << (r % 2 ? 0 : 4));
+    }
+    if (q->rows % 2) {
+        packed[q->rows / 2] |= 0x0F; /* no row: padding */
+    }
     put_key(w, key + 1);
-    mfl_cbor_put_bytes(w, q->shift, q->rows);
+    mfl_cbor_put_bytes(w, packed, (q->rows + 1u) / 2);
 }
 
 static int get_scales(mfl_cbor_reader_t *r, mfl_delta_q_t *q)
@@ -104,24 +113,28 @@ static int get_scales(mfl_cbor_reader_t *r, mfl_delta_q_t *q)
     return 0;
 }
 
+/* Unpacks the shift nibbles into q->shift (MFL_DELTA_MAX_ROWS entries) and
+ * sets q->rows; a final low nibble of 15 pads an odd row count. */
 static int get_shifts(mfl_cbor_reader_t *r, mfl_delta_q_t *q)
 {
     const uint8_t *bytes;
     size_t n;
-    int err = mfl_cbor_get_bytes(r, &bytes, &n, MFL_DELTA_MAX_ROWS);
+    int err = mfl_cbor_get_bytes(r, &bytes, &n, MFL_DELTA_MAX_ROWS / 2);
     if (err) {
         return err;
     }
     if (n == 0) {
         return MFL_ERR_PROTO_DIMENSION;
     }
-    for (size_t i = 0; i < n; i++) {
-        if ((int8_t)bytes[i] > 0 || (int8_t)bytes[i] < -63) {
+    const int odd = (bytes[n - 1] & 15) == 15;
+    for (size_t i = 0; i < 2 * n - (size_t)odd; i++) {
+        const int nibble = i % 2 ? bytes[i / 2] & 15 : bytes[i / 2] >> 4;
+        if (nibble > -MFL_DELTA_MIN_SHIFT) {
             return MFL_ERR_PROTO_VALUE;
         }
+        q->shift[i] = (int8_t)-nibble;
     }
-    q->rows = (uint16_t)n;
-    q->shift = (int8_t *)(uintptr_t)bytes; /* a read-only view; decoders never write it */
+    q->rows = (uint16_t)(2 * n - (size_t)odd);
     return 0;
 }
 
@@ -232,6 +245,7 @@ int mfl_update_decode(const uint8_t *src, size_t len, uint16_t rows, uint16_t co
     uint64_t fields, sparse_cols = 0;
     int64_t last;
     memset(&u, 0, sizeof(u));
+    u.delta.shift = u.shift_storage;
     int err = open_body(&r, src, len, MFL_MSG_UPDATE, &fields, &last);
     uint32_t seen = 1u << U_FORMAT;
     for (uint64_t i = 1; i < fields && !err; i++) {
@@ -274,6 +288,7 @@ int mfl_update_decode(const uint8_t *src, size_t len, uint16_t rows, uint16_t co
     err = err ? err : check_delta_shape(&u, sparse_cols, rows, cols);
     if (!err) {
         *out = u;
+        out->delta.shift = out->shift_storage;
     }
     return err;
 }
@@ -362,6 +377,7 @@ int mfl_model_msg_decode(const uint8_t *src, size_t len, uint16_t rows, uint16_t
     uint64_t fields;
     int64_t last;
     memset(&m, 0, sizeof(m));
+    m.head.shift = m.shift_storage;
     int err = open_body(&r, src, len, MFL_MSG_MODEL, &fields, &last);
     size_t bias_len = 0;
     for (int64_t expect_key = M_ID; expect_key <= M_BOUNDS && !err; expect_key++) {
@@ -409,6 +425,7 @@ int mfl_model_msg_decode(const uint8_t *src, size_t len, uint16_t rows, uint16_t
     }
     if (!err) {
         *out = m;
+        out->head.shift = out->shift_storage;
     }
     return err;
 }

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 shared=${MFL_SHARED_DIR:-../shared}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target mfl bench_infer bench_learn >/dev/null
+cmake --build "$build" -j"$(nproc)" --target mfl bench_infer bench_learn bench_protocol_mbedtls \
+  bench_protocol_openssl >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -40,4 +41,19 @@ for head in 10x64 10x256; do
     printf '%-10s %6d %16d %18d\n' "$head" "$batch" $((instr / steps)) $((instr / steps / batch))
   done
   sed 's/^/  /' "$tmp/learn.txt"
+done
+
+echo
+echo "Signed updates (COSE_Sign1 / ES256 around the CBOR body):"
+"$build/bin/bench_protocol_mbedtls" sizes 0
+echo
+echo "ES256 cost per operation (callgrind, host instructions; verify includes COSE decoding):"
+printf '%-10s %14s %14s\n' backend sign verify
+for backend in mbedtls openssl; do
+  for op in sign verify; do
+    valgrind --tool=callgrind --toggle-collect=one_$op --callgrind-out-file="$tmp/cg.$op" \
+      "$build/bin/bench_protocol_$backend" $op 5 >/dev/null 2>&1
+    eval "$op=\$(( \$(awk '/^summary:/{print \$2}' \"$tmp/cg.$op\") / 5 ))"
+  done
+  printf '%-10s %14d %14d\n' "$backend" "$sign" "$verify"
 done

@@ -8,11 +8,11 @@ seconds=${1:-60}
 shared=${MFL_SHARED_DIR:-../shared}
 build=build-fuzz
 CC=clang cmake -S . -B "$build" -DMFL_FUZZ=ON -DMFL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import fuzz_idx fuzz_float_model mfl \
+cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import fuzz_idx fuzz_float_model fuzz_messages mfl \
   >/dev/null
 
 seeds=$build/seeds
-mkdir -p "$seeds/tflite" "$seeds/mfl" "$seeds/idx" "$seeds/mflf"
+mkdir -p "$seeds/tflite" "$seeds/mfl" "$seeds/idx" "$seeds/mflf" "$seeds/msg"
 for m in kws_ref_model ad01_int8; do
   cp "$shared/models/mlperf-tiny/$m.tflite" "$seeds/tflite/"
   "$build/bin/mfl" model import "$shared/models/mlperf-tiny/$m.tflite" "$seeds/mfl/$m.mfl" >/dev/null
@@ -36,3 +36,14 @@ run fuzz_model_load "$seeds/mfl"
 run fuzz_tflite_import "$seeds/tflite"
 run fuzz_idx "$seeds/idx"
 run fuzz_float_model "$seeds/mflf"
+# message seeds: signed updates (dense and top-k) and the public COSE vectors
+"$build/bin/mfl" keygen "$seeds/dev" >/dev/null
+for k in 0 30; do
+  "$build/bin/mfl" update make --model "$seeds/mfl/kws_ref_model.mfl" --key "$seeds/dev.key" --device-id d1 \
+    --samples 0 --top-k $k -o "$seeds/msg/update$k.cose" >/dev/null 2>&1 || true
+done
+for f in "$shared"/testvectors/cose/*/*.json; do
+  /usr/bin/python3 -c 'import json,sys; sys.stdout.buffer.write(bytes.fromhex(json.load(open(sys.argv[1]))["output"]["cbor"]))' \
+    "$f" > "$seeds/msg/$(basename "$f" .json).cbor"
+done
+run fuzz_messages "$seeds/msg"

@@ -6,7 +6,8 @@
  * and is added to the next delta, so nothing is lost.
  *
  * Scales travel as integers: a base scale m * 2^e (m an 8-bit mantissa, in
- * Q8.24 units per int8 step) and per-row power-of-two offsets s_r <= 0:
+ * Q8.24 units per int8 step) and per-row power-of-two offsets
+ * s_r in [-14, 0] (two per byte on the wire):
  *     value (Q8.24) = q * m * 2^(e + s_r)
  * Each row gets the largest scale step that keeps its entries within
  * +-127 (between 6 and 7 significant bits; the error goes to the residual).
@@ -24,12 +25,13 @@ extern "C" {
 
 #define MFL_DELTA_MAX_ROWS 256
 #define MFL_DELTA_MAX_COLS 4097
+#define MFL_DELTA_MIN_SHIFT (-14) /* row offsets travel as nibbles; 15 pads an odd row count */
 
 typedef struct {
     uint16_t rows, cols;
     uint16_t m;       /* base mantissa, in [2^7, 2^8) or 0 for an all-zero delta */
     int16_t e;        /* base exponent */
-    int8_t *shift;    /* [rows] per-row offsets s_r in [-63, 0] */
+    int8_t *shift;    /* [rows] per-row offsets s_r in [-14, 0] */
     uint32_t k;       /* values sent: rows * cols (dense) or fewer (sparse) */
     int8_t *values;   /* [k] */
     uint32_t *index;  /* [k] ascending flat indices (row * cols + col); NULL when dense */

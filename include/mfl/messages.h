@@ -42,6 +42,7 @@ typedef struct {
     uint64_t counter;          /* per-device, strictly increasing */
     uint64_t samples;          /* labelled samples behind the delta */
     mfl_delta_q_t delta;       /* encode: caller's arrays; decode: see below */
+    int8_t shift_storage[MFL_DELTA_MAX_ROWS]; /* decode: delta.shift points here */
     const uint8_t *index_bytes;/* decode: LEB128 sparse indices (NULL when dense) */
     size_t index_len;
     uint32_t n_metrics;
@@ -53,8 +54,8 @@ typedef struct {
 int mfl_update_encode(const mfl_update_t *u, uint8_t *dst, size_t cap, size_t *len);
 
 /*
- * Decodes an update body. The decoded delta points into src: delta.values
- * (k int8 values) and delta.shift (rows offsets) are views; delta.index is
+ * Decodes an update body. delta.values (k int8 values) points into src;
+ * delta.shift points into the decoded struct's own storage; delta.index is
  * NULL and index_bytes/index_len hold the sparse indices (decode them with
  * mfl_delta_index_decode). rows and cols are checked against the expected
  * head shape (0 = do not check). Returns 0, MFL_ERR_CBOR_*, MFL_ERR_PROTO_*.
@@ -77,6 +78,7 @@ typedef struct {
     uint64_t version;
     uint8_t prev_hash[32];     /* SHA-256 of the previous model message (zeros for the first) */
     mfl_delta_q_t head;        /* head weights, dense, rows x cols (cols = features) */
+    int8_t shift_storage[MFL_DELTA_MAX_ROWS]; /* decode: head.shift points here */
     const int32_t *bias;       /* encode: [rows] Q8.24 */
     const uint8_t *bias_bytes; /* decode: rows x int32 big-endian */
     mfl_bounds_t bounds;

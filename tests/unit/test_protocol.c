@@ -304,6 +304,25 @@ static void expect_body_error(const uint8_t *body, size_t len, size_t at, uint8_
     }
 }
 
+static void test_odd_row_count_round_trips(void **state)
+{
+    (void)state;
+    int32_t delta[7 * 5];
+    int8_t shift[7], values[35];
+    uint8_t body[512];
+    size_t len;
+    for (int i = 0; i < 35; i++) delta[i] = (i % 7 + 1) * (1 << (2 * (i / 5))) * (i % 2 ? 1 : -1);
+    mfl_update_t u = {.device_id = (const uint8_t *)"x", .device_id_len = 1, .counter = 1}, d;
+    u.delta.shift = shift;
+    u.delta.values = values;
+    assert_int_equal(mfl_delta_quantize(delta, NULL, 7, 5, 35, &u.delta), 0);
+    assert_int_equal(mfl_update_encode(&u, body, sizeof(body), &len), 0);
+    assert_int_equal(mfl_update_decode(body, len, 7, 5, &d), 0);
+    assert_int_equal(d.delta.rows, 7);
+    assert_memory_equal(d.delta.shift, shift, 7);
+    assert_memory_equal(d.delta.values, values, 35);
+}
+
 static void test_update_schema_errors(void **state)
 {
     (void)state;
@@ -392,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_cose_round_trip_and_tamper),
         cmocka_unit_test(test_cose_profile_errors),
         cmocka_unit_test(test_update_round_trip_and_size),
+        cmocka_unit_test(test_odd_row_count_round_trips),
         cmocka_unit_test(test_update_schema_errors),
         cmocka_unit_test(test_model_receipt_status),
     };
