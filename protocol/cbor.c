@@ -1,18 +1,22 @@
 /*
- * Strict deterministic CBOR on libcbor (see include/mfl/cbor.h).
+ * Strict deterministic CBOR (see include/mfl/cbor.h).
  *
- * Encoding uses libcbor's cbor_encode_* functions, which always pick the
- * shortest form. Decoding uses libcbor's streaming decoder, which calls
- * back once per item header and allocates nothing; on top of it this file
- * checks what libcbor accepts but the profile refuses (non-shortest
- * arguments, indefinite lengths, floats and simple values) and re-checks
- * every string length against the bytes present, so that a length near
- * 2^64 cannot wrap a bounds check.
+ * On the host, item heads are encoded with libcbor's cbor_encode_*
+ * functions (always the shortest form) and decoded with libcbor's streaming
+ * decoder, which calls back once per item and allocates nothing. On top of
+ * it this file checks what libcbor accepts but the profile refuses
+ * (non-shortest arguments, indefinite lengths, floats and simple values)
+ * and re-checks every string length against the bytes present, so that a
+ * length near 2^64 cannot wrap a bounds check.
+ *
+ * For the device (MFL_CBOR_BUILTIN), libcbor cannot be built here: its
+ * Debian source is not reachable from this build environment. The few lines
+ * of cbor_head.c encode and decode item heads instead; the host tests run
+ * both implementations on the same inputs (tests/unit/test_cbor.c).
  */
 #include <string.h>
 
-#include <cbor.h>
-
+#include "cbor_head.h"
 #include "mfl/cbor.h"
 #include "mfl/error.h"
 
@@ -32,144 +36,72 @@ void mfl_cbor_writer_init(mfl_cbor_writer_t *w, uint8_t *buf, size_t cap)
     w->err = 0;
 }
 
-/* Runs one libcbor encoder at the end of the buffer, or only counts. */
-#define PUT(w, expected, call)                                                      \
-    do {                                                                            \
-        const size_t need_ = (expected);                                            \
-        if ((w)->buf && !(w)->err && (w)->cap - (w)->len >= need_) {                \
-            unsigned char *at_ = (w)->buf + (w)->len;                               \
-            const size_t size_ = (w)->cap - (w)->len;                               \
-            (void)at_, (void)size_;                                                 \
-            if ((call) != need_) {                                                  \
-                (w)->err = MFL_ERR_BUFFER_TOO_SMALL;                                \
-            }                                                                       \
-        } else if ((w)->buf) {                                                      \
-            (w)->err = MFL_ERR_BUFFER_TOO_SMALL;                                    \
-        }                                                                           \
-        (w)->len += need_;                                                          \
-    } while (0)
+/* Writes one item head (major type, argument) in its shortest form. */
+static void put_head(mfl_cbor_writer_t *w, int major, uint64_t arg)
+{
+    const size_t need = header_size(arg);
+    if (w->buf && !w->err) {
+        if (w->cap - w->len < need || mfl_cbor_head_encode(major, arg, w->buf + w->len, w->cap - w->len) != need) {
+            w->err = MFL_ERR_BUFFER_TOO_SMALL;
+        }
+    }
+    w->len += need;
+}
 
 void mfl_cbor_put_uint(mfl_cbor_writer_t *w, uint64_t v)
 {
-    PUT(w, header_size(v), cbor_encode_uint(v, at_, size_));
+    put_head(w, 0, v);
 }
 
 void mfl_cbor_put_int(mfl_cbor_writer_t *w, int64_t v)
 {
     if (v >= 0) {
-        mfl_cbor_put_uint(w, (uint64_t)v);
+        put_head(w, 0, (uint64_t)v);
     } else {
-        const uint64_t n = (uint64_t)(-(v + 1)); /* -1 - n = v */
-        PUT(w, header_size(n), cbor_encode_negint(n, at_, size_));
+        put_head(w, 1, (uint64_t)(-(v + 1))); /* -1 - n = v */
     }
 }
 
 void mfl_cbor_put_raw(mfl_cbor_writer_t *w, const void *data, size_t len)
 {
-    PUT(w, len, (memcpy(at_, data, len), len));
+    if (w->buf && !w->err) {
+        if (w->cap - w->len < len) {
+            w->err = MFL_ERR_BUFFER_TOO_SMALL;
+        } else if (len) {
+            memcpy(w->buf + w->len, data, len);
+        }
+    }
+    w->len += len;
 }
 
 void mfl_cbor_put_bytes(mfl_cbor_writer_t *w, const void *data, size_t len)
 {
-    PUT(w, header_size(len), cbor_encode_bytestring_start(len, at_, size_));
-    if (len) {
-        mfl_cbor_put_raw(w, data, len);
-    }
+    put_head(w, 2, len);
+    mfl_cbor_put_raw(w, data, len);
 }
 
 void mfl_cbor_put_text(mfl_cbor_writer_t *w, const char *text, size_t len)
 {
-    PUT(w, header_size(len), cbor_encode_string_start(len, at_, size_));
-    if (len) {
-        mfl_cbor_put_raw(w, text, len);
-    }
+    put_head(w, 3, len);
+    mfl_cbor_put_raw(w, text, len);
 }
 
 void mfl_cbor_put_array(mfl_cbor_writer_t *w, size_t n)
 {
-    PUT(w, header_size(n), cbor_encode_array_start(n, at_, size_));
+    put_head(w, 4, n);
 }
 
 void mfl_cbor_put_map(mfl_cbor_writer_t *w, size_t n)
 {
-    PUT(w, header_size(n), cbor_encode_map_start(n, at_, size_));
+    put_head(w, 5, n);
 }
 
 void mfl_cbor_put_tag(mfl_cbor_writer_t *w, uint64_t tag)
 {
-    PUT(w, header_size(tag), cbor_encode_tag(tag, at_, size_));
+    put_head(w, 6, tag);
 }
 
 /* ---- reader ---- */
-
-enum { KIND_NONE, KIND_OK, KIND_INDEFINITE, KIND_DISALLOWED };
-
-typedef struct {
-    int kind;
-    mfl_cbor_item_t item;
-    size_t length;     /* string length, to re-check */
-} decoded_t;
-
-static void on_uint(decoded_t *d, uint64_t v)
-{
-    d->kind = KIND_OK;
-    d->item.type = MFL_CBOR_UINT;
-    d->item.value = v;
-}
-static void cb_u8(void *c, uint8_t v) { on_uint(c, v); }
-static void cb_u16(void *c, uint16_t v) { on_uint(c, v); }
-static void cb_u32(void *c, uint32_t v) { on_uint(c, v); }
-static void cb_u64(void *c, uint64_t v) { on_uint(c, v); }
-
-static void on_negint(decoded_t *d, uint64_t v)
-{
-    d->kind = KIND_OK;
-    d->item.type = MFL_CBOR_NEGINT;
-    d->item.value = v;
-}
-static void cb_n8(void *c, uint8_t v) { on_negint(c, v); }
-static void cb_n16(void *c, uint16_t v) { on_negint(c, v); }
-static void cb_n32(void *c, uint32_t v) { on_negint(c, v); }
-static void cb_n64(void *c, uint64_t v) { on_negint(c, v); }
-
-static void on_string(decoded_t *d, int type, cbor_data data, size_t len)
-{
-    d->kind = KIND_OK;
-    d->item.type = type;
-    d->item.value = len;
-    d->item.data = data;
-    d->length = len;
-}
-static void cb_bytes(void *c, cbor_data data, size_t len) { on_string(c, MFL_CBOR_BYTES, data, len); }
-static void cb_text(void *c, cbor_data data, size_t len) { on_string(c, MFL_CBOR_TEXT, data, len); }
-
-static void on_container(decoded_t *d, int type, uint64_t n)
-{
-    d->kind = KIND_OK;
-    d->item.type = type;
-    d->item.value = n;
-}
-static void cb_array(void *c, size_t n) { on_container(c, MFL_CBOR_ARRAY, n); }
-static void cb_map(void *c, size_t n) { on_container(c, MFL_CBOR_MAP, n); }
-static void cb_tag(void *c, uint64_t t) { on_container(c, MFL_CBOR_TAG, t); }
-
-static void cb_indefinite(void *c) { ((decoded_t *)c)->kind = KIND_INDEFINITE; }
-static void cb_simple(void *c) { ((decoded_t *)c)->kind = KIND_DISALLOWED; }
-static void cb_float(void *c, float f) { (void)f; ((decoded_t *)c)->kind = KIND_DISALLOWED; }
-static void cb_double(void *c, double f) { (void)f; ((decoded_t *)c)->kind = KIND_DISALLOWED; }
-static void cb_bool(void *c, bool b) { (void)b; ((decoded_t *)c)->kind = KIND_DISALLOWED; }
-
-static const struct cbor_callbacks strict_callbacks = {
-    .uint8 = cb_u8, .uint16 = cb_u16, .uint32 = cb_u32, .uint64 = cb_u64,
-    .negint8 = cb_n8, .negint16 = cb_n16, .negint32 = cb_n32, .negint64 = cb_n64,
-    .byte_string = cb_bytes, .byte_string_start = cb_indefinite,
-    .string = cb_text, .string_start = cb_indefinite,
-    .array_start = cb_array, .indef_array_start = cb_indefinite,
-    .map_start = cb_map, .indef_map_start = cb_indefinite,
-    .tag = cb_tag,
-    .float2 = cb_float, .float4 = cb_float, .float8 = cb_double,
-    .undefined = cb_simple, .null = cb_simple, .boolean = cb_bool, .indef_break = cb_indefinite,
-};
 
 void mfl_cbor_reader_init(mfl_cbor_reader_t *r, const uint8_t *buf, size_t len)
 {
@@ -183,41 +115,36 @@ int mfl_cbor_next(mfl_cbor_reader_t *r, mfl_cbor_item_t *item)
     if (r->pos >= r->len) {
         return MFL_ERR_CBOR_TRUNCATED;
     }
+    mfl_cbor_head_t h;
     const size_t avail = r->len - r->pos;
-    const uint8_t initial = r->buf[r->pos];
-    if (initial >= 0xC6 && initial <= 0xD4) {
-        /* libcbor 0.8's streaming decoder rejects tags 6..20 written in the
-         * initial byte as "unassigned", but COSE_Sign1 is tag 18 (0xD2):
-         * decode these one-byte tags here. */
-        item->type = MFL_CBOR_TAG;
-        item->value = initial & 0x1Fu;
-        item->data = NULL;
-        r->pos++;
-        return 0;
+    int err = mfl_cbor_head_decode(r->buf + r->pos, avail, &h);
+    if (err) {
+        return err;
     }
-    decoded_t d = {.kind = KIND_NONE};
-    const struct cbor_decoder_result res = cbor_stream_decode(r->buf + r->pos, avail, &strict_callbacks, &d);
-    if (res.status == CBOR_DECODER_NEDATA) {
-        return MFL_ERR_CBOR_TRUNCATED;
+    if (h.head_len != header_size(h.arg)) {
+        return h.head_len > header_size(h.arg) ? MFL_ERR_CBOR_NON_SHORTEST : MFL_ERR_CBOR_MALFORMED;
     }
-    if (res.status != CBOR_DECODER_FINISHED || d.kind == KIND_NONE || d.kind == KIND_DISALLOWED) {
-        return MFL_ERR_CBOR_MALFORMED;
+    size_t used = h.head_len;
+    item->data = NULL;
+    item->value = h.arg;
+    switch (h.major) {
+    case 0: item->type = MFL_CBOR_UINT; break;
+    case 1: item->type = MFL_CBOR_NEGINT; break;
+    case 2:
+    case 3:
+        /* re-derive the string's extent: its length against the bytes left */
+        if (h.arg > avail - h.head_len) {
+            return MFL_ERR_CBOR_TRUNCATED;
+        }
+        item->type = h.major == 2 ? MFL_CBOR_BYTES : MFL_CBOR_TEXT;
+        item->data = r->buf + r->pos + h.head_len;
+        used += (size_t)h.arg;
+        break;
+    case 4: item->type = MFL_CBOR_ARRAY; break;
+    case 5: item->type = MFL_CBOR_MAP; break;
+    default: item->type = MFL_CBOR_TAG; break;
     }
-    if (d.kind == KIND_INDEFINITE) {
-        return MFL_ERR_CBOR_INDEFINITE;
-    }
-    const int is_string = d.item.type == MFL_CBOR_BYTES || d.item.type == MFL_CBOR_TEXT;
-    const size_t head = header_size(d.item.value);
-    /* Re-derive what the item must occupy: header, plus the string bytes. */
-    if (res.read > avail || (is_string && (d.length > avail || res.read < d.length))) {
-        return MFL_ERR_CBOR_TRUNCATED;
-    }
-    const size_t header_read = is_string ? res.read - d.length : res.read;
-    if (header_read != head) {
-        return header_read > head ? MFL_ERR_CBOR_NON_SHORTEST : MFL_ERR_CBOR_MALFORMED;
-    }
-    *item = d.item;
-    r->pos += res.read;
+    r->pos += used;
     return 0;
 }
 

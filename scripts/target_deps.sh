@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds the device's outside dependencies for Cortex-M4 from Debian's
+# source packages (never copied into the repository): Mbed TLS's crypto
+# library with microfl's minimal configuration (cmake/mfl_mbedtls_config.h).
+# Output: build-target-deps/mbedtls/{include,libmbedcrypto.a}. Idempotent.
+# (libcbor's Debian source is not reachable here; the device uses the
+# built-in CBOR heads, see protocol/cbor.c.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+out=$root/build-target-deps
+mkdir -p "$out/src"
+
+if [ ! -f /etc/apt/sources.list.d/microfl-deb-src.sources ]; then
+  # deb-src entries beside the existing deb entries: same URIs and suites
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+    $sudo tee /etc/apt/sources.list.d/microfl-deb-src.sources >/dev/null
+  $sudo apt-get update -qq
+fi
+
+src=$(ls -d "$out"/src/Mbed-TLS-mbedtls-* "$out"/src/mbedtls-2.* 2>/dev/null | head -1 || true)
+if [ -z "$src" ]; then
+  (cd "$out/src" && apt-get source -qq --download-only mbedtls >/dev/null 2>&1 &&
+   tar xzf mbedtls_*.orig.tar.gz)
+  src=$(ls -d "$out"/src/Mbed-TLS-mbedtls-* "$out"/src/mbedtls-2.* 2>/dev/null | head -1 || true)
+fi
+[ -n "$src" ] || { echo "target deps: could not get Mbed TLS's Debian source" >&2; exit 1; }
+
+lib=$out/mbedtls/libmbedcrypto.a
+if [ ! -f "$lib" ] || [ cmake/mfl_mbedtls_config.h -nt "$lib" ]; then
+  rm -rf "$out/mbedtls" && mkdir -p "$out/mbedtls/obj"
+  cp -r "$src/include" "$out/mbedtls/include"
+  cflags=(-mcpu=cortex-m4 -mthumb -mfloat-abi=soft -Os -ffunction-sections -fdata-sections
+          -I"$out/mbedtls/include" -I"$root/cmake" '-DMBEDTLS_CONFIG_FILE="mfl_mbedtls_config.h"')
+  for f in bignum ecp ecp_curves ecdsa hmac_drbg md sha256 asn1parse asn1write platform_util constant_time; do
+    arm-none-eabi-gcc "${cflags[@]}" -c "$src/library/$f.c" -o "$out/mbedtls/obj/$f.o"
+  done
+  arm-none-eabi-ar rcs "$lib" "$out"/mbedtls/obj/*.o
+fi
+echo "target deps: $lib ($(arm-none-eabi-size -t "$lib" | awk '/TOTALS/{print $1}') bytes of code)"
