@@ -1,0 +1,121 @@
+/* Aggregation strategies (see include/mfl/aggregate.h). Host only: double
+ * arithmetic, results rounded to Q8.24 at the end. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mfl/aggregate.h"
+#include "mfl/error.h"
+
+mfl_agg_opts_t mfl_agg_defaults(void)
+{
+    mfl_agg_opts_t o = {.rule = MFL_AGG_MEAN, .trim_fraction = 0.1, .sample_cap = 0,
+                        .staleness_exponent = 0.0, .clip_norm_q24 = 0.0, .balance_groups = 0, .server_lr = 1.0};
+    return o;
+}
+
+size_t mfl_agg_scratch_size(size_t m, size_t n)
+{
+    (void)n;
+    return 3 * m * sizeof(double); /* weights, clip factors, one coordinate's values */
+}
+
+static int32_t saturate(double v)
+{
+    v = round(v);
+    return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
+
+/* Per-update factor that scales its delta's L2 norm down to the clip norm. */
+static void clip_factors(const mfl_agg_opts_t *o, const mfl_agg_update_t *u, size_t m, size_t n, double *clip)
+{
+    for (size_t i = 0; i < m; i++) {
+        double sq = 0.0;
+        for (size_t j = 0; j < n; j++) {
+            sq += (double)u[i].delta[j] * u[i].delta[j];
+        }
+        const double norm = sqrt(sq);
+        clip[i] = o->clip_norm_q24 > 0.0 && norm > o->clip_norm_q24 ? o->clip_norm_q24 / norm : 1.0;
+    }
+}
+
+/* Normalised weights: samples (capped) times staleness decay, optionally
+ * rebalanced so that every group present has the same total. */
+static void mean_weights(const mfl_agg_opts_t *o, const mfl_agg_update_t *u, size_t m, double *w,
+                         double *group_total)
+{
+    double total = 0.0;
+    for (size_t i = 0; i < m; i++) {
+        const uint64_t s = o->sample_cap && u[i].samples > o->sample_cap ? o->sample_cap : u[i].samples;
+        w[i] = (double)(s ? s : 1) * pow(1.0 + u[i].staleness, -o->staleness_exponent);
+    }
+    if (o->balance_groups) { /* each group's weights sum to 1 */
+        for (size_t i = 0; i < m; i++) {
+            group_total[i] = 0.0;
+            for (size_t k = 0; k < m; k++) {
+                group_total[i] += u[k].group == u[i].group ? w[k] : 0.0;
+            }
+        }
+        for (size_t i = 0; i < m; i++) {
+            w[i] /= group_total[i];
+        }
+    }
+    for (size_t i = 0; i < m; i++) {
+        total += w[i];
+    }
+    for (size_t i = 0; i < m; i++) {
+        w[i] /= total;
+    }
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Coordinate j under the robust rules: trimmed mean or median. */
+static double robust(const mfl_agg_opts_t *o, const mfl_agg_update_t *u, const double *clip, size_t m, size_t j,
+                     double *vals)
+{
+    for (size_t i = 0; i < m; i++) {
+        vals[i] = u[i].delta[j] * clip[i];
+    }
+    qsort(vals, m, sizeof(double), compare_double);
+    if (o->rule == MFL_AGG_MEDIAN) {
+        return m % 2 ? vals[m / 2] : 0.5 * (vals[m / 2 - 1] + vals[m / 2]);
+    }
+    const size_t drop = (size_t)floor(o->trim_fraction * (double)m);
+    double sum = 0.0;
+    for (size_t i = drop; i < m - drop; i++) {
+        sum += vals[i];
+    }
+    return sum / (double)(m - 2 * drop);
+}
+
+int mfl_aggregate(const mfl_agg_opts_t *o, const mfl_agg_update_t *u, size_t m, size_t n,
+                  const int32_t *global, int32_t *out, void *scratch, size_t scratch_size)
+{
+    if (!o || !u || m == 0 || !out || !scratch || scratch_size < mfl_agg_scratch_size(m, n) ||
+        !(o->server_lr > 0.0) || o->staleness_exponent < 0.0 || o->trim_fraction < 0.0 ||
+        o->trim_fraction >= 0.5 || o->rule < MFL_AGG_MEAN || o->rule > MFL_AGG_MEDIAN) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    double *w = scratch, *clip = w + m, *vals = clip + m;
+    clip_factors(o, u, m, n, clip);
+    if (o->rule == MFL_AGG_MEAN) {
+        mean_weights(o, u, m, w, vals);
+    }
+    for (size_t j = 0; j < n; j++) {
+        double agg = 0.0;
+        if (o->rule == MFL_AGG_MEAN) {
+            for (size_t i = 0; i < m; i++) {
+                agg += w[i] * clip[i] * u[i].delta[j];
+            }
+        } else {
+            agg = robust(o, u, clip, m, j, vals);
+        }
+        out[j] = saturate((global ? global[j] : 0) + o->server_lr * agg);
+    }
+    return 0;
+}

@@ -1,0 +1,123 @@
+/* Aggregation strategies on hand-computed cases. */
+#include "mfl/aggregate.h"
+#include "test_support.h"
+
+static uint8_t scratch[1024];
+
+static void run(const mfl_agg_opts_t *o, const mfl_agg_update_t *u, size_t m, size_t n, const int32_t *g,
+                int32_t *out)
+{
+    assert_int_equal(mfl_aggregate(o, u, m, n, g, out, scratch, sizeof(scratch)), 0);
+}
+
+static void test_fedavg_weights_by_samples(void **state)
+{
+    (void)state;
+    const int32_t a[2] = {100, -30}, b[2] = {400, 30}, g[2] = {1000, 1000};
+    mfl_agg_update_t u[2] = {{a, 1, 0, 0}, {b, 3, 0, 0}};
+    mfl_agg_opts_t o = mfl_agg_defaults();
+    int32_t out[2];
+    run(&o, u, 2, 2, g, out);
+    /* (1*100 + 3*400) / 4 = 325; (1*-30 + 3*30) / 4 = 15 */
+    assert_int_equal(out[0], 1325);
+    assert_int_equal(out[1], 1015);
+    o.server_lr = 0.5;
+    run(&o, u, 2, 2, g, out);
+    assert_int_equal(out[0], 1163); /* 1000 + 162.5 rounds away from zero */
+    o.server_lr = 1.0;
+    o.sample_cap = 1; /* both weigh 1: plain mean */
+    run(&o, u, 2, 2, NULL, out);
+    assert_int_equal(out[0], 250);
+    assert_int_equal(out[1], 0);
+}
+
+static void test_staleness_discount(void **state)
+{
+    (void)state;
+    const int32_t a[1] = {0}, b[1] = {900};
+    mfl_agg_update_t u[2] = {{a, 10, 0, 0}, {b, 10, 3, 0}};
+    mfl_agg_opts_t o = mfl_agg_defaults();
+    o.staleness_exponent = 0.5; /* weight (1 + 3)^-0.5 = 1/2 */
+    int32_t out[1];
+    run(&o, u, 2, 1, NULL, out);
+    assert_int_equal(out[0], 300); /* 900 * 0.5 / 1.5 */
+}
+
+static void test_clipping(void **state)
+{
+    (void)state;
+    const int32_t a[2] = {300, 400}; /* norm 500 */
+    mfl_agg_update_t u[1] = {{a, 1, 0, 0}};
+    mfl_agg_opts_t o = mfl_agg_defaults();
+    o.clip_norm_q24 = 50.0;
+    int32_t out[2];
+    run(&o, u, 1, 2, NULL, out);
+    assert_int_equal(out[0], 30);
+    assert_int_equal(out[1], 40);
+}
+
+static void test_robust_rules_resist_an_outlier(void **state)
+{
+    (void)state;
+    const int32_t d[5][1] = {{10}, {12}, {11}, {13}, {1000000}}; /* one poisoned update */
+    mfl_agg_update_t u[5];
+    for (int i = 0; i < 5; i++) u[i] = (mfl_agg_update_t){d[i], 1, 0, 0};
+    mfl_agg_opts_t o = mfl_agg_defaults();
+    int32_t out[1];
+    run(&o, u, 5, 1, NULL, out);
+    assert_int_equal(out[0], 200009); /* the mean is dragged away */
+    o.rule = MFL_AGG_MEDIAN;
+    run(&o, u, 5, 1, NULL, out);
+    assert_int_equal(out[0], 12);
+    o.rule = MFL_AGG_TRIMMED_MEAN;
+    o.trim_fraction = 0.2; /* drop one at each end: mean of 11, 12, 13 */
+    run(&o, u, 5, 1, NULL, out);
+    assert_int_equal(out[0], 12);
+    const int32_t e[4][1] = {{1}, {2}, {3}, {10}};
+    for (int i = 0; i < 4; i++) u[i] = (mfl_agg_update_t){e[i], 1, 0, 0};
+    o.rule = MFL_AGG_MEDIAN;
+    run(&o, u, 4, 1, NULL, out);
+    assert_int_equal(out[0], 3); /* (2 + 3) / 2 = 2.5, rounded away from zero */
+}
+
+static void test_group_balance(void **state)
+{
+    (void)state;
+    /* three devices of group 0 push +300, one of group 1 pushes -300 */
+    const int32_t p[1] = {300}, q[1] = {-300};
+    mfl_agg_update_t u[4] = {{p, 10, 0, 0}, {p, 10, 0, 0}, {p, 10, 0, 0}, {q, 10, 0, 1}};
+    mfl_agg_opts_t o = mfl_agg_defaults();
+    int32_t out[1];
+    run(&o, u, 4, 1, NULL, out);
+    assert_int_equal(out[0], 150); /* the majority decides */
+    o.balance_groups = 1;
+    run(&o, u, 4, 1, NULL, out);
+    assert_int_equal(out[0], 0); /* each group counts the same */
+}
+
+static void test_invalid(void **state)
+{
+    (void)state;
+    const int32_t a[1] = {1};
+    mfl_agg_update_t u[1] = {{a, 1, 0, 0}};
+    mfl_agg_opts_t o = mfl_agg_defaults();
+    int32_t out[1];
+    assert_int_equal(mfl_aggregate(&o, u, 0, 1, NULL, out, scratch, sizeof(scratch)), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_aggregate(&o, u, 1, 1, NULL, out, scratch, 4), MFL_ERR_INVALID_ARG);
+    o.trim_fraction = 0.5;
+    o.rule = MFL_AGG_TRIMMED_MEAN;
+    assert_int_equal(mfl_aggregate(&o, u, 1, 1, NULL, out, scratch, sizeof(scratch)), MFL_ERR_INVALID_ARG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fedavg_weights_by_samples),
+        cmocka_unit_test(test_staleness_discount),
+        cmocka_unit_test(test_clipping),
+        cmocka_unit_test(test_robust_rules_resist_an_outlier),
+        cmocka_unit_test(test_group_balance),
+        cmocka_unit_test(test_invalid),
+    };
+    return cmocka_run_group_tests_name("aggregate", tests, NULL, NULL);
+}
