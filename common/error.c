@@ -57,6 +57,10 @@ const char *mfl_strerror(int err)
     case MFL_ERR_COSE_KID: return "COSE: key id does not match the sender";
     case MFL_ERR_CRYPTO: return "crypto backend failure";
     case MFL_ERR_KEY: return "key missing, malformed or not a P-256 key";
+    case MFL_ERR_STORE: return "storage failure (SQLite)";
+    case MFL_ERR_REPLAY: return "replayed or out-of-order counter";
+    case MFL_ERR_NO_DEVICE: return "unknown or revoked device";
+    case MFL_ERR_EXISTS: return "device already provisioned";
     default: return "unknown error";
     }
 }

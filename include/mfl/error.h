@@ -78,6 +78,12 @@
 #define MFL_ERR_CRYPTO             -92  /* crypto backend failure */
 #define MFL_ERR_KEY                -93  /* key missing, malformed or of the wrong type */
 
+/* Aggregator state */
+#define MFL_ERR_STORE             -100 /* SQLite failed (details in the log) */
+#define MFL_ERR_REPLAY            -101 /* counter not above the device's last one (or device unknown/revoked) */
+#define MFL_ERR_NO_DEVICE         -102 /* unknown or revoked device */
+#define MFL_ERR_EXISTS            -103 /* device already provisioned */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

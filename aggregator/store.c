@@ -1,0 +1,282 @@
+/* The aggregator's durable state in SQLite (see include/mfl/store.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "mfl/error.h"
+#include "mfl/store.h"
+
+struct mfl_store {
+    sqlite3 *db;
+    sqlite3_stmt *get_device, *accept_counter, *accept_insert;
+};
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE IF NOT EXISTS devices ("
+    "  id BLOB PRIMARY KEY, psk BLOB NOT NULL, pub BLOB NOT NULL, grp TEXT NOT NULL,"
+    "  last_counter INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS pending ("
+    "  rowid INTEGER PRIMARY KEY AUTOINCREMENT, device BLOB NOT NULL, counter INTEGER NOT NULL,"
+    "  base_version INTEGER NOT NULL, msg BLOB NOT NULL, UNIQUE(device, counter));"
+    "CREATE TABLE IF NOT EXISTS models (version INTEGER PRIMARY KEY, msg BLOB NOT NULL);";
+
+static int fail(mfl_store_t *s, const char *what)
+{
+    fprintf(stderr, "store: %s: %s\n", what, sqlite3_errmsg(s->db));
+    return MFL_ERR_STORE;
+}
+
+int mfl_store_open(const char *data_dir, int durability, mfl_store_t **out)
+{
+    char path[4096];
+    if (!data_dir || !out || (size_t)snprintf(path, sizeof(path), "%s/state.db", data_dir) >= sizeof(path)) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    mkdir(data_dir, 0700);
+    mfl_store_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        return MFL_ERR_NO_MEMORY;
+    }
+    int err = 0;
+    if (sqlite3_open(path, &s->db) != SQLITE_OK) {
+        err = fail(s, path);
+    } else {
+        chmod(path, 0600); /* PSKs live here */
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA synchronous=%s;", durability == MFL_DURABLE_POWER ? "FULL" : "NORMAL");
+        if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, "SELECT psk, pub, grp, last_counter, revoked FROM devices WHERE id = ?", -1,
+                               &s->get_device, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, "UPDATE devices SET last_counter = ? WHERE id = ? AND revoked = 0 AND "
+                                      "last_counter < ?", -1, &s->accept_counter, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, "INSERT INTO pending (device, counter, base_version, msg) VALUES (?,?,?,?)",
+                               -1, &s->accept_insert, NULL) != SQLITE_OK) {
+            err = fail(s, "schema");
+        }
+    }
+    if (err) {
+        mfl_store_close(s);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
+void mfl_store_close(mfl_store_t *s)
+{
+    if (s) {
+        sqlite3_finalize(s->get_device);
+        sqlite3_finalize(s->accept_counter);
+        sqlite3_finalize(s->accept_insert);
+        sqlite3_close(s->db);
+        free(s);
+    }
+}
+
+int mfl_store_add_device(mfl_store_t *s, const mfl_device_rec_t *d)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO devices (id, psk, pub, grp) VALUES (?,?,?,?)", -1, &st, NULL)) {
+        return fail(s, "add device");
+    }
+    sqlite3_bind_blob(st, 1, d->id, (int)d->id_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, d->psk, (int)d->psk_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, d->pub.q, sizeof(d->pub.q), SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, d->group, -1, SQLITE_STATIC);
+    const int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : rc == SQLITE_CONSTRAINT ? MFL_ERR_EXISTS : fail(s, "add device");
+}
+
+static void copy_blob(sqlite3_stmt *st, int col, uint8_t *dst, size_t cap, size_t *len)
+{
+    const int n = sqlite3_column_bytes(st, col);
+    *len = n > 0 && (size_t)n <= cap ? (size_t)n : 0;
+    if (*len) {
+        memcpy(dst, sqlite3_column_blob(st, col), *len);
+    }
+}
+
+static void read_device(sqlite3_stmt *st, int first, mfl_device_rec_t *d)
+{
+    size_t pub_len;
+    copy_blob(st, first, d->psk, sizeof(d->psk), &d->psk_len);
+    copy_blob(st, first + 1, d->pub.q, sizeof(d->pub.q), &pub_len);
+    snprintf(d->group, sizeof(d->group), "%s", (const char *)sqlite3_column_text(st, first + 2));
+    d->last_counter = (uint64_t)sqlite3_column_int64(st, first + 3);
+    d->revoked = sqlite3_column_int(st, first + 4);
+}
+
+int mfl_store_get_device(mfl_store_t *s, const uint8_t *id, size_t id_len, mfl_device_rec_t *d)
+{
+    sqlite3_reset(s->get_device);
+    sqlite3_bind_blob(s->get_device, 1, id, (int)id_len, SQLITE_STATIC);
+    const int rc = sqlite3_step(s->get_device);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s->get_device);
+        return rc == SQLITE_DONE ? MFL_ERR_NO_DEVICE : fail(s, "get device");
+    }
+    memset(d, 0, sizeof(*d));
+    memcpy(d->id, id, id_len < sizeof(d->id) ? id_len : sizeof(d->id));
+    d->id_len = id_len;
+    read_device(s->get_device, 0, d);
+    sqlite3_reset(s->get_device);
+    return 0;
+}
+
+int mfl_store_revoke_device(mfl_store_t *s, const uint8_t *id, size_t id_len)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "UPDATE devices SET revoked = 1 WHERE id = ?", -1, &st, NULL)) {
+        return fail(s, "revoke");
+    }
+    sqlite3_bind_blob(st, 1, id, (int)id_len, SQLITE_STATIC);
+    const int rc = sqlite3_step(st);
+    const int changed = sqlite3_changes(s->db);
+    sqlite3_finalize(st);
+    return rc != SQLITE_DONE ? fail(s, "revoke") : changed ? 0 : MFL_ERR_NO_DEVICE;
+}
+
+int mfl_store_each_device(mfl_store_t *s, int (*fn)(void *ctx, const mfl_device_rec_t *d), void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, psk, pub, grp, last_counter, revoked FROM devices ORDER BY id", -1,
+                           &st, NULL)) {
+        return fail(s, "list devices");
+    }
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        mfl_device_rec_t d;
+        memset(&d, 0, sizeof(d));
+        copy_blob(st, 0, d.id, sizeof(d.id), &d.id_len);
+        read_device(st, 1, &d);
+        stop = fn(ctx, &d);
+    }
+    sqlite3_finalize(st);
+    return stop;
+}
+
+int mfl_store_accept_update(mfl_store_t *s, const uint8_t *id, size_t id_len, uint64_t counter,
+                            uint64_t base_version, const uint8_t *msg, size_t len)
+{
+    if (counter > INT64_MAX || base_version > INT64_MAX) {
+        return MFL_ERR_REPLAY;
+    }
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        return fail(s, "begin");
+    }
+    sqlite3_reset(s->accept_counter);
+    sqlite3_bind_int64(s->accept_counter, 1, (sqlite3_int64)counter);
+    sqlite3_bind_blob(s->accept_counter, 2, id, (int)id_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s->accept_counter, 3, (sqlite3_int64)counter);
+    int err = sqlite3_step(s->accept_counter) == SQLITE_DONE ? 0 : fail(s, "counter");
+    if (!err && sqlite3_changes(s->db) == 0) {
+        err = MFL_ERR_REPLAY; /* unknown, revoked, or counter not above the last one */
+    }
+    if (!err) {
+        sqlite3_reset(s->accept_insert);
+        sqlite3_bind_blob(s->accept_insert, 1, id, (int)id_len, SQLITE_STATIC);
+        sqlite3_bind_int64(s->accept_insert, 2, (sqlite3_int64)counter);
+        sqlite3_bind_int64(s->accept_insert, 3, (sqlite3_int64)base_version);
+        sqlite3_bind_blob(s->accept_insert, 4, msg, (int)len, SQLITE_STATIC);
+        err = sqlite3_step(s->accept_insert) == SQLITE_DONE ? 0 : fail(s, "insert update");
+    }
+    sqlite3_reset(s->accept_insert);
+    sqlite3_reset(s->accept_counter);
+    if (err) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return err;
+    }
+    return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, "commit");
+}
+
+int mfl_store_each_pending(mfl_store_t *s, int (*fn)(void *ctx, int64_t rowid, const uint8_t *msg, size_t len),
+                           void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT rowid, msg FROM pending ORDER BY rowid", -1, &st, NULL)) {
+        return fail(s, "pending");
+    }
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        stop = fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
+                  (size_t)sqlite3_column_bytes(st, 1));
+    }
+    sqlite3_finalize(st);
+    return stop;
+}
+
+int64_t mfl_store_pending_count(mfl_store_t *s)
+{
+    sqlite3_stmt *st;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM pending", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg, size_t len, int64_t upto)
+{
+    sqlite3_stmt *ins = NULL, *del = NULL, *max = NULL;
+    int err = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, "begin");
+    if (!err && (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM models", -1, &max, NULL) ||
+                 sqlite3_step(max) != SQLITE_ROW)) {
+        err = fail(s, "model version");
+    }
+    if (!err && (uint64_t)sqlite3_column_int64(max, 0) >= version) {
+        err = MFL_ERR_INVALID_ARG; /* versions only go up */
+    }
+    if (!err && (sqlite3_prepare_v2(s->db, "INSERT INTO models (version, msg) VALUES (?, ?)", -1, &ins, NULL) ||
+                 sqlite3_prepare_v2(s->db, "DELETE FROM pending WHERE rowid <= ?", -1, &del, NULL))) {
+        err = fail(s, "publish");
+    }
+    if (!err) {
+        sqlite3_bind_int64(ins, 1, (sqlite3_int64)version);
+        sqlite3_bind_blob(ins, 2, msg, (int)len, SQLITE_STATIC);
+        sqlite3_bind_int64(del, 1, upto);
+        if (sqlite3_step(ins) != SQLITE_DONE || sqlite3_step(del) != SQLITE_DONE) {
+            err = fail(s, "publish");
+        }
+    }
+    sqlite3_finalize(ins);
+    sqlite3_finalize(del);
+    sqlite3_finalize(max);
+    if (err) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return err;
+    }
+    return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, "commit");
+}
+
+int mfl_store_latest_model(mfl_store_t *s, uint64_t *version, uint8_t **msg, size_t *len)
+{
+    sqlite3_stmt *st;
+    *version = 0;
+    *msg = NULL;
+    *len = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT version, msg FROM models ORDER BY version DESC LIMIT 1", -1, &st, NULL)) {
+        return fail(s, "latest model");
+    }
+    int err = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const int n = sqlite3_column_bytes(st, 1);
+        *msg = malloc(n > 0 ? (size_t)n : 1);
+        if (!*msg) {
+            err = MFL_ERR_NO_MEMORY;
+        } else {
+            memcpy(*msg, sqlite3_column_blob(st, 1), (size_t)n);
+            *len = (size_t)n;
+            *version = (uint64_t)sqlite3_column_int64(st, 0);
+        }
+    }
+    sqlite3_finalize(st);
+    return err;
+}

@@ -1,0 +1,73 @@
+/*
+ * The aggregator's durable state in SQLite (one file, data_dir/state.db):
+ * devices (id, PSK, public key, group, last counter, revoked), accepted
+ * updates waiting for aggregation, and published models.
+ *
+ * Durability: an update is acknowledged only after mfl_store_accept_update()
+ * returned 0, i.e. after its transaction committed. In WAL mode with
+ * synchronous=NORMAL a commit survives the process being killed at any
+ * moment (kill -9); synchronous=FULL (durability "power") also survives an
+ * operating-system crash or power loss, at the cost of an fsync per commit.
+ * The counter check and the insert are one transaction, so an update is
+ * never counted twice and a replayed counter is refused even after restarts.
+ */
+#ifndef MFL_STORE_H
+#define MFL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mfl/crypto.h"
+#include "mfl/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mfl_store mfl_store_t;
+
+enum mfl_durability { MFL_DURABLE_PROCESS = 0, MFL_DURABLE_POWER = 1 };
+
+int mfl_store_open(const char *data_dir, int durability, mfl_store_t **store);
+void mfl_store_close(mfl_store_t *store);
+
+typedef struct {
+    uint8_t id[32];
+    size_t id_len;
+    uint8_t psk[64];
+    size_t psk_len;
+    mfl_es256_public_t pub;
+    char group[64];
+    uint64_t last_counter;
+    int revoked;
+} mfl_device_rec_t;
+
+int mfl_store_add_device(mfl_store_t *s, const mfl_device_rec_t *d);
+int mfl_store_get_device(mfl_store_t *s, const uint8_t *id, size_t id_len, mfl_device_rec_t *d);
+int mfl_store_revoke_device(mfl_store_t *s, const uint8_t *id, size_t id_len);
+/* Calls fn for every device, in id order; stops at a nonzero return. */
+int mfl_store_each_device(mfl_store_t *s, int (*fn)(void *ctx, const mfl_device_rec_t *d), void *ctx);
+
+/* Accepts one verified update: in one transaction, checks counter >
+ * last_counter (MFL_ERR_REPLAY), stores the message and raises the counter. */
+int mfl_store_accept_update(mfl_store_t *s, const uint8_t *id, size_t id_len, uint64_t counter,
+                            uint64_t base_version, const uint8_t *msg, size_t len);
+
+/* Pending (accepted, not yet aggregated) updates, oldest first. */
+int mfl_store_each_pending(mfl_store_t *s, int (*fn)(void *ctx, int64_t rowid, const uint8_t *msg, size_t len),
+                           void *ctx);
+int64_t mfl_store_pending_count(mfl_store_t *s);
+
+/* Publishes a model: in one transaction stores it (version must be above
+ * every stored one) and removes the pending updates with rowid <= upto. */
+int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg, size_t len, int64_t upto);
+
+/* The latest model message (malloc'd into *msg) and its version; *msg NULL
+ * and version 0 when none is stored. */
+int mfl_store_latest_model(mfl_store_t *s, uint64_t *version, uint8_t **msg, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MFL_STORE_H */

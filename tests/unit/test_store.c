@@ -1,0 +1,111 @@
+/* The aggregator's durable state: devices, counters across restarts,
+ * pending updates, model versions that only go up. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mfl/store.h"
+#include "test_support.h"
+
+static char dir[] = "/tmp/mfl_store_XXXXXX";
+
+static void add(mfl_store_t *s, const char *id, const char *group)
+{
+    mfl_device_rec_t d;
+    memset(&d, 0, sizeof(d));
+    d.id_len = strlen(id);
+    memcpy(d.id, id, d.id_len);
+    d.psk_len = 16;
+    memset(d.psk, 0x42, 16);
+    d.pub.q[0] = 4;
+    snprintf(d.group, sizeof(d.group), "%s", group);
+    assert_int_equal(mfl_store_add_device(s, &d), 0);
+}
+
+static int count_devices(void *ctx, const mfl_device_rec_t *d)
+{
+    (void)d;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int sum_pending(void *ctx, int64_t rowid, const uint8_t *msg, size_t len)
+{
+    (void)rowid;
+    *(size_t *)ctx += len + msg[0];
+    return 0;
+}
+
+static void test_store_lifecycle(void **state)
+{
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    mfl_store_t *s;
+    assert_int_equal(mfl_store_open(dir, MFL_DURABLE_PROCESS, &s), 0);
+    add(s, "dev1", "north");
+    add(s, "dev2", "south");
+    mfl_device_rec_t d;
+    memcpy(d.id, "dev1", 4);
+    d.id_len = 4;
+    assert_int_equal(mfl_store_add_device(s, &d), MFL_ERR_EXISTS);
+    assert_int_equal(mfl_store_get_device(s, (const uint8_t *)"dev2", 4, &d), 0);
+    assert_string_equal(d.group, "south");
+    assert_int_equal(d.psk_len, 16);
+    assert_int_equal(mfl_store_get_device(s, (const uint8_t *)"nope", 4, &d), MFL_ERR_NO_DEVICE);
+
+    const uint8_t msg[3] = {1, 2, 3};
+    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"dev1", 4, 5, 1, msg, 3), 0);
+    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"dev1", 4, 5, 1, msg, 3), MFL_ERR_REPLAY);
+    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"dev1", 4, 4, 1, msg, 3), MFL_ERR_REPLAY);
+    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"dev2", 4, 1, 1, msg, 3), 0);
+    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"zzz", 3, 1, 1, msg, 3), MFL_ERR_REPLAY);
+    assert_int_equal(mfl_store_pending_count(s), 2);
+    mfl_store_close(s);
+
+    /* after a restart: the counters and pending updates are still there */
+    assert_int_equal(mfl_store_open(dir, MFL_DURABLE_POWER, &s), 0);
+    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"dev1", 4, 5, 1, msg, 3), MFL_ERR_REPLAY);
+    assert_int_equal(mfl_store_get_device(s, (const uint8_t *)"dev1", 4, &d), 0);
+    assert_int_equal(d.last_counter, 5);
+    size_t sum = 0;
+    mfl_store_each_pending(s, sum_pending, &sum);
+    assert_int_equal(sum, 8);
+    int n = 0;
+    mfl_store_each_device(s, count_devices, &n);
+    assert_int_equal(n, 2);
+
+    /* models: versions only go up; publishing clears the folded updates */
+    uint64_t version;
+    uint8_t *model;
+    size_t len;
+    assert_int_equal(mfl_store_latest_model(s, &version, &model, &len), 0);
+    assert_null(model);
+    assert_int_equal(mfl_store_publish_model(s, 2, msg, 3, 1), 0);
+    assert_int_equal(mfl_store_pending_count(s), 1);
+    assert_int_equal(mfl_store_publish_model(s, 2, msg, 3, 9), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_store_publish_model(s, 1, msg, 3, 9), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_store_pending_count(s), 1);
+    assert_int_equal(mfl_store_latest_model(s, &version, &model, &len), 0);
+    assert_int_equal(version, 2);
+    assert_int_equal(len, 3);
+    free(model);
+
+    /* a revoked device can no longer send */
+    assert_int_equal(mfl_store_revoke_device(s, (const uint8_t *)"dev2", 4), 0);
+    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"dev2", 4, 9, 1, msg, 3), MFL_ERR_REPLAY);
+    assert_int_equal(mfl_store_revoke_device(s, (const uint8_t *)"nope", 4), MFL_ERR_NO_DEVICE);
+    mfl_store_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_lifecycle),
+    };
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
