@@ -1,0 +1,77 @@
+/* Internal interfaces of the aggregator (aggregator/). */
+#ifndef MFL_AGGREGATOR_INTERNAL_H
+#define MFL_AGGREGATOR_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mfl/aggregate.h"
+#include "mfl/learner.h"
+#include "mfl/messages.h"
+#include "mfl/store.h"
+
+/* ---- configuration (config.c) ---- */
+typedef struct {
+    char listen[128];        /* DTLS endpoint host:port */
+    char plain_listen[128];  /* plain CoAP endpoint, tests only ("" = none) */
+    char data_dir[1024];
+    char model[1024];        /* the base .mfl model (its head is federated) */
+    char model_id[64];
+    char key[1024];          /* aggregator signing key (PEM) */
+    uint32_t buffer_k;       /* a new model every K accepted updates */
+    uint32_t max_staleness;  /* S */
+    double max_delta_norm;   /* real units (0 = none) */
+    uint32_t max_body;       /* bytes of one update body */
+    uint32_t max_sessions, max_handshakes, session_timeout_s;
+    int durability;          /* enum mfl_durability */
+    mfl_agg_opts_t agg;
+} agg_config_t;
+
+/* Reads FILE (key = value lines, # comments). Returns 0 or -1 with msg. */
+int agg_config_load(const char *path, agg_config_t *c, char *msg, size_t cap);
+void agg_config_defaults(agg_config_t *c);
+
+/* ---- rounds (rounds.c): accepting updates and publishing models ---- */
+typedef struct {
+    agg_config_t cfg;
+    mfl_store_t *store;
+    mfl_es256_private_t key;
+    uint8_t *model_image;
+    mfl_model_t model;
+    mfl_learner_t learner;   /* only to read the model's global head */
+    uint8_t *arena, *learner_mem;
+    uint16_t rows, cols;     /* head delta shape: units x (features + 1) */
+    int32_t *global;         /* current global head, rows x cols, Q8.24 */
+    uint64_t version;
+    uint8_t *model_msg;      /* current signed model message */
+    size_t model_msg_len;
+    uint64_t accepted, rejected, rounds;
+} agg_state_t;
+
+int agg_state_open(agg_state_t *s, const agg_config_t *cfg, char *msg, size_t cap);
+void agg_state_close(agg_state_t *s);
+
+/* Outcome of one POSTed update: a CoAP response code (class * 100 + detail,
+ * e.g. 204, 400) and either a receipt or a diagnostic text. */
+typedef struct {
+    int code;
+    uint8_t body[128];
+    size_t body_len;
+    int is_receipt;
+    int published;           /* a new model was published */
+} agg_outcome_t;
+
+/* identity: the DTLS PSK identity (NULL on the plain test endpoint). */
+void agg_handle_update(agg_state_t *s, const uint8_t *identity, size_t identity_len, const uint8_t *msg,
+                       size_t len, agg_outcome_t *out);
+
+/* Folds the pending updates into a new signed model when at least k_min
+ * are pending. Returns 1 if a model was published, 0 if not, < 0 on error. */
+int agg_publish_round(agg_state_t *s, uint32_t k_min);
+
+/* The status message body. */
+int agg_status(agg_state_t *s, uint8_t *buf, size_t cap, size_t *len);
+
+void agg_log(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,381 @@
+/*
+ * Accepting updates and publishing models, independent of CoAP (server.c
+ * calls in). Every accepted update is committed (store.c) before it is
+ * acknowledged; a round folds the pending updates into the global head with
+ * the configured strategy (optim/host/aggregate.c), signs the new model,
+ * chains it to the previous one by hash and commits it with the removal of
+ * the updates it folded, in one transaction.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aggregator.h"
+#include "mfl/keys.h"
+#include "mfl/model_file.h"
+
+void agg_log(const char *event, const char *fmt, ...)
+{
+    char when[32];
+    const time_t now = time(NULL);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    fprintf(stderr, "ts=%s event=%s", when, event);
+    if (fmt && *fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputc(' ', stderr);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+    }
+    fputc('\n', stderr);
+}
+
+/* The signed model message for the current global head and version. */
+static int build_model_msg(agg_state_t *s, const uint8_t prev_hash[32], uint8_t **out, size_t *out_len)
+{
+    const uint16_t features = (uint16_t)(s->cols - 1);
+    const size_t n = (size_t)s->rows * features;
+    int32_t *w = malloc(n * sizeof(int32_t)), bias[MFL_DELTA_MAX_ROWS];
+    int8_t *values = malloc(n), shift[MFL_DELTA_MAX_ROWS];
+    const size_t cap = 64 + n + 4u * s->rows + 256;
+    uint8_t *body = malloc(cap), *msg = malloc(cap + 128);
+    int err = w && values && body && msg ? 0 : MFL_ERR_NO_MEMORY;
+    for (size_t r = 0; !err && r < s->rows; r++) {
+        memcpy(w + r * features, s->global + r * s->cols, features * sizeof(int32_t));
+        bias[r] = s->global[r * s->cols + features];
+    }
+    mfl_model_msg_t m = {.model_id = s->cfg.model_id, .model_id_len = strlen(s->cfg.model_id),
+                         .version = s->version, .bias = bias,
+                         .bounds = {s->cfg.max_staleness, (uint32_t)(s->cfg.max_delta_norm * 16777216.0), 0}};
+    memcpy(m.prev_hash, prev_hash, 32);
+    m.head.shift = shift;
+    m.head.values = values;
+    size_t body_len = 0;
+    err = err ? err : mfl_delta_quantize(w, NULL, s->rows, features, (uint32_t)n, &m.head);
+    err = err ? err : mfl_model_msg_encode(&m, body, cap, &body_len);
+    err = err ? err : mfl_cose_sign1_encode((const uint8_t *)s->cfg.model_id, strlen(s->cfg.model_id), body,
+                                            body_len, NULL, 0, &s->key, msg, cap + 128, out_len);
+    free(w), free(values), free(body);
+    if (err) {
+        free(msg);
+        return err;
+    }
+    *out = msg;
+    return 0;
+}
+
+static void sha256(const uint8_t *data, size_t len, uint8_t out[32])
+{
+    mfl_sha256_t h;
+    if (mfl_sha256_start(&h) || mfl_sha256_update(&h, data, len) || mfl_sha256_finish(&h, out)) {
+        memset(out, 0, 32);
+    }
+}
+
+/* The global head from a stored model message (after a restart). */
+static int global_from_model_msg(agg_state_t *s)
+{
+    mfl_cose_sign1_t c;
+    mfl_model_msg_t m;
+    int err = mfl_cose_sign1_decode(s->model_msg, s->model_msg_len, &c);
+    err = err ? err : mfl_model_msg_decode(c.payload, c.payload_len, s->rows, (uint16_t)(s->cols - 1), &m);
+    if (err) {
+        return err;
+    }
+    for (uint16_t r = 0; r < s->rows; r++) {
+        for (uint16_t j = 0; j + 1 < s->cols; j++) {
+            s->global[(size_t)r * s->cols + j] = mfl_delta_dequant(&m.head, r, m.head.values[(size_t)r * m.head.cols + j]);
+        }
+        s->global[(size_t)r * s->cols + s->cols - 1] = mfl_model_msg_bias(&m, r);
+    }
+    s->version = m.version;
+    return 0;
+}
+
+static int open_model(agg_state_t *s, char *msg, size_t cap)
+{
+    size_t size;
+    int err = mfl_model_file_read(s->cfg.model, &s->model_image, &size, msg, cap);
+    err = err ? err : mfl_model_load(&s->model, s->model_image, size);
+    if (err) {
+        if (!msg[0]) {
+            snprintf(msg, cap, "%s: %s", s->cfg.model, mfl_strerror(err));
+        }
+        return err;
+    }
+    const size_t mem = mfl_learner_mem_size(&s->model, 0, 1);
+    mfl_learn_opts_t o = mfl_learn_defaults();
+    o.batch = 1;
+    s->arena = malloc(mfl_model_arena_size(&s->model) + 1);
+    s->learner_mem = aligned_alloc(8, (mem + 8) & ~(size_t)7);
+    err = s->arena && s->learner_mem ? mfl_learner_init(&s->learner, &s->model, s->arena,
+                                                        mfl_model_arena_size(&s->model), s->learner_mem, mem, 0, &o)
+                                     : MFL_ERR_NO_MEMORY;
+    if (err) {
+        snprintf(msg, cap, "%s: no trainable head: %s", s->cfg.model, mfl_strerror(err));
+        return err;
+    }
+    s->rows = s->learner.head.units;
+    s->cols = (uint16_t)(s->learner.head.features + 1);
+    s->global = calloc((size_t)s->rows * s->cols, sizeof(int32_t));
+    if (!s->global) {
+        return MFL_ERR_NO_MEMORY;
+    }
+    for (uint16_t r = 0; r < s->rows; r++) { /* the model's own head, Q8.24 */
+        memcpy(s->global + (size_t)r * s->cols, s->learner.head.w + (size_t)r * (s->cols - 1),
+               (size_t)(s->cols - 1) * sizeof(int32_t));
+        s->global[(size_t)r * s->cols + s->cols - 1] = s->learner.head.b[r];
+    }
+    return 0;
+}
+
+int agg_state_open(agg_state_t *s, const agg_config_t *cfg, char *msg, size_t cap)
+{
+    memset(s, 0, sizeof(*s));
+    s->cfg = *cfg;
+    msg[0] = '\0';
+    int err = mfl_key_load_private(cfg->key, &s->key);
+    if (err) {
+        snprintf(msg, cap, "%s: %s", cfg->key, mfl_strerror(err));
+        return err;
+    }
+    err = open_model(s, msg, cap);
+    if (!err && (err = mfl_store_open(cfg->data_dir, cfg->durability, &s->store)) != 0) {
+        snprintf(msg, cap, "%s: %s", cfg->data_dir, mfl_strerror(err));
+    }
+    err = err ? err : mfl_store_latest_model(s->store, &s->version, &s->model_msg, &s->model_msg_len);
+    if (!err && s->model_msg) {
+        err = global_from_model_msg(s);
+        if (err) {
+            snprintf(msg, cap, "stored model does not match %s: %s", cfg->model, mfl_strerror(err));
+        }
+    } else if (!err) { /* first start: version 1 is the base model's head */
+        const uint8_t zero[32] = {0};
+        s->version = 1;
+        err = build_model_msg(s, zero, &s->model_msg, &s->model_msg_len);
+        err = err ? err : mfl_store_publish_model(s->store, 1, s->model_msg, s->model_msg_len, 0);
+        if (err) {
+            snprintf(msg, cap, "cannot publish the first model: %s", mfl_strerror(err));
+        }
+    }
+    return err;
+}
+
+void agg_state_close(agg_state_t *s)
+{
+    mfl_store_close(s->store);
+    free(s->model_image), free(s->arena), free(s->learner_mem), free(s->global), free(s->model_msg);
+    memset(&s->key, 0, sizeof(s->key));
+}
+
+static void diag(agg_outcome_t *out, int code, const char *text)
+{
+    out->code = code;
+    out->is_receipt = 0;
+    out->body_len = (size_t)snprintf((char *)out->body, sizeof(out->body), "%s", text);
+}
+
+static void receipt(agg_state_t *s, agg_outcome_t *out, int code, const mfl_update_t *u, uint32_t status)
+{
+    const mfl_receipt_t r = {u->device_id, u->device_id_len, u->counter, status, s->version};
+    out->code = code;
+    out->is_receipt = 1;
+    if (mfl_receipt_encode(&r, out->body, sizeof(out->body), &out->body_len)) {
+        diag(out, 500, "receipt");
+    }
+}
+
+static double delta_norm_q24(const mfl_update_t *u, const uint32_t *index)
+{
+    double sq = 0.0;
+    for (uint32_t j = 0; j < u->delta.k; j++) {
+        const uint32_t i = index ? index[j] : j;
+        const double v = mfl_delta_dequant(&u->delta, (uint16_t)(i / u->delta.cols), u->delta.values[j]);
+        sq += v * v;
+    }
+    return sqrt(sq);
+}
+
+void agg_handle_update(agg_state_t *s, const uint8_t *identity, size_t identity_len, const uint8_t *msg,
+                       size_t len, agg_outcome_t *out)
+{
+    mfl_cose_sign1_t c;
+    mfl_update_t u;
+    mfl_device_rec_t dev;
+    memset(out, 0, sizeof(*out));
+    int err = mfl_cose_sign1_decode(msg, len, &c);
+    if (!err && (!c.kid || !c.kid_protected || c.unprotected_count)) {
+        err = MFL_ERR_COSE_HEADER;
+    }
+    if (err) {
+        s->rejected++;
+        agg_log("update_rejected", "reason=\"%s\"", mfl_strerror(err));
+        return diag(out, 400, mfl_strerror(err));
+    }
+    if (identity && (identity_len != c.kid_len || memcmp(identity, c.kid, c.kid_len))) {
+        s->rejected++;
+        agg_log("update_rejected", "reason=\"DTLS identity differs from the COSE kid\"");
+        return diag(out, 403, "DTLS identity differs from the COSE kid");
+    }
+    err = mfl_store_get_device(s->store, c.kid, c.kid_len, &dev);
+    if (err || dev.revoked) {
+        s->rejected++;
+        agg_log("update_rejected", "reason=\"unknown or revoked device\"");
+        return diag(out, 403, "unknown or revoked device");
+    }
+    err = mfl_cose_sign1_verify(&c, NULL, 0, &dev.pub);
+    err = err ? err : mfl_update_decode(c.payload, c.payload_len, s->rows, s->cols, &u);
+    if (!err && (u.device_id_len != c.kid_len || memcmp(u.device_id, c.kid, c.kid_len))) {
+        err = MFL_ERR_COSE_KID;
+    }
+    uint32_t index[MFL_DELTA_MAX_ROWS * 16];
+    if (!err && u.index_bytes && u.delta.k <= sizeof(index) / sizeof(index[0])) {
+        err = mfl_delta_index_decode(u.index_bytes, u.index_len, u.delta.k, (uint32_t)s->rows * s->cols, index);
+    } else if (!err && u.index_bytes) {
+        err = MFL_ERR_PROTO_SIZE;
+    }
+    if (err) {
+        s->rejected++;
+        agg_log("update_rejected", "device=%.*s reason=\"%s\"", (int)c.kid_len, (const char *)c.kid,
+                mfl_strerror(err));
+        return diag(out, err == MFL_ERR_COSE_SIGNATURE ? 401 : err == MFL_ERR_COSE_KID ? 403 : 400,
+                    mfl_strerror(err));
+    }
+    if (u.base_version > s->version || s->version - u.base_version > s->cfg.max_staleness) {
+        s->rejected++;
+        agg_log("update_stale", "device=%.*s base=%llu version=%llu", (int)c.kid_len, (const char *)c.kid,
+                (unsigned long long)u.base_version, (unsigned long long)s->version);
+        return receipt(s, out, 412, &u, MFL_RECEIPT_STALE);
+    }
+    if (s->cfg.max_delta_norm > 0 &&
+        delta_norm_q24(&u, u.index_bytes ? index : NULL) > s->cfg.max_delta_norm * 16777216.0) {
+        s->rejected++;
+        agg_log("update_rejected", "device=%.*s reason=\"norm bound\"", (int)c.kid_len, (const char *)c.kid);
+        return diag(out, 400, "delta norm above the bound");
+    }
+    err = mfl_store_accept_update(s->store, c.kid, c.kid_len, u.counter, u.base_version, msg, len);
+    if (err == MFL_ERR_REPLAY) {
+        agg_log("update_duplicate", "device=%.*s counter=%llu", (int)c.kid_len, (const char *)c.kid,
+                (unsigned long long)u.counter);
+        return receipt(s, out, 204, &u, MFL_RECEIPT_DUPLICATE); /* already counted: the device may stop */
+    }
+    if (err) {
+        return diag(out, 500, mfl_strerror(err));
+    }
+    s->accepted++;
+    agg_log("update_accepted", "device=%.*s counter=%llu base=%llu samples=%llu", (int)c.kid_len,
+            (const char *)c.kid, (unsigned long long)u.counter, (unsigned long long)u.base_version,
+            (unsigned long long)u.samples);
+    receipt(s, out, 204, &u, MFL_RECEIPT_ACCEPTED);
+    if (mfl_store_pending_count(s->store) >= (int64_t)s->cfg.buffer_k) {
+        out->published = agg_publish_round(s, s->cfg.buffer_k) > 0;
+    }
+}
+
+/* ---- aggregation round ---- */
+
+typedef struct {
+    agg_state_t *s;
+    mfl_agg_update_t *updates;
+    int32_t *deltas;
+    size_t count, cap;
+    int64_t last_rowid;
+    char (*groups)[64];
+} round_t;
+
+static uint32_t group_index(round_t *r, const char *group)
+{
+    for (uint32_t g = 0; g < r->count; g++) {
+        if (!strcmp(r->groups[g], group)) {
+            return g;
+        }
+    }
+    return (uint32_t)r->count; /* a group first seen at this update's slot */
+}
+
+static int collect(void *ctx, int64_t rowid, const uint8_t *msg, size_t len)
+{
+    round_t *r = ctx;
+    agg_state_t *s = r->s;
+    mfl_cose_sign1_t c;
+    mfl_update_t u;
+    mfl_device_rec_t dev;
+    uint32_t index[MFL_DELTA_MAX_ROWS * 16];
+    if (r->count == r->cap) {
+        return 1;
+    }
+    const size_t n = (size_t)s->rows * s->cols;
+    int32_t *delta = r->deltas + r->count * n;
+    /* stored updates were verified before they were committed */
+    if (mfl_cose_sign1_decode(msg, len, &c) || mfl_update_decode(c.payload, c.payload_len, s->rows, s->cols, &u) ||
+        mfl_store_get_device(s->store, c.kid, c.kid_len, &dev) ||
+        (u.index_bytes && mfl_delta_index_decode(u.index_bytes, u.index_len, u.delta.k, (uint32_t)n, index))) {
+        r->last_rowid = rowid; /* unreadable: drop it with this round */
+        return 0;
+    }
+    u.delta.index = u.index_bytes ? index : NULL;
+    mfl_delta_expand(&u.delta, delta);
+    snprintf(r->groups[r->count], sizeof(r->groups[0]), "%s", dev.group);
+    r->updates[r->count] = (mfl_agg_update_t){delta, u.samples, (uint32_t)(s->version - u.base_version),
+                                              group_index(r, dev.group)};
+    r->count++;
+    r->last_rowid = rowid;
+    return 0;
+}
+
+int agg_publish_round(agg_state_t *s, uint32_t k_min)
+{
+    const int64_t pending = mfl_store_pending_count(s->store);
+    if (pending < (int64_t)(k_min ? k_min : 1)) {
+        return 0;
+    }
+    const size_t n = (size_t)s->rows * s->cols, cap = (size_t)pending;
+    round_t r = {.s = s, .cap = cap, .last_rowid = 0};
+    r.updates = calloc(cap, sizeof(*r.updates));
+    r.deltas = calloc(cap * n, sizeof(int32_t));
+    r.groups = calloc(cap, sizeof(*r.groups));
+    const size_t scratch_size = mfl_agg_scratch_size(cap, n);
+    void *scratch = malloc(scratch_size);
+    int32_t *next = malloc(n * sizeof(int32_t));
+    int err = r.updates && r.deltas && r.groups && scratch && next ? 0 : MFL_ERR_NO_MEMORY;
+    err = err ? err : mfl_store_each_pending(s->store, collect, &r) < 0 ? MFL_ERR_STORE : 0;
+    if (!err && r.count) {
+        err = mfl_aggregate(&s->cfg.agg, r.updates, r.count, n, s->global, next, scratch, scratch_size);
+    }
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    if (!err && r.count) {
+        uint8_t prev[32];
+        sha256(s->model_msg, s->model_msg_len, prev);
+        int32_t *keep = s->global;
+        s->global = next;
+        s->version++;
+        err = build_model_msg(s, prev, &msg, &len);
+        err = err ? err : mfl_store_publish_model(s->store, s->version, msg, len, r.last_rowid);
+        if (err) { /* nothing published: back to the previous state */
+            s->global = keep;
+            s->version--;
+            free(msg);
+        } else {
+            next = keep;
+            free(s->model_msg);
+            s->model_msg = msg;
+            s->model_msg_len = len;
+            s->rounds++;
+            agg_log("model_published", "version=%llu updates=%zu bytes=%zu", (unsigned long long)s->version,
+                    r.count, len);
+        }
+    }
+    free(r.updates), free(r.deltas), free(r.groups), free(scratch), free(next);
+    return err ? err : r.count > 0;
+}
+
+int agg_status(agg_state_t *s, uint8_t *buf, size_t cap, size_t *len)
+{
+    mfl_status_t st = {.round = s->rounds, .model_version = s->version, .accepted = s->accepted,
+                       .rejected = s->rejected, .n_groups = 0};
+    return mfl_status_encode(&st, buf, cap, len);
+}

@@ -1,0 +1,283 @@
+/*
+ * The aggregator's CoAP side on libcoap (OpenSSL DTLS build): one event
+ * loop (coap_io_process), DTLS-PSK with identity = device id, resources
+ * under /fl/v1/. Block-wise update bodies are reassembled here, never by
+ * libcoap: libcoap 4.3.1 would allocate whatever Size1 a client declares,
+ * so bodies above max_body are refused with 4.13 before any allocation.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <coap3/coap.h>
+
+#include "aggregator.h"
+#include "server.h"
+
+#define REASSEMBLY_SLOTS 64
+
+typedef struct {
+    coap_session_t *session; /* NULL: free */
+    uint8_t *buf;
+    size_t len, total;
+    coap_tick_t started;
+} reassembly_t;
+
+static struct {
+    agg_state_t *state;
+    coap_resource_t *model, *update, *status;
+    reassembly_t slots[REASSEMBLY_SLOTS];
+    volatile sig_atomic_t quit;
+} srv;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    srv.quit = 1;
+}
+
+static int coap_code(int code)
+{
+    return COAP_RESPONSE_CODE(code);
+}
+
+/* ---- DTLS-PSK: identity = device id, key from the store ---- */
+
+static coap_bin_const_t psk_out;
+static uint8_t psk_buf[64];
+
+static const coap_bin_const_t *validate_identity(coap_bin_const_t *identity, coap_session_t *session, void *arg)
+{
+    (void)session;
+    agg_state_t *s = arg;
+    mfl_device_rec_t dev;
+    if (!identity || identity->length == 0 || identity->length > MFL_DEVICE_ID_MAX ||
+        mfl_store_get_device(s->store, identity->s, identity->length, &dev) || dev.revoked) {
+        agg_log("dtls_refused", "identity_bytes=%zu", identity ? identity->length : 0);
+        return NULL;
+    }
+    memcpy(psk_buf, dev.psk, dev.psk_len);
+    psk_out.s = psk_buf;
+    psk_out.length = dev.psk_len;
+    return &psk_out;
+}
+
+/* ---- resources ---- */
+
+static void get_model(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *req, const coap_string_t *query,
+                      coap_pdu_t *resp)
+{
+    agg_state_t *s = srv.state;
+    coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTENT);
+    coap_add_data_large_response(r, session, req, resp, query, COAP_MEDIATYPE_APPLICATION_COSE_SIGN1, -1,
+                                 s->version, s->model_msg_len, s->model_msg, NULL, NULL);
+}
+
+static void get_status(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *req,
+                       const coap_string_t *query, coap_pdu_t *resp)
+{
+    static uint8_t buf[2048];
+    size_t len = 0;
+    if (agg_status(srv.state, buf, sizeof(buf), &len)) {
+        coap_pdu_set_code(resp, COAP_RESPONSE_CODE_INTERNAL_ERROR);
+        return;
+    }
+    coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTENT);
+    coap_add_data_large_response(r, session, req, resp, query, COAP_MEDIATYPE_APPLICATION_CBOR, 0, 0, len, buf,
+                                 NULL, NULL);
+}
+
+static reassembly_t *slot_for(coap_session_t *session, int create)
+{
+    reassembly_t *free_slot = NULL, *oldest = NULL;
+    for (int i = 0; i < REASSEMBLY_SLOTS; i++) {
+        reassembly_t *r = &srv.slots[i];
+        if (r->session == session) {
+            return r;
+        }
+        free_slot = !free_slot && !r->session ? r : free_slot;
+        oldest = r->session && (!oldest || r->started < oldest->started) ? r : oldest;
+    }
+    if (!create) {
+        return NULL;
+    }
+    reassembly_t *r = free_slot ? free_slot : oldest; /* bounded: evict the oldest transfer */
+    free(r->buf);
+    memset(r, 0, sizeof(*r));
+    r->session = session;
+    coap_ticks(&r->started);
+    return r;
+}
+
+static void release_slot(reassembly_t *r)
+{
+    free(r->buf);
+    memset(r, 0, sizeof(*r));
+}
+
+static void too_large(coap_pdu_t *resp)
+{
+    uint8_t b[4];
+    coap_pdu_set_code(resp, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE);
+    coap_add_option(resp, COAP_OPTION_SIZE1, coap_encode_var_safe(b, sizeof(b), srv.state->cfg.max_body), b);
+    coap_add_data(resp, 18, (const uint8_t *)"update body too large");
+}
+
+static void post_update(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *req,
+                        const coap_string_t *query, coap_pdu_t *resp)
+{
+    (void)r, (void)query;
+    agg_state_t *s = srv.state;
+    const uint8_t *data = NULL;
+    size_t len = 0, offset = 0, total = 0;
+    if (!coap_get_data_large(req, &len, &data, &offset, &total) || total == 0) {
+        coap_pdu_set_code(resp, COAP_RESPONSE_CODE_BAD_REQUEST);
+        coap_add_data(resp, 10, (const uint8_t *)"empty body");
+        return;
+    }
+    /* the declared total and every block are checked before any allocation */
+    if (total > s->cfg.max_body || offset + len > s->cfg.max_body) {
+        release_slot(slot_for(session, 1));
+        too_large(resp);
+        return;
+    }
+    const uint8_t *body = data;
+    size_t body_len = len;
+    reassembly_t *slot = NULL;
+    if (offset != 0 || len < total) { /* block-wise */
+        slot = slot_for(session, offset == 0);
+        if (!slot || offset != slot->len || (offset == 0 && !(slot->buf = malloc(total))) ||
+            (offset && total != slot->total)) {
+            if (slot) {
+                release_slot(slot);
+            }
+            coap_pdu_set_code(resp, COAP_RESPONSE_CODE_INCOMPLETE);
+            return;
+        }
+        slot->total = total;
+        memcpy(slot->buf + offset, data, len);
+        slot->len = offset + len;
+        if (slot->len < total) {
+            coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTINUE);
+            return;
+        }
+        body = slot->buf;
+        body_len = slot->len;
+    }
+    const coap_bin_const_t *id = coap_session_get_psk_identity(session);
+    agg_outcome_t out;
+    agg_handle_update(s, id ? id->s : NULL, id ? id->length : 0, body, body_len, &out);
+    if (slot) {
+        release_slot(slot);
+    }
+    coap_pdu_set_code(resp, (coap_pdu_code_t)coap_code(out.code));
+    if (out.is_receipt) {
+        uint8_t b[2];
+        coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
+                        coap_encode_var_safe(b, sizeof(b), COAP_MEDIATYPE_APPLICATION_CBOR), b);
+    }
+    coap_add_data(resp, out.body_len, out.body);
+    if (out.published) {
+        coap_resource_notify_observers(srv.model, NULL);
+    }
+}
+
+static int on_event(coap_session_t *session, coap_event_t event)
+{
+    if (event == COAP_EVENT_SERVER_SESSION_DEL || event == COAP_EVENT_SESSION_CLOSED) {
+        reassembly_t *r = slot_for(session, 0);
+        if (r) {
+            release_slot(r);
+        }
+    }
+    return 0;
+}
+
+static int add_endpoint(coap_context_t *ctx, const char *hostport, coap_proto_t proto)
+{
+    char host[128];
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || (size_t)(colon - hostport) >= sizeof(host)) {
+        return -1;
+    }
+    memcpy(host, hostport, (size_t)(colon - hostport));
+    host[colon - hostport] = '\0';
+    coap_address_t addr;
+    coap_address_init(&addr);
+    addr.addr.sin.sin_family = AF_INET;
+    addr.addr.sin.sin_port = htons((uint16_t)atoi(colon + 1));
+    if (inet_pton(AF_INET, host, &addr.addr.sin.sin_addr) != 1) {
+        return -1;
+    }
+    addr.size = sizeof(addr.addr.sin);
+    return coap_new_endpoint(ctx, &addr, proto) ? 0 : -1;
+}
+
+static coap_resource_t *resource(coap_context_t *ctx, const char *path, coap_request_t method,
+                                 coap_method_handler_t handler)
+{
+    coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
+    coap_register_request_handler(r, method, handler);
+    coap_add_resource(ctx, r);
+    return r;
+}
+
+int agg_server_run(agg_state_t *s)
+{
+    memset(&srv, 0, sizeof(srv));
+    srv.state = s;
+    coap_startup();
+    coap_set_log_level(LOG_WARNING);
+    coap_context_t *ctx = coap_new_context(NULL);
+    if (!ctx) {
+        return -1;
+    }
+    coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP); /* bodies reassembled here, capped */
+    coap_context_set_max_idle_sessions(ctx, s->cfg.max_sessions);
+    coap_context_set_max_handshake_sessions(ctx, s->cfg.max_handshakes);
+    coap_context_set_session_timeout(ctx, s->cfg.session_timeout_s);
+    coap_register_event_handler(ctx, on_event);
+
+    coap_dtls_spsk_t spsk;
+    memset(&spsk, 0, sizeof(spsk));
+    spsk.version = COAP_DTLS_SPSK_SETUP_VERSION;
+    spsk.validate_id_call_back = validate_identity;
+    spsk.id_call_back_arg = s;
+    int err = coap_context_set_psk2(ctx, &spsk) ? 0 : -1;
+    err = err ? err : add_endpoint(ctx, s->cfg.listen, COAP_PROTO_DTLS);
+    if (!err && s->cfg.plain_listen[0]) {
+        err = add_endpoint(ctx, s->cfg.plain_listen, COAP_PROTO_UDP);
+    }
+    if (err) {
+        agg_log("startup_failed", "reason=\"cannot listen on %s\"", s->cfg.listen);
+        coap_free_context(ctx);
+        coap_cleanup();
+        return -1;
+    }
+    srv.model = resource(ctx, "fl/v1/model", COAP_REQUEST_GET, get_model);
+    coap_resource_set_get_observable(srv.model, 1);
+    srv.update = resource(ctx, "fl/v1/update", COAP_REQUEST_POST, post_update);
+    srv.status = resource(ctx, "fl/v1/status", COAP_REQUEST_GET, get_status);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    agg_log("listening", "dtls=%s plain=%s version=%llu", s->cfg.listen,
+            s->cfg.plain_listen[0] ? s->cfg.plain_listen : "off", (unsigned long long)s->version);
+    while (!srv.quit) {
+        coap_io_process(ctx, 1000);
+    }
+    agg_log("shutdown", "accepted=%llu rejected=%llu version=%llu", (unsigned long long)s->accepted,
+            (unsigned long long)s->rejected, (unsigned long long)s->version);
+    for (int i = 0; i < REASSEMBLY_SLOTS; i++) {
+        release_slot(&srv.slots[i]);
+    }
+    coap_free_context(ctx);
+    coap_cleanup();
+    return 0;
+}

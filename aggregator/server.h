@@ -1,0 +1,10 @@
+/* Internal: the CoAP/DTLS event loop (server.c). */
+#ifndef MFL_AGGREGATOR_SERVER_H
+#define MFL_AGGREGATOR_SERVER_H
+
+#include "aggregator.h"
+
+/* Serves until SIGTERM or SIGINT. Returns 0 after a clean shutdown. */
+int agg_server_run(agg_state_t *s);
+
+#endif
