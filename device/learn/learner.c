@@ -42,7 +42,7 @@ static int head_shape(const mfl_model_t *m, head_shape_t *s)
 /* The learner's arrays laid out in its memory, 8-byte aligned each: the
  * one layout both mfl_learner_mem_size() and mfl_learner_init() use. */
 typedef struct {
-    size_t w, qw, b, qbias, qmult, qshift, qscale, w0_scale, g, replay, total;
+    size_t w, qw, b, qbias, qmult, qshift, qscale, w0_scale, b0, w0_ram, g, replay, total;
 } mem_layout_t;
 
 static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_capacity)
@@ -59,6 +59,8 @@ static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_c
     PLACE(qshift, units * 4);
     PLACE(qscale, units * sizeof(mfl_scale_t));
     PLACE(w0_scale, units * sizeof(mfl_scale_t));
+    PLACE(b0, units * 4);
+    PLACE(w0_ram, params);
     PLACE(g, (size_t)batch * units * 4);
     PLACE(replay, mfl_replay_mem_size(s.features, replay_capacity));
 #undef PLACE
@@ -73,8 +75,9 @@ size_t mfl_learner_mem_size(const mfl_model_t *model, uint16_t replay_capacity, 
 }
 
 /* The model's own int8 head: weights and biases in flash, scales from the
- * head block, multipliers from the op's parameters. */
-static void load_global_head(mfl_learner_t *l)
+ * head block, multipliers from the op's parameters: bit-exact with the
+ * model until the first update. */
+static void load_model_head(mfl_learner_t *l)
 {
     const mfl_model_t *m = l->model;
     const mfl_op_rec_t *op = &m->ops[l->head_op];
@@ -94,7 +97,32 @@ static void load_global_head(mfl_learner_t *l)
         l->q.scale[i] = l->w0_scale[i];
     }
     mfl_head_from_quantized(&l->head, &l->q);
+    memcpy(l->b0, l->head.b, (size_t)l->head.units * 4);
+}
+
+/* An installed global head: the master from its int8 weights and Q8.24
+ * biases, then the kernel's form requantized from the master. */
+static int load_installed_head(mfl_learner_t *l)
+{
+    const size_t n = (size_t)l->head.units * l->head.features;
+    memcpy(l->q.w, l->w0, n);
+    for (uint16_t i = 0; i < l->head.units; i++) {
+        l->q.scale[i] = l->w0_scale[i];
+        l->q.bias[i] = 0;
+    }
+    mfl_head_from_quantized(&l->head, &l->q);
+    memcpy(l->head.b, l->b0, (size_t)l->head.units * 4);
+    return mfl_head_requantize(&l->head, &l->q);
+}
+
+static int load_global_head(mfl_learner_t *l)
+{
     l->updates = l->samples = 0;
+    if (!l->global_installed) {
+        load_model_head(l);
+        return 0;
+    }
+    return load_installed_head(l);
 }
 
 static int check_opts(const mfl_learn_opts_t *o)
@@ -127,6 +155,8 @@ static void bind_head(mfl_learner_t *l, uint8_t *mem, head_shape_t s, const mem_
         .scale = (mfl_scale_t *)(void *)(mem + L->qscale),
     };
     l->w0_scale = (mfl_scale_t *)(void *)(mem + L->w0_scale);
+    l->b0 = (int32_t *)(void *)(mem + L->b0);
+    l->w0_ram = (int8_t *)(mem + L->w0_ram);
     l->g = (int32_t *)(void *)(mem + L->g);
     for (uint16_t i = 0; i < s.units; i++) {
         l->w0_scale[i] = (mfl_scale_t){w_m[i], w_m[s.units + i]};
@@ -166,10 +196,7 @@ int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, si
     bind_head(l, mem, s, &L);
     err = mfl_replay_init(&l->replay, (uint8_t *)mem + L.replay, mfl_replay_mem_size(s.features, replay_capacity),
                           s.features, replay_capacity, o.balanced, o.seed ^ 0xA5A5A5A5u);
-    if (!err) {
-        load_global_head(l);
-    }
-    return err;
+    return err ? err : load_global_head(l);
 }
 
 static int set_input(mfl_learner_t *l, const int8_t *input, size_t len)
@@ -315,8 +342,26 @@ int mfl_learner_reset(mfl_learner_t *l)
     if (!l || !l->model) {
         return MFL_ERR_INVALID_ARG;
     }
-    load_global_head(l);
-    return 0;
+    return load_global_head(l);
+}
+
+int mfl_learner_install_global(mfl_learner_t *l, const int8_t *weights, const mfl_scale_t *row_scale,
+                               const int32_t *bias_q24, uint16_t units, uint16_t features)
+{
+    if (!l || !weights || !row_scale || !bias_q24) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if (units != l->head.units || features != l->head.features) {
+        return MFL_ERR_PROTO_DIMENSION;
+    }
+    memcpy(l->w0_ram, weights, (size_t)units * features);
+    for (uint16_t i = 0; i < units; i++) {
+        l->w0_scale[i] = row_scale[i];
+        l->b0[i] = bias_q24[i];
+    }
+    l->w0 = l->w0_ram;
+    l->global_installed = 1;
+    return load_global_head(l);
 }
 
 int mfl_learner_delta(const mfl_learner_t *l, uint16_t unit, int32_t *delta)
@@ -330,13 +375,6 @@ int mfl_learner_delta(const mfl_learner_t *l, uint16_t unit, int32_t *delta)
         const int64_t w0 = mfl_scale_apply(to_w, l->w0[(size_t)unit * f + j]);
         delta[j] = (int32_t)((int64_t)l->head.w[(size_t)unit * f + j] - w0);
     }
-    const mfl_op_rec_t *op = &l->model->ops[l->head_op];
-    int32_t bias0 = 0;
-    if (op->inputs[2] != MFL_NONE) {
-        memcpy(&bias0, l->model->data + l->model->tensors[op->inputs[2]].offset + (size_t)unit * 4, 4);
-    }
-    mfl_scale_t to_b = mfl_scale_mul(l->head.feature_scale, l->w0_scale[unit]);
-    to_b.e += MFL_HEAD_FRAC;
-    delta[f] = (int32_t)((int64_t)l->head.b[unit] - mfl_scale_apply(to_b, bias0));
+    delta[f] = (int32_t)((int64_t)l->head.b[unit] - l->b0[unit]);
     return 0;
 }

@@ -47,8 +47,11 @@ typedef struct {
     uint16_t head_op;
     mfl_head_t head;        /* master copy */
     mfl_head_q_t q;         /* int8 copy the kernel runs */
-    const int8_t *w0;       /* global head weights (in the model) */
-    mfl_scale_t *w0_scale;  /* their scales */
+    const int8_t *w0;       /* global head weights: in the model, or w0_ram once installed */
+    mfl_scale_t *w0_scale;  /* their per-unit scales */
+    int32_t *b0;            /* global biases, Q8.24 */
+    int8_t *w0_ram;         /* an installed global head's weights */
+    int global_installed;   /* 0: the model's own head; 1: installed from a model message */
     int32_t *g;             /* gradient scratch, batch x units */
     mfl_replay_t replay;
     mfl_learn_opts_t opts;
@@ -94,6 +97,15 @@ int mfl_learner_train_buffer(mfl_learner_t *l, uint16_t epochs);
 
 /* Back to the model's (global) head; the replay buffer is kept. */
 int mfl_learner_reset(mfl_learner_t *l);
+
+/*
+ * Installs a new global head from a verified model message (the caller has
+ * checked its signature and that its version is newer): the learner's head
+ * and its reference for deltas become the message's head. The replay
+ * buffer is kept. Returns 0 or MFL_ERR_PROTO_DIMENSION (another head shape).
+ */
+int mfl_learner_install_global(mfl_learner_t *l, const int8_t *weights, const mfl_scale_t *row_scale,
+                               const int32_t *bias_q24, uint16_t units, uint16_t features);
 
 /* The head's change since the global head for one unit: delta[j] for its
  * weights (j < features) and delta[features] for its bias, Q8.24. */

@@ -41,6 +41,17 @@ int mfl_update_build(const mfl_learner_t *l, const mfl_update_params_t *p, int32
                      const mfl_es256_private_t *key, void *work, size_t work_size, uint8_t *dst, size_t cap,
                      size_t *len);
 
+/*
+ * Installs a model message from the aggregator into the learner: checks the
+ * COSE_Sign1 structure and the aggregator's signature (its pinned key),
+ * the head's dimensions, and that the version is above installed_version
+ * (MFL_ERR_PROTO_VALUE otherwise: models only move forward), then makes
+ * the message's head the learner's global head. On any error the learner
+ * keeps its current head. *version receives the installed version.
+ */
+int mfl_model_install(mfl_learner_t *l, const uint8_t *msg, size_t len, const mfl_es256_public_t *aggregator,
+                      uint64_t installed_version, uint64_t *version);
+
 #ifdef __cplusplus
 }
 #endif

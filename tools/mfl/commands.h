@@ -12,5 +12,6 @@ int mfl_cmd_keygen(int argc, char **argv);
 int mfl_cmd_verify(int argc, char **argv);
 int mfl_cmd_inspect(int argc, char **argv);
 int mfl_cmd_update(int argc, char **argv);
+int mfl_cmd_device(int argc, char **argv);
 
 #endif

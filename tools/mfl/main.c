@@ -36,6 +36,10 @@ static void usage(FILE *out)
             "  mfl inspect FILE                      print any microfl message; say why it is invalid\n"
             "  mfl verify --key PUB FILE             check a COSE_Sign1 signature\n"
             "\n"
+            "Talking to an aggregator (CoAP over DTLS-PSK):\n"
+            "  mfl device sync --server H:P --id ID --psk HEX ...   fetch/install the model, learn, send an update\n"
+            "  mfl device relay --server H:P --id ID --psk HEX FILE  post a signed update made elsewhere\n"
+            "\n"
             "Options:\n"
             "  -h, --help      show this help\n"
             "  -V, --version   show the version\n");
@@ -77,6 +81,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "update")) {
         return mfl_cmd_update(argc - 1, argv + 1);
+    }
+    if (!strcmp(argv[1], "device")) {
+        return mfl_cmd_device(argc - 1, argv + 1);
     }
     fprintf(stderr, "mfl: unknown command '%s' (see mfl --help)\n", argv[1]);
     return 2;

@@ -1,0 +1,272 @@
+/*
+ * `mfl device sync` and `mfl device relay`: a Linux-class device (or a
+ * gateway) talking to the aggregator with the device library and the host
+ * CoAP/DTLS client. Device state lives in a directory: the installed model
+ * message (model.cose), the last acknowledged counter, and the error-feedback
+ * residual; each is replaced atomically (temporary file + rename), so a crash
+ * mid-install leaves the previous model in place.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "mfl/coap_client.h"
+#include "mfl/features.h"
+#include "mfl/host_io.h"
+#include "mfl/keys.h"
+#include "mfl/model_file.h"
+#include "mfl/update_builder.h"
+
+typedef struct {
+    mfl_coap_client_t net;
+    char id[40];
+    uint8_t psk[64];
+    const char *agg_pub, *model, *key, *state;
+    size_t samples;
+    uint64_t seed;
+    uint32_t top_k;
+    int fetch_only;
+} device_opts_t;
+
+static int parse_server(const char *s, mfl_coap_client_t *c)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || (size_t)(colon - s) >= sizeof(c->host)) {
+        return -1;
+    }
+    memcpy(c->host, s, (size_t)(colon - s));
+    c->host[colon - s] = '\0';
+    c->port = (uint16_t)atoi(colon + 1);
+    return c->port ? 0 : -1;
+}
+
+static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *len)
+{
+    const size_t n = strlen(s);
+    if (n == 0 || n % 2 || n / 2 > cap) {
+        return -1;
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1) {
+            return -1;
+        }
+        out[i] = (uint8_t)v;
+    }
+    *len = n / 2;
+    return 0;
+}
+
+static void state_path(const device_opts_t *o, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", o->state, name);
+}
+
+static uint64_t read_counter(const device_opts_t *o)
+{
+    char path[1024];
+    uint8_t *data;
+    size_t len;
+    uint64_t v = 0;
+    state_path(o, "counter", path, sizeof(path));
+    if (mfl_read_file(path, &data, &len) == 0) {
+        char text[32] = {0};
+        memcpy(text, data, len < 31 ? len : 31);
+        v = strtoull(text, NULL, 10);
+        free(data);
+    }
+    return v;
+}
+
+/* GET the model; install it if it is newer than what the device runs. */
+static int fetch_model(const device_opts_t *o, mfl_learner_t *l, const mfl_es256_public_t *agg, uint64_t *version)
+{
+    int code;
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    int err = mfl_coap_request(&o->net, "GET", "fl/v1/model", 0, NULL, 0, &code, &msg, &len);
+    if (err || code != 205) {
+        fprintf(stderr, "mfl device: GET model failed (%s, code %d)\n", err ? mfl_strerror(err) : "ok", code);
+        free(msg);
+        return err ? err : MFL_ERR_IO;
+    }
+    uint64_t installed = *version;
+    err = mfl_model_install(l, msg, len, agg, *version, &installed);
+    if (err == MFL_ERR_PROTO_VALUE) {
+        printf("model: version %llu is current\n", (unsigned long long)*version);
+        err = 0;
+    } else if (!err) {
+        char path[1024];
+        state_path(o, "model.cose", path, sizeof(path));
+        err = mfl_write_file(path, msg, len);
+        printf("model: installed version %llu\n", (unsigned long long)installed);
+        *version = installed;
+    } else {
+        fprintf(stderr, "mfl device: model refused: %s\n", mfl_strerror(err));
+    }
+    free(msg);
+    return err;
+}
+
+static int send_update(const device_opts_t *o, mfl_learner_t *l, const mfl_es256_private_t *key, uint64_t version)
+{
+    char path[1024];
+    const size_t n = (size_t)l->head.units * (l->head.features + 1u);
+    int32_t *residual = calloc(n, sizeof(int32_t));
+    uint8_t *data = NULL;
+    size_t len = 0;
+    state_path(o, "residual.bin", path, sizeof(path));
+    if (residual && mfl_read_file(path, &data, &len) == 0 && len == n * sizeof(int32_t)) {
+        memcpy(residual, data, len);
+    }
+    free(data);
+    const uint64_t counter = read_counter(o) + 1;
+    const size_t ws = mfl_update_work_size(l, o->top_k), cap = mfl_update_max_size(l, strlen(o->id));
+    uint8_t *work = aligned_alloc(8, (ws + 8) & ~(size_t)7), *msg = malloc(cap), *resp = NULL;
+    const mfl_update_params_t p = {(const uint8_t *)o->id, strlen(o->id), version, counter, o->top_k};
+    int code = 0;
+    int err = residual && work && msg ? mfl_update_build(l, &p, residual, key, work, ws, msg, cap, &len)
+                                      : MFL_ERR_NO_MEMORY;
+    err = err ? err : mfl_coap_request(&o->net, "POST", "fl/v1/update", 18, msg, len, &code, &resp, &len);
+    mfl_receipt_t r;
+    if (!err && code == 204 && mfl_receipt_decode(resp, len, &r) == 0) {
+        /* acknowledged: only now does the device commit its counter and residual */
+        char text[32];
+        const int tl = snprintf(text, sizeof(text), "%llu\n", (unsigned long long)counter);
+        err = mfl_write_file(path, residual, n * sizeof(int32_t));
+        state_path(o, "counter", path, sizeof(path));
+        err = err ? err : mfl_write_file(path, text, (size_t)tl);
+        printf("update: counter %llu %s (aggregator at version %llu)\n", (unsigned long long)counter,
+               r.status == MFL_RECEIPT_ACCEPTED ? "accepted" : "already counted",
+               (unsigned long long)r.model_version);
+    } else if (!err) {
+        fprintf(stderr, "mfl device: update refused: code %d.%02d %.*s\n", code / 100, code % 100,
+                (int)(resp && len < 200 ? len : 0), resp ? (const char *)resp : "");
+        err = MFL_ERR_IO;
+    }
+    free(residual), free(work), free(msg), free(resp);
+    return err;
+}
+
+static int sync_device(const device_opts_t *o)
+{
+    char msg[256] = "", path[1024];
+    uint8_t *image = NULL, *stored = NULL;
+    size_t size, stored_len;
+    mfl_model_t model;
+    mfl_es256_private_t key;
+    mfl_es256_public_t agg;
+    int err = mfl_key_load_private(o->key, &key);
+    err = err ? err : mfl_key_load_public(o->agg_pub, &agg);
+    err = err ? err : mfl_model_file_read(o->model, &image, &size, msg, sizeof(msg));
+    err = err ? err : mfl_model_load(&model, image, size);
+    if (err) {
+        fprintf(stderr, "mfl device: %s\n", msg[0] ? msg : mfl_strerror(err));
+        free(image);
+        return 1;
+    }
+    const size_t mem_size = mfl_learner_mem_size(&model, 128, 8);
+    uint8_t *arena = malloc(mfl_model_arena_size(&model)), *mem = aligned_alloc(8, (mem_size + 8) & ~(size_t)7);
+    mfl_learner_t l;
+    uint64_t version = 1;
+    err = mfl_learner_init(&l, &model, arena, mfl_model_arena_size(&model), mem, mem_size, 128, NULL);
+    state_path(o, "model.cose", path, sizeof(path));
+    if (!err && mfl_read_file(path, &stored, &stored_len) == 0) { /* the model installed last time */
+        err = mfl_model_install(&l, stored, stored_len, &agg, 0, &version);
+        free(stored);
+    }
+    err = err ? err : fetch_model(o, &l, &agg, &version);
+    mfl_dataset_t train;
+    if (!err && !o->fetch_only && o->samples) {
+        err = mfl_fmnist_load(NULL, 1, &train, msg, sizeof(msg));
+        int8_t in[784];
+        for (size_t i = 0; !err && i < o->samples; i++) {
+            const size_t s = (size_t)((o->seed * 7919u + i * 104729u) % train.n);
+            mfl_image_to_input(train.images + s * 784, 784, in);
+            err = mfl_learner_learn(&l, in, 784, train.labels[s]);
+        }
+        mfl_dataset_free(&train);
+    }
+    if (!err && !o->fetch_only) {
+        err = send_update(o, &l, &key, version);
+    }
+    memset(&key, 0, sizeof(key));
+    free(image), free(arena), free(mem);
+    if (err) {
+        fprintf(stderr, "mfl device sync: %s\n", mfl_strerror(err));
+    }
+    return err ? 1 : 0;
+}
+
+static int relay(const device_opts_t *o, const char *file)
+{
+    uint8_t *msg = NULL, *resp = NULL;
+    size_t len = 0, resp_len = 0;
+    int code = 0;
+    int err = mfl_read_file(file, &msg, &len);
+    err = err ? err : mfl_coap_request(&o->net, "POST", "fl/v1/update", 18, msg, len, &code, &resp, &resp_len);
+    mfl_receipt_t r;
+    if (!err && code == 204 && mfl_receipt_decode(resp, resp_len, &r) == 0) {
+        printf("relayed %s: counter %llu %s\n", file, (unsigned long long)r.counter,
+               r.status == MFL_RECEIPT_ACCEPTED ? "accepted" : "already counted");
+    } else {
+        fprintf(stderr, "mfl device relay: %s\n", err ? mfl_strerror(err) : "refused");
+        err = err ? err : MFL_ERR_IO;
+    }
+    free(msg), free(resp);
+    return err ? 1 : 0;
+}
+
+int mfl_cmd_device(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"server", required_argument, 0, 'S'}, {"id", required_argument, 0, 'i'}, {"psk", required_argument, 0, 'k'},
+        {"agg-pub", required_argument, 0, 'a'}, {"model", required_argument, 0, 'm'},
+        {"key", required_argument, 0, 'K'}, {"state", required_argument, 0, 's'},
+        {"samples", required_argument, 0, 'n'}, {"seed", required_argument, 0, 'e'},
+        {"top-k", required_argument, 0, 't'}, {"fetch-only", no_argument, 0, 'f'},
+        {"plain", no_argument, 0, 'p'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    device_opts_t o;
+    memset(&o, 0, sizeof(o));
+    mfl_coap_client_defaults(&o.net);
+    o.samples = 100;
+    o.seed = 1;
+    const char *verb = argc > 1 ? argv[1] : "";
+    int c, bad = 0;
+    optind = 1;
+    while ((c = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'S': bad |= parse_server(optarg, &o.net); break;
+        case 'i': snprintf(o.id, sizeof(o.id), "%s", optarg); break;
+        case 'k': bad |= parse_hex(optarg, o.psk, sizeof(o.psk), &o.net.psk_len); break;
+        case 'a': o.agg_pub = optarg; break;
+        case 'm': o.model = optarg; break;
+        case 'K': o.key = optarg; break;
+        case 's': o.state = optarg; break;
+        case 'n': o.samples = strtoull(optarg, NULL, 10); break;
+        case 'e': o.seed = strtoull(optarg, NULL, 10); break;
+        case 't': o.top_k = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'f': o.fetch_only = 1; break;
+        case 'p': o.net.dtls = 0; break;
+        default: bad = 1; break;
+        }
+    }
+    o.net.identity = (const uint8_t *)o.id;
+    o.net.identity_len = strlen(o.id);
+    o.net.psk = o.psk;
+    const int sync_ok = !strcmp(verb, "sync") && o.id[0] && o.agg_pub && o.model && o.key && o.state;
+    const int relay_ok = !strcmp(verb, "relay") && o.id[0] && optind + 1 == argc - 1;
+    if (bad || (!sync_ok && !relay_ok)) {
+        fprintf(stderr,
+                "usage: mfl device sync --server HOST:PORT --id ID --psk HEX --agg-pub AGG.pub --model BASE.mfl\n"
+                "                       --key DEVICE.key --state DIR [--samples N] [--seed N] [--top-k K] [--fetch-only]\n"
+                "       mfl device relay --server HOST:PORT --id ID --psk HEX UPDATE.cose\n"
+                "sync: fetch and install a newer signed model, learn N labelled images, send the signed update\n"
+                "(retries with backoff; counter and residual committed only once acknowledged).\n"
+                "relay: post a signed update produced elsewhere (a firmware image, a gateway queue).\n");
+        return 2;
+    }
+    return sync_ok ? sync_device(&o) : relay(&o, argv[argc - 1]);
+}
