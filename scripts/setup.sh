@@ -9,7 +9,8 @@ packages=(
   build-essential cmake pkg-config git
   # libraries found through pkg-config by CMakeLists.txt
   libcoap3-dev libmbedtls-dev libssl-dev libcbor-dev libcmocka-dev libsqlite3-dev zlib1g-dev
-  # data
+  # data, and the SQLite shell the crash test inspects the store with
+  sqlite3
   dataset-fashion-mnist
   # independent implementations for interop tests (COSE, CBOR, CoAP)
   python3 python3-cbor2 python3-cryptography libcoap3-bin
