@@ -35,7 +35,9 @@ key = $tmp/agg.key
 buffer_k = 2
 max_body = 4096
 CONF
+"$MFL" keygen dev2 >/dev/null
 "$AGG" provision --config agg.conf add --id dev1 --psk 736563726574 --pub dev1.pub --group north >/dev/null
+"$AGG" provision --config agg.conf add --id dev2 --psk 736563726575 --pub dev2.pub --group south >/dev/null
 start() { "$AGG" --config agg.conf >> srv.log 2>&1 & pid=$!; sleep 1; kill -0 "$pid" || fail "server did not start"; }
 start
 
@@ -59,6 +61,17 @@ prev=$(sha256sum m1.cose | cut -c1-64)
 head -c 700 /dev/urandom > junk
 client -m post -t 18 -f junk "$url/update" > junk.out 2>&1 || true
 grep -q "4\.0" junk.out || fail "garbage did not get a 4.xx: $(cat junk.out)"
+# forged: signed with dev2's key but claiming to be dev1 -> 4.01
+"$MFL" update make --model base.mfl --key dev2.key --device-id dev1 --counter 9 --base-version 1 --samples 5 \
+  -o forged.cose >/dev/null
+client -m post -t 18 -f forged.cose "$url/update" > forged.out 2>&1 || true
+grep -q "4\.01" forged.out || fail "forged update not refused with 4.01: $(cat forged.out)"
+# dev1's genuine update carried over dev2's DTLS session -> 4.03 (identity != kid)
+"$MFL" update make --model base.mfl --key dev1.key --device-id dev1 --counter 10 --base-version 1 --samples 5 \
+  -o genuine.cose >/dev/null
+timeout 20 coap-client-openssl -u dev2 -k secreu -B 10 -m post -t 18 -f genuine.cose "$url/update" \
+  > swapped.out 2>&1 || true
+grep -q "4\.03" swapped.out || fail "identity/kid mismatch not refused with 4.03: $(cat swapped.out)"
 # a wrong PSK: the handshake fails and no response ever arrives
 timeout 10 coap-client-openssl -u dev1 -k wrong -B 3 -m get -o wrong.out "$url/status" >/dev/null 2>&1 || true
 [ ! -s wrong.out ] || fail "wrong PSK got a response"
@@ -85,6 +98,25 @@ rss_after=$(awk '/VmRSS/{print $2}' /proc/$pid/status)
 [ $((rss_after - rss_before)) -lt 10000 ] || fail "server grew by $((rss_after - rss_before)) kB"
 client -m get -o s.cbor "$url/status" || fail "not serving after hostile input"
 
+# a flood of half-open DTLS handshakes: 3000 ClientHellos from 30 sockets,
+# none ever completed; memory stays bounded and the server keeps serving
+/usr/bin/python3 - "$port" <<'PY'
+import os, socket, struct, sys
+port = int(sys.argv[1])
+def client_hello(seq):
+    body = b"\xfe\xfd" + os.urandom(32) + b"\x00" + b"\x00"        # version, random, no session, no cookie
+    body += struct.pack(">H", 4) + b"\x00\xa8\xc0\xa8" + b"\x01\x00"  # PSK suites, null compression
+    hs = b"\x01" + len(body).to_bytes(3, "big") + struct.pack(">H", 0) + b"\x00\x00\x00" + len(body).to_bytes(3, "big") + body
+    return b"\x16\xfe\xfd" + b"\x00\x00" + seq.to_bytes(6, "big") + struct.pack(">H", len(hs)) + hs
+socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(30)]
+for i in range(3000):
+    socks[i % 30].sendto(client_hello(i), ("127.0.0.1", port))
+PY
+sleep 1
+rss_flood=$(awk '/VmRSS/{print $2}' /proc/$pid/status)
+[ $((rss_flood - rss_after)) -lt 20000 ] || fail "handshake flood grew the server by $((rss_flood - rss_after)) kB"
+client -m get -o s2.cbor "$url/status" || fail "not serving after the handshake flood"
+
 # crash and restart: the counter and the version survive
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 start
@@ -97,5 +129,5 @@ kill -TERM "$pid"
 wait "$pid" || fail "unclean shutdown"
 pid=""
 grep -q "event=shutdown" srv.log || fail "no shutdown log line"
-echo "server RSS before/after the 2 GB Size1 request: ${rss_before}/${rss_after} kB"
+echo "server RSS before/after the 2 GB Size1 request: ${rss_before}/${rss_after} kB; after 3000 half-open handshakes: ${rss_flood} kB"
 echo "1 passed, 0 failed"
