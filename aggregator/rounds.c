@@ -373,9 +373,30 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min)
     return err ? err : r.count > 0;
 }
 
+typedef struct {
+    mfl_status_t *st;
+    char names[MFL_GROUPS_MAX][64];
+} groups_t;
+
+static int add_group(void *ctx, const char *group, uint64_t devices, uint64_t accepted)
+{
+    groups_t *g = ctx;
+    mfl_status_t *st = g->st;
+    if (st->n_groups == MFL_GROUPS_MAX) {
+        return 1; /* the status lists the first 16 groups */
+    }
+    snprintf(g->names[st->n_groups], sizeof(g->names[0]), "%s", group);
+    st->groups[st->n_groups] = (mfl_group_status_t){g->names[st->n_groups], strlen(g->names[st->n_groups]),
+                                                    devices, accepted};
+    st->n_groups++;
+    return 0;
+}
+
 int agg_status(agg_state_t *s, uint8_t *buf, size_t cap, size_t *len)
 {
     mfl_status_t st = {.round = s->rounds, .model_version = s->version, .accepted = s->accepted,
                        .rejected = s->rejected, .n_groups = 0};
+    groups_t g = {.st = &st};
+    mfl_store_each_group(s->store, add_group, &g);
     return mfl_status_encode(&st, buf, cap, len);
 }

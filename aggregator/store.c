@@ -18,7 +18,8 @@ static const char schema[] =
     "PRAGMA journal_mode=WAL;"
     "CREATE TABLE IF NOT EXISTS devices ("
     "  id BLOB PRIMARY KEY, psk BLOB NOT NULL, pub BLOB NOT NULL, grp TEXT NOT NULL,"
-    "  last_counter INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0);"
+    "  last_counter INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0,"
+    "  accepted INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS pending ("
     "  rowid INTEGER PRIMARY KEY AUTOINCREMENT, device BLOB NOT NULL, counter INTEGER NOT NULL,"
     "  base_version INTEGER NOT NULL, msg BLOB NOT NULL, UNIQUE(device, counter));"
@@ -52,7 +53,7 @@ int mfl_store_open(const char *data_dir, int durability, mfl_store_t **out)
             sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(s->db, "SELECT psk, pub, grp, last_counter, revoked FROM devices WHERE id = ?", -1,
                                &s->get_device, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(s->db, "UPDATE devices SET last_counter = ? WHERE id = ? AND revoked = 0 AND "
+            sqlite3_prepare_v2(s->db, "UPDATE devices SET last_counter = ?, accepted = accepted + 1 WHERE id = ? AND revoked = 0 AND "
                                       "last_counter < ?", -1, &s->accept_counter, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(s->db, "INSERT INTO pending (device, counter, base_version, msg) VALUES (?,?,?,?)",
                                -1, &s->accept_insert, NULL) != SQLITE_OK) {
@@ -206,6 +207,23 @@ int mfl_store_each_pending(mfl_store_t *s, int (*fn)(void *ctx, int64_t rowid, c
     while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         stop = fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
                   (size_t)sqlite3_column_bytes(st, 1));
+    }
+    sqlite3_finalize(st);
+    return stop;
+}
+
+int mfl_store_each_group(mfl_store_t *s, int (*fn)(void *ctx, const char *group, uint64_t devices, uint64_t accepted),
+                         void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT grp, count(*), sum(accepted) FROM devices WHERE revoked = 0 "
+                                  "GROUP BY grp ORDER BY grp", -1, &st, NULL)) {
+        return fail(s, "groups");
+    }
+    int stop = 0;
+    while (!stop && sqlite3_step(st) == SQLITE_ROW) {
+        stop = fn(ctx, (const char *)sqlite3_column_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
+                  (uint64_t)sqlite3_column_int64(st, 2));
     }
     sqlite3_finalize(st);
     return stop;

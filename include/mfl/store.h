@@ -53,6 +53,11 @@ int mfl_store_each_device(mfl_store_t *s, int (*fn)(void *ctx, const mfl_device_
 int mfl_store_accept_update(mfl_store_t *s, const uint8_t *id, size_t id_len, uint64_t counter,
                             uint64_t base_version, const uint8_t *msg, size_t len);
 
+/* Per group (revoked devices excluded): devices and updates accepted, in
+ * group order; fn's nonzero return stops. */
+int mfl_store_each_group(mfl_store_t *s, int (*fn)(void *ctx, const char *group, uint64_t devices, uint64_t accepted),
+                         void *ctx);
+
 /* Pending (accepted, not yet aggregated) updates, oldest first. */
 int mfl_store_each_pending(mfl_store_t *s, int (*fn)(void *ctx, int64_t rowid, const uint8_t *msg, size_t len),
                            void *ctx);

@@ -97,6 +97,7 @@ grep -q "code 4.13" big.out || fail "huge Size1 not refused with 4.13: $(cat big
 rss_after=$(awk '/VmRSS/{print $2}' /proc/$pid/status)
 [ $((rss_after - rss_before)) -lt 10000 ] || fail "server grew by $((rss_after - rss_before)) kB"
 client -m get -o s.cbor "$url/status" || fail "not serving after hostile input"
+"$MFL" inspect s.cbor | grep -q "group north: 1 devices, 2 accepted" || fail "per-group status: $("$MFL" inspect s.cbor)"
 
 # a flood of half-open DTLS handshakes: 3000 ClientHellos from 30 sockets,
 # none ever completed; memory stays bounded and the server keeps serving
