@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "aggregator.h"
+#include "mfl/host_io.h"
 #include "mfl/keys.h"
 #include "server.h"
 
@@ -24,23 +25,6 @@ static void usage(FILE *out)
             "       mfl-aggregator provision --config FILE revoke --id ID\n"
             "       mfl-aggregator --help | --version\n"
             "The configuration file is described in docs/aggregator.md.\n");
-}
-
-static int hex(const char *s, uint8_t *out, size_t cap, size_t *len)
-{
-    const size_t n = strlen(s);
-    if (n == 0 || n % 2 || n / 2 > cap) {
-        return -1;
-    }
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1) {
-            return -1;
-        }
-        out[i] = (uint8_t)v;
-    }
-    *len = n / 2;
-    return 0;
 }
 
 static int print_device(void *ctx, const mfl_device_rec_t *d)
@@ -92,7 +76,7 @@ static int provision(int argc, char **argv)
         d.id_len = strlen(id);
         memcpy(d.id, id, d.id_len);
         snprintf(d.group, sizeof(d.group), "%s", group);
-        err = hex(psk, d.psk, sizeof(d.psk), &d.psk_len) ? MFL_ERR_INVALID_ARG : 0;
+        err = mfl_hex_decode(psk, d.psk, sizeof(d.psk), &d.psk_len) || d.psk_len == 0 ? MFL_ERR_INVALID_ARG : 0;
         err = err ? err : mfl_key_load_public(pub, &d.pub);
         err = err ? err : mfl_store_add_device(store, &d);
         memset(d.psk, 0, sizeof(d.psk));

@@ -50,3 +50,24 @@ int mfl_write_file(const char *path, const void *data, size_t size)
     return 0;
 }
 
+
+int mfl_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t n = 0;
+    while (hex[n]) {
+        const char c = hex[n++];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+            return -1;
+        }
+    }
+    if (n % 2 || n / 2 > cap) {
+        return -1;
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v = 0;
+        sscanf(hex + 2 * i, "%2x", &v);
+        out[i] = (uint8_t)v;
+    }
+    *len = n / 2;
+    return 0;
+}

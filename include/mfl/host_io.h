@@ -18,6 +18,10 @@ int mfl_read_file(const char *path, uint8_t **data, size_t *size);
  * Returns 0 or MFL_ERR_IO. */
 int mfl_write_file(const char *path, const void *data, size_t size);
 
+/* Hex text (two digits per byte, no separators) to bytes. Returns 0, or -1
+ * for an empty, odd-length, non-hex or too long (> cap bytes) text. */
+int mfl_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

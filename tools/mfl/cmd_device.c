@@ -42,23 +42,6 @@ static int parse_server(const char *s, mfl_coap_client_t *c)
     return c->port ? 0 : -1;
 }
 
-static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *len)
-{
-    const size_t n = strlen(s);
-    if (n == 0 || n % 2 || n / 2 > cap) {
-        return -1;
-    }
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1) {
-            return -1;
-        }
-        out[i] = (uint8_t)v;
-    }
-    *len = n / 2;
-    return 0;
-}
-
 static void state_path(const device_opts_t *o, const char *name, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s", o->state, name);
@@ -240,7 +223,7 @@ int mfl_cmd_device(int argc, char **argv)
         switch (c) {
         case 'S': bad |= parse_server(optarg, &o.net); break;
         case 'i': snprintf(o.id, sizeof(o.id), "%s", optarg); break;
-        case 'k': bad |= parse_hex(optarg, o.psk, sizeof(o.psk), &o.net.psk_len); break;
+        case 'k': bad |= mfl_hex_decode(optarg, o.psk, sizeof(o.psk), &o.net.psk_len) || !o.net.psk_len; break;
         case 'a': o.agg_pub = optarg; break;
         case 'm': o.model = optarg; break;
         case 'K': o.key = optarg; break;

@@ -35,23 +35,6 @@ int mfl_cmd_keygen(int argc, char **argv)
     return 0;
 }
 
-static int hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *len)
-{
-    const size_t n = strlen(hex);
-    if (n % 2 || n / 2 > cap) {
-        return -1;
-    }
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
-            return -1;
-        }
-        out[i] = (uint8_t)v;
-    }
-    *len = n / 2;
-    return 0;
-}
-
 int mfl_cmd_verify(int argc, char **argv)
 {
     static const struct option longopts[] = {{"key", required_argument, 0, 'k'}, {"aad", required_argument, 0, 'a'},
@@ -72,7 +55,7 @@ int mfl_cmd_verify(int argc, char **argv)
     }
     uint8_t aad[1024];
     size_t aad_len = 0;
-    if (!key_path || argc - optind != 1 || hex_decode(aad_hex, aad, sizeof(aad), &aad_len)) {
+    if (!key_path || argc - optind != 1 || (aad_hex[0] && mfl_hex_decode(aad_hex, aad, sizeof(aad), &aad_len))) {
         fprintf(stderr, "usage: mfl verify --key PUB [--aad HEX] FILE\n");
         return 2;
     }
