@@ -18,6 +18,10 @@ typedef struct {
     char model[1024];        /* the base .mfl model (its head is federated) */
     char model_id[64];
     char key[1024];          /* aggregator signing key (PEM) */
+    char cert[1024];         /* DTLS certificates (optional, beside PSK): server certificate, */
+    char cert_key[1024];     /* its private key, */
+    char ca[1024];           /* and the CA that signs device certificates (CN = device id), */
+    char cert_listen[128];   /* served on their own DTLS endpoint */
     uint32_t buffer_k;       /* a new model every K accepted updates */
     uint32_t max_staleness;  /* S */
     double max_delta_norm;   /* real units (0 = none) */

@@ -77,6 +77,10 @@ static int apply(agg_config_t *c, const char *k, const char *v)
     if (!strcmp(k, "model")) return set_text(c->model, sizeof(c->model), v);
     if (!strcmp(k, "model_id")) return set_text(c->model_id, sizeof(c->model_id), v);
     if (!strcmp(k, "key")) return set_text(c->key, sizeof(c->key), v);
+    if (!strcmp(k, "cert")) return set_text(c->cert, sizeof(c->cert), v);
+    if (!strcmp(k, "cert_key")) return set_text(c->cert_key, sizeof(c->cert_key), v);
+    if (!strcmp(k, "ca")) return set_text(c->ca, sizeof(c->ca), v);
+    if (!strcmp(k, "cert_listen")) return set_text(c->cert_listen, sizeof(c->cert_listen), v);
     if (!strcmp(k, "buffer_k")) return set_uint(&c->buffer_k, v) || c->buffer_k == 0 ? -1 : 0;
     if (!strcmp(k, "max_staleness")) return set_uint(&c->max_staleness, v);
     if (!strcmp(k, "max_delta_norm")) return set_double(&c->max_delta_norm, v);
@@ -147,6 +151,10 @@ int agg_config_load(const char *path, agg_config_t *c, char *msg, size_t cap)
     fclose(f);
     if (!err && (!c->model[0] || !c->key[0])) {
         err = bad(msg, cap, "%s: 'model' and 'key' are required", path);
+    }
+    if (!err && (!!c->cert[0] != !!c->cert_key[0] || !!c->cert[0] != !!c->ca[0] ||
+                 !!c->cert[0] != !!c->cert_listen[0])) {
+        err = bad(msg, cap, "%s: 'cert', 'cert_key', 'ca' and 'cert_listen' go together", path);
     }
     return err;
 }

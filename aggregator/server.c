@@ -28,7 +28,7 @@ typedef struct {
 
 static struct {
     agg_state_t *state;
-    coap_resource_t *model, *update, *status;
+    coap_resource_t *model[2]; /* one per context: PSK, certificates */
     reassembly_t slots[REASSEMBLY_SLOTS];
     volatile sig_atomic_t quit;
 } srv;
@@ -63,6 +63,49 @@ static const coap_bin_const_t *validate_identity(coap_bin_const_t *identity, coa
     psk_out.s = psk_buf;
     psk_out.length = dev.psk_len;
     return &psk_out;
+}
+
+/* ---- DTLS certificates: the peer's CN is its device id ---- */
+
+static int validate_cn(const char *cn, const uint8_t *cert, size_t cert_len, coap_session_t *session,
+                       unsigned depth, int validated, void *arg)
+{
+    (void)cert, (void)cert_len;
+    agg_state_t *s = arg;
+    mfl_device_rec_t dev;
+    if (!validated) {
+        return 0;
+    }
+    if (depth > 0) {
+        return 1; /* a CA in the chain, validated against the configured CA */
+    }
+    const size_t len = cn ? strlen(cn) : 0;
+    if (len == 0 || len > MFL_DEVICE_ID_MAX || mfl_store_get_device(s->store, (const uint8_t *)cn, len, &dev) ||
+        dev.revoked) {
+        agg_log("dtls_refused", "cn_bytes=%zu", len);
+        return 0;
+    }
+    char *id = malloc(len + 1);
+    if (!id) {
+        return 0;
+    }
+    memcpy(id, cn, len + 1);
+    free(coap_session_get_app_data(session));
+    coap_session_set_app_data(session, id); /* freed when the session goes */
+    return 1;
+}
+
+/* The authenticated peer: its PSK identity, or its certificate's CN. */
+static const uint8_t *peer_identity(coap_session_t *session, size_t *len)
+{
+    const coap_bin_const_t *psk = coap_session_get_psk_identity(session);
+    if (psk && psk->length) {
+        *len = psk->length;
+        return psk->s;
+    }
+    const char *cn = coap_session_get_app_data(session);
+    *len = cn ? strlen(cn) : 0;
+    return (const uint8_t *)cn;
 }
 
 /* ---- resources ---- */
@@ -167,9 +210,10 @@ static void post_update(coap_resource_t *r, coap_session_t *session, const coap_
         body = slot->buf;
         body_len = slot->len;
     }
-    const coap_bin_const_t *id = coap_session_get_psk_identity(session);
+    size_t id_len = 0;
+    const uint8_t *id = peer_identity(session, &id_len);
     agg_outcome_t out;
-    agg_handle_update(s, id ? id->s : NULL, id ? id->length : 0, body, body_len, &out);
+    agg_handle_update(s, id, id_len, body, body_len, &out);
     if (slot) {
         release_slot(slot);
     }
@@ -181,7 +225,11 @@ static void post_update(coap_resource_t *r, coap_session_t *session, const coap_
     }
     coap_add_data(resp, out.body_len, out.body);
     if (out.published) {
-        coap_resource_notify_observers(srv.model, NULL);
+        for (int i = 0; i < 2; i++) {
+            if (srv.model[i]) {
+                coap_resource_notify_observers(srv.model[i], NULL);
+            }
+        }
     }
 }
 
@@ -192,6 +240,10 @@ static int on_event(coap_session_t *session, coap_event_t event)
         if (r) {
             release_slot(r);
         }
+    }
+    if (event == COAP_EVENT_SERVER_SESSION_DEL) {
+        free(coap_session_get_app_data(session));
+        coap_session_set_app_data(session, NULL);
     }
     return 0;
 }
@@ -225,59 +277,100 @@ static coap_resource_t *resource(coap_context_t *ctx, const char *path, coap_req
     return r;
 }
 
-int agg_server_run(agg_state_t *s)
+/* One libcoap context: PSK (the main endpoint, and the plain test endpoint)
+ * or certificates (libcoap 4.3.1's OpenSSL layer fails PSK handshakes on a
+ * context that also has a certificate set up, so certificates get their
+ * own context and endpoint, cert_listen). */
+static coap_context_t *make_context(agg_state_t *s, int with_certs, int index)
 {
-    memset(&srv, 0, sizeof(srv));
-    srv.state = s;
-    coap_startup();
-    coap_set_log_level(LOG_WARNING);
+    static coap_dtls_spsk_t spsk;
+    static coap_dtls_pki_t pki;
     coap_context_t *ctx = coap_new_context(NULL);
     if (!ctx) {
-        return -1;
+        return NULL;
     }
     coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP); /* bodies reassembled here, capped */
     coap_context_set_max_idle_sessions(ctx, s->cfg.max_sessions);
     coap_context_set_max_handshake_sessions(ctx, s->cfg.max_handshakes);
     coap_context_set_session_timeout(ctx, s->cfg.session_timeout_s);
     coap_register_event_handler(ctx, on_event);
-
-    coap_dtls_spsk_t spsk;
-    memset(&spsk, 0, sizeof(spsk));
-    spsk.version = COAP_DTLS_SPSK_SETUP_VERSION;
-    spsk.validate_id_call_back = validate_identity;
-    spsk.id_call_back_arg = s;
-    int err = coap_context_set_psk2(ctx, &spsk) ? 0 : -1;
-    err = err ? err : add_endpoint(ctx, s->cfg.listen, COAP_PROTO_DTLS);
-    if (!err && s->cfg.plain_listen[0]) {
-        err = add_endpoint(ctx, s->cfg.plain_listen, COAP_PROTO_UDP);
+    int err;
+    if (!with_certs) {
+        memset(&spsk, 0, sizeof(spsk));
+        spsk.version = COAP_DTLS_SPSK_SETUP_VERSION;
+        spsk.validate_id_call_back = validate_identity;
+        spsk.id_call_back_arg = s;
+        err = coap_context_set_psk2(ctx, &spsk) ? 0 : -1;
+        err = err ? err : add_endpoint(ctx, s->cfg.listen, COAP_PROTO_DTLS);
+        if (!err && s->cfg.plain_listen[0]) {
+            err = add_endpoint(ctx, s->cfg.plain_listen, COAP_PROTO_UDP);
+        }
+    } else { /* the CN of a certificate signed by the configured CA names the device */
+        memset(&pki, 0, sizeof(pki));
+        pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+        pki.verify_peer_cert = 1;
+        pki.check_common_ca = 1;
+        pki.cert_chain_validation = 1;
+        pki.cert_chain_verify_depth = 3;
+        pki.validate_cn_call_back = validate_cn;
+        pki.cn_call_back_arg = s;
+        pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+        pki.pki_key.key.pem.public_cert = s->cfg.cert;
+        pki.pki_key.key.pem.private_key = s->cfg.cert_key;
+        pki.pki_key.key.pem.ca_file = s->cfg.ca;
+        err = coap_context_set_pki(ctx, &pki) ? 0 : -1;
+        err = err ? err : add_endpoint(ctx, s->cfg.cert_listen, COAP_PROTO_DTLS);
     }
     if (err) {
-        agg_log("startup_failed", "reason=\"cannot listen on %s\"", s->cfg.listen);
+        agg_log("startup_failed", "reason=\"cannot listen on %s\"", with_certs ? s->cfg.cert_listen : s->cfg.listen);
         coap_free_context(ctx);
+        return NULL;
+    }
+    srv.model[index] = resource(ctx, "fl/v1/model", COAP_REQUEST_GET, get_model);
+    coap_resource_set_get_observable(srv.model[index], 1);
+    resource(ctx, "fl/v1/update", COAP_REQUEST_POST, post_update);
+    resource(ctx, "fl/v1/status", COAP_REQUEST_GET, get_status);
+    return ctx;
+}
+
+int agg_server_run(agg_state_t *s)
+{
+    memset(&srv, 0, sizeof(srv));
+    srv.state = s;
+    coap_startup();
+    /* MFL_COAP_DEBUG=1 in the environment shows libcoap's and the DTLS layer's own logs */
+    coap_set_log_level(getenv("MFL_COAP_DEBUG") ? LOG_DEBUG : LOG_WARNING);
+    coap_dtls_set_log_level(getenv("MFL_COAP_DEBUG") ? LOG_DEBUG : LOG_WARNING);
+    coap_context_t *ctx[2] = {make_context(s, 0, 0), s->cfg.cert[0] ? make_context(s, 1, 1) : NULL};
+    if (!ctx[0] || (s->cfg.cert[0] && !ctx[1])) {
+        coap_free_context(ctx[0]);
+        coap_free_context(ctx[1]);
         coap_cleanup();
         return -1;
     }
-    srv.model = resource(ctx, "fl/v1/model", COAP_REQUEST_GET, get_model);
-    coap_resource_set_get_observable(srv.model, 1);
-    srv.update = resource(ctx, "fl/v1/update", COAP_REQUEST_POST, post_update);
-    srv.status = resource(ctx, "fl/v1/status", COAP_REQUEST_GET, get_status);
-
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    agg_log("listening", "dtls=%s plain=%s version=%llu", s->cfg.listen,
-            s->cfg.plain_listen[0] ? s->cfg.plain_listen : "off", (unsigned long long)s->version);
+    agg_log("listening", "dtls=%s certificates=%s plain=%s version=%llu", s->cfg.listen,
+            s->cfg.cert[0] ? s->cfg.cert_listen : "off", s->cfg.plain_listen[0] ? s->cfg.plain_listen : "off",
+            (unsigned long long)s->version);
     while (!srv.quit) {
-        coap_io_process(ctx, 1000);
+        if (!ctx[1]) {
+            coap_io_process(ctx[0], 1000);
+        } else { /* two contexts in one loop: short waits on each */
+            coap_io_process(ctx[0], 5);
+            coap_io_process(ctx[1], 5);
+        }
     }
     agg_log("shutdown", "accepted=%llu rejected=%llu version=%llu", (unsigned long long)s->accepted,
             (unsigned long long)s->rejected, (unsigned long long)s->version);
     for (int i = 0; i < REASSEMBLY_SLOTS; i++) {
         release_slot(&srv.slots[i]);
     }
-    coap_free_context(ctx);
+    coap_free_context(ctx[0]);
+    coap_free_context(ctx[1]);
     coap_cleanup();
     return 0;
 }

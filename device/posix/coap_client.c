@@ -73,6 +73,20 @@ static coap_session_t *open_session(const mfl_coap_client_t *c, coap_context_t *
     if (!c->dtls) {
         return coap_new_client_session(ctx, NULL, &dst, COAP_PROTO_UDP);
     }
+    if (c->cert) {
+        coap_dtls_pki_t pki;
+        memset(&pki, 0, sizeof(pki));
+        pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+        pki.verify_peer_cert = 1;
+        pki.check_common_ca = 1;
+        pki.cert_chain_validation = 1;
+        pki.cert_chain_verify_depth = 3;
+        pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+        pki.pki_key.key.pem.public_cert = c->cert;
+        pki.pki_key.key.pem.private_key = c->cert_key;
+        pki.pki_key.key.pem.ca_file = c->ca;
+        return coap_new_client_session_pki(ctx, NULL, &dst, COAP_PROTO_DTLS, &pki);
+    }
     coap_dtls_cpsk_t cpsk;
     memset(&cpsk, 0, sizeof(cpsk));
     cpsk.version = COAP_DTLS_CPSK_SETUP_VERSION;

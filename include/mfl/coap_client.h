@@ -23,6 +23,9 @@ typedef struct {
     size_t identity_len;
     const uint8_t *psk;
     size_t psk_len;
+    const char *cert;         /* certificates instead of PSK (PEM files): device certificate, */
+    const char *cert_key;     /* its key, */
+    const char *ca;           /* and the CA that signs the aggregator's certificate */
     unsigned timeout_ms;      /* per attempt */
     unsigned retries;         /* attempts after the first */
     unsigned backoff_ms;      /* before the first retry, doubled each time */

@@ -2,7 +2,9 @@
 # End to end over DTLS on loopback: three devices learn and send signed
 # updates through the device client; the K-th update makes the aggregator
 # publish a new signed model; every device fetches, verifies and installs it
-# (the version only goes up); a relayed update produced elsewhere counts too.
+# (the version only goes up); a relayed update produced elsewhere counts too;
+# a device with a certificate (CN = device id) instead of a PSK takes part,
+# and a certificate for an unprovisioned CN is refused.
 set -euo pipefail
 : "${MFL:?}" "${AGG:?}"
 MFL=$(readlink -f "$MFL"); AGG=$(readlink -f "$AGG")
@@ -16,6 +18,17 @@ cd "$tmp"
 "$MFL" train -o base.mflf -a c4,p,c8s2,d16,d10 -e 1 -n 1000 >/dev/null 2>&1
 "$MFL" quantize base.mflf base.mfl --calib 100 >/dev/null
 "$MFL" keygen agg >/dev/null
+# a test CA, the aggregator's certificate, and device certificates
+cert() { # name CN
+  openssl ecparam -name prime256v1 -genkey -noout -out $1.cert.key 2>/dev/null
+  openssl req -new -key $1.cert.key -subj "/CN=$2" -out $1.csr 2>/dev/null
+  openssl x509 -req -in $1.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out $1.pem 2>/dev/null
+}
+openssl ecparam -name prime256v1 -genkey -noout -out ca.key 2>/dev/null
+openssl req -x509 -new -key ca.key -subj "/CN=microfl test CA" -days 2 -out ca.pem 2>/dev/null
+cert srv aggregator
+cert dev5 dev5
+cert dev9 dev9
 cat > agg.conf <<CONF
 listen = 127.0.0.1:$port
 data_dir = $tmp/data
@@ -23,8 +36,12 @@ model = $tmp/base.mfl
 model_id = e2e
 key = $tmp/agg.key
 buffer_k = 3
+cert_listen = 127.0.0.1:$((port + 1))
+cert = $tmp/srv.pem
+cert_key = $tmp/srv.cert.key
+ca = $tmp/ca.pem
 CONF
-for d in 1 2 3 4; do
+for d in 1 2 3 4 5; do
   "$MFL" keygen dev$d >/dev/null
   "$AGG" provision --config agg.conf add --id dev$d --psk 6b6579$d$d --pub dev$d.pub --group g$((d % 2)) >/dev/null
   mkdir -p state$d
@@ -58,5 +75,17 @@ grep -q "counter 2 accepted" out1b.txt || fail "device 1 counter 2: $(cat out1b.
 grep -q "counter 1 accepted" relay.txt || fail "relayed update not accepted"
 "$MFL" device relay --server 127.0.0.1:$port --id dev4 --psk 6b657944 relayed.cose | grep -q "already counted" ||
   fail "relayed replay not reported as already counted"
+# certificates instead of a PSK: dev5's certificate names it
+"$MFL" device sync --server 127.0.0.1:$((port + 1)) --id dev5 --agg-pub agg.pub --model base.mfl --key dev5.key \
+  --state state5 --samples 10 --cert dev5.pem --cert-key dev5.cert.key --ca ca.pem > cert.txt 2>&1 ||
+  fail "certificate device: $(cat cert.txt)"
+grep -q "counter 1 accepted" cert.txt || fail "certificate device update: $(cat cert.txt)"
+# a valid certificate for a device that was never provisioned
+mkdir -p state9
+if timeout 60 "$MFL" device sync --server 127.0.0.1:$((port + 1)) --id dev9 --agg-pub agg.pub --model base.mfl \
+  --key dev5.key --state state9 --samples 0 --cert dev9.pem --cert-key dev9.cert.key --ca ca.pem >/dev/null 2>&1; then
+  fail "unprovisioned certificate accepted"
+fi
+grep -q "event=dtls_refused" srv.log || fail "no dtls_refused log line for the unknown CN"
 kill -TERM $pid; wait $pid; pid=""
 echo "1 passed, 0 failed"

@@ -210,7 +210,9 @@ int mfl_cmd_device(int argc, char **argv)
         {"key", required_argument, 0, 'K'}, {"state", required_argument, 0, 's'},
         {"samples", required_argument, 0, 'n'}, {"seed", required_argument, 0, 'e'},
         {"top-k", required_argument, 0, 't'}, {"fetch-only", no_argument, 0, 'f'},
-        {"plain", no_argument, 0, 'p'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"plain", no_argument, 0, 'p'}, {"cert", required_argument, 0, 'c'},
+        {"cert-key", required_argument, 0, 'C'}, {"ca", required_argument, 0, 'A'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     device_opts_t o;
     memset(&o, 0, sizeof(o));
     mfl_coap_client_defaults(&o.net);
@@ -233,12 +235,16 @@ int mfl_cmd_device(int argc, char **argv)
         case 't': o.top_k = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'f': o.fetch_only = 1; break;
         case 'p': o.net.dtls = 0; break;
+        case 'c': o.net.cert = optarg; break;
+        case 'C': o.net.cert_key = optarg; break;
+        case 'A': o.net.ca = optarg; break;
         default: bad = 1; break;
         }
     }
     o.net.identity = (const uint8_t *)o.id;
     o.net.identity_len = strlen(o.id);
     o.net.psk = o.psk;
+    bad |= !o.net.cert != !o.net.cert_key || !o.net.cert != !o.net.ca;
     const int sync_ok = !strcmp(verb, "sync") && o.id[0] && o.agg_pub && o.model && o.key && o.state;
     const int relay_ok = !strcmp(verb, "relay") && o.id[0] && optind + 1 == argc - 1;
     if (bad || (!sync_ok && !relay_ok)) {
@@ -246,6 +252,7 @@ int mfl_cmd_device(int argc, char **argv)
                 "usage: mfl device sync --server HOST:PORT --id ID --psk HEX --agg-pub AGG.pub --model BASE.mfl\n"
                 "                       --key DEVICE.key --state DIR [--samples N] [--seed N] [--top-k K] [--fetch-only]\n"
                 "       mfl device relay --server HOST:PORT --id ID --psk HEX UPDATE.cose\n"
+                "  (instead of --psk: --cert DEV.pem --cert-key DEV.key --ca CA.pem, certificate CN = device id)\n"
                 "sync: fetch and install a newer signed model, learn N labelled images, send the signed update\n"
                 "(retries with backoff; counter and residual committed only once acknowledged).\n"
                 "relay: post a signed update produced elsewhere (a firmware image, a gateway queue).\n");
