@@ -3,7 +3,8 @@
 # libcoap3-bin) over DTLS-PSK on loopback:
 #  - the signed model is fetched block-wise and verifies with the aggregator key;
 #  - signed updates POSTed block-wise are accepted; a replay is a duplicate;
-#    K accepted updates publish a new model chained to the previous one;
+#    K accepted updates publish a new model chained to the previous one,
+#    which is pushed block-wise to an observer of the model;
 #  - garbage gets a 4.xx and the server keeps serving; a wrong PSK fails;
 #  - a body declaring a huge Size1 gets 4.13 without the server growing;
 #  - after kill -9 and a restart, counters and the model version survive;
@@ -44,6 +45,10 @@ start
 client -m get -b 64 -o m1.cose "$url/model" || fail "GET model"
 "$MFL" verify --key agg.pub m1.cose | grep -q valid || fail "model signature"
 "$MFL" inspect m1.cose | grep -q "version        1" || fail "model version 1"
+# an observer of the model: it must be pushed model 2 when K updates arrive
+timeout 30 coap-client-openssl -u dev1 -k secret -B 10 -s 10 -m get -b 64 -o observed.cose "$url/model" \
+  > /dev/null 2>&1 & observer=$!
+sleep 1
 
 for c in 1 2; do
   "$MFL" update make --model base.mfl --key dev1.key --device-id dev1 --counter $c --base-version 1 \
@@ -57,6 +62,8 @@ client -m get -b 64 -o m2.cose "$url/model" || fail "GET model 2"
 "$MFL" inspect m2.cose | grep -q "version        2" || fail "no model version 2 after K updates"
 prev=$(sha256sum m1.cose | cut -c1-64)
 "$MFL" inspect m2.cose | grep -q "previous hash  ${prev:0:64}" || fail "model 2 not chained to model 1"
+wait "$observer" || fail "observer"
+cat m1.cose m2.cose | cmp -s - observed.cose || fail "observer was not notified of model 2 ($(stat -c %s observed.cose) bytes)"
 
 head -c 700 /dev/urandom > junk
 client -m post -t 18 -f junk "$url/update" > junk.out 2>&1 || true
