@@ -27,6 +27,7 @@ typedef struct {
     double max_delta_norm;   /* real units (0 = none) */
     uint32_t max_body;       /* bytes of one update body */
     uint32_t max_sessions, max_handshakes, session_timeout_s;
+    uint32_t verify_threads; /* signature checks off the event loop (0 = on it) */
     int durability;          /* enum mfl_durability */
     mfl_agg_opts_t agg;
 } agg_config_t;
@@ -65,7 +66,29 @@ typedef struct {
     int published;           /* a new model was published */
 } agg_outcome_t;
 
-/* identity: the DTLS PSK identity (NULL on the plain test endpoint). */
+/* An update between its checks: the signature check, the costly part, may
+ * run on another thread (agg_update_verify touches nothing shared); the
+ * other two stages run on the event loop, which owns the store. */
+typedef struct {
+    const uint8_t *msg;      /* the caller's copy of the body; c points into it */
+    size_t len;
+    mfl_cose_sign1_t c;
+    mfl_es256_public_t pub;  /* the sending device's key */
+} agg_pending_t;
+
+/* Decodes the COSE envelope, matches the DTLS identity to the kid and looks
+ * the device up. Returns 1 when the update awaits its signature check, 0
+ * when it was refused (out filled). */
+int agg_update_check(agg_state_t *s, const uint8_t *identity, size_t identity_len, const uint8_t *msg, size_t len,
+                     agg_pending_t *p, agg_outcome_t *out);
+/* The ES256 check: thread-safe, no shared state. Returns 0 or an error. */
+int agg_update_verify(const agg_pending_t *p);
+/* Decodes and checks the body, commits it, answers, and publishes a model
+ * every K accepted updates. */
+void agg_update_finish(agg_state_t *s, const agg_pending_t *p, int verify_err, agg_outcome_t *out);
+
+/* All three stages in a row.
+ * identity: the DTLS PSK identity (NULL on the plain test endpoint). */
 void agg_handle_update(agg_state_t *s, const uint8_t *identity, size_t identity_len, const uint8_t *msg,
                        size_t len, agg_outcome_t *out);
 

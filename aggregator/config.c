@@ -17,6 +17,7 @@ void agg_config_defaults(agg_config_t *c)
     c->buffer_k = 10;
     c->max_staleness = 4;
     c->max_body = 16384;
+    c->verify_threads = 0;
     c->max_sessions = 1024;
     c->max_handshakes = 64;
     c->session_timeout_s = 60;
@@ -85,6 +86,7 @@ static int apply(agg_config_t *c, const char *k, const char *v)
     if (!strcmp(k, "max_staleness")) return set_uint(&c->max_staleness, v);
     if (!strcmp(k, "max_delta_norm")) return set_double(&c->max_delta_norm, v);
     if (!strcmp(k, "max_body")) return set_uint(&c->max_body, v);
+    if (!strcmp(k, "verify_threads")) return set_uint(&c->verify_threads, v) || c->verify_threads > 16 ? -1 : 0;
     if (!strcmp(k, "max_sessions")) return set_uint(&c->max_sessions, v);
     if (!strcmp(k, "max_handshakes")) return set_uint(&c->max_handshakes, v);
     if (!strcmp(k, "session_timeout")) return set_uint(&c->session_timeout_s, v);

@@ -199,35 +199,51 @@ static double delta_norm_q24(const mfl_update_t *u, const uint32_t *index)
     return sqrt(sq);
 }
 
-void agg_handle_update(agg_state_t *s, const uint8_t *identity, size_t identity_len, const uint8_t *msg,
-                       size_t len, agg_outcome_t *out)
+int agg_update_check(agg_state_t *s, const uint8_t *identity, size_t identity_len, const uint8_t *msg, size_t len,
+                     agg_pending_t *p, agg_outcome_t *out)
 {
-    mfl_cose_sign1_t c;
-    mfl_update_t u;
     mfl_device_rec_t dev;
     memset(out, 0, sizeof(*out));
-    int err = mfl_cose_sign1_decode(msg, len, &c);
-    if (!err && (!c.kid || !c.kid_protected || c.unprotected_count)) {
+    memset(p, 0, sizeof(*p));
+    p->msg = msg;
+    p->len = len;
+    int err = mfl_cose_sign1_decode(msg, len, &p->c);
+    if (!err && (!p->c.kid || !p->c.kid_protected || p->c.unprotected_count)) {
         err = MFL_ERR_COSE_HEADER;
     }
     if (err) {
         s->rejected++;
         agg_log("update_rejected", "reason=\"%s\"", mfl_strerror(err));
-        return diag(out, 400, mfl_strerror(err));
+        return diag(out, 400, mfl_strerror(err)), 0;
     }
-    if (identity && (identity_len != c.kid_len || memcmp(identity, c.kid, c.kid_len))) {
+    if (identity && (identity_len != p->c.kid_len || memcmp(identity, p->c.kid, p->c.kid_len))) {
         s->rejected++;
         agg_log("update_rejected", "reason=\"DTLS identity differs from the COSE kid\"");
-        return diag(out, 403, "DTLS identity differs from the COSE kid");
+        return diag(out, 403, "DTLS identity differs from the COSE kid"), 0;
     }
-    err = mfl_store_get_device(s->store, c.kid, c.kid_len, &dev);
+    err = mfl_store_get_device(s->store, p->c.kid, p->c.kid_len, &dev);
     if (err || dev.revoked) {
         s->rejected++;
         agg_log("update_rejected", "reason=\"unknown or revoked device\"");
-        return diag(out, 403, "unknown or revoked device");
+        return diag(out, 403, "unknown or revoked device"), 0;
     }
-    err = mfl_cose_sign1_verify(&c, NULL, 0, &dev.pub);
-    err = err ? err : mfl_update_decode(c.payload, c.payload_len, s->rows, s->cols, &u);
+    p->pub = dev.pub;
+    return 1;
+}
+
+int agg_update_verify(const agg_pending_t *p)
+{
+    return mfl_cose_sign1_verify(&p->c, NULL, 0, &p->pub);
+}
+
+void agg_update_finish(agg_state_t *s, const agg_pending_t *p, int verify_err, agg_outcome_t *out)
+{
+    const mfl_cose_sign1_t c = p->c;
+    const uint8_t *msg = p->msg;
+    const size_t len = p->len;
+    mfl_update_t u;
+    memset(out, 0, sizeof(*out));
+    int err = verify_err ? verify_err : mfl_update_decode(c.payload, c.payload_len, s->rows, s->cols, &u);
     if (!err && (u.device_id_len != c.kid_len || memcmp(u.device_id, c.kid, c.kid_len))) {
         err = MFL_ERR_COSE_KID;
     }
@@ -272,6 +288,15 @@ void agg_handle_update(agg_state_t *s, const uint8_t *identity, size_t identity_
     receipt(s, out, 204, &u, MFL_RECEIPT_ACCEPTED);
     if (mfl_store_pending_count(s->store) >= (int64_t)s->cfg.buffer_k) {
         out->published = agg_publish_round(s, s->cfg.buffer_k) > 0;
+    }
+}
+
+void agg_handle_update(agg_state_t *s, const uint8_t *identity, size_t identity_len, const uint8_t *msg,
+                       size_t len, agg_outcome_t *out)
+{
+    agg_pending_t p;
+    if (agg_update_check(s, identity, identity_len, msg, len, &p, out)) {
+        agg_update_finish(s, &p, agg_update_verify(&p), out);
     }
 }
 

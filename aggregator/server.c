@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,11 @@
 
 #include "aggregator.h"
 #include "server.h"
+#include "verify_pool.h"
 
 #define REASSEMBLY_SLOTS 64
+#define MAX_JOBS 256 /* updates awaiting their signature check; more are checked inline */
+#define RECENT 256   /* requests answered with a separate response, to spot their retransmissions */
 
 typedef struct {
     coap_session_t *session; /* NULL: free */
@@ -30,6 +34,14 @@ static struct {
     agg_state_t *state;
     coap_resource_t *model[2]; /* one per context: PSK, certificates */
     reassembly_t slots[REASSEMBLY_SLOTS];
+    agg_pool_t *pool;        /* NULL: signatures checked on the event loop */
+    agg_job_t *jobs[MAX_JOBS];
+    struct {
+        coap_session_t *session;
+        uint8_t token[8];
+        size_t token_len;
+    } recent[RECENT];
+    unsigned recent_next;
     volatile sig_atomic_t quit;
 } srv;
 
@@ -169,10 +181,155 @@ static void too_large(coap_pdu_t *resp)
     coap_add_data(resp, 18, (const uint8_t *)"update body too large");
 }
 
+static void respond(coap_pdu_t *resp, const agg_outcome_t *out)
+{
+    coap_pdu_set_code(resp, (coap_pdu_code_t)coap_code(out->code));
+    if (out->is_receipt) {
+        uint8_t b[2];
+        coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
+                        coap_encode_var_safe(b, sizeof(b), COAP_MEDIATYPE_APPLICATION_CBOR), b);
+    }
+    coap_add_data(resp, out->body_len, out->body);
+    if (out->published) {
+        for (int i = 0; i < 2; i++) {
+            if (srv.model[i]) {
+                coap_resource_notify_observers(srv.model[i], NULL);
+            }
+        }
+    }
+}
+
+static void remember(coap_session_t *session, coap_bin_const_t token)
+{
+    const unsigned i = srv.recent_next++ % RECENT;
+    srv.recent[i].session = session;
+    srv.recent[i].token_len = token.length <= 8 ? token.length : 0;
+    memcpy(srv.recent[i].token, token.s, srv.recent[i].token_len);
+}
+
+/* A CON request retransmitted after its separate response went out (its
+ * empty ACK was lost or late) must not start a second separate response:
+ * the client no longer knows the token, never ACKs it, and the session's
+ * next answers would queue behind its retransmissions (NSTART = 1). Such a
+ * request is answered inline; the counter makes it a harmless duplicate. */
+static int answered_before(coap_session_t *session, coap_bin_const_t token)
+{
+    for (unsigned i = 0; i < RECENT; i++) {
+        if (srv.recent[i].session == session && srv.recent[i].token_len == token.length &&
+            !memcmp(srv.recent[i].token, token.s, token.length)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static agg_job_t **free_job_slot(coap_session_t *session)
+{
+    agg_job_t **free_slot = NULL;
+    for (int i = 0; i < MAX_JOBS; i++) {
+        if (srv.jobs[i] && srv.jobs[i]->session == session) {
+            return NULL; /* one update per session at a time keeps a device's counters in order */
+        }
+        free_slot = !free_slot && !srv.jobs[i] ? &srv.jobs[i] : free_slot;
+    }
+    return free_slot;
+}
+
+static void end_job(agg_job_t *job)
+{
+    for (int i = 0; i < MAX_JOBS; i++) {
+        srv.jobs[i] = srv.jobs[i] == job ? NULL : srv.jobs[i];
+    }
+    free(job->body);
+    free(job);
+}
+
+/* Hands the update's signature check to the pool and answers later with a
+ * separate response. Returns 0 when the update must be handled inline (no
+ * pool, pool full, one already in flight on this session, out of memory);
+ * otherwise 1, with out->code set if the update was refused before the check. */
+static int start_job(coap_session_t *session, const coap_pdu_t *req, const uint8_t *id, size_t id_len,
+                     const uint8_t *body, size_t body_len, agg_outcome_t *out)
+{
+    agg_job_t **slot = srv.pool && !answered_before(session, coap_pdu_get_token(req)) ? free_job_slot(session) : NULL;
+    agg_job_t *job = slot ? calloc(1, sizeof(*job)) : NULL;
+    if (job && !(job->body = malloc(body_len))) {
+        free(job);
+        job = NULL;
+    }
+    if (!job) {
+        return 0;
+    }
+    memcpy(job->body, body, body_len);
+    if (!agg_update_check(srv.state, id, id_len, job->body, body_len, &job->pending, out)) {
+        free(job->body);
+        free(job);
+        return 1;
+    }
+    job->session = session;
+    /* a separate response is a CON of its own; libcoap 4.3.1 clients do not
+     * ACK a retransmitted copy of one they already took, so with NSTART = 1
+     * one lost ACK would hold the session's next answers for the whole
+     * retransmission time (~90 s). Let later answers overtake it. */
+    if (coap_session_get_nstart(session) < 4) {
+        coap_session_set_nstart(session, 4);
+    }
+    job->async = coap_register_async(session, req, 0);
+    if (!job->async) {
+        free(job->body);
+        free(job);
+        return 0;
+    }
+    coap_async_set_app_data(job->async, job);
+    *slot = job;
+    agg_pool_submit(srv.pool, job);
+    return 1;
+}
+
+/* A request whose update is with the pool: either the second call for the
+ * separate response (the check is done), or the client retransmitting. */
+static int finish_job(coap_session_t *session, const coap_pdu_t *req, coap_pdu_t *resp)
+{
+    coap_async_t *async = srv.pool ? coap_find_async(session, coap_pdu_get_token(req)) : NULL;
+    agg_job_t *job = async ? coap_async_get_app_data(async) : NULL;
+    if (!job) {
+        return 0;
+    }
+    if (!job->triggered) {
+        return 1; /* a retransmission while the check runs: another empty ACK */
+    }
+    agg_outcome_t out;
+    agg_update_finish(srv.state, &job->pending, job->verify_err, &out);
+    respond(resp, &out);
+    remember(session, coap_pdu_get_token(req));
+    end_job(job); /* libcoap frees the async itself once this handler returns */
+    return 1;
+}
+
+/* Finished checks: trigger their separate responses, or drop those whose
+ * session went away (nothing was committed; the device retries). */
+static void collect_jobs(void)
+{
+    agg_job_t *job = agg_pool_take_done(srv.pool);
+    while (job) {
+        agg_job_t *next = job->next;
+        if (job->session) {
+            job->triggered = 1;
+            coap_async_trigger(job->async);
+        } else {
+            end_job(job);
+        }
+        job = next;
+    }
+}
+
 static void post_update(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *req,
                         const coap_string_t *query, coap_pdu_t *resp)
 {
     (void)r, (void)query;
+    if (finish_job(session, req, resp)) {
+        return;
+    }
     agg_state_t *s = srv.state;
     const uint8_t *data = NULL;
     size_t len = 0, offset = 0, total = 0;
@@ -213,23 +370,14 @@ static void post_update(coap_resource_t *r, coap_session_t *session, const coap_
     size_t id_len = 0;
     const uint8_t *id = peer_identity(session, &id_len);
     agg_outcome_t out;
-    agg_handle_update(s, id, id_len, body, body_len, &out);
+    if (!start_job(session, req, id, id_len, body, body_len, &out)) {
+        agg_handle_update(s, id, id_len, body, body_len, &out);
+        respond(resp, &out);
+    } else if (out.code) { /* refused before the signature check */
+        respond(resp, &out);
+    } /* else: no code set, libcoap sends an empty ACK; the answer follows when the check is done */
     if (slot) {
         release_slot(slot);
-    }
-    coap_pdu_set_code(resp, (coap_pdu_code_t)coap_code(out.code));
-    if (out.is_receipt) {
-        uint8_t b[2];
-        coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
-                        coap_encode_var_safe(b, sizeof(b), COAP_MEDIATYPE_APPLICATION_CBOR), b);
-    }
-    coap_add_data(resp, out.body_len, out.body);
-    if (out.published) {
-        for (int i = 0; i < 2; i++) {
-            if (srv.model[i]) {
-                coap_resource_notify_observers(srv.model[i], NULL);
-            }
-        }
     }
 }
 
@@ -242,6 +390,13 @@ static int on_event(coap_session_t *session, coap_event_t event)
         }
     }
     if (event == COAP_EVENT_SERVER_SESSION_DEL) {
+        for (int i = 0; i < MAX_JOBS; i++) { /* libcoap frees its asyncs with the session */
+            if (srv.jobs[i] && srv.jobs[i]->session == session && srv.jobs[i]->triggered) {
+                end_job(srv.jobs[i]); /* out of the pool: nobody else will */
+            } else if (srv.jobs[i] && srv.jobs[i]->session == session) {
+                srv.jobs[i]->session = NULL; /* collect_jobs drops it */
+            }
+        }
         free(coap_session_get_app_data(session));
         coap_session_set_app_data(session, NULL);
     }
@@ -333,6 +488,39 @@ static coap_context_t *make_context(agg_state_t *s, int with_certs, int index)
     return ctx;
 }
 
+/* One poll over both contexts' epoll descriptors and the pool's pipe;
+ * libcoap does its I/O and timers in coap_io_process(COAP_IO_NO_WAIT) and
+ * says how long it may sleep in coap_io_prepare_epoll. */
+static void run_loop(coap_context_t *ctx[2])
+{
+    struct pollfd fds[3];
+    nfds_t n = 0;
+    for (int i = 0; i < 2; i++) {
+        if (ctx[i]) {
+            fds[n++] = (struct pollfd){.fd = coap_context_get_coap_fd(ctx[i]), .events = POLLIN};
+        }
+    }
+    if (srv.pool) {
+        fds[n++] = (struct pollfd){.fd = agg_pool_fd(srv.pool), .events = POLLIN};
+    }
+    while (!srv.quit) {
+        if (srv.pool) {
+            collect_jobs();
+        }
+        int timeout_ms = 1000;
+        for (int i = 0; i < 2; i++) {
+            if (ctx[i]) {
+                coap_io_process(ctx[i], COAP_IO_NO_WAIT);
+                coap_tick_t now;
+                coap_ticks(&now);
+                const unsigned ms = coap_io_prepare_epoll(ctx[i], now);
+                timeout_ms = ms && (int)ms < timeout_ms ? (int)ms : timeout_ms;
+            }
+        }
+        poll(fds, n, timeout_ms); /* EINTR (SIGTERM) simply ends the wait */
+    }
+}
+
 int agg_server_run(agg_state_t *s)
 {
     memset(&srv, 0, sizeof(srv));
@@ -348,26 +536,31 @@ int agg_server_run(agg_state_t *s)
         coap_cleanup();
         return -1;
     }
+    if (s->cfg.verify_threads && !(srv.pool = agg_pool_start(s->cfg.verify_threads))) {
+        coap_free_context(ctx[0]);
+        coap_free_context(ctx[1]);
+        coap_cleanup();
+        return -1;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    agg_log("listening", "dtls=%s certificates=%s plain=%s version=%llu", s->cfg.listen,
+    agg_log("listening", "dtls=%s certificates=%s plain=%s verify_threads=%u version=%llu", s->cfg.listen,
             s->cfg.cert[0] ? s->cfg.cert_listen : "off", s->cfg.plain_listen[0] ? s->cfg.plain_listen : "off",
-            (unsigned long long)s->version);
-    while (!srv.quit) {
-        if (!ctx[1]) {
-            coap_io_process(ctx[0], 1000);
-        } else { /* two contexts in one loop: short waits on each */
-            coap_io_process(ctx[0], 5);
-            coap_io_process(ctx[1], 5);
-        }
-    }
+            s->cfg.verify_threads, (unsigned long long)s->version);
+    run_loop(ctx);
     agg_log("shutdown", "accepted=%llu rejected=%llu version=%llu", (unsigned long long)s->accepted,
             (unsigned long long)s->rejected, (unsigned long long)s->version);
     for (int i = 0; i < REASSEMBLY_SLOTS; i++) {
         release_slot(&srv.slots[i]);
+    }
+    agg_pool_stop(srv.pool); /* frees the jobs it still holds */
+    for (int i = 0; i < MAX_JOBS; i++) {
+        if (srv.jobs[i] && srv.jobs[i]->triggered) {
+            end_job(srv.jobs[i]);
+        }
     }
     coap_free_context(ctx[0]);
     coap_free_context(ctx[1]);

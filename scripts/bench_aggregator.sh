@@ -27,8 +27,11 @@ buffer_k = 1000
 max_sessions = $((devices + 64))
 max_handshakes = $((devices + 64))
 max_staleness = 1000000
+verify_threads = ${VERIFY_THREADS:-0}
 CONF
 "$build/bin/mfl-aggregator" --config "$tmp/agg.conf" 2> "$tmp/srv.log" & pid=$!
 sleep 1
+cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
+before=$(cpu $pid)
 "$build/bin/bench_aggregator" "$tmp/data" "$port" "$devices" "$updates" 10 17
-echo "server: $(grep -c event=update_accepted "$tmp/srv.log") accepted, $(grep -c event=model_published "$tmp/srv.log") models published, peak RSS $(awk '/VmHWM/{print $2}' /proc/$pid/status) kB"
+echo "server: $(grep -c event=update_accepted "$tmp/srv.log") accepted, $(grep -c event=model_published "$tmp/srv.log") models published, CPU $(echo "$(cpu $pid) - $before" | bc) s during the load, peak RSS $(awk '/VmHWM/{print $2}' /proc/$pid/status) kB"

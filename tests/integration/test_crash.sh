@@ -23,6 +23,7 @@ data_dir = $tmp/data
 model = $tmp/b.mfl
 key = $tmp/agg.key
 buffer_k = 1000000
+verify_threads = 2
 max_staleness = 1000000
 CONF
 "$AGG" --config agg.conf 2> srv.log & pid=$!

@@ -36,6 +36,7 @@ model = $tmp/base.mfl
 model_id = e2e
 key = $tmp/agg.key
 buffer_k = 3
+verify_threads = 2
 cert_listen = 127.0.0.1:$((port + 1))
 cert = $tmp/srv.pem
 cert_key = $tmp/srv.cert.key
@@ -75,6 +76,13 @@ grep -q "counter 2 accepted" out1b.txt || fail "device 1 counter 2: $(cat out1b.
 grep -q "counter 1 accepted" relay.txt || fail "relayed update not accepted"
 "$MFL" device relay --server 127.0.0.1:$port --id dev4 --psk 6b657944 relayed.cose | grep -q "already counted" ||
   fail "relayed replay not reported as already counted"
+# forged: dev4's identity and kid, dev3's signature; the check runs on a verify thread
+"$MFL" update make --model base.mfl --key dev3.key --device-id dev4 --counter 7 --base-version 2 --samples 10 \
+  -o forged.cose >/dev/null
+if "$MFL" device relay --server 127.0.0.1:$port --id dev4 --psk 6b657944 forged.cose > forged.txt 2>&1; then
+  fail "forged relayed update accepted: $(cat forged.txt)"
+fi
+grep -q "code 4.01" forged.txt || fail "forged update not refused with 4.01: $(cat forged.txt)"
 # certificates instead of a PSK: dev5's certificate names it
 "$MFL" device sync --server 127.0.0.1:$((port + 1)) --id dev5 --agg-pub agg.pub --model base.mfl --key dev5.key \
   --state state5 --samples 10 --cert dev5.pem --cert-key dev5.cert.key --ca ca.pem > cert.txt 2>&1 ||

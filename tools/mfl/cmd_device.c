@@ -194,9 +194,12 @@ static int relay(const device_opts_t *o, const char *file)
     if (!err && code == 204 && mfl_receipt_decode(resp, resp_len, &r) == 0) {
         printf("relayed %s: counter %llu %s\n", file, (unsigned long long)r.counter,
                r.status == MFL_RECEIPT_ACCEPTED ? "accepted" : "already counted");
-    } else {
-        fprintf(stderr, "mfl device relay: %s\n", err ? mfl_strerror(err) : "refused");
-        err = err ? err : MFL_ERR_IO;
+    } else if (err) {
+        fprintf(stderr, "mfl device relay: %s\n", mfl_strerror(err));
+    } else { /* the server's code and its diagnostic text */
+        fprintf(stderr, "mfl device relay: refused: code %d.%02d %.*s\n", code / 100, code % 100,
+                (int)(resp_len < 200 ? resp_len : 200), resp ? (const char *)resp : "");
+        err = MFL_ERR_IO;
     }
     free(msg), free(resp);
     return err ? 1 : 0;
