@@ -223,16 +223,24 @@ static int answered_before(coap_session_t *session, coap_bin_const_t token)
     return 0;
 }
 
-static agg_job_t **free_job_slot(coap_session_t *session)
+static int session_busy(coap_session_t *session)
 {
-    agg_job_t **free_slot = NULL;
     for (int i = 0; i < MAX_JOBS; i++) {
         if (srv.jobs[i] && srv.jobs[i]->session == session) {
-            return NULL; /* one update per session at a time keeps a device's counters in order */
+            return 1;
         }
-        free_slot = !free_slot && !srv.jobs[i] ? &srv.jobs[i] : free_slot;
     }
-    return free_slot;
+    return 0;
+}
+
+static agg_job_t **free_job_slot(void)
+{
+    for (int i = 0; i < MAX_JOBS; i++) {
+        if (!srv.jobs[i]) {
+            return &srv.jobs[i];
+        }
+    }
+    return NULL;
 }
 
 static void end_job(agg_job_t *job)
@@ -246,12 +254,23 @@ static void end_job(agg_job_t *job)
 
 /* Hands the update's signature check to the pool and answers later with a
  * separate response. Returns 0 when the update must be handled inline (no
- * pool, pool full, one already in flight on this session, out of memory);
- * otherwise 1, with out->code set if the update was refused before the check. */
+ * pool, pool full, a retransmission, out of memory); otherwise 1, with
+ * out->code set if the update was refused before the check. */
 static int start_job(coap_session_t *session, const coap_pdu_t *req, const uint8_t *id, size_t id_len,
                      const uint8_t *body, size_t body_len, agg_outcome_t *out)
 {
-    agg_job_t **slot = srv.pool && !answered_before(session, coap_pdu_get_token(req)) ? free_job_slot(session) : NULL;
+    if (!srv.pool || answered_before(session, coap_pdu_get_token(req))) {
+        return 0;
+    }
+    if (session_busy(session)) {
+        /* a second update while the first is being checked: committing it
+         * first would make the earlier counter look like a replay */
+        memset(out, 0, sizeof(*out));
+        out->code = 503;
+        out->body_len = (size_t)snprintf((char *)out->body, sizeof(out->body), "one update at a time per session");
+        return 1;
+    }
+    agg_job_t **slot = free_job_slot();
     agg_job_t *job = slot ? calloc(1, sizeof(*job)) : NULL;
     if (job && !(job->body = malloc(body_len))) {
         free(job);
@@ -502,6 +521,22 @@ static void run_loop(coap_context_t *ctx[2])
     }
     if (srv.pool) {
         fds[n++] = (struct pollfd){.fd = agg_pool_fd(srv.pool), .events = POLLIN};
+    }
+    for (nfds_t i = 0; i < n; i++) {
+        if (fds[i].fd < 0) { /* a libcoap built without epoll: short waits on each context */
+            agg_log("warning", "reason=\"libcoap without epoll: polling every 5 ms\"");
+            while (!srv.quit) {
+                if (srv.pool) {
+                    collect_jobs();
+                }
+                for (int c = 0; c < 2; c++) {
+                    if (ctx[c]) {
+                        coap_io_process(ctx[c], 5);
+                    }
+                }
+            }
+            return;
+        }
     }
     while (!srv.quit) {
         if (srv.pool) {
