@@ -522,22 +522,6 @@ static void run_loop(coap_context_t *ctx[2])
     if (srv.pool) {
         fds[n++] = (struct pollfd){.fd = agg_pool_fd(srv.pool), .events = POLLIN};
     }
-    for (nfds_t i = 0; i < n; i++) {
-        if (fds[i].fd < 0) { /* a libcoap built without epoll: short waits on each context */
-            agg_log("warning", "reason=\"libcoap without epoll: polling every 5 ms\"");
-            while (!srv.quit) {
-                if (srv.pool) {
-                    collect_jobs();
-                }
-                for (int c = 0; c < 2; c++) {
-                    if (ctx[c]) {
-                        coap_io_process(ctx[c], 5);
-                    }
-                }
-            }
-            return;
-        }
-    }
     while (!srv.quit) {
         if (srv.pool) {
             collect_jobs();
@@ -565,13 +549,15 @@ int agg_server_run(agg_state_t *s)
     coap_set_log_level(getenv("MFL_COAP_DEBUG") ? LOG_DEBUG : LOG_WARNING);
     coap_dtls_set_log_level(getenv("MFL_COAP_DEBUG") ? LOG_DEBUG : LOG_WARNING);
     coap_context_t *ctx[2] = {make_context(s, 0, 0), s->cfg.cert[0] ? make_context(s, 1, 1) : NULL};
-    if (!ctx[0] || (s->cfg.cert[0] && !ctx[1])) {
-        coap_free_context(ctx[0]);
-        coap_free_context(ctx[1]);
-        coap_cleanup();
-        return -1;
+    int ok = ctx[0] && (!s->cfg.cert[0] || ctx[1]);
+    if (ok && coap_context_get_coap_fd(ctx[0]) < 0) { /* the loop polls libcoap's epoll descriptors */
+        agg_log("error", "reason=\"this libcoap was built without epoll support\"");
+        ok = 0;
     }
-    if (s->cfg.verify_threads && !(srv.pool = agg_pool_start(s->cfg.verify_threads))) {
+    if (ok && s->cfg.verify_threads && !(srv.pool = agg_pool_start(s->cfg.verify_threads))) {
+        ok = 0;
+    }
+    if (!ok) {
         coap_free_context(ctx[0]);
         coap_free_context(ctx[1]);
         coap_cleanup();
