@@ -5,8 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aggregator.h"
+
+/* One verify thread per core beyond the event loop's own (none on one core). */
+static uint32_t auto_verify_threads(void)
+{
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores <= 1 ? 0 : cores > 17 ? 16 : (uint32_t)(cores - 1);
+}
 
 void agg_config_defaults(agg_config_t *c)
 {
@@ -17,7 +25,7 @@ void agg_config_defaults(agg_config_t *c)
     c->buffer_k = 10;
     c->max_staleness = 4;
     c->max_body = 16384;
-    c->verify_threads = 0;
+    c->verify_threads = auto_verify_threads();
     c->max_sessions = 1024;
     c->max_handshakes = 64;
     c->session_timeout_s = 60;
@@ -86,7 +94,13 @@ static int apply(agg_config_t *c, const char *k, const char *v)
     if (!strcmp(k, "max_staleness")) return set_uint(&c->max_staleness, v);
     if (!strcmp(k, "max_delta_norm")) return set_double(&c->max_delta_norm, v);
     if (!strcmp(k, "max_body")) return set_uint(&c->max_body, v);
-    if (!strcmp(k, "verify_threads")) return set_uint(&c->verify_threads, v) || c->verify_threads > 16 ? -1 : 0;
+    if (!strcmp(k, "verify_threads")) {
+        if (!strcmp(v, "auto")) {
+            c->verify_threads = auto_verify_threads();
+            return 0;
+        }
+        return set_uint(&c->verify_threads, v) || c->verify_threads > 16 ? -1 : 0;
+    }
     if (!strcmp(k, "max_sessions")) return set_uint(&c->max_sessions, v);
     if (!strcmp(k, "max_handshakes")) return set_uint(&c->max_handshakes, v);
     if (!strcmp(k, "session_timeout")) return set_uint(&c->session_timeout_s, v);

@@ -422,6 +422,37 @@ static int on_event(coap_session_t *session, coap_event_t event)
     return 0;
 }
 
+/*
+ * Every device's datagrams arrive on the endpoint's one socket. With the
+ * default receive buffer (about 200 kB, a few hundred small datagrams), a
+ * burst from many devices while the loop is busy (publishing a model, or
+ * descheduled) overflows it, and each dropped request costs its device a
+ * 2-3 s retransmission timeout. libcoap 4.3.1 does not expose the socket, so
+ * it is found by its bound address. The kernel caps the size at
+ * net.core.rmem_max; the size obtained is logged.
+ */
+#define RECEIVE_BUFFER_BYTES (4 << 20)
+
+static void widen_receive_buffer(const struct sockaddr_in *bound)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        struct sockaddr_in a;
+        socklen_t alen = sizeof(a);
+        int type = 0, size = RECEIVE_BUFFER_BYTES;
+        socklen_t tlen = sizeof(type);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_DGRAM ||
+            getsockname(fd, (struct sockaddr *)&a, &alen) != 0 || a.sin_family != AF_INET ||
+            a.sin_port != bound->sin_port || a.sin_addr.s_addr != bound->sin_addr.s_addr) {
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        tlen = sizeof(size);
+        getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &tlen);
+        agg_log("receive_buffer", "port=%u bytes=%d", ntohs(bound->sin_port), size);
+        return;
+    }
+}
+
 static int add_endpoint(coap_context_t *ctx, const char *hostport, coap_proto_t proto)
 {
     char host[128];
@@ -439,7 +470,11 @@ static int add_endpoint(coap_context_t *ctx, const char *hostport, coap_proto_t 
         return -1;
     }
     addr.size = sizeof(addr.addr.sin);
-    return coap_new_endpoint(ctx, &addr, proto) ? 0 : -1;
+    if (!coap_new_endpoint(ctx, &addr, proto)) {
+        return -1;
+    }
+    widen_receive_buffer(&addr.addr.sin);
+    return 0;
 }
 
 static coap_resource_t *resource(coap_context_t *ctx, const char *path, coap_request_t method,

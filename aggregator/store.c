@@ -12,6 +12,7 @@
 struct mfl_store {
     sqlite3 *db;
     sqlite3_stmt *get_device, *accept_counter, *accept_insert;
+    int64_t pending; /* rows in `pending`, kept in step with commits; -1 = count them */
 };
 
 static const char schema[] =
@@ -42,6 +43,7 @@ int mfl_store_open(const char *data_dir, int durability, mfl_store_t **out)
     if (!s) {
         return MFL_ERR_NO_MEMORY;
     }
+    s->pending = -1;
     int err = 0;
     if (sqlite3_open(path, &s->db) != SQLITE_OK) {
         err = fail(s, path);
@@ -193,7 +195,12 @@ int mfl_store_accept_update(mfl_store_t *s, const uint8_t *id, size_t id_len, ui
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return err;
     }
-    return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, "commit");
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        s->pending = -1;
+        return fail(s, "commit");
+    }
+    s->pending += s->pending >= 0;
+    return 0;
 }
 
 int mfl_store_each_pending(mfl_store_t *s, int (*fn)(void *ctx, int64_t rowid, const uint8_t *msg, size_t len),
@@ -231,6 +238,9 @@ int mfl_store_each_group(mfl_store_t *s, int (*fn)(void *ctx, const char *group,
 
 int64_t mfl_store_pending_count(mfl_store_t *s)
 {
+    if (s->pending >= 0) {
+        return s->pending; /* asked after every accepted update: no count(*) each time */
+    }
     sqlite3_stmt *st;
     int64_t n = -1;
     if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM pending", -1, &st, NULL) == SQLITE_OK &&
@@ -238,6 +248,7 @@ int64_t mfl_store_pending_count(mfl_store_t *s)
         n = sqlite3_column_int64(st, 0);
     }
     sqlite3_finalize(st);
+    s->pending = n;
     return n;
 }
 
@@ -271,6 +282,7 @@ int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return err;
     }
+    s->pending = -1; /* some were folded in: count again when asked */
     return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, "commit");
 }
 

@@ -13,7 +13,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" --target mfl mfl-aggregator bench_aggregator >/dev/null
 tmp=$(mktemp -d)
 pid=""
-trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -n "$pid" ] && { kill $pid 2>/dev/null; wait $pid 2>/dev/null; }; rm -rf "$tmp"' EXIT
 port=$((20000 + RANDOM % 20000))
 "$build/bin/mfl" train -o "$tmp/b.mflf" -a c4,p,c8s2,d16,d10 -e 1 -n 500 >/dev/null 2>&1
 "$build/bin/mfl" quantize "$tmp/b.mflf" "$tmp/b.mfl" --calib 100 >/dev/null
@@ -27,7 +27,7 @@ buffer_k = 1000
 max_sessions = $((devices + 64))
 max_handshakes = $((devices + 64))
 max_staleness = 1000000
-verify_threads = ${VERIFY_THREADS:-0}
+verify_threads = ${VERIFY_THREADS:-auto}
 CONF
 "$build/bin/mfl-aggregator" --config "$tmp/agg.conf" 2> "$tmp/srv.log" & pid=$!
 sleep 1
