@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mfl/aggregate.h"
 #include "mfl/learner.h"
@@ -100,5 +101,8 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min);
 int agg_status(agg_state_t *s, uint8_t *buf, size_t cap, size_t *len);
 
 void agg_log(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Where log lines go (NULL: stderr); the simulator's in-process
+ * aggregators write to a file per strategy. */
+void agg_log_to(FILE *f);
 
 #endif

@@ -18,6 +18,13 @@
 #include "mfl/keys.h"
 #include "mfl/model_file.h"
 
+static FILE *log_file; /* NULL: stderr */
+
+void agg_log_to(FILE *f)
+{
+    log_file = f;
+}
+
 void agg_log(const char *event, const char *fmt, ...)
 {
     /* One write per line: stderr is unbuffered, and the aggregator logs every
@@ -40,7 +47,7 @@ void agg_log(const char *event, const char *fmt, ...)
         n = (int)sizeof(line) - 2; /* truncated: keep the line a line */
     }
     line[n++] = '\n';
-    fwrite(line, 1, (size_t)n, stderr);
+    fwrite(line, 1, (size_t)n, log_file ? log_file : stderr);
 }
 
 /* The signed model message for the current global head and version. */

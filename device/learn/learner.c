@@ -266,6 +266,26 @@ int mfl_learner_predict(mfl_learner_t *l, const int8_t *input, size_t len, int *
     return err;
 }
 
+int mfl_learner_predict_features(const mfl_learner_t *l, const int8_t *features, int *label)
+{
+    if (!l || !features || !label) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    const mfl_fc_params_t p = {
+        .input_offset = -l->head.feature_zp, .output_offset = l->head.output_zp,
+        .act_min = l->head.act_min, .act_max = l->head.act_max, .per_channel = 1,
+    };
+    const mfl_requant_t rq = {l->q.multiplier, l->q.shift};
+    int8_t logits[MFL_HEAD_MAX_UNITS];
+    mfl_fully_connected_s8(&p, &rq, 1, l->head.features, features, l->head.units, l->q.w, l->q.bias, logits);
+    int best = 0;
+    for (int c = 1; c < l->head.units; c++) {
+        best = logits[c] > logits[best] ? c : best;
+    }
+    *label = best;
+    return 0;
+}
+
 /* One SGD step on `first` (if any) plus random replayed samples, then requantize. */
 static int sgd_step(mfl_learner_t *l, const int8_t *first, uint8_t first_label, uint16_t batch)
 {

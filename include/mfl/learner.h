@@ -80,6 +80,10 @@ int mfl_learner_infer(mfl_learner_t *l, const int8_t *input, size_t len, const i
 /* The class with the largest head output (logit) for an input. */
 int mfl_learner_predict(mfl_learner_t *l, const int8_t *input, size_t len, int *label);
 
+/* The class the learner's int8 head gives a feature vector (from
+ * mfl_learner_features), without the arena: the same logits as
+ * mfl_learner_predict, for callers that keep features instead of inputs. */
+int mfl_learner_predict_features(const mfl_learner_t *l, const int8_t *features, int *label);
 /* Runs the backbone only; *features points at the int8 feature vector. */
 int mfl_learner_features(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **features);
 

@@ -1,0 +1,47 @@
+/*
+ * How virtual devices reach an aggregator: in-process (the aggregator's
+ * own update and round code, called directly: no sockets) or over the
+ * network (a real mfl-aggregator process the simulator starts, CoAP over
+ * DTLS-PSK on loopback through the device library's host client). Both
+ * read the same generated config file, so they aggregate identically.
+ */
+#ifndef MFL_SIM_LINK_H
+#define MFL_SIM_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mfl/crypto.h"
+#include "scenario.h"
+
+/* A device's credentials, derived from the scenario's seed and its index. */
+typedef struct {
+    char id[16];
+    uint8_t psk[16];
+    mfl_es256_private_t key;
+    mfl_es256_public_t pub;
+    char group[24];
+} sim_identity_t;
+
+int sim_identity(const sim_scenario_t *sc, uint32_t index, sim_identity_t *out);
+
+typedef struct sim_link sim_link_t;
+
+/* Starts an aggregator for one strategy in dir/NAME (fresh state),
+ * provisions every device, and writes its config there. fair: balance
+ * the regions' weights. */
+int sim_link_open(sim_link_t **out, const sim_scenario_t *sc, const char *run_dir, const char *name, int fair,
+                  const sim_identity_t *ids, uint32_t n_ids, char *msg, size_t cap);
+void sim_link_close(sim_link_t *link);
+
+/* The aggregator's public key (devices pin it). */
+const mfl_es256_public_t *sim_link_aggregator_key(const sim_link_t *link);
+
+/* A device fetches the current signed model (*msg is malloc'd). */
+int sim_link_get_model(sim_link_t *link, const sim_identity_t *id, uint8_t **msg, size_t *len);
+
+/* A device posts a signed update; *code is the CoAP response code
+ * (class * 100 + detail), e.g. 204 accepted, 412 stale. */
+int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8_t *msg, size_t len, int *code);
+
+#endif /* MFL_SIM_LINK_H */

@@ -1,0 +1,552 @@
+/* One simulation run (run.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "link.h"
+#include "mfl/error.h"
+#include "mfl/head.h"
+#include "mfl/learner.h"
+#include "mfl/update_builder.h"
+#include "run.h"
+
+/* One device's state in one strategy. */
+typedef struct {
+    mfl_learner_t l;
+    uint8_t *mem;
+    int32_t *residual, *residual_saved; /* error feedback, committed on acknowledgement */
+    uint64_t counter, version;
+    uint8_t *update;                    /* the update built this round */
+    size_t update_len;
+    int ready;                          /* synced and built this round */
+} vdev_t;
+
+typedef struct {
+    int on;
+    int personal;              /* evaluated with each device's own head (local learning) */
+    vdev_t *dev;               /* local, federated, fair: one per device */
+    sim_link_t *link;          /* federated, fair */
+    mfl_learner_t eval;        /* frozen, oracle, federated, fair: the global head */
+    uint8_t *eval_mem;
+    uint64_t eval_version;
+    sim_round_t cur;
+} strat_t;
+
+typedef struct {
+    const sim_scenario_t *sc;
+    const sim_world_t *w;
+    sim_identity_t *ids;
+    uint8_t *arena;            /* only bound, never used: the simulator feeds features */
+    size_t arena_size, mem_size, work_size, update_cap, head_values;
+    mfl_learn_opts_t opts;
+    strat_t s[SIM_STRATEGIES];
+    uint8_t *online, *dropped;
+    uint32_t *fresh_from, *fresh_to; /* this round's new samples of each device */
+    uint8_t *work[64];               /* per thread: update builder workspace */
+    uint32_t round;
+} run_t;
+
+/* ---- threads: device i runs on thread i % threads, so results do not
+ * depend on scheduling ---- */
+
+typedef int (*device_fn)(run_t *r, strat_t *s, uint32_t device, unsigned thread);
+
+typedef struct {
+    run_t *r;
+    strat_t *s;
+    device_fn fn;
+    const uint8_t *mask;
+    unsigned thread;
+    int err;
+} worker_t;
+
+static void *worker(void *arg)
+{
+    worker_t *k = arg;
+    for (uint32_t i = k->thread; i < k->r->sc->devices && !k->err; i += k->r->sc->threads) {
+        if (!k->mask || k->mask[i]) {
+            k->err = k->fn(k->r, k->s, i, k->thread);
+        }
+    }
+    return NULL;
+}
+
+static int parallel(run_t *r, strat_t *s, device_fn fn, const uint8_t *mask)
+{
+    worker_t k[64];
+    pthread_t t[64];
+    const unsigned n = r->sc->threads;
+    for (unsigned i = 0; i < n; i++) {
+        k[i] = (worker_t){r, s, fn, mask, i, 0};
+        pthread_create(&t[i], NULL, worker, &k[i]);
+    }
+    int err = 0;
+    for (unsigned i = 0; i < n; i++) {
+        pthread_join(t[i], NULL);
+        err = err ? err : k[i].err;
+    }
+    return err;
+}
+
+/* ---- devices ---- */
+
+static int init_learner(run_t *r, mfl_learner_t *l, uint8_t **mem, uint16_t replay)
+{
+    const size_t size = mfl_learner_mem_size(&r->w->model, replay, (uint16_t)r->sc->batch);
+    *mem = malloc(size);
+    return *mem ? mfl_learner_init(l, &r->w->model, r->arena, r->arena_size, *mem, size, replay, &r->opts)
+                : MFL_ERR_NO_MEMORY;
+}
+
+static int init_devices(run_t *r, strat_t *s, int federated)
+{
+    s->dev = calloc(r->sc->devices, sizeof(vdev_t));
+    int err = s->dev ? 0 : MFL_ERR_NO_MEMORY;
+    for (uint32_t i = 0; i < r->sc->devices && !err; i++) {
+        vdev_t *v = &s->dev[i];
+        r->opts.seed = (uint32_t)sim_mix(r->sc->seed ^ i);
+        err = init_learner(r, &v->l, &v->mem, (uint16_t)r->sc->replay);
+        if (!err && federated) {
+            v->residual = calloc(r->head_values, sizeof(int32_t));
+            v->residual_saved = malloc(r->head_values * sizeof(int32_t));
+            v->update = malloc(r->update_cap);
+            err = v->residual && v->residual_saved && v->update ? 0 : MFL_ERR_NO_MEMORY;
+        }
+    }
+    return err;
+}
+
+static void free_devices(run_t *r, strat_t *s)
+{
+    for (uint32_t i = 0; s->dev && i < r->sc->devices; i++) {
+        free(s->dev[i].mem);
+        free(s->dev[i].residual);
+        free(s->dev[i].residual_saved);
+        free(s->dev[i].update);
+    }
+    free(s->dev);
+}
+
+/* The device's new samples this round, then local epochs over its buffer. */
+static int learn_fresh(run_t *r, vdev_t *v, uint32_t i)
+{
+    const sim_device_data_t *d = &r->w->dev[i];
+    int err = 0;
+    for (uint32_t j = r->fresh_from[i]; j < r->fresh_to[i] && !err; j++) {
+        err = mfl_learner_learn_features(&v->l, sim_world_features(r->w, d->train[j]), d->train_label[j]);
+    }
+    return err ? err : mfl_learner_train_buffer(&v->l, (uint16_t)r->sc->local_epochs);
+}
+
+static int local_step(run_t *r, strat_t *s, uint32_t i, unsigned thread)
+{
+    (void)thread;
+    return learn_fresh(r, &s->dev[i], i);
+}
+
+/* Fetches the model; installs it if newer, else goes back to the global
+ * head (what the device learned last time was sent, or is lost). */
+static int sync_device(run_t *r, strat_t *s, uint32_t i)
+{
+    vdev_t *v = &s->dev[i];
+    uint8_t *m = NULL;
+    size_t len = 0;
+    v->ready = 0;
+    if (sim_link_get_model(s->link, &r->ids[i], &m, &len)) {
+        return 0; /* no answer: the device tries again next time it is online */
+    }
+    s->cur.bytes_down += len;
+    uint64_t version;
+    int err = mfl_model_install(&v->l, m, len, sim_link_aggregator_key(s->link), v->version, &version);
+    free(m);
+    if (err == 0) {
+        v->version = version;
+    } else if (err == MFL_ERR_PROTO_VALUE) {
+        err = mfl_learner_reset(&v->l);
+    }
+    v->ready = err == 0;
+    return err == 0 || err == MFL_ERR_PROTO_VALUE ? 0 : err;
+}
+
+static int federated_step(run_t *r, strat_t *s, uint32_t i, unsigned thread)
+{
+    vdev_t *v = &s->dev[i];
+    if (!v->ready) {
+        return 0;
+    }
+    int err = learn_fresh(r, v, i);
+    memcpy(v->residual_saved, v->residual, r->head_values * sizeof(int32_t));
+    const mfl_update_params_t p = {(const uint8_t *)r->ids[i].id, strlen(r->ids[i].id), v->version, v->counter + 1, 0};
+    err = err ? err
+              : mfl_update_build(&v->l, &p, v->residual, &r->ids[i].key, r->work[thread], r->work_size, v->update,
+                                 r->update_cap, &v->update_len);
+    v->counter++; /* a counter is never reused, whether or not the update arrives */
+    return err;
+}
+
+/* Online devices reach the aggregator one after the other, in an order
+ * drawn from the seed for the round. */
+static int arrival_cmp(const void *a, const void *b)
+{
+    const uint64_t x = ((const uint64_t *)a)[0], y = ((const uint64_t *)b)[0];
+    return x < y ? -1 : x > y;
+}
+
+static int deliver_updates(run_t *r, strat_t *s)
+{
+    uint64_t(*order)[2] = malloc(sizeof(*order) * r->sc->devices);
+    uint32_t n = 0;
+    if (!order) {
+        return MFL_ERR_NO_MEMORY;
+    }
+    for (uint32_t i = 0; i < r->sc->devices; i++) {
+        if (r->online[i] && s->dev[i].ready) {
+            order[n][0] = sim_mix(r->sc->seed ^ 0xA441000000000000ull ^ ((uint64_t)r->round << 32) ^ i);
+            order[n++][1] = i;
+        }
+    }
+    qsort(order, n, sizeof(*order), arrival_cmp);
+    for (uint32_t k = 0; k < n; k++) {
+        const uint32_t i = (uint32_t)order[k][1];
+        vdev_t *v = &s->dev[i];
+        int code = 0;
+        if (r->dropped[i] ||
+            sim_link_post_update(s->link, &r->ids[i], v->update, v->update_len, &code) != 0) {
+            s->cur.lost++; /* offline before it arrived: resent as part of a later update */
+            memcpy(v->residual, v->residual_saved, r->head_values * sizeof(int32_t));
+            continue;
+        }
+        s->cur.bytes_up += v->update_len;
+        if (code == 204) {
+            s->cur.accepted++;
+        } else {
+            s->cur.rejected++;
+            memcpy(v->residual, v->residual_saved, r->head_values * sizeof(int32_t));
+        }
+    }
+    free(order);
+    return 0;
+}
+
+/* ---- the oracle: the head trained on every device's data together ---- */
+
+static int train_oracle(run_t *r, strat_t *s)
+{
+    const sim_scenario_t *sc = r->sc;
+    const size_t n = (size_t)sc->devices * sc->train_per_device;
+    uint32_t *order = malloc(n * sizeof(uint32_t));
+    if (!order) {
+        return MFL_ERR_NO_MEMORY;
+    }
+    for (size_t k = 0; k < n; k++) {
+        order[k] = (uint32_t)k;
+    }
+    uint64_t rng = sim_mix(sc->seed ^ 0x0AC1E);
+    mfl_learner_t *l = &s->eval;
+    int err = 0;
+    for (uint32_t e = 0; e < sc->oracle_epochs && !err; e++) {
+        for (size_t k = n; k > 1; k--) {
+            const size_t j = (size_t)(sim_uniform(&rng) * (double)k);
+            const uint32_t t = order[k - 1];
+            order[k - 1] = order[j];
+            order[j] = t;
+        }
+        for (size_t k = 0; k + sc->batch <= n && !err; k += sc->batch) {
+            const int8_t *x[MFL_HEAD_MAX_BATCH];
+            uint8_t y[MFL_HEAD_MAX_BATCH];
+            for (uint32_t b = 0; b < sc->batch; b++) {
+                const sim_device_data_t *d = &r->w->dev[order[k + b] / sc->train_per_device];
+                const uint32_t j = order[k + b] % sc->train_per_device;
+                x[b] = sim_world_features(r->w, d->train[j]);
+                y[b] = d->train_label[j];
+            }
+            err = mfl_head_sgd_step(&l->head, x, y, (int)sc->batch, r->opts.lr, l->g, NULL, NULL, 0);
+        }
+        if (!err) {
+            err = mfl_head_requantize(&l->head, &l->q);
+        }
+    }
+    free(order);
+    return err;
+}
+
+/* ---- evaluation: accuracy per region on the devices' test samples ---- */
+
+typedef struct {
+    uint64_t correct[SIM_MAX_REGIONS], total[SIM_MAX_REGIONS];
+} tally_t;
+
+static tally_t tallies[64];
+
+static int evaluate_device(run_t *r, strat_t *s, uint32_t i, unsigned thread)
+{
+    const sim_device_data_t *d = &r->w->dev[i];
+    const mfl_learner_t *l = s->personal ? &s->dev[i].l : &s->eval;
+    tally_t *t = &tallies[thread];
+    for (uint32_t j = 0; j < r->sc->test_per_device; j++) {
+        int label;
+        const int err = mfl_learner_predict_features(l, sim_world_features(r->w, d->test[j]), &label);
+        if (err) {
+            return err;
+        }
+        t->correct[d->region] += label == d->test_label[j];
+        t->total[d->region]++;
+    }
+    return 0;
+}
+
+/* The aggregator's latest model into the strategy's evaluator. */
+static int refresh_global(run_t *r, strat_t *s)
+{
+    uint8_t *m = NULL;
+    size_t len = 0;
+    int err = sim_link_get_model(s->link, &r->ids[0], &m, &len);
+    uint64_t version = s->eval_version;
+    if (!err) {
+        err = mfl_model_install(&s->eval, m, len, sim_link_aggregator_key(s->link), s->eval_version, &version);
+        err = err == MFL_ERR_PROTO_VALUE ? 0 : err;
+    }
+    free(m);
+    s->eval_version = version;
+    return err;
+}
+
+static int evaluate(run_t *r, strat_t *s, sim_round_t *out)
+{
+    int err = s->link ? refresh_global(r, s) : 0;
+    memset(tallies, 0, sizeof(tallies));
+    if (!err) {
+        err = parallel(r, s, evaluate_device, NULL); /* a global head is only read */
+    }
+    *out = s->cur;
+    out->version = s->eval_version;
+    out->worst = 100.0;
+    double best = 0, sum = 0;
+    for (uint32_t g = 0; g < r->sc->n_regions; g++) {
+        uint64_t c = 0, n = 0;
+        for (unsigned t = 0; t < r->sc->threads; t++) {
+            c += tallies[t].correct[g];
+            n += tallies[t].total[g];
+        }
+        out->acc[g] = n ? 100.0 * (double)c / (double)n : 0.0;
+        sum += out->acc[g];
+        out->worst = out->acc[g] < out->worst ? out->acc[g] : out->worst;
+        best = out->acc[g] > best ? out->acc[g] : best;
+    }
+    out->mean = sum / r->sc->n_regions;
+    out->gap = best - out->worst;
+    return err;
+}
+
+/* ---- the run ---- */
+
+static void draw_round(run_t *r)
+{
+    const sim_scenario_t *sc = r->sc;
+    for (uint32_t i = 0; i < sc->devices; i++) {
+        uint64_t rng = sim_mix(sc->seed ^ 0x0411E000000000ull ^ ((uint64_t)r->round << 36) ^ i);
+        r->online[i] = sim_uniform(&rng) < sc->availability;
+        r->dropped[i] = sim_uniform(&rng) < sc->dropout;
+        r->fresh_from[i] = r->fresh_to[i];
+        if (r->online[i]) {
+            const uint32_t left = sc->train_per_device - r->fresh_to[i];
+            r->fresh_to[i] += left < sc->samples_per_round ? left : sc->samples_per_round;
+        }
+    }
+}
+
+static int open_strategies(run_t *r, const char *run_dir, char *msg, size_t cap)
+{
+    int err = 0;
+    for (int k = 0; k < SIM_STRATEGIES && !err; k++) {
+        strat_t *s = &r->s[k];
+        s->on = r->sc->strategies[k];
+        s->personal = k == SIM_LOCAL;
+        if (!s->on) {
+            continue;
+        }
+        const int federated = k == SIM_FEDERATED || k == SIM_FAIR;
+        if (k != SIM_LOCAL) {
+            r->opts.seed = (uint32_t)r->sc->seed;
+            err = init_learner(r, &s->eval, &s->eval_mem, (uint16_t)r->sc->batch);
+        }
+        if (!err && (k == SIM_LOCAL || federated)) {
+            err = init_devices(r, s, federated);
+        }
+        if (!err && federated) {
+            err = sim_link_open(&s->link, r->sc, run_dir, sim_strategy_name((enum sim_strategy)k), k == SIM_FAIR,
+                                r->ids, r->sc->devices, msg, cap);
+        }
+        if (!err && k == SIM_ORACLE) {
+            err = train_oracle(r, s);
+        }
+    }
+    return err;
+}
+
+static void close_strategies(run_t *r)
+{
+    for (int k = 0; k < SIM_STRATEGIES; k++) {
+        sim_link_close(r->s[k].link);
+        free_devices(r, &r->s[k]);
+        free(r->s[k].eval_mem);
+    }
+}
+
+static int setup(run_t *r, const sim_scenario_t *sc, const sim_world_t *w)
+{
+    memset(r, 0, sizeof(*r));
+    r->sc = sc;
+    r->w = w;
+    r->opts = mfl_learn_defaults();
+    r->opts.lr = mfl_scale_from_int((uint64_t)llround(sc->lr * 65536.0), 16);
+    r->opts.batch = (uint16_t)sc->batch;
+    r->arena_size = mfl_model_arena_size(&w->model);
+    r->arena = malloc(r->arena_size);
+    r->ids = calloc(sc->devices, sizeof(sim_identity_t));
+    r->online = calloc(sc->devices, 1);
+    r->dropped = calloc(sc->devices, 1);
+    r->fresh_from = calloc(sc->devices, sizeof(uint32_t));
+    r->fresh_to = calloc(sc->devices, sizeof(uint32_t));
+    if (!r->arena || !r->ids || !r->online || !r->dropped || !r->fresh_from || !r->fresh_to) {
+        return MFL_ERR_NO_MEMORY;
+    }
+    int err = 0;
+    for (uint32_t i = 0; i < sc->devices && !err; i++) {
+        err = sim_identity(sc, i, &r->ids[i]);
+    }
+    /* workspace sizes from a learner of this model */
+    mfl_learner_t probe;
+    uint8_t *mem = NULL;
+    err = err ? err : init_learner(r, &probe, &mem, (uint16_t)sc->batch);
+    if (!err) {
+        r->head_values = (size_t)probe.head.units * (probe.head.features + 1u);
+        r->work_size = mfl_update_work_size(&probe, 0);
+        r->update_cap = mfl_update_max_size(&probe, 16);
+        for (unsigned t = 0; t < sc->threads && !err; t++) {
+            err = (r->work[t] = malloc(r->work_size)) ? 0 : MFL_ERR_NO_MEMORY;
+        }
+    }
+    free(mem);
+    return err;
+}
+
+static void teardown(run_t *r)
+{
+    close_strategies(r);
+    for (unsigned t = 0; t < 64; t++) {
+        free(r->work[t]);
+    }
+    free(r->arena);
+    free(r->ids);
+    free(r->online);
+    free(r->dropped);
+    free(r->fresh_from);
+    free(r->fresh_to);
+}
+
+static void csv_header(FILE *f, const sim_scenario_t *sc)
+{
+    fprintf(f, "strategy,round,version");
+    for (uint32_t g = 0; g < sc->n_regions; g++) {
+        fprintf(f, ",acc_%s", sc->regions[g].name);
+    }
+    fprintf(f, ",mean,worst,gap,bytes_up,bytes_down,accepted,rejected,lost\n");
+}
+
+static void csv_row(FILE *f, const sim_scenario_t *sc, int k, uint32_t round, const sim_round_t *x)
+{
+    fprintf(f, "%s,%u,%llu", sim_strategy_name((enum sim_strategy)k), round, (unsigned long long)x->version);
+    for (uint32_t g = 0; g < sc->n_regions; g++) {
+        fprintf(f, ",%.2f", x->acc[g]);
+    }
+    fprintf(f, ",%.2f,%.2f,%.2f,%llu,%llu,%u,%u,%u\n", x->mean, x->worst, x->gap, (unsigned long long)x->bytes_up,
+            (unsigned long long)x->bytes_down, x->accepted, x->rejected, x->lost);
+}
+
+static int run_round(run_t *r, FILE *progress)
+{
+    int err = 0;
+    draw_round(r);
+    for (int k = 0; k < SIM_STRATEGIES && !err; k++) {
+        strat_t *s = &r->s[k];
+        memset(&s->cur, 0, sizeof(s->cur));
+        if (!s->on || k == SIM_FROZEN || k == SIM_ORACLE) {
+            continue;
+        }
+        if (progress) {
+            fprintf(progress, "\r  round %u/%u: %-10s", r->round, r->sc->rounds, sim_strategy_name((enum sim_strategy)k));
+            fflush(progress);
+        }
+        if (k == SIM_LOCAL) {
+            err = parallel(r, s, local_step, r->online);
+            continue;
+        }
+        for (uint32_t i = 0; i < r->sc->devices && !err; i++) {
+            err = r->online[i] ? sync_device(r, s, i) : 0;
+        }
+        err = err ? err : parallel(r, s, federated_step, r->online);
+        err = err ? err : deliver_updates(r, s);
+    }
+    return err;
+}
+
+int sim_run(const sim_scenario_t *sc, const sim_world_t *w, const char *run_dir, FILE *progress,
+            sim_results_t *res, char *msg, size_t cap)
+{
+    run_t r;
+    char path[1200];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    memset(res, 0, sizeof(*res));
+    res->rounds = sc->rounds;
+    msg[0] = '\0';
+    snprintf(path, sizeof(path), "%s/rounds.csv", run_dir);
+    FILE *csv = fopen(path, "w");
+    int err = csv ? setup(&r, sc, w) : MFL_ERR_IO;
+    err = err ? err : open_strategies(&r, run_dir, msg, cap);
+    for (int k = 0; k < SIM_STRATEGIES && !err; k++) {
+        res->r[k] = sc->strategies[k] ? calloc(sc->rounds + 1, sizeof(sim_round_t)) : NULL;
+        err = sc->strategies[k] && !res->r[k] ? MFL_ERR_NO_MEMORY : 0;
+    }
+    if (!err) {
+        csv_header(csv, sc);
+    }
+    for (uint32_t round = 0; round <= sc->rounds && !err; round++) {
+        r.round = round;
+        err = round ? run_round(&r, progress) : 0;
+        for (int k = 0; k < SIM_STRATEGIES && !err; k++) {
+            if (r.s[k].on) {
+                err = evaluate(&r, &r.s[k], &res->r[k][round]);
+                csv_row(csv, sc, k, round, &res->r[k][round]);
+            }
+        }
+        fflush(csv);
+    }
+    if (progress) {
+        fprintf(progress, "\r%40s\r", "");
+    }
+    if (err && !msg[0]) {
+        snprintf(msg, cap, "round %u: %s", r.round, mfl_strerror(err));
+    }
+    if (csv) {
+        teardown(&r);
+        fclose(csv);
+    } else {
+        snprintf(msg, cap, "cannot write %s", path);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    return err;
+}
+
+void sim_results_free(sim_results_t *res)
+{
+    for (int k = 0; k < SIM_STRATEGIES; k++) {
+        free(res->r[k]);
+    }
+    memset(res, 0, sizeof(*res));
+}

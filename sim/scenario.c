@@ -1,0 +1,285 @@
+/* Scenario files: `key = value` lines, `#` comments (docs/sim.md). */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scenario.h"
+
+static const char *const strategy_names[SIM_STRATEGIES] = {"frozen", "local", "federated", "fair", "oracle"};
+
+const char *sim_strategy_name(enum sim_strategy k)
+{
+    return k < SIM_STRATEGIES ? strategy_names[k] : "?";
+}
+
+const char *sim_partition_name(enum sim_partition p)
+{
+    return p == SIM_IID ? "iid" : p == SIM_DIRICHLET ? "dirichlet" : "region-shift";
+}
+
+/* The region-shift regions (docs/sim.md): the home region, where the base
+ * model is trained and three classes are rare, and three regions where
+ * every class is as common and the sensors differ. */
+static const sim_region_t default_regions[] = {
+    {"home", 1.0, 0.0, 0.0, 0.03},
+    {"lowcontrast", 0.5, 0.0, 0.0, 1.0},
+    {"bright", 0.6, 100.0, 0.0, 1.0},
+    {"noisy", 1.0, 0.0, 48.0, 1.0},
+};
+
+void sim_scenario_defaults(sim_scenario_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->seed = 1;
+    s->devices = 100;
+    s->rounds = 20;
+    s->threads = 2;
+    s->partition = SIM_REGION_SHIFT;
+    s->alpha = 0.5;
+    s->n_regions = sizeof(default_regions) / sizeof(default_regions[0]);
+    memcpy(s->regions, default_regions, sizeof(default_regions));
+    s->rare[0] = s->rare[2] = s->rare[6] = 1; /* T-shirt/top, Pullover, Shirt */
+    s->availability = 0.5;
+    s->dropout = 0.1;
+    s->train_per_device = 60;
+    s->samples_per_round = 6;
+    s->test_per_device = 20;
+    s->pool_per_region = 6000;
+    snprintf(s->base_arch, sizeof(s->base_arch), "c16,p,c32s2,c32s2,d64,d10");
+    s->base_images = 24000;
+    s->base_epochs = 3;
+    s->lr = 0.02;
+    s->local_epochs = 2;
+    s->batch = 8;
+    s->replay = 64;
+    s->buffer_k = 0;
+    s->max_staleness = 4;
+    s->server_lr = 1.0;
+    s->oracle_epochs = 10;
+    s->mode = SIM_INPROCESS;
+    memset(s->strategies, 1, sizeof(s->strategies));
+}
+
+static int bad(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(char *msg, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, cap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int to_u32(const char *v, uint32_t *out)
+{
+    char *end;
+    const unsigned long long x = strtoull(v, &end, 10);
+    if (end == v || *end || x > UINT32_MAX || *v == '-') {
+        return -1;
+    }
+    *out = (uint32_t)x;
+    return 0;
+}
+
+static int to_double(const char *v, double *out, double lo, double hi)
+{
+    char *end;
+    const double x = strtod(v, &end);
+    if (end == v || *end || !(x >= lo && x <= hi)) {
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int set_text(char *dst, size_t cap, const char *v)
+{
+    return (size_t)snprintf(dst, cap, "%s", v) >= cap ? -1 : 0;
+}
+
+/* "frozen,local,federated,fair,oracle" */
+static int set_strategies(sim_scenario_t *s, const char *v)
+{
+    char buf[256];
+    if (set_text(buf, sizeof(buf), v)) {
+        return -1;
+    }
+    memset(s->strategies, 0, sizeof(s->strategies));
+    for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        int found = 0;
+        for (int k = 0; k < SIM_STRATEGIES; k++) {
+            if (!strcmp(t, strategy_names[k])) {
+                s->strategies[k] = 1;
+                found = 1;
+            }
+        }
+        if (!found) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* "0,2,6" */
+static int set_rare(sim_scenario_t *s, const char *v)
+{
+    char buf[64];
+    if (set_text(buf, sizeof(buf), v)) {
+        return -1;
+    }
+    memset(s->rare, 0, sizeof(s->rare));
+    for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        uint32_t c;
+        if (to_u32(t, &c) || c >= SIM_CLASSES) {
+            return -1;
+        }
+        s->rare[c] = 1;
+    }
+    return 0;
+}
+
+/* "NAME CONTRAST OFFSET NOISE RARE_WEIGHT"; the first `region` line of a
+ * file replaces the default regions. */
+static int add_region(sim_scenario_t *s, const char *v, int *replaced)
+{
+    sim_region_t r;
+    if (!*replaced) {
+        s->n_regions = 0;
+        *replaced = 1;
+    }
+    if (s->n_regions >= SIM_MAX_REGIONS ||
+        sscanf(v, "%23s %lf %lf %lf %lf", r.name, &r.contrast, &r.offset, &r.noise, &r.rare_weight) != 5 ||
+        !(r.contrast > 0 && r.contrast <= 4) || !(r.offset >= -255 && r.offset <= 255) ||
+        !(r.noise >= 0 && r.noise <= 255) || !(r.rare_weight > 0 && r.rare_weight <= 100)) {
+        return -1;
+    }
+    s->regions[s->n_regions++] = r;
+    return 0;
+}
+
+static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions_replaced)
+{
+    if (!strcmp(k, "seed")) {
+        char *end;
+        s->seed = strtoull(v, &end, 10);
+        return end == v || *end ? -1 : 0;
+    }
+    if (!strcmp(k, "devices")) return to_u32(v, &s->devices);
+    if (!strcmp(k, "rounds")) return to_u32(v, &s->rounds);
+    if (!strcmp(k, "threads")) return to_u32(v, &s->threads);
+    if (!strcmp(k, "partition")) {
+        s->partition = !strcmp(v, "iid") ? SIM_IID : !strcmp(v, "dirichlet") ? SIM_DIRICHLET : SIM_REGION_SHIFT;
+        return strcmp(v, "iid") && strcmp(v, "dirichlet") && strcmp(v, "region-shift") ? -1 : 0;
+    }
+    if (!strcmp(k, "alpha")) return to_double(v, &s->alpha, 1e-3, 1e3);
+    if (!strcmp(k, "region")) return add_region(s, v, regions_replaced);
+    if (!strcmp(k, "rare_classes")) return set_rare(s, v);
+    if (!strcmp(k, "availability")) return to_double(v, &s->availability, 0.0, 1.0);
+    if (!strcmp(k, "dropout")) return to_double(v, &s->dropout, 0.0, 1.0);
+    if (!strcmp(k, "train_per_device")) return to_u32(v, &s->train_per_device);
+    if (!strcmp(k, "samples_per_round")) return to_u32(v, &s->samples_per_round);
+    if (!strcmp(k, "test_per_device")) return to_u32(v, &s->test_per_device);
+    if (!strcmp(k, "pool_per_region")) return to_u32(v, &s->pool_per_region);
+    if (!strcmp(k, "base")) return set_text(s->base, sizeof(s->base), v);
+    if (!strcmp(k, "base_arch")) return set_text(s->base_arch, sizeof(s->base_arch), v);
+    if (!strcmp(k, "base_images")) return to_u32(v, &s->base_images);
+    if (!strcmp(k, "base_epochs")) return to_u32(v, &s->base_epochs);
+    if (!strcmp(k, "lr")) return to_double(v, &s->lr, 1e-5, 1.0);
+    if (!strcmp(k, "local_epochs")) return to_u32(v, &s->local_epochs);
+    if (!strcmp(k, "batch")) return to_u32(v, &s->batch);
+    if (!strcmp(k, "replay")) return to_u32(v, &s->replay);
+    if (!strcmp(k, "buffer_k")) return to_u32(v, &s->buffer_k);
+    if (!strcmp(k, "max_staleness")) return to_u32(v, &s->max_staleness);
+    if (!strcmp(k, "server_lr")) return to_double(v, &s->server_lr, 1e-3, 10.0);
+    if (!strcmp(k, "oracle_epochs")) return to_u32(v, &s->oracle_epochs);
+    if (!strcmp(k, "mode")) {
+        s->mode = !strcmp(v, "network") ? SIM_NETWORK : SIM_INPROCESS;
+        return strcmp(v, "network") && strcmp(v, "inprocess") ? -1 : 0;
+    }
+    if (!strcmp(k, "strategies")) return set_strategies(s, v);
+    if (!strcmp(k, "data_dir")) return set_text(s->data_dir, sizeof(s->data_dir), v);
+    if (!strcmp(k, "aggregator")) return set_text(s->aggregator, sizeof(s->aggregator), v);
+    return -2;
+}
+
+int sim_scenario_set(sim_scenario_t *s, const char *key, const char *value, char *msg, size_t cap)
+{
+    int replaced = 0;
+    const int r = set_key(s, key, value, &replaced);
+    if (r == -2) {
+        return bad(msg, cap, "unknown scenario key \"%s\"", key);
+    }
+    return r ? bad(msg, cap, "bad value \"%s\" for \"%s\"", value, key) : 0;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) {
+        *--e = '\0';
+    }
+    return s;
+}
+
+int sim_scenario_load(sim_scenario_t *s, const char *path, char *msg, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return bad(msg, cap, "cannot open scenario %s", path);
+    }
+    char line[1200];
+    int lineno = 0, err = 0, regions_replaced = 0;
+    while (!err && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash) {
+            *hash = '\0';
+        }
+        char *t = trim(line);
+        if (!*t) {
+            continue;
+        }
+        char *eq = strchr(t, '=');
+        if (!eq) {
+            err = bad(msg, cap, "%s:%d: expected key = value", path, lineno);
+            break;
+        }
+        *eq = '\0';
+        const char *k = trim(t), *v = trim(eq + 1);
+        const int r = set_key(s, k, v, &regions_replaced);
+        if (r == -2) {
+            err = bad(msg, cap, "%s:%d: unknown key \"%s\"", path, lineno, k);
+        } else if (r) {
+            err = bad(msg, cap, "%s:%d: bad value \"%s\" for \"%s\"", path, lineno, v, k);
+        }
+    }
+    fclose(f);
+    return err;
+}
+
+int sim_scenario_check(const sim_scenario_t *s, char *msg, size_t cap)
+{
+    if (s->devices < 1 || s->devices > 1000000) return bad(msg, cap, "devices must be 1..1000000");
+    if (s->rounds < 1 || s->rounds > 100000) return bad(msg, cap, "rounds must be 1..100000");
+    if (s->threads < 1 || s->threads > 64) return bad(msg, cap, "threads must be 1..64");
+    if (s->n_regions < 1) return bad(msg, cap, "at least one region");
+    if (s->samples_per_round < 1 || s->train_per_device < s->samples_per_round)
+        return bad(msg, cap, "need 1 <= samples_per_round <= train_per_device");
+    if (s->test_per_device < 1) return bad(msg, cap, "test_per_device must be >= 1");
+    if (s->replay < s->batch || s->replay > 4096 || s->batch < 1 || s->batch > 64)
+        return bad(msg, cap, "need 1 <= batch <= 64 and batch <= replay <= 4096");
+    if (s->pool_per_region < 10) return bad(msg, cap, "pool_per_region must be >= 10");
+    if (!s->base[0]) return bad(msg, cap, "no base model path (key \"base\")");
+    if (s->mode == SIM_NETWORK && !s->aggregator[0]) return bad(msg, cap, "network mode needs the aggregator binary");
+    int any = 0;
+    for (int k = 0; k < SIM_STRATEGIES; k++) {
+        any |= s->strategies[k];
+    }
+    return any ? 0 : bad(msg, cap, "no strategy selected");
+}

@@ -1,0 +1,74 @@
+/*
+ * A simulation scenario: the population of virtual devices, their data,
+ * the regions they live in, the strategies to compare and how the run
+ * talks to the aggregator. Read from a `key = value` file (docs/sim.md
+ * lists every key) and overridden by `--set key=value` flags.
+ */
+#ifndef MFL_SIM_SCENARIO_H
+#define MFL_SIM_SCENARIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIM_MAX_REGIONS 8
+#define SIM_CLASSES 10
+
+enum sim_partition { SIM_IID, SIM_DIRICHLET, SIM_REGION_SHIFT };
+enum sim_mode { SIM_INPROCESS, SIM_NETWORK };
+enum sim_strategy { SIM_FROZEN, SIM_LOCAL, SIM_FEDERATED, SIM_FAIR, SIM_ORACLE, SIM_STRATEGIES };
+
+/* How a region's sensors see the world and which classes are common there. */
+typedef struct {
+    char name[24];
+    double contrast;    /* pixel' = offset + contrast * pixel (+ noise) */
+    double offset;
+    double noise;       /* standard deviation of additive sensor noise, in pixel levels */
+    double rare_weight; /* prior weight of the scenario's rare classes (others: 1) */
+} sim_region_t;
+
+typedef struct {
+    uint64_t seed;
+    uint32_t devices, rounds, threads;
+    enum sim_partition partition;
+    double alpha;                /* Dirichlet concentration */
+    uint32_t n_regions;
+    sim_region_t regions[SIM_MAX_REGIONS];
+    uint8_t rare[SIM_CLASSES];   /* 1: rare in the home region (region 0) */
+    double availability;         /* probability a device is online in a round */
+    double dropout;              /* probability an online device drops before its update arrives */
+    uint32_t train_per_device;   /* labelled samples a device collects over the run */
+    uint32_t samples_per_round;  /* of which it collects this many per online round */
+    uint32_t test_per_device;
+    uint32_t pool_per_region;    /* distinct training images per region */
+    /* base model: trained on the home region only */
+    char base[1024];             /* .mfl path; trained and written there if missing */
+    char base_arch[128];
+    uint32_t base_images, base_epochs;
+    /* learning on devices */
+    double lr;
+    uint32_t local_epochs, batch, replay;
+    /* aggregation */
+    uint32_t buffer_k;           /* 0: half the devices expected online per round */
+    uint32_t max_staleness;
+    double server_lr;
+    uint32_t oracle_epochs;
+    /* run */
+    enum sim_mode mode;
+    uint8_t strategies[SIM_STRATEGIES]; /* 1: compared in this run */
+    char data_dir[1024];         /* Fashion-MNIST IDX files ("" = Debian's) */
+    char aggregator[1024];       /* mfl-aggregator binary (network mode) */
+} sim_scenario_t;
+
+void sim_scenario_defaults(sim_scenario_t *s);
+/* Reads a scenario file on top of the current values. Returns 0, or -1
+ * with a sentence naming the file, line and key in msg. */
+int sim_scenario_load(sim_scenario_t *s, const char *path, char *msg, size_t cap);
+/* One `key=value` setting (a file line or a --set flag). */
+int sim_scenario_set(sim_scenario_t *s, const char *key, const char *value, char *msg, size_t cap);
+/* Checks the values hang together (after loading and overrides). */
+int sim_scenario_check(const sim_scenario_t *s, char *msg, size_t cap);
+
+const char *sim_strategy_name(enum sim_strategy k);
+const char *sim_partition_name(enum sim_partition p);
+
+#endif /* MFL_SIM_SCENARIO_H */

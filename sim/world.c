@@ -1,0 +1,350 @@
+/* The simulated world: data, regions, devices' samples, features (world.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mfl/error.h"
+#include "mfl/host_io.h"
+#include "mfl/learner.h"
+#include "mfl/model_file.h"
+#include "mfl/net_export.h"
+#include "mfl/train.h"
+#include "world.h"
+
+#define PIXELS 784
+
+static double class_weight(const sim_scenario_t *sc, uint32_t region, int c)
+{
+    if (sc->partition != SIM_REGION_SHIFT) {
+        return 1.0;
+    }
+    return sc->rare[c] ? sc->regions[region].rare_weight : 1.0;
+}
+
+/* The base model: trained on the home region's slice (images below
+ * base_images, each kept with its class's home prior), quantized, written. */
+static int train_base(const sim_world_t *w, FILE *log, char *msg, size_t cap)
+{
+    const sim_scenario_t *sc = w->sc;
+    uint32_t *idx = malloc(sizeof(uint32_t) * sc->base_images);
+    size_t n = 0;
+    uint64_t rng = sim_mix(sc->seed ^ 0xBA5E);
+    for (uint32_t i = 0; idx && i < sc->base_images; i++) {
+        if (sim_uniform(&rng) < class_weight(sc, 0, w->train_set.labels[i]) / 1.0) {
+            idx[n++] = i;
+        }
+    }
+    for (size_t i = n; n > 1 && i > 1; i--) { /* seeded shuffle */
+        const size_t j = (size_t)(sim_uniform(&rng) * (double)i);
+        const uint32_t t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+    mfl_net_t net;
+    uint8_t *image = NULL;
+    size_t size = 0;
+    float lo[MFL_NET_MAX_LAYERS], hi[MFL_NET_MAX_LAYERS];
+    int err = !idx ? MFL_ERR_NO_MEMORY : mfl_net_create(&net, sc->base_arch, 28, 28, 1, msg, cap);
+    if (!err) {
+        mfl_train_opts_t o = mfl_train_defaults();
+        o.epochs = (int)sc->base_epochs;
+        o.seed = sc->seed;
+        o.threads = (int)sc->threads;
+        mfl_net_init(&net, sc->seed);
+        fprintf(log, "base model: training %s on %zu home-region images, %u epochs\n", sc->base_arch, n,
+                sc->base_epochs);
+        err = mfl_net_train(&net, &w->train_set, idx, n, &o);
+        err = err ? err : mfl_net_calibrate(&net, &w->train_set, idx, n < 2000 ? n : 2000, lo, hi);
+        err = err ? err : mfl_net_export(&net, lo, hi, 2.0f, &image, &size, msg, cap);
+        err = err ? err : mfl_write_file(sc->base, image, size);
+        if (err && !msg[0]) {
+            snprintf(msg, cap, "training the base model failed: %s", mfl_strerror(err));
+        }
+        mfl_net_free(&net);
+    }
+    free(image);
+    free(idx);
+    return err;
+}
+
+/* A region's sensor: contrast, brightness offset and noise, deterministic
+ * per (seed, region, image). */
+static void see(const sim_scenario_t *sc, uint32_t region, uint64_t key, const uint8_t *px, int8_t *input)
+{
+    const sim_region_t *r = &sc->regions[sc->partition == SIM_REGION_SHIFT ? region : 0];
+    uint64_t rng = sim_mix(sc->seed ^ ((uint64_t)region << 48) ^ key);
+    for (int k = 0; k < PIXELS; k++) {
+        double v = r->offset + r->contrast * px[k];
+        if (r->noise > 0) {
+            const double u1 = sim_uniform(&rng) + 1e-12, u2 = sim_uniform(&rng);
+            v += r->noise * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+        }
+        v = v < 0 ? 0 : v > 255 ? 255 : v;
+        input[k] = (int8_t)((int)lround(v) - 128);
+    }
+}
+
+static void sample_id_source(const sim_world_t *w, uint32_t id, uint32_t *region, int *is_test, uint32_t *image)
+{
+    const uint32_t per = w->pool_train + w->pool_test, k = id % per;
+    *region = id / per;
+    *is_test = k >= w->pool_train;
+    *image = *is_test ? *region * w->pool_test + (k - w->pool_train)
+                      : w->sc->base_images + *region * w->pool_train + k;
+}
+
+typedef struct {
+    sim_world_t *w;
+    unsigned index, count;
+    int err;
+} feature_job_t;
+
+static void *feature_worker(void *arg)
+{
+    feature_job_t *job = arg;
+    sim_world_t *w = job->w;
+    const size_t arena_size = mfl_model_arena_size(&w->model), mem_size = mfl_learner_mem_size(&w->model, 8, 1);
+    uint8_t *arena = malloc(arena_size), *mem = malloc(mem_size);
+    mfl_learn_opts_t o = mfl_learn_defaults();
+    o.batch = 1;
+    mfl_learner_t l;
+    int8_t input[PIXELS];
+    job->err = !arena || !mem ? MFL_ERR_NO_MEMORY : mfl_learner_init(&l, &w->model, arena, arena_size, mem, mem_size, 8, &o);
+    for (uint32_t id = job->index; !job->err && id < w->samples; id += job->count) {
+        if (!w->used[id]) {
+            continue;
+        }
+        uint32_t region, image;
+        int is_test;
+        const int8_t *f;
+        sample_id_source(w, id, &region, &is_test, &image);
+        const mfl_dataset_t *ds = is_test ? &w->test_set : &w->train_set;
+        see(w->sc, region, ((uint64_t)is_test << 32) | image, ds->images + (size_t)image * PIXELS, input);
+        job->err = mfl_learner_features(&l, input, PIXELS, &f);
+        if (!job->err) {
+            memcpy(w->feature + (size_t)id * w->features, f, w->features);
+        }
+    }
+    free(arena);
+    free(mem);
+    return NULL;
+}
+
+static int compute_features(sim_world_t *w)
+{
+    feature_job_t jobs[64];
+    pthread_t t[64];
+    const unsigned n = w->sc->threads;
+    for (unsigned i = 0; i < n; i++) {
+        jobs[i] = (feature_job_t){w, i, n, 0};
+        pthread_create(&t[i], NULL, feature_worker, &jobs[i]);
+    }
+    int err = 0;
+    for (unsigned i = 0; i < n; i++) {
+        pthread_join(t[i], NULL);
+        err = err ? err : jobs[i].err;
+    }
+    return err;
+}
+
+/* Gamma(a, 1) by Marsaglia and Tsang (a < 1 boosted), for Dirichlet priors. */
+static double gamma_sample(double a, uint64_t *rng)
+{
+    if (a < 1.0) {
+        return gamma_sample(a + 1.0, rng) * pow(sim_uniform(rng) + 1e-300, 1.0 / a);
+    }
+    const double d = a - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        const double u1 = sim_uniform(rng) + 1e-12, u2 = sim_uniform(rng);
+        const double x = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2), v = pow(1.0 + c * x, 3);
+        if (v > 0 && log(sim_uniform(rng) + 1e-300) < 0.5 * x * x + d - d * v + d * log(v)) {
+            return d * v;
+        }
+    }
+}
+
+/* Images of each class in one region's pool: ids[c][0..n[c]). */
+typedef struct {
+    uint32_t *ids[SIM_CLASSES];
+    uint32_t n[SIM_CLASSES];
+} class_lists_t;
+
+static int class_lists(const sim_world_t *w, uint32_t region, int test, class_lists_t *cl)
+{
+    const uint32_t count = test ? w->pool_test : w->pool_train;
+    const uint32_t base = region * (w->pool_train + w->pool_test) + (test ? w->pool_train : 0);
+    memset(cl, 0, sizeof(*cl));
+    for (int c = 0; c < SIM_CLASSES; c++) {
+        if (!(cl->ids[c] = malloc(sizeof(uint32_t) * count))) {
+            return MFL_ERR_NO_MEMORY;
+        }
+    }
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t r, image;
+        int is_test;
+        sample_id_source(w, base + k, &r, &is_test, &image);
+        const uint8_t label = (test ? w->test_set.labels : w->train_set.labels)[image];
+        cl->ids[label][cl->n[label]++] = base + k;
+    }
+    return 0;
+}
+
+static void free_lists(class_lists_t *cl)
+{
+    for (int c = 0; c < SIM_CLASSES; c++) {
+        free(cl->ids[c]);
+    }
+}
+
+/* Draws n samples with the prior from the lists (with replacement). */
+static void draw(sim_world_t *w, const class_lists_t *cl, const double *prior, uint64_t *rng, uint32_t n,
+                 uint32_t *ids, uint8_t *labels)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        double u = sim_uniform(rng);
+        int c = 0;
+        while (c < SIM_CLASSES - 1 && (u >= prior[c] || !cl->n[c])) {
+            u -= prior[c];
+            c++;
+        }
+        while (!cl->n[c]) {
+            c = (c + 1) % SIM_CLASSES;
+        }
+        ids[i] = cl->ids[c][(uint32_t)(sim_uniform(rng) * cl->n[c])];
+        labels[i] = (uint8_t)c;
+        w->used[ids[i]] = 1;
+    }
+}
+
+static void device_prior(const sim_scenario_t *sc, uint32_t region, uint64_t *rng, double *prior)
+{
+    double sum = 0;
+    for (int c = 0; c < SIM_CLASSES; c++) {
+        prior[c] = sc->partition == SIM_DIRICHLET ? gamma_sample(sc->alpha, rng) : class_weight(sc, region, c);
+        sum += prior[c];
+    }
+    for (int c = 0; c < SIM_CLASSES; c++) {
+        prior[c] /= sum;
+    }
+}
+
+static int draw_devices(sim_world_t *w)
+{
+    const sim_scenario_t *sc = w->sc;
+    class_lists_t train[SIM_MAX_REGIONS], test[SIM_MAX_REGIONS];
+    int err = 0;
+    memset(train, 0, sizeof(train));
+    memset(test, 0, sizeof(test));
+    for (uint32_t r = 0; r < sc->n_regions && !err; r++) {
+        err = class_lists(w, r, 0, &train[r]);
+        err = err ? err : class_lists(w, r, 1, &test[r]);
+    }
+    for (uint32_t i = 0; i < sc->devices && !err; i++) {
+        sim_device_data_t *d = &w->dev[i];
+        uint64_t rng = sim_mix(sc->seed ^ 0xDA7A0000ull ^ ((uint64_t)i << 20));
+        double prior[SIM_CLASSES];
+        d->region = i % sc->n_regions;
+        d->train = malloc(sizeof(uint32_t) * sc->train_per_device);
+        d->train_label = malloc(sc->train_per_device);
+        d->test = malloc(sizeof(uint32_t) * sc->test_per_device);
+        d->test_label = malloc(sc->test_per_device);
+        if (!d->train || !d->train_label || !d->test || !d->test_label) {
+            err = MFL_ERR_NO_MEMORY;
+            break;
+        }
+        device_prior(sc, d->region, &rng, prior);
+        draw(w, &train[d->region], prior, &rng, sc->train_per_device, d->train, d->train_label);
+        draw(w, &test[d->region], prior, &rng, sc->test_per_device, d->test, d->test_label);
+    }
+    for (uint32_t r = 0; r < sc->n_regions; r++) {
+        free_lists(&train[r]);
+        free_lists(&test[r]);
+    }
+    return err;
+}
+
+static int load_base(sim_world_t *w, FILE *log, char *msg, size_t cap)
+{
+    struct stat st;
+    int err = 0;
+    if (stat(w->sc->base, &st) != 0) {
+        err = train_base(w, log, msg, cap);
+    } else {
+        fprintf(log, "base model: %s\n", w->sc->base);
+    }
+    if (!err && mfl_model_file_read(w->sc->base, &w->model_image, &w->model_size, msg, cap)) {
+        err = MFL_ERR_IO;
+    }
+    if (!err && (err = mfl_model_load(&w->model, w->model_image, w->model_size)) != 0) {
+        snprintf(msg, cap, "%s: %s", w->sc->base, mfl_strerror(err));
+    }
+    if (!err && w->model.header->head_op == MFL_NONE) {
+        snprintf(msg, cap, "%s has no trainable head", w->sc->base);
+        err = MFL_ERR_NO_HEAD;
+    }
+    if (!err) {
+        const mfl_op_rec_t *head = &w->model.ops[w->model.header->head_op];
+        w->features = (uint16_t)w->model.tensors[head->inputs[1]].dims[1];
+    }
+    return err;
+}
+
+int sim_world_build(sim_world_t *w, const sim_scenario_t *sc, FILE *log, char *msg, size_t cap)
+{
+    memset(w, 0, sizeof(*w));
+    w->sc = sc;
+    msg[0] = '\0';
+    const char *dir = sc->data_dir[0] ? sc->data_dir : NULL;
+    if (mfl_fmnist_load(dir, 1, &w->train_set, msg, cap) || mfl_fmnist_load(dir, 0, &w->test_set, msg, cap)) {
+        return MFL_ERR_IO;
+    }
+    if (sc->base_images >= w->train_set.n) {
+        snprintf(msg, cap, "base_images (%u) leaves no training images for the regions", sc->base_images);
+        return MFL_ERR_INVALID_ARG;
+    }
+    w->pool_train = (w->train_set.n - sc->base_images) / sc->n_regions;
+    w->pool_train = w->pool_train < sc->pool_per_region ? w->pool_train : sc->pool_per_region;
+    w->pool_test = w->test_set.n / sc->n_regions;
+    w->samples = sc->n_regions * (w->pool_train + w->pool_test);
+    int err = load_base(w, log, msg, cap);
+    if (err) {
+        return err;
+    }
+    w->used = calloc(w->samples, 1);
+    w->feature = malloc((size_t)w->samples * w->features);
+    w->dev = calloc(sc->devices, sizeof(*w->dev));
+    err = !w->used || !w->feature || !w->dev ? MFL_ERR_NO_MEMORY : draw_devices(w);
+    if (!err) {
+        uint32_t used = 0;
+        for (uint32_t i = 0; i < w->samples; i++) {
+            used += w->used[i];
+        }
+        fprintf(log, "data: %u devices in %u regions, %u distinct images; computing their features\n", sc->devices,
+                sc->n_regions, used);
+        err = compute_features(w);
+    }
+    if (err && !msg[0]) {
+        snprintf(msg, cap, "building the world: %s", mfl_strerror(err));
+    }
+    return err;
+}
+
+void sim_world_free(sim_world_t *w)
+{
+    for (uint32_t i = 0; w->dev && i < w->sc->devices; i++) {
+        free(w->dev[i].train);
+        free(w->dev[i].train_label);
+        free(w->dev[i].test);
+        free(w->dev[i].test_label);
+    }
+    free(w->dev);
+    free(w->used);
+    free(w->feature);
+    free(w->model_image);
+    mfl_dataset_free(&w->train_set);
+    mfl_dataset_free(&w->test_set);
+    memset(w, 0, sizeof(*w));
+}

@@ -1,0 +1,65 @@
+/*
+ * The simulated world: Fashion-MNIST split into a home-region slice (the
+ * base model's training data) and one pool of images per region as that
+ * region's sensors see them, the devices' local train/test samples drawn
+ * from their region's pool with their class priors, and the int8 feature
+ * vectors the device library's backbone computes for every sample used.
+ */
+#ifndef MFL_SIM_WORLD_H
+#define MFL_SIM_WORLD_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mfl/dataset.h"
+#include "mfl/model.h"
+#include "scenario.h"
+
+typedef struct {
+    uint32_t region;
+    uint32_t *train;        /* sample ids (world_features()) in collection order */
+    uint8_t *train_label;
+    uint32_t *test;
+    uint8_t *test_label;
+} sim_device_data_t;
+
+typedef struct {
+    const sim_scenario_t *sc;
+    mfl_dataset_t train_set, test_set;
+    uint8_t *model_image;    /* the base model */
+    size_t model_size;
+    mfl_model_t model;
+    uint16_t features;       /* head input size */
+    uint32_t pool_train, pool_test;   /* images per region */
+    uint32_t samples;        /* sample ids: regions x (pool_train + pool_test) */
+    int8_t *feature;         /* samples x features, computed for used ids only */
+    uint8_t *used;
+    sim_device_data_t *dev;  /* sc->devices */
+} sim_world_t;
+
+/* Loads the data, trains or loads the base model, draws every device's
+ * samples and computes their features. Prints progress to `log`. */
+int sim_world_build(sim_world_t *w, const sim_scenario_t *sc, FILE *log, char *msg, size_t cap);
+void sim_world_free(sim_world_t *w);
+
+static inline const int8_t *sim_world_features(const sim_world_t *w, uint32_t id)
+{
+    return w->feature + (size_t)id * w->features;
+}
+
+/* splitmix64: the simulator's seeded randomness (never for keys' secrecy). */
+static inline uint64_t sim_mix(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+/* Uniform in [0, 1) from a stream position. */
+static inline double sim_uniform(uint64_t *state)
+{
+    *state = sim_mix(*state);
+    return (double)(*state >> 11) * (1.0 / 9007199254740992.0);
+}
+
+#endif /* MFL_SIM_WORLD_H */
