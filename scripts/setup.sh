@@ -9,6 +9,8 @@ packages=(
   build-essential cmake pkg-config git
   # libraries found through pkg-config by CMakeLists.txt
   libcoap3-dev libmbedtls-dev libssl-dev libcbor-dev libcmocka-dev libsqlite3-dev zlib1g-dev
+  # plots of simulation runs
+  gnuplot-nox
   # data, and the SQLite shell the crash test inspects the store with
   sqlite3
   dataset-fashion-mnist
