@@ -257,6 +257,21 @@ static void test_learning_fixes_an_unseen_class(void **state)
     assert_true(after > before + 40.0);
     assert_true(all_after > all_before);
 
+    /* predicting from kept features (the simulator's way) gives the same
+     * class as running the whole model, with the learned head */
+    for (size_t i = 0; i < 500; i++) {
+        int8_t in[784], kept[64];
+        const int8_t *f;
+        int whole, from_features;
+        mfl_image_to_input(test.images + i * 784, 784, in);
+        assert_int_equal(mfl_learner_features(&h.l, in, 784, &f), 0);
+        memcpy(kept, f, h.l.head.features);
+        assert_int_equal(mfl_learner_predict(&h.l, in, 784, &whole), 0);
+        assert_int_equal(mfl_learner_predict_features(&h.l, kept, &from_features), 0);
+        assert_int_equal(whole, from_features);
+    }
+    assert_int_equal(mfl_learner_predict_features(&h.l, NULL, &(int){0}), MFL_ERR_INVALID_ARG);
+
     /* the change is the delta; reset brings the global head back exactly */
     int32_t delta[33];
     int64_t moved = 0;
