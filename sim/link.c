@@ -36,7 +36,7 @@ int sim_identity(const sim_scenario_t *sc, uint32_t index, sim_identity_t *out)
 {
     memset(out, 0, sizeof(*out));
     snprintf(out->id, sizeof(out->id), "d%06u", index);
-    snprintf(out->group, sizeof(out->group), "%s", sc->regions[index % sc->n_regions].name);
+    snprintf(out->group, sizeof(out->group), "%s", sc->regions[sim_region_of(sc, index)].name);
     uint64_t s = sc->seed ^ ((uint64_t)index << 24) ^ 0x5EC0000000000000ull;
     for (int i = 0; i < 16; i += 8) {
         const uint64_t r = sim_mix(s++);
@@ -63,8 +63,7 @@ static int write_config(const sim_scenario_t *sc, const char *dir, int fair, uin
     if (!f) {
         return MFL_ERR_IO;
     }
-    const double online = sc->devices * sc->availability * (1.0 - sc->dropout);
-    const uint32_t k = sc->buffer_k ? sc->buffer_k : online / 2 >= 1 ? (uint32_t)(online / 2) : 1;
+    const uint32_t k = sim_buffer_k(sc);
     fprintf(f,
             "# written by mfl-sim for one strategy of a run\n"
             "listen = 127.0.0.1:%u\n"

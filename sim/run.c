@@ -43,7 +43,9 @@ typedef struct {
     size_t arena_size, mem_size, work_size, update_cap, head_values;
     mfl_learn_opts_t opts;
     strat_t s[SIM_STRATEGIES];
-    uint8_t *online, *dropped;
+    uint8_t *online, *dropped, *wave; /* wave: devices fetching and learning together */
+    uint64_t (*order)[2];              /* this round's arrivals: (sort key, device) */
+    uint32_t n_arrivals;
     uint32_t *fresh_from, *fresh_to; /* this round's new samples of each device */
     uint8_t *work[64];               /* per thread: update builder workspace */
     uint32_t round;
@@ -188,33 +190,37 @@ static int federated_step(run_t *r, strat_t *s, uint32_t i, unsigned thread)
 }
 
 /* Online devices reach the aggregator one after the other, in an order
- * drawn from the seed for the round. */
+ * drawn from the seed for the round (the same for every strategy). */
 static int arrival_cmp(const void *a, const void *b)
 {
     const uint64_t x = ((const uint64_t *)a)[0], y = ((const uint64_t *)b)[0];
     return x < y ? -1 : x > y;
 }
 
-static int deliver_updates(run_t *r, strat_t *s)
+static void order_arrivals(run_t *r)
 {
-    uint64_t(*order)[2] = malloc(sizeof(*order) * r->sc->devices);
-    uint32_t n = 0;
-    if (!order) {
-        return MFL_ERR_NO_MEMORY;
-    }
+    uint64_t(*order)[2] = r->order;
+    r->n_arrivals = 0;
     for (uint32_t i = 0; i < r->sc->devices; i++) {
-        if (r->online[i] && s->dev[i].ready) {
-            order[n][0] = sim_mix(r->sc->seed ^ 0xA441000000000000ull ^ ((uint64_t)r->round << 32) ^ i);
-            order[n++][1] = i;
+        if (r->online[i]) {
+            order[r->n_arrivals][0] = sim_mix(r->sc->seed ^ 0xA441000000000000ull ^ ((uint64_t)r->round << 32) ^ i);
+            order[r->n_arrivals++][1] = i;
         }
     }
-    qsort(order, n, sizeof(*order), arrival_cmp);
-    for (uint32_t k = 0; k < n; k++) {
-        const uint32_t i = (uint32_t)order[k][1];
+    qsort(order, r->n_arrivals, sizeof(*order), arrival_cmp);
+}
+
+/* The wave's updates, in arrival order. */
+static void deliver_wave(run_t *r, strat_t *s, uint32_t from, uint32_t to)
+{
+    for (uint32_t k = from; k < to; k++) {
+        const uint32_t i = (uint32_t)r->order[k][1];
         vdev_t *v = &s->dev[i];
         int code = 0;
-        if (r->dropped[i] ||
-            sim_link_post_update(s->link, &r->ids[i], v->update, v->update_len, &code) != 0) {
+        if (!v->ready) {
+            continue;
+        }
+        if (r->dropped[i] || sim_link_post_update(s->link, &r->ids[i], v->update, v->update_len, &code) != 0) {
             s->cur.lost++; /* offline before it arrived: resent as part of a later update */
             memcpy(v->residual, v->residual_saved, r->head_values * sizeof(int32_t));
             continue;
@@ -227,8 +233,36 @@ static int deliver_updates(run_t *r, strat_t *s)
             memcpy(v->residual, v->residual_saved, r->head_values * sizeof(int32_t));
         }
     }
-    free(order);
-    return 0;
+}
+
+/*
+ * Devices are online at overlapping times: `concurrency` of them fetch the
+ * model, learn and send, then the next ones fetch whatever the aggregator
+ * has published meanwhile. (If every online device fetched at the start of
+ * the round, all of a round's updates would share one base model and the
+ * aggregator would apply that same direction once per buffer of K: a
+ * round with several buffers overshoots.)
+ */
+static int federated_round(run_t *r, strat_t *s)
+{
+    int err = 0;
+    const uint32_t wave = sim_concurrency(r->sc);
+    for (uint32_t from = 0; from < r->n_arrivals && !err; from += wave) {
+        const uint32_t to = from + wave < r->n_arrivals ? from + wave : r->n_arrivals;
+        for (uint32_t k = from; k < to && !err; k++) {
+            const uint32_t i = (uint32_t)r->order[k][1];
+            r->wave[i] = 1;
+            err = sync_device(r, s, i);
+        }
+        err = err ? err : parallel(r, s, federated_step, r->wave);
+        if (!err) {
+            deliver_wave(r, s, from, to);
+        }
+        for (uint32_t k = from; k < to; k++) {
+            r->wave[r->order[k][1]] = 0;
+        }
+    }
+    return err;
 }
 
 /* ---- the oracle: the head trained on every device's data together ---- */
@@ -409,9 +443,11 @@ static int setup(run_t *r, const sim_scenario_t *sc, const sim_world_t *w)
     r->ids = calloc(sc->devices, sizeof(sim_identity_t));
     r->online = calloc(sc->devices, 1);
     r->dropped = calloc(sc->devices, 1);
+    r->wave = calloc(sc->devices, 1);
+    r->order = calloc(sc->devices, sizeof(*r->order));
     r->fresh_from = calloc(sc->devices, sizeof(uint32_t));
     r->fresh_to = calloc(sc->devices, sizeof(uint32_t));
-    if (!r->arena || !r->ids || !r->online || !r->dropped || !r->fresh_from || !r->fresh_to) {
+    if (!r->arena || !r->ids || !r->online || !r->dropped || !r->wave || !r->order || !r->fresh_from || !r->fresh_to) {
         return MFL_ERR_NO_MEMORY;
     }
     int err = 0;
@@ -444,6 +480,8 @@ static void teardown(run_t *r)
     free(r->ids);
     free(r->online);
     free(r->dropped);
+    free(r->wave);
+    free(r->order);
     free(r->fresh_from);
     free(r->fresh_to);
 }
@@ -471,6 +509,7 @@ static int run_round(run_t *r, FILE *progress)
 {
     int err = 0;
     draw_round(r);
+    order_arrivals(r);
     for (int k = 0; k < SIM_STRATEGIES && !err; k++) {
         strat_t *s = &r->s[k];
         memset(&s->cur, 0, sizeof(s->cur));
@@ -485,11 +524,7 @@ static int run_round(run_t *r, FILE *progress)
             err = parallel(r, s, local_step, r->online);
             continue;
         }
-        for (uint32_t i = 0; i < r->sc->devices && !err; i++) {
-            err = r->online[i] ? sync_device(r, s, i) : 0;
-        }
-        err = err ? err : parallel(r, s, federated_step, r->online);
-        err = err ? err : deliver_updates(r, s);
+        err = federated_round(r, s);
     }
     return err;
 }

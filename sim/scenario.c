@@ -24,10 +24,10 @@ const char *sim_partition_name(enum sim_partition p)
  * model is trained and three classes are rare, and three regions where
  * every class is as common and the sensors differ. */
 static const sim_region_t default_regions[] = {
-    {"home", 1.0, 0.0, 0.0, 0.03},
-    {"lowcontrast", 0.5, 0.0, 0.0, 1.0},
-    {"bright", 0.6, 100.0, 0.0, 1.0},
-    {"noisy", 1.0, 0.0, 48.0, 1.0},
+    {"home", 1.0, 0.0, 0.0, 0.03, 1.0},
+    {"lowcontrast", 0.5, 0.0, 0.0, 1.0, 1.0},
+    {"bright", 0.6, 100.0, 0.0, 1.0, 1.0},
+    {"noisy", 1.0, 0.0, 48.0, 1.0, 1.0},
 };
 
 void sim_scenario_defaults(sim_scenario_t *s)
@@ -55,7 +55,7 @@ void sim_scenario_defaults(sim_scenario_t *s)
     s->local_epochs = 2;
     s->batch = 8;
     s->replay = 64;
-    s->buffer_k = 0;
+    s->buffer_k = 10; /* FedBuff's K */
     s->max_staleness = 4;
     s->server_lr = 1.0;
     s->oracle_epochs = 10;
@@ -141,8 +141,8 @@ static int set_rare(sim_scenario_t *s, const char *v)
     return 0;
 }
 
-/* "NAME CONTRAST OFFSET NOISE RARE_WEIGHT"; the first `region` line of a
- * file replaces the default regions. */
+/* "NAME CONTRAST OFFSET NOISE RARE_WEIGHT [SHARE]"; the first `region`
+ * line of a file replaces the default regions. */
 static int add_region(sim_scenario_t *s, const char *v, int *replaced)
 {
     sim_region_t r;
@@ -150,14 +150,68 @@ static int add_region(sim_scenario_t *s, const char *v, int *replaced)
         s->n_regions = 0;
         *replaced = 1;
     }
-    if (s->n_regions >= SIM_MAX_REGIONS ||
-        sscanf(v, "%23s %lf %lf %lf %lf", r.name, &r.contrast, &r.offset, &r.noise, &r.rare_weight) != 5 ||
+    r.share = 1.0;
+    const int n = s->n_regions < SIM_MAX_REGIONS
+                      ? sscanf(v, "%23s %lf %lf %lf %lf %lf", r.name, &r.contrast, &r.offset, &r.noise, &r.rare_weight,
+                               &r.share)
+                      : 0;
+    if ((n != 5 && n != 6) || !(r.share > 0 && r.share <= 1000) ||
         !(r.contrast > 0 && r.contrast <= 4) || !(r.offset >= -255 && r.offset <= 255) ||
         !(r.noise >= 0 && r.noise <= 255) || !(r.rare_weight > 0 && r.rare_weight <= 100)) {
         return -1;
     }
     s->regions[s->n_regions++] = r;
     return 0;
+}
+
+/* "7,1,1,1": relative device counts of the regions, in order */
+static int set_shares(sim_scenario_t *s, const char *v)
+{
+    char buf[256];
+    uint32_t n = 0;
+    double shares[SIM_MAX_REGIONS];
+    if (set_text(buf, sizeof(buf), v)) {
+        return -1;
+    }
+    for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        if (n >= SIM_MAX_REGIONS || to_double(t, &shares[n++], 1e-6, 1000)) {
+            return -1;
+        }
+    }
+    if (n != s->n_regions) {
+        return -1;
+    }
+    for (uint32_t r = 0; r < n; r++) {
+        s->regions[r].share = shares[r];
+    }
+    return 0;
+}
+
+uint32_t sim_region_of(const sim_scenario_t *s, uint32_t index)
+{
+    double total = 0, cum = 0;
+    for (uint32_t r = 0; r < s->n_regions; r++) {
+        total += s->regions[r].share;
+    }
+    const double pos = ((double)index + 0.5) / (double)s->devices * total;
+    for (uint32_t r = 0; r < s->n_regions; r++) {
+        cum += s->regions[r].share;
+        if (pos < cum) {
+            return r;
+        }
+    }
+    return s->n_regions - 1;
+}
+
+uint32_t sim_buffer_k(const sim_scenario_t *s)
+{
+    const double delivering = s->devices * s->availability * (1.0 - s->dropout);
+    return s->buffer_k ? s->buffer_k : delivering / 2 >= 1 ? (uint32_t)(delivering / 2) : 1;
+}
+
+uint32_t sim_concurrency(const sim_scenario_t *s)
+{
+    return s->concurrency ? s->concurrency : sim_buffer_k(s);
 }
 
 static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions_replaced)
@@ -177,6 +231,7 @@ static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions
     if (!strcmp(k, "alpha")) return to_double(v, &s->alpha, 1e-3, 1e3);
     if (!strcmp(k, "region")) return add_region(s, v, regions_replaced);
     if (!strcmp(k, "rare_classes")) return set_rare(s, v);
+    if (!strcmp(k, "region_shares")) return set_shares(s, v);
     if (!strcmp(k, "availability")) return to_double(v, &s->availability, 0.0, 1.0);
     if (!strcmp(k, "dropout")) return to_double(v, &s->dropout, 0.0, 1.0);
     if (!strcmp(k, "train_per_device")) return to_u32(v, &s->train_per_device);
@@ -193,6 +248,7 @@ static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions
     if (!strcmp(k, "replay")) return to_u32(v, &s->replay);
     if (!strcmp(k, "buffer_k")) return to_u32(v, &s->buffer_k);
     if (!strcmp(k, "max_staleness")) return to_u32(v, &s->max_staleness);
+    if (!strcmp(k, "concurrency")) return to_u32(v, &s->concurrency);
     if (!strcmp(k, "server_lr")) return to_double(v, &s->server_lr, 1e-3, 10.0);
     if (!strcmp(k, "oracle_epochs")) return to_u32(v, &s->oracle_epochs);
     if (!strcmp(k, "mode")) {

@@ -24,6 +24,7 @@ typedef struct {
     double offset;
     double noise;       /* standard deviation of additive sensor noise, in pixel levels */
     double rare_weight; /* prior weight of the scenario's rare classes (others: 1) */
+    double share;       /* relative number of devices living there */
 } sim_region_t;
 
 typedef struct {
@@ -48,7 +49,8 @@ typedef struct {
     double lr;
     uint32_t local_epochs, batch, replay;
     /* aggregation */
-    uint32_t buffer_k;           /* 0: half the devices expected online per round */
+    uint32_t buffer_k;           /* 0: half the devices expected to deliver per round */
+    uint32_t concurrency;        /* devices learning at the same time; 0: buffer_k */
     uint32_t max_staleness;
     double server_lr;
     uint32_t oracle_epochs;
@@ -67,6 +69,13 @@ int sim_scenario_load(sim_scenario_t *s, const char *path, char *msg, size_t cap
 int sim_scenario_set(sim_scenario_t *s, const char *key, const char *value, char *msg, size_t cap);
 /* Checks the values hang together (after loading and overrides). */
 int sim_scenario_check(const sim_scenario_t *s, char *msg, size_t cap);
+
+/* The region device `index` lives in: contiguous blocks sized by the
+ * regions' shares (equal shares: a quarter each for four regions). */
+uint32_t sim_region_of(const sim_scenario_t *s, uint32_t index);
+/* buffer_k and concurrency with their automatic values resolved. */
+uint32_t sim_buffer_k(const sim_scenario_t *s);
+uint32_t sim_concurrency(const sim_scenario_t *s);
 
 const char *sim_strategy_name(enum sim_strategy k);
 const char *sim_partition_name(enum sim_partition p);

@@ -246,7 +246,7 @@ static int draw_devices(sim_world_t *w)
         sim_device_data_t *d = &w->dev[i];
         uint64_t rng = sim_mix(sc->seed ^ 0xDA7A0000ull ^ ((uint64_t)i << 20));
         double prior[SIM_CLASSES];
-        d->region = i % sc->n_regions;
+        d->region = sim_region_of(sc, i);
         d->train = malloc(sizeof(uint32_t) * sc->train_per_device);
         d->train_label = malloc(sc->train_per_device);
         d->test = malloc(sizeof(uint32_t) * sc->test_per_device);
