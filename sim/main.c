@@ -54,6 +54,12 @@ static void default_aggregator(sim_scenario_t *sc)
     }
 }
 
+typedef struct {
+    const char *key, *value;
+} setting_t;
+
+/* Options first (getopt moves the scenario file behind them), then the
+ * file, then the options' settings on top of it. */
 static int parse(int argc, char **argv, sim_scenario_t *sc, const char **out_dir, int *quiet, char *msg, size_t cap)
 {
     static const struct option opts[] = {
@@ -63,47 +69,51 @@ static int parse(int argc, char **argv, sim_scenario_t *sc, const char **out_dir
         {"threads", required_argument, 0, 't'}, {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
-    static const char *const keys[] = {['m'] = "mode", ['d'] = "devices", ['r'] = "rounds", ['S'] = "seed",
-                                       ['t'] = "threads"};
-    /* the scenario file first, then the flags on top of it */
-    for (int i = 1; i < argc; i++) {
-        if (argv[i][0] != '-' && (i == 1 || argv[i - 1][0] != '-' || strchr(argv[i - 1], '=') ||
-                                  !strcmp(argv[i - 1], "--quiet"))) {
-            if (sim_scenario_load(sc, argv[i], msg, cap)) {
-                return 1;
-            }
-            break;
-        }
-    }
+    static setting_t settings[256];
+    size_t n = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': *out_dir = optarg; break;
-        case 'q': *quiet = 1; break;
-        case 'h': usage(stdout); exit(0);
-        case 'V': printf("mfl-sim %s\n", MFL_SIM_VERSION); exit(0);
-        case 's': {
-            char *eq = strchr(optarg, '=');
-            if (!eq) {
+        const char *key = c == 'm' ? "mode" : c == 'd' ? "devices" : c == 'r' ? "rounds" : c == 'S' ? "seed"
+                        : c == 't' ? "threads" : NULL;
+        if (c == 'o') {
+            *out_dir = optarg;
+        } else if (c == 'q') {
+            *quiet = 1;
+        } else if (c == 'h') {
+            usage(stdout);
+            exit(0);
+        } else if (c == 'V') {
+            printf("mfl-sim %s\n", MFL_SIM_VERSION);
+            exit(0);
+        } else if ((c == 's' || key) && n < sizeof(settings) / sizeof(settings[0])) {
+            char *eq = c == 's' ? strchr(optarg, '=') : NULL;
+            if (c == 's' && !eq) {
                 snprintf(msg, cap, "--set wants KEY=VALUE, got \"%s\"", optarg);
                 return 2;
             }
-            *eq = '\0';
-            if (sim_scenario_set(sc, optarg, eq + 1, msg, cap)) {
-                return 2;
+            if (eq) {
+                *eq = '\0';
             }
-            break;
-        }
-        case 'm': case 'd': case 'r': case 'S': case 't':
-            if (sim_scenario_set(sc, keys[c], optarg, msg, cap)) {
-                return 2;
-            }
-            break;
-        default: usage(stderr); exit(2);
+            settings[n++] = (setting_t){key ? key : optarg, key ? optarg : eq + 1};
+        } else {
+            usage(stderr);
+            exit(2);
         }
     }
-    return optind < argc - 1 ? (snprintf(msg, cap, "one scenario file at most"), 2) : 0;
+    if (argc - optind > 1) {
+        snprintf(msg, cap, "one scenario file at most");
+        return 2;
+    }
+    if (optind < argc && sim_scenario_load(sc, argv[optind], msg, cap)) {
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (sim_scenario_set(sc, settings[i].key, settings[i].value, msg, cap)) {
+            return 2;
+        }
+    }
+    return 0;
 }
 
 static int run(sim_scenario_t *sc, const char *dir, int quiet)

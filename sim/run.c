@@ -13,6 +13,11 @@
 #include "mfl/update_builder.h"
 #include "run.h"
 
+/* Correct and total test predictions per region, one per thread. */
+typedef struct {
+    uint64_t correct[SIM_MAX_REGIONS], total[SIM_MAX_REGIONS];
+} tally_t;
+
 /* One device's state in one strategy. */
 typedef struct {
     mfl_learner_t l;
@@ -48,6 +53,7 @@ typedef struct {
     uint32_t n_arrivals;
     uint32_t *fresh_from, *fresh_to; /* this round's new samples of each device */
     uint8_t *work[64];               /* per thread: update builder workspace */
+    tally_t tally[64];               /* per thread: evaluation counts */
     uint32_t round;
 } run_t;
 
@@ -309,17 +315,12 @@ static int train_oracle(run_t *r, strat_t *s)
 
 /* ---- evaluation: accuracy per region on the devices' test samples ---- */
 
-typedef struct {
-    uint64_t correct[SIM_MAX_REGIONS], total[SIM_MAX_REGIONS];
-} tally_t;
-
-static tally_t tallies[64];
 
 static int evaluate_device(run_t *r, strat_t *s, uint32_t i, unsigned thread)
 {
     const sim_device_data_t *d = &r->w->dev[i];
     const mfl_learner_t *l = s->personal ? &s->dev[i].l : &s->eval;
-    tally_t *t = &tallies[thread];
+    tally_t *t = &r->tally[thread];
     for (uint32_t j = 0; j < r->sc->test_per_device; j++) {
         int label;
         const int err = mfl_learner_predict_features(l, sim_world_features(r->w, d->test[j]), &label);
@@ -351,7 +352,7 @@ static int refresh_global(run_t *r, strat_t *s)
 static int evaluate(run_t *r, strat_t *s, sim_round_t *out)
 {
     int err = s->link ? refresh_global(r, s) : 0;
-    memset(tallies, 0, sizeof(tallies));
+    memset(r->tally, 0, sizeof(r->tally));
     if (!err) {
         err = parallel(r, s, evaluate_device, NULL); /* a global head is only read */
     }
@@ -362,8 +363,8 @@ static int evaluate(run_t *r, strat_t *s, sim_round_t *out)
     for (uint32_t g = 0; g < r->sc->n_regions; g++) {
         uint64_t c = 0, n = 0;
         for (unsigned t = 0; t < r->sc->threads; t++) {
-            c += tallies[t].correct[g];
-            n += tallies[t].total[g];
+            c += r->tally[t].correct[g];
+            n += r->tally[t].total[g];
         }
         out->acc[g] = n ? 100.0 * (double)c / (double)n : 0.0;
         sum += out->acc[g];

@@ -33,7 +33,7 @@ static int train_base(const sim_world_t *w, FILE *log, char *msg, size_t cap)
     size_t n = 0;
     uint64_t rng = sim_mix(sc->seed ^ 0xBA5E);
     for (uint32_t i = 0; idx && i < sc->base_images; i++) {
-        if (sim_uniform(&rng) < class_weight(sc, 0, w->train_set.labels[i]) / 1.0) {
+        if (sim_uniform(&rng) < class_weight(sc, 0, w->train_set.labels[i])) {
             idx[n++] = i;
         }
     }
