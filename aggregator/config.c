@@ -1,6 +1,5 @@
 /* The aggregator's configuration file: `key = value` lines, `#` comments.
  * docs/aggregator.md lists every key. */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 #include <unistd.h>
 
 #include "aggregator.h"
+#include "mfl/host_io.h"
 
 /* One verify thread per core beyond the event loop's own (none on one core). */
 static uint32_t auto_verify_threads(void)
@@ -31,18 +31,6 @@ void agg_config_defaults(agg_config_t *c)
     c->session_timeout_s = 60;
     c->durability = MFL_DURABLE_PROCESS;
     c->agg = mfl_agg_defaults();
-}
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s)) {
-        s++;
-    }
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) {
-        *--e = '\0';
-    }
-    return s;
 }
 
 __attribute__((format(printf, 3, 4))) static int bad(char *msg, size_t cap, const char *fmt, ...)
@@ -146,7 +134,7 @@ int agg_config_load(const char *path, agg_config_t *c, char *msg, size_t cap)
             *hash = '\0';
         }
         char *eq = strchr(line, '=');
-        char *k = trim(line);
+        char *k = mfl_trim(line);
         if (!*k) {
             continue;
         }
@@ -155,8 +143,8 @@ int agg_config_load(const char *path, agg_config_t *c, char *msg, size_t cap)
             break;
         }
         *eq = '\0';
-        k = trim(line);
-        const char *v = trim(eq + 1);
+        k = mfl_trim(line);
+        const char *v = mfl_trim(eq + 1);
         const int r = apply(c, k, v);
         if (r == -2) {
             err = bad(msg, cap, "%s:%d: unknown key '%s'", path, n, k);

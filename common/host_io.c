@@ -1,6 +1,8 @@
 /* Host-only whole-file I/O (see include/mfl/host_io.h). */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mfl/error.h"
 #include "mfl/host_io.h"
@@ -70,4 +72,16 @@ int mfl_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *len)
     }
     *len = n / 2;
     return 0;
+}
+
+char *mfl_trim(char *s)
+{
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) {
+        *--e = '\0';
+    }
+    return s;
 }

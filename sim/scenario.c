@@ -1,11 +1,11 @@
 /* Scenario files: `key = value` lines, `#` comments (docs/sim.md). */
 #define _POSIX_C_SOURCE 200809L
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mfl/host_io.h"
 #include "scenario.h"
 
 static const char *const strategy_names[SIM_STRATEGIES] = {"frozen", "local", "federated", "fair", "oracle"};
@@ -271,18 +271,6 @@ int sim_scenario_set(sim_scenario_t *s, const char *key, const char *value, char
     return r ? bad(msg, cap, "bad value \"%s\" for \"%s\"", value, key) : 0;
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s)) {
-        s++;
-    }
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) {
-        *--e = '\0';
-    }
-    return s;
-}
-
 int sim_scenario_load(sim_scenario_t *s, const char *path, char *msg, size_t cap)
 {
     FILE *f = fopen(path, "r");
@@ -297,7 +285,7 @@ int sim_scenario_load(sim_scenario_t *s, const char *path, char *msg, size_t cap
         if (hash) {
             *hash = '\0';
         }
-        char *t = trim(line);
+        char *t = mfl_trim(line);
         if (!*t) {
             continue;
         }
@@ -307,7 +295,7 @@ int sim_scenario_load(sim_scenario_t *s, const char *path, char *msg, size_t cap
             break;
         }
         *eq = '\0';
-        const char *k = trim(t), *v = trim(eq + 1);
+        const char *k = mfl_trim(t), *v = mfl_trim(eq + 1);
         const int r = set_key(s, k, v, &regions_replaced);
         if (r == -2) {
             err = bad(msg, cap, "%s:%d: unknown key \"%s\"", path, lineno, k);

@@ -22,6 +22,9 @@ int mfl_write_file(const char *path, const void *data, size_t size);
  * for an empty, odd-length, non-hex or too long (> cap bytes) text. */
 int mfl_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *len);
 
+/* Strips leading and trailing white space in place (config-file lines). */
+char *mfl_trim(char *s);
+
 #ifdef __cplusplus
 }
 #endif
