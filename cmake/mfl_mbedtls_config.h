@@ -1,7 +1,8 @@
 /*
  * Mbed TLS 2.28 configuration for microfl's devices: only what ES256 and
  * SHA-256 need (bignum, ECP on P-256, deterministic ECDSA, HMAC-DRBG for
- * blinding, SHA-256), no network, no file system, no entropy source.
+ * blinding, SHA-256), no network, no file system, no entropy source, and
+ * no heap (Mbed TLS's own allocator on a static buffer).
  * Used by scripts/target_deps.sh to build libmbedcrypto for Cortex-M4.
  */
 #ifndef MFL_MBEDTLS_CONFIG_H
@@ -22,6 +23,19 @@
 #define MBEDTLS_NO_PLATFORM_ENTROPY
 #define MBEDTLS_ECP_WINDOW_SIZE 2 /* less RAM for point multiplication */
 #define MBEDTLS_ECP_FIXED_POINT_OPTIM 0
+/* no heap on the device: a static pool behind calloc/free (crypto_mbedtls.c) */
+#define MBEDTLS_PLATFORM_C
+#define MBEDTLS_PLATFORM_MEMORY
+#define MBEDTLS_MEMORY_BUFFER_ALLOC_C
+/* Until the pool is set up nothing may allocate, and a corrupted pool
+ * stops the device rather than calling libc's exit (crypto_mbedtls.c). */
+#include <stddef.h>
+void *mfl_mbedtls_no_calloc(size_t n, size_t size);
+void mfl_mbedtls_no_free(void *p);
+void mfl_mbedtls_halt(int status);
+#define MBEDTLS_PLATFORM_STD_CALLOC mfl_mbedtls_no_calloc
+#define MBEDTLS_PLATFORM_STD_FREE mfl_mbedtls_no_free
+#define MBEDTLS_PLATFORM_EXIT_MACRO mfl_mbedtls_halt
 
 #include "mbedtls/check_config.h"
 

@@ -45,8 +45,50 @@ typedef struct {
     mbedtls_hmac_drbg_context drbg;
 } ec_t;
 
+#if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
+#include <mbedtls/memory_buffer_alloc.h>
+/* Devices have no heap: Mbed TLS takes its bignums from this static pool
+ * (ES256 signing peaks at a few KB; see docs/firmware.md). */
+#ifndef MFL_MBEDTLS_POOL_BYTES
+#define MFL_MBEDTLS_POOL_BYTES 6144
+#endif
+static unsigned char mbedtls_pool[MFL_MBEDTLS_POOL_BYTES];
+
+void *mfl_mbedtls_no_calloc(size_t n, size_t size)
+{
+    (void)n, (void)size;
+    return NULL;
+}
+
+void mfl_mbedtls_no_free(void *p)
+{
+    (void)p;
+}
+
+void mfl_mbedtls_halt(int status)
+{
+    (void)status;
+    for (;;) {
+    }
+}
+
+static void pool_init(void)
+{
+    static int ready;
+    if (!ready) {
+        mbedtls_memory_buffer_alloc_init(mbedtls_pool, sizeof(mbedtls_pool));
+        ready = 1;
+    }
+}
+#else
+static void pool_init(void)
+{
+}
+#endif
+
 static void ec_init(ec_t *e)
 {
+    pool_init();
     mbedtls_ecp_group_init(&e->grp);
     mbedtls_mpi_init(&e->d);
     mbedtls_mpi_init(&e->r);

@@ -2,7 +2,8 @@
 # Builds the device's outside dependencies for Cortex-M4 from Debian's
 # source packages (never copied into the repository): Mbed TLS's crypto
 # library with microfl's minimal configuration (cmake/mfl_mbedtls_config.h).
-# Output: build-target-deps/mbedtls/{include,libmbedcrypto.a}. Idempotent.
+# Output: build-target-deps/mbedtls{,-hard}/{include,libmbedcrypto.a}. Idempotent.
+# Usage: scripts/target_deps.sh [soft|hard]
 # (libcbor's Debian source is not reachable here; the device uses the
 # built-in CBOR heads, see protocol/cbor.c.)
 set -euo pipefail
@@ -27,15 +28,20 @@ if [ -z "$src" ]; then
 fi
 [ -n "$src" ] || { echo "target deps: could not get Mbed TLS's Debian source" >&2; exit 1; }
 
-lib=$out/mbedtls/libmbedcrypto.a
+# one build per float ABI: build-target-deps/mbedtls (soft), .../mbedtls-hard
+abi=${1:-soft}
+dir=$out/mbedtls; fpu=(-mfloat-abi=soft)
+if [ "$abi" = hard ]; then dir=$out/mbedtls-hard; fpu=(-mfloat-abi=hard -mfpu=fpv4-sp-d16); fi
+lib=$dir/libmbedcrypto.a
 if [ ! -f "$lib" ] || [ cmake/mfl_mbedtls_config.h -nt "$lib" ]; then
-  rm -rf "$out/mbedtls" && mkdir -p "$out/mbedtls/obj"
-  cp -r "$src/include" "$out/mbedtls/include"
-  cflags=(-mcpu=cortex-m4 -mthumb -mfloat-abi=soft -Os -ffunction-sections -fdata-sections
-          -I"$out/mbedtls/include" -I"$root/cmake" '-DMBEDTLS_CONFIG_FILE="mfl_mbedtls_config.h"')
-  for f in bignum ecp ecp_curves ecdsa hmac_drbg md sha256 asn1parse asn1write platform_util constant_time; do
-    arm-none-eabi-gcc "${cflags[@]}" -c "$src/library/$f.c" -o "$out/mbedtls/obj/$f.o"
+  rm -rf "$dir" && mkdir -p "$dir/obj"
+  cp -r "$src/include" "$dir/include"
+  cflags=(-mcpu=cortex-m4 -mthumb "${fpu[@]}" -Os -ffunction-sections -fdata-sections
+          -I"$dir/include" -I"$root/cmake" '-DMBEDTLS_CONFIG_FILE="mfl_mbedtls_config.h"')
+  for f in bignum ecp ecp_curves ecdsa hmac_drbg md sha256 asn1parse asn1write platform_util constant_time \
+           platform memory_buffer_alloc; do
+    arm-none-eabi-gcc "${cflags[@]}" -c "$src/library/$f.c" -o "$dir/obj/$f.o"
   done
-  arm-none-eabi-ar rcs "$lib" "$out"/mbedtls/obj/*.o
+  arm-none-eabi-ar rcs "$lib" "$dir"/obj/*.o
 fi
 echo "target deps: $lib ($(arm-none-eabi-size -t "$lib" | awk '/TOTALS/{print $1}') bytes of code)"

@@ -1,0 +1,215 @@
+/*
+ * The microfl firmware image for Cortex-M4 (run under QEMU, mps2-an386):
+ * runs the int8 Fashion-MNIST model on test images embedded in flash,
+ * learns from a few labelled ones with the fixed-point learner, builds an
+ * update signed with the device key and hands it to the host through
+ * semihosting (update.cose), for `mfl device relay` to post. It also runs
+ * the four MLPerf Tiny models on their first golden input, checks every
+ * output byte, and prints instruction counts (QEMU -icount shift=6) and the
+ * stack's high-water mark as `name value` lines.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "board.h"
+#include "mfl/crypto.h"
+#include "mfl/error.h"
+#include "mfl/interpreter.h"
+#include "mfl/learner.h"
+#include "mfl/update_builder.h"
+#include "semihost.h"
+
+#define BLOB(name) extern const uint8_t blob_##name[], blob_##name##_end[]
+#define BLOB_LEN(name) ((size_t)(blob_##name##_end - blob_##name))
+BLOB(fmnist_model); BLOB(images); BLOB(labels); BLOB(device_key); BLOB(device_id);
+BLOB(kws_model); BLOB(kws_in); BLOB(kws_out); BLOB(vww_model); BLOB(vww_in); BLOB(vww_out);
+BLOB(ic_model); BLOB(ic_in); BLOB(ic_out); BLOB(ad_model); BLOB(ad_in); BLOB(ad_out);
+
+#define PIXELS 784
+#define EVAL_IMAGES 100  /* accuracy before and after learning */
+#define LEARN_IMAGES 40  /* the labelled images the device learns from */
+#define REPLAY 32
+
+static uint8_t arena[64 * 1024] __attribute__((aligned(16)));
+static uint8_t learner_mem[24 * 1024] __attribute__((aligned(8)));
+static uint8_t update_msg[4 * 1024];
+static int32_t residual[1024]; /* error feedback: units x (features + 1) */
+
+static int failed(const char *what, int err)
+{
+    sh_puts("firmware: ");
+    sh_puts(what);
+    sh_puts(": ");
+    sh_puts(mfl_strerror(err));
+    sh_puts("\n");
+    return 1;
+}
+
+static void to_input(const uint8_t *pixels, int8_t *input)
+{
+    for (int k = 0; k < PIXELS; k++) {
+        input[k] = (int8_t)(pixels[k] - 128);
+    }
+}
+
+static uint32_t accuracy_x100(mfl_learner_t *l, uint64_t *instructions)
+{
+    const size_t n = BLOB_LEN(labels) < EVAL_IMAGES ? BLOB_LEN(labels) : EVAL_IMAGES;
+    uint32_t correct = 0;
+    int8_t input[PIXELS];
+    for (size_t i = 0; i < n; i++) {
+        int label = -1;
+        to_input(blob_images + i * PIXELS, input);
+        const uint32_t t0 = board_ticks();
+        mfl_learner_predict(l, input, PIXELS, &label);
+        if (i == 0 && instructions) {
+            *instructions = board_instructions(board_ticks() - t0);
+        }
+        correct += label == blob_labels[i];
+    }
+    return (uint32_t)(correct * 10000u / n);
+}
+
+static uint64_t model_macs(const mfl_model_t *m)
+{
+    uint64_t macs = 0;
+    for (uint16_t op = 0; op < m->header->n_ops; op++) {
+        macs += mfl_model_op_macs(m, op);
+    }
+    return macs;
+}
+
+/* Infer, learn, sign: the device's whole job on Fashion-MNIST. */
+static int fashion_mnist(void)
+{
+    mfl_model_t model;
+    mfl_learner_t l;
+    uint64_t infer_instr = 0;
+    int err = mfl_model_load(&model, blob_fmnist_model, BLOB_LEN(fmnist_model));
+    if (err) {
+        return failed("Fashion-MNIST model", err);
+    }
+    if (mfl_learner_mem_size(&model, REPLAY, 8) > sizeof(learner_mem)) {
+        return failed("learner memory", MFL_ERR_BUFFER_TOO_SMALL);
+    }
+    err = mfl_learner_init(&l, &model, arena, sizeof(arena), learner_mem, sizeof(learner_mem), REPLAY, NULL);
+    if (err) {
+        return failed("learner", err);
+    }
+    sh_line("fmnist_macs", model_macs(&model));
+    sh_line("fmnist_arena_bytes", mfl_model_arena_size(&model));
+    sh_line("learner_mem_bytes", mfl_learner_mem_size(&model, REPLAY, 8));
+    sh_line("fmnist_accuracy_before_x100", accuracy_x100(&l, &infer_instr));
+    sh_line("fmnist_infer_instructions", infer_instr);
+
+    /* learning: the backbone gives features, the learner takes one SGD step
+     * (batch 8 from the replay buffer) and requantizes the head */
+    int8_t input[PIXELS];
+    uint64_t backbone = 0, step = 0, steps = 0;
+    for (size_t i = EVAL_IMAGES; i < EVAL_IMAGES + LEARN_IMAGES && !err; i++) {
+        const int8_t *features;
+        to_input(blob_images + i * PIXELS, input);
+        uint32_t t0 = board_ticks();
+        err = mfl_learner_features(&l, input, PIXELS, &features);
+        backbone += board_instructions(board_ticks() - t0);
+        t0 = board_ticks();
+        err = err ? err : mfl_learner_learn_features(&l, features, blob_labels[i]);
+        step += board_instructions(board_ticks() - t0);
+        steps++;
+    }
+    if (err) {
+        return failed("learning", err);
+    }
+    sh_line("fmnist_learn_step_instructions", step / steps);
+    sh_line("fmnist_backbone_instructions", backbone / steps);
+    sh_line("fmnist_accuracy_after_x100", accuracy_x100(&l, NULL));
+
+    /* the signed update */
+    mfl_es256_private_t key;
+    memcpy(key.d, blob_device_key, sizeof(key.d));
+    const mfl_update_params_t p = {blob_device_id, BLOB_LEN(device_id), 1, 1, 0};
+    size_t len = 0;
+    /* the update is built in the arena: nothing is inferred meanwhile */
+    uint8_t *update_work = arena;
+    if (mfl_update_work_size(&l, 0) > sizeof(arena) || mfl_update_max_size(&l, p.device_id_len) > sizeof(update_msg) ||
+        (size_t)l.head.units * (l.head.features + 1u) > sizeof(residual) / sizeof(residual[0])) {
+        return failed("update buffers", MFL_ERR_BUFFER_TOO_SMALL);
+    }
+    sh_line("update_work_bytes", mfl_update_work_size(&l, 0));
+    sh_line("residual_bytes", (uint64_t)l.head.units * (l.head.features + 1u) * sizeof(int32_t));
+    uint32_t t0 = board_ticks();
+    err = mfl_update_build(&l, &p, residual, &key, update_work, sizeof(arena), update_msg, sizeof(update_msg), &len);
+    const uint64_t build = board_instructions(board_ticks() - t0);
+    if (err) {
+        return failed("update", err);
+    }
+    uint8_t hash[MFL_SHA256_BYTES] = {1}, sig[MFL_ES256_SIG_BYTES];
+    t0 = board_ticks();
+    err = mfl_es256_sign(&key, hash, sig);
+    const uint64_t sign = board_instructions(board_ticks() - t0);
+    memset(&key, 0, sizeof(key));
+    if (err) {
+        return failed("signing", err);
+    }
+    sh_line("update_bytes", len);
+    sh_line("update_build_instructions", build);
+    sh_line("es256_sign_instructions", sign);
+    if (sh_write_file("update.cose", update_msg, len)) {
+        return failed("writing update.cose", MFL_ERR_IO);
+    }
+    return 0;
+}
+
+/* One MLPerf Tiny model on its first golden input: bit-exact output and
+ * instructions per inference (and per learning step, if it has a head). */
+static int mlperf(const char *name, const uint8_t *image, size_t size, const uint8_t *in, size_t in_len,
+                  const uint8_t *expect, size_t expect_len)
+{
+    mfl_model_t model;
+    mfl_interp_t it;
+    int8_t *input;
+    const int8_t *output;
+    size_t n_in, n_out;
+    int err = mfl_model_load(&model, image, size);
+    err = err ? err : mfl_interp_init(&it, &model, arena, sizeof(arena));
+    err = err ? err : mfl_interp_input(&it, &input, &n_in);
+    if (err || n_in != in_len) {
+        return failed(name, err ? err : MFL_ERR_INVALID_ARG);
+    }
+    memcpy(input, in, n_in);
+    const uint32_t t0 = board_ticks();
+    err = mfl_interp_invoke(&it);
+    const uint64_t instructions = board_instructions(board_ticks() - t0);
+    err = err ? err : mfl_interp_output(&it, &output, &n_out);
+    if (err) {
+        return failed(name, err);
+    }
+    const uint64_t macs = model_macs(&model);
+    sh_puts(name);
+    sh_line("_infer_instructions", instructions);
+    sh_puts(name);
+    sh_line("_macs", macs);
+    sh_puts(name);
+    sh_line("_instructions_per_mac_x100", instructions * 100u / (macs ? macs : 1));
+    sh_puts(name);
+    sh_line("_bitexact", n_out == expect_len && memcmp(output, expect, n_out) == 0);
+    return n_out == expect_len && memcmp(output, expect, n_out) == 0 ? 0 : 1;
+}
+
+int main(void)
+{
+    board_timer_start();
+    sh_puts("microfl firmware: Cortex-M4, mps2-an386\n");
+    int status = fashion_mnist();
+    status |= mlperf("kws", blob_kws_model, BLOB_LEN(kws_model), blob_kws_in, BLOB_LEN(kws_in), blob_kws_out,
+                     BLOB_LEN(kws_out));
+    status |= mlperf("vww", blob_vww_model, BLOB_LEN(vww_model), blob_vww_in, BLOB_LEN(vww_in), blob_vww_out,
+                     BLOB_LEN(vww_out));
+    status |= mlperf("ic", blob_ic_model, BLOB_LEN(ic_model), blob_ic_in, BLOB_LEN(ic_in), blob_ic_out,
+                     BLOB_LEN(ic_out));
+    status |= mlperf("ad", blob_ad_model, BLOB_LEN(ad_model), blob_ad_in, BLOB_LEN(ad_in), blob_ad_out,
+                     BLOB_LEN(ad_out));
+    sh_line("stack_high_water_bytes", board_stack_high_water());
+    sh_puts(status ? "firmware: FAILED\n" : "firmware: done\n");
+    return status;
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds the microfl firmware image for Cortex-M4 (QEMU mps2-an386) and runs
+# it: Fashion-MNIST inference, on-device learning and a signed update
+# (written to build-fw-ABI/run/update.cose through semihosting), then the
+# four MLPerf Tiny models checked byte for byte. Prints instruction counts
+# (-icount shift=6: instructions = timer ticks / 1.6), the stack high-water
+# mark, and flash/RAM per component from the linker map.
+# Usage: scripts/firmware.sh [soft|hard]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+abi=${1:-soft}
+shared=${MFL_SHARED_DIR:-../shared}
+./scripts/setup.sh >/dev/null
+./scripts/target_deps.sh "$abi"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" --target mfl >/dev/null
+mfl=build/bin/mfl
+data=$(pwd)/build/firmware-data
+mkdir -p "$data"
+
+# the Fashion-MNIST model: the base architecture, briefly trained (the
+# instruction counts depend on the architecture, not on the weights)
+if [ ! -f "$data/fmnist.mfl" ]; then
+  "$mfl" train -o "$data/fmnist.mflf" --epochs 1 --limit 8000 >/dev/null 2>&1
+  "$mfl" quantize "$data/fmnist.mflf" "$data/fmnist.mfl" --calib 500 >/dev/null
+fi
+# 140 test images and labels: 100 to evaluate, 40 to learn from
+fm=/usr/share/datasets/fashion-mnist
+set +o pipefail # head stops reading early on purpose
+zcat "$fm/t10k-images-idx3-ubyte.gz" | tail -c +17 | head -c $((140 * 784)) > "$data/images.bin"
+zcat "$fm/t10k-labels-idx1-ubyte.gz" | tail -c +9 | head -c 140 > "$data/labels.bin"
+set -o pipefail
+# the device's identity and key (the aggregator gets device.pub)
+printf 'fw-dev-1' > "$data/device_id.txt"
+[ -f "$data/device.key" ] || "$mfl" keygen "$data/device" >/dev/null
+openssl ec -in "$data/device.key" -outform DER 2>/dev/null | tail -c +8 | head -c 32 > "$data/device.raw"
+# the MLPerf Tiny models and their first golden input and output
+for pair in kws:kws_ref_model vww:vww_96_int8 ic:pretrainedResnet_quant ad:ad01_int8; do
+  short=${pair%%:*}; m=${pair#*:}; g=$shared/golden/mlperf-tiny/$m
+  [ -f "$data/$short.mfl" ] || "$mfl" model import "$shared/models/mlperf-tiny/$m.tflite" "$data/$short.mfl" >/dev/null
+  head -c "$(grep '^input_bytes=' "$g/meta.txt" | cut -d= -f2)" "$g/inputs.bin" > "$data/$short.in"
+  head -c "$(grep '^output_bytes=' "$g/meta.txt" | cut -d= -f2)" "$g/outputs.bin" > "$data/$short.out"
+done
+
+fw=build-fw-$abi
+mbedtls=mbedtls; [ "$abi" = hard ] && mbedtls=mbedtls-hard
+cmake -S . -B "$fw" -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi-cortex-m4.cmake -DMFL_FLOAT_ABI="$abi" \
+  -DCMAKE_BUILD_TYPE=MinSizeRel -DMFL_WERROR=ON -DMFL_TARGET_MBEDTLS_DIR="$(pwd)/build-target-deps/$mbedtls" \
+  -DMFL_FIRMWARE_DATA="$data" >/dev/null
+cmake --build "$fw" -j"$(nproc)" --target mfl-firmware >/dev/null
+elf=$fw/device/cortex-m/mfl-firmware.elf
+mkdir -p "$fw/run"
+rm -f "$fw/run/update.cose"
+echo "== firmware ($abi-float) under QEMU mps2-an386, -icount shift=6 =="
+(cd "$fw/run" && timeout 900 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
+   -semihosting-config enable=on,target=native -icount shift=6 -kernel "../device/cortex-m/mfl-firmware.elf" 2>&1) |
+  tee "$fw/run/output.txt"
+grep -q "^firmware: done" "$fw/run/output.txt"
+[ -s "$fw/run/update.cose" ]
+echo "== footprint ($abi-float, -Os) =="
+arm-none-eabi-size "$elf"
+python3 scripts/map_sizes.py "$fw/device/cortex-m/mfl-firmware.map" "$fw/run/output.txt"

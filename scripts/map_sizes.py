@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Flash and RAM of each component of the firmware image, from the GNU ld
+map file: sizes of the input sections that were kept, grouped by the
+archive (or object) they came from. With the firmware's output, also the
+device library's RAM besides the arena and the targets of issue 7."""
+import re
+import sys
+
+COMPONENTS = [
+    ("microfl device library", re.compile(r"libmfl_(device|device_update|optim|quant|common|protocol)\.a")),
+    ("microfl CBOR heads", re.compile(r"libmfl_cbor_builtin\.a")),
+    ("crypto: seam + Mbed TLS pool", re.compile(r"libmfl_crypto_mbedtls\.a")),
+    ("Mbed TLS (ES256, SHA-256)", re.compile(r"libmbedcrypto\.a")),
+    ("libc / libgcc", re.compile(r"lib(c|c_nano|g|g_nano|gcc|nosys|m)\.a|crt")),
+    ("firmware app and board", re.compile(r"(firmware|board|semihost|startup)\.c\.obj")),
+    ("embedded models and data", re.compile(r"blobs\.S\.obj")),
+]
+
+
+def component(path):
+    for name, pattern in COMPONENTS:
+        if pattern.search(path):
+            return name
+    return "other"
+
+
+def parse(map_path):
+    sizes = {}  # component -> {"flash": n, "ram": n}
+    out_section = None
+    pending = None
+    in_map = False
+    for line in open(map_path, encoding="utf-8", errors="replace"):
+        if line.startswith("Linker script and memory map"):
+            in_map = True
+            continue
+        if not in_map:
+            continue
+        m = re.match(r"^(\.[\w.]+)\s", line)
+        if m:
+            out_section = m.group(1)
+            continue
+        m = re.match(r"^ (\.[\w.$]+|COMMON)\s*$", line)
+        if m:
+            pending = m.group(1)
+            continue
+        m = re.match(r"^ (?:(\.[\w.$]+|COMMON)\s+)?\s*0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+)", line)
+        if m and (m.group(1) or pending) and out_section:
+            size = int(m.group(3), 16)
+            pending = None
+            if size == 0:
+                continue
+            c = sizes.setdefault(component(m.group(4)), {"flash": 0, "ram": 0})
+            if out_section in (".text", ".blobs", ".ARM.exidx"):
+                c["flash"] += size
+            elif out_section == ".data":
+                c["flash"] += size
+                c["ram"] += size
+            elif out_section == ".bss":
+                c["ram"] += size
+        else:
+            pending = None
+    return sizes
+
+
+def main():
+    sizes = parse(sys.argv[1])
+    figures = {}
+    if len(sys.argv) > 2:
+        for line in open(sys.argv[2]):
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                figures[parts[0]] = int(parts[1])
+    print(f"{'component':32} {'flash B':>10} {'RAM B':>10}")
+    for name, _ in COMPONENTS + [("other", None)]:
+        if name in sizes:
+            print(f"{name:32} {sizes[name]['flash']:>10} {sizes[name]['ram']:>10}")
+    total_flash = sum(c["flash"] for c in sizes.values())
+    total_ram = sum(c["ram"] for c in sizes.values())
+    print(f"{'whole image':32} {total_flash:>10} {total_ram:>10}  (RAM: static buffers incl. a 64 KB arena; stack apart)")
+    lib = sizes.get("microfl device library", {"flash": 0, "ram": 0})
+    print(f"device library flash (without crypto, CBOR, models): {lib['flash']} B "
+          f"({lib['flash'] / 1024:.1f} KB; target <= 48 KB): {'OK' if lib['flash'] <= 48 * 1024 else 'OVER'}")
+    if figures:
+        learner = figures.get("learner_mem_bytes", 0)
+        residual = figures.get("residual_bytes", 0)
+        message = figures.get("update_bytes", 0)
+        ram = lib["ram"] + learner
+        print(f"device library RAM besides the arena: {ram} B = {lib['ram']} static + {learner} learner "
+              f"(10x64 head, 32 replay, batch 8) ({ram / 1024:.1f} KB; target <= 8 KB): "
+              f"{'OK' if ram <= 8 * 1024 else 'OVER'}")
+        print(f"  plus, when sending: the update workspace ({figures.get('update_work_bytes', 0)} B, taken from "
+              f"the arena), the signed update ({message} B) and the error-feedback residual ({residual} B, optional)")
+        if "stack_high_water_bytes" in figures:
+            print(f"stack high-water mark: {figures['stack_high_water_bytes']} B")
+
+
+if __name__ == "__main__":
+    main()
