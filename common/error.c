@@ -61,6 +61,8 @@ const char *mfl_strerror(int err)
     case MFL_ERR_REPLAY: return "replayed or out-of-order counter";
     case MFL_ERR_NO_DEVICE: return "unknown or revoked device";
     case MFL_ERR_EXISTS: return "device already provisioned";
+    case MFL_ERR_FLASH: return "device storage failed (read, write or erase; or power lost)";
+    case MFL_ERR_NO_MODEL: return "no stored model verifies";
     default: return "unknown error";
     }
 }

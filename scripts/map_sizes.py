@@ -7,7 +7,7 @@ import re
 import sys
 
 COMPONENTS = [
-    ("microfl device library", re.compile(r"libmfl_(device|device_update|optim|quant|common|protocol)\.a")),
+    ("microfl device library", re.compile(r"libmfl_(device|device_update|device_state|optim|quant|common|protocol)\.a")),
     ("microfl CBOR heads", re.compile(r"libmfl_cbor_builtin\.a")),
     ("crypto: seam + Mbed TLS pool", re.compile(r"libmfl_crypto_mbedtls\.a")),
     ("Mbed TLS (ES256, SHA-256)", re.compile(r"libmbedcrypto\.a")),

@@ -13,6 +13,7 @@
 
 #include "board.h"
 #include "mfl/crypto.h"
+#include "mfl/device_state.h"
 #include "mfl/error.h"
 #include "mfl/interpreter.h"
 #include "mfl/learner.h"
@@ -34,6 +35,10 @@ static uint8_t arena[64 * 1024] __attribute__((aligned(16)));
 static uint8_t learner_mem[24 * 1024] __attribute__((aligned(8)));
 static uint8_t update_msg[4 * 1024];
 static int32_t residual[1024]; /* error feedback: units x (features + 1) */
+/* persistent state: RAM standing in for the board's flash (QEMU's image
+ * starts erased at every run) */
+static uint8_t flash_mem[8 * 1024];
+static uint8_t model_msg_buf[2048];
 
 static int failed(const char *what, int err)
 {
@@ -96,6 +101,24 @@ static int fashion_mnist(void)
     if (err) {
         return failed("learner", err);
     }
+    /* boot: the counter and the last installed model from flash */
+    mfl_storage_t storage;
+    mfl_ram_flash_t flash;
+    mfl_state_t state;
+    mfl_es256_public_t aggregator; /* pinned; no model is stored yet in this demo */
+    uint64_t version = 0;
+    memset(&aggregator, 0, sizeof(aggregator));
+    err = mfl_storage_ram_init(&storage, &flash, flash_mem, sizeof(flash_mem), 1024);
+    err = err ? err : mfl_state_open(&state, &storage);
+    if (err) {
+        return failed("device state", err);
+    }
+    err = mfl_state_restore(&state, &l, &aggregator, model_msg_buf, sizeof(model_msg_buf), &version);
+    if (err && err != MFL_ERR_NO_MODEL) {
+        return failed("restoring the model", err);
+    }
+    err = 0; /* none stored: the model's built-in head */
+    sh_line("installed_model_version", version);
     sh_line("fmnist_macs", model_macs(&model));
     sh_line("fmnist_arena_bytes", mfl_model_arena_size(&model));
     sh_line("learner_mem_bytes", mfl_learner_mem_size(&model, REPLAY, 8));
@@ -127,7 +150,12 @@ static int fashion_mnist(void)
     /* the signed update */
     mfl_es256_private_t key;
     memcpy(key.d, blob_device_key, sizeof(key.d));
-    const mfl_update_params_t p = {blob_device_id, BLOB_LEN(device_id), 1, 1, 0};
+    uint64_t counter;
+    err = mfl_state_next_counter(&state, &counter); /* persisted before it signs anything */
+    if (err) {
+        return failed("counter", err);
+    }
+    const mfl_update_params_t p = {blob_device_id, BLOB_LEN(device_id), version ? version : 1, counter, 0};
     size_t len = 0;
     /* the update is built in the arena: nothing is inferred meanwhile */
     uint8_t *update_work = arena;

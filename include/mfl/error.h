@@ -84,6 +84,10 @@
 #define MFL_ERR_NO_DEVICE         -102 /* unknown or revoked device */
 #define MFL_ERR_EXISTS            -103 /* device already provisioned */
 
+/* Device persistent state */
+#define MFL_ERR_FLASH             -110 /* storage read, write or erase failed (or power was lost) */
+#define MFL_ERR_NO_MODEL          -111 /* no stored model verifies: run the built-in one */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -1,0 +1,243 @@
+/*
+ * The device's persistent state under power loss (device_state.h), on the
+ * RAM flash port with a power-cut budget:
+ *  - the counter: power is cut at every byte of a run of counter requests
+ *    (journal sector switches included); after each cut the device comes
+ *    back with a counter above every one it handed out;
+ *  - a model install: power is cut at every byte of it (erases included);
+ *    after each cut the device boots with a model whose signature verifies:
+ *    the old one if the install did not complete, the new one if it did;
+ *  - a stored model that no longer verifies is skipped for the older one;
+ *  - the file port keeps both across close and reopen.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mfl/delta.h"
+#include "mfl/device_state.h"
+#include "mfl/error.h"
+#include "mfl/messages.h"
+#include "mfl/net_export.h"
+#include "mfl/storage.h"
+#include "mfl/train.h"
+#include "test_support.h"
+
+static uint8_t *model_image;
+static size_t model_size;
+static mfl_model_t model;
+static mfl_es256_private_t agg_key;
+static mfl_es256_public_t agg_pub;
+static uint8_t msg_v2[2048], msg_v3[2048];
+static size_t len_v2, len_v3;
+
+/* A model message as the aggregator publishes it: head weights that
+ * depend on the version, signed with the aggregator's key. */
+static size_t model_msg(uint64_t version, uint8_t *out, size_t cap)
+{
+    mfl_learner_t l;
+    static uint8_t arena[64 * 1024], mem[32 * 1024];
+    assert_int_equal(mfl_learner_init(&l, &model, arena, sizeof(arena), mem, sizeof(mem), 8, NULL), 0);
+    const uint16_t rows = l.head.units, features = l.head.features;
+    int32_t w[10 * 64], bias[10];
+    int8_t values[10 * 64], shift[10];
+    assert_true((size_t)rows * features <= sizeof(w) / sizeof(w[0]));
+    for (size_t i = 0; i < (size_t)rows * features; i++) {
+        w[i] = (int32_t)((i * 2654435761u + version * 40503u) % 2000000u) - 1000000;
+    }
+    for (uint16_t r = 0; r < rows; r++) {
+        bias[r] = (int32_t)(r * 100000u * version);
+    }
+    mfl_model_msg_t m = {.model_id = "m", .model_id_len = 1, .version = version, .bias = bias};
+    m.head.shift = shift;
+    m.head.values = values;
+    uint8_t body[4096];
+    size_t body_len, len;
+    assert_int_equal(mfl_delta_quantize(w, NULL, rows, features, (uint32_t)rows * features, &m.head), 0);
+    assert_int_equal(mfl_model_msg_encode(&m, body, sizeof(body), &body_len), 0);
+    assert_int_equal(mfl_cose_sign1_encode((const uint8_t *)"m", 1, body, body_len, NULL, 0, &agg_key, out, cap, &len), 0);
+    return len;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char msg[256];
+    mfl_dataset_t train;
+    mfl_net_t net;
+    float lo[MFL_NET_MAX_LAYERS], hi[MFL_NET_MAX_LAYERS];
+    if (mfl_fmnist_load(NULL, 1, &train, msg, sizeof(msg)) ||
+        mfl_net_create(&net, "c4,p,c8s2,d16,d10", 28, 28, 1, msg, sizeof(msg))) {
+        return -1;
+    }
+    mfl_net_init(&net, 3);
+    const int err = mfl_net_calibrate(&net, &train, NULL, 200, lo, hi) ||
+                    mfl_net_export(&net, lo, hi, 2.0f, &model_image, &model_size, msg, sizeof(msg)) ||
+                    mfl_model_load(&model, model_image, model_size);
+    mfl_net_free(&net);
+    mfl_dataset_free(&train);
+    memset(agg_key.d, 0x42, sizeof(agg_key.d));
+    if (err || mfl_es256_public_from_private(&agg_key, &agg_pub)) {
+        return -1;
+    }
+    len_v2 = model_msg(2, msg_v2, sizeof(msg_v2));
+    len_v3 = model_msg(3, msg_v3, sizeof(msg_v3));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(model_image);
+    return 0;
+}
+
+/* Boots on the flash: opens the state and restores the model into a
+ * fresh learner. Returns the installed version (0: the built-in head). */
+static uint64_t boot(mfl_storage_t *st, mfl_state_t *s)
+{
+    static uint8_t arena[64 * 1024], mem[32 * 1024], buf[4096];
+    mfl_learner_t l;
+    uint64_t version = 99;
+    assert_int_equal(mfl_learner_init(&l, &model, arena, sizeof(arena), mem, sizeof(mem), 8, NULL), 0);
+    assert_int_equal(mfl_state_open(s, st), 0);
+    const int err = mfl_state_restore(s, &l, &agg_pub, buf, sizeof(buf), &version);
+    assert_true(err == 0 || err == MFL_ERR_NO_MODEL);
+    assert_true(err == 0 ? version >= 2 : version == 0);
+    return version;
+}
+
+static void power_on(mfl_ram_flash_t *f)
+{
+    f->power_budget = UINT32_MAX;
+    f->dead = 0;
+}
+
+static void test_counter_survives_a_cut_at_every_byte(void **state)
+{
+    (void)state;
+    static uint8_t mem[6 * 256];
+    mfl_storage_t st;
+    mfl_ram_flash_t f;
+    mfl_state_t s;
+    unsigned cuts = 0;
+    /* 40 requests cross the 16-record journal sectors twice */
+    for (uint32_t budget = 0; budget < 40 * 16 + 3 * 256; budget++) {
+        assert_int_equal(mfl_storage_ram_init(&st, &f, mem, sizeof(mem), 256), 0);
+        assert_int_equal(mfl_state_open(&s, &st), 0);
+        uint64_t c = 0, handed_out = 0;
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(mfl_state_next_counter(&s, &c), 0);
+            assert_int_equal(c, handed_out + 1);
+            handed_out = c;
+        }
+        f.power_budget = budget;
+        for (int i = 0; i < 40 && mfl_state_next_counter(&s, &c) == 0; i++) {
+            assert_true(c > handed_out);
+            handed_out = c;
+        }
+        cuts += f.dead;
+        power_on(&f);
+        assert_int_equal(mfl_state_open(&s, &st), 0);
+        assert_true(s.counter >= handed_out);
+        assert_int_equal(mfl_state_next_counter(&s, &c), 0);
+        assert_true(c > handed_out);
+    }
+    assert_true(cuts > 1000);
+}
+
+static void test_install_survives_a_cut_at_every_byte(void **state)
+{
+    (void)state;
+    enum { SECTOR = 512, SECTORS = 8 };
+    static uint8_t mem[SECTORS * SECTOR], before[SECTORS * SECTOR];
+    mfl_storage_t st;
+    mfl_ram_flash_t f;
+    mfl_state_t s;
+    assert_int_equal(mfl_storage_ram_init(&st, &f, mem, sizeof(mem), SECTOR), 0);
+    assert_int_equal(boot(&st, &s), 0); /* nothing stored yet: the built-in head */
+    assert_int_equal(mfl_state_install_model(&s, msg_v2, (uint32_t)len_v2, 2), 0);
+    assert_int_equal(boot(&st, &s), 2);
+    memcpy(before, mem, sizeof(mem));
+    const uint32_t total = s.slot_size + (uint32_t)len_v3 + 32u; /* erases, body, header */
+    unsigned old = 0, new = 0;
+    for (uint32_t budget = 0; budget <= total; budget++) {
+        memcpy(mem, before, sizeof(mem));
+        power_on(&f);
+        assert_int_equal(mfl_state_open(&s, &st), 0);
+        f.power_budget = budget;
+        const int err = mfl_state_install_model(&s, msg_v3, (uint32_t)len_v3, 3);
+        assert_true(err == 0 || err == MFL_ERR_FLASH);
+        power_on(&f);
+        const uint64_t v = boot(&st, &s);
+        assert_int_equal(v, err == 0 ? 3 : 2);
+        old += v == 2;
+        new += v == 3;
+    }
+    assert_int_equal(new, 1);
+    assert_int_equal(old, total);
+    /* and installing again goes to the other slot, keeping v3 until done */
+    assert_int_equal(mfl_state_install_model(&s, msg_v2, (uint32_t)len_v2, 2), 0);
+    assert_int_equal(boot(&st, &s), 2);
+}
+
+static void test_a_model_that_no_longer_verifies_is_skipped(void **state)
+{
+    (void)state;
+    static uint8_t mem[8 * 512];
+    mfl_storage_t st;
+    mfl_ram_flash_t f;
+    mfl_state_t s;
+    assert_int_equal(mfl_storage_ram_init(&st, &f, mem, sizeof(mem), 512), 0);
+    assert_int_equal(mfl_state_open(&s, &st), 0);
+    assert_int_equal(mfl_state_install_model(&s, msg_v2, (uint32_t)len_v2, 2), 0);
+    /* intact bytes (CRC fine) that another aggregator key signed */
+    uint8_t forged[2048];
+    memcpy(forged, msg_v3, len_v3);
+    forged[len_v3 - 1] ^= 1; /* last byte of the signature */
+    assert_int_equal(mfl_state_install_model(&s, forged, (uint32_t)len_v3, 3), 0);
+    assert_int_equal(boot(&st, &s), 2);
+    /* garbage everywhere: the built-in model */
+    memset(mem, 0x5A, sizeof(mem));
+    assert_int_equal(boot(&st, &s), 0);
+    uint64_t c;
+    assert_int_equal(mfl_state_next_counter(&s, &c), 0); /* the journal recovers too */
+    assert_int_equal(mfl_state_install_model(&s, forged, 100000, 3), MFL_ERR_BUFFER_TOO_SMALL);
+}
+
+static void test_file_port_keeps_state_across_reopen(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/mfl-state-XXXXXX";
+    const int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    mfl_storage_t st;
+    mfl_state_t s;
+    uint64_t c = 0;
+    assert_int_equal(mfl_storage_file_open(&st, path, 8 * 512, 512), 0);
+    assert_int_equal(mfl_state_open(&s, &st), 0);
+    assert_int_equal(mfl_state_next_counter(&s, &c), 0);
+    assert_int_equal(mfl_state_next_counter(&s, &c), 0);
+    assert_int_equal(mfl_state_install_model(&s, msg_v3, (uint32_t)len_v3, 3), 0);
+    mfl_storage_file_close(&st);
+    assert_int_equal(mfl_storage_file_open(&st, path, 8 * 512, 512), 0);
+    assert_int_equal(boot(&st, &s), 3);
+    assert_int_equal(mfl_state_next_counter(&s, &c), 0);
+    assert_int_equal(c, 3);
+    mfl_storage_file_close(&st);
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counter_survives_a_cut_at_every_byte),
+        cmocka_unit_test(test_install_survives_a_cut_at_every_byte),
+        cmocka_unit_test(test_a_model_that_no_longer_verifies_is_skipped),
+        cmocka_unit_test(test_file_port_keeps_state_across_reopen),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
