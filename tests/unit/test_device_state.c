@@ -145,6 +145,7 @@ static void test_counter_survives_a_cut_at_every_byte(void **state)
         assert_int_equal(mfl_state_next_counter(&s, &c), 0);
         assert_true(c > handed_out);
     }
+    print_message("counter: power cut at %u points; every boot continued above the last counter handed out\n", cuts);
     assert_true(cuts > 1000);
 }
 
@@ -176,6 +177,8 @@ static void test_install_survives_a_cut_at_every_byte(void **state)
         old += v == 2;
         new += v == 3;
     }
+    print_message("install: power cut at each of %u bytes (erases, body, header): %u boots on the old model, "
+                  "%u on the new\n", total, old, new);
     assert_int_equal(new, 1);
     assert_int_equal(old, total);
     /* and installing again goes to the other slot, keeping v3 until done */
