@@ -1,10 +1,11 @@
 /*
  * `mfl device sync` and `mfl device relay`: a Linux-class device (or a
  * gateway) talking to the aggregator with the device library and the host
- * CoAP/DTLS client. Device state lives in a directory: the installed model
- * message (model.cose), the last acknowledged counter, and the error-feedback
- * residual; each is replaced atomically (temporary file + rename), so a crash
- * mid-install leaves the previous model in place.
+ * CoAP/DTLS client. Device state lives in a directory: device.state is the
+ * device library's persistent state (mfl/device_state.h) on the file
+ * storage port — update counters persisted before use, the installed model
+ * in two slots, re-verified at start — and residual.bin the error-feedback
+ * residual, replaced atomically once an update is acknowledged.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,11 +14,16 @@
 
 #include "commands.h"
 #include "mfl/coap_client.h"
+#include "mfl/device_state.h"
 #include "mfl/features.h"
 #include "mfl/host_io.h"
 #include "mfl/keys.h"
 #include "mfl/model_file.h"
+#include "mfl/storage.h"
 #include "mfl/update_builder.h"
+
+#define STATE_BYTES (64u * 1024u) /* two 4 KB journal sectors, two 28 KB model slots */
+#define STATE_SECTOR 4096u
 
 typedef struct {
     mfl_coap_client_t net;
@@ -47,24 +53,9 @@ static void state_path(const device_opts_t *o, const char *name, char *out, size
     snprintf(out, cap, "%s/%s", o->state, name);
 }
 
-static uint64_t read_counter(const device_opts_t *o)
-{
-    char path[1024];
-    uint8_t *data;
-    size_t len;
-    uint64_t v = 0;
-    state_path(o, "counter", path, sizeof(path));
-    if (mfl_read_file(path, &data, &len) == 0) {
-        char text[32] = {0};
-        memcpy(text, data, len < 31 ? len : 31);
-        v = strtoull(text, NULL, 10);
-        free(data);
-    }
-    return v;
-}
-
 /* GET the model; install it if it is newer than what the device runs. */
-static int fetch_model(const device_opts_t *o, mfl_learner_t *l, const mfl_es256_public_t *agg, uint64_t *version)
+static int fetch_model(const device_opts_t *o, mfl_state_t *st, mfl_learner_t *l, const mfl_es256_public_t *agg,
+                       uint64_t *version)
 {
     int code;
     uint8_t *msg = NULL;
@@ -81,9 +72,7 @@ static int fetch_model(const device_opts_t *o, mfl_learner_t *l, const mfl_es256
         printf("model: version %llu is current\n", (unsigned long long)*version);
         err = 0;
     } else if (!err) {
-        char path[1024];
-        state_path(o, "model.cose", path, sizeof(path));
-        err = mfl_write_file(path, msg, len);
+        err = len <= UINT32_MAX ? mfl_state_install_model(st, msg, (uint32_t)len, installed) : MFL_ERR_PROTO_SIZE;
         printf("model: installed version %llu\n", (unsigned long long)installed);
         *version = installed;
     } else {
@@ -93,7 +82,8 @@ static int fetch_model(const device_opts_t *o, mfl_learner_t *l, const mfl_es256
     return err;
 }
 
-static int send_update(const device_opts_t *o, mfl_learner_t *l, const mfl_es256_private_t *key, uint64_t version)
+static int send_update(const device_opts_t *o, mfl_state_t *st, mfl_learner_t *l, const mfl_es256_private_t *key,
+                       uint64_t version)
 {
     char path[1024];
     const size_t n = (size_t)l->head.units * (l->head.features + 1u);
@@ -105,22 +95,20 @@ static int send_update(const device_opts_t *o, mfl_learner_t *l, const mfl_es256
         memcpy(residual, data, len);
     }
     free(data);
-    const uint64_t counter = read_counter(o) + 1;
+    uint64_t counter = 0;
+    const int counter_err = mfl_state_next_counter(st, &counter); /* persisted before anything is signed */
     const size_t ws = mfl_update_work_size(l, o->top_k), cap = mfl_update_max_size(l, strlen(o->id));
     uint8_t *work = aligned_alloc(8, (ws + 8) & ~(size_t)7), *msg = malloc(cap), *resp = NULL;
     const mfl_update_params_t p = {(const uint8_t *)o->id, strlen(o->id), version, counter, o->top_k};
     int code = 0;
-    int err = residual && work && msg ? mfl_update_build(l, &p, residual, key, work, ws, msg, cap, &len)
-                                      : MFL_ERR_NO_MEMORY;
+    int err = counter_err ? counter_err
+              : residual && work && msg ? mfl_update_build(l, &p, residual, key, work, ws, msg, cap, &len)
+                                        : MFL_ERR_NO_MEMORY;
     err = err ? err : mfl_coap_request(&o->net, "POST", "fl/v1/update", 18, msg, len, &code, &resp, &len);
     mfl_receipt_t r;
     if (!err && code == 204 && mfl_receipt_decode(resp, len, &r) == 0) {
-        /* acknowledged: only now does the device commit its counter and residual */
-        char text[32];
-        const int tl = snprintf(text, sizeof(text), "%llu\n", (unsigned long long)counter);
+        /* acknowledged: only now does the device commit its residual */
         err = mfl_write_file(path, residual, n * sizeof(int32_t));
-        state_path(o, "counter", path, sizeof(path));
-        err = err ? err : mfl_write_file(path, text, (size_t)tl);
         printf("update: counter %llu %s (aggregator at version %llu)\n", (unsigned long long)counter,
                r.status == MFL_RECEIPT_ACCEPTED ? "accepted" : "already counted",
                (unsigned long long)r.model_version);
@@ -136,8 +124,8 @@ static int send_update(const device_opts_t *o, mfl_learner_t *l, const mfl_es256
 static int sync_device(const device_opts_t *o)
 {
     char msg[256] = "", path[1024];
-    uint8_t *image = NULL, *stored = NULL;
-    size_t size, stored_len;
+    uint8_t *image = NULL, *stored = malloc(STATE_BYTES / 2);
+    size_t size;
     mfl_model_t model;
     mfl_es256_private_t key;
     mfl_es256_public_t agg;
@@ -145,9 +133,16 @@ static int sync_device(const device_opts_t *o)
     err = err ? err : mfl_key_load_public(o->agg_pub, &agg);
     err = err ? err : mfl_model_file_read(o->model, &image, &size, msg, sizeof(msg));
     err = err ? err : mfl_model_load(&model, image, size);
+    mfl_storage_t storage = {0};
+    mfl_state_t st;
+    state_path(o, "device.state", path, sizeof(path));
+    err = err ? err : mfl_storage_file_open(&storage, path, STATE_BYTES, STATE_SECTOR);
+    err = err ? err : mfl_state_open(&st, &storage);
+    err = err ? err : stored ? 0 : MFL_ERR_NO_MEMORY;
     if (err) {
         fprintf(stderr, "mfl device: %s\n", msg[0] ? msg : mfl_strerror(err));
-        free(image);
+        mfl_storage_file_close(&storage);
+        free(image), free(stored);
         return 1;
     }
     const size_t mem_size = mfl_learner_mem_size(&model, 128, 8);
@@ -155,12 +150,13 @@ static int sync_device(const device_opts_t *o)
     mfl_learner_t l;
     uint64_t version = 1;
     err = mfl_learner_init(&l, &model, arena, mfl_model_arena_size(&model), mem, mem_size, 128, NULL);
-    state_path(o, "model.cose", path, sizeof(path));
-    if (!err && mfl_read_file(path, &stored, &stored_len) == 0) { /* the model installed last time */
-        err = mfl_model_install(&l, stored, stored_len, &agg, 0, &version);
-        free(stored);
+    if (!err) { /* the model installed last time, verified again */
+        uint64_t restored = 0;
+        const int r = mfl_state_restore(&st, &l, &agg, stored, STATE_BYTES / 2, &restored);
+        err = r == MFL_ERR_NO_MODEL ? 0 : r;
+        version = restored ? restored : version;
     }
-    err = err ? err : fetch_model(o, &l, &agg, &version);
+    err = err ? err : fetch_model(o, &st, &l, &agg, &version);
     mfl_dataset_t train;
     if (!err && !o->fetch_only && o->samples) {
         err = mfl_fmnist_load(NULL, 1, &train, msg, sizeof(msg));
@@ -173,10 +169,11 @@ static int sync_device(const device_opts_t *o)
         mfl_dataset_free(&train);
     }
     if (!err && !o->fetch_only) {
-        err = send_update(o, &l, &key, version);
+        err = send_update(o, &st, &l, &key, version);
     }
     memset(&key, 0, sizeof(key));
-    free(image), free(arena), free(mem);
+    mfl_storage_file_close(&storage);
+    free(image), free(arena), free(mem), free(stored);
     if (err) {
         fprintf(stderr, "mfl device sync: %s\n", mfl_strerror(err));
     }
@@ -257,7 +254,7 @@ int mfl_cmd_device(int argc, char **argv)
                 "       mfl device relay --server HOST:PORT --id ID --psk HEX UPDATE.cose\n"
                 "  (instead of --psk: --cert DEV.pem --cert-key DEV.key --ca CA.pem, certificate CN = device id)\n"
                 "sync: fetch and install a newer signed model, learn N labelled images, send the signed update\n"
-                "(retries with backoff; counter and residual committed only once acknowledged).\n"
+                "(retries with backoff; each update gets a new counter, persisted before it is signed).\n"
                 "relay: post a signed update produced elsewhere (a firmware image, a gateway queue).\n");
         return 2;
     }
