@@ -37,7 +37,7 @@ static uint8_t update_msg[4 * 1024];
 static int32_t residual[1024]; /* error feedback: units x (features + 1) */
 /* persistent state: RAM standing in for the board's flash (QEMU's image
  * starts erased at every run) */
-static uint8_t flash_mem[8 * 1024];
+static uint8_t flash_mem[16 * 1024];
 static uint8_t model_msg_buf[2048];
 
 static int failed(const char *what, int err)
@@ -119,6 +119,9 @@ static int fashion_mnist(void)
     }
     err = 0; /* none stored: the model's built-in head */
     sh_line("installed_model_version", version);
+    if (mfl_state_restore_head(&state, &l, version) == 0) {
+        sh_puts("restored the learned head\n");
+    }
     sh_line("fmnist_macs", model_macs(&model));
     sh_line("fmnist_arena_bytes", mfl_model_arena_size(&model));
     sh_line("learner_mem_bytes", mfl_learner_mem_size(&model, REPLAY, 8));
@@ -146,6 +149,12 @@ static int fashion_mnist(void)
     sh_line("fmnist_learn_step_instructions", step / steps);
     sh_line("fmnist_backbone_instructions", backbone / steps);
     sh_line("fmnist_accuracy_after_x100", accuracy_x100(&l, NULL));
+    uint32_t t_save = board_ticks();
+    err = mfl_state_save_head(&state, &l, version); /* what was learned survives a reboot */
+    sh_line("head_checkpoint_instructions", board_instructions(board_ticks() - t_save));
+    if (err) {
+        return failed("head checkpoint", err);
+    }
 
     /* the signed update */
     mfl_es256_private_t key;

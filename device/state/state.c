@@ -6,11 +6,13 @@
 #include "mfl/common.h"
 #include "mfl/device_state.h"
 #include "mfl/error.h"
+#include "state_internal.h"
 
 #define COUNTER_MAGIC 0x434C464Du /* "MFLC" */
 #define MODEL_MAGIC 0x4D4C464Du   /* "MFLM" */
+#define HEAD_MAGIC 0x484C464Du    /* "MFLH" */
 #define RECORD 16u                /* counter record: magic, counter, crc */
-#define HEADER 32u                /* model slot header */
+#define HEADER MFL_STATE_HEADER
 
 typedef struct {
     uint32_t magic;
@@ -21,11 +23,6 @@ typedef struct {
     uint32_t reserved;
     uint32_t header_crc; /* of the 28 bytes before it */
 } slot_header_t;
-
-static uint32_t slot_offset(const mfl_state_t *s, int slot)
-{
-    return 2u * s->storage->sector + (uint32_t)slot * s->slot_size;
-}
 
 static int is_erased(const uint8_t *p, uint32_t n)
 {
@@ -117,7 +114,20 @@ int mfl_state_next_counter(mfl_state_t *s, uint64_t *counter)
     return 0;
 }
 
-/* ---- model slots ---- */
+/* ---- record slots: pair k owns slots 2k and 2k + 1 ---- */
+
+enum { PAIR_MODEL = 0, PAIR_HEAD = 1 };
+static const uint32_t pair_magic[2] = {MODEL_MAGIC, HEAD_MAGIC};
+
+static mfl_state_pair_t *pair_of(mfl_state_t *s, int pair)
+{
+    return pair == PAIR_MODEL ? &s->model : &s->head;
+}
+
+uint32_t mfl_state_slot_offset(const mfl_state_t *s, int pair, int slot)
+{
+    return 2u * s->storage->sector + (uint32_t)(2 * pair + slot) * s->slot_size;
+}
 
 static uint32_t header_crc(const slot_header_t *h)
 {
@@ -139,50 +149,99 @@ static int body_crc(mfl_storage_t *st, uint32_t offset, uint32_t len, uint32_t *
     return 0;
 }
 
-/* Fills seq/len/version of a slot if it holds a complete model. */
-static int scan_slot(mfl_state_t *s, int slot)
+/* Fills seq/len/version of a slot if it holds a complete record. */
+static int scan_slot(mfl_state_t *s, int pair, int slot)
 {
     mfl_storage_t *st = s->storage;
+    mfl_state_pair_t *p = pair_of(s, pair);
+    const uint32_t base = mfl_state_slot_offset(s, pair, slot);
     slot_header_t h;
     uint32_t crc;
-    s->seq[slot] = 0;
-    if (st->read(st, slot_offset(s, slot), &h, sizeof(h))) {
+    p->seq[slot] = 0;
+    if (st->read(st, base, &h, sizeof(h))) {
         return MFL_ERR_FLASH;
     }
-    if (h.magic != MODEL_MAGIC || h.header_crc != header_crc(&h) || h.seq == 0 || h.len == 0 ||
+    if (h.magic != pair_magic[pair] || h.header_crc != header_crc(&h) || h.seq == 0 || h.len == 0 ||
         h.len > s->slot_size - HEADER) {
         return 0; /* empty, or torn before its header was complete */
     }
-    if (body_crc(st, slot_offset(s, slot) + HEADER, h.len, &crc)) {
+    if (body_crc(st, base + HEADER, h.len, &crc)) {
         return MFL_ERR_FLASH;
     }
     if (crc == h.body_crc) {
-        s->seq[slot] = h.seq;
-        s->len[slot] = h.len;
-        s->version[slot] = h.version;
+        p->seq[slot] = h.seq;
+        p->len[slot] = h.len;
+        p->version[slot] = h.version;
     }
     return 0;
 }
 
-static void pick_newest(mfl_state_t *s)
+void mfl_state_pick_newest(mfl_state_pair_t *p)
 {
-    s->slot = s->seq[0] == 0 && s->seq[1] == 0 ? -1 : s->seq[0] >= s->seq[1] ? 0 : 1;
+    p->current = p->seq[0] == 0 && p->seq[1] == 0 ? -1 : p->seq[0] >= p->seq[1] ? 0 : 1;
 }
 
 int mfl_state_open(mfl_state_t *s, mfl_storage_t *storage)
 {
     if (!s || !storage || !storage->sector || storage->size % storage->sector ||
-        storage->size / storage->sector < 4) {
+        storage->size / storage->sector < 6) {
         return MFL_ERR_INVALID_ARG;
     }
     memset(s, 0, sizeof(*s));
     s->storage = storage;
-    s->slot_size = (storage->size / storage->sector - 2u) / 2u * storage->sector;
+    s->slot_size = (storage->size / storage->sector - 2u) / 4u * storage->sector;
     int err = scan_journal(s);
-    err = err ? err : scan_slot(s, 0);
-    err = err ? err : scan_slot(s, 1);
-    pick_newest(s);
+    for (int pair = 0; pair < 2; pair++) {
+        for (int slot = 0; slot < 2 && !err; slot++) {
+            err = scan_slot(s, pair, slot);
+        }
+        mfl_state_pick_newest(pair_of(s, pair));
+    }
     return err;
+}
+
+/*
+ * Writes a record made of up to three parts into the slot of the pair not
+ * in use: erase, body, then the header last, so that the record counts
+ * only once all of it is in and a cut leaves the previous record current.
+ */
+int mfl_state_write_record(mfl_state_t *s, int pair, const mfl_state_part_t *parts, int n_parts, uint64_t version)
+{
+    mfl_state_pair_t *p = pair_of(s, pair);
+    mfl_storage_t *st = s->storage;
+    uint32_t len = 0, crc = 0;
+    for (int i = 0; i < n_parts; i++) {
+        if (parts[i].len > s->slot_size - HEADER - len) {
+            return MFL_ERR_BUFFER_TOO_SMALL;
+        }
+        len += parts[i].len;
+        crc = mfl_crc32(crc, parts[i].data, parts[i].len);
+    }
+    if (len == 0) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    const int target = p->current == 0 ? 1 : 0; /* never the slot in use */
+    const uint32_t base = mfl_state_slot_offset(s, pair, target);
+    slot_header_t h = {pair_magic[pair], (p->seq[0] > p->seq[1] ? p->seq[0] : p->seq[1]) + 1u, len, crc, version, 0, 0};
+    h.header_crc = header_crc(&h);
+    p->seq[target] = 0; /* being overwritten */
+    int err = 0;
+    for (uint32_t at = 0; at < s->slot_size && !err; at += st->sector) {
+        err = st->erase(st, base + at);
+    }
+    for (uint32_t i = 0, at = base + HEADER; i < (uint32_t)n_parts && !err; at += parts[i++].len) {
+        err = st->write(st, at, parts[i].data, parts[i].len);
+    }
+    err = err ? err : st->write(st, base, &h, sizeof(h));
+    if (err) {
+        mfl_state_pick_newest(p);
+        return MFL_ERR_FLASH;
+    }
+    p->seq[target] = h.seq;
+    p->len[target] = len;
+    p->version[target] = version;
+    p->current = target;
+    return 0;
 }
 
 int mfl_state_install_model(mfl_state_t *s, const uint8_t *msg, uint32_t len, uint64_t version)
@@ -190,30 +249,6 @@ int mfl_state_install_model(mfl_state_t *s, const uint8_t *msg, uint32_t len, ui
     if (!s || !msg || len == 0) {
         return MFL_ERR_INVALID_ARG;
     }
-    if (len > s->slot_size - HEADER) {
-        return MFL_ERR_BUFFER_TOO_SMALL;
-    }
-    mfl_storage_t *st = s->storage;
-    const int target = s->slot == 0 ? 1 : 0; /* never the slot in use */
-    const uint32_t base = slot_offset(s, target);
-    slot_header_t h = {MODEL_MAGIC, (s->seq[0] > s->seq[1] ? s->seq[0] : s->seq[1]) + 1u, len,
-                       mfl_crc32(0, msg, len), version, 0, 0};
-    h.header_crc = header_crc(&h);
-    s->seq[target] = 0; /* being overwritten */
-    int err = 0;
-    for (uint32_t at = 0; at < s->slot_size && !err; at += st->sector) {
-        err = st->erase(st, base + at);
-    }
-    /* the body first, the header last: the slot counts only once both are in */
-    err = err ? err : st->write(st, base + HEADER, msg, len);
-    err = err ? err : st->write(st, base, &h, sizeof(h));
-    if (err) {
-        pick_newest(s);
-        return MFL_ERR_FLASH;
-    }
-    s->seq[target] = h.seq;
-    s->len[target] = len;
-    s->version[target] = version;
-    s->slot = target;
-    return 0;
+    const mfl_state_part_t part = {msg, len};
+    return mfl_state_write_record(s, PAIR_MODEL, &part, 1, version);
 }

@@ -10,8 +10,13 @@
  *    (aggregator signature) at boot and falls back to the older slot, and
  *    to the built-in model when none verifies.
  *
- * Layout: two counter journal sectors, then the two model slots sharing
- * what is left. No heap, no floating point.
+ *  - the learned head: mfl_state_save_head() checkpoints what the device
+ *    has learned since its global model the same way (two slots, header
+ *    last); mfl_state_restore_head() brings it back if it was learned from
+ *    the model the device runs now.
+ *
+ * Layout: two counter journal sectors, then four equal slots (model A/B,
+ * head A/B) sharing what is left. No heap, no floating point.
  *
  *   mfl_state_t st;
  *   mfl_state_open(&st, &storage);
@@ -33,19 +38,25 @@
 extern "C" {
 #endif
 
+/* Two slots holding one kind of record; the newer intact one counts. */
 typedef struct {
-    mfl_storage_t *storage;
-    uint32_t slot_size;        /* bytes per model slot (whole sectors) */
-    uint64_t counter;          /* highest counter ever handed out (0: none) */
-    uint32_t counter_sector;   /* journal sector holding it (0 or 1) */
-    int32_t slot;              /* slot of the newest intact model, -1: none */
-    uint32_t seq[2];           /* install sequence of each intact slot (0: empty or torn) */
+    int32_t current;           /* slot (0 or 1) of the newest intact record, -1: none */
+    uint32_t seq[2];           /* write sequence of each intact slot (0: empty or torn) */
     uint32_t len[2];
     uint64_t version[2];
+} mfl_state_pair_t;
+
+typedef struct {
+    mfl_storage_t *storage;
+    uint32_t slot_size;        /* bytes per slot (whole sectors) */
+    uint64_t counter;          /* highest counter ever handed out (0: none) */
+    uint32_t counter_sector;   /* journal sector holding it (0 or 1) */
+    mfl_state_pair_t model;    /* installed model messages */
+    mfl_state_pair_t head;     /* checkpoints of the learned head */
 } mfl_state_t;
 
-/* Reads the state (never writes). Needs 2 journal sectors and 2 slot
- * sectors at least. Returns 0, MFL_ERR_FLASH or MFL_ERR_INVALID_ARG. */
+/* Reads the state (never writes). Needs 2 journal sectors and 4 slots of
+ * a sector at least. Returns 0, MFL_ERR_FLASH or MFL_ERR_INVALID_ARG. */
 int mfl_state_open(mfl_state_t *s, mfl_storage_t *storage);
 
 /* The next counter, persisted before it is returned. */
@@ -61,6 +72,17 @@ int mfl_state_install_model(mfl_state_t *s, const uint8_t *msg, uint32_t len, ui
  * learner keeps the model's built-in head). */
 int mfl_state_restore(mfl_state_t *s, mfl_learner_t *l, const mfl_es256_public_t *aggregator, uint8_t *buf,
                       uint32_t cap, uint64_t *version);
+
+/* Checkpoints the learner's head (master weights, biases, sample count),
+ * learned from global model base_version. MFL_ERR_BUFFER_TOO_SMALL if it
+ * does not fit a slot. */
+int mfl_state_save_head(mfl_state_t *s, const mfl_learner_t *l, uint64_t base_version);
+
+/* Restores the newest head checkpoint into the learner if it was learned
+ * from base_version and has the learner's shape; otherwise (or if
+ * reading fails) the learner keeps its global head and MFL_ERR_NO_MODEL is
+ * returned. */
+int mfl_state_restore_head(mfl_state_t *s, mfl_learner_t *l, uint64_t base_version);
 
 #ifdef __cplusplus
 }
