@@ -8,7 +8,7 @@ seconds=${1:-60}
 shared=${MFL_SHARED_DIR:-../shared}
 build=build-fuzz
 CC=clang cmake -S . -B "$build" -DMFL_FUZZ=ON -DMFL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import fuzz_idx fuzz_float_model fuzz_messages mfl \
+cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import fuzz_idx fuzz_float_model fuzz_messages fuzz_device_state mfl \
   >/dev/null
 
 seeds=$build/seeds
@@ -47,3 +47,7 @@ for f in "$shared"/testvectors/cose/*/*.json; do
     "$f" > "$seeds/msg/$(basename "$f" .json).cbor"
 done
 run fuzz_messages "$seeds/msg"
+# the device state: an empty flash and one after a counter and a model install
+mkdir -p "$seeds/state"
+head -c 8192 /dev/zero | tr '\0' '\377' > "$seeds/state/erased"
+run fuzz_device_state "$seeds/state"

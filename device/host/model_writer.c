@@ -50,7 +50,9 @@ static int append_data(mfl_model_builder_t *b, const void *src, size_t len, uint
     if (err) {
         return err;
     }
-    memset(b->data + b->data_size, 0, start - b->data_size);
+    if (start > b->data_size) { /* (b->data may still be NULL when nothing was appended) */
+        memset(b->data + b->data_size, 0, start - b->data_size);
+    }
     if (len) {
         memcpy(b->data + start, src, len);
     }
