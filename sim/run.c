@@ -227,7 +227,7 @@ static void deliver_wave(run_t *r, strat_t *s, uint32_t from, uint32_t to)
             continue;
         }
         if (r->dropped[i] || sim_link_post_update(s->link, &r->ids[i], v->update, v->update_len, &code) != 0) {
-            s->cur.lost++; /* offline before it arrived: resent as part of a later update */
+            s->cur.lost++; /* offline before it arrived; its samples stay in the replay buffer */
             memcpy(v->residual, v->residual_saved, r->head_values * sizeof(int32_t));
             continue;
         }
