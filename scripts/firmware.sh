@@ -26,7 +26,7 @@ if [ ! -f "$data/fmnist.mfl" ]; then
 fi
 # 140 test images and labels: 100 to evaluate, 40 to learn from
 fm=/usr/share/datasets/fashion-mnist
-set +o pipefail # head stops reading early on purpose
+set +o pipefail # head and tail stop reading early on purpose
 zcat "$fm/t10k-images-idx3-ubyte.gz" | tail -c +17 | head -c $((140 * 784)) > "$data/images.bin"
 zcat "$fm/t10k-labels-idx1-ubyte.gz" | tail -c +9 | head -c 140 > "$data/labels.bin"
 set -o pipefail
@@ -34,6 +34,9 @@ set -o pipefail
 printf 'fw-dev-1' > "$data/device_id.txt"
 [ -f "$data/device.key" ] || "$mfl" keygen "$data/device" >/dev/null
 openssl ec -in "$data/device.key" -outform DER 2>/dev/null | tail -c +8 | head -c 32 > "$data/device.raw"
+# the aggregator's key, pinned in the image (raw uncompressed point)
+[ -f "$data/aggregator.key" ] || "$mfl" keygen "$data/aggregator" >/dev/null
+openssl ec -pubin -in "$data/aggregator.pub" -outform DER 2>/dev/null | tail -c 65 > "$data/aggregator.raw"
 # the MLPerf Tiny models and their first golden input and output
 for pair in kws:kws_ref_model vww:vww_96_int8 ic:pretrainedResnet_quant ad:ad01_int8; do
   short=${pair%%:*}; m=${pair#*:}; g=$shared/golden/mlperf-tiny/$m

@@ -22,7 +22,7 @@
 
 #define BLOB(name) extern const uint8_t blob_##name[], blob_##name##_end[]
 #define BLOB_LEN(name) ((size_t)(blob_##name##_end - blob_##name))
-BLOB(fmnist_model); BLOB(images); BLOB(labels); BLOB(device_key); BLOB(device_id);
+BLOB(fmnist_model); BLOB(images); BLOB(labels); BLOB(device_key); BLOB(device_id); BLOB(aggregator_key);
 BLOB(kws_model); BLOB(kws_in); BLOB(kws_out); BLOB(vww_model); BLOB(vww_in); BLOB(vww_out);
 BLOB(ic_model); BLOB(ic_in); BLOB(ic_out); BLOB(ad_model); BLOB(ad_in); BLOB(ad_out);
 
@@ -106,9 +106,12 @@ static int fashion_mnist(void)
     mfl_storage_t storage;
     mfl_ram_flash_t flash;
     mfl_state_t state;
-    mfl_es256_public_t aggregator; /* pinned; no model is stored yet in this demo */
+    mfl_es256_public_t aggregator; /* pinned in the image */
     uint64_t version = 0;
-    memset(&aggregator, 0, sizeof(aggregator));
+    if (BLOB_LEN(aggregator_key) != sizeof(aggregator.q)) {
+        return failed("aggregator key", MFL_ERR_KEY);
+    }
+    memcpy(aggregator.q, blob_aggregator_key, sizeof(aggregator.q));
     err = mfl_storage_ram_init(&storage, &flash, flash_mem, sizeof(flash_mem), 1024);
     err = err ? err : mfl_state_open(&state, &storage);
     if (err) {

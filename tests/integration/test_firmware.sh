@@ -25,12 +25,11 @@ update=$SRC/build-fw-soft/run/update.cose
 
 port=$((20000 + RANDOM % 20000))
 cd "$tmp"
-"$MFL" keygen agg >/dev/null
 cat > agg.conf <<CONF
 listen = 127.0.0.1:$port
 data_dir = $tmp/data
 model = $data/fmnist.mfl
-key = $tmp/agg.key
+key = $data/aggregator.key
 CONF
 "$AGG" provision --config agg.conf add --id fw-dev-1 --psk 66772d6b6579 --pub "$data/device.pub" --group m4 >/dev/null
 "$AGG" --config agg.conf > srv.log 2>&1 & pid=$!
