@@ -246,7 +246,7 @@ int sim_plots(const char *run_dir, char *msg, size_t cap)
     }
     /* the script is kept in the run directory so plots can be restyled */
     fprintf(f, "set datafile separator ','\nset terminal pngcairo size 900,560 font ',11'\n"
-               "set xlabel 'round'\nset ylabel 'accuracy (%%)'\nset key bottom right\nset grid\n");
+               "set xlabel 'round'\nset ylabel 'accuracy (%%)'\nset key outside right top\nset grid\n");
     for (int k = 0; k < SIM_STRATEGIES; k++) {
         if (!t.s[k].present) {
             continue;
