@@ -17,7 +17,7 @@
 
 typedef struct {
     uint32_t region;
-    uint32_t *train;        /* sample ids (world_features()) in collection order */
+    uint32_t *train;        /* sample ids (sim_world_features()) in collection order */
     uint8_t *train_label;
     uint32_t *test;
     uint8_t *test_label;
