@@ -116,7 +116,6 @@ int mfl_state_next_counter(mfl_state_t *s, uint64_t *counter)
 
 /* ---- record slots: pair k owns slots 2k and 2k + 1 ---- */
 
-enum { PAIR_MODEL = 0, PAIR_HEAD = 1 };
 static const uint32_t pair_magic[2] = {MODEL_MAGIC, HEAD_MAGIC};
 
 static mfl_state_pair_t *pair_of(mfl_state_t *s, int pair)

@@ -8,6 +8,8 @@
 
 #define MFL_STATE_HEADER 32u /* slot header bytes before a record's body */
 
+enum { PAIR_MODEL = 0, PAIR_HEAD = 1 }; /* the two pairs of record slots */
+
 typedef struct {
     const void *data;
     uint32_t len;

@@ -9,7 +9,6 @@
 #include "mfl/update_builder.h"
 #include "state_internal.h"
 
-enum { PAIR_MODEL = 0, PAIR_HEAD = 1 };
 
 int mfl_state_restore(mfl_state_t *s, mfl_learner_t *l, const mfl_es256_public_t *aggregator, uint8_t *buf,
                       uint32_t cap, uint64_t *version)
