@@ -25,13 +25,19 @@ typedef struct {
     char cert_listen[128];   /* served on their own DTLS endpoint */
     uint32_t buffer_k;       /* a new model every K accepted updates */
     uint32_t max_staleness;  /* S */
-    double max_delta_norm;   /* real units (0 = none) */
+    double max_delta_norm;   /* real units; 0 = none, AGG_NORM_AUTO = the base head's own norm */
     uint32_t max_body;       /* bytes of one update body */
     uint32_t max_sessions, max_handshakes, session_timeout_s;
     uint32_t verify_threads; /* signature checks off the event loop (0 = on it) */
     int durability;          /* enum mfl_durability */
     mfl_agg_opts_t agg;
 } agg_config_t;
+
+#define AGG_NORM_AUTO (-1.0)
+/* Largest norm bound in real units whose Q8.24 value fits the model's
+ * 64-bit bound field with room to spare. */
+#define AGG_NORM_MAX 1e9
+#define AGG_SAMPLE_CAP_DEFAULT 1000
 
 /* Reads FILE (key = value lines, # comments). Returns 0 or -1 with msg. */
 int agg_config_load(const char *path, agg_config_t *c, char *msg, size_t cap);
@@ -48,6 +54,10 @@ typedef struct {
     uint8_t *arena, *learner_mem;
     uint16_t rows, cols;     /* head delta shape: units x (features + 1) */
     int32_t *global;         /* current global head, rows x cols, Q8.24 */
+    int32_t *delta;          /* scratch: one update's dense delta, rows x cols */
+    uint32_t *index;         /* scratch: one sparse update's indices, rows x cols */
+    double head_norm;        /* L2 norm of the base model's head (real units) */
+    uint64_t norm_bound_q24; /* delta L2 norm bound in force, Q8.24 (0 = none) */
     uint64_t version;
     uint8_t *model_msg;      /* current signed model message */
     size_t model_msg_len;
@@ -101,6 +111,8 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min);
 int agg_status(agg_state_t *s, uint8_t *buf, size_t cap, size_t *len);
 
 void agg_log(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* SHA-256 (zeros if the crypto backend fails). */
+void agg_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
 /* Where log lines go (NULL: stderr); the simulator's in-process
  * aggregators write to a file per strategy. */
 void agg_log_to(FILE *f);

@@ -1,5 +1,6 @@
 /* The aggregator's configuration file: `key = value` lines, `#` comments.
  * docs/aggregator.md lists every key. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,9 @@ void agg_config_defaults(agg_config_t *c)
     c->max_handshakes = 64;
     c->session_timeout_s = 60;
     c->durability = MFL_DURABLE_PROCESS;
+    c->max_delta_norm = AGG_NORM_AUTO;
     c->agg = mfl_agg_defaults();
+    c->agg.sample_cap = AGG_SAMPLE_CAP_DEFAULT; /* one device's weight is bounded unless configured otherwise */
 }
 
 __attribute__((format(printf, 3, 4))) static int bad(char *msg, size_t cap, const char *fmt, ...)
@@ -62,7 +65,7 @@ static int set_double(double *dst, const char *v)
 {
     char *end;
     *dst = strtod(v, &end);
-    return *end || end == v ? -1 : 0;
+    return *end || end == v || !isfinite(*dst) ? -1 : 0;
 }
 
 static int apply(agg_config_t *c, const char *k, const char *v)
@@ -80,7 +83,14 @@ static int apply(agg_config_t *c, const char *k, const char *v)
     if (!strcmp(k, "cert_listen")) return set_text(c->cert_listen, sizeof(c->cert_listen), v);
     if (!strcmp(k, "buffer_k")) return set_uint(&c->buffer_k, v) || c->buffer_k == 0 ? -1 : 0;
     if (!strcmp(k, "max_staleness")) return set_uint(&c->max_staleness, v);
-    if (!strcmp(k, "max_delta_norm")) return set_double(&c->max_delta_norm, v);
+    if (!strcmp(k, "max_delta_norm")) {
+        if (!strcmp(v, "auto")) {
+            c->max_delta_norm = AGG_NORM_AUTO;
+            return 0;
+        }
+        return set_double(&c->max_delta_norm, v) || !(c->max_delta_norm >= 0.0 && c->max_delta_norm <= AGG_NORM_MAX)
+                   ? -1 : 0;
+    }
     if (!strcmp(k, "max_body")) return set_uint(&c->max_body, v);
     if (!strcmp(k, "verify_threads")) {
         if (!strcmp(v, "auto")) {

@@ -1,10 +1,10 @@
 /*
- * Accepting updates and publishing models, independent of CoAP (server.c
- * calls in). Every accepted update is committed (store.c) before it is
- * acknowledged; a round folds the pending updates into the global head with
- * the configured strategy (optim/host/aggregate.c), signs the new model,
- * chains it to the previous one by hash and commits it with the removal of
- * the updates it folded, in one transaction.
+ * The aggregator's state and its models, independent of CoAP: opening the
+ * state (key, base model, store), and rounds. A round folds the pending
+ * updates into the global head with the configured strategy
+ * (optim/host/aggregate.c), signs the new model, chains it to the previous
+ * one by hash and commits it with the removal of the updates it folded, in
+ * one transaction. Accepting updates is updates.c.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -66,7 +66,7 @@ static int build_model_msg(agg_state_t *s, const uint8_t prev_hash[32], uint8_t 
     }
     mfl_model_msg_t m = {.model_id = s->cfg.model_id, .model_id_len = strlen(s->cfg.model_id),
                          .version = s->version, .bias = bias,
-                         .bounds = {s->cfg.max_staleness, (uint32_t)(s->cfg.max_delta_norm * 16777216.0), 0}};
+                         .bounds = {s->cfg.max_staleness, s->norm_bound_q24, 0}};
     memcpy(m.prev_hash, prev_hash, 32);
     m.head.shift = shift;
     m.head.values = values;
@@ -84,7 +84,7 @@ static int build_model_msg(agg_state_t *s, const uint8_t prev_hash[32], uint8_t 
     return 0;
 }
 
-static void sha256(const uint8_t *data, size_t len, uint8_t out[32])
+void agg_sha256(const uint8_t *data, size_t len, uint8_t out[32])
 {
     mfl_sha256_t h;
     if (mfl_sha256_start(&h) || mfl_sha256_update(&h, data, len) || mfl_sha256_finish(&h, out)) {
@@ -137,8 +137,11 @@ static int open_model(agg_state_t *s, char *msg, size_t cap)
     }
     s->rows = s->learner.head.units;
     s->cols = (uint16_t)(s->learner.head.features + 1);
-    s->global = calloc((size_t)s->rows * s->cols, sizeof(int32_t));
-    if (!s->global) {
+    const size_t n = (size_t)s->rows * s->cols;
+    s->global = calloc(n, sizeof(int32_t));
+    s->delta = calloc(n, sizeof(int32_t));
+    s->index = calloc(n, sizeof(uint32_t));
+    if (!s->global || !s->delta || !s->index) {
         return MFL_ERR_NO_MEMORY;
     }
     for (uint16_t r = 0; r < s->rows; r++) { /* the model's own head, Q8.24 */
@@ -146,6 +149,15 @@ static int open_model(agg_state_t *s, char *msg, size_t cap)
                (size_t)(s->cols - 1) * sizeof(int32_t));
         s->global[(size_t)r * s->cols + s->cols - 1] = s->learner.head.b[r];
     }
+    double sq = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        sq += (double)s->global[i] * s->global[i];
+    }
+    s->head_norm = sqrt(sq) / 16777216.0;
+    /* auto: no update may move the head by more than the base head's own
+     * size (docs/aggregator.md, "Hostile devices") */
+    const double bound = s->cfg.max_delta_norm == AGG_NORM_AUTO ? s->head_norm : s->cfg.max_delta_norm;
+    s->norm_bound_q24 = (uint64_t)llround(bound * 16777216.0);
     return 0;
 }
 
@@ -185,136 +197,8 @@ void agg_state_close(agg_state_t *s)
 {
     mfl_store_close(s->store);
     free(s->model_image), free(s->arena), free(s->learner_mem), free(s->global), free(s->model_msg);
+    free(s->delta), free(s->index);
     memset(&s->key, 0, sizeof(s->key));
-}
-
-static void diag(agg_outcome_t *out, int code, const char *text)
-{
-    out->code = code;
-    out->is_receipt = 0;
-    out->body_len = (size_t)snprintf((char *)out->body, sizeof(out->body), "%s", text);
-}
-
-static void receipt(agg_state_t *s, agg_outcome_t *out, int code, const mfl_update_t *u, uint32_t status)
-{
-    const mfl_receipt_t r = {u->device_id, u->device_id_len, u->counter, status, s->version};
-    out->code = code;
-    out->is_receipt = 1;
-    if (mfl_receipt_encode(&r, out->body, sizeof(out->body), &out->body_len)) {
-        diag(out, 500, "receipt");
-    }
-}
-
-static double delta_norm_q24(const mfl_update_t *u, const uint32_t *index)
-{
-    double sq = 0.0;
-    for (uint32_t j = 0; j < u->delta.k; j++) {
-        const uint32_t i = index ? index[j] : j;
-        const double v = mfl_delta_dequant(&u->delta, (uint16_t)(i / u->delta.cols), u->delta.values[j]);
-        sq += v * v;
-    }
-    return sqrt(sq);
-}
-
-int agg_update_check(agg_state_t *s, const uint8_t *identity, size_t identity_len, const uint8_t *msg, size_t len,
-                     agg_pending_t *p, agg_outcome_t *out)
-{
-    mfl_device_rec_t dev;
-    memset(out, 0, sizeof(*out));
-    memset(p, 0, sizeof(*p));
-    p->msg = msg;
-    p->len = len;
-    int err = mfl_cose_sign1_decode(msg, len, &p->c);
-    if (!err && (!p->c.kid || !p->c.kid_protected || p->c.unprotected_count)) {
-        err = MFL_ERR_COSE_HEADER;
-    }
-    if (err) {
-        s->rejected++;
-        agg_log("update_rejected", "reason=\"%s\"", mfl_strerror(err));
-        return diag(out, 400, mfl_strerror(err)), 0;
-    }
-    if (identity && (identity_len != p->c.kid_len || memcmp(identity, p->c.kid, p->c.kid_len))) {
-        s->rejected++;
-        agg_log("update_rejected", "reason=\"DTLS identity differs from the COSE kid\"");
-        return diag(out, 403, "DTLS identity differs from the COSE kid"), 0;
-    }
-    err = mfl_store_get_device(s->store, p->c.kid, p->c.kid_len, &dev);
-    if (err || dev.revoked) {
-        s->rejected++;
-        agg_log("update_rejected", "reason=\"unknown or revoked device\"");
-        return diag(out, 403, "unknown or revoked device"), 0;
-    }
-    p->pub = dev.pub;
-    return 1;
-}
-
-int agg_update_verify(const agg_pending_t *p)
-{
-    return mfl_cose_sign1_verify(&p->c, NULL, 0, &p->pub);
-}
-
-void agg_update_finish(agg_state_t *s, const agg_pending_t *p, int verify_err, agg_outcome_t *out)
-{
-    const mfl_cose_sign1_t c = p->c;
-    const uint8_t *msg = p->msg;
-    const size_t len = p->len;
-    mfl_update_t u;
-    memset(out, 0, sizeof(*out));
-    int err = verify_err ? verify_err : mfl_update_decode(c.payload, c.payload_len, s->rows, s->cols, &u);
-    if (!err && (u.device_id_len != c.kid_len || memcmp(u.device_id, c.kid, c.kid_len))) {
-        err = MFL_ERR_COSE_KID;
-    }
-    uint32_t index[MFL_DELTA_MAX_ROWS * 16];
-    if (!err && u.index_bytes && u.delta.k <= sizeof(index) / sizeof(index[0])) {
-        err = mfl_delta_index_decode(u.index_bytes, u.index_len, u.delta.k, (uint32_t)s->rows * s->cols, index);
-    } else if (!err && u.index_bytes) {
-        err = MFL_ERR_PROTO_SIZE;
-    }
-    if (err) {
-        s->rejected++;
-        agg_log("update_rejected", "device=%.*s reason=\"%s\"", (int)c.kid_len, (const char *)c.kid,
-                mfl_strerror(err));
-        return diag(out, err == MFL_ERR_COSE_SIGNATURE ? 401 : err == MFL_ERR_COSE_KID ? 403 : 400,
-                    mfl_strerror(err));
-    }
-    if (u.base_version > s->version || s->version - u.base_version > s->cfg.max_staleness) {
-        s->rejected++;
-        agg_log("update_stale", "device=%.*s base=%llu version=%llu", (int)c.kid_len, (const char *)c.kid,
-                (unsigned long long)u.base_version, (unsigned long long)s->version);
-        return receipt(s, out, 412, &u, MFL_RECEIPT_STALE);
-    }
-    if (s->cfg.max_delta_norm > 0 &&
-        delta_norm_q24(&u, u.index_bytes ? index : NULL) > s->cfg.max_delta_norm * 16777216.0) {
-        s->rejected++;
-        agg_log("update_rejected", "device=%.*s reason=\"norm bound\"", (int)c.kid_len, (const char *)c.kid);
-        return diag(out, 400, "delta norm above the bound");
-    }
-    err = mfl_store_accept_update(s->store, c.kid, c.kid_len, u.counter, u.base_version, msg, len);
-    if (err == MFL_ERR_REPLAY) {
-        agg_log("update_duplicate", "device=%.*s counter=%llu", (int)c.kid_len, (const char *)c.kid,
-                (unsigned long long)u.counter);
-        return receipt(s, out, 204, &u, MFL_RECEIPT_DUPLICATE); /* already counted: the device may stop */
-    }
-    if (err) {
-        return diag(out, 500, mfl_strerror(err));
-    }
-    s->accepted++;
-    agg_log("update_accepted", "device=%.*s counter=%llu base=%llu samples=%llu", (int)c.kid_len,
-            (const char *)c.kid, (unsigned long long)u.counter, (unsigned long long)u.base_version,
-            (unsigned long long)u.samples);
-    receipt(s, out, 204, &u, MFL_RECEIPT_ACCEPTED);
-    if (mfl_store_pending_count(s->store) >= (int64_t)s->cfg.buffer_k) {
-        out->published = agg_publish_round(s, s->cfg.buffer_k) > 0;
-    }
-}
-
-void agg_handle_update(agg_state_t *s, const uint8_t *identity, size_t identity_len, const uint8_t *msg,
-                       size_t len, agg_outcome_t *out)
-{
-    agg_pending_t p;
-    if (agg_update_check(s, identity, identity_len, msg, len, &p, out)) {
-        agg_update_finish(s, &p, agg_update_verify(&p), out);
-    }
 }
 
 /* ---- aggregation round ---- */
@@ -345,7 +229,6 @@ static int collect(void *ctx, int64_t rowid, const uint8_t *msg, size_t len)
     mfl_cose_sign1_t c;
     mfl_update_t u;
     mfl_device_rec_t dev;
-    uint32_t index[MFL_DELTA_MAX_ROWS * 16];
     if (r->count == r->cap) {
         return 1;
     }
@@ -354,11 +237,11 @@ static int collect(void *ctx, int64_t rowid, const uint8_t *msg, size_t len)
     /* stored updates were verified before they were committed */
     if (mfl_cose_sign1_decode(msg, len, &c) || mfl_update_decode(c.payload, c.payload_len, s->rows, s->cols, &u) ||
         mfl_store_get_device(s->store, c.kid, c.kid_len, &dev) ||
-        (u.index_bytes && mfl_delta_index_decode(u.index_bytes, u.index_len, u.delta.k, (uint32_t)n, index))) {
+        (u.index_bytes && mfl_delta_index_decode(u.index_bytes, u.index_len, u.delta.k, (uint32_t)n, s->index))) {
         r->last_rowid = rowid; /* unreadable: drop it with this round */
         return 0;
     }
-    u.delta.index = u.index_bytes ? index : NULL;
+    u.delta.index = u.index_bytes ? s->index : NULL;
     mfl_delta_expand(&u.delta, delta);
     snprintf(r->groups[r->count], sizeof(r->groups[0]), "%s", dev.group);
     r->updates[r->count] = (mfl_agg_update_t){delta, u.samples, (uint32_t)(s->version - u.base_version),
@@ -391,7 +274,7 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min)
     size_t len = 0;
     if (!err && r.count) {
         uint8_t prev[32];
-        sha256(s->model_msg, s->model_msg_len, prev);
+        agg_sha256(s->model_msg, s->model_msg_len, prev);
         int32_t *keep = s->global;
         s->global = next;
         s->version++;

@@ -16,32 +16,25 @@
 #include <coap3/coap.h>
 
 #include "aggregator.h"
+#include "dedup.h"
+#include "reassembly.h"
 #include "server.h"
 #include "verify_pool.h"
 
-#define REASSEMBLY_SLOTS 64
-#define MAX_JOBS 256 /* updates awaiting their signature check; more are checked inline */
-#define RECENT 256   /* requests answered with a separate response, to spot their retransmissions */
-
-typedef struct {
-    coap_session_t *session; /* NULL: free */
-    uint8_t *buf;
-    size_t len, total;
-    coap_tick_t started;
-} reassembly_t;
+#define MAX_JOBS 256          /* updates awaiting their signature check; more are checked inline */
+#define DEDUP_ENTRIES 16384   /* responses kept for retransmitted requests */
+#define EXCHANGE_LIFETIME_S 247 /* RFC 7252 section 4.8.2, default parameters */
+#define BODY_IDLE_S 60        /* a block-wise body untouched this long may give its slot away */
+#define BUSY_RETRY_S 2        /* Max-Age of a 5.03: when the device may try again */
 
 static struct {
     agg_state_t *state;
     coap_resource_t *model[2]; /* one per context: PSK, certificates */
-    reassembly_t slots[REASSEMBLY_SLOTS];
+    agg_rsm_t *bodies;       /* block-wise bodies in progress, one per device */
+    agg_dedup_t *dedup;      /* responses to confirmable POSTs */
     agg_pool_t *pool;        /* NULL: signatures checked on the event loop */
     agg_job_t *jobs[MAX_JOBS];
-    struct {
-        coap_session_t *session;
-        uint8_t token[8];
-        size_t token_len;
-    } recent[RECENT];
-    unsigned recent_next;
+    uint64_t replayed;       /* retransmissions answered from the dedup cache */
     volatile sig_atomic_t quit;
 } srv;
 
@@ -145,51 +138,58 @@ static void get_status(coap_resource_t *r, coap_session_t *session, const coap_p
                                  NULL, NULL);
 }
 
-static reassembly_t *slot_for(coap_session_t *session, int create)
+static uint64_t now_s(void)
 {
-    reassembly_t *free_slot = NULL, *oldest = NULL;
-    for (int i = 0; i < REASSEMBLY_SLOTS; i++) {
-        reassembly_t *r = &srv.slots[i];
-        if (r->session == session) {
-            return r;
-        }
-        free_slot = !free_slot && !r->session ? r : free_slot;
-        oldest = r->session && (!oldest || r->started < oldest->started) ? r : oldest;
+    coap_tick_t t;
+    coap_ticks(&t);
+    return (uint64_t)(t / COAP_TICKS_PER_SECOND);
+}
+
+static void add_uint_option(coap_pdu_t *pdu, coap_option_num_t number, uint32_t value)
+{
+    uint8_t b[4];
+    coap_add_option(pdu, number, coap_encode_var_safe(b, sizeof(b), value), b);
+}
+
+static void apply(coap_pdu_t *resp, const agg_reply_t *r)
+{
+    coap_pdu_set_code(resp, (coap_pdu_code_t)coap_code(r->code));
+    if (r->content_format >= 0) {
+        add_uint_option(resp, COAP_OPTION_CONTENT_FORMAT, (uint32_t)r->content_format);
     }
-    if (!create) {
-        return NULL;
+    if (r->max_age) {
+        add_uint_option(resp, COAP_OPTION_MAXAGE, r->max_age);
     }
-    reassembly_t *r = free_slot ? free_slot : oldest; /* bounded: evict the oldest transfer */
-    free(r->buf);
-    memset(r, 0, sizeof(*r));
-    r->session = session;
-    coap_ticks(&r->started);
+    if (r->size1) {
+        add_uint_option(resp, COAP_OPTION_SIZE1, r->size1);
+    }
+    if (r->body_len) {
+        coap_add_data(resp, r->body_len, r->body);
+    }
+}
+
+/* Answers a request and keeps the answer for its retransmissions. */
+static void answer(coap_session_t *session, const coap_pdu_t *req, coap_pdu_t *resp, const agg_reply_t *r)
+{
+    apply(resp, r);
+    if (coap_pdu_get_type(req) == COAP_MESSAGE_CON) {
+        const coap_bin_const_t token = coap_pdu_get_token(req);
+        agg_dedup_put(srv.dedup, session, (uint16_t)coap_pdu_get_mid(req), token.s, token.length, r, now_s());
+    }
+}
+
+static agg_reply_t text_reply(int code, const char *text)
+{
+    agg_reply_t r = {.code = code, .content_format = -1};
+    r.body_len = (size_t)snprintf((char *)r.body, sizeof(r.body), "%s", text);
     return r;
 }
 
-static void release_slot(reassembly_t *r)
+static agg_reply_t outcome_reply(const agg_outcome_t *out)
 {
-    free(r->buf);
-    memset(r, 0, sizeof(*r));
-}
-
-static void too_large(coap_pdu_t *resp)
-{
-    uint8_t b[4];
-    coap_pdu_set_code(resp, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE);
-    coap_add_option(resp, COAP_OPTION_SIZE1, coap_encode_var_safe(b, sizeof(b), srv.state->cfg.max_body), b);
-    coap_add_data(resp, 18, (const uint8_t *)"update body too large");
-}
-
-static void respond(coap_pdu_t *resp, const agg_outcome_t *out)
-{
-    coap_pdu_set_code(resp, (coap_pdu_code_t)coap_code(out->code));
-    if (out->is_receipt) {
-        uint8_t b[2];
-        coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
-                        coap_encode_var_safe(b, sizeof(b), COAP_MEDIATYPE_APPLICATION_CBOR), b);
-    }
-    coap_add_data(resp, out->body_len, out->body);
+    agg_reply_t r = {.code = out->code, .content_format = out->is_receipt ? COAP_MEDIATYPE_APPLICATION_CBOR : -1};
+    memcpy(r.body, out->body, out->body_len);
+    r.body_len = out->body_len;
     if (out->published) {
         for (int i = 0; i < 2; i++) {
             if (srv.model[i]) {
@@ -197,30 +197,7 @@ static void respond(coap_pdu_t *resp, const agg_outcome_t *out)
             }
         }
     }
-}
-
-static void remember(coap_session_t *session, coap_bin_const_t token)
-{
-    const unsigned i = srv.recent_next++ % RECENT;
-    srv.recent[i].session = session;
-    srv.recent[i].token_len = token.length <= 8 ? token.length : 0;
-    memcpy(srv.recent[i].token, token.s, srv.recent[i].token_len);
-}
-
-/* A CON request retransmitted after its separate response went out (its
- * empty ACK was lost or late) must not start a second separate response:
- * the client no longer knows the token, never ACKs it, and the session's
- * next answers would queue behind its retransmissions (NSTART = 1). Such a
- * request is answered inline; the counter makes it a harmless duplicate. */
-static int answered_before(coap_session_t *session, coap_bin_const_t token)
-{
-    for (unsigned i = 0; i < RECENT; i++) {
-        if (srv.recent[i].session == session && srv.recent[i].token_len == token.length &&
-            !memcmp(srv.recent[i].token, token.s, token.length)) {
-            return 1;
-        }
-    }
-    return 0;
+    return r;
 }
 
 static int session_busy(coap_session_t *session)
@@ -259,7 +236,7 @@ static void end_job(agg_job_t *job)
 static int start_job(coap_session_t *session, const coap_pdu_t *req, const uint8_t *id, size_t id_len,
                      const uint8_t *body, size_t body_len, agg_outcome_t *out)
 {
-    if (!srv.pool || answered_before(session, coap_pdu_get_token(req))) {
+    if (!srv.pool) {
         return 0;
     }
     if (session_busy(session)) {
@@ -286,6 +263,11 @@ static int start_job(coap_session_t *session, const coap_pdu_t *req, const uint8
         return 1;
     }
     job->session = session;
+    job->mid = (uint16_t)coap_pdu_get_mid(req);
+    const coap_bin_const_t token = coap_pdu_get_token(req);
+    job->token_len = token.length <= sizeof(job->token) ? token.length : 0;
+    memcpy(job->token, token.s, job->token_len);
+    job->confirmable = coap_pdu_get_type(req) == COAP_MESSAGE_CON;
     /* a separate response is a CON of its own; libcoap 4.3.1 clients do not
      * ACK a retransmitted copy of one they already took, so with NSTART = 1
      * one lost ACK would hold the session's next answers for the whole
@@ -319,8 +301,11 @@ static int finish_job(coap_session_t *session, const coap_pdu_t *req, coap_pdu_t
     }
     agg_outcome_t out;
     agg_update_finish(srv.state, &job->pending, job->verify_err, &out);
-    respond(resp, &out);
-    remember(session, coap_pdu_get_token(req));
+    const agg_reply_t r = outcome_reply(&out);
+    apply(resp, &r);
+    if (job->confirmable) { /* for a retransmission of the request that arrives after this answer */
+        agg_dedup_put(srv.dedup, session, job->mid, job->token, job->token_len, &r, now_s());
+    }
     end_job(job); /* libcoap frees the async itself once this handler returns */
     return 1;
 }
@@ -342,73 +327,122 @@ static void collect_jobs(void)
     }
 }
 
-static void post_update(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *req,
+/* Who a block-wise body belongs to: the device (so that a new session
+ * can resume it and many sessions cannot take many slots), or on the
+ * plain test endpoint, which has no identity, the session. */
+static size_t body_owner(coap_session_t *session, uint8_t owner[AGG_OWNER_MAX])
+{
+    size_t len = 0;
+    const uint8_t *id = peer_identity(session, &len);
+    if (id && len && len <= AGG_OWNER_MAX) {
+        memcpy(owner, id, len);
+        return len;
+    }
+    memcpy(owner, &session, sizeof(session));
+    return sizeof(session);
+}
+
+static uint32_t uint_option(const coap_pdu_t *pdu, coap_option_num_t number, int *present)
+{
+    coap_opt_iterator_t it;
+    const coap_opt_t *o = coap_check_option(pdu, number, &it);
+    *present = o != NULL;
+    return o ? coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o)) : 0;
+}
+
+/* The block's place in the body; 0 with *r set when it is refused or
+ * awaits more blocks, 1 when the body is complete. */
+static int take_block(coap_session_t *session, const coap_pdu_t *req, const uint8_t *owner, size_t owner_len,
+                      const uint8_t **body, size_t *body_len, agg_reply_t *r)
+{
+    const agg_state_t *s = srv.state;
+    int has_format = 0, has_size1 = 0;
+    const uint32_t format = uint_option(req, COAP_OPTION_CONTENT_FORMAT, &has_format);
+    const uint32_t size1 = uint_option(req, COAP_OPTION_SIZE1, &has_size1);
+    size_t len = 0, offset = 0, total = 0;
+    const uint8_t *data = NULL;
+    coap_block_b_t block;
+    const int blockwise = coap_get_block_b(session, req, COAP_OPTION_BLOCK1, &block);
+    coap_get_data_large(req, &len, &data, &offset, &total);
+    if (!has_format || format != COAP_MEDIATYPE_APPLICATION_COSE_SIGN1) {
+        *r = text_reply(415, "content-format must be 18 (COSE_Sign1)");
+        return 0;
+    }
+    if ((has_size1 && size1 > s->cfg.max_body) || (!blockwise && len > s->cfg.max_body)) {
+        agg_rsm_release(srv.bodies, owner, owner_len);
+        *r = text_reply(413, "update body too large");
+        r->size1 = s->cfg.max_body;
+        return 0;
+    }
+    if (!blockwise) { /* one datagram: no reassembly, and any body left half-sent is abandoned */
+        agg_rsm_release(srv.bodies, owner, owner_len);
+        *body = data;
+        *body_len = len;
+        if (!len) {
+            *r = text_reply(400, "empty body");
+        }
+        return len > 0;
+    }
+    offset = (size_t)block.num << (block.szx + 4);
+    switch (agg_rsm_block(srv.bodies, owner, owner_len, offset, data, len, block.m, now_s())) {
+    case AGG_BLOCK_COMPLETE: *body = agg_rsm_body(srv.bodies, owner, owner_len, body_len); return 1;
+    case AGG_BLOCK_CONTINUE: *r = (agg_reply_t){.code = 231, .content_format = -1}; return 0;
+    case AGG_BLOCK_TOO_LARGE:
+        *r = text_reply(413, "update body too large");
+        r->size1 = s->cfg.max_body;
+        return 0;
+    case AGG_BLOCK_BUSY:
+        *r = text_reply(503, "too many block-wise uploads in progress");
+        r->max_age = BUSY_RETRY_S;
+        return 0;
+    default: *r = text_reply(408, "block out of sequence: start again from block 0"); return 0;
+    }
+}
+
+static void post_update(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *req,
                         const coap_string_t *query, coap_pdu_t *resp)
 {
-    (void)r, (void)query;
+    (void)res, (void)query;
     if (finish_job(session, req, resp)) {
         return;
     }
-    agg_state_t *s = srv.state;
-    const uint8_t *data = NULL;
-    size_t len = 0, offset = 0, total = 0;
-    if (!coap_get_data_large(req, &len, &data, &offset, &total) || total == 0) {
-        coap_pdu_set_code(resp, COAP_RESPONSE_CODE_BAD_REQUEST);
-        coap_add_data(resp, 10, (const uint8_t *)"empty body");
+    const coap_bin_const_t token = coap_pdu_get_token(req);
+    const agg_reply_t *seen = agg_dedup_get(srv.dedup, session, (uint16_t)coap_pdu_get_mid(req), token.s,
+                                            token.length, now_s());
+    if (seen) { /* a retransmission: the same answer, nothing done twice */
+        srv.replayed++;
+        apply(resp, seen);
         return;
     }
-    /* the declared total and every block are checked before any allocation */
-    if (total > s->cfg.max_body || offset + len > s->cfg.max_body) {
-        release_slot(slot_for(session, 1));
-        too_large(resp);
-        return;
-    }
-    const uint8_t *body = data;
-    size_t body_len = len;
-    reassembly_t *slot = NULL;
-    if (offset != 0 || len < total) { /* block-wise */
-        slot = slot_for(session, offset == 0);
-        if (!slot || offset != slot->len || (offset == 0 && !(slot->buf = malloc(total))) ||
-            (offset && total != slot->total)) {
-            if (slot) {
-                release_slot(slot);
-            }
-            coap_pdu_set_code(resp, COAP_RESPONSE_CODE_INCOMPLETE);
-            return;
-        }
-        slot->total = total;
-        memcpy(slot->buf + offset, data, len);
-        slot->len = offset + len;
-        if (slot->len < total) {
-            coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTINUE);
-            return;
-        }
-        body = slot->buf;
-        body_len = slot->len;
+    uint8_t owner[AGG_OWNER_MAX];
+    const size_t owner_len = body_owner(session, owner);
+    const uint8_t *body = NULL;
+    size_t body_len = 0;
+    agg_reply_t r;
+    if (!take_block(session, req, owner, owner_len, &body, &body_len, &r)) {
+        return answer(session, req, resp, &r);
     }
     size_t id_len = 0;
     const uint8_t *id = peer_identity(session, &id_len);
     agg_outcome_t out;
     if (!start_job(session, req, id, id_len, body, body_len, &out)) {
-        agg_handle_update(s, id, id_len, body, body_len, &out);
-        respond(resp, &out);
+        agg_handle_update(srv.state, id, id_len, body, body_len, &out);
+        r = outcome_reply(&out);
+        answer(session, req, resp, &r);
     } else if (out.code) { /* refused before the signature check */
-        respond(resp, &out);
+        r = outcome_reply(&out);
+        answer(session, req, resp, &r);
     } /* else: no code set, libcoap sends an empty ACK; the answer follows when the check is done */
-    if (slot) {
-        release_slot(slot);
-    }
+    agg_rsm_release(srv.bodies, owner, owner_len);
 }
 
 static int on_event(coap_session_t *session, coap_event_t event)
 {
-    if (event == COAP_EVENT_SERVER_SESSION_DEL || event == COAP_EVENT_SESSION_CLOSED) {
-        reassembly_t *r = slot_for(session, 0);
-        if (r) {
-            release_slot(r);
-        }
-    }
     if (event == COAP_EVENT_SERVER_SESSION_DEL) {
+        /* a device's body outlives its session (it may resume in a new
+         * one); a session-owned one (plain endpoint) goes with it */
+        agg_rsm_release(srv.bodies, (const uint8_t *)&session, sizeof(session));
+        agg_dedup_forget(srv.dedup, session);
         for (int i = 0; i < MAX_JOBS; i++) { /* libcoap frees its asyncs with the session */
             if (srv.jobs[i] && srv.jobs[i]->session == session && srv.jobs[i]->triggered) {
                 end_job(srv.jobs[i]); /* out of the pool: nobody else will */
@@ -592,7 +626,15 @@ int agg_server_run(agg_state_t *s)
     if (ok && s->cfg.verify_threads && !(srv.pool = agg_pool_start(s->cfg.verify_threads))) {
         ok = 0;
     }
+    /* one body in progress per device at most, and no more than sessions */
+    srv.bodies = ok ? agg_rsm_new(s->cfg.max_sessions ? s->cfg.max_sessions : 1024, s->cfg.max_body, BODY_IDLE_S)
+                    : NULL;
+    srv.dedup = ok ? agg_dedup_new(DEDUP_ENTRIES, EXCHANGE_LIFETIME_S) : NULL;
+    ok = ok && srv.bodies && srv.dedup;
     if (!ok) {
+        agg_pool_stop(srv.pool);
+        agg_rsm_free(srv.bodies);
+        agg_dedup_free(srv.dedup);
         coap_free_context(ctx[0]);
         coap_free_context(ctx[1]);
         coap_cleanup();
@@ -607,11 +649,9 @@ int agg_server_run(agg_state_t *s)
             s->cfg.cert[0] ? s->cfg.cert_listen : "off", s->cfg.plain_listen[0] ? s->cfg.plain_listen : "off",
             s->cfg.verify_threads, (unsigned long long)s->version);
     run_loop(ctx);
-    agg_log("shutdown", "accepted=%llu rejected=%llu version=%llu", (unsigned long long)s->accepted,
-            (unsigned long long)s->rejected, (unsigned long long)s->version);
-    for (int i = 0; i < REASSEMBLY_SLOTS; i++) {
-        release_slot(&srv.slots[i]);
-    }
+    agg_log("shutdown", "accepted=%llu rejected=%llu version=%llu retransmissions_answered=%llu",
+            (unsigned long long)s->accepted, (unsigned long long)s->rejected, (unsigned long long)s->version,
+            (unsigned long long)srv.replayed);
     agg_pool_stop(srv.pool); /* frees the jobs it still holds */
     for (int i = 0; i < MAX_JOBS; i++) {
         if (srv.jobs[i] && srv.jobs[i]->triggered) {
@@ -621,5 +661,7 @@ int agg_server_run(agg_state_t *s)
     coap_free_context(ctx[0]);
     coap_free_context(ctx[1]);
     coap_cleanup();
+    agg_rsm_free(srv.bodies);
+    agg_dedup_free(srv.dedup);
     return 0;
 }

@@ -11,7 +11,7 @@
 
 struct mfl_store {
     sqlite3 *db;
-    sqlite3_stmt *get_device, *accept_counter, *accept_insert;
+    sqlite3_stmt *get_device, *accept_counter, *accept_insert, *accept_digest, *find_digest;
     int64_t pending; /* rows in `pending`, kept in step with commits; -1 = count them */
 };
 
@@ -23,7 +23,12 @@ static const char schema[] =
     "  accepted INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS pending ("
     "  rowid INTEGER PRIMARY KEY AUTOINCREMENT, device BLOB NOT NULL, counter INTEGER NOT NULL,"
-    "  base_version INTEGER NOT NULL, msg BLOB NOT NULL, UNIQUE(device, counter));"
+    "  base_version INTEGER NOT NULL, msg BLOB NOT NULL);"
+    /* every accepted update, for good: a retransmission is told "duplicate"
+     * only when its signed body is the one stored under its counter */
+    "CREATE TABLE IF NOT EXISTS accepted ("
+    "  device BLOB NOT NULL, counter INTEGER NOT NULL, digest BLOB NOT NULL,"
+    "  PRIMARY KEY(device, counter)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS models (version INTEGER PRIMARY KEY, msg BLOB NOT NULL);";
 
 static int fail(mfl_store_t *s, const char *what)
@@ -58,7 +63,11 @@ int mfl_store_open(const char *data_dir, int durability, mfl_store_t **out)
             sqlite3_prepare_v2(s->db, "UPDATE devices SET last_counter = ?, accepted = accepted + 1 WHERE id = ? AND revoked = 0 AND "
                                       "last_counter < ?", -1, &s->accept_counter, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(s->db, "INSERT INTO pending (device, counter, base_version, msg) VALUES (?,?,?,?)",
-                               -1, &s->accept_insert, NULL) != SQLITE_OK) {
+                               -1, &s->accept_insert, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, "INSERT INTO accepted (device, counter, digest) VALUES (?,?,?)", -1,
+                               &s->accept_digest, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, "SELECT digest FROM accepted WHERE device = ? AND counter = ?", -1,
+                               &s->find_digest, NULL) != SQLITE_OK) {
             err = fail(s, "schema");
         }
     }
@@ -76,6 +85,8 @@ void mfl_store_close(mfl_store_t *s)
         sqlite3_finalize(s->get_device);
         sqlite3_finalize(s->accept_counter);
         sqlite3_finalize(s->accept_insert);
+        sqlite3_finalize(s->accept_digest);
+        sqlite3_finalize(s->find_digest);
         sqlite3_close(s->db);
         free(s);
     }
@@ -164,42 +175,76 @@ int mfl_store_each_device(mfl_store_t *s, int (*fn)(void *ctx, const mfl_device_
     return stop;
 }
 
-int mfl_store_accept_update(mfl_store_t *s, const uint8_t *id, size_t id_len, uint64_t counter,
-                            uint64_t base_version, const uint8_t *msg, size_t len)
+/* Why an update was not taken: the same update already stored, or its
+ * counter spent on another one (or on one stored before digests were kept). */
+static int refusal(mfl_store_t *s, const mfl_store_update_t *u, int *outcome, uint64_t *last_counter)
 {
-    if (counter > INT64_MAX || base_version > INT64_MAX) {
-        return MFL_ERR_REPLAY;
+    mfl_device_rec_t d;
+    int err = mfl_store_get_device(s, u->device, u->device_len, &d);
+    if (err || d.revoked) {
+        return err ? err : MFL_ERR_NO_DEVICE;
+    }
+    *last_counter = d.last_counter;
+    sqlite3_reset(s->find_digest);
+    sqlite3_bind_blob(s->find_digest, 1, u->device, (int)u->device_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s->find_digest, 2, (sqlite3_int64)u->counter);
+    const int rc = sqlite3_step(s->find_digest);
+    const int same = rc == SQLITE_ROW && sqlite3_column_bytes(s->find_digest, 0) == 32 &&
+                     !memcmp(sqlite3_column_blob(s->find_digest, 0), u->digest, 32);
+    sqlite3_reset(s->find_digest);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return fail(s, "find digest");
+    }
+    *outcome = same ? MFL_STORE_DUPLICATE : MFL_STORE_COUNTER_USED;
+    return 0;
+}
+
+static int step_insert(mfl_store_t *s, const mfl_store_update_t *u)
+{
+    sqlite3_stmt *p = s->accept_insert, *a = s->accept_digest;
+    sqlite3_reset(p);
+    sqlite3_bind_blob(p, 1, u->device, (int)u->device_len, SQLITE_STATIC);
+    sqlite3_bind_int64(p, 2, (sqlite3_int64)u->counter);
+    sqlite3_bind_int64(p, 3, (sqlite3_int64)u->base_version);
+    sqlite3_bind_blob(p, 4, u->msg, (int)u->len, SQLITE_STATIC);
+    sqlite3_reset(a);
+    sqlite3_bind_blob(a, 1, u->device, (int)u->device_len, SQLITE_STATIC);
+    sqlite3_bind_int64(a, 2, (sqlite3_int64)u->counter);
+    sqlite3_bind_blob(a, 3, u->digest, 32, SQLITE_STATIC);
+    const int err = sqlite3_step(p) == SQLITE_DONE && sqlite3_step(a) == SQLITE_DONE ? 0 : fail(s, "insert update");
+    sqlite3_reset(p);
+    sqlite3_reset(a);
+    return err;
+}
+
+int mfl_store_accept_update(mfl_store_t *s, const mfl_store_update_t *u, int *outcome, uint64_t *last_counter)
+{
+    if (!s || !u || !outcome || !last_counter || u->counter == 0 || u->counter > INT64_MAX ||
+        u->base_version > INT64_MAX || u->len > INT32_MAX || u->device_len > INT32_MAX) {
+        return MFL_ERR_INVALID_ARG; /* SQLite integers are signed 64-bit */
     }
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         return fail(s, "begin");
     }
     sqlite3_reset(s->accept_counter);
-    sqlite3_bind_int64(s->accept_counter, 1, (sqlite3_int64)counter);
-    sqlite3_bind_blob(s->accept_counter, 2, id, (int)id_len, SQLITE_STATIC);
-    sqlite3_bind_int64(s->accept_counter, 3, (sqlite3_int64)counter);
+    sqlite3_bind_int64(s->accept_counter, 1, (sqlite3_int64)u->counter);
+    sqlite3_bind_blob(s->accept_counter, 2, u->device, (int)u->device_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s->accept_counter, 3, (sqlite3_int64)u->counter);
     int err = sqlite3_step(s->accept_counter) == SQLITE_DONE ? 0 : fail(s, "counter");
-    if (!err && sqlite3_changes(s->db) == 0) {
-        err = MFL_ERR_REPLAY; /* unknown, revoked, or counter not above the last one */
-    }
-    if (!err) {
-        sqlite3_reset(s->accept_insert);
-        sqlite3_bind_blob(s->accept_insert, 1, id, (int)id_len, SQLITE_STATIC);
-        sqlite3_bind_int64(s->accept_insert, 2, (sqlite3_int64)counter);
-        sqlite3_bind_int64(s->accept_insert, 3, (sqlite3_int64)base_version);
-        sqlite3_bind_blob(s->accept_insert, 4, msg, (int)len, SQLITE_STATIC);
-        err = sqlite3_step(s->accept_insert) == SQLITE_DONE ? 0 : fail(s, "insert update");
-    }
-    sqlite3_reset(s->accept_insert);
+    const int taken = !err && sqlite3_changes(s->db) == 1;
     sqlite3_reset(s->accept_counter);
-    if (err) {
+    err = err || !taken ? err : step_insert(s, u);
+    if (err || !taken) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return err;
+        return err ? err : refusal(s, u, outcome, last_counter);
     }
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         s->pending = -1;
         return fail(s, "commit");
     }
     s->pending += s->pending >= 0;
+    *outcome = MFL_STORE_ACCEPTED;
+    *last_counter = u->counter;
     return 0;
 }
 

@@ -16,6 +16,10 @@ typedef struct agg_job {
     void *session;           /* event loop only; NULL once the session is gone */
     void *async;             /* event loop only: the libcoap separate response */
     int triggered;           /* event loop only: checked, answer under way */
+    uint16_t mid;            /* event loop only: the request's Message ID and token, */
+    uint8_t token[8];        /* to answer its retransmissions after the separate */
+    size_t token_len;        /* response went out (dedup.h) */
+    int confirmable;
 } agg_job_t;
 
 typedef struct agg_pool agg_pool_t;

@@ -11,6 +11,10 @@
 #include "mfl/delta.h"
 #include "mfl/error.h"
 
+/* Updates refuse steps above one real unit (MFL_UPDATE_STEP_MAX in
+ * messages.h; the codec does not depend on the messages). */
+#define MFL_UPDATE_STEP_LIMIT (1u << 24)
+
 static uint32_t magnitude(int64_t v)
 {
     const int64_t a = v < 0 ? -v : v;
@@ -80,6 +84,11 @@ static void base_scale(uint32_t max, uint16_t *m, int16_t *e)
     if (max == 0) {
         *m = 0;
         *e = 0;
+        return;
+    }
+    if (max > 127u * MFL_UPDATE_STEP_LIMIT) {
+        *m = 128; /* the largest step an update may use (2^24); the excess stays in the residual */
+        *e = 17;
         return;
     }
     /* step = ceil(max * 2^15 / 127) / 2^15, normalised to [2^7, 2^8) */

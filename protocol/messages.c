@@ -213,6 +213,35 @@ static int get_metrics(mfl_cbor_reader_t *r, mfl_update_t *u)
     return err;
 }
 
+/* Every row's step m * 2^(e + s_r) at most MFL_UPDATE_STEP_MAX, so no
+ * value q * step (|q| <= 128) leaves int32: a signed but hostile update
+ * could otherwise declare a step of 2^72 and saturate every entry. */
+static int check_steps(const mfl_delta_q_t *q)
+{
+    for (uint16_t r = 0; q->m && r < q->rows; r++) {
+        const int sh = q->e + q->shift[r];
+        if (sh > 24 || (sh >= 0 && ((uint64_t)q->m << sh) > MFL_UPDATE_STEP_MAX)) {
+            return MFL_ERR_PROTO_SCALE;
+        }
+    }
+    return 0;
+}
+
+/* The ranges microfl.cddl gives an update's integers. */
+static int check_update_ranges(const mfl_update_t *u)
+{
+    if (u->base_version == 0 || u->base_version > MFL_VERSION_MAX) {
+        return MFL_ERR_PROTO_MODEL_VERSION;
+    }
+    if (u->counter == 0 || u->counter > MFL_COUNTER_MAX) {
+        return MFL_ERR_PROTO_COUNTER;
+    }
+    if (u->samples == 0 || u->samples > MFL_SAMPLES_MAX) {
+        return MFL_ERR_PROTO_SAMPLES;
+    }
+    return check_steps(&u->delta);
+}
+
 /* Dimensions of a decoded delta, against the expected head shape. */
 static int check_delta_shape(mfl_update_t *u, uint64_t cols, uint16_t rows_expected, uint16_t cols_expected)
 {
@@ -286,6 +315,7 @@ int mfl_update_decode(const uint8_t *src, size_t len, uint16_t rows, uint16_t co
         err = MFL_ERR_PROTO_MISSING_KEY;
     }
     err = err ? err : check_delta_shape(&u, sparse_cols, rows, cols);
+    err = err ? err : check_update_ranges(&u);
     if (!err) {
         *out = u;
         out->delta.shift = out->shift_storage;
@@ -360,11 +390,11 @@ static int get_bounds(mfl_cbor_reader_t *r, mfl_bounds_t *b)
         err = mfl_cbor_get_key(r, &key, &last);
         err = err ? err : key != i + 1 ? MFL_ERR_PROTO_UNKNOWN_KEY : 0;
         err = err ? err : mfl_cbor_get_uint(r, &v[i]);
-        err = err ? err : v[i] > UINT32_MAX ? MFL_ERR_PROTO_VALUE : 0;
+        err = err ? err : i != 1 && v[i] > UINT32_MAX ? MFL_ERR_PROTO_VALUE : 0; /* the norm bound has 64 bits */
     }
     if (!err) {
         b->max_staleness = (uint32_t)v[0];
-        b->max_delta_norm_q24 = (uint32_t)v[1];
+        b->max_delta_norm_q24 = v[1];
         b->drift_max_q24 = (uint32_t)v[2];
     }
     return err;
@@ -415,6 +445,9 @@ int mfl_model_msg_decode(const uint8_t *src, size_t len, uint16_t rows, uint16_t
     if (!err && fields != M_BOUNDS) {
         err = MFL_ERR_PROTO_UNKNOWN_KEY;
     }
+    if (!err && (m.version == 0 || m.version > MFL_VERSION_MAX)) {
+        err = MFL_ERR_PROTO_MODEL_VERSION;
+    }
     if (!err) { /* dimensions */
         const uint32_t c = m.head.k / m.head.rows;
         if (m.head.k % m.head.rows || c == 0 || c > MFL_DELTA_MAX_COLS || bias_len != 4u * m.head.rows ||
@@ -438,6 +471,12 @@ int32_t mfl_model_msg_bias(const mfl_model_msg_t *m, uint16_t row)
 
 /* ---- receipt ---- */
 
+const char *mfl_receipt_status_name(uint32_t status)
+{
+    static const char *const names[] = {"accepted", "duplicate", "stale", "rejected", "counter used"};
+    return status < sizeof(names) / sizeof(names[0]) ? names[status] : "?";
+}
+
 int mfl_receipt_encode(const mfl_receipt_t *rc, uint8_t *dst, size_t cap, size_t *len)
 {
     if (!rc->device_id || rc->device_id_len == 0 || rc->device_id_len > MFL_DEVICE_ID_MAX) {
@@ -445,7 +484,7 @@ int mfl_receipt_encode(const mfl_receipt_t *rc, uint8_t *dst, size_t cap, size_t
     }
     mfl_cbor_writer_t w;
     mfl_cbor_writer_init(&w, dst, cap);
-    mfl_cbor_put_map(&w, 5);
+    mfl_cbor_put_map(&w, 6);
     put_key(&w, 1);
     mfl_cbor_put_uint(&w, MFL_PROTO_FORMAT(MFL_MSG_RECEIPT));
     put_key(&w, 2);
@@ -456,6 +495,8 @@ int mfl_receipt_encode(const mfl_receipt_t *rc, uint8_t *dst, size_t cap, size_t
     mfl_cbor_put_uint(&w, rc->status);
     put_key(&w, 5);
     mfl_cbor_put_uint(&w, rc->model_version);
+    put_key(&w, 6);
+    mfl_cbor_put_uint(&w, rc->last_counter);
     return finish(&w, len);
 }
 
@@ -467,8 +508,9 @@ int mfl_receipt_decode(const uint8_t *src, size_t len, mfl_receipt_t *out)
     int64_t last;
     memset(&rc, 0, sizeof(rc));
     int err = open_body(&r, src, len, MFL_MSG_RECEIPT, &fields, &last);
-    err = err ? err : fields != 5 ? (fields < 5 ? MFL_ERR_PROTO_MISSING_KEY : MFL_ERR_PROTO_UNKNOWN_KEY) : 0;
-    for (int64_t k = 2; k <= 5 && !err; k++) {
+    /* key 6 (last counter) is optional: aggregators before it sent five keys */
+    err = err ? err : fields < 5 ? MFL_ERR_PROTO_MISSING_KEY : fields > 6 ? MFL_ERR_PROTO_UNKNOWN_KEY : 0;
+    for (int64_t k = 2; k <= (int64_t)fields && !err; k++) {
         int64_t key;
         err = mfl_cbor_get_key(&r, &key, &last);
         err = err ? err : key != k ? MFL_ERR_PROTO_UNKNOWN_KEY : 0;
@@ -478,10 +520,11 @@ int mfl_receipt_decode(const uint8_t *src, size_t len, mfl_receipt_t *out)
         if (k == 2) {
             err = mfl_cbor_get_bytes(&r, &rc.device_id, &rc.device_id_len, MFL_DEVICE_ID_MAX);
         } else {
-            err = mfl_cbor_get_uint(&r, k == 3 ? &rc.counter : k == 4 ? &status : &rc.model_version);
+            err = mfl_cbor_get_uint(&r, k == 3 ? &rc.counter : k == 4 ? &status : k == 5 ? &rc.model_version
+                                                                                        : &rc.last_counter);
         }
     }
-    if (!err && (status > MFL_RECEIPT_REJECTED || rc.device_id_len == 0)) {
+    if (!err && (status > MFL_RECEIPT_COUNTER_USED || rc.device_id_len == 0)) {
         err = MFL_ERR_PROTO_VALUE;
     }
     if (!err) {

@@ -26,7 +26,7 @@ enum mfl_agg_rule { MFL_AGG_MEAN = 0, MFL_AGG_TRIMMED_MEAN = 1, MFL_AGG_MEDIAN =
 
 typedef struct {
     const int32_t *delta; /* n values, Q8.24 */
-    uint64_t samples;
+    uint64_t samples;     /* >= 1 (microfl.cddl); the mean weighs min(samples, sample_cap) */
     uint32_t staleness;   /* model version now - the update's base version */
     uint32_t group;       /* the device's group (region, cohort) */
 } mfl_agg_update_t;
@@ -50,8 +50,8 @@ size_t mfl_agg_scratch_size(size_t m, size_t n);
 
 /*
  * out = global + server_lr * aggregate(updates). global may be NULL (zero).
- * Returns 0, or MFL_ERR_INVALID_ARG (no update, bad options, scratch too
- * small: see mfl_agg_scratch_size).
+ * Returns 0, or MFL_ERR_INVALID_ARG (no update, an update with 0 samples,
+ * bad options, scratch too small: see mfl_agg_scratch_size).
  */
 int mfl_aggregate(const mfl_agg_opts_t *o, const mfl_agg_update_t *updates, size_t m, size_t n,
                   const int32_t *global, int32_t *out, void *scratch, size_t scratch_size);

@@ -78,6 +78,12 @@
 #define MFL_ERR_CRYPTO             -92  /* crypto backend failure */
 #define MFL_ERR_KEY                -93  /* key missing, malformed or of the wrong type */
 
+/* Update ranges (protocol/microfl.cddl) */
+#define MFL_ERR_PROTO_COUNTER      -94  /* update counter outside 1..2^63-1 */
+#define MFL_ERR_PROTO_MODEL_VERSION -95 /* model or base version outside 1..2^63-1 */
+#define MFL_ERR_PROTO_SAMPLES      -96  /* sample count outside 1..2^32-1 */
+#define MFL_ERR_PROTO_SCALE        -97  /* delta step above one real unit: values would overflow Q8.24 */
+
 /* Aggregator state */
 #define MFL_ERR_STORE             -100 /* SQLite failed (details in the log) */
 #define MFL_ERR_REPLAY            -101 /* counter not above the device's last one (or device unknown/revoked) */

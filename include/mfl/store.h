@@ -10,6 +10,8 @@
  * operating-system crash or power loss, at the cost of an fsync per commit.
  * The counter check and the insert are one transaction, so an update is
  * never counted twice and a replayed counter is refused even after restarts.
+ * Every accepted update's digest is kept for good (about 80 bytes each), so
+ * that a retransmission is told apart from another update reusing a counter.
  */
 #ifndef MFL_STORE_H
 #define MFL_STORE_H
@@ -48,10 +50,34 @@ int mfl_store_revoke_device(mfl_store_t *s, const uint8_t *id, size_t id_len);
 /* Calls fn for every device, in id order; stops at a nonzero return. */
 int mfl_store_each_device(mfl_store_t *s, int (*fn)(void *ctx, const mfl_device_rec_t *d), void *ctx);
 
-/* Accepts one verified update: in one transaction, checks counter >
- * last_counter (MFL_ERR_REPLAY), stores the message and raises the counter. */
-int mfl_store_accept_update(mfl_store_t *s, const uint8_t *id, size_t id_len, uint64_t counter,
-                            uint64_t base_version, const uint8_t *msg, size_t len);
+/* One verified update, as the store keeps it. */
+typedef struct {
+    const uint8_t *device;    /* device id (COSE kid), 1..32 bytes */
+    size_t device_len;
+    uint64_t counter;         /* 1..2^63-1 */
+    uint64_t base_version;    /* 0..2^63-1 */
+    uint8_t digest[32];       /* SHA-256 of the signed body (the COSE payload, not the
+                               * signature: ECDSA signatures are malleable) */
+    const uint8_t *msg;       /* the whole signed message, kept for aggregation */
+    size_t len;
+} mfl_store_update_t;
+
+enum mfl_store_outcome {
+    MFL_STORE_ACCEPTED = 0,     /* stored now */
+    MFL_STORE_DUPLICATE = 1,    /* this update (same counter, same digest) was stored before */
+    MFL_STORE_COUNTER_USED = 2, /* not stored: counter <= last_counter, held by another update */
+};
+
+/*
+ * Accepts one verified update: in one transaction, checks counter >
+ * last_counter, stores the message and its digest and raises the counter.
+ * *outcome says what happened (enum mfl_store_outcome) and *last_counter
+ * is the device's last accepted counter afterwards. Only ACCEPTED changes
+ * anything. Returns 0, MFL_ERR_NO_DEVICE (unknown or revoked),
+ * MFL_ERR_INVALID_ARG (counter 0, or a counter, version or length beyond
+ * SQLite's signed 64-bit integers) or MFL_ERR_STORE.
+ */
+int mfl_store_accept_update(mfl_store_t *s, const mfl_store_update_t *u, int *outcome, uint64_t *last_counter);
 
 /* Per group (revoked devices excluded): devices and updates accepted, in
  * group order; fn's nonzero return stops. */

@@ -47,7 +47,7 @@ static void mean_weights(const mfl_agg_opts_t *o, const mfl_agg_update_t *u, siz
     double total = 0.0;
     for (size_t i = 0; i < m; i++) {
         const uint64_t s = o->sample_cap && u[i].samples > o->sample_cap ? o->sample_cap : u[i].samples;
-        w[i] = (double)(s ? s : 1) * pow(1.0 + u[i].staleness, -o->staleness_exponent);
+        w[i] = (double)s * pow(1.0 + u[i].staleness, -o->staleness_exponent);
     }
     if (o->balance_groups) { /* each group's weights sum to 1 */
         for (size_t i = 0; i < m; i++) {
@@ -96,6 +96,11 @@ static double robust(const mfl_agg_opts_t *o, const mfl_agg_update_t *u, const d
 int mfl_aggregate(const mfl_agg_opts_t *o, const mfl_agg_update_t *u, size_t m, size_t n,
                   const int32_t *global, int32_t *out, void *scratch, size_t scratch_size)
 {
+    for (size_t i = 0; u && i < m; i++) {
+        if (u[i].samples == 0) {
+            return MFL_ERR_INVALID_ARG; /* a weight of zero; the protocol refuses such updates */
+        }
+    }
     if (!o || !u || m == 0 || !out || !scratch || scratch_size < mfl_agg_scratch_size(m, n) ||
         !(o->server_lr > 0.0) || o->staleness_exponent < 0.0 || o->trim_fraction < 0.0 ||
         o->trim_fraction >= 0.5 || o->rule < MFL_AGG_MEAN || o->rule > MFL_AGG_MEDIAN) {

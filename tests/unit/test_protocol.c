@@ -312,7 +312,8 @@ static void test_odd_row_count_round_trips(void **state)
     uint8_t body[512];
     size_t len;
     for (int i = 0; i < 35; i++) delta[i] = (i % 7 + 1) * (1 << (2 * (i / 5))) * (i % 2 ? 1 : -1);
-    mfl_update_t u = {.device_id = (const uint8_t *)"x", .device_id_len = 1, .counter = 1}, d;
+    mfl_update_t u = {.device_id = (const uint8_t *)"x", .device_id_len = 1, .base_version = 1, .counter = 1,
+                      .samples = 1}, d;
     u.delta.shift = shift;
     u.delta.values = values;
     assert_int_equal(mfl_delta_quantize(delta, NULL, 7, 5, 35, &u.delta), 0);
@@ -362,6 +363,84 @@ static void test_update_schema_errors(void **state)
     }
 }
 
+/* Encodes u and decodes it again. */
+static int round_trip(const mfl_update_t *u)
+{
+    uint8_t body[2048];
+    size_t len;
+    mfl_update_t d;
+    assert_int_equal(mfl_update_encode(u, body, sizeof(body), &len), 0);
+    return mfl_update_decode(body, len, 0, 0, &d);
+}
+
+/* The ranges microfl.cddl gives: counters and versions 1..2^63-1, samples
+ * 1..2^32-1, and no row step above one real unit. */
+static void test_update_ranges(void **state)
+{
+    (void)state;
+    int8_t shift[ROWS], values[ROWS * COLS];
+    mfl_update_t u;
+    make_update(&u, shift, values, NULL, ROWS * COLS);
+    const struct {
+        uint64_t *field, value;
+        int want;
+    } cases[] = {
+        {&u.counter, 0, MFL_ERR_PROTO_COUNTER},
+        {&u.counter, 1, 0},
+        {&u.counter, MFL_COUNTER_MAX, 0},
+        {&u.counter, MFL_COUNTER_MAX + 1, MFL_ERR_PROTO_COUNTER},
+        {&u.counter, UINT64_MAX, MFL_ERR_PROTO_COUNTER},
+        {&u.base_version, 0, MFL_ERR_PROTO_MODEL_VERSION},
+        {&u.base_version, MFL_VERSION_MAX + 1, MFL_ERR_PROTO_MODEL_VERSION},
+        {&u.samples, 0, MFL_ERR_PROTO_SAMPLES},
+        {&u.samples, MFL_SAMPLES_MAX, 0},
+        {&u.samples, MFL_SAMPLES_MAX + 1, MFL_ERR_PROTO_SAMPLES},
+        {&u.samples, UINT64_MAX, MFL_ERR_PROTO_SAMPLES},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const uint64_t keep = *cases[i].field;
+        *cases[i].field = cases[i].value;
+        assert_int_equal(round_trip(&u), cases[i].want);
+        *cases[i].field = keep;
+    }
+    /* steps: m * 2^(e + s_r) <= 2^24 in every row */
+    const struct {
+        uint16_t m;
+        int16_t e;
+        int8_t shift0;
+        int want;
+    } steps[] = {
+        {255, 64, 0, MFL_ERR_PROTO_SCALE}, /* every value ~3.6e16: the hostile case */
+        {255, 16, 0, 0},                   /* 255 * 2^16 < 2^24 */
+        {128, 17, 0, 0},                   /* exactly 2^24 */
+        {129, 17, 0, MFL_ERR_PROTO_SCALE},
+        {255, 18, -2, 0},                  /* row offsets count */
+        {255, -64, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        make_update(&u, shift, values, NULL, ROWS * COLS);
+        for (int r = 0; r < ROWS; r++) {
+            shift[r] = steps[i].shift0;
+        }
+        u.delta.m = steps[i].m;
+        u.delta.e = steps[i].e;
+        assert_int_equal(round_trip(&u), steps[i].want);
+    }
+    /* the device's encoder never makes a step the aggregator refuses: a
+     * delta near the int32 limits is capped at 2^24 per step, the excess
+     * left in the residual */
+    int32_t delta[ROWS * COLS], residual[ROWS * COLS];
+    for (int i = 0; i < ROWS * COLS; i++) {
+        delta[i] = i % 2 ? INT32_MAX : INT32_MIN + 1;
+        residual[i] = delta[i] / 2;
+    }
+    u.delta.shift = shift;
+    u.delta.values = values;
+    u.delta.index = NULL;
+    assert_int_equal(mfl_delta_quantize(delta, residual, ROWS, COLS, ROWS * COLS, &u.delta), 0);
+    assert_int_equal(round_trip(&u), 0);
+}
+
 static void test_model_receipt_status(void **state)
 {
     (void)state;
@@ -387,11 +466,37 @@ static void test_model_receipt_status(void **state)
     mfl_update_t wrong;
     assert_int_equal(mfl_update_decode(buf, len, 0, 0, &wrong), MFL_ERR_PROTO_MSG_TYPE);
 
-    mfl_receipt_t r = {(const uint8_t *)"dev1", 4, 41, MFL_RECEIPT_DUPLICATE, 7}, rd;
+    mfl_receipt_t r = {(const uint8_t *)"dev1", 4, 41, MFL_RECEIPT_DUPLICATE, 7, 41}, rd;
     assert_int_equal(mfl_receipt_encode(&r, buf, sizeof(buf), &len), 0);
     assert_int_equal(mfl_receipt_decode(buf, len, &rd), 0);
     assert_int_equal(rd.status, MFL_RECEIPT_DUPLICATE);
     assert_int_equal(rd.counter, 41);
+    assert_int_equal(rd.last_counter, 41);
+    /* counter used: the receipt says which counter the device must pass */
+    r.status = MFL_RECEIPT_COUNTER_USED;
+    r.counter = 2;
+    r.last_counter = 1234567;
+    assert_int_equal(mfl_receipt_encode(&r, buf, sizeof(buf), &len), 0);
+    assert_int_equal(mfl_receipt_decode(buf, len, &rd), 0);
+    assert_int_equal(rd.status, MFL_RECEIPT_COUNTER_USED);
+    assert_int_equal(rd.last_counter, 1234567);
+    assert_string_equal(mfl_receipt_status_name(rd.status), "counter used");
+    /* an older aggregator's five-key receipt still decodes (no last counter) */
+    const uint8_t five[] = {0xa5, 0x01, 0x13, 0x02, 0x41, 'd', 0x03, 0x05, 0x04, 0x00, 0x05, 0x02};
+    assert_int_equal(mfl_receipt_decode(five, sizeof(five), &rd), 0);
+    assert_int_equal(rd.last_counter, 0);
+    assert_int_equal(rd.counter, 5);
+    const uint8_t bad_status[] = {0xa5, 0x01, 0x13, 0x02, 0x41, 'd', 0x03, 0x05, 0x04, 0x05, 0x05, 0x02};
+    assert_int_equal(mfl_receipt_decode(bad_status, sizeof(bad_status), &rd), MFL_ERR_PROTO_VALUE);
+
+    /* a norm bound above 2^32 (256 real units) travels whole */
+    m.bounds.max_delta_norm_q24 = 300ull << 24;
+    assert_int_equal(mfl_model_msg_encode(&m, buf, sizeof(buf), &len), 0);
+    assert_int_equal(mfl_model_msg_decode(buf, len, ROWS, COLS, &d), 0);
+    assert_true(d.bounds.max_delta_norm_q24 == 300ull << 24);
+    m.version = 0; /* versions start at 1 */
+    assert_int_equal(mfl_model_msg_encode(&m, buf, sizeof(buf), &len), 0);
+    assert_int_equal(mfl_model_msg_decode(buf, len, ROWS, COLS, &d), MFL_ERR_PROTO_MODEL_VERSION);
 
     mfl_status_t s = {.round = 3, .model_version = 7, .accepted = 100, .rejected = 2, .n_groups = 2};
     s.groups[0] = (mfl_group_status_t){"north", 5, 60, 40};
@@ -413,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_update_round_trip_and_size),
         cmocka_unit_test(test_odd_row_count_round_trips),
         cmocka_unit_test(test_update_schema_errors),
+        cmocka_unit_test(test_update_ranges),
         cmocka_unit_test(test_model_receipt_status),
     };
     return cmocka_run_group_tests_name("protocol", tests, setup, NULL);

@@ -38,6 +38,22 @@ static int sum_pending(void *ctx, int64_t rowid, const uint8_t *msg, size_t len)
     return 0;
 }
 
+/* Offers an update whose digest is 32 bytes of `digest`; returns the
+ * store's outcome (or its error), with the device's last counter. */
+static int offer(mfl_store_t *s, const char *id, uint64_t counter, uint8_t digest, uint64_t *last)
+{
+    static const uint8_t msg[3] = {1, 2, 3};
+    mfl_store_update_t u = {(const uint8_t *)id, strlen(id), counter, 1, {0}, msg, sizeof(msg)};
+    memset(u.digest, digest, sizeof(u.digest));
+    int outcome = -1;
+    uint64_t last_counter = 0;
+    const int err = mfl_store_accept_update(s, &u, &outcome, &last_counter);
+    if (last) {
+        *last = last_counter;
+    }
+    return err ? err : outcome;
+}
+
 static void test_store_lifecycle(void **state)
 {
     (void)state;
@@ -56,17 +72,31 @@ static void test_store_lifecycle(void **state)
     assert_int_equal(mfl_store_get_device(s, (const uint8_t *)"nope", 4, &d), MFL_ERR_NO_DEVICE);
 
     const uint8_t msg[3] = {1, 2, 3};
-    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"dev1", 4, 5, 1, msg, 3), 0);
-    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"dev1", 4, 5, 1, msg, 3), MFL_ERR_REPLAY);
-    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"dev1", 4, 4, 1, msg, 3), MFL_ERR_REPLAY);
-    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"dev2", 4, 1, 1, msg, 3), 0);
-    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"zzz", 3, 1, 1, msg, 3), MFL_ERR_REPLAY);
+    uint64_t last = 0;
+    assert_int_equal(offer(s, "dev1", 5, 0xA5, &last), MFL_STORE_ACCEPTED);
+    assert_int_equal(last, 5);
+    /* the same update again: a duplicate; another update on a spent
+     * counter (equal or lower): counter used, with the last counter */
+    assert_int_equal(offer(s, "dev1", 5, 0xA5, &last), MFL_STORE_DUPLICATE);
+    assert_int_equal(last, 5);
+    assert_int_equal(offer(s, "dev1", 5, 0x5A, &last), MFL_STORE_COUNTER_USED);
+    assert_int_equal(last, 5);
+    assert_int_equal(offer(s, "dev1", 4, 0xA5, &last), MFL_STORE_COUNTER_USED);
+    assert_int_equal(last, 5);
+    assert_int_equal(offer(s, "dev2", 1, 0x01, NULL), MFL_STORE_ACCEPTED);
+    assert_int_equal(offer(s, "zzz", 1, 0x01, NULL), MFL_ERR_NO_DEVICE);
+    /* counters SQLite cannot hold are refused before anything is written */
+    assert_int_equal(offer(s, "dev2", (uint64_t)INT64_MAX + 1, 0x02, NULL), MFL_ERR_INVALID_ARG);
+    assert_int_equal(offer(s, "dev2", UINT64_MAX, 0x02, NULL), MFL_ERR_INVALID_ARG);
+    assert_int_equal(offer(s, "dev2", 0, 0x02, NULL), MFL_ERR_INVALID_ARG);
     assert_int_equal(mfl_store_pending_count(s), 2);
     mfl_store_close(s);
 
-    /* after a restart: the counters and pending updates are still there */
+    /* after a restart: the counters, digests and pending updates are still there */
     assert_int_equal(mfl_store_open(dir, MFL_DURABLE_POWER, &s), 0);
-    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"dev1", 4, 5, 1, msg, 3), MFL_ERR_REPLAY);
+    assert_int_equal(offer(s, "dev1", 5, 0xA5, &last), MFL_STORE_DUPLICATE);
+    assert_int_equal(offer(s, "dev1", 3, 0x33, &last), MFL_STORE_COUNTER_USED);
+    assert_int_equal(last, 5);
     assert_int_equal(mfl_store_get_device(s, (const uint8_t *)"dev1", 4, &d), 0);
     assert_int_equal(d.last_counter, 5);
     size_t sum = 0;
@@ -94,7 +124,13 @@ static void test_store_lifecycle(void **state)
 
     /* a revoked device can no longer send */
     assert_int_equal(mfl_store_revoke_device(s, (const uint8_t *)"dev2", 4), 0);
-    assert_int_equal(mfl_store_accept_update(s, (const uint8_t *)"dev2", 4, 9, 1, msg, 3), MFL_ERR_REPLAY);
+    assert_int_equal(offer(s, "dev2", 9, 0x09, NULL), MFL_ERR_NO_DEVICE);
+    /* a digest outlives the round that folds its update in */
+    assert_int_equal(offer(s, "dev1", 6, 0x66, NULL), MFL_STORE_ACCEPTED);
+    assert_int_equal(mfl_store_publish_model(s, 3, msg, 3, INT64_MAX), 0);
+    assert_int_equal(mfl_store_pending_count(s), 0);
+    assert_int_equal(offer(s, "dev1", 6, 0x66, &last), MFL_STORE_DUPLICATE);
+    assert_int_equal(last, 6);
     assert_int_equal(mfl_store_revoke_device(s, (const uint8_t *)"nope", 4), MFL_ERR_NO_DEVICE);
     mfl_store_close(s);
     char cmd[128];

@@ -120,8 +120,9 @@ static int inspect_body(const uint8_t *body, size_t len)
                (int)m.model_id_len, m.model_id, "version", (unsigned long long)m.version);
         print_bytes("previous hash", m.prev_hash, 32);
         printf("  %-14s %u x %u int8, scale %u * 2^%d\n", "head", m.head.rows, m.head.cols, m.head.m, m.head.e);
-        printf("  %-14s staleness %u, delta norm %u, drift %u (Q8.24)\n", "bounds", m.bounds.max_staleness,
-               m.bounds.max_delta_norm_q24, m.bounds.drift_max_q24);
+        printf("  %-14s staleness %u, delta norm %llu (%.4g), drift %u (Q8.24)\n", "bounds", m.bounds.max_staleness,
+               (unsigned long long)m.bounds.max_delta_norm_q24, (double)m.bounds.max_delta_norm_q24 / 16777216.0,
+               m.bounds.drift_max_q24);
         return 0;
     }
     if (type == MFL_MSG_RECEIPT) {
@@ -130,11 +131,11 @@ static int inspect_body(const uint8_t *body, size_t len)
         if (err) {
             return err;
         }
-        static const char *status[] = {"accepted", "duplicate", "stale", "rejected"};
         printf("receipt\n");
         print_bytes("device id", r.device_id, r.device_id_len);
-        printf("  %-14s %llu\n  %-14s %s\n  %-14s %llu\n", "counter", (unsigned long long)r.counter, "status",
-               status[r.status], "model version", (unsigned long long)r.model_version);
+        printf("  %-14s %llu\n  %-14s %s\n  %-14s %llu\n  %-14s %llu\n", "counter", (unsigned long long)r.counter,
+               "status", mfl_receipt_status_name(r.status), "model version", (unsigned long long)r.model_version,
+               "last counter", (unsigned long long)r.last_counter);
         return 0;
     }
     if (type == MFL_MSG_STATUS) {
