@@ -127,6 +127,7 @@ static void client_for(const sim_link_t *link, const sim_identity_t *id, mfl_coa
     c->timeout_ms = 3000;
     c->retries = 3;
     c->backoff_ms = 200;
+    c->seed = (unsigned)sim_mix(id->psk[0] ^ ((uint64_t)id->psk[1] << 8)); /* reproducible jitter */
 }
 
 static int start_server(sim_link_t *link, const sim_scenario_t *sc, const char *dir, const char *conf,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <coap3/coap.h>
 
@@ -12,10 +13,18 @@
 #include "mfl/error.h"
 
 typedef struct {
-    int done, code, too_large;
+    int done, failed, code, too_large;
+    uint32_t max_age;       /* Max-Age of a 5.03, seconds (0: none) */
     uint8_t *body;
     size_t len, max;
 } exchange_t;
+
+static uint64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
 
 void mfl_coap_client_defaults(mfl_coap_client_t *c)
 {
@@ -23,10 +32,31 @@ void mfl_coap_client_defaults(mfl_coap_client_t *c)
     snprintf(c->host, sizeof(c->host), "127.0.0.1");
     c->port = 5684;
     c->dtls = 1;
-    c->timeout_ms = 5000;
-    c->retries = 4;
-    c->backoff_ms = 200;
+    c->timeout_ms = 60000; /* CoAP's own retransmissions run inside an attempt (MAX_TRANSMIT_WAIT is 93 s) */
+    c->retries = 6;
+    c->backoff_ms = 500;
+    c->deadline_ms = 300000;
     c->max_response = 1 << 20;
+    c->seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+}
+
+/* libcoap gave up on the request: too many retransmissions, the DTLS
+ * handshake failed, a reset or an ICMP error. The attempt ends now. */
+static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+                    const coap_mid_t mid)
+{
+    (void)sent, (void)reason, (void)mid;
+    exchange_t *x = coap_get_app_data(coap_session_get_context(session));
+    x->failed = 1;
+}
+
+static int on_event(coap_session_t *session, const coap_event_t event)
+{
+    exchange_t *x = coap_get_app_data(coap_session_get_context(session));
+    if (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED) {
+        x->failed = 1;
+    }
+    return 0;
 }
 
 static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *received,
@@ -38,6 +68,9 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     const uint8_t *data = NULL;
     size_t len = 0, offset = 0, total = 0;
     x->code = (code >> 5) * 100 + (code & 31);
+    coap_opt_iterator_t it;
+    const coap_opt_t *age = coap_check_option(received, COAP_OPTION_MAXAGE, &it);
+    x->max_age = age ? coap_decode_var_bytes(coap_opt_value(age), coap_opt_length(age)) : 0;
     if (coap_get_data_large(received, &len, &data, &offset, &total)) {
         if (len > x->max) {
             x->too_large = 1;
@@ -97,9 +130,10 @@ static coap_session_t *open_session(const mfl_coap_client_t *c, coap_context_t *
     return coap_new_client_session_psk2(ctx, NULL, &dst, COAP_PROTO_DTLS, &cpsk);
 }
 
-/* One attempt: 0 with x filled, or -1 when no answer came in time. */
+/* One attempt, in a new session: 0 with x filled, or -1 when no answer
+ * came within timeout_ms (or libcoap gave up sooner). */
 static int attempt(const mfl_coap_client_t *c, coap_request_t method, const char *path, uint16_t format,
-                   const uint8_t *body, size_t body_len, exchange_t *x)
+                   const uint8_t *body, size_t body_len, unsigned timeout_ms, exchange_t *x)
 {
     coap_context_t *ctx = coap_new_context(NULL);
     if (!ctx) {
@@ -108,6 +142,8 @@ static int attempt(const mfl_coap_client_t *c, coap_request_t method, const char
     coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
     coap_set_app_data(ctx, x);
     coap_register_response_handler(ctx, on_response);
+    coap_register_nack_handler(ctx, on_nack);
+    coap_register_event_handler(ctx, on_event);
     coap_session_t *session = open_session(c, ctx);
     int rc = -1;
     if (session) {
@@ -124,10 +160,9 @@ static int attempt(const mfl_coap_client_t *c, coap_request_t method, const char
                 coap_add_data_large_request(session, pdu, body_len, body, NULL, NULL);
             }
             if (coap_send(session, pdu) != COAP_INVALID_MID) {
-                unsigned waited = 0;
-                while (!x->done && waited < c->timeout_ms) {
-                    const int spent = coap_io_process(ctx, 100);
-                    waited += spent > 0 ? (unsigned)spent : 100;
+                const uint64_t until = now_ms() + timeout_ms;
+                while (!x->done && !x->failed && now_ms() < until) {
+                    coap_io_process(ctx, 100);
                 }
                 rc = x->done ? 0 : -1;
             }
@@ -138,10 +173,26 @@ static int attempt(const mfl_coap_client_t *c, coap_request_t method, const char
     return rc;
 }
 
-static void sleep_ms(unsigned ms)
+static void sleep_ms(uint64_t ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* Worth another attempt: no answer, a broken block-wise sequence (4.08:
+ * the transfer starts again from block 0), or the server's trouble (5.xx). */
+static int retryable(int answered, int code)
+{
+    return !answered || code == 408 || code >= 500;
+}
+
+/* The wait before the next attempt: backoff with jitter (a random 50..150 %,
+ * so that devices that failed together do not retry together), at least
+ * the Max-Age a 5.03 asked for. */
+static uint64_t next_wait(uint64_t backoff, uint32_t max_age_s, unsigned *seed)
+{
+    uint64_t wait = backoff / 2 + (uint64_t)rand_r(seed) % (backoff + 1);
+    return wait < (uint64_t)max_age_s * 1000 ? (uint64_t)max_age_s * 1000 : wait;
 }
 
 int mfl_coap_request(const mfl_coap_client_t *c, const char *method, const char *path, uint16_t content_format,
@@ -154,10 +205,23 @@ int mfl_coap_request(const mfl_coap_client_t *c, const char *method, const char 
         started = 1;
     }
     const coap_request_t m = !strcmp(method, "POST") ? COAP_REQUEST_POST : COAP_REQUEST_GET;
-    unsigned backoff = c->backoff_ms;
+    const uint64_t start = now_ms(), deadline = c->deadline_ms ? start + c->deadline_ms : UINT64_MAX;
+    uint64_t backoff = c->backoff_ms ? c->backoff_ms : 1;
+    unsigned seed = c->seed;
+    int last_code = 0;
     for (unsigned a = 0; a <= c->retries; a++) {
+        const uint64_t now = now_ms();
+        const uint64_t left = deadline > now ? deadline - now : 0;
         exchange_t x = {.max = c->max_response};
-        if (attempt(c, m, path, content_format, body, body_len, &x) == 0 && x.code < 500) {
+        const int answered = left > 0 && attempt(c, m, path, content_format, body, body_len,
+                                                 (unsigned)(left < c->timeout_ms ? left : c->timeout_ms), &x) == 0;
+        if (c->stats) {
+            c->stats->attempts++;
+        }
+        if (answered && !retryable(1, x.code)) {
+            if (c->stats) {
+                c->stats->elapsed_ms = now_ms() - start;
+            }
             if (x.too_large) {
                 return MFL_ERR_PROTO_SIZE;
             }
@@ -167,10 +231,25 @@ int mfl_coap_request(const mfl_coap_client_t *c, const char *method, const char 
             return 0;
         }
         free(x.body);
-        if (a < c->retries) {
-            sleep_ms(backoff);
-            backoff *= 2;
+        last_code = answered ? x.code : last_code;
+        const uint64_t wait = next_wait(backoff, answered ? x.max_age : 0, &seed);
+        if (a == c->retries || now_ms() + wait >= deadline) {
+            break;
         }
+        if (c->verbose) {
+            char what[32] = "no answer";
+            if (answered) {
+                snprintf(what, sizeof(what), "answer %d.%02d", x.code / 100, x.code % 100);
+            }
+            fprintf(stderr, "coap: %s %s: %s; attempt %u of %u in %.1f s\n", method, path, what, a + 2,
+                    c->retries + 1, (double)wait / 1000.0);
+        }
+        sleep_ms(wait);
+        backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
     }
+    if (c->stats) {
+        c->stats->elapsed_ms = now_ms() - start;
+    }
+    *code = last_code;
     return MFL_ERR_IO;
 }

@@ -5,6 +5,7 @@
 
 #include "mfl/common.h"
 #include "mfl/device_state.h"
+#include "mfl/messages.h"
 #include "mfl/error.h"
 #include "state_internal.h"
 
@@ -80,11 +81,9 @@ static uint32_t free_record(mfl_state_t *s, uint32_t j, int *err)
     return UINT32_MAX;
 }
 
-int mfl_state_next_counter(mfl_state_t *s, uint64_t *counter)
+/* Persists `value` as the highest counter handed out. */
+static int write_counter(mfl_state_t *s, uint64_t value)
 {
-    if (!s || !counter || s->counter == UINT64_MAX) {
-        return MFL_ERR_INVALID_ARG;
-    }
     mfl_storage_t *st = s->storage;
     int err = 0;
     uint32_t j = s->counter_sector, at = free_record(s, j, &err);
@@ -100,18 +99,34 @@ int mfl_state_next_counter(mfl_state_t *s, uint64_t *counter)
     }
     uint8_t rec[RECORD];
     const uint32_t magic = COUNTER_MAGIC;
-    const uint64_t next = s->counter + 1;
     memcpy(rec, &magic, 4);
-    memcpy(rec + 4, &next, 8);
+    memcpy(rec + 4, &value, 8);
     const uint32_t crc = mfl_crc32(0, rec, 12);
     memcpy(rec + 12, &crc, 4);
     if (st->write(st, at, rec, RECORD)) {
         return MFL_ERR_FLASH;
     }
-    s->counter = next;
+    s->counter = value;
     s->counter_sector = j;
-    *counter = next;
     return 0;
+}
+
+int mfl_state_next_counter(mfl_state_t *s, uint64_t *counter)
+{
+    if (!s || !counter || s->counter >= MFL_COUNTER_MAX) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    const int err = write_counter(s, s->counter + 1);
+    *counter = err ? 0 : s->counter;
+    return err;
+}
+
+int mfl_state_skip_counters(mfl_state_t *s, uint64_t used)
+{
+    if (!s || used >= MFL_COUNTER_MAX) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    return used > s->counter ? write_counter(s, used) : 0;
 }
 
 /* ---- record slots: pair k owns slots 2k and 2k + 1 ---- */

@@ -59,8 +59,17 @@ typedef struct {
  * a sector at least. Returns 0, MFL_ERR_FLASH or MFL_ERR_INVALID_ARG. */
 int mfl_state_open(mfl_state_t *s, mfl_storage_t *storage);
 
-/* The next counter, persisted before it is returned. */
+/* The next counter, persisted before it is returned (1..MFL_COUNTER_MAX;
+ * MFL_ERR_INVALID_ARG once they are all spent, MFL_ERR_FLASH). */
 int mfl_state_next_counter(mfl_state_t *s, uint64_t *counter);
+
+/* Marks every counter up to `used` as spent (persisted), so the next one
+ * is above it. For a device whose journal was lost or rolled back: the
+ * aggregator's "counter used" receipt names its last accepted counter
+ * (messages.h, MFL_RECEIPT_COUNTER_USED). Nothing changes when the device
+ * is already past it. Returns 0, MFL_ERR_FLASH or MFL_ERR_INVALID_ARG
+ * (used >= MFL_COUNTER_MAX: no counter would be left). */
+int mfl_state_skip_counters(mfl_state_t *s, uint64_t used);
 
 /* Stores a model message (already verified and installed by the caller)
  * as the newest. MFL_ERR_BUFFER_TOO_SMALL if it does not fit a slot. */

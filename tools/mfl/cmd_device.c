@@ -48,6 +48,17 @@ static int parse_server(const char *s, mfl_coap_client_t *c)
     return c->port ? 0 : -1;
 }
 
+static int parse_seconds(const char *s, unsigned *ms)
+{
+    char *end;
+    const unsigned long v = strtoul(s, &end, 10);
+    if (*end || end == s || v == 0 || v > 86400) {
+        return -1;
+    }
+    *ms = (unsigned)v * 1000u;
+    return 0;
+}
+
 static void state_path(const device_opts_t *o, const char *name, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s", o->state, name);
@@ -82,42 +93,89 @@ static int fetch_model(const device_opts_t *o, mfl_state_t *st, mfl_learner_t *l
     return err;
 }
 
+/* What the aggregator said of one POSTed update. */
+typedef enum { POSTED_STORED, POSTED_COUNTER_USED, POSTED_REFUSED } posted_t;
+
+/* POSTs a signed update and reads the answer: stored (accepted now, or
+ * this very update before), counter used (*last: the aggregator's last
+ * counter for the device), or refused for good (said on stderr). */
+static posted_t post_update(const device_opts_t *o, const char *who, const uint8_t *msg, size_t len,
+                            uint64_t counter, uint64_t *last)
+{
+    mfl_coap_stats_t stats = {0};
+    mfl_coap_client_t net = o->net;
+    net.stats = &stats;
+    int code = 0;
+    uint8_t *resp = NULL;
+    size_t resp_len = 0;
+    mfl_receipt_t r;
+    const int err = mfl_coap_request(&net, "POST", "fl/v1/update", 18, msg, len, &code, &resp, &resp_len);
+    const int has_receipt = !err && mfl_receipt_decode(resp, resp_len, &r) == 0 && r.counter == counter &&
+                            r.device_id_len == strlen(o->id) && !memcmp(r.device_id, o->id, r.device_id_len);
+    posted_t result = POSTED_REFUSED;
+    if (err) {
+        fprintf(stderr, "%s: counter %llu not delivered: %s after %u attempts in %.1f s (last answer %d.%02d)\n",
+                who, (unsigned long long)counter, mfl_strerror(err), stats.attempts, (double)stats.elapsed_ms / 1e3,
+                code / 100, code % 100);
+    } else if (code == 204 && has_receipt &&
+               (r.status == MFL_RECEIPT_ACCEPTED || r.status == MFL_RECEIPT_DUPLICATE)) {
+        printf("%s: counter %llu %s (aggregator at version %llu; %u attempt%s, %.1f s)\n", who,
+               (unsigned long long)counter, r.status == MFL_RECEIPT_ACCEPTED ? "accepted" : "already counted",
+               (unsigned long long)r.model_version, stats.attempts, stats.attempts == 1 ? "" : "s",
+               (double)stats.elapsed_ms / 1e3);
+        result = POSTED_STORED;
+    } else if (code == 409 && has_receipt && r.status == MFL_RECEIPT_COUNTER_USED) {
+        fprintf(stderr, "%s: counter %llu not stored: the aggregator's last counter for %s is %llu\n", who,
+                (unsigned long long)counter, o->id, (unsigned long long)r.last_counter);
+        *last = r.last_counter;
+        result = POSTED_COUNTER_USED;
+    } else if (code == 412 && has_receipt) {
+        fprintf(stderr, "%s: counter %llu not stored: stale (the aggregator is at version %llu; fetch the model "
+                "and learn again)\n", who, (unsigned long long)counter, (unsigned long long)r.model_version);
+    } else { /* the server's code and its diagnostic text */
+        fprintf(stderr, "%s: counter %llu refused: code %d.%02d %.*s\n", who, (unsigned long long)counter,
+                code / 100, code % 100, (int)(resp && resp_len < 200 ? resp_len : 0), resp ? (const char *)resp : "");
+    }
+    free(resp);
+    return result;
+}
+
 static int send_update(const device_opts_t *o, mfl_state_t *st, mfl_learner_t *l, const mfl_es256_private_t *key,
                        uint64_t version)
 {
     char path[1024];
     const size_t n = (size_t)l->head.units * (l->head.features + 1u);
-    int32_t *residual = calloc(n, sizeof(int32_t));
+    int32_t *residual = calloc(n, sizeof(int32_t)), *committed = calloc(n, sizeof(int32_t));
     uint8_t *data = NULL;
     size_t len = 0;
     state_path(o, "residual.bin", path, sizeof(path));
-    if (residual && mfl_read_file(path, &data, &len) == 0 && len == n * sizeof(int32_t)) {
-        memcpy(residual, data, len);
+    if (committed && mfl_read_file(path, &data, &len) == 0 && len == n * sizeof(int32_t)) {
+        memcpy(committed, data, len);
     }
     free(data);
-    uint64_t counter = 0;
-    const int counter_err = mfl_state_next_counter(st, &counter); /* persisted before anything is signed */
     const size_t ws = mfl_update_work_size(l, o->top_k), cap = mfl_update_max_size(l, strlen(o->id));
-    uint8_t *work = aligned_alloc(8, (ws + 8) & ~(size_t)7), *msg = malloc(cap), *resp = NULL;
-    const mfl_update_params_t p = {(const uint8_t *)o->id, strlen(o->id), version, counter, o->top_k};
-    int code = 0;
-    int err = counter_err ? counter_err
-              : residual && work && msg ? mfl_update_build(l, &p, residual, key, work, ws, msg, cap, &len)
-                                        : MFL_ERR_NO_MEMORY;
-    err = err ? err : mfl_coap_request(&o->net, "POST", "fl/v1/update", 18, msg, len, &code, &resp, &len);
-    mfl_receipt_t r;
-    if (!err && code == 204 && mfl_receipt_decode(resp, len, &r) == 0) {
-        /* acknowledged: only now does the device commit its residual */
-        err = mfl_write_file(path, residual, n * sizeof(int32_t));
-        printf("update: counter %llu %s (aggregator at version %llu)\n", (unsigned long long)counter,
-               r.status == MFL_RECEIPT_ACCEPTED ? "accepted" : "already counted",
-               (unsigned long long)r.model_version);
+    uint8_t *work = aligned_alloc(8, (ws + 8) & ~(size_t)7), *msg = malloc(cap);
+    int err = residual && committed && work && msg ? 0 : MFL_ERR_NO_MEMORY;
+    posted_t posted = POSTED_COUNTER_USED;
+    /* a "counter used" answer (the device's journal was lost or rolled
+     * back) moves the counter past the aggregator's and sends again, once */
+    for (int round = 0; !err && round < 2 && posted == POSTED_COUNTER_USED; round++) {
+        uint64_t counter = 0, last = 0;
+        memcpy(residual, committed, n * sizeof(int32_t));
+        err = mfl_state_next_counter(st, &counter); /* persisted before anything is signed */
+        const mfl_update_params_t p = {(const uint8_t *)o->id, strlen(o->id), version, counter, o->top_k};
+        err = err ? err : mfl_update_build(l, &p, residual, key, work, ws, msg, cap, &len);
+        posted = err ? POSTED_REFUSED : post_update(o, "update", msg, len, counter, &last);
+        if (!err && posted == POSTED_COUNTER_USED) {
+            err = mfl_state_skip_counters(st, last);
+        }
+    }
+    if (!err && posted == POSTED_STORED) {
+        err = mfl_write_file(path, residual, n * sizeof(int32_t)); /* only now is the residual committed */
     } else if (!err) {
-        fprintf(stderr, "mfl device: update refused: code %d.%02d %.*s\n", code / 100, code % 100,
-                (int)(resp && len < 200 ? len : 0), resp ? (const char *)resp : "");
         err = MFL_ERR_IO;
     }
-    free(residual), free(work), free(msg), free(resp);
+    free(residual), free(committed), free(work), free(msg);
     return err;
 }
 
@@ -180,26 +238,27 @@ static int sync_device(const device_opts_t *o)
     return err ? 1 : 0;
 }
 
+/* A relay cannot re-sign: every answer but "stored" is final for it. */
 static int relay(const device_opts_t *o, const char *file)
 {
-    uint8_t *msg = NULL, *resp = NULL;
-    size_t len = 0, resp_len = 0;
-    int code = 0;
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    mfl_cose_sign1_t c;
+    mfl_update_t u;
+    char who[1100];
     int err = mfl_read_file(file, &msg, &len);
-    err = err ? err : mfl_coap_request(&o->net, "POST", "fl/v1/update", 18, msg, len, &code, &resp, &resp_len);
-    mfl_receipt_t r;
-    if (!err && code == 204 && mfl_receipt_decode(resp, resp_len, &r) == 0) {
-        printf("relayed %s: counter %llu %s\n", file, (unsigned long long)r.counter,
-               r.status == MFL_RECEIPT_ACCEPTED ? "accepted" : "already counted");
-    } else if (err) {
-        fprintf(stderr, "mfl device relay: %s\n", mfl_strerror(err));
-    } else { /* the server's code and its diagnostic text */
-        fprintf(stderr, "mfl device relay: refused: code %d.%02d %.*s\n", code / 100, code % 100,
-                (int)(resp_len < 200 ? resp_len : 200), resp ? (const char *)resp : "");
-        err = MFL_ERR_IO;
+    err = err ? err : mfl_cose_sign1_decode(msg, len, &c);
+    err = err ? err : mfl_update_decode(c.payload, c.payload_len, 0, 0, &u);
+    if (err) {
+        fprintf(stderr, "mfl device relay: %s: %s\n", file, mfl_strerror(err));
+        free(msg);
+        return 1;
     }
-    free(msg), free(resp);
-    return err ? 1 : 0;
+    snprintf(who, sizeof(who), "relayed %s", file);
+    uint64_t last = 0;
+    const posted_t posted = post_update(o, who, msg, len, u.counter, &last);
+    free(msg);
+    return posted == POSTED_STORED ? 0 : 1;
 }
 
 int mfl_cmd_device(int argc, char **argv)
@@ -212,6 +271,7 @@ int mfl_cmd_device(int argc, char **argv)
         {"top-k", required_argument, 0, 't'}, {"fetch-only", no_argument, 0, 'f'},
         {"plain", no_argument, 0, 'p'}, {"cert", required_argument, 0, 'c'},
         {"cert-key", required_argument, 0, 'C'}, {"ca", required_argument, 0, 'A'},
+        {"timeout", required_argument, 0, 'T'}, {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     device_opts_t o;
     memset(&o, 0, sizeof(o));
@@ -238,6 +298,8 @@ int mfl_cmd_device(int argc, char **argv)
         case 'c': o.net.cert = optarg; break;
         case 'C': o.net.cert_key = optarg; break;
         case 'A': o.net.ca = optarg; break;
+        case 'T': bad |= parse_seconds(optarg, &o.net.deadline_ms); break;
+        case 'v': o.net.verbose = 1; break;
         default: bad = 1; break;
         }
     }
@@ -253,9 +315,12 @@ int mfl_cmd_device(int argc, char **argv)
                 "                       --key DEVICE.key --state DIR [--samples N] [--seed N] [--top-k K] [--fetch-only]\n"
                 "       mfl device relay --server HOST:PORT --id ID --psk HEX UPDATE.cose\n"
                 "  (instead of --psk: --cert DEV.pem --cert-key DEV.key --ca CA.pem, certificate CN = device id)\n"
+                "  --timeout S: give up a request after S seconds in all (default 300); --verbose: say why it retries\n"
                 "sync: fetch and install a newer signed model, learn N labelled images, send the signed update\n"
-                "(retries with backoff; each update gets a new counter, persisted before it is signed).\n"
-                "relay: post a signed update produced elsewhere (a firmware image, a gateway queue).\n");
+                "(retries with backoff and jitter; each update gets a new counter, persisted before it is signed;\n"
+                "if the aggregator says the counter was used, the device moves past its last counter and resends).\n"
+                "relay: post a signed update produced elsewhere (a firmware image, a gateway queue).\n"
+                "Exit 0 only when the aggregator stored the update (accepted, or already counted).\n");
         return 2;
     }
     return sync_ok ? sync_device(&o) : relay(&o, argv[argc - 1]);
