@@ -4,7 +4,8 @@
 # publish a new signed model; every device fetches, verifies and installs it
 # (the version only goes up); a relayed update produced elsewhere counts too;
 # a device with a certificate (CN = device id) instead of a PSK takes part,
-# and a certificate for an unprovisioned CN is refused.
+# and a certificate for an unprovisioned CN is refused; a device whose
+# state was wiped moves past the counters it already spent.
 set -euo pipefail
 : "${MFL:?}" "${AGG:?}"
 MFL=$(readlink -f "$MFL"); AGG=$(readlink -f "$AGG")
@@ -68,6 +69,13 @@ sync 1 --fetch-only | grep -q "version 2 is current" || fail "re-fetch should fi
 # the second round starts from version 2
 sync 1 --samples 20 > out1b.txt || fail "second round"
 grep -q "counter 2 accepted" out1b.txt || fail "device 1 counter 2: $(cat out1b.txt)"
+# a device whose state was wiped (counter journal lost) is told its counter
+# is used, with the aggregator's last one, moves past it and is heard
+rm -rf state1 && mkdir state1
+sync 1 --samples 20 > out1c.txt 2> err1c.txt || fail "wiped device: $(cat out1c.txt err1c.txt)"
+grep -q "counter 1 not stored: the aggregator's last counter for dev1 is 2" err1c.txt ||
+  fail "wiped device not told its last counter: $(cat err1c.txt)"
+grep -q "counter 3 accepted" out1c.txt || fail "wiped device did not move past counter 2: $(cat out1c.txt)"
 # a relayed update, made elsewhere (by a firmware image or a gateway queue)
 "$MFL" update make --model base.mfl --key dev4.key --device-id dev4 --counter 1 --base-version 2 --samples 10 \
   -o relayed.cose >/dev/null
