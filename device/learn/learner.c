@@ -354,6 +354,9 @@ int mfl_learner_train_buffer(mfl_learner_t *l, uint16_t epochs)
     for (uint32_t s = 0; s < steps && !err; s++) {
         err = sgd_step(l, NULL, 0, batch);
     }
+    if (!err && epochs && l->samples < l->replay.count) {
+        l->samples = l->replay.count; /* an update's weight counts what it was trained on */
+    }
     return err;
 }
 

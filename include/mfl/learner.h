@@ -57,7 +57,8 @@ typedef struct {
     mfl_learn_opts_t opts;
     uint32_t rng;
     uint32_t updates;       /* SGD steps since the global head */
-    uint32_t samples;       /* samples learned since the global head */
+    uint32_t samples;       /* distinct samples the head learned from since the global head: the new
+                             * ones, or the whole replay buffer once trained on (an update's weight) */
 } mfl_learner_t;
 
 /* Bytes of learner memory for this model, a replay buffer of
@@ -96,7 +97,8 @@ int mfl_learner_learn(mfl_learner_t *l, const int8_t *input, size_t len, uint8_t
 /* As mfl_learner_learn, from a feature vector (units = head input size). */
 int mfl_learner_learn_features(mfl_learner_t *l, const int8_t *features, uint8_t label);
 
-/* `epochs` passes over the replay buffer in random batches. */
+/* `epochs` passes over the replay buffer in random batches; the head has
+ * then learned from every sample in the buffer (samples >= replay.count). */
 int mfl_learner_train_buffer(mfl_learner_t *l, uint16_t epochs);
 
 /* Back to the model's (global) head; the replay buffer is kept. */
