@@ -21,8 +21,11 @@ static const char schema[] =
     "  id BLOB PRIMARY KEY, psk BLOB NOT NULL, pub BLOB NOT NULL, grp TEXT NOT NULL,"
     "  last_counter INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0,"
     "  accepted INTEGER NOT NULL DEFAULT 0);"
+    /* no AUTOINCREMENT and no index: a round takes every pending row, so
+     * reused rowids cannot mix rounds, and the counter check lives in
+     * `devices`; each would cost a page write per update */
     "CREATE TABLE IF NOT EXISTS pending ("
-    "  rowid INTEGER PRIMARY KEY AUTOINCREMENT, device BLOB NOT NULL, counter INTEGER NOT NULL,"
+    "  rowid INTEGER PRIMARY KEY, device BLOB NOT NULL, counter INTEGER NOT NULL,"
     "  base_version INTEGER NOT NULL, msg BLOB NOT NULL);"
     /* every accepted update, for good: a retransmission is told "duplicate"
      * only when its signed body is the one stored under its counter */

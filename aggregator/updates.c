@@ -130,24 +130,28 @@ static void commit(agg_state_t *s, const agg_pending_t *p, const mfl_update_t *u
     int outcome = MFL_STORE_ACCEPTED;
     uint64_t last = 0;
     const int err = mfl_store_accept_update(s->store, &rec, &outcome, &last);
+    char digest[17]; /* the first 8 bytes, for the log: which body a receipt was about */
+    for (int i = 0; i < 8; i++) {
+        snprintf(digest + 2 * i, 3, "%02x", rec.digest[i]);
+    }
     if (err) {
         return diag(out, err == MFL_ERR_NO_DEVICE ? 403 : 500, mfl_strerror(err));
     }
     if (outcome == MFL_STORE_DUPLICATE) {
-        agg_log("update_duplicate", "device=%.*s counter=%llu", (int)c->kid_len, (const char *)c->kid,
-                (unsigned long long)u->counter);
+        agg_log("update_duplicate", "device=%.*s counter=%llu digest=%s", (int)c->kid_len, (const char *)c->kid,
+                (unsigned long long)u->counter, digest);
         return receipt(s, out, 204, u, MFL_RECEIPT_DUPLICATE, last); /* stored before: the device may stop */
     }
     if (outcome == MFL_STORE_COUNTER_USED) {
         s->rejected++;
-        agg_log("update_counter_used", "device=%.*s counter=%llu last=%llu", (int)c->kid_len, (const char *)c->kid,
-                (unsigned long long)u->counter, (unsigned long long)last);
+        agg_log("update_counter_used", "device=%.*s counter=%llu last=%llu digest=%s", (int)c->kid_len,
+                (const char *)c->kid, (unsigned long long)u->counter, (unsigned long long)last, digest);
         return receipt(s, out, 409, u, MFL_RECEIPT_COUNTER_USED, last);
     }
     s->accepted++;
-    agg_log("update_accepted", "device=%.*s counter=%llu base=%llu samples=%llu norm=%.4g", (int)c->kid_len,
-            (const char *)c->kid, (unsigned long long)u->counter, (unsigned long long)u->base_version,
-            (unsigned long long)u->samples, norm);
+    agg_log("update_accepted", "device=%.*s counter=%llu base=%llu samples=%llu norm=%.4g digest=%s",
+            (int)c->kid_len, (const char *)c->kid, (unsigned long long)u->counter,
+            (unsigned long long)u->base_version, (unsigned long long)u->samples, norm, digest);
     receipt(s, out, 204, u, MFL_RECEIPT_ACCEPTED, last);
     if (mfl_store_pending_count(s->store) >= (int64_t)s->cfg.buffer_k) {
         out->published = agg_publish_round(s, s->cfg.buffer_k) > 0;

@@ -9,6 +9,7 @@ const char *mfl_strerror(int err)
     case MFL_ERR_BUFFER_TOO_SMALL: return "buffer too small";
     case MFL_ERR_IO: return "input/output error";
     case MFL_ERR_NO_MEMORY: return "out of memory";
+    case MFL_ERR_BUSY: return "in use by another process";
     case MFL_ERR_MODEL_TRUNCATED: return "model truncated: shorter than its header or tables declare";
     case MFL_ERR_MODEL_MAGIC: return "not a microfl model (bad magic)";
     case MFL_ERR_MODEL_VERSION: return "unsupported model format version";

@@ -14,6 +14,7 @@
 
 typedef struct {
     int done, failed, code, too_large;
+    const char *why;        /* why the attempt failed, for --verbose */
     uint32_t max_age;       /* Max-Age of a 5.03, seconds (0: none) */
     uint8_t *body;
     size_t len, max;
@@ -32,7 +33,7 @@ void mfl_coap_client_defaults(mfl_coap_client_t *c)
     snprintf(c->host, sizeof(c->host), "127.0.0.1");
     c->port = 5684;
     c->dtls = 1;
-    c->timeout_ms = 60000; /* CoAP's own retransmissions run inside an attempt (MAX_TRANSMIT_WAIT is 93 s) */
+    c->timeout_ms = 150000; /* a safety net: libcoap ends an attempt itself (NACK) after MAX_RETRANSMIT */
     c->retries = 6;
     c->backoff_ms = 500;
     c->deadline_ms = 300000;
@@ -45,16 +46,23 @@ void mfl_coap_client_defaults(mfl_coap_client_t *c)
 static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
                     const coap_mid_t mid)
 {
-    (void)sent, (void)reason, (void)mid;
+    (void)sent, (void)mid;
     exchange_t *x = coap_get_app_data(coap_session_get_context(session));
+    if (!x) {
+        return;
+    }
+    static const char *const why[] = {"too many retransmissions", "not deliverable", "reset", "DTLS failed",
+                                      "ICMP error"};
     x->failed = 1;
+    x->why = reason >= COAP_NACK_TOO_MANY_RETRIES && reason <= COAP_NACK_ICMP_ISSUE ? why[reason] : "NACK";
 }
 
 static int on_event(coap_session_t *session, const coap_event_t event)
 {
     exchange_t *x = coap_get_app_data(coap_session_get_context(session));
-    if (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED) {
+    if (x && (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED)) {
         x->failed = 1;
+        x->why = event == COAP_EVENT_DTLS_ERROR ? "DTLS error" : "DTLS closed";
     }
     return 0;
 }
@@ -67,6 +75,12 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     const coap_pdu_code_t code = coap_pdu_get_code(received);
     const uint8_t *data = NULL;
     size_t len = 0, offset = 0, total = 0;
+    if (!x || x->done || (coap_get_data_large(received, &len, &data, &offset, &total) && (offset || len != total))) {
+        /* libcoap 4.3.1 hands a Block2 block it already had (a response to a
+         * retransmitted request) to the application on its own, even in
+         * single-body mode: only the whole body counts */
+        return COAP_RESPONSE_OK;
+    }
     x->code = (code >> 5) * 100 + (code & 31);
     coap_opt_iterator_t it;
     const coap_opt_t *age = coap_check_option(received, COAP_OPTION_MAXAGE, &it);
@@ -130,46 +144,92 @@ static coap_session_t *open_session(const mfl_coap_client_t *c, coap_context_t *
     return coap_new_client_session_psk2(ctx, NULL, &dst, COAP_PROTO_DTLS, &cpsk);
 }
 
-/* One attempt, in a new session: 0 with x filled, or -1 when no answer
- * came within timeout_ms (or libcoap gave up sooner). */
-static int attempt(const mfl_coap_client_t *c, coap_request_t method, const char *path, uint16_t format,
+/* The session kept between requests: a device's GET and POST share one
+ * DTLS handshake, which on a lossy link is the costliest exchange. */
+struct mfl_coap_conn {
+    coap_context_t *ctx;
+    coap_session_t *session;
+    uint64_t last_used_ms;
+};
+
+#define REUSE_MS 30000 /* an older session may have been dropped by the server: start afresh */
+
+void mfl_coap_client_close(mfl_coap_client_t *c)
+{
+    if (c && c->conn) {
+        coap_session_release(c->conn->session);
+        coap_free_context(c->conn->ctx);
+        free(c->conn);
+        c->conn = NULL;
+    }
+}
+
+static mfl_coap_conn_t *connect_to(mfl_coap_client_t *c)
+{
+    if (c->conn && now_ms() - c->conn->last_used_ms > REUSE_MS) {
+        mfl_coap_client_close(c);
+    }
+    if (c->conn) {
+        return c->conn;
+    }
+    mfl_coap_conn_t *k = calloc(1, sizeof(*k));
+    if (!k || !(k->ctx = coap_new_context(NULL))) {
+        free(k);
+        return NULL;
+    }
+    coap_context_set_block_mode(k->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    coap_register_response_handler(k->ctx, on_response);
+    coap_register_nack_handler(k->ctx, on_nack);
+    coap_register_event_handler(k->ctx, on_event);
+    if (!(k->session = open_session(c, k->ctx))) {
+        coap_free_context(k->ctx);
+        free(k);
+        return NULL;
+    }
+    c->conn = k;
+    return k;
+}
+
+/* One attempt, in the kept session or a new one: 0 with x filled, or -1
+ * when no answer came within timeout_ms (or libcoap gave up sooner); a
+ * failed attempt's session is dropped, so the next one starts afresh. */
+static int attempt(mfl_coap_client_t *c, coap_request_t method, const char *path, uint16_t format,
                    const uint8_t *body, size_t body_len, unsigned timeout_ms, exchange_t *x)
 {
-    coap_context_t *ctx = coap_new_context(NULL);
-    if (!ctx) {
+    mfl_coap_conn_t *k = connect_to(c);
+    if (!k) {
         return -1;
     }
-    coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
-    coap_set_app_data(ctx, x);
-    coap_register_response_handler(ctx, on_response);
-    coap_register_nack_handler(ctx, on_nack);
-    coap_register_event_handler(ctx, on_event);
-    coap_session_t *session = open_session(c, ctx);
+    coap_set_app_data(k->ctx, x);
+    coap_session_t *session = k->session;
+    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, (coap_pdu_code_t)method, coap_new_message_id(session),
+                                    coap_session_max_pdu_size(session));
+    uint8_t token[8];
+    size_t token_len;
+    coap_session_new_token(session, &token_len, token);
     int rc = -1;
-    if (session) {
-        coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, (coap_pdu_code_t)method, coap_new_message_id(session),
-                                        coap_session_max_pdu_size(session));
-        uint8_t token[8];
-        size_t token_len;
-        coap_session_new_token(session, &token_len, token);
-        if (pdu && coap_add_token(pdu, token_len, token)) {
-            add_path(pdu, path);
-            if (body) {
-                uint8_t b[2];
-                coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(b, sizeof(b), format), b);
-                coap_add_data_large_request(session, pdu, body_len, body, NULL, NULL);
-            }
-            if (coap_send(session, pdu) != COAP_INVALID_MID) {
-                const uint64_t until = now_ms() + timeout_ms;
-                while (!x->done && !x->failed && now_ms() < until) {
-                    coap_io_process(ctx, 100);
-                }
-                rc = x->done ? 0 : -1;
-            }
+    if (pdu && coap_add_token(pdu, token_len, token)) {
+        add_path(pdu, path);
+        if (body) {
+            uint8_t b[2];
+            coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(b, sizeof(b), format), b);
+            coap_add_data_large_request(session, pdu, body_len, body, NULL, NULL);
         }
-        coap_session_release(session);
+        if (coap_send(session, pdu) != COAP_INVALID_MID) {
+            const uint64_t until = now_ms() + timeout_ms;
+            while (!x->done && !x->failed && now_ms() < until) {
+                coap_io_process(k->ctx, 100);
+            }
+            rc = x->done ? 0 : -1;
+        }
+    } else if (pdu) {
+        coap_delete_pdu(pdu);
     }
-    coap_free_context(ctx);
+    k->last_used_ms = now_ms();
+    coap_set_app_data(k->ctx, NULL);
+    if (rc || x->code == 408 || x->code >= 500) {
+        mfl_coap_client_close(c);
+    }
     return rc;
 }
 
@@ -195,7 +255,7 @@ static uint64_t next_wait(uint64_t backoff, uint32_t max_age_s, unsigned *seed)
     return wait < (uint64_t)max_age_s * 1000 ? (uint64_t)max_age_s * 1000 : wait;
 }
 
-int mfl_coap_request(const mfl_coap_client_t *c, const char *method, const char *path, uint16_t content_format,
+int mfl_coap_request(mfl_coap_client_t *c, const char *method, const char *path, uint16_t content_format,
                      const uint8_t *body, size_t body_len, int *code, uint8_t **resp, size_t *resp_len)
 {
     static int started;
@@ -237,12 +297,13 @@ int mfl_coap_request(const mfl_coap_client_t *c, const char *method, const char 
             break;
         }
         if (c->verbose) {
-            char what[32] = "no answer";
+            char what[64];
+            snprintf(what, sizeof(what), "no answer (%s)", x.why ? x.why : "timed out");
             if (answered) {
                 snprintf(what, sizeof(what), "answer %d.%02d", x.code / 100, x.code % 100);
             }
-            fprintf(stderr, "coap: %s %s: %s; attempt %u of %u in %.1f s\n", method, path, what, a + 2,
-                    c->retries + 1, (double)wait / 1000.0);
+            fprintf(stderr, "coap: %s %s: %s after %.1f s; attempt %u of %u in %.1f s\n", method, path, what,
+                    (double)(now_ms() - now) / 1000.0, a + 2, c->retries + 1, (double)wait / 1000.0);
         }
         sleep_ms(wait);
         backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,6 +61,12 @@ int mfl_storage_file_open(mfl_storage_t *s, const char *path, uint32_t size, uin
             close(fd);
         }
         return MFL_ERR_FLASH;
+    }
+    /* one user at a time: two processes on one counter journal could hand
+     * out the same counter for two different updates */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return MFL_ERR_BUSY;
     }
     *s = (mfl_storage_t){size, sector, file_read, file_write, file_erase, (void *)(intptr_t)fd};
     /* a new file is erased flash; a shorter one is extended with erased bytes */

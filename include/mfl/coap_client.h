@@ -19,6 +19,8 @@
 extern "C" {
 #endif
 
+typedef struct mfl_coap_conn mfl_coap_conn_t;
+
 typedef struct {
     unsigned attempts;        /* attempts made (1: answered the first time) */
     uint64_t elapsed_ms;      /* from the first attempt to the answer (or to giving up) */
@@ -35,7 +37,7 @@ typedef struct {
     const char *cert;         /* certificates instead of PSK (PEM files): device certificate, */
     const char *cert_key;     /* its key, */
     const char *ca;           /* and the CA that signs the aggregator's certificate */
-    unsigned timeout_ms;      /* per attempt (default 60 s) */
+    unsigned timeout_ms;      /* per attempt (default 150 s; libcoap gives up sooner on its own) */
     unsigned retries;         /* attempts after the first (default 6) */
     unsigned backoff_ms;      /* before the first retry, doubled each time up to 30 s, times a
                                * random 0.5..1.5 (default 500 ms); a 5.03's Max-Age is waited at least */
@@ -44,9 +46,13 @@ typedef struct {
     int verbose;              /* 1: say on stderr why each retry happens */
     mfl_coap_stats_t *stats;  /* optional: what the last request cost */
     size_t max_response;      /* largest response body accepted */
+    mfl_coap_conn_t *conn;    /* internal: the session kept between requests (NULL at first);
+                               * mfl_coap_client_close() ends it */
 } mfl_coap_client_t;
 
 void mfl_coap_client_defaults(mfl_coap_client_t *c);
+/* Ends the kept session, if any (c stays usable). */
+void mfl_coap_client_close(mfl_coap_client_t *c);
 
 /*
  * One request: method "GET" or "POST", path like "fl/v1/model", optional
@@ -55,9 +61,10 @@ void mfl_coap_client_defaults(mfl_coap_client_t *c);
  * body. Retries on no answer, 4.08 and 5.xx. Returns 0, MFL_ERR_IO (no
  * final answer within the attempts and the deadline; *code is the last
  * retryable code seen, or 0 if none came) or MFL_ERR_PROTO_SIZE (response
- * above max_response).
+ * above max_response). Requests made within 30 s of each other share one
+ * DTLS session; one that fails is not reused.
  */
-int mfl_coap_request(const mfl_coap_client_t *c, const char *method, const char *path, uint16_t content_format,
+int mfl_coap_request(mfl_coap_client_t *c, const char *method, const char *path, uint16_t content_format,
                      const uint8_t *body, size_t body_len, int *code, uint8_t **resp, size_t *resp_len);
 
 #ifdef __cplusplus

@@ -15,6 +15,7 @@
 #define MFL_ERR_BUFFER_TOO_SMALL   -2   /* output buffer too small; needed size reported */
 #define MFL_ERR_IO                 -3   /* a file could not be read or written */
 #define MFL_ERR_NO_MEMORY          -4   /* host only: allocation failed */
+#define MFL_ERR_BUSY               -5   /* held by another process (a device's state file) */
 
 /* Model files (microfl format) */
 #define MFL_ERR_MODEL_TRUNCATED    -20  /* file shorter than its header or tables say */

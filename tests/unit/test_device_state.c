@@ -300,6 +300,18 @@ static void test_file_port_keeps_state_across_reopen(void **state)
     assert_int_equal(boot(&st, &s), 3);
     assert_int_equal(mfl_state_next_counter(&s, &c), 0);
     assert_int_equal(c, 3);
+    /* a second user of the same state (another `mfl device sync`) is refused */
+    mfl_storage_t other;
+    assert_int_equal(mfl_storage_file_open(&other, path, 8 * 512, 512), MFL_ERR_BUSY);
+    /* the aggregator said counters up to 41 are spent (a journal rolled back) */
+    assert_int_equal(mfl_state_skip_counters(&s, 41), 0);
+    assert_int_equal(mfl_state_skip_counters(&s, 7), 0); /* already past: nothing changes */
+    assert_int_equal(mfl_state_skip_counters(&s, UINT64_MAX), MFL_ERR_INVALID_ARG);
+    mfl_storage_file_close(&st);
+    assert_int_equal(mfl_storage_file_open(&st, path, 8 * 512, 512), 0);
+    assert_int_equal(mfl_state_open(&s, &st), 0);
+    assert_int_equal(mfl_state_next_counter(&s, &c), 0);
+    assert_int_equal(c, 42); /* persisted */
     mfl_storage_file_close(&st);
     unlink(path);
 }

@@ -65,15 +65,20 @@ static void state_path(const device_opts_t *o, const char *name, char *out, size
 }
 
 /* GET the model; install it if it is newer than what the device runs. */
-static int fetch_model(const device_opts_t *o, mfl_state_t *st, mfl_learner_t *l, const mfl_es256_public_t *agg,
+static int fetch_model(device_opts_t *o, mfl_state_t *st, mfl_learner_t *l, const mfl_es256_public_t *agg,
                        uint64_t *version)
 {
-    int code;
+    int code = 0;
     uint8_t *msg = NULL;
     size_t len = 0;
+    mfl_coap_stats_t stats = {0};
+    o->net.stats = &stats;
     int err = mfl_coap_request(&o->net, "GET", "fl/v1/model", 0, NULL, 0, &code, &msg, &len);
+    o->net.stats = NULL;
     if (err || code != 205) {
-        fprintf(stderr, "mfl device: GET model failed (%s, code %d)\n", err ? mfl_strerror(err) : "ok", code);
+        fprintf(stderr, "mfl device: GET model from %s:%u failed: %s after %u attempt%s in %.1f s (last answer %d.%02d)\n",
+                o->net.host, o->net.port, err ? mfl_strerror(err) : "unexpected answer", stats.attempts,
+                stats.attempts == 1 ? "" : "s", (double)stats.elapsed_ms / 1e3, code / 100, code % 100);
         free(msg);
         return err ? err : MFL_ERR_IO;
     }
@@ -99,17 +104,17 @@ typedef enum { POSTED_STORED, POSTED_COUNTER_USED, POSTED_REFUSED } posted_t;
 /* POSTs a signed update and reads the answer: stored (accepted now, or
  * this very update before), counter used (*last: the aggregator's last
  * counter for the device), or refused for good (said on stderr). */
-static posted_t post_update(const device_opts_t *o, const char *who, const uint8_t *msg, size_t len,
+static posted_t post_update(device_opts_t *o, const char *who, const uint8_t *msg, size_t len,
                             uint64_t counter, uint64_t *last)
 {
     mfl_coap_stats_t stats = {0};
-    mfl_coap_client_t net = o->net;
-    net.stats = &stats;
+    o->net.stats = &stats;
     int code = 0;
     uint8_t *resp = NULL;
     size_t resp_len = 0;
     mfl_receipt_t r;
-    const int err = mfl_coap_request(&net, "POST", "fl/v1/update", 18, msg, len, &code, &resp, &resp_len);
+    const int err = mfl_coap_request(&o->net, "POST", "fl/v1/update", 18, msg, len, &code, &resp, &resp_len);
+    o->net.stats = NULL;
     const int has_receipt = !err && mfl_receipt_decode(resp, resp_len, &r) == 0 && r.counter == counter &&
                             r.device_id_len == strlen(o->id) && !memcmp(r.device_id, o->id, r.device_id_len);
     posted_t result = POSTED_REFUSED;
@@ -140,7 +145,7 @@ static posted_t post_update(const device_opts_t *o, const char *who, const uint8
     return result;
 }
 
-static int send_update(const device_opts_t *o, mfl_state_t *st, mfl_learner_t *l, const mfl_es256_private_t *key,
+static int send_update(device_opts_t *o, mfl_state_t *st, mfl_learner_t *l, const mfl_es256_private_t *key,
                        uint64_t version)
 {
     char path[1024];
@@ -179,7 +184,7 @@ static int send_update(const device_opts_t *o, mfl_state_t *st, mfl_learner_t *l
     return err;
 }
 
-static int sync_device(const device_opts_t *o)
+static int sync_device(device_opts_t *o)
 {
     char msg[256] = "", path[1024];
     uint8_t *image = NULL, *stored = malloc(STATE_BYTES / 2);
@@ -239,7 +244,7 @@ static int sync_device(const device_opts_t *o)
 }
 
 /* A relay cannot re-sign: every answer but "stored" is final for it. */
-static int relay(const device_opts_t *o, const char *file)
+static int relay(device_opts_t *o, const char *file)
 {
     uint8_t *msg = NULL;
     size_t len = 0;
@@ -323,5 +328,7 @@ int mfl_cmd_device(int argc, char **argv)
                 "Exit 0 only when the aggregator stored the update (accepted, or already counted).\n");
         return 2;
     }
-    return sync_ok ? sync_device(&o) : relay(&o, argv[argc - 1]);
+    const int rc = sync_ok ? sync_device(&o) : relay(&o, argv[argc - 1]);
+    mfl_coap_client_close(&o.net);
+    return rc;
 }
