@@ -577,8 +577,11 @@ static coap_context_t *make_context(agg_state_t *s, int with_certs, int index)
 }
 
 /* One poll over both contexts' epoll descriptors and the pool's pipe;
- * libcoap does its I/O and timers in coap_io_process(COAP_IO_NO_WAIT) and
- * says how long it may sleep in coap_io_prepare_epoll. */
+ * libcoap does its I/O and timers in coap_io_process(COAP_IO_NO_WAIT),
+ * which also arms the timerfd inside its epoll descriptor for the next
+ * retransmission or session timeout, so the poll wakes for timers without
+ * asking again (each ask is a timerfd_settime system call). The 1 s bound
+ * only lets a signal end the loop. */
 static void run_loop(coap_context_t *ctx[2])
 {
     struct pollfd fds[3];
@@ -595,17 +598,12 @@ static void run_loop(coap_context_t *ctx[2])
         if (srv.pool) {
             collect_jobs();
         }
-        int timeout_ms = 1000;
         for (int i = 0; i < 2; i++) {
             if (ctx[i]) {
                 coap_io_process(ctx[i], COAP_IO_NO_WAIT);
-                coap_tick_t now;
-                coap_ticks(&now);
-                const unsigned ms = coap_io_prepare_epoll(ctx[i], now);
-                timeout_ms = ms && (int)ms < timeout_ms ? (int)ms : timeout_ms;
             }
         }
-        poll(fds, n, timeout_ms); /* EINTR (SIGTERM) simply ends the wait */
+        poll(fds, n, 1000); /* EINTR (SIGTERM) simply ends the wait */
     }
 }
 

@@ -11,7 +11,7 @@
 
 struct mfl_store {
     sqlite3 *db;
-    sqlite3_stmt *get_device, *accept_counter, *accept_insert, *accept_digest, *find_digest;
+    sqlite3_stmt *get_device, *accept_counter, *accept_insert, *find_digest;
     int64_t pending; /* rows in `pending`, kept in step with commits; -1 = count them */
 };
 
@@ -26,9 +26,11 @@ static const char schema[] =
      * `devices`; each would cost a page write per update */
     "CREATE TABLE IF NOT EXISTS pending ("
     "  rowid INTEGER PRIMARY KEY, device BLOB NOT NULL, counter INTEGER NOT NULL,"
-    "  base_version INTEGER NOT NULL, msg BLOB NOT NULL);"
-    /* every accepted update, for good: a retransmission is told "duplicate"
-     * only when its signed body is the one stored under its counter */
+    "  base_version INTEGER NOT NULL, msg BLOB NOT NULL, digest BLOB);"
+    /* the digests of folded updates, kept for good: a retransmission is
+     * told "duplicate" only when its signed body is the one stored under
+     * its counter. Moved here by the round that folds them, so an update
+     * costs one row write, not two */
     "CREATE TABLE IF NOT EXISTS accepted ("
     "  device BLOB NOT NULL, counter INTEGER NOT NULL, digest BLOB NOT NULL,"
     "  PRIMARY KEY(device, counter)) WITHOUT ROWID;"
@@ -38,6 +40,22 @@ static int fail(mfl_store_t *s, const char *what)
 {
     fprintf(stderr, "store: %s: %s\n", what, sqlite3_errmsg(s->db));
     return MFL_ERR_STORE;
+}
+
+/* A store made before digests were kept: its pending table gains the
+ * column (its rows have none, so their retransmissions are "counter used"). */
+static int add_digest_column(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int has = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('pending') WHERE name = 'digest'", -1, &st,
+                           NULL) != SQLITE_OK) {
+        return -1;
+    }
+    has = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    return has || sqlite3_exec(db, "ALTER TABLE pending ADD COLUMN digest BLOB", NULL, NULL, NULL) == SQLITE_OK ? 0
+                                                                                                                : -1;
 }
 
 int mfl_store_open(const char *data_dir, int durability, mfl_store_t **out)
@@ -65,11 +83,11 @@ int mfl_store_open(const char *data_dir, int durability, mfl_store_t **out)
                                &s->get_device, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(s->db, "UPDATE devices SET last_counter = ?, accepted = accepted + 1 WHERE id = ? AND revoked = 0 AND "
                                       "last_counter < ?", -1, &s->accept_counter, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(s->db, "INSERT INTO pending (device, counter, base_version, msg) VALUES (?,?,?,?)",
-                               -1, &s->accept_insert, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(s->db, "INSERT INTO accepted (device, counter, digest) VALUES (?,?,?)", -1,
-                               &s->accept_digest, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(s->db, "SELECT digest FROM accepted WHERE device = ? AND counter = ?", -1,
+            add_digest_column(s->db) ||
+            sqlite3_prepare_v2(s->db, "INSERT INTO pending (device, counter, base_version, msg, digest) "
+                                      "VALUES (?,?,?,?,?)", -1, &s->accept_insert, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, "SELECT digest FROM pending WHERE device = ?1 AND counter = ?2 UNION ALL "
+                                      "SELECT digest FROM accepted WHERE device = ?1 AND counter = ?2", -1,
                                &s->find_digest, NULL) != SQLITE_OK) {
             err = fail(s, "schema");
         }
@@ -88,7 +106,6 @@ void mfl_store_close(mfl_store_t *s)
         sqlite3_finalize(s->get_device);
         sqlite3_finalize(s->accept_counter);
         sqlite3_finalize(s->accept_insert);
-        sqlite3_finalize(s->accept_digest);
         sqlite3_finalize(s->find_digest);
         sqlite3_close(s->db);
         free(s);
@@ -204,19 +221,15 @@ static int refusal(mfl_store_t *s, const mfl_store_update_t *u, int *outcome, ui
 
 static int step_insert(mfl_store_t *s, const mfl_store_update_t *u)
 {
-    sqlite3_stmt *p = s->accept_insert, *a = s->accept_digest;
+    sqlite3_stmt *p = s->accept_insert;
     sqlite3_reset(p);
     sqlite3_bind_blob(p, 1, u->device, (int)u->device_len, SQLITE_STATIC);
     sqlite3_bind_int64(p, 2, (sqlite3_int64)u->counter);
     sqlite3_bind_int64(p, 3, (sqlite3_int64)u->base_version);
     sqlite3_bind_blob(p, 4, u->msg, (int)u->len, SQLITE_STATIC);
-    sqlite3_reset(a);
-    sqlite3_bind_blob(a, 1, u->device, (int)u->device_len, SQLITE_STATIC);
-    sqlite3_bind_int64(a, 2, (sqlite3_int64)u->counter);
-    sqlite3_bind_blob(a, 3, u->digest, 32, SQLITE_STATIC);
-    const int err = sqlite3_step(p) == SQLITE_DONE && sqlite3_step(a) == SQLITE_DONE ? 0 : fail(s, "insert update");
+    sqlite3_bind_blob(p, 5, u->digest, 32, SQLITE_STATIC);
+    const int err = sqlite3_step(p) == SQLITE_DONE ? 0 : fail(s, "insert update");
     sqlite3_reset(p);
-    sqlite3_reset(a);
     return err;
 }
 
@@ -302,7 +315,7 @@ int64_t mfl_store_pending_count(mfl_store_t *s)
 
 int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg, size_t len, int64_t upto)
 {
-    sqlite3_stmt *ins = NULL, *del = NULL, *max = NULL;
+    sqlite3_stmt *ins = NULL, *keep = NULL, *del = NULL, *max = NULL;
     int err = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, "begin");
     if (!err && (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM models", -1, &max, NULL) ||
                  sqlite3_step(max) != SQLITE_ROW)) {
@@ -312,18 +325,23 @@ int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg
         err = MFL_ERR_INVALID_ARG; /* versions only go up */
     }
     if (!err && (sqlite3_prepare_v2(s->db, "INSERT INTO models (version, msg) VALUES (?, ?)", -1, &ins, NULL) ||
+                 sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO accepted (device, counter, digest) "
+                                           "SELECT device, counter, digest FROM pending "
+                                           "WHERE rowid <= ?1 AND digest IS NOT NULL", -1, &keep, NULL) ||
                  sqlite3_prepare_v2(s->db, "DELETE FROM pending WHERE rowid <= ?", -1, &del, NULL))) {
         err = fail(s, "publish");
     }
     if (!err) {
         sqlite3_bind_int64(ins, 1, (sqlite3_int64)version);
         sqlite3_bind_blob(ins, 2, msg, (int)len, SQLITE_STATIC);
+        sqlite3_bind_int64(keep, 1, upto);
         sqlite3_bind_int64(del, 1, upto);
-        if (sqlite3_step(ins) != SQLITE_DONE || sqlite3_step(del) != SQLITE_DONE) {
+        if (sqlite3_step(ins) != SQLITE_DONE || sqlite3_step(keep) != SQLITE_DONE || sqlite3_step(del) != SQLITE_DONE) {
             err = fail(s, "publish");
         }
     }
     sqlite3_finalize(ins);
+    sqlite3_finalize(keep);
     sqlite3_finalize(del);
     sqlite3_finalize(max);
     if (err) {

@@ -105,7 +105,8 @@ def receipt(answer):
 
 def stored(db, device):
     con = sqlite3.connect(db)
-    rows = con.execute("SELECT counter FROM accepted WHERE device = ? ORDER BY counter", (device.encode(),)).fetchall()
+    rows = con.execute("SELECT counter FROM pending WHERE device = ?1 UNION ALL SELECT counter FROM accepted "
+                       "WHERE device = ?1 ORDER BY counter", (device.encode(),)).fetchall()
     last = con.execute("SELECT last_counter FROM devices WHERE id = ?", (device.encode(),)).fetchone()[0]
     con.close()
     return [r[0] for r in rows], last
