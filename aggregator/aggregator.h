@@ -37,7 +37,9 @@ typedef struct {
 /* Largest norm bound in real units whose Q8.24 value fits the model's
  * 64-bit bound field with room to spare. */
 #define AGG_NORM_MAX 1e9
-#define AGG_SAMPLE_CAP_DEFAULT 1000
+/* sample_cap = auto: an update weighs at most this many times the median
+ * sample count of its round */
+#define AGG_MEDIAN_CAP 2.0
 
 /* Reads FILE (key = value lines, # comments). Returns 0 or -1 with msg. */
 int agg_config_load(const char *path, agg_config_t *c, char *msg, size_t cap);

@@ -38,7 +38,7 @@ void agg_config_defaults(agg_config_t *c)
     c->durability = MFL_DURABLE_PROCESS;
     c->max_delta_norm = AGG_NORM_AUTO;
     c->agg = mfl_agg_defaults();
-    c->agg.sample_cap = AGG_SAMPLE_CAP_DEFAULT; /* one device's weight is bounded unless configured otherwise */
+    c->agg.median_cap = AGG_MEDIAN_CAP; /* no update outweighs twice a typical one of its round */
 }
 
 __attribute__((format(printf, 3, 4))) static int bad(char *msg, size_t cap, const char *fmt, ...)
@@ -118,8 +118,10 @@ static int apply(agg_config_t *c, const char *k, const char *v)
     }
     if (!strcmp(k, "trim_fraction")) return set_double(&c->agg.trim_fraction, v);
     if (!strcmp(k, "sample_cap")) {
-        int err = set_uint(&u, v);
-        c->agg.sample_cap = u;
+        const int is_auto = !strcmp(v, "auto");
+        const int err = is_auto ? 0 : set_uint(&u, v);
+        c->agg.sample_cap = is_auto ? 0 : u;
+        c->agg.median_cap = is_auto ? AGG_MEDIAN_CAP : 0.0;
         return err;
     }
     if (!strcmp(k, "staleness_exponent")) return set_double(&c->agg.staleness_exponent, v);

@@ -643,12 +643,17 @@ int agg_server_run(agg_state_t *s)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    char cap[32];
+    if (s->cfg.agg.median_cap > 0.0) {
+        snprintf(cap, sizeof(cap), "%gx_median", s->cfg.agg.median_cap);
+    } else {
+        snprintf(cap, sizeof(cap), "%llu", (unsigned long long)s->cfg.agg.sample_cap);
+    }
     agg_log("listening",
-            "dtls=%s certificates=%s plain=%s verify_threads=%u version=%llu sample_cap=%llu max_delta_norm=%.6g",
+            "dtls=%s certificates=%s plain=%s verify_threads=%u version=%llu sample_cap=%s max_delta_norm=%.6g",
             s->cfg.listen, s->cfg.cert[0] ? s->cfg.cert_listen : "off",
             s->cfg.plain_listen[0] ? s->cfg.plain_listen : "off", s->cfg.verify_threads,
-            (unsigned long long)s->version, (unsigned long long)s->cfg.agg.sample_cap,
-            (double)s->norm_bound_q24 / 16777216.0);
+            (unsigned long long)s->version, cap, (double)s->norm_bound_q24 / 16777216.0);
     run_loop(ctx);
     agg_log("shutdown", "accepted=%llu rejected=%llu version=%llu retransmissions_answered=%llu",
             (unsigned long long)s->accepted, (unsigned long long)s->rejected, (unsigned long long)s->version,

@@ -4,7 +4,8 @@
  * Q8.24 int32 arrays of n values (rows x cols of the head, bias last).
  *
  *  - weighted mean (FedAvg; FedBuff when the buffer fills asynchronously):
- *    weight = min(samples, sample_cap) * (1 + staleness)^-staleness_exponent
+ *    weight = min(samples, sample_cap, median_cap * median samples)
+ *             * (1 + staleness)^-staleness_exponent
  *  - per-update L2 norm clipping before anything else
  *  - coordinate-wise trimmed mean or median (robust to poisoned updates;
  *    these ignore weights)
@@ -35,6 +36,9 @@ typedef struct {
     int rule;                  /* enum mfl_agg_rule */
     double trim_fraction;      /* trimmed mean: fraction dropped at each end, [0, 0.5) */
     uint64_t sample_cap;       /* weights use min(samples, cap); 0 = no cap */
+    double median_cap;         /* and min(samples, median_cap x the median of the round's samples):
+                                * no update outweighs twice a typical one at 2, however many samples
+                                * it claims; 0 = off */
     double staleness_exponent; /* a >= 0 in (1 + staleness)^-a; 0 = ignore staleness */
     double clip_norm_q24;      /* clip each delta's L2 norm to this (Q8.24 units); 0 = no clipping */
     int balance_groups;        /* equal total weight per group (mean rule) */
@@ -42,7 +46,8 @@ typedef struct {
 } mfl_agg_opts_t;
 
 /* FedAvg defaults: mean, sample-count weights, no cap, staleness ignored,
- * no clipping, no balancing, server learning rate 1. */
+ * no clipping, no balancing, server learning rate 1. (The aggregator's
+ * own defaults cap the weights: docs/aggregator.md.) */
 mfl_agg_opts_t mfl_agg_defaults(void);
 
 /* Bytes of scratch mfl_aggregate needs for m updates of n values. */

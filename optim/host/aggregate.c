@@ -9,7 +9,7 @@
 
 mfl_agg_opts_t mfl_agg_defaults(void)
 {
-    mfl_agg_opts_t o = {.rule = MFL_AGG_MEAN, .trim_fraction = 0.1, .sample_cap = 0,
+    mfl_agg_opts_t o = {.rule = MFL_AGG_MEAN, .trim_fraction = 0.1, .sample_cap = 0, .median_cap = 0.0,
                         .staleness_exponent = 0.0, .clip_norm_q24 = 0.0, .balance_groups = 0, .server_lr = 1.0};
     return o;
 }
@@ -24,6 +24,12 @@ static int32_t saturate(double v)
 {
     v = round(v);
     return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
 }
 
 /* Per-update factor that scales its delta's L2 norm down to the clip norm. */
@@ -41,13 +47,25 @@ static void clip_factors(const mfl_agg_opts_t *o, const mfl_agg_update_t *u, siz
 
 /* Normalised weights: samples (capped) times staleness decay, optionally
  * rebalanced so that every group present has the same total. */
+/* The median of the updates' sample counts (tmp: m doubles). */
+static double median_samples(const mfl_agg_update_t *u, size_t m, double *tmp)
+{
+    for (size_t i = 0; i < m; i++) {
+        tmp[i] = (double)u[i].samples;
+    }
+    qsort(tmp, m, sizeof(double), compare_double);
+    return m % 2 ? tmp[m / 2] : 0.5 * (tmp[m / 2 - 1] + tmp[m / 2]);
+}
+
 static void mean_weights(const mfl_agg_opts_t *o, const mfl_agg_update_t *u, size_t m, double *w,
                          double *group_total)
 {
     double total = 0.0;
+    const double by_median = o->median_cap > 0.0 ? o->median_cap * median_samples(u, m, group_total) : 0.0;
     for (size_t i = 0; i < m; i++) {
-        const uint64_t s = o->sample_cap && u[i].samples > o->sample_cap ? o->sample_cap : u[i].samples;
-        w[i] = (double)s * pow(1.0 + u[i].staleness, -o->staleness_exponent);
+        double s = (double)(o->sample_cap && u[i].samples > o->sample_cap ? o->sample_cap : u[i].samples);
+        s = by_median > 0.0 && s > by_median ? by_median : s;
+        w[i] = s * pow(1.0 + u[i].staleness, -o->staleness_exponent);
     }
     if (o->balance_groups) { /* each group's weights sum to 1 */
         for (size_t i = 0; i < m; i++) {
@@ -66,12 +84,6 @@ static void mean_weights(const mfl_agg_opts_t *o, const mfl_agg_update_t *u, siz
     for (size_t i = 0; i < m; i++) {
         w[i] /= total;
     }
-}
-
-static int compare_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* Coordinate j under the robust rules: trimmed mean or median. */
@@ -103,7 +115,7 @@ int mfl_aggregate(const mfl_agg_opts_t *o, const mfl_agg_update_t *u, size_t m, 
     }
     if (!o || !u || m == 0 || !out || !scratch || scratch_size < mfl_agg_scratch_size(m, n) ||
         !(o->server_lr > 0.0) || o->staleness_exponent < 0.0 || o->trim_fraction < 0.0 ||
-        o->trim_fraction >= 0.5 || o->rule < MFL_AGG_MEAN || o->rule > MFL_AGG_MEDIAN) {
+        o->trim_fraction >= 0.5 || o->rule < MFL_AGG_MEAN || o->rule > MFL_AGG_MEDIAN || o->median_cap < 0.0) {
         return MFL_ERR_INVALID_ARG;
     }
     double *w = scratch, *clip = w + m, *vals = clip + m;

@@ -1,5 +1,8 @@
 /* Aggregation strategies on hand-computed cases. */
+#include <math.h>
+
 #include "mfl/aggregate.h"
+#include "mfl/error.h"
 #include "test_support.h"
 
 static uint8_t scratch[1024];
@@ -29,6 +32,30 @@ static void test_fedavg_weights_by_samples(void **state)
     run(&o, u, 2, 2, NULL, out);
     assert_int_equal(out[0], 250);
     assert_int_equal(out[1], 0);
+}
+
+/* One update claiming 2^32 - 1 samples among honest ones of 10: capped at
+ * twice the median, it weighs 20, not 99.99 % of the round. */
+static void test_median_cap(void **state)
+{
+    (void)state;
+    const int32_t honest[1] = {0}, hostile[1] = {1 << 20};
+    mfl_agg_update_t u[4] = {{honest, 10, 0, 0}, {honest, 10, 0, 0}, {honest, 12, 0, 0}, {hostile, 4294967295u, 0, 0}};
+    mfl_agg_opts_t o = mfl_agg_defaults();
+    int32_t out[1];
+    run(&o, u, 4, 1, NULL, out);
+    assert_true(out[0] > (1 << 20) - 10); /* uncapped: the hostile update is the round */
+    o.median_cap = 2.0; /* median of 10, 10, 12, 2^32-1 is 11: cap 22 */
+    run(&o, u, 4, 1, NULL, out);
+    assert_int_equal(out[0], (int32_t)llround((double)(1 << 20) * 22.0 / (10 + 10 + 12 + 22)));
+    o.sample_cap = 5; /* the fixed cap still applies first */
+    run(&o, u, 4, 1, NULL, out);
+    assert_int_equal(out[0], (1 << 20) / 4);
+    o.median_cap = -1.0;
+    assert_int_equal(mfl_aggregate(&o, u, 4, 1, NULL, out, scratch, sizeof(scratch)), MFL_ERR_INVALID_ARG);
+    u[0].samples = 0; /* the protocol refuses 0 samples; so does the aggregation */
+    o.median_cap = 0.0;
+    assert_int_equal(mfl_aggregate(&o, u, 4, 1, NULL, out, scratch, sizeof(scratch)), MFL_ERR_INVALID_ARG);
 }
 
 static void test_staleness_discount(void **state)
@@ -113,6 +140,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fedavg_weights_by_samples),
+        cmocka_unit_test(test_median_cap),
         cmocka_unit_test(test_staleness_discount),
         cmocka_unit_test(test_clipping),
         cmocka_unit_test(test_robust_rules_resist_an_outlier),
