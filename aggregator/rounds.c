@@ -185,7 +185,7 @@ int agg_state_open(agg_state_t *s, const agg_config_t *cfg, char *msg, size_t ca
         const uint8_t zero[32] = {0};
         s->version = 1;
         err = build_model_msg(s, zero, &s->model_msg, &s->model_msg_len);
-        err = err ? err : mfl_store_publish_model(s->store, 1, s->model_msg, s->model_msg_len, 0);
+        err = err ? err : mfl_store_publish_model(s->store, 1, s->model_msg, s->model_msg_len, NULL, 0);
         if (err) {
             snprintf(msg, cap, "cannot publish the first model: %s", mfl_strerror(err));
         }
@@ -203,14 +203,29 @@ void agg_state_close(agg_state_t *s)
 
 /* ---- aggregation round ---- */
 
+/* A round folds at most one update per device, the oldest: a device that
+ * sends many updates in a row cannot fill a round by itself (the others
+ * wait, pending, for later rounds). */
 typedef struct {
     agg_state_t *s;
     mfl_agg_update_t *updates;
     int32_t *deltas;
     size_t count, cap;
-    int64_t last_rowid;
+    int64_t *folded;          /* rowids this round takes (or drops, if unreadable) */
+    size_t n_folded;
+    mfl_device_rec_t *devices; /* the device of each update taken */
     char (*groups)[64];
 } round_t;
+
+static int in_round(const round_t *r, const uint8_t *id, size_t len)
+{
+    for (size_t i = 0; i < r->count; i++) {
+        if (r->devices[i].id_len == len && !memcmp(r->devices[i].id, id, len)) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static uint32_t group_index(round_t *r, const char *group)
 {
@@ -228,44 +243,52 @@ static int collect(void *ctx, int64_t rowid, const uint8_t *msg, size_t len)
     agg_state_t *s = r->s;
     mfl_cose_sign1_t c;
     mfl_update_t u;
-    mfl_device_rec_t dev;
     if (r->count == r->cap) {
         return 1;
     }
     const size_t n = (size_t)s->rows * s->cols;
     int32_t *delta = r->deltas + r->count * n;
+    mfl_device_rec_t *dev = &r->devices[r->count];
     /* stored updates were verified before they were committed */
     if (mfl_cose_sign1_decode(msg, len, &c) || mfl_update_decode(c.payload, c.payload_len, s->rows, s->cols, &u) ||
-        mfl_store_get_device(s->store, c.kid, c.kid_len, &dev) ||
+        mfl_store_get_device(s->store, c.kid, c.kid_len, dev) ||
         (u.index_bytes && mfl_delta_index_decode(u.index_bytes, u.index_len, u.delta.k, (uint32_t)n, s->index))) {
-        r->last_rowid = rowid; /* unreadable: drop it with this round */
+        r->folded[r->n_folded++] = rowid; /* unreadable: drop it with this round */
         return 0;
+    }
+    if (in_round(r, c.kid, c.kid_len)) {
+        return 0; /* this device's next update: a later round */
     }
     u.delta.index = u.index_bytes ? s->index : NULL;
     mfl_delta_expand(&u.delta, delta);
-    snprintf(r->groups[r->count], sizeof(r->groups[0]), "%s", dev.group);
+    snprintf(r->groups[r->count], sizeof(r->groups[0]), "%s", dev->group);
     r->updates[r->count] = (mfl_agg_update_t){delta, u.samples, (uint32_t)(s->version - u.base_version),
-                                              group_index(r, dev.group)};
+                                              group_index(r, dev->group)};
     r->count++;
-    r->last_rowid = rowid;
+    r->folded[r->n_folded++] = rowid;
     return 0;
 }
 
 int agg_publish_round(agg_state_t *s, uint32_t k_min)
 {
-    const int64_t pending = mfl_store_pending_count(s->store);
-    if (pending < (int64_t)(k_min ? k_min : 1)) {
+    const int64_t devices = mfl_store_pending_devices(s->store), pending = mfl_store_pending_count(s->store);
+    if (devices < 0 || pending < 0) {
+        return MFL_ERR_STORE;
+    }
+    if (devices < (int64_t)(k_min ? k_min : 1)) {
         return 0;
     }
-    const size_t n = (size_t)s->rows * s->cols, cap = (size_t)pending;
-    round_t r = {.s = s, .cap = cap, .last_rowid = 0};
+    const size_t n = (size_t)s->rows * s->cols, cap = (size_t)devices, rows = (size_t)pending;
+    round_t r = {.s = s, .cap = cap};
     r.updates = calloc(cap, sizeof(*r.updates));
     r.deltas = calloc(cap * n, sizeof(int32_t));
     r.groups = calloc(cap, sizeof(*r.groups));
+    r.devices = calloc(cap, sizeof(*r.devices));
+    r.folded = calloc(rows, sizeof(*r.folded));
     const size_t scratch_size = mfl_agg_scratch_size(cap, n);
     void *scratch = malloc(scratch_size);
     int32_t *next = malloc(n * sizeof(int32_t));
-    int err = r.updates && r.deltas && r.groups && scratch && next ? 0 : MFL_ERR_NO_MEMORY;
+    int err = r.updates && r.deltas && r.groups && r.devices && r.folded && scratch && next ? 0 : MFL_ERR_NO_MEMORY;
     err = err ? err : mfl_store_each_pending(s->store, collect, &r) < 0 ? MFL_ERR_STORE : 0;
     if (!err && r.count) {
         err = mfl_aggregate(&s->cfg.agg, r.updates, r.count, n, s->global, next, scratch, scratch_size);
@@ -279,7 +302,7 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min)
         s->global = next;
         s->version++;
         err = build_model_msg(s, prev, &msg, &len);
-        err = err ? err : mfl_store_publish_model(s->store, s->version, msg, len, r.last_rowid);
+        err = err ? err : mfl_store_publish_model(s->store, s->version, msg, len, r.folded, r.n_folded);
         if (err) { /* nothing published: back to the previous state */
             s->global = keep;
             s->version--;
@@ -294,7 +317,7 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min)
                     r.count, len);
         }
     }
-    free(r.updates), free(r.deltas), free(r.groups), free(scratch), free(next);
+    free(r.updates), free(r.deltas), free(r.groups), free(r.devices), free(r.folded), free(scratch), free(next);
     return err ? err : r.count > 0;
 }
 

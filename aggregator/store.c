@@ -13,6 +13,7 @@ struct mfl_store {
     sqlite3 *db;
     sqlite3_stmt *get_device, *accept_counter, *accept_insert, *find_digest;
     int64_t pending; /* rows in `pending`, kept in step with commits; -1 = count them */
+    int64_t pending_devices; /* devices with a row in `pending`, likewise */
 };
 
 static const char schema[] =
@@ -20,10 +21,10 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS devices ("
     "  id BLOB PRIMARY KEY, psk BLOB NOT NULL, pub BLOB NOT NULL, grp TEXT NOT NULL,"
     "  last_counter INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0,"
-    "  accepted INTEGER NOT NULL DEFAULT 0);"
-    /* no AUTOINCREMENT and no index: a round takes every pending row, so
-     * reused rowids cannot mix rounds, and the counter check lives in
-     * `devices`; each would cost a page write per update */
+    "  accepted INTEGER NOT NULL DEFAULT 0, pending INTEGER NOT NULL DEFAULT 0);"
+    /* no AUTOINCREMENT and no index, each a page write per update: rowids
+     * grow while rows are pending (arrival order), a round deletes the rows
+     * it folded by rowid, and the counter check lives in `devices` */
     "CREATE TABLE IF NOT EXISTS pending ("
     "  rowid INTEGER PRIMARY KEY, device BLOB NOT NULL, counter INTEGER NOT NULL,"
     "  base_version INTEGER NOT NULL, msg BLOB NOT NULL, digest BLOB);"
@@ -44,18 +45,35 @@ static int fail(mfl_store_t *s, const char *what)
 
 /* A store made before digests were kept: its pending table gains the
  * column (its rows have none, so their retransmissions are "counter used"). */
-static int add_digest_column(sqlite3 *db)
+static int has_column(sqlite3 *db, const char *table, const char *column)
 {
     sqlite3_stmt *st;
     int has = 0;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('pending') WHERE name = 'digest'", -1, &st,
-                           NULL) != SQLITE_OK) {
-        return -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+        has = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
     }
-    has = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
     sqlite3_finalize(st);
-    return has || sqlite3_exec(db, "ALTER TABLE pending ADD COLUMN digest BLOB", NULL, NULL, NULL) == SQLITE_OK ? 0
-                                                                                                                : -1;
+    return has;
+}
+
+/* A store made by an earlier version: pending rows gain a digest column
+ * (theirs stay empty, so their retransmissions are "counter used"), and
+ * devices a count of their pending rows. */
+static int migrate(sqlite3 *db)
+{
+    int err = 0;
+    if (!has_column(db, "pending", "digest")) {
+        err = sqlite3_exec(db, "ALTER TABLE pending ADD COLUMN digest BLOB", NULL, NULL, NULL) != SQLITE_OK;
+    }
+    if (!err && !has_column(db, "devices", "pending")) {
+        err = sqlite3_exec(db, "ALTER TABLE devices ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;"
+                               "UPDATE devices SET pending = (SELECT count(*) FROM pending WHERE device = devices.id);",
+                           NULL, NULL, NULL) != SQLITE_OK;
+    }
+    return err ? -1 : 0;
 }
 
 int mfl_store_open(const char *data_dir, int durability, mfl_store_t **out)
@@ -69,7 +87,7 @@ int mfl_store_open(const char *data_dir, int durability, mfl_store_t **out)
     if (!s) {
         return MFL_ERR_NO_MEMORY;
     }
-    s->pending = -1;
+    s->pending = s->pending_devices = -1;
     int err = 0;
     if (sqlite3_open(path, &s->db) != SQLITE_OK) {
         err = fail(s, path);
@@ -81,9 +99,10 @@ int mfl_store_open(const char *data_dir, int durability, mfl_store_t **out)
             sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(s->db, "SELECT psk, pub, grp, last_counter, revoked FROM devices WHERE id = ?", -1,
                                &s->get_device, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(s->db, "UPDATE devices SET last_counter = ?, accepted = accepted + 1 WHERE id = ? AND revoked = 0 AND "
-                                      "last_counter < ?", -1, &s->accept_counter, NULL) != SQLITE_OK ||
-            add_digest_column(s->db) ||
+            sqlite3_prepare_v2(s->db, "UPDATE devices SET last_counter = ?, accepted = accepted + 1, "
+                                      "pending = pending + 1 WHERE id = ? AND revoked = 0 AND last_counter < ? "
+                                      "RETURNING pending", -1, &s->accept_counter, NULL) != SQLITE_OK ||
+            migrate(s->db) ||
             sqlite3_prepare_v2(s->db, "INSERT INTO pending (device, counter, base_version, msg, digest) "
                                       "VALUES (?,?,?,?,?)", -1, &s->accept_insert, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(s->db, "SELECT digest FROM pending WHERE device = ?1 AND counter = ?2 UNION ALL "
@@ -246,8 +265,11 @@ int mfl_store_accept_update(mfl_store_t *s, const mfl_store_update_t *u, int *ou
     sqlite3_bind_int64(s->accept_counter, 1, (sqlite3_int64)u->counter);
     sqlite3_bind_blob(s->accept_counter, 2, u->device, (int)u->device_len, SQLITE_STATIC);
     sqlite3_bind_int64(s->accept_counter, 3, (sqlite3_int64)u->counter);
-    int err = sqlite3_step(s->accept_counter) == SQLITE_DONE ? 0 : fail(s, "counter");
-    const int taken = !err && sqlite3_changes(s->db) == 1;
+    int rc = sqlite3_step(s->accept_counter);
+    const int taken = rc == SQLITE_ROW;
+    const int64_t device_pending = taken ? sqlite3_column_int64(s->accept_counter, 0) : 0;
+    rc = taken ? sqlite3_step(s->accept_counter) : rc;
+    int err = rc == SQLITE_DONE ? 0 : fail(s, "counter");
     sqlite3_reset(s->accept_counter);
     err = err || !taken ? err : step_insert(s, u);
     if (err || !taken) {
@@ -255,10 +277,11 @@ int mfl_store_accept_update(mfl_store_t *s, const mfl_store_update_t *u, int *ou
         return err ? err : refusal(s, u, outcome, last_counter);
     }
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        s->pending = -1;
+        s->pending = s->pending_devices = -1;
         return fail(s, "commit");
     }
     s->pending += s->pending >= 0;
+    s->pending_devices += s->pending_devices >= 0 && device_pending == 1;
     *outcome = MFL_STORE_ACCEPTED;
     *last_counter = u->counter;
     return 0;
@@ -313,9 +336,46 @@ int64_t mfl_store_pending_count(mfl_store_t *s)
     return n;
 }
 
-int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg, size_t len, int64_t upto)
+int64_t mfl_store_pending_devices(mfl_store_t *s)
 {
-    sqlite3_stmt *ins = NULL, *keep = NULL, *del = NULL, *max = NULL;
+    if (s->pending_devices >= 0) {
+        return s->pending_devices;
+    }
+    sqlite3_stmt *st;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM devices WHERE pending > 0", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    s->pending_devices = n;
+    return n;
+}
+
+/* Folds one pending row: its device's pending count down, its digest
+ * kept in `accepted`, the row gone. */
+static int fold_row(mfl_store_t *s, sqlite3_stmt *const st[3], int64_t rowid)
+{
+    for (int i = 0; i < 3; i++) {
+        sqlite3_reset(st[i]);
+        sqlite3_bind_int64(st[i], 1, rowid);
+        if (sqlite3_step(st[i]) != SQLITE_DONE) {
+            return fail(s, "fold");
+        }
+    }
+    return 0;
+}
+
+int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg, size_t len, const int64_t *folded,
+                            size_t n_folded)
+{
+    static const char *const fold_sql[3] = {
+        "UPDATE devices SET pending = pending - 1 WHERE id = (SELECT device FROM pending WHERE rowid = ?1) "
+        "AND pending > 0",
+        "INSERT OR IGNORE INTO accepted (device, counter, digest) SELECT device, counter, digest FROM pending "
+        "WHERE rowid = ?1 AND digest IS NOT NULL",
+        "DELETE FROM pending WHERE rowid = ?1"};
+    sqlite3_stmt *ins = NULL, *max = NULL, *fold[3] = {NULL, NULL, NULL};
     int err = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, "begin");
     if (!err && (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM models", -1, &max, NULL) ||
                  sqlite3_step(max) != SQLITE_ROW)) {
@@ -324,31 +384,30 @@ int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg
     if (!err && (uint64_t)sqlite3_column_int64(max, 0) >= version) {
         err = MFL_ERR_INVALID_ARG; /* versions only go up */
     }
-    if (!err && (sqlite3_prepare_v2(s->db, "INSERT INTO models (version, msg) VALUES (?, ?)", -1, &ins, NULL) ||
-                 sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO accepted (device, counter, digest) "
-                                           "SELECT device, counter, digest FROM pending "
-                                           "WHERE rowid <= ?1 AND digest IS NOT NULL", -1, &keep, NULL) ||
-                 sqlite3_prepare_v2(s->db, "DELETE FROM pending WHERE rowid <= ?", -1, &del, NULL))) {
+    for (int i = 0; !err && i < 3; i++) {
+        err = sqlite3_prepare_v2(s->db, fold_sql[i], -1, &fold[i], NULL) == SQLITE_OK ? 0 : fail(s, "publish");
+    }
+    if (!err && sqlite3_prepare_v2(s->db, "INSERT INTO models (version, msg) VALUES (?, ?)", -1, &ins, NULL)) {
         err = fail(s, "publish");
     }
     if (!err) {
         sqlite3_bind_int64(ins, 1, (sqlite3_int64)version);
         sqlite3_bind_blob(ins, 2, msg, (int)len, SQLITE_STATIC);
-        sqlite3_bind_int64(keep, 1, upto);
-        sqlite3_bind_int64(del, 1, upto);
-        if (sqlite3_step(ins) != SQLITE_DONE || sqlite3_step(keep) != SQLITE_DONE || sqlite3_step(del) != SQLITE_DONE) {
-            err = fail(s, "publish");
-        }
+        err = sqlite3_step(ins) == SQLITE_DONE ? 0 : fail(s, "publish");
+    }
+    for (size_t i = 0; !err && i < n_folded; i++) {
+        err = fold_row(s, fold, folded[i]);
     }
     sqlite3_finalize(ins);
-    sqlite3_finalize(keep);
-    sqlite3_finalize(del);
     sqlite3_finalize(max);
+    for (int i = 0; i < 3; i++) {
+        sqlite3_finalize(fold[i]);
+    }
     if (err) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return err;
     }
-    s->pending = -1; /* some were folded in: count again when asked */
+    s->pending = s->pending_devices = -1; /* some were folded in: count again when asked */
     return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, "commit");
 }
 

@@ -153,7 +153,7 @@ static void commit(agg_state_t *s, const agg_pending_t *p, const mfl_update_t *u
             (int)c->kid_len, (const char *)c->kid, (unsigned long long)u->counter,
             (unsigned long long)u->base_version, (unsigned long long)u->samples, norm, digest);
     receipt(s, out, 204, u, MFL_RECEIPT_ACCEPTED, last);
-    if (mfl_store_pending_count(s->store) >= (int64_t)s->cfg.buffer_k) {
+    if (mfl_store_pending_devices(s->store) >= (int64_t)s->cfg.buffer_k) { /* K updates of K devices */
         out->published = agg_publish_round(s, s->cfg.buffer_k) > 0;
     }
 }

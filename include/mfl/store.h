@@ -89,9 +89,15 @@ int mfl_store_each_pending(mfl_store_t *s, int (*fn)(void *ctx, int64_t rowid, c
                            void *ctx);
 int64_t mfl_store_pending_count(mfl_store_t *s);
 
+/* Devices with at least one pending update (a round folds one per device). */
+int64_t mfl_store_pending_devices(mfl_store_t *s);
+
 /* Publishes a model: in one transaction stores it (version must be above
- * every stored one) and removes the pending updates with rowid <= upto. */
-int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg, size_t len, int64_t upto);
+ * every stored one: MFL_ERR_INVALID_ARG) and folds the pending updates
+ * whose rowids are listed (their digests stay, in `accepted`); the others
+ * stay pending. */
+int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg, size_t len, const int64_t *folded,
+                            size_t n_folded);
 
 /* The latest model message (malloc'd into *msg) and its version; *msg NULL
  * and version 0 when none is stored. */

@@ -38,6 +38,19 @@ static int sum_pending(void *ctx, int64_t rowid, const uint8_t *msg, size_t len)
     return 0;
 }
 
+typedef struct {
+    int64_t rowid[8];
+    size_t n;
+} pending_rows_t;
+
+static int list_pending(void *ctx, int64_t rowid, const uint8_t *msg, size_t len)
+{
+    (void)msg, (void)len;
+    pending_rows_t *r = ctx;
+    r->rowid[r->n++] = rowid;
+    return r->n == 8;
+}
+
 /* Offers an update whose digest is 32 bytes of `digest`; returns the
  * store's outcome (or its error), with the device's last counter. */
 static int offer(mfl_store_t *s, const char *id, uint64_t counter, uint8_t digest, uint64_t *last)
@@ -106,17 +119,26 @@ static void test_store_lifecycle(void **state)
     mfl_store_each_device(s, count_devices, &n);
     assert_int_equal(n, 2);
 
-    /* models: versions only go up; publishing clears the folded updates */
+    /* models: versions only go up; publishing folds the listed updates */
     uint64_t version;
     uint8_t *model;
     size_t len;
+    pending_rows_t rows = {0};
+    mfl_store_each_pending(s, list_pending, &rows);
+    assert_int_equal(rows.n, 2);
+    assert_int_equal(mfl_store_pending_devices(s), 2);
     assert_int_equal(mfl_store_latest_model(s, &version, &model, &len), 0);
     assert_null(model);
-    assert_int_equal(mfl_store_publish_model(s, 2, msg, 3, 1), 0);
+    assert_int_equal(mfl_store_publish_model(s, 2, msg, 3, rows.rowid, 1), 0);
     assert_int_equal(mfl_store_pending_count(s), 1);
-    assert_int_equal(mfl_store_publish_model(s, 2, msg, 3, 9), MFL_ERR_INVALID_ARG);
-    assert_int_equal(mfl_store_publish_model(s, 1, msg, 3, 9), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_store_pending_devices(s), 1);
+    assert_int_equal(mfl_store_publish_model(s, 2, msg, 3, rows.rowid + 1, 1), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_store_publish_model(s, 1, msg, 3, rows.rowid + 1, 1), MFL_ERR_INVALID_ARG);
     assert_int_equal(mfl_store_pending_count(s), 1);
+    /* a device's second pending update does not count as another device */
+    assert_int_equal(offer(s, "dev2", 2, 0x22, NULL), MFL_STORE_ACCEPTED);
+    assert_int_equal(mfl_store_pending_count(s), 2);
+    assert_int_equal(mfl_store_pending_devices(s), 1);
     assert_int_equal(mfl_store_latest_model(s, &version, &model, &len), 0);
     assert_int_equal(version, 2);
     assert_int_equal(len, 3);
@@ -127,8 +149,13 @@ static void test_store_lifecycle(void **state)
     assert_int_equal(offer(s, "dev2", 9, 0x09, NULL), MFL_ERR_NO_DEVICE);
     /* a digest outlives the round that folds its update in */
     assert_int_equal(offer(s, "dev1", 6, 0x66, NULL), MFL_STORE_ACCEPTED);
-    assert_int_equal(mfl_store_publish_model(s, 3, msg, 3, INT64_MAX), 0);
+    assert_int_equal(mfl_store_pending_devices(s), 2);
+    rows.n = 0;
+    mfl_store_each_pending(s, list_pending, &rows);
+    assert_int_equal(rows.n, 3);
+    assert_int_equal(mfl_store_publish_model(s, 3, msg, 3, rows.rowid, rows.n), 0);
     assert_int_equal(mfl_store_pending_count(s), 0);
+    assert_int_equal(mfl_store_pending_devices(s), 0);
     assert_int_equal(offer(s, "dev1", 6, 0x66, &last), MFL_STORE_DUPLICATE);
     assert_int_equal(last, 6);
     assert_int_equal(mfl_store_revoke_device(s, (const uint8_t *)"nope", 4), MFL_ERR_NO_DEVICE);
