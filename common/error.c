@@ -34,6 +34,7 @@ const char *mfl_strerror(int err)
     case MFL_ERR_NO_HEAD: return "model has no trainable head";
     case MFL_ERR_LABEL: return "label outside the model's classes";
     case MFL_ERR_LEARN_CONFIG: return "learner options out of range";
+    case MFL_ERR_NO_SAMPLES: return "nothing learned since the global model: no update to send";
     case MFL_ERR_CBOR_TRUNCATED: return "CBOR: input ends inside an item (truncated)";
     case MFL_ERR_CBOR_TRAILING: return "CBOR: trailing bytes after the message";
     case MFL_ERR_CBOR_INDEFINITE: return "CBOR: indefinite-length item";

@@ -8,7 +8,7 @@ seconds=${1:-60}
 shared=${MFL_SHARED_DIR:-../shared}
 build=build-fuzz
 CC=clang cmake -S . -B "$build" -DMFL_FUZZ=ON -DMFL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import fuzz_idx fuzz_float_model fuzz_messages fuzz_device_state mfl \
+cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import fuzz_idx fuzz_float_model fuzz_messages fuzz_device_state fuzz_reassembly mfl \
   >/dev/null
 
 seeds=$build/seeds
@@ -40,7 +40,7 @@ run fuzz_float_model "$seeds/mflf"
 "$build/bin/mfl" keygen "$seeds/dev" >/dev/null
 for k in 0 30; do
   "$build/bin/mfl" update make --model "$seeds/mfl/kws_ref_model.mfl" --key "$seeds/dev.key" --device-id d1 \
-    --samples 0 --top-k $k -o "$seeds/msg/update$k.cose" >/dev/null 2>&1 || true
+    --samples 5 --top-k $k -o "$seeds/msg/update$k.cose" >/dev/null
 done
 for f in "$shared"/testvectors/cose/*/*.json; do
   /usr/bin/python3 -c 'import json,sys; sys.stdout.buffer.write(bytes.fromhex(json.load(open(sys.argv[1]))["output"]["cbor"]))' \
@@ -51,3 +51,8 @@ run fuzz_messages "$seeds/msg"
 mkdir -p "$seeds/state"
 head -c 8192 /dev/zero | tr '\0' '\377' > "$seeds/state/erased"
 run fuzz_device_state "$seeds/state"
+# block sequences: one upload in four in-order blocks, one with a repeat and a gap
+mkdir -p "$seeds/blocks"
+printf 'a\x00\x00\x04\x01xxxxa\x00\x04\x04\x01yyyya\x00\x08\x02\x00zz' > "$seeds/blocks/in-order"
+printf 'b\x00\x00\x04\x03xxxxb\x00\x00\x04\x01xxxxb\x00\x0c\x04\x01gggg' > "$seeds/blocks/repeat-gap"
+run fuzz_reassembly "$seeds/blocks"

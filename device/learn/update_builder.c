@@ -50,6 +50,9 @@ int mfl_update_build(const mfl_learner_t *l, const mfl_update_params_t *p, int32
         p->device_id_len > MFL_DEVICE_ID_MAX) {
         return MFL_ERR_INVALID_ARG;
     }
+    if (l->samples == 0) {
+        return MFL_ERR_NO_SAMPLES; /* the aggregator refuses updates of 0 samples (microfl.cddl) */
+    }
     const uint16_t rows = l->head.units, cols = (uint16_t)(l->head.features + 1);
     const size_t body_max = body_bound(rows, cols, p->top_k, p->device_id_len);
     const work_layout_t L = layout(rows, cols, p->top_k, body_max);

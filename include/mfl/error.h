@@ -48,6 +48,7 @@
 #define MFL_ERR_NO_HEAD            -60  /* the model has no trainable head */
 #define MFL_ERR_LABEL              -61  /* label outside the head's classes */
 #define MFL_ERR_LEARN_CONFIG       -62  /* learner options out of range */
+#define MFL_ERR_NO_SAMPLES         -63  /* nothing learned since the global head: no update to send */
 
 /* CBOR well-formedness (strict, deterministic profile) */
 #define MFL_ERR_CBOR_TRUNCATED     -70  /* input ends inside an item */

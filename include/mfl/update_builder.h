@@ -35,7 +35,9 @@ size_t mfl_update_max_size(const mfl_learner_t *l, size_t device_id_len);
  * Builds and signs the update for the learner's current delta plus the
  * residual; the residual becomes what this update did not carry. Commit
  * the residual (and the counter) only once the update is acknowledged.
- * Returns 0 or MFL_ERR_INVALID_ARG / MFL_ERR_BUFFER_TOO_SMALL / crypto errors.
+ * Returns 0 or MFL_ERR_INVALID_ARG / MFL_ERR_BUFFER_TOO_SMALL /
+ * MFL_ERR_NO_SAMPLES (the learner learned nothing since its global head) /
+ * crypto errors.
  */
 int mfl_update_build(const mfl_learner_t *l, const mfl_update_params_t *p, int32_t *residual,
                      const mfl_es256_private_t *key, void *work, size_t work_size, uint8_t *dst, size_t cap,
