@@ -36,10 +36,13 @@ run fuzz_model_load "$seeds/mfl"
 run fuzz_tflite_import "$seeds/tflite"
 run fuzz_idx "$seeds/idx"
 run fuzz_float_model "$seeds/mflf"
-# message seeds: signed updates (dense and top-k) and the public COSE vectors
+# message seeds: signed updates (dense and top-k; `update make` learns
+# Fashion-MNIST images, so from a tiny Fashion-MNIST model) and the public
+# COSE vectors
 "$build/bin/mfl" keygen "$seeds/dev" >/dev/null
+"$build/bin/mfl" quantize "$seeds/mflf/tiny.mflf" "$seeds/tiny.mfl" --calib 20 >/dev/null
 for k in 0 30; do
-  "$build/bin/mfl" update make --model "$seeds/mfl/kws_ref_model.mfl" --key "$seeds/dev.key" --device-id d1 \
+  "$build/bin/mfl" update make --model "$seeds/tiny.mfl" --key "$seeds/dev.key" --device-id d1 \
     --samples 5 --top-k $k -o "$seeds/msg/update$k.cose" >/dev/null
 done
 for f in "$shared"/testvectors/cose/*/*.json; do
