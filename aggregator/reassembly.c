@@ -15,6 +15,7 @@ typedef struct {
     uint8_t *buf;       /* grows by doubling, up to max_body */
     size_t len, cap;    /* bytes held: [0, len) contiguous */
     uint64_t touched_s;
+    const void *session; /* the session that sent block 0 */
     uint32_t next;      /* next slot in the bucket, or in the free list */
     int used;
 } slot_t;
@@ -157,8 +158,8 @@ static int put(slot_t *s, size_t offset, const uint8_t *data, size_t len, size_t
     return 0;
 }
 
-agg_block_result_t agg_rsm_block(agg_rsm_t *r, const uint8_t *owner, size_t owner_len, size_t offset,
-                                 const uint8_t *data, size_t len, int more, uint64_t now_s)
+agg_block_result_t agg_rsm_block(agg_rsm_t *r, const uint8_t *owner, size_t owner_len, const void *session,
+                                 size_t offset, const uint8_t *data, size_t len, int more, uint64_t now_s)
 {
     if (owner_len == 0 || owner_len > AGG_OWNER_MAX) {
         return AGG_BLOCK_INCOMPLETE;
@@ -176,6 +177,9 @@ agg_block_result_t agg_rsm_block(agg_rsm_t *r, const uint8_t *owner, size_t owne
             return AGG_BLOCK_BUSY;
         }
         s->len = 0;
+        s->session = session;
+    } else if (s && s->session != session) {
+        return AGG_BLOCK_INCOMPLETE; /* another attempt's block: not this body's */
     } else {
         /* a repeated block must bring the bytes already held */
         const size_t overlap = s && offset < s->len ? (s->len - offset < len ? s->len - offset : len) : 0;

@@ -35,11 +35,15 @@ void agg_rsm_free(agg_rsm_t *r);
 
 /*
  * One block of owner's body: len bytes at offset; more = the M bit. now_s
- * is a monotonic clock in seconds. On AGG_BLOCK_COMPLETE, agg_rsm_body()
- * gives the body until agg_rsm_release() (call it once the body is used).
+ * is a monotonic clock in seconds. session tags the body with the session
+ * that started it (block 0): a later block from another session of the same
+ * owner (a late datagram of an abandoned attempt) gets AGG_BLOCK_INCOMPLETE
+ * and leaves the body alone, so two attempts never mix. On
+ * AGG_BLOCK_COMPLETE, agg_rsm_body() gives the body until agg_rsm_release()
+ * (call it once the body is used).
  */
-agg_block_result_t agg_rsm_block(agg_rsm_t *r, const uint8_t *owner, size_t owner_len, size_t offset,
-                                 const uint8_t *data, size_t len, int more, uint64_t now_s);
+agg_block_result_t agg_rsm_block(agg_rsm_t *r, const uint8_t *owner, size_t owner_len, const void *session,
+                                 size_t offset, const uint8_t *data, size_t len, int more, uint64_t now_s);
 const uint8_t *agg_rsm_body(agg_rsm_t *r, const uint8_t *owner, size_t owner_len, size_t *len);
 void agg_rsm_release(agg_rsm_t *r, const uint8_t *owner, size_t owner_len);
 /* Bodies in progress. */

@@ -256,6 +256,15 @@ static int collect(void *ctx, int64_t rowid, const uint8_t *msg, size_t len)
         r->folded[r->n_folded++] = rowid; /* unreadable: drop it with this round */
         return 0;
     }
+    const uint64_t staleness = s->version - u.base_version;
+    if (dev->revoked || staleness > s->cfg.max_staleness) {
+        /* revoked since it was accepted, or waited (behind the device's
+         * earlier updates) until its base is too old: dropped */
+        agg_log("update_dropped", "device=%.*s counter=%llu reason=%s", (int)c.kid_len, (const char *)c.kid,
+                (unsigned long long)u.counter, dev->revoked ? "revoked" : "stale");
+        r->folded[r->n_folded++] = rowid;
+        return 0;
+    }
     if (in_round(r, c.kid, c.kid_len)) {
         return 0; /* this device's next update: a later round */
     }
@@ -316,6 +325,9 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min)
             agg_log("model_published", "version=%llu updates=%zu bytes=%zu", (unsigned long long)s->version,
                     r.count, len);
         }
+    }
+    if (!err && !r.count && r.n_folded) { /* only dropped updates: no model, but they go */
+        err = mfl_store_publish_model(s->store, 0, NULL, 0, r.folded, r.n_folded);
     }
     free(r.updates), free(r.deltas), free(r.groups), free(r.devices), free(r.folded), free(scratch), free(next);
     return err ? err : r.count > 0;

@@ -364,6 +364,11 @@ static int take_block(coap_session_t *session, const coap_pdu_t *req, const uint
     coap_block_b_t block;
     const int blockwise = coap_get_block_b(session, req, COAP_OPTION_BLOCK1, &block);
     coap_get_data_large(req, &len, &data, &offset, &total);
+    coap_opt_iterator_t it;
+    if (!blockwise && coap_check_option(req, COAP_OPTION_BLOCK1, &it)) {
+        *r = text_reply(400, "invalid Block1 option (SZX 7 is reserved)"); /* RFC 7959 2.2 */
+        return 0;
+    }
     if (!has_format || format != COAP_MEDIATYPE_APPLICATION_COSE_SIGN1) {
         *r = text_reply(415, "content-format must be 18 (COSE_Sign1)");
         return 0;
@@ -384,7 +389,7 @@ static int take_block(coap_session_t *session, const coap_pdu_t *req, const uint
         return len > 0;
     }
     offset = (size_t)block.num << (block.szx + 4);
-    switch (agg_rsm_block(srv.bodies, owner, owner_len, offset, data, len, block.m, now_s())) {
+    switch (agg_rsm_block(srv.bodies, owner, owner_len, session, offset, data, len, block.m, now_s())) {
     case AGG_BLOCK_COMPLETE: *body = agg_rsm_body(srv.bodies, owner, owner_len, body_len); return 1;
     case AGG_BLOCK_CONTINUE: *r = (agg_reply_t){.code = 231, .content_format = -1}; return 0;
     case AGG_BLOCK_TOO_LARGE:

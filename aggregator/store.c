@@ -238,6 +238,21 @@ static int refusal(mfl_store_t *s, const mfl_store_update_t *u, int *outcome, ui
     return 0;
 }
 
+int mfl_store_prior(mfl_store_t *s, const mfl_store_update_t *u, int *outcome, uint64_t *last_counter)
+{
+    mfl_device_rec_t d;
+    const int err = mfl_store_get_device(s, u->device, u->device_len, &d);
+    if (err || d.revoked) {
+        return err ? err : MFL_ERR_NO_DEVICE;
+    }
+    *last_counter = d.last_counter;
+    if (u->counter > d.last_counter) {
+        *outcome = MFL_STORE_NEW;
+        return 0;
+    }
+    return refusal(s, u, outcome, last_counter);
+}
+
 static int step_insert(mfl_store_t *s, const mfl_store_update_t *u)
 {
     sqlite3_stmt *p = s->accept_insert;
@@ -377,20 +392,20 @@ int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg
         "DELETE FROM pending WHERE rowid = ?1"};
     sqlite3_stmt *ins = NULL, *max = NULL, *fold[3] = {NULL, NULL, NULL};
     int err = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, "begin");
-    if (!err && (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM models", -1, &max, NULL) ||
-                 sqlite3_step(max) != SQLITE_ROW)) {
+    if (!err && msg && (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM models", -1, &max, NULL) ||
+                        sqlite3_step(max) != SQLITE_ROW)) {
         err = fail(s, "model version");
     }
-    if (!err && (uint64_t)sqlite3_column_int64(max, 0) >= version) {
+    if (!err && msg && (uint64_t)sqlite3_column_int64(max, 0) >= version) {
         err = MFL_ERR_INVALID_ARG; /* versions only go up */
     }
     for (int i = 0; !err && i < 3; i++) {
         err = sqlite3_prepare_v2(s->db, fold_sql[i], -1, &fold[i], NULL) == SQLITE_OK ? 0 : fail(s, "publish");
     }
-    if (!err && sqlite3_prepare_v2(s->db, "INSERT INTO models (version, msg) VALUES (?, ?)", -1, &ins, NULL)) {
+    if (!err && msg && sqlite3_prepare_v2(s->db, "INSERT INTO models (version, msg) VALUES (?, ?)", -1, &ins, NULL)) {
         err = fail(s, "publish");
     }
-    if (!err) {
+    if (!err && msg) {
         sqlite3_bind_int64(ins, 1, (sqlite3_int64)version);
         sqlite3_bind_blob(ins, 2, msg, (int)len, SQLITE_STATIC);
         err = sqlite3_step(ins) == SQLITE_DONE ? 0 : fail(s, "publish");

@@ -121,36 +121,49 @@ static int code_for(int err)
     return err == MFL_ERR_COSE_SIGNATURE ? 401 : err == MFL_ERR_COSE_KID ? 403 : 400;
 }
 
-/* The store's answer, as a receipt. */
-static void commit(agg_state_t *s, const agg_pending_t *p, const mfl_update_t *u, double norm, agg_outcome_t *out)
+static void log_digest(const uint8_t digest[32], char out[17]) /* the first 8 bytes: which body */
 {
-    const mfl_cose_sign1_t *c = &p->c;
-    mfl_store_update_t rec = {c->kid, c->kid_len, u->counter, u->base_version, {0}, p->msg, p->len};
-    agg_sha256(c->payload, c->payload_len, rec.digest);
+    for (int i = 0; i < 8; i++) {
+        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    }
+}
+
+/* An update whose counter is spent: the same body (duplicate, the device
+ * may stop) or another one (counter used, it must move past last). */
+static void answer_spent(agg_state_t *s, const mfl_store_update_t *rec, const mfl_update_t *u, int outcome,
+                         uint64_t last, agg_outcome_t *out)
+{
+    char digest[17];
+    log_digest(rec->digest, digest);
+    if (outcome == MFL_STORE_DUPLICATE) {
+        agg_log("update_duplicate", "device=%.*s counter=%llu digest=%s", (int)rec->device_len,
+                (const char *)rec->device, (unsigned long long)u->counter, digest);
+        return receipt(s, out, 204, u, MFL_RECEIPT_DUPLICATE, last);
+    }
+    s->rejected++;
+    agg_log("update_counter_used", "device=%.*s counter=%llu last=%llu digest=%s", (int)rec->device_len,
+            (const char *)rec->device, (unsigned long long)u->counter, (unsigned long long)last, digest);
+    receipt(s, out, 409, u, MFL_RECEIPT_COUNTER_USED, last);
+}
+
+/* Stores a new update and answers; publishes when K devices have one. */
+static void commit(agg_state_t *s, const mfl_store_update_t *rec, const mfl_update_t *u, double norm,
+                   agg_outcome_t *out)
+{
     int outcome = MFL_STORE_ACCEPTED;
     uint64_t last = 0;
-    const int err = mfl_store_accept_update(s->store, &rec, &outcome, &last);
-    char digest[17]; /* the first 8 bytes, for the log: which body a receipt was about */
-    for (int i = 0; i < 8; i++) {
-        snprintf(digest + 2 * i, 3, "%02x", rec.digest[i]);
-    }
+    const int err = mfl_store_accept_update(s->store, rec, &outcome, &last);
     if (err) {
         return diag(out, err == MFL_ERR_NO_DEVICE ? 403 : 500, mfl_strerror(err));
     }
-    if (outcome == MFL_STORE_DUPLICATE) {
-        agg_log("update_duplicate", "device=%.*s counter=%llu digest=%s", (int)c->kid_len, (const char *)c->kid,
-                (unsigned long long)u->counter, digest);
-        return receipt(s, out, 204, u, MFL_RECEIPT_DUPLICATE, last); /* stored before: the device may stop */
+    if (outcome != MFL_STORE_ACCEPTED) {
+        return answer_spent(s, rec, u, outcome, last, out);
     }
-    if (outcome == MFL_STORE_COUNTER_USED) {
-        s->rejected++;
-        agg_log("update_counter_used", "device=%.*s counter=%llu last=%llu digest=%s", (int)c->kid_len,
-                (const char *)c->kid, (unsigned long long)u->counter, (unsigned long long)last, digest);
-        return receipt(s, out, 409, u, MFL_RECEIPT_COUNTER_USED, last);
-    }
+    char digest[17];
+    log_digest(rec->digest, digest);
     s->accepted++;
     agg_log("update_accepted", "device=%.*s counter=%llu base=%llu samples=%llu norm=%.4g digest=%s",
-            (int)c->kid_len, (const char *)c->kid, (unsigned long long)u->counter,
+            (int)rec->device_len, (const char *)rec->device, (unsigned long long)u->counter,
             (unsigned long long)u->base_version, (unsigned long long)u->samples, norm, digest);
     receipt(s, out, 204, u, MFL_RECEIPT_ACCEPTED, last);
     if (mfl_store_pending_devices(s->store) >= (int64_t)s->cfg.buffer_k) { /* K updates of K devices */
@@ -171,12 +184,23 @@ void agg_update_finish(agg_state_t *s, const agg_pending_t *p, int verify_err, a
     if (err) {
         return refuse(s, out, c, code_for(err), mfl_strerror(err));
     }
+    /* a stored update's retransmission is "duplicate" whatever has changed
+     * since (the version, the head): its checks were passed when it came */
+    mfl_store_update_t rec = {c->kid, c->kid_len, u.counter, u.base_version, {0}, p->msg, p->len};
+    agg_sha256(c->payload, c->payload_len, rec.digest);
+    int outcome = MFL_STORE_NEW;
+    uint64_t last = 0;
+    err = mfl_store_prior(s->store, &rec, &outcome, &last);
+    if (err) {
+        return diag(out, err == MFL_ERR_NO_DEVICE ? 403 : 500, mfl_strerror(err));
+    }
+    if (outcome != MFL_STORE_NEW) {
+        return answer_spent(s, &rec, &u, outcome, last, out);
+    }
     if (u.base_version > s->version || s->version - u.base_version > s->cfg.max_staleness) {
-        mfl_device_rec_t dev;
         s->rejected++;
         agg_log("update_stale", "device=%.*s base=%llu version=%llu", (int)c->kid_len, (const char *)c->kid,
                 (unsigned long long)u.base_version, (unsigned long long)s->version);
-        const uint64_t last = mfl_store_get_device(s->store, c->kid, c->kid_len, &dev) ? 0 : dev.last_counter;
         return receipt(s, out, 412, &u, MFL_RECEIPT_STALE, last);
     }
     double norm = 0.0;
@@ -184,7 +208,7 @@ void agg_update_finish(agg_state_t *s, const agg_pending_t *p, int verify_err, a
     if (why) {
         return refuse(s, out, c, 400, why);
     }
-    commit(s, p, &u, norm, out);
+    commit(s, &rec, &u, norm, out);
 }
 
 void agg_handle_update(agg_state_t *s, const uint8_t *identity, size_t identity_len, const uint8_t *msg,

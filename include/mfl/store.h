@@ -66,7 +66,15 @@ enum mfl_store_outcome {
     MFL_STORE_ACCEPTED = 0,     /* stored now */
     MFL_STORE_DUPLICATE = 1,    /* this update (same counter, same digest) was stored before */
     MFL_STORE_COUNTER_USED = 2, /* not stored: counter <= last_counter, held by another update */
+    MFL_STORE_NEW = 3,          /* (mfl_store_prior) the counter is unspent */
 };
+
+/* What the store already holds for this update, before any other check:
+ * a retransmission of a stored update is "duplicate" whatever else has
+ * changed since (the model's version, the head). *outcome is DUPLICATE,
+ * COUNTER_USED or NEW; *last_counter the device's last accepted counter.
+ * Returns 0, MFL_ERR_NO_DEVICE (unknown or revoked) or MFL_ERR_STORE. */
+int mfl_store_prior(mfl_store_t *s, const mfl_store_update_t *u, int *outcome, uint64_t *last_counter);
 
 /*
  * Accepts one verified update: in one transaction, checks counter >
@@ -95,7 +103,7 @@ int64_t mfl_store_pending_devices(mfl_store_t *s);
 /* Publishes a model: in one transaction stores it (version must be above
  * every stored one: MFL_ERR_INVALID_ARG) and folds the pending updates
  * whose rowids are listed (their digests stay, in `accepted`); the others
- * stay pending. */
+ * stay pending. msg NULL: folds (drops) the listed updates, no model. */
 int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg, size_t len, const int64_t *folded,
                             size_t n_folded);
 

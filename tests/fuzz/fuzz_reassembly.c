@@ -28,7 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         now += (data[at + 4] >> 1) & 7;
         at += 5;
         len = len > size - at ? size - at : len;
-        const agg_block_result_t res = agg_rsm_block(r, owner, sizeof(owner), offset, data + at, len, more, now);
+        static const int sessions[2];
+        const agg_block_result_t res =
+            agg_rsm_block(r, owner, sizeof(owner), &sessions[data[at - 5] >> 7], offset, data + at, len, more, now);
         if (res == AGG_BLOCK_COMPLETE) {
             size_t body_len = 0;
             const uint8_t *body = agg_rsm_body(r, owner, sizeof(owner), &body_len);

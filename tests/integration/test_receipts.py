@@ -18,7 +18,10 @@ python3-cryptography) where a case needs a hostile but correctly signed one.
     ~3.6e16 (4.00), the largest legal step on every value (4.00: norm bound),
     and an honest update's weight capped (twice the round's median by default);
  6. no Content-Format: 4.15; base version 0: 4.00; samples 0: 4.00; the
-    norm bound a model advertises is the configured one (256, 1000, auto).
+    norm bound a model advertises is the configured one (256, 1000, auto);
+ 7. a round takes one update per device; a stored update's retransmission is
+    "duplicate" however stale its base; queued updates of a revoked device,
+    or grown too stale while waiting, are dropped.
 
 usage: test_receipts.py MFL AGG
 """
@@ -122,7 +125,7 @@ class Server:
             f.write("listen = 127.0.0.1:%d\nplain_listen = 127.0.0.1:%d\ndata_dir = %s/data\nmodel = %s/base.mfl\n"
                     "key = %s/agg.key\nbuffer_k = 1000\nverify_threads = 1\n%s"
                     % (self.port, self.port + 1, self.dir, tmp, tmp, extra))
-        for d in ("dev1", "dev2", "dev3"):
+        for d in ("dev1", "dev2", "dev3", "dev4"):
             run(AGG, "provision", "--config", self.conf, "add", "--id", d, "--psk", "736563726574",
                 "--pub", os.path.join(tmp, d + ".pub"), "--group", "g")
         self.log = open(os.path.join(self.dir, "srv.log"), "w")
@@ -145,7 +148,7 @@ def main():
         os.chdir(tmp)
         run(MFL, "train", "-o", "base.mflf", "-a", "c4,p,c8s2,d16,d10", "-e", "1", "-n", "1000")
         run(MFL, "quantize", "base.mflf", "base.mfl", "--calib", "100")
-        for name in ("agg", "dev1", "dev2", "dev3"):
+        for name in ("agg", "dev1", "dev2", "dev3", "dev4"):
             run(MFL, "keygen", name)
         keys = {d: serialization.load_pem_private_key(open(d + ".key", "rb").read(), None)
                 for d in ("dev1", "dev2", "dev3")}
@@ -162,6 +165,7 @@ def main():
             cases(srv, make, keys)
         finally:
             srv.stop()
+        rounds(tmp, make)
         bounds(tmp)
     if failures:
         print("%d failed" % len(failures))
@@ -255,6 +259,43 @@ def cases(srv, make, keys):
     check(a[1] == 400 and "sample count" in a[5].decode(), "samples 0: 4.00 (%s)" % a[5][:50])
     check(stored(srv.db, "dev2") == ([1], 1), "dev2: nothing more stored")
     c.close()
+
+
+def rounds(tmp, make):
+    """One update per device per round; a stored update stays 'duplicate'
+    however old it gets; queued updates of a revoked device, or whose base
+    grew too old while they waited, are dropped, not folded."""
+    srv = Server(tmp, "rounds", "buffer_k = 3\nmax_staleness = 0\n")
+    try:
+        c = coap.Client(srv.port + 1)
+        mid = [0x7000]
+
+        def send(blob):
+            mid[0] += 1
+            return receipt(post(c, blob, mid[0])[0])
+
+        for counter in (1, 2):
+            check(send(make("dev1", counter))[:2] == (204, "accepted"), "dev1 update %d accepted" % counter)
+        send(make("dev3", 1))
+        check("event=model_published" not in srv.log_text(), "four updates of two devices publish nothing (K = 3)")
+        run(AGG, "provision", "--config", srv.conf, "revoke", "--id", "dev3")
+        send(make("dev2", 1))  # three devices: dev1#1 and dev2#1 folded, dev3#1 dropped
+        send(make("dev2", 2, base=2))
+        send(make("dev4", 1, base=2))  # dev1#2 (base 1 at version 2, S = 0) dropped; dev2#2 and dev4#1 folded
+        log = srv.log_text()
+        rounds_seen = re.findall(r"event=(?:update_dropped|model_published) \S+ \S+ \S+", log)
+        check("event=model_published version=2 updates=2" in log and "event=model_published version=3 updates=2"
+              in log, "two rounds of two devices each: %s" % rounds_seen)
+        check("event=update_dropped device=dev3 counter=1 reason=revoked" in log,
+              "the revoked device's queued update dropped")
+        check("event=update_dropped device=dev1 counter=2 reason=stale" in log,
+              "dev1's second update, base 1 at version 2 with S = 0, dropped as stale")
+        code, status, counter, last = send(make("dev1", 1))
+        check((code, status, last) == (204, "duplicate", 2),
+              "dev1's first update again, its base now 2 versions old: still duplicate (%s %s)" % (code, status))
+        c.close()
+    finally:
+        srv.stop()
 
 
 def bounds(tmp):

@@ -23,7 +23,7 @@ static agg_block_result_t send_blocks(agg_rsm_t *r, const char *owner, size_t n,
     agg_block_result_t res = AGG_BLOCK_INCOMPLETE;
     for (size_t at = from * block; at < n; at += block) {
         const size_t len = n - at < block ? n - at : block;
-        res = agg_rsm_block(r, OWNER(owner), at, body + at, len, at + len < n, 0);
+        res = agg_rsm_block(r, OWNER(owner), NULL, at, body + at, len, at + len < n, 0);
         if (res != AGG_BLOCK_CONTINUE) {
             break;
         }
@@ -52,52 +52,71 @@ static void test_blocks_by_offset(void **state)
     assert_int_equal(agg_rsm_in_use(r), 0);
     /* a repeated block with the same bytes is answered as before and
      * changes nothing; with other bytes it is refused and the body dropped */
-    assert_int_equal(agg_rsm_block(r, OWNER("dev1"), 0, body, 64, 1, 0), AGG_BLOCK_CONTINUE);
-    assert_int_equal(agg_rsm_block(r, OWNER("dev1"), 64, body + 64, 64, 1, 0), AGG_BLOCK_CONTINUE);
-    assert_int_equal(agg_rsm_block(r, OWNER("dev1"), 64, body + 64, 64, 1, 0), AGG_BLOCK_CONTINUE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev1"), NULL, 0, body, 64, 1, 0), AGG_BLOCK_CONTINUE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev1"), NULL, 64, body + 64, 64, 1, 0), AGG_BLOCK_CONTINUE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev1"), NULL, 64, body + 64, 64, 1, 0), AGG_BLOCK_CONTINUE);
     assert_int_equal(send_blocks(r, "dev1", 640, 64, 2), AGG_BLOCK_COMPLETE);
     expect_body(r, "dev1", 640);
-    assert_int_equal(agg_rsm_block(r, OWNER("dev2"), 0, body, 64, 1, 0), AGG_BLOCK_CONTINUE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev2"), NULL, 0, body, 64, 1, 0), AGG_BLOCK_CONTINUE);
     uint8_t other[64];
     memset(other, 0xEE, sizeof(other));
-    assert_int_equal(agg_rsm_block(r, OWNER("dev2"), 0 + 32, other, 32, 1, 0), AGG_BLOCK_INCOMPLETE);
-    assert_int_equal(agg_rsm_block(r, OWNER("dev2"), 64, body + 64, 64, 1, 0), AGG_BLOCK_INCOMPLETE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev2"), NULL, 0 + 32, other, 32, 1, 0), AGG_BLOCK_INCOMPLETE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev2"), NULL, 64, body + 64, 64, 1, 0), AGG_BLOCK_INCOMPLETE);
     /* a gap */
-    assert_int_equal(agg_rsm_block(r, OWNER("dev3"), 0, body, 64, 1, 0), AGG_BLOCK_CONTINUE);
-    assert_int_equal(agg_rsm_block(r, OWNER("dev3"), 128, body + 128, 64, 1, 0), AGG_BLOCK_INCOMPLETE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev3"), NULL, 0, body, 64, 1, 0), AGG_BLOCK_CONTINUE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev3"), NULL, 128, body + 128, 64, 1, 0), AGG_BLOCK_INCOMPLETE);
     /* block 0 starts the body again: a client retrying after a lost session */
-    assert_int_equal(agg_rsm_block(r, OWNER("dev4"), 0, body, 64, 1, 0), AGG_BLOCK_CONTINUE);
-    assert_int_equal(agg_rsm_block(r, OWNER("dev4"), 64, other, 64, 1, 0), AGG_BLOCK_CONTINUE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev4"), NULL, 0, body, 64, 1, 0), AGG_BLOCK_CONTINUE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev4"), NULL, 64, other, 64, 1, 0), AGG_BLOCK_CONTINUE);
     assert_int_equal(send_blocks(r, "dev4", 300, 64, 0), AGG_BLOCK_COMPLETE);
     expect_body(r, "dev4", 300);
     /* the block size may change between blocks (RFC 7959 2.5): offsets count */
     agg_rsm_release(r, OWNER("dev4"));
-    assert_int_equal(agg_rsm_block(r, OWNER("dev4"), 0, body, 128, 1, 0), AGG_BLOCK_CONTINUE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev4"), NULL, 0, body, 128, 1, 0), AGG_BLOCK_CONTINUE);
     assert_int_equal(send_blocks(r, "dev4", 500, 32, 4), AGG_BLOCK_COMPLETE);
     expect_body(r, "dev4", 500);
     /* beyond max_body, declared by the offset or by the length */
-    assert_int_equal(agg_rsm_block(r, OWNER("dev4"), 992, body, 16, 1, 0), AGG_BLOCK_TOO_LARGE);
-    assert_int_equal(agg_rsm_block(r, OWNER("dev4"), (size_t)1 << 40, body, 16, 1, 0), AGG_BLOCK_TOO_LARGE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev4"), NULL, 992, body, 16, 1, 0), AGG_BLOCK_TOO_LARGE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev4"), NULL, (size_t)1 << 40, body, 16, 1, 0), AGG_BLOCK_TOO_LARGE);
     agg_rsm_free(r);
 }
 
 /* One device opening many sessions holds one slot; a full table evicts only
  * a body idle for idle_s, otherwise it says busy (5.03). */
+/* A late block from another session of the same device (an abandoned
+ * attempt) does not mix into the body another session started. */
+static void test_sessions_do_not_mix(void **state)
+{
+    (void)state;
+    fill();
+    int old_session, new_session;
+    agg_rsm_t *r = agg_rsm_new(2, 1000, 60);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev1"), &old_session, 0, body, 64, 1, 0), AGG_BLOCK_CONTINUE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev1"), &new_session, 0, body + 1, 64, 1, 1), AGG_BLOCK_CONTINUE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev1"), &old_session, 64, body + 64, 64, 1, 1), AGG_BLOCK_INCOMPLETE);
+    assert_int_equal(agg_rsm_block(r, OWNER("dev1"), &new_session, 64, body + 65, 64, 0, 2), AGG_BLOCK_COMPLETE);
+    size_t len = 0;
+    const uint8_t *got = agg_rsm_body(r, OWNER("dev1"), &len);
+    assert_int_equal(len, 128);
+    assert_memory_equal(got, body + 1, 128);
+    agg_rsm_free(r);
+}
+
 static void test_slots_fair_per_device(void **state)
 {
     (void)state;
     fill();
     agg_rsm_t *r = agg_rsm_new(2, 1000, 60);
-    assert_int_equal(agg_rsm_block(r, OWNER("honest"), 0, body, 64, 1, 0), AGG_BLOCK_CONTINUE);
+    assert_int_equal(agg_rsm_block(r, OWNER("honest"), NULL, 0, body, 64, 1, 0), AGG_BLOCK_CONTINUE);
     for (int session = 0; session < 100; session++) { /* same identity, new sessions, new bodies */
-        assert_int_equal(agg_rsm_block(r, OWNER("greedy"), 0, body + session, 64, 1, 10), AGG_BLOCK_CONTINUE);
+        assert_int_equal(agg_rsm_block(r, OWNER("greedy"), NULL, 0, body + session, 64, 1, 10), AGG_BLOCK_CONTINUE);
     }
     assert_int_equal(agg_rsm_in_use(r), 2);
-    assert_int_equal(agg_rsm_block(r, OWNER("honest"), 64, body + 64, 64, 1, 20), AGG_BLOCK_CONTINUE);
-    assert_int_equal(agg_rsm_block(r, OWNER("third"), 0, body, 64, 1, 30), AGG_BLOCK_BUSY);
+    assert_int_equal(agg_rsm_block(r, OWNER("honest"), NULL, 64, body + 64, 64, 1, 20), AGG_BLOCK_CONTINUE);
+    assert_int_equal(agg_rsm_block(r, OWNER("third"), NULL, 0, body, 64, 1, 30), AGG_BLOCK_BUSY);
     /* 60 s after its last block, the greedy device's body may go */
-    assert_int_equal(agg_rsm_block(r, OWNER("third"), 0, body, 64, 1, 70), AGG_BLOCK_CONTINUE);
-    assert_int_equal(agg_rsm_block(r, OWNER("greedy"), 64, body + 64, 64, 1, 71), AGG_BLOCK_INCOMPLETE);
+    assert_int_equal(agg_rsm_block(r, OWNER("third"), NULL, 0, body, 64, 1, 70), AGG_BLOCK_CONTINUE);
+    assert_int_equal(agg_rsm_block(r, OWNER("greedy"), NULL, 64, body + 64, 64, 1, 71), AGG_BLOCK_INCOMPLETE);
     assert_int_equal(send_blocks(r, "honest", 300, 64, 2), AGG_BLOCK_COMPLETE);
     expect_body(r, "honest", 300);
     agg_rsm_free(r);
@@ -140,6 +159,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocks_by_offset),
+        cmocka_unit_test(test_sessions_do_not_mix),
         cmocka_unit_test(test_slots_fair_per_device),
         cmocka_unit_test(test_dedup),
     };
