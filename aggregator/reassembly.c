@@ -153,7 +153,9 @@ static int put(slot_t *s, size_t offset, const uint8_t *data, size_t len, size_t
         s->buf = grown;
         s->cap = cap;
     }
-    memcpy(s->buf + offset, data, len);
+    if (len) { /* a zero-length block may come before any buffer exists */
+        memcpy(s->buf + offset, data, len);
+    }
     s->len = end > s->len ? end : s->len;
     return 0;
 }

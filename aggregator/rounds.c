@@ -92,6 +92,40 @@ void agg_sha256(const uint8_t *data, size_t len, uint8_t out[32])
     }
 }
 
+/* Publishes a model with the exact head it came from (s->global), kept as
+ * little-endian int32 so a restart continues bit for bit. */
+static int publish(agg_state_t *s, uint64_t version, const uint8_t *msg, size_t len, const int64_t *folded,
+                   size_t n_folded)
+{
+    const size_t n = (size_t)s->rows * s->cols;
+    uint8_t *head = malloc(4 * n);
+    if (!head) {
+        return MFL_ERR_NO_MEMORY;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t v = (uint32_t)s->global[i];
+        head[4 * i] = (uint8_t)v, head[4 * i + 1] = (uint8_t)(v >> 8);
+        head[4 * i + 2] = (uint8_t)(v >> 16), head[4 * i + 3] = (uint8_t)(v >> 24);
+    }
+    const int err = mfl_store_publish_model(s->store, version, msg, len, head, 4 * n, folded, n_folded);
+    free(head);
+    return err;
+}
+
+/* The exact head stored with the latest model; 0 when there is one. */
+static int global_from_stored_head(agg_state_t *s)
+{
+    const size_t n = (size_t)s->rows * s->cols;
+    uint8_t *head = malloc(4 * n);
+    int err = head ? mfl_store_latest_head(s->store, s->version, head, 4 * n) : MFL_ERR_NO_MEMORY;
+    for (size_t i = 0; !err && i < n; i++) {
+        s->global[i] = (int32_t)((uint32_t)head[4 * i] | (uint32_t)head[4 * i + 1] << 8 |
+                                 (uint32_t)head[4 * i + 2] << 16 | (uint32_t)head[4 * i + 3] << 24);
+    }
+    free(head);
+    return err;
+}
+
 /* The global head from a stored model message (after a restart). */
 static int global_from_model_msg(agg_state_t *s)
 {
@@ -177,7 +211,13 @@ int agg_state_open(agg_state_t *s, const agg_config_t *cfg, char *msg, size_t ca
     }
     err = err ? err : mfl_store_latest_model(s->store, &s->version, &s->model_msg, &s->model_msg_len);
     if (!err && s->model_msg) {
+        /* the model's int8 head for its version and checks; the exact
+         * head, when the store has it, for the rounds that follow */
         err = global_from_model_msg(s);
+        if (!err && global_from_stored_head(s) != 0) {
+            agg_log("head_rebuilt", "version=%llu reason=\"no exact head stored: continuing from the model's int8 "
+                    "head\"", (unsigned long long)s->version);
+        }
         if (err) {
             snprintf(msg, cap, "stored model does not match %s: %s", cfg->model, mfl_strerror(err));
         }
@@ -185,7 +225,7 @@ int agg_state_open(agg_state_t *s, const agg_config_t *cfg, char *msg, size_t ca
         const uint8_t zero[32] = {0};
         s->version = 1;
         err = build_model_msg(s, zero, &s->model_msg, &s->model_msg_len);
-        err = err ? err : mfl_store_publish_model(s->store, 1, s->model_msg, s->model_msg_len, NULL, 0);
+        err = err ? err : publish(s, 1, s->model_msg, s->model_msg_len, NULL, 0);
         if (err) {
             snprintf(msg, cap, "cannot publish the first model: %s", mfl_strerror(err));
         }
@@ -311,7 +351,7 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min)
         s->global = next;
         s->version++;
         err = build_model_msg(s, prev, &msg, &len);
-        err = err ? err : mfl_store_publish_model(s->store, s->version, msg, len, r.folded, r.n_folded);
+        err = err ? err : publish(s, s->version, msg, len, r.folded, r.n_folded);
         if (err) { /* nothing published: back to the previous state */
             s->global = keep;
             s->version--;
@@ -327,7 +367,7 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min)
         }
     }
     if (!err && !r.count && r.n_folded) { /* only dropped updates: no model, but they go */
-        err = mfl_store_publish_model(s->store, 0, NULL, 0, r.folded, r.n_folded);
+        err = mfl_store_publish_model(s->store, 0, NULL, 0, NULL, 0, r.folded, r.n_folded);
     }
     free(r.updates), free(r.deltas), free(r.groups), free(r.devices), free(r.folded), free(scratch), free(next);
     return err ? err : r.count > 0;

@@ -390,7 +390,13 @@ static int take_block(coap_session_t *session, const coap_pdu_t *req, const uint
     }
     offset = (size_t)block.num << (block.szx + 4);
     switch (agg_rsm_block(srv.bodies, owner, owner_len, session, offset, data, len, block.m, now_s())) {
-    case AGG_BLOCK_COMPLETE: *body = agg_rsm_body(srv.bodies, owner, owner_len, body_len); return 1;
+    case AGG_BLOCK_COMPLETE:
+        *body = agg_rsm_body(srv.bodies, owner, owner_len, body_len);
+        if (!*body_len) {
+            agg_rsm_release(srv.bodies, owner, owner_len);
+            *r = text_reply(400, "empty body");
+        }
+        return *body_len > 0;
     case AGG_BLOCK_CONTINUE: *r = (agg_reply_t){.code = 231, .content_format = -1}; return 0;
     case AGG_BLOCK_TOO_LARGE:
         *r = text_reply(413, "update body too large");

@@ -35,7 +35,9 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS accepted ("
     "  device BLOB NOT NULL, counter INTEGER NOT NULL, digest BLOB NOT NULL,"
     "  PRIMARY KEY(device, counter)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS models (version INTEGER PRIMARY KEY, msg BLOB NOT NULL);";
+    /* head: the exact global head (int32 Q8.24, little-endian) the model
+     * message carries in int8, so a restart continues with the same head */
+    "CREATE TABLE IF NOT EXISTS models (version INTEGER PRIMARY KEY, msg BLOB NOT NULL, head BLOB);";
 
 static int fail(mfl_store_t *s, const char *what)
 {
@@ -67,6 +69,9 @@ static int migrate(sqlite3 *db)
     int err = 0;
     if (!has_column(db, "pending", "digest")) {
         err = sqlite3_exec(db, "ALTER TABLE pending ADD COLUMN digest BLOB", NULL, NULL, NULL) != SQLITE_OK;
+    }
+    if (!err && !has_column(db, "models", "head")) {
+        err = sqlite3_exec(db, "ALTER TABLE models ADD COLUMN head BLOB", NULL, NULL, NULL) != SQLITE_OK;
     }
     if (!err && !has_column(db, "devices", "pending")) {
         err = sqlite3_exec(db, "ALTER TABLE devices ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;"
@@ -381,8 +386,8 @@ static int fold_row(mfl_store_t *s, sqlite3_stmt *const st[3], int64_t rowid)
     return 0;
 }
 
-int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg, size_t len, const int64_t *folded,
-                            size_t n_folded)
+int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg, size_t len, const uint8_t *head,
+                            size_t head_len, const int64_t *folded, size_t n_folded)
 {
     static const char *const fold_sql[3] = {
         "UPDATE devices SET pending = pending - 1 WHERE id = (SELECT device FROM pending WHERE rowid = ?1) "
@@ -402,12 +407,16 @@ int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg
     for (int i = 0; !err && i < 3; i++) {
         err = sqlite3_prepare_v2(s->db, fold_sql[i], -1, &fold[i], NULL) == SQLITE_OK ? 0 : fail(s, "publish");
     }
-    if (!err && msg && sqlite3_prepare_v2(s->db, "INSERT INTO models (version, msg) VALUES (?, ?)", -1, &ins, NULL)) {
+    if (!err && msg &&
+        sqlite3_prepare_v2(s->db, "INSERT INTO models (version, msg, head) VALUES (?, ?, ?)", -1, &ins, NULL)) {
         err = fail(s, "publish");
     }
     if (!err && msg) {
         sqlite3_bind_int64(ins, 1, (sqlite3_int64)version);
         sqlite3_bind_blob(ins, 2, msg, (int)len, SQLITE_STATIC);
+        if (head) {
+            sqlite3_bind_blob(ins, 3, head, (int)head_len, SQLITE_STATIC);
+        }
         err = sqlite3_step(ins) == SQLITE_DONE ? 0 : fail(s, "publish");
     }
     for (size_t i = 0; !err && i < n_folded; i++) {
@@ -424,6 +433,22 @@ int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg
     }
     s->pending = s->pending_devices = -1; /* some were folded in: count again when asked */
     return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, "commit");
+}
+
+int mfl_store_latest_head(mfl_store_t *s, uint64_t version, uint8_t *head, size_t len)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT head FROM models WHERE version = ?", -1, &st, NULL)) {
+        return fail(s, "head");
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)version);
+    int err = MFL_ERR_NO_MODEL;
+    if (sqlite3_step(st) == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == len && len) {
+        memcpy(head, sqlite3_column_blob(st, 0), len);
+        err = 0;
+    }
+    sqlite3_finalize(st);
+    return err;
 }
 
 int mfl_store_latest_model(mfl_store_t *s, uint64_t *version, uint8_t **msg, size_t *len)

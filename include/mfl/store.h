@@ -100,12 +100,18 @@ int64_t mfl_store_pending_count(mfl_store_t *s);
 /* Devices with at least one pending update (a round folds one per device). */
 int64_t mfl_store_pending_devices(mfl_store_t *s);
 
-/* Publishes a model: in one transaction stores it (version must be above
- * every stored one: MFL_ERR_INVALID_ARG) and folds the pending updates
+/* Publishes a model: in one transaction stores it with the exact global
+ * head it was made from (head may be NULL), the version above every stored
+ * one (MFL_ERR_INVALID_ARG otherwise), and folds the pending updates
  * whose rowids are listed (their digests stay, in `accepted`); the others
  * stay pending. msg NULL: folds (drops) the listed updates, no model. */
-int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg, size_t len, const int64_t *folded,
-                            size_t n_folded);
+int mfl_store_publish_model(mfl_store_t *s, uint64_t version, const uint8_t *msg, size_t len, const uint8_t *head,
+                            size_t head_len, const int64_t *folded, size_t n_folded);
+
+/* The exact head stored with model `version` (head_len bytes, as given to
+ * mfl_store_publish_model). MFL_ERR_NO_MODEL when there is none of that
+ * size (a store made before heads were kept). */
+int mfl_store_latest_head(mfl_store_t *s, uint64_t version, uint8_t *head, size_t len);
 
 /* The latest model message (malloc'd into *msg) and its version; *msg NULL
  * and version 0 when none is stored. */

@@ -21,7 +21,8 @@ python3-cryptography) where a case needs a hostile but correctly signed one.
     norm bound a model advertises is the configured one (256, 1000, auto);
  7. a round takes one update per device; a stored update's retransmission is
     "duplicate" however stale its base; queued updates of a revoked device,
-    or grown too stale while waiting, are dropped.
+    or grown too stale while waiting, are dropped;
+ 8. a kill -9 between rounds changes nothing in the models that follow.
 
 usage: test_receipts.py MFL AGG
 """
@@ -166,6 +167,7 @@ def main():
         finally:
             srv.stop()
         rounds(tmp, make)
+        restart(tmp, make)
         bounds(tmp)
     if failures:
         print("%d failed" % len(failures))
@@ -296,6 +298,37 @@ def rounds(tmp, make):
         c.close()
     finally:
         srv.stop()
+
+
+def fetch_head(srv, name):
+    out = os.path.join(srv.dir, name)
+    subprocess.run(["coap-client-notls", "-m", "get", "-o", out, "coap://127.0.0.1:%d/fl/v1/model" % (srv.port + 1)],
+                   check=True, timeout=20)
+    body = cbor2.loads(cbor2.loads(open(out, "rb").read()).value[2])
+    return body[3], [body[k] for k in (5, 6, 7, 8)]
+
+
+def restart(tmp, make):
+    """A restart (kill -9) between rounds changes nothing in later models:
+    the exact head is stored with each model, not rebuilt from its int8."""
+    heads = []
+    for crash in (False, True):
+        srv = Server(tmp, "restart%d" % crash, "buffer_k = 1\n")
+        try:
+            c = coap.Client(srv.port + 1)
+            post(c, make("dev1", 1), 0x100)
+            if crash:
+                srv.proc.kill()
+                srv.proc.wait()
+                srv.proc = subprocess.Popen([AGG, "--config", srv.conf], stderr=srv.log)
+                time.sleep(1.0)
+            for i, dev in enumerate(("dev2", "dev3")):
+                post(coap.Client(srv.port + 1), make(dev, 1, base=2 + i), 0x200 + i)
+            heads.append(fetch_head(srv, "m.cose"))
+        finally:
+            srv.stop()
+    check(heads[0][0] == heads[1][0] == 4, "model 4 published in both runs (%s, %s)" % (heads[0][0], heads[1][0]))
+    check(heads[0][1] == heads[1][1], "model 4's head is the same with and without a kill -9 after model 2")
 
 
 def bounds(tmp):

@@ -129,11 +129,11 @@ static void test_store_lifecycle(void **state)
     assert_int_equal(mfl_store_pending_devices(s), 2);
     assert_int_equal(mfl_store_latest_model(s, &version, &model, &len), 0);
     assert_null(model);
-    assert_int_equal(mfl_store_publish_model(s, 2, msg, 3, rows.rowid, 1), 0);
+    assert_int_equal(mfl_store_publish_model(s, 2, msg, 3, msg, 3, rows.rowid, 1), 0);
     assert_int_equal(mfl_store_pending_count(s), 1);
     assert_int_equal(mfl_store_pending_devices(s), 1);
-    assert_int_equal(mfl_store_publish_model(s, 2, msg, 3, rows.rowid + 1, 1), MFL_ERR_INVALID_ARG);
-    assert_int_equal(mfl_store_publish_model(s, 1, msg, 3, rows.rowid + 1, 1), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_store_publish_model(s, 2, msg, 3, NULL, 0, rows.rowid + 1, 1), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_store_publish_model(s, 1, msg, 3, NULL, 0, rows.rowid + 1, 1), MFL_ERR_INVALID_ARG);
     assert_int_equal(mfl_store_pending_count(s), 1);
     /* a device's second pending update does not count as another device */
     assert_int_equal(offer(s, "dev2", 2, 0x22, NULL), MFL_STORE_ACCEPTED);
@@ -143,6 +143,10 @@ static void test_store_lifecycle(void **state)
     assert_int_equal(version, 2);
     assert_int_equal(len, 3);
     free(model);
+    uint8_t head[3];
+    assert_int_equal(mfl_store_latest_head(s, 2, head, 3), 0); /* the exact head, kept with the model */
+    assert_memory_equal(head, msg, 3);
+    assert_int_equal(mfl_store_latest_head(s, 2, head, 2), MFL_ERR_NO_MODEL);
 
     /* a revoked device can no longer send */
     assert_int_equal(mfl_store_revoke_device(s, (const uint8_t *)"dev2", 4), 0);
@@ -153,7 +157,7 @@ static void test_store_lifecycle(void **state)
     rows.n = 0;
     mfl_store_each_pending(s, list_pending, &rows);
     assert_int_equal(rows.n, 3);
-    assert_int_equal(mfl_store_publish_model(s, 3, msg, 3, rows.rowid, rows.n), 0);
+    assert_int_equal(mfl_store_publish_model(s, 3, msg, 3, NULL, 0, rows.rowid, rows.n), 0);
     assert_int_equal(mfl_store_pending_count(s), 0);
     assert_int_equal(mfl_store_pending_devices(s), 0);
     assert_int_equal(offer(s, "dev1", 6, 0x66, &last), MFL_STORE_DUPLICATE);
