@@ -1,7 +1,8 @@
 /* The aggregator's block-wise reassembly and dedup cache under any sequence
  * of blocks a hostile peer can send: offsets, lengths, repeats, gaps,
  * owners, clocks. Invariants: a completed body is exactly as long as its
- * last block's end, never more than max_body; no slot count beyond the
+ * last block's end (an empty one may have no buffer), never more than
+ * max_body, and ends with the last block's bytes; no slot count beyond the
  * table; no memory error (ASan) or leak. */
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (res == AGG_BLOCK_COMPLETE) {
             size_t body_len = 0;
             const uint8_t *body = agg_rsm_body(r, owner, sizeof(owner), &body_len);
-            if (!body || body_len != offset + len || body_len > MAX_BODY ||
+            if ((!body && body_len) || body_len != offset + len || body_len > MAX_BODY ||
                 (len && memcmp(body + offset, data + at, len))) {
                 abort();
             }
