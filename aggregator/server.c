@@ -119,6 +119,17 @@ static void get_model(coap_resource_t *r, coap_session_t *session, const coap_pd
                       coap_pdu_t *resp)
 {
     agg_state_t *s = srv.state;
+    coap_opt_iterator_t it;
+    const coap_opt_t *etag = coap_check_option(req, COAP_OPTION_ETAG, &it);
+    if (etag && coap_opt_length(etag) <= 8 &&
+        coap_decode_var_bytes8(coap_opt_value(etag), coap_opt_length(etag)) == s->version) {
+        /* the device has this version (its ETag): 2.03 Valid, nothing to send
+         * again (RFC 7252 5.10.6; on a thin link a model is several blocks) */
+        uint8_t b[8];
+        coap_pdu_set_code(resp, COAP_RESPONSE_CODE(203));
+        coap_add_option(resp, COAP_OPTION_ETAG, coap_encode_var_safe8(b, sizeof(b), s->version), b);
+        return;
+    }
     coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTENT);
     coap_add_data_large_response(r, session, req, resp, query, COAP_MEDIATYPE_APPLICATION_COSE_SIGN1, -1,
                                  s->version, s->model_msg_len, s->model_msg, NULL, NULL);

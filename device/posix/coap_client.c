@@ -209,6 +209,9 @@ static int attempt(mfl_coap_client_t *c, coap_request_t method, const char *path
     coap_session_new_token(session, &token_len, token);
     int rc = -1;
     if (pdu && coap_add_token(pdu, token_len, token)) {
+        if (c->etag_len && method == COAP_REQUEST_GET) {
+            coap_add_option(pdu, COAP_OPTION_ETAG, c->etag_len, c->etag);
+        }
         add_path(pdu, path);
         if (body) {
             uint8_t b[2];

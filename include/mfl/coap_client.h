@@ -45,6 +45,8 @@ typedef struct {
     unsigned seed;            /* jitter (default: time and pid) */
     int verbose;              /* 1: say on stderr why each retry happens */
     mfl_coap_stats_t *stats;  /* optional: what the last request cost */
+    uint8_t etag[8];          /* sent with GETs when etag_len > 0: a server that still has */
+    size_t etag_len;          /* this representation answers 2.03 Valid, without a body */
     size_t max_response;      /* largest response body accepted */
     mfl_coap_conn_t *conn;    /* internal: the session kept between requests (NULL at first);
                                * mfl_coap_client_close() ends it */

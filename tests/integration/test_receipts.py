@@ -19,6 +19,7 @@ python3-cryptography) where a case needs a hostile but correctly signed one.
     and an honest update's weight capped (twice the round's median by default);
  6. no Content-Format: 4.15; base version 0: 4.00; samples 0: 4.00; the
     norm bound a model advertises is the configured one (256, 1000, auto);
+    a GET of the model with the current version as ETag: 2.03, no body;
  7. a round takes one update per device; a stored update's retransmission is
     "duplicate" however stale its base; queued updates of a revoked device,
     or grown too stale while waiting, are dropped;
@@ -260,6 +261,13 @@ def cases(srv, make, keys):
     a = post(c, rewrite(make("dev2", 2), keys["dev2"], k5=0), 0x6003)[0]
     check(a[1] == 400 and "sample count" in a[5].decode(), "samples 0: 4.00 (%s)" % a[5][:50])
     check(stored(srv.db, "dev2") == ([1], 1), "dev2: nothing more stored")
+
+    # a conditional GET of the model: ETag = the version the device has
+    get = [(coap.URI_PATH, b"fl"), (coap.URI_PATH, b"v1"), (coap.URI_PATH, b"model")]
+    a = c.exchange(coap.encode(coap.CON, coap.GET, 0x6100, b"\x51", get + [(4, coap.uint_bytes(1))]))
+    check(a[1] == 203 and not a[5] and coap.option_uint(a[4], 4) == 1, "GET with ETag 1 (current): 2.03, no body")
+    a = c.exchange(coap.encode(coap.CON, coap.GET, 0x6101, b"\x52", get + [(4, coap.uint_bytes(9))]))
+    check(a[1] == 205 and len(a[5]) > 0, "GET with another ETag: 2.05 with the model")
     c.close()
 
 

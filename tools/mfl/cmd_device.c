@@ -73,8 +73,23 @@ static int fetch_model(device_opts_t *o, mfl_state_t *st, mfl_learner_t *l, cons
     size_t len = 0;
     mfl_coap_stats_t stats = {0};
     o->net.stats = &stats;
+    /* the aggregator's ETag is the model version: an unchanged model is
+     * answered 2.03 and not downloaded again */
+    o->net.etag_len = 0;
+    for (uint64_t v = *version; v; v >>= 8) {
+        o->net.etag_len++;
+    }
+    for (size_t i = 0; i < o->net.etag_len; i++) {
+        o->net.etag[i] = (uint8_t)(*version >> (8 * (o->net.etag_len - 1 - i)));
+    }
     int err = mfl_coap_request(&o->net, "GET", "fl/v1/model", 0, NULL, 0, &code, &msg, &len);
     o->net.stats = NULL;
+    o->net.etag_len = 0;
+    if (!err && code == 203) {
+        printf("model: version %llu is current\n", (unsigned long long)*version);
+        free(msg);
+        return 0;
+    }
     if (err || code != 205) {
         fprintf(stderr, "mfl device: GET model from %s:%u failed: %s after %u attempt%s in %.1f s (last answer %d.%02d)\n",
                 o->net.host, o->net.port, err ? mfl_strerror(err) : "unexpected answer", stats.attempts,
