@@ -62,7 +62,7 @@ python3 "$SRC/tests/support/udp_faults.py" --listen 127.0.0.1:$((port + 3)) --up
   --seed "$seed" --loss 0.3 --delay-ms 150 --jitter-ms 30 --duplicate 0.05 --reorder 0.05 --stats proxy.json & proxy=$!
 sleep 1
 lossy() { echo "proxy seed $seed: $(cat r4.txt) server: $(grep -v WARN srv2.log | grep -o 'event=update.*' | tr '\n' ' ')"; }
-timeout 330 "$MFL" device relay --server 127.0.0.1:$((port + 3)) --id fw-dev-1 --psk 66772d6b6579 "$update" \
+timeout 650 "$MFL" device relay --server 127.0.0.1:$((port + 3)) --id fw-dev-1 --psk 66772d6b6579 --timeout 600 "$update" \
   > r4.txt 2>&1 || fail "relay over a lossy link: $(lossy)"
 # "already counted" is right too when the answer to an attempt that got in was lost
 grep -Eq "counter 1 (accepted|already counted)" r4.txt || fail "relay over a lossy link: $(lossy)"

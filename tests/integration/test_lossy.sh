@@ -23,10 +23,13 @@ SEED=${SEED:-$RANDOM}
 DEVICES=${DEVICES:-6}
 UPDATES=${UPDATES:-2}
 LOSS=${LOSS:-0.3}
-# s: a sync is two requests, each bounded by the client's own deadline (300 s);
-# at 30 % loss most take 10-50 s, and one in ten 100-200 s (a message lost five
-# times ends an attempt after CoAP's 93 s MAX_TRANSMIT_WAIT, and it starts again)
-SYNC_TIMEOUT=${SYNC_TIMEOUT:-620}
+# s: a sync is two requests, each given 600 s here (--timeout; the client's
+# default is 300 s); at 30 % loss most syncs take 10-60 s, one in ten 100-270 s
+# (a message lost five times ends an attempt after CoAP's 93 s
+# MAX_TRANSMIT_WAIT, a handshake lost five times after 31 s, and the request
+# starts again), and one in a few hundred needed more than 300 s in CI
+REQUEST_TIMEOUT=${REQUEST_TIMEOUT:-600}
+SYNC_TIMEOUT=${SYNC_TIMEOUT:-1250}
 faults=(--loss "$LOSS" --delay-ms 150 --jitter-ms 30 --duplicate 0.05 --reorder 0.05)
 tmp=$(mktemp -d)
 pids=()     # aggregator and proxies
@@ -90,7 +93,7 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 sync() { # device, proxy port, update number, [command to run it under...]
   local d=$1 p=$2 u=$3; shift 3
   "$@" "$MFL" device sync --server "127.0.0.1:$p" --id "dev$d" --psk "$(psk "$d")" --agg-pub agg.pub --model base.mfl \
-    --key "dev$d.key" --state "state$d" --seed $((100 * d + u)) --samples 20
+    --key "dev$d.key" --state "state$d" --seed $((100 * d + u)) --samples 20 --timeout "$REQUEST_TIMEOUT"
 }
 
 # the baseline: one sync through the proxy with the delay but no faults
