@@ -270,6 +270,7 @@ int sim_link_get_model(sim_link_t *link, const sim_identity_t *id, uint8_t **msg
     client_for(link, id, &c);
     int code = 0;
     const int err = mfl_coap_request(&c, "GET", "fl/v1/model", 0, NULL, 0, &code, msg, len);
+    mfl_coap_client_close(&c); /* a virtual device's session ends with its request */
     if (!err && code != 205) {
         free(*msg);
         *msg = NULL;
@@ -291,6 +292,7 @@ int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8
     uint8_t *resp = NULL;
     size_t resp_len = 0;
     const int err = mfl_coap_request(&c, "POST", "fl/v1/update", 18, msg, len, code, &resp, &resp_len);
+    mfl_coap_client_close(&c);
     free(resp);
     return err;
 }
