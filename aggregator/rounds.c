@@ -320,6 +320,7 @@ static int collect(void *ctx, int64_t rowid, const uint8_t *msg, size_t len)
 
 int agg_publish_round(agg_state_t *s, uint32_t k_min)
 {
+    const clock_t started = clock(); /* CPU time of the round, for the log */
     const int64_t devices = mfl_store_pending_devices(s->store), pending = mfl_store_pending_count(s->store);
     if (devices < 0 || pending < 0) {
         return MFL_ERR_STORE;
@@ -362,8 +363,8 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min)
             s->model_msg = msg;
             s->model_msg_len = len;
             s->rounds++;
-            agg_log("model_published", "version=%llu updates=%zu bytes=%zu", (unsigned long long)s->version,
-                    r.count, len);
+            agg_log("model_published", "version=%llu updates=%zu bytes=%zu ms=%.2f", (unsigned long long)s->version,
+                    r.count, len, (double)(clock() - started) * 1e3 / CLOCKS_PER_SEC);
         }
     }
     if (!err && !r.count && r.n_folded) { /* only dropped updates: no model, but they go */
