@@ -10,8 +10,11 @@
  * update, each with the device's last accepted counter so that a device
  * whose state was lost can move ahead. What a hostile but correctly signed
  * device can do under the defaults is bounded here: every value within the
- * head's Q8.24 range, the delta's L2 norm within the bound, and its weight
- * within sample_cap (docs/aggregator.md, "Hostile devices").
+ * head's Q8.24 range and the delta's L2 norm within the bound here; its
+ * weight capped (sample_cap: twice the round's median by default) and one
+ * update per device per round in rounds.c (docs/aggregator.md, "Hostile
+ * devices"). A stored update's retransmission is answered "duplicate"
+ * before any of those checks: they were passed when it first came.
  */
 #include <math.h>
 #include <stdio.h>
