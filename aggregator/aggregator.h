@@ -58,7 +58,6 @@ typedef struct {
     int32_t *global;         /* current global head, rows x cols, Q8.24 */
     int32_t *delta;          /* scratch: one update's dense delta, rows x cols */
     uint32_t *index;         /* scratch: one sparse update's indices, rows x cols */
-    double head_norm;        /* L2 norm of the base model's head (real units) */
     uint64_t norm_bound_q24; /* delta L2 norm bound in force, Q8.24 (0 = none) */
     uint64_t version;
     uint8_t *model_msg;      /* current signed model message */

@@ -187,11 +187,10 @@ static int open_model(agg_state_t *s, char *msg, size_t cap)
     for (size_t i = 0; i < n; i++) {
         sq += (double)s->global[i] * s->global[i];
     }
-    s->head_norm = sqrt(sq) / 16777216.0;
     /* auto: no update may move the head by more than the base head's own
      * size (docs/aggregator.md, "Hostile devices") */
-    const double bound = s->cfg.max_delta_norm == AGG_NORM_AUTO ? s->head_norm : s->cfg.max_delta_norm;
-    s->norm_bound_q24 = (uint64_t)llround(bound * 16777216.0);
+    s->norm_bound_q24 = (uint64_t)llround(s->cfg.max_delta_norm == AGG_NORM_AUTO ? sqrt(sq)
+                                                                                 : s->cfg.max_delta_norm * 16777216.0);
     return 0;
 }
 

@@ -196,16 +196,15 @@ static agg_reply_t text_reply(int code, const char *text)
     return r;
 }
 
+/* The answer to an update; a new model also goes to its observers. */
 static agg_reply_t outcome_reply(const agg_outcome_t *out)
 {
     agg_reply_t r = {.code = out->code, .content_format = out->is_receipt ? COAP_MEDIATYPE_APPLICATION_CBOR : -1};
     memcpy(r.body, out->body, out->body_len);
     r.body_len = out->body_len;
-    if (out->published) {
-        for (int i = 0; i < 2; i++) {
-            if (srv.model[i]) {
-                coap_resource_notify_observers(srv.model[i], NULL);
-            }
+    for (int i = 0; out->published && i < 2; i++) {
+        if (srv.model[i]) {
+            coap_resource_notify_observers(srv.model[i], NULL);
         }
     }
     return r;

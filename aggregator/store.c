@@ -45,8 +45,6 @@ static int fail(mfl_store_t *s, const char *what)
     return MFL_ERR_STORE;
 }
 
-/* A store made before digests were kept: its pending table gains the
- * column (its rows have none, so their retransmissions are "counter used"). */
 static int has_column(sqlite3 *db, const char *table, const char *column)
 {
     sqlite3_stmt *st;
@@ -62,8 +60,9 @@ static int has_column(sqlite3 *db, const char *table, const char *column)
 }
 
 /* A store made by an earlier version: pending rows gain a digest column
- * (theirs stay empty, so their retransmissions are "counter used"), and
- * devices a count of their pending rows. */
+ * (theirs stay empty, so their retransmissions are "counter used"), models
+ * their exact head (older ones have none), and devices a count of their
+ * pending rows. */
 static int migrate(sqlite3 *db)
 {
     int err = 0;
@@ -102,12 +101,12 @@ int mfl_store_open(const char *data_dir, int durability, mfl_store_t **out)
         snprintf(pragma, sizeof(pragma), "PRAGMA synchronous=%s;", durability == MFL_DURABLE_POWER ? "FULL" : "NORMAL");
         if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
             sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
+            migrate(s->db) || /* before any statement names a new column */
             sqlite3_prepare_v2(s->db, "SELECT psk, pub, grp, last_counter, revoked FROM devices WHERE id = ?", -1,
                                &s->get_device, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(s->db, "UPDATE devices SET last_counter = ?, accepted = accepted + 1, "
                                       "pending = pending + 1 WHERE id = ? AND revoked = 0 AND last_counter < ? "
                                       "RETURNING pending", -1, &s->accept_counter, NULL) != SQLITE_OK ||
-            migrate(s->db) ||
             sqlite3_prepare_v2(s->db, "INSERT INTO pending (device, counter, base_version, msg, digest) "
                                       "VALUES (?,?,?,?,?)", -1, &s->accept_insert, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(s->db, "SELECT digest FROM pending WHERE device = ?1 AND counter = ?2 UNION ALL "
@@ -219,16 +218,10 @@ int mfl_store_each_device(mfl_store_t *s, int (*fn)(void *ctx, const mfl_device_
     return stop;
 }
 
-/* Why an update was not taken: the same update already stored, or its
- * counter spent on another one (or on one stored before digests were kept). */
-static int refusal(mfl_store_t *s, const mfl_store_update_t *u, int *outcome, uint64_t *last_counter)
+/* A spent counter: the same update stored under it (same digest), or
+ * another one (or one stored before digests were kept). */
+static int spent_outcome(mfl_store_t *s, const mfl_store_update_t *u, int *outcome)
 {
-    mfl_device_rec_t d;
-    int err = mfl_store_get_device(s, u->device, u->device_len, &d);
-    if (err || d.revoked) {
-        return err ? err : MFL_ERR_NO_DEVICE;
-    }
-    *last_counter = d.last_counter;
     sqlite3_reset(s->find_digest);
     sqlite3_bind_blob(s->find_digest, 1, u->device, (int)u->device_len, SQLITE_STATIC);
     sqlite3_bind_int64(s->find_digest, 2, (sqlite3_int64)u->counter);
@@ -255,7 +248,7 @@ int mfl_store_prior(mfl_store_t *s, const mfl_store_update_t *u, int *outcome, u
         *outcome = MFL_STORE_NEW;
         return 0;
     }
-    return refusal(s, u, outcome, last_counter);
+    return spent_outcome(s, u, outcome);
 }
 
 static int step_insert(mfl_store_t *s, const mfl_store_update_t *u)
@@ -294,7 +287,7 @@ int mfl_store_accept_update(mfl_store_t *s, const mfl_store_update_t *u, int *ou
     err = err || !taken ? err : step_insert(s, u);
     if (err || !taken) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return err ? err : refusal(s, u, outcome, last_counter);
+        return err ? err : mfl_store_prior(s, u, outcome, last_counter); /* not taken: why */
     }
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         s->pending = s->pending_devices = -1;
@@ -340,36 +333,31 @@ int mfl_store_each_group(mfl_store_t *s, int (*fn)(void *ctx, const char *group,
     return stop;
 }
 
-int64_t mfl_store_pending_count(mfl_store_t *s)
+/* *cached, or the count `sql` gives (kept in *cached; -1 on error). Both
+ * counts are asked after every accepted update: no count(*) each time. */
+static int64_t cached_count(mfl_store_t *s, int64_t *cached, const char *sql)
 {
-    if (s->pending >= 0) {
-        return s->pending; /* asked after every accepted update: no count(*) each time */
+    if (*cached >= 0) {
+        return *cached;
     }
     sqlite3_stmt *st;
     int64_t n = -1;
-    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM pending", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         n = sqlite3_column_int64(st, 0);
     }
     sqlite3_finalize(st);
-    s->pending = n;
+    *cached = n;
     return n;
+}
+
+int64_t mfl_store_pending_count(mfl_store_t *s)
+{
+    return cached_count(s, &s->pending, "SELECT count(*) FROM pending");
 }
 
 int64_t mfl_store_pending_devices(mfl_store_t *s)
 {
-    if (s->pending_devices >= 0) {
-        return s->pending_devices;
-    }
-    sqlite3_stmt *st;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM devices WHERE pending > 0", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        n = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    s->pending_devices = n;
-    return n;
+    return cached_count(s, &s->pending_devices, "SELECT count(*) FROM devices WHERE pending > 0");
 }
 
 #define FOLD_CHUNK 500 /* rowids per statement */

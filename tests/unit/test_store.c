@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "mfl/store.h"
 #include "test_support.h"
 
@@ -169,10 +171,52 @@ static void test_store_lifecycle(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A store written by the version before digests, pending counts and exact
+ * heads: it opens, its devices and pending update carry over, and its old
+ * update's retransmission (no digest known) is "counter used". */
+static void test_store_made_by_an_earlier_version(void **state)
+{
+    (void)state;
+    char old_dir[] = "/tmp/mfl_store_old_XXXXXX", path[64];
+    assert_non_null(mkdtemp(old_dir));
+    snprintf(path, sizeof(path), "%s/state.db", old_dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE devices (id BLOB PRIMARY KEY, psk BLOB NOT NULL, pub BLOB NOT NULL, grp TEXT NOT NULL,"
+        "  last_counter INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0,"
+        "  accepted INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE pending (rowid INTEGER PRIMARY KEY AUTOINCREMENT, device BLOB NOT NULL,"
+        "  counter INTEGER NOT NULL, base_version INTEGER NOT NULL, msg BLOB NOT NULL, UNIQUE(device, counter));"
+        "CREATE TABLE models (version INTEGER PRIMARY KEY, msg BLOB NOT NULL);"
+        "INSERT INTO devices (id, psk, pub, grp, last_counter, accepted) VALUES (x'64657631', x'00', x'04', 'g', 3, 3);"
+        "INSERT INTO pending (device, counter, base_version, msg) VALUES (x'64657631', 3, 1, x'010203');"
+        "INSERT INTO models (version, msg) VALUES (1, x'01');", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    mfl_store_t *s;
+    assert_int_equal(mfl_store_open(old_dir, MFL_DURABLE_PROCESS, &s), 0);
+    assert_int_equal(mfl_store_pending_count(s), 1);
+    assert_int_equal(mfl_store_pending_devices(s), 1);
+    uint64_t last = 0;
+    assert_int_equal(offer(s, "dev1", 3, 0x33, &last), MFL_STORE_COUNTER_USED);
+    assert_int_equal(last, 3);
+    assert_int_equal(offer(s, "dev1", 4, 0x44, &last), MFL_STORE_ACCEPTED);
+    assert_int_equal(mfl_store_pending_count(s), 2);
+    assert_int_equal(mfl_store_pending_devices(s), 1);
+    uint8_t head[4];
+    assert_int_equal(mfl_store_latest_head(s, 1, head, sizeof(head)), MFL_ERR_NO_MODEL); /* none kept then */
+    mfl_store_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", old_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_lifecycle),
+        cmocka_unit_test(test_store_made_by_an_earlier_version),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
