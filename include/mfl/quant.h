@@ -50,18 +50,19 @@ static inline int32_t mfl_quant_shl_wrap(int32_t x, int shift)
     return (int32_t)((uint32_t)x << shift);
 }
 
-/* Rounded high 32 bits of 2*a*b (gemmlowp's SaturatingRoundingDoublingHighMul):
- * round half away from zero; saturates the single overflow case
- * a = b = INT32_MIN to INT32_MAX. */
+/* Rounded high 32 bits of 2*a*b (gemmlowp's SaturatingRoundingDoublingHighMul);
+ * saturates the single overflow case a = b = INT32_MIN to INT32_MAX.
+ * gemmlowp adds a nudge of 2^30 (1 - 2^30 when ab < 0) and divides by 2^31
+ * truncating toward zero; for ab < 0 that truncation equals the floor of
+ * (ab + 2^30) / 2^31, so both signs reduce to one arithmetic shift: ties go
+ * toward +infinity (0.5 -> 1, -0.5 -> 0). A shift instead of a 64-bit
+ * division saves ~10 instructions per output on Cortex-M. */
 static inline int32_t mfl_quant_srdhm(int32_t a, int32_t b)
 {
     if (a == INT32_MIN && b == INT32_MIN) {
         return INT32_MAX;
     }
-    int64_t ab = (int64_t)a * (int64_t)b;
-    int64_t nudge = ab >= 0 ? (1LL << 30) : (1 - (1LL << 30));
-    /* Division (not a shift) truncates toward zero, as gemmlowp does. */
-    return (int32_t)((ab + nudge) / (1LL << 31));
+    return (int32_t)(((int64_t)a * (int64_t)b + (1LL << 30)) >> 31);
 }
 
 /* x / 2^exponent rounded to nearest, ties away from zero; exponent in [0, 31]. */

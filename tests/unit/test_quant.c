@@ -41,9 +41,15 @@ static void test_srdhm_matches_exact_rounding(void **state)
         if (a == INT32_MIN && b == INT32_MIN) {
             continue;
         }
-        /* 2ab / 2^32 = ab / 2^31 */
+        /* 2ab / 2^32 = ab / 2^31; random products are never exact ties */
         assert_int_equal(mfl_quant_srdhm(a, b), round_div_pow2((__int128)a * b, 31));
     }
+    /* exact ties, as gemmlowp's nudge and truncating division give them:
+     * toward +infinity */
+    assert_int_equal(mfl_quant_srdhm(1, 1 << 30), 1);            /*  0.5 */
+    assert_int_equal(mfl_quant_srdhm(-(1 << 15), 1 << 15), 0);   /* -0.5 */
+    assert_int_equal(mfl_quant_srdhm(-3, 1 << 30), -1);          /* -1.5 */
+    assert_int_equal(mfl_quant_srdhm(3, 1 << 30), 2);            /*  1.5 */
     assert_int_equal(mfl_quant_srdhm(INT32_MIN, INT32_MIN), INT32_MAX); /* the one saturating case */
     assert_int_equal(mfl_quant_srdhm(INT32_MAX, INT32_MAX), INT32_MAX - 1);
     assert_int_equal(mfl_quant_srdhm(INT32_MIN, INT32_MAX), INT32_MIN + 1);
