@@ -20,10 +20,10 @@ mkdir -p "$data"
 
 # the Fashion-MNIST model: the base architecture, briefly trained (the
 # instruction counts depend on the architecture, not on the weights)
-if [ ! -f "$data/fmnist.mfl" ]; then
-  "$mfl" train -o "$data/fmnist.mflf" --epochs 1 --limit 8000 >/dev/null 2>&1
-  "$mfl" quantize "$data/fmnist.mflf" "$data/fmnist.mfl" --calib 500 >/dev/null
-fi
+# (trained once; converted on every run, so that the image always carries
+# the model format this build writes)
+[ -f "$data/fmnist.mflf" ] || "$mfl" train -o "$data/fmnist.mflf" --epochs 1 --limit 8000 >/dev/null 2>&1
+"$mfl" quantize "$data/fmnist.mflf" "$data/fmnist.mfl" --calib 500 >/dev/null
 # 140 test images and labels: 100 to evaluate, 40 to learn from
 fm=/usr/share/datasets/fashion-mnist
 set +o pipefail # head and tail stop reading early on purpose
@@ -40,7 +40,7 @@ openssl ec -pubin -in "$data/aggregator.pub" -outform DER 2>/dev/null | tail -c 
 # the MLPerf Tiny models and their first golden input and output
 for pair in kws:kws_ref_model vww:vww_96_int8 ic:pretrainedResnet_quant ad:ad01_int8; do
   short=${pair%%:*}; m=${pair#*:}; g=$shared/golden/mlperf-tiny/$m
-  [ -f "$data/$short.mfl" ] || "$mfl" model import "$shared/models/mlperf-tiny/$m.tflite" "$data/$short.mfl" >/dev/null
+  "$mfl" model import "$shared/models/mlperf-tiny/$m.tflite" "$data/$short.mfl" >/dev/null
   head -c "$(grep '^input_bytes=' "$g/meta.txt" | cut -d= -f2)" "$g/inputs.bin" > "$data/$short.in"
   head -c "$(grep '^output_bytes=' "$g/meta.txt" | cut -d= -f2)" "$g/outputs.bin" > "$data/$short.out"
 done

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mfl/kernels.h"
 #include "mfl/model_writer.h"
 #include "mfl/planner.h"
 #include "mfl/quant_host.h"
@@ -139,7 +140,7 @@ int mfl_builder_add_op(mfl_model_builder_t *b, int opcode, int n_inputs, const u
         return err;
     }
     mfl_op_rec_t op = {.opcode = (uint8_t)opcode, .n_inputs = (uint8_t)n_inputs, .output = output,
-                       .inputs = {MFL_NONE, MFL_NONE, MFL_NONE}};
+                       .inputs = {MFL_NONE, MFL_NONE, MFL_NONE}, .scratch = MFL_NONE};
     for (int k = 0; k < n_inputs; k++) {
         op.inputs[k] = inputs[k];
     }
@@ -220,6 +221,9 @@ static void fill_plan_items(const mfl_model_builder_t *b, mfl_plan_item_t *items
         if (op->opcode == MFL_OP_RESHAPE && items[op->inputs[0]].size == out->size) {
             out->alias = op->inputs[0];
         }
+        if (op->scratch != MFL_NONE) { /* lives during its op only */
+            items[op->scratch].first = items[op->scratch].last = (int32_t)i;
+        }
     }
     items[b->output].last = (int32_t)b->n_ops;
     for (size_t t = 0; t < b->n_tensors; t++) {
@@ -228,6 +232,30 @@ static void fill_plan_items(const mfl_model_builder_t *b, mfl_plan_item_t *items
             items[t].first = items[t].last = -1;
         }
     }
+}
+
+/* Gives every CONV_2D the scratch its DSP kernel needs, as a tensor the
+ * planner places in the arena for that op only (the portable kernel ignores
+ * it, so one image serves both paths). */
+static int add_scratch(mfl_model_builder_t *b)
+{
+    for (size_t i = 0; i < b->n_ops; i++) {
+        mfl_op_rec_t *op = &b->ops[i];
+        if (op->opcode != MFL_OP_CONV_2D || op->scratch != MFL_NONE) {
+            continue;
+        }
+        const mfl_tensor_rec_t *in = &b->tensors[op->inputs[0]], *f = &b->tensors[op->inputs[1]];
+        const mfl_dims_t in_dims = {in->dims[0], in->dims[1], in->dims[2], in->dims[3]};
+        const mfl_dims_t f_dims = {f->dims[0], f->dims[1], f->dims[2], f->dims[3]};
+        const int32_t bytes = (int32_t)mfl_conv2d_s8_get_buffer_size(&in_dims, &f_dims);
+        uint16_t t;
+        int err = mfl_builder_add_tensor(b, MFL_TYPE_INT8, 1, &bytes, 0, NULL, &t);
+        if (err) {
+            return err;
+        }
+        op->scratch = t;
+    }
+    return 0;
 }
 
 static int plan_arena(mfl_model_builder_t *b, uint32_t *arena_size)
@@ -261,7 +289,9 @@ int mfl_builder_finish(mfl_model_builder_t *b, uint8_t **image, size_t *size)
         .input = b->input, .output = b->output, .head_op = b->head_op, .feature = b->feature,
         .head_params_offset = b->head_params_offset, .head_params_size = b->head_params_size,
     };
-    int err = plan_arena(b, &h.arena_size);
+    int err = add_scratch(b);
+    h.n_tensors = (uint16_t)b->n_tensors;
+    err = err ? err : plan_arena(b, &h.arena_size);
     if (err) {
         return err;
     }

@@ -55,7 +55,10 @@ static void run_conv(const run_ctx_t *c, const mfl_op_rec_t *op, int depthwise)
         mfl_depthwise_conv2d_s8(&p, &q, &in, tensor_data(c, op->inputs[0]), &f, tensor_data(c, op->inputs[1]),
                                 optional_bias(c, op->inputs[2]), &out, tensor_out(c, op->output));
     } else {
-        mfl_conv2d_s8(&p, &q, &in, tensor_data(c, op->inputs[0]), &f, tensor_data(c, op->inputs[1]),
+        const uint16_t s = mfl_op_scratch(c->m, op);
+        const mfl_kernel_ctx_t ctx = {s == MFL_NONE ? NULL : c->arena + rec(c, s)->offset,
+                                      s == MFL_NONE ? 0 : rec(c, s)->size};
+        mfl_conv2d_s8(&ctx, &p, &q, &in, tensor_data(c, op->inputs[0]), &f, tensor_data(c, op->inputs[1]),
                       optional_bias(c, op->inputs[2]), &out, tensor_out(c, op->output));
     }
 }

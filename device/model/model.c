@@ -45,7 +45,8 @@ static int check_header(const mfl_model_header_t *h, size_t size)
     if (h->magic != MFL_MODEL_MAGIC) {
         return MFL_ERR_MODEL_MAGIC;
     }
-    if (h->format_version != MFL_MODEL_FORMAT_VERSION || h->header_size != sizeof(*h)) {
+    if (h->format_version < MFL_MODEL_FORMAT_VERSION_MIN || h->format_version > MFL_MODEL_FORMAT_VERSION ||
+        h->header_size != sizeof(*h)) {
         return MFL_ERR_MODEL_VERSION;
     }
     if (h->file_size > size || h->file_size < sizeof(*h)) {
@@ -174,6 +175,31 @@ static int producer_before(const mfl_model_t *m, uint16_t t, int before)
     return -1;
 }
 
+/* Op i's scratch (if any) is neither the model's input or output nor
+ * another op's input, output or scratch: no value lives in it. */
+static int scratch_is_private(const mfl_model_t *m, int i)
+{
+    const uint16_t s = mfl_op_scratch(m, &m->ops[i]);
+    if (s == MFL_NONE) {
+        return 1;
+    }
+    if (s == m->header->input || s == m->header->output) {
+        return 0;
+    }
+    for (int j = 0; j < m->header->n_ops; j++) {
+        const mfl_op_rec_t *op = &m->ops[j];
+        if (op->output == s || (j != i && mfl_op_scratch(m, op) == s)) {
+            return 0;
+        }
+        for (int k = 0; k < op->n_inputs; k++) {
+            if (op->inputs[k] == s) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 /* Every activation read is the model input or produced by an earlier op;
  * every op writes a fresh tensor; the model output is produced. */
 static int check_graph_order(const mfl_model_t *m)
@@ -194,7 +220,15 @@ static int check_graph_order(const mfl_model_t *m)
             }
         }
     }
-    return producer_before(m, h->output, h->n_ops) >= 0 ? 0 : MFL_ERR_MODEL_GRAPH;
+    if (producer_before(m, h->output, h->n_ops) < 0) {
+        return MFL_ERR_MODEL_GRAPH;
+    }
+    for (int i = 0; i < h->n_ops; i++) {
+        if (!scratch_is_private(m, i)) {
+            return MFL_ERR_MODEL_GRAPH;
+        }
+    }
+    return 0;
 }
 
 typedef struct {
@@ -216,6 +250,11 @@ static lifetime_t tensor_lifetime(const mfl_model_t *m, uint16_t t)
     }
     if (t == h->output) {
         life.last = h->n_ops;
+    }
+    for (int i = 0; i < h->n_ops; i++) {
+        if (mfl_op_scratch(m, &m->ops[i]) == t) { /* private to op i (checked) */
+            life.first = life.last = i;
+        }
     }
     return life;
 }

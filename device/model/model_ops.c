@@ -210,6 +210,21 @@ static int check_softmax(const mfl_model_t *m, const mfl_op_rec_t *op)
     return ok ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
+/* Format 1 keeps the field zero; format 2 gives CONV_2D an optional rank-1
+ * activation as scratch (any size: the kernel checks it is enough, and runs
+ * the portable path otherwise) and every other op none. */
+static int check_scratch(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    if (m->header->format_version < 2) {
+        return op->scratch == 0 ? 0 : MFL_ERR_MODEL_OP;
+    }
+    if (op->scratch == MFL_NONE) {
+        return 0;
+    }
+    const mfl_tensor_rec_t *s = tensor_at(m, op->scratch);
+    return op->opcode == MFL_OP_CONV_2D && is_activation(s) && s->rank == 1 ? 0 : MFL_ERR_MODEL_OP;
+}
+
 int mfl_validate_op(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     if (op->n_inputs < 1 || op->n_inputs > 3 || op->output >= m->header->n_tensors) {
@@ -225,15 +240,17 @@ int mfl_validate_op(const mfl_model_t *m, const mfl_op_rec_t *op)
     if (op->params_offset % 4 != 0 || (uint64_t)op->params_offset + op->params_size > m->header->data_size) {
         return MFL_ERR_MODEL_PARAMS;
     }
+    int err;
     switch (op->opcode) {
-    case MFL_OP_CONV_2D: return check_conv(m, op, 0);
-    case MFL_OP_DEPTHWISE_CONV_2D: return check_conv(m, op, 1);
-    case MFL_OP_FULLY_CONNECTED: return check_fully_connected(m, op);
+    case MFL_OP_CONV_2D: err = check_conv(m, op, 0); break;
+    case MFL_OP_DEPTHWISE_CONV_2D: err = check_conv(m, op, 1); break;
+    case MFL_OP_FULLY_CONNECTED: err = check_fully_connected(m, op); break;
     case MFL_OP_AVERAGE_POOL_2D:
-    case MFL_OP_MAX_POOL_2D: return check_pool(m, op);
-    case MFL_OP_ADD: return check_add(m, op);
-    case MFL_OP_RESHAPE: return check_reshape(m, op);
-    case MFL_OP_SOFTMAX: return check_softmax(m, op);
+    case MFL_OP_MAX_POOL_2D: err = check_pool(m, op); break;
+    case MFL_OP_ADD: err = check_add(m, op); break;
+    case MFL_OP_RESHAPE: err = check_reshape(m, op); break;
+    case MFL_OP_SOFTMAX: err = check_softmax(m, op); break;
     default: return MFL_ERR_UNSUPPORTED_OP;
     }
+    return err ? err : check_scratch(m, op);
 }

@@ -33,6 +33,7 @@
 #define MFL_ERR_UNSUPPORTED_OP     -32  /* operator not implemented by microfl */
 #define MFL_ERR_UNSUPPORTED_TYPE   -33  /* tensor data type not supported */
 #define MFL_ERR_ARENA_TOO_SMALL    -34  /* arena smaller than the model needs */
+#define MFL_ERR_KERNEL_PATH        -35  /* kernel implementation not in this build */
 
 /* TFLite import (host) */
 #define MFL_ERR_TFLITE_FORMAT      -40  /* not a well-formed .tflite flatbuffer */

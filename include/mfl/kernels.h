@@ -12,6 +12,15 @@
  * (input - zero_point) in [-255, 255] and an int8 weight (|w| <= 128), i.e.
  * |sum| <= K * 32640. The loader requires K <= MFL_KERNEL_MAX_DEPTH so the
  * sum cannot overflow; adding the bias then wraps exactly like TFLM.
+ *
+ * Two implementations give the same bits: the portable C kernels (any CPU,
+ * and the reference) and kernels for the Armv7E-M DSP extension (Cortex-M4,
+ * M7, M33), chosen by mfl_kernels_select(). The public entry points
+ * (mfl_conv2d_s8, ...) run the selected path; the DSP path of CONV_2D needs
+ * scratch memory, passed in a mfl_kernel_ctx_t of at least
+ * mfl_conv2d_s8_get_buffer_size() bytes (the model's memory plan reserves
+ * it; with less, the portable kernel runs). docs/numerics.md explains the
+ * blocking and the overflow bounds of both paths.
  */
 #ifndef MFL_KERNELS_H
 #define MFL_KERNELS_H
@@ -33,6 +42,31 @@ typedef struct {
     int32_t n, h, w, c;
 } mfl_dims_t;
 
+/* Scratch memory for one kernel call: buf is 4-byte aligned, owned by the
+ * caller (normally a slice of the arena that the memory plan gives this
+ * operator only) and clobbered by the call; size in bytes. */
+typedef struct {
+    void *buf;
+    size_t size;
+} mfl_kernel_ctx_t;
+
+typedef enum {
+    MFL_KERNELS_PORTABLE = 0, /* C kernels, any CPU */
+    MFL_KERNELS_DSP = 1,      /* Armv7E-M DSP extension (or its C emulation on a host) */
+} mfl_kernel_path_t;
+
+/* Selects the implementation the public kernels run from now on (a process-
+ * wide setting). The default is MFL_KERNELS_DSP when the target has the DSP
+ * extension (__ARM_FEATURE_DSP), else MFL_KERNELS_PORTABLE; host builds
+ * also carry the DSP path through a C emulation of its instructions, so
+ * that the tests can prove both paths bit-identical. Returns 0, or
+ * MFL_ERR_KERNEL_PATH when this build has no such path (a Cortex-M0/M3
+ * build has no DSP path); the selection is then unchanged. */
+int mfl_kernels_select(mfl_kernel_path_t path);
+
+/* The path the public kernels run. */
+mfl_kernel_path_t mfl_kernels_selected(void);
+
 /* Per-output-channel requantization: real = multiplier * 2^shift / 2^31. */
 typedef struct {
     const int32_t *multiplier;
@@ -48,12 +82,30 @@ typedef struct {
     int32_t act_min, act_max;    /* fused activation, within [-128, 127] */
 } mfl_conv_params_t;
 
-/* CONV_2D. filter: [C_out, KH, KW, C_in]; bias: [C_out] or NULL;
- * requant: C_out entries. */
-void mfl_conv2d_s8(const mfl_conv_params_t *params, const mfl_requant_t *requant,
+/* CONV_2D (TFLite CONV_2D, TFLM reference ConvPerChannel). input:
+ * [N, H, W, C_in]; filter: [C_out, KH, KW, C_in]; bias: [C_out] or NULL;
+ * requant: C_out entries; output: [N, OH, OW, C_out]. ctx: scratch for the
+ * DSP path (NULL or too small: the portable kernel runs). */
+void mfl_conv2d_s8(const mfl_kernel_ctx_t *ctx, const mfl_conv_params_t *params, const mfl_requant_t *requant,
                    const mfl_dims_t *input_dims, const int8_t *input,
                    const mfl_dims_t *filter_dims, const int8_t *filter, const int32_t *bias,
                    const mfl_dims_t *output_dims, int8_t *output);
+
+/* Bytes of scratch the DSP path of CONV_2D needs for these shapes: two
+ * int16 columns of KH * KW * C_in entries (rounded up to even). The same on
+ * every build, so that a model planned on a host serves both paths. */
+uint32_t mfl_conv2d_s8_get_buffer_size(const mfl_dims_t *input_dims, const mfl_dims_t *filter_dims);
+
+/* The two implementations behind mfl_conv2d_s8, for tests and benchmarks.
+ * The DSP one exists only where mfl_kernels_select(MFL_KERNELS_DSP)
+ * succeeds and needs ctx->size >= mfl_conv2d_s8_get_buffer_size(). */
+void mfl_conv2d_s8_portable(const mfl_conv_params_t *params, const mfl_requant_t *requant,
+                            const mfl_dims_t *input_dims, const int8_t *input,
+                            const mfl_dims_t *filter_dims, const int8_t *filter, const int32_t *bias,
+                            const mfl_dims_t *output_dims, int8_t *output);
+void mfl_conv2d_s8_dsp(const mfl_kernel_ctx_t *ctx, const mfl_conv_params_t *params, const mfl_requant_t *requant,
+                       const mfl_dims_t *input_dims, const int8_t *input, const mfl_dims_t *filter_dims,
+                       const int8_t *filter, const int32_t *bias, const mfl_dims_t *output_dims, int8_t *output);
 
 /* DEPTHWISE_CONV_2D. filter: [1, KH, KW, C_out] with
  * C_out = C_in * depth_multiplier; output channel c reads input channel

@@ -14,8 +14,9 @@
  * Everything a kernel needs that TFLite derives with floating point
  * (multipliers, shifts, activation ranges, padding) is computed by the host
  * importer and stored as integers, so the device never touches a float.
- * The memory plan (each activation tensor's offset in the arena) is also
- * computed on the host and only checked by the loader.
+ * The memory plan (each activation tensor's offset in the arena, and from
+ * format 2 each kernel's scratch) is also computed on the host and only
+ * checked by the loader.
  *
  * The image must be 4-byte aligned in memory (records are read as structs).
  */
@@ -32,7 +33,8 @@ extern "C" {
 #endif
 
 #define MFL_MODEL_MAGIC 0x4D4C464Du /* "MFLM" as little-endian bytes */
-#define MFL_MODEL_FORMAT_VERSION 1
+#define MFL_MODEL_FORMAT_VERSION 2     /* written by this version */
+#define MFL_MODEL_FORMAT_VERSION_MIN 1 /* oldest the loader reads (format 1: no scratch) */
 #define MFL_MODEL_DATA_ALIGN 16
 #define MFL_MODEL_ARENA_ALIGN 4
 #define MFL_NONE 0xFFFFu /* absent tensor or op index */
@@ -90,7 +92,9 @@ typedef struct {
     uint8_t n_inputs;     /* used entries of inputs[] */
     uint16_t output;      /* output tensor */
     uint16_t inputs[3];   /* input tensors; MFL_NONE for an absent optional one */
-    uint16_t reserved;
+    uint16_t scratch;     /* format 2: a rank-1 int8 arena tensor the kernel may clobber during
+                           * this op only (CONV_2D's DSP columns), or MFL_NONE; format 1: 0,
+                           * read as none (use mfl_op_scratch) */
     uint32_t params_offset; /* into the data section, 4-byte aligned */
     uint32_t params_size;   /* bytes */
 } mfl_op_rec_t;
@@ -165,6 +169,12 @@ typedef struct {
  * [image, image + size).
  */
 int mfl_model_load(mfl_model_t *model, const void *image, size_t size);
+
+/* The scratch tensor of an op, or MFL_NONE (always for format 1 images). */
+static inline uint16_t mfl_op_scratch(const mfl_model_t *model, const mfl_op_rec_t *op)
+{
+    return model->header->format_version >= 2 ? op->scratch : MFL_NONE;
+}
 
 /* Bytes of arena the model needs (valid after a successful load). */
 static inline uint32_t mfl_model_arena_size(const mfl_model_t *model)

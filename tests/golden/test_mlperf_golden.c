@@ -2,13 +2,15 @@
  * Bit-exactness against TensorFlow Lite Micro's reference kernels on the
  * four MLPerf Tiny int8 models: every output byte of every golden input,
  * and every intermediate tensor of input #0 (shared/golden/mlperf-tiny,
- * produced by TFLM itself, is the independent truth). Also checks each
+ * produced by TFLM itself, is the independent truth), on the portable and
+ * on the DSP kernel path. Also checks each
  * model's arena against its activation lower bound.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mfl/kernels.h"
 #include "test_support.h"
 
 typedef struct {
@@ -128,8 +130,14 @@ static void test_model(void **state)
     uint8_t *arena = malloc(arena_size);
     mfl_interp_t it;
     assert_int_equal(mfl_interp_init(&it, &m, arena, arena_size), 0);
-    check_layers(c, &m, &it);
-    check_outputs(c, &it);
+    /* both kernel paths: the DSP one runs through its C emulation here */
+    const mfl_kernel_path_t paths[] = {MFL_KERNELS_PORTABLE, MFL_KERNELS_DSP};
+    for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
+        assert_int_equal(mfl_kernels_select(paths[p]), 0);
+        check_layers(c, &m, &it);
+        check_outputs(c, &it);
+    }
+    assert_int_equal(mfl_kernels_select(MFL_KERNELS_PORTABLE), 0);
     free(arena);
     free(image);
 }

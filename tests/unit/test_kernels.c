@@ -5,7 +5,9 @@
  * with its zero point instead of skipping out-of-bounds taps. Multipliers
  * are chosen as 1.0 or 0.5 so that the reference's single exact rounding
  * equals TFLM's double rounding; the bit-exact check of the real rounding
- * path is the MLPerf golden test.
+ * path is the MLPerf golden test. Every test runs twice: on the portable
+ * kernels and on the DSP kernels (through their C emulation on the host);
+ * a randomized test also checks the two bit-identical on many shapes.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -71,7 +73,10 @@ static void run_conv_case(const conv_case_t *k)
     if (k->depthwise) {
         mfl_depthwise_conv2d_s8(&p, &q, &k->in, in, &k->filter, f, bias, &k->out, out);
     } else {
-        mfl_conv2d_s8(&p, &q, &k->in, in, &k->filter, f, bias, &k->out, out);
+        const mfl_kernel_ctx_t ctx = {malloc(mfl_conv2d_s8_get_buffer_size(&k->in, &k->filter)),
+                                      mfl_conv2d_s8_get_buffer_size(&k->in, &k->filter)};
+        mfl_conv2d_s8(&ctx, &p, &q, &k->in, in, &k->filter, f, bias, &k->out, out);
+        free(ctx.buf);
     }
     const int32_t dm = k->out.c / k->in.c;
     for (int32_t b = 0; b < k->out.n; b++)
@@ -268,6 +273,67 @@ static void test_softmax_shapes_of_the_distribution(void **state)
     }
 }
 
+static int32_t out_size(int32_t in, int32_t filter, int32_t stride, int32_t dilation, int32_t pad)
+{
+    return (in + 2 * pad - ((filter - 1) * dilation + 1)) / stride + 1;
+}
+
+/* Random shapes (any input depth, odd channel and pixel counts, padding,
+ * strides, dilation, batches, real multipliers and shifts): the DSP
+ * convolution gives the portable one's bytes. */
+static void test_conv_paths_agree(void **state)
+{
+    (void)state;
+    for (int trial = 0; trial < 300; trial++) {
+        const int32_t kh = 1 + trial % 4, kw = 1 + (trial / 4) % 3, stride = 1 + trial % 2;
+        const int32_t dilation = 1 + (trial % 7 == 0), pad = (trial / 3) % 2 ? kh / 2 : 0;
+        const mfl_dims_t in_d = {1 + trial % 2, 3 + (uint8_t)rand8() % 6, 3 + (uint8_t)rand8() % 6,
+                                 1 + (uint8_t)rand8() % 13};
+        const int32_t oh = out_size(in_d.h, kh, stride, dilation, pad);
+        const int32_t ow = out_size(in_d.w, kw, stride, dilation, pad);
+        if (oh < 1 || ow < 1) {
+            continue;
+        }
+        const mfl_dims_t f_d = {1 + (uint8_t)rand8() % 7, kh, kw, in_d.c};
+        const mfl_dims_t out_d = {in_d.n, oh, ow, f_d.n};
+        const size_t n_in = (size_t)in_d.n * in_d.h * in_d.w * in_d.c, n_f = (size_t)f_d.n * kh * kw * in_d.c;
+        const size_t n_out = (size_t)out_d.n * oh * ow * out_d.c;
+        int8_t *in = malloc(n_in), *f = malloc(n_f), *a = malloc(n_out), *b = malloc(n_out);
+        int32_t bias[8], mult[8], shift[8];
+        for (size_t i = 0; i < n_in; i++) in[i] = rand8();
+        for (size_t i = 0; i < n_f; i++) f[i] = (int8_t)(rand8() | 1);
+        for (int c = 0; c < f_d.n; c++) {
+            bias[c] = rand8() * 97;
+            mult[c] = (1 << 30) + (int32_t)(seed & 0x3FFFFFFF);
+            shift[c] = -(int32_t)((uint8_t)rand8() % 10);
+        }
+        const mfl_conv_params_t p = {stride, stride, dilation, dilation, pad, pad, rand8(), rand8(), -128, 127};
+        const mfl_requant_t q = {mult, shift};
+        const uint32_t scratch = mfl_conv2d_s8_get_buffer_size(&in_d, &f_d);
+        const mfl_kernel_ctx_t ctx = {malloc(scratch), scratch};
+        mfl_conv2d_s8_portable(&p, &q, &in_d, in, &f_d, f, trial % 5 ? bias : NULL, &out_d, a);
+        mfl_conv2d_s8_dsp(&ctx, &p, &q, &in_d, in, &f_d, f, trial % 5 ? bias : NULL, &out_d, b);
+        assert_memory_equal(a, b, n_out);
+        free(ctx.buf);
+        free(in);
+        free(f);
+        free(a);
+        free(b);
+    }
+}
+
+static int use_portable(void **state)
+{
+    (void)state;
+    return mfl_kernels_select(MFL_KERNELS_PORTABLE);
+}
+
+static int use_dsp(void **state)
+{
+    (void)state;
+    return mfl_kernels_select(MFL_KERNELS_DSP);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +346,8 @@ int main(void)
         cmocka_unit_test(test_max_pool_padding_and_clamp),
         cmocka_unit_test(test_add_equal_scales_is_exact),
         cmocka_unit_test(test_softmax_shapes_of_the_distribution),
+        cmocka_unit_test(test_conv_paths_agree),
     };
-    return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
+    const int failed = cmocka_run_group_tests_name("kernels, portable path", tests, use_portable, NULL);
+    return failed + cmocka_run_group_tests_name("kernels, DSP path", tests, use_dsp, NULL);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mfl/kernels.h"
 #include "test_support.h"
 
 static uint8_t *good;
@@ -89,7 +90,7 @@ static void test_header_errors(void **state)
     c.h->magic ^= 1;
     expect_error(&c, MFL_ERR_MODEL_MAGIC);
     c = copy_model();
-    c.h->format_version = 2;
+    c.h->format_version = MFL_MODEL_FORMAT_VERSION + 1;
     expect_error(&c, MFL_ERR_MODEL_VERSION);
     c = copy_model();
     c.h->n_tensors = 60000;
@@ -196,6 +197,72 @@ static void test_graph_and_plan_errors(void **state)
     expect_error(&c, MFL_ERR_MODEL_PLAN);
 }
 
+/* Format 2's per-op scratch: only CONV_2D has one, it is private to its op
+ * and placed apart from every tensor alive with it. */
+static void test_scratch_errors(void **state)
+{
+    (void)state;
+    copy_t c = copy_model();
+    assert_int_equal(c.op[0].opcode, MFL_OP_CONV_2D);
+    assert_int_not_equal(c.op[0].scratch, MFL_NONE);
+    c.op[1].scratch = c.op[0].scratch; /* a DEPTHWISE_CONV_2D has none */
+    expect_error(&c, MFL_ERR_MODEL_OP);
+    c = copy_model();
+    c.op[2].scratch = c.op[0].scratch; /* shared by two ops */
+    expect_error(&c, MFL_ERR_MODEL_GRAPH);
+    c = copy_model();
+    c.op[0].scratch = c.h->input; /* a rank-4 tensor holding a value */
+    expect_error(&c, MFL_ERR_MODEL_OP);
+    c = copy_model();
+    c.op[0].scratch = c.h->n_tensors;
+    expect_error(&c, MFL_ERR_MODEL_OP);
+    c = copy_model();
+    c.t[c.op[0].scratch].offset = c.t[c.op[0].output].offset; /* on top of the op's output */
+    expect_error(&c, MFL_ERR_MODEL_PLAN);
+    c = copy_model();
+    c.h->format_version = 1; /* format 1 keeps the field zero */
+    expect_error(&c, MFL_ERR_MODEL_OP);
+}
+
+/* A format-1 image (no scratch) still loads, and gives the same output as
+ * the format-2 one: its convolutions run on the portable path. */
+static void test_format_1_still_runs(void **state)
+{
+    (void)state;
+    copy_t c = copy_model();
+    c.h->format_version = 1;
+    for (uint16_t i = 0; i < c.h->n_ops; i++) {
+        c.op[i].scratch = 0;
+    }
+    ts_fix_crc(c.img);
+    mfl_model_t old;
+    assert_int_equal(mfl_model_load(&old, c.img, good_size), 0);
+    assert_int_equal(mfl_kernels_select(MFL_KERNELS_DSP), 0); /* what a Cortex-M4 runs */
+    const mfl_model_t *models[2] = {&good_model, &old};
+    int8_t outputs[2][64];
+    size_t out_len = 0;
+    for (int k = 0; k < 2; k++) {
+        uint8_t *arena = calloc(1, mfl_model_arena_size(models[k]));
+        mfl_interp_t it;
+        int8_t *in;
+        const int8_t *out;
+        size_t in_len;
+        assert_int_equal(mfl_interp_init(&it, models[k], arena, mfl_model_arena_size(models[k])), 0);
+        assert_int_equal(mfl_interp_input(&it, &in, &in_len), 0);
+        for (size_t i = 0; i < in_len; i++) {
+            in[i] = (int8_t)(i * 37);
+        }
+        assert_int_equal(mfl_interp_invoke(&it), 0);
+        assert_int_equal(mfl_interp_output(&it, &out, &out_len), 0);
+        assert_true(out_len <= sizeof(outputs[k]));
+        memcpy(outputs[k], out, out_len);
+        free(arena);
+    }
+    assert_memory_equal(outputs[0], outputs[1], out_len);
+    assert_int_equal(mfl_kernels_select(MFL_KERNELS_PORTABLE), 0);
+    free(c.img);
+}
+
 static void test_failed_load_keeps_working_model(void **state)
 {
     (void)state;
@@ -250,6 +317,8 @@ int main(void)
         cmocka_unit_test(test_op_errors),
         cmocka_unit_test(test_param_ranges),
         cmocka_unit_test(test_graph_and_plan_errors),
+        cmocka_unit_test(test_scratch_errors),
+        cmocka_unit_test(test_format_1_still_runs),
         cmocka_unit_test(test_failed_load_keeps_working_model),
         cmocka_unit_test(test_arena_and_alignment),
         cmocka_unit_test(test_every_error_has_a_message),

@@ -1,0 +1,193 @@
+/*
+ * CONV_2D, int8, for the Armv7E-M DSP extension (the technique of CMSIS-NN's
+ * arm_convolve_s8; this code is our own). Same results as the portable
+ * mfl_conv2d_s8_portable, bit for bit.
+ *
+ * Per pair of output pixels, the two input windows are copied into the
+ * scratch buffer as int16 columns with the input offset already added
+ * ("im2col": (x + offset) is in [-255, 255], padding taps are 0). Then each
+ * pair of output channels is a 2x2 block of dot products: every filter word
+ * loaded serves two pixels and every column word two channels, and one SMLAD
+ * does two 16x16 multiply-adds. The accumulator starts at the bias (adding
+ * it first or last gives the same bits: int32 addition wraps either way),
+ * and requantization runs once per output, outside the dot product.
+ *
+ * Column order: SXTB16 on a filter word (w0 w1 w2 w3) gives the pairs
+ * (w0, w2) and, rotated by 8, (w1, w3). The columns therefore hold each
+ * group of four taps in the order x0 x2 x1 x3, so two SMLADs over a group
+ * sum exactly w0*x0 + w1*x1 + w2*x2 + w3*x3. A depth that is not a multiple
+ * of four ends with up to three taps in plain order, done one by one.
+ *
+ * Overflow: each product is at most 255 * 128 = 32,640 in magnitude; the
+ * loader bounds the depth by MFL_KERNEL_MAX_DEPTH (docs/numerics.md).
+ */
+#include "dsp.h"
+#include "kernel_util.h"
+
+#if MFL_HAVE_DSP
+
+typedef struct {
+    const mfl_conv_params_t *p;
+    const mfl_dims_t *in_dims, *f_dims;
+    const int8_t *in_batch;
+    int32_t depth;        /* KH * KW * C_in: taps per output */
+    int32_t col_stride;   /* int16 entries between the two columns (depth, rounded up to even) */
+    int32_t offset_pair;  /* the input offset in both lanes */
+} im2col_t;
+
+/* Position of tap k of a column: groups of four are stored x0 x2 x1 x3. */
+static inline int32_t column_position(int32_t k, int32_t depth4)
+{
+    return k < depth4 ? (k & ~3) | ((k & 1) << 1) | ((k >> 1) & 1) : k;
+}
+
+/* The C_in input values of one tap, widened with the offset, at flattened
+ * tap index `base` of the column. */
+static void widen_tap(const im2col_t *g, const int8_t *src, int16_t *col, int32_t base)
+{
+    const int32_t in_c = g->in_dims->c;
+    const int32_t depth4 = g->depth & ~3;
+    int32_t k = 0;
+    if ((base & 3) == 0) {
+        /* whole groups: two SXTAB16 per four bytes give the reordered pairs */
+        for (; k + 4 <= in_c && base + k + 4 <= depth4; k += 4) {
+            const int32_t x = mfl_read_s8x4(src + k);
+            mfl_write_s16x2(col + base + k, mfl_sxtab16(g->offset_pair, x));
+            mfl_write_s16x2(col + base + k + 2, mfl_sxtab16_ror8(g->offset_pair, x));
+        }
+    }
+    const int32_t offset = g->p->input_offset;
+    for (; k < in_c; k++) {
+        col[column_position(base + k, depth4)] = (int16_t)(src[k] + offset);
+    }
+}
+
+/* Zeros for a tap in the padding (TFLite pads with the zero point, and
+ * x + offset = 0 there). A tap not aligned to a group of four can share
+ * groups with its neighbours, so its zeros go through the same positions. */
+static void zero_tap(const im2col_t *g, int16_t *col, int32_t base)
+{
+    const int32_t in_c = g->in_dims->c;
+    const int32_t depth4 = g->depth & ~3;
+    if ((base & 3) == 0 && (in_c & 3) == 0) {
+        memset(col + base, 0, (size_t)in_c * sizeof(*col));
+        return;
+    }
+    for (int32_t k = 0; k < in_c; k++) {
+        col[column_position(base + k, depth4)] = 0;
+    }
+}
+
+/* The window of output pixel (oy, ox) as one column. */
+static void im2col(const im2col_t *g, int32_t oy, int32_t ox, int16_t *col)
+{
+    const mfl_conv_params_t *p = g->p;
+    const int32_t in_c = g->in_dims->c;
+    const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+    const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+    int32_t base = 0;
+    for (int32_t fy = 0; fy < g->f_dims->h; fy++) {
+        const int32_t in_y = in_y0 + fy * p->dilation_h;
+        for (int32_t fx = 0; fx < g->f_dims->w; fx++, base += in_c) {
+            const int32_t in_x = in_x0 + fx * p->dilation_w;
+            if (in_y < 0 || in_y >= g->in_dims->h || in_x < 0 || in_x >= g->in_dims->w) {
+                zero_tap(g, col, base);
+            } else {
+                const size_t at = ((size_t)in_y * (size_t)g->in_dims->w + (size_t)in_x) * (size_t)in_c;
+                widen_tap(g, g->in_batch + at, col, base);
+            }
+        }
+    }
+}
+
+/* acc[2*i + j] += dot(filter row i, column j) for i, j in {0, 1}. */
+static void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *c0, const int16_t *c1, int32_t depth,
+                    int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    for (int32_t n = depth >> 2; n > 0; n--) {
+        const int32_t c0e = mfl_read_s16x2(c0), c0o = mfl_read_s16x2(c0 + 2);
+        const int32_t c1e = mfl_read_s16x2(c1), c1o = mfl_read_s16x2(c1 + 2);
+        c0 += 4;
+        c1 += 4;
+        int32_t w = mfl_read_s8x4(w0);
+        w0 += 4;
+        int32_t we = mfl_sxtb16(w), wo = mfl_sxtb16_ror8(w);
+        a00 = mfl_smlad(we, c0e, a00);
+        a00 = mfl_smlad(wo, c0o, a00);
+        a01 = mfl_smlad(we, c1e, a01);
+        a01 = mfl_smlad(wo, c1o, a01);
+        w = mfl_read_s8x4(w1);
+        w1 += 4;
+        we = mfl_sxtb16(w);
+        wo = mfl_sxtb16_ror8(w);
+        a10 = mfl_smlad(we, c0e, a10);
+        a10 = mfl_smlad(wo, c0o, a10);
+        a11 = mfl_smlad(we, c1e, a11);
+        a11 = mfl_smlad(wo, c1o, a11);
+    }
+    for (int32_t k = 0; k < (depth & 3); k++) {
+        a00 += w0[k] * c0[k];
+        a01 += w0[k] * c1[k];
+        a10 += w1[k] * c0[k];
+        a11 += w1[k] * c1[k];
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* All output channels of the pixels whose columns are c0 and c1 (out1 NULL:
+ * only one pixel is wanted, and c1 is a copy of c0's address). */
+static void conv_pixels(const mfl_conv_params_t *p, const mfl_requant_t *rq, const int8_t *filter,
+                        const int32_t *bias, int32_t out_c, int32_t depth, const int16_t *c0, const int16_t *c1,
+                        int8_t *out0, int8_t *out1)
+{
+    for (int32_t oc = 0; oc < out_c; oc += 2) {
+        const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc; /* an odd last channel is computed twice */
+        const int32_t b0 = bias ? bias[oc] : 0, b1 = bias ? bias[oc1] : 0;
+        int32_t acc[4] = {b0, b0, b1, b1};
+        dot_2x2(filter + (size_t)oc * (size_t)depth, filter + (size_t)oc1 * (size_t)depth, c0, c1, depth, acc);
+        for (int32_t i = 0; i < 2 && oc + i < out_c; i++) {
+            const int32_t m = rq->multiplier[oc + i], s = rq->shift[oc + i];
+            out0[oc + i] = mfl_requant_acc_s8(acc[2 * i], m, s, p->output_offset, p->act_min, p->act_max);
+            if (out1) {
+                out1[oc + i] = mfl_requant_acc_s8(acc[2 * i + 1], m, s, p->output_offset, p->act_min, p->act_max);
+            }
+        }
+    }
+}
+
+void mfl_conv2d_s8_dsp(const mfl_kernel_ctx_t *ctx, const mfl_conv_params_t *params, const mfl_requant_t *requant,
+                       const mfl_dims_t *input_dims, const int8_t *input, const mfl_dims_t *filter_dims,
+                       const int8_t *filter, const int32_t *bias, const mfl_dims_t *output_dims, int8_t *output)
+{
+    im2col_t g = {params, input_dims, filter_dims, NULL, 0, 0, mfl_dsp_offset_pair(params->input_offset)};
+    g.depth = filter_dims->h * filter_dims->w * input_dims->c;
+    g.col_stride = (g.depth + 1) & ~1;
+    int16_t *col0 = (int16_t *)ctx->buf;
+    int16_t *col1 = col0 + g.col_stride;
+    const size_t in_batch_size = (size_t)input_dims->h * (size_t)input_dims->w * (size_t)input_dims->c;
+    const int32_t pixels = output_dims->h * output_dims->w;
+    const int32_t out_c = output_dims->c;
+
+    for (int32_t b = 0; b < output_dims->n; b++) {
+        g.in_batch = input + (size_t)b * in_batch_size;
+        int8_t *out = output + (size_t)b * (size_t)pixels * (size_t)out_c;
+        for (int32_t px = 0; px < pixels; px += 2) {
+            im2col(&g, px / output_dims->w, px % output_dims->w, col0);
+            if (px + 1 < pixels) {
+                im2col(&g, (px + 1) / output_dims->w, (px + 1) % output_dims->w, col1);
+                conv_pixels(params, requant, filter, bias, out_c, g.depth, col0, col1, out, out + out_c);
+            } else {
+                conv_pixels(params, requant, filter, bias, out_c, g.depth, col0, col0, out, NULL);
+            }
+            out += 2 * (size_t)out_c;
+        }
+    }
+}
+
+#else
+typedef int mfl_conv2d_s8_dsp_unavailable; /* no DSP extension: the portable kernel runs */
+#endif /* MFL_HAVE_DSP */

@@ -1,0 +1,168 @@
+/*
+ * The Armv7E-M DSP instructions the fast kernels use (Cortex-M4, M7, M33
+ * with DSP): ACLE intrinsics where the target has them (__ARM_FEATURE_DSP),
+ * and a C emulation of each instruction elsewhere, so that the same kernel
+ * source runs on the target and in the host test suite, which proves it
+ * bit-identical with the portable kernels and with TFLM's goldens.
+ *
+ * A "pair" is a 32-bit word holding two signed 16-bit lanes: bits [15:0]
+ * (bottom) and [31:16] (top). Each emulation follows the instruction's
+ * definition in the Armv7-M Architecture Reference Manual (A7.7): lane
+ * arithmetic is modulo 2^16, accumulation modulo 2^32 (SMLAD then sets the
+ * sticky Q flag, which no kernel reads). Memory is little-endian.
+ */
+#ifndef MFL_KERNELS_DSP_H
+#define MFL_KERNELS_DSP_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__ARM_FEATURE_DSP) && !defined(MFL_EMULATE_DSP)
+#define MFL_DSP_NATIVE 1
+#include <arm_acle.h>
+#endif
+
+#if defined(MFL_DSP_NATIVE) || defined(MFL_EMULATE_DSP)
+#define MFL_HAVE_DSP 1
+#else
+#define MFL_HAVE_DSP 0
+#endif
+
+#if MFL_HAVE_DSP
+
+static inline uint32_t mfl_dsp_ror8(uint32_t x)
+{
+    return (x >> 8) | (x << 24);
+}
+
+#ifdef MFL_DSP_NATIVE
+
+/* SXTB16: bytes 0 and 2 of x, sign-extended into the bottom and top lanes. */
+static inline int32_t mfl_sxtb16(int32_t x)
+{
+    return __sxtb16(x);
+}
+
+/* SXTB16 with ROR #8: bytes 1 and 3 of x. One instruction: GCC 12 does not
+ * fold a rotate into the builtin's operand, so it is written out. */
+static inline int32_t mfl_sxtb16_ror8(int32_t x)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+/* SXTAB16: lanes of a plus bytes 0 and 2 of x, sign-extended. */
+static inline int32_t mfl_sxtab16(int32_t a, int32_t x)
+{
+    return __sxtab16(a, x);
+}
+
+/* SXTAB16 with ROR #8: lanes of a plus bytes 1 and 3 of x. */
+static inline int32_t mfl_sxtab16_ror8(int32_t a, int32_t x)
+{
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+
+/* SMLAD: acc + bottom(a) * bottom(b) + top(a) * top(b). */
+static inline int32_t mfl_smlad(int32_t a, int32_t b, int32_t acc)
+{
+    return __smlad(a, b, acc);
+}
+
+/* SMLABB: acc + bottom(a) * bottom(b). */
+static inline int32_t mfl_smlabb(int32_t a, int32_t b, int32_t acc)
+{
+    return __smlabb(a, b, acc);
+}
+
+/* SMLATT: acc + top(a) * top(b). */
+static inline int32_t mfl_smlatt(int32_t a, int32_t b, int32_t acc)
+{
+    return __smlatt(a, b, acc);
+}
+
+#else /* MFL_EMULATE_DSP */
+
+static inline int32_t mfl_dsp_lane(int32_t x, int top)
+{
+    return (int16_t)(uint16_t)((uint32_t)x >> (top ? 16 : 0));
+}
+
+static inline int32_t mfl_dsp_pack(int32_t bottom, int32_t top)
+{
+    return (int32_t)(((uint32_t)top << 16) | ((uint32_t)bottom & 0xFFFFu));
+}
+
+static inline int32_t mfl_sxtb16(int32_t x)
+{
+    return mfl_dsp_pack((int8_t)(uint8_t)x, (int8_t)(uint8_t)((uint32_t)x >> 16));
+}
+
+static inline int32_t mfl_sxtb16_ror8(int32_t x)
+{
+    return mfl_sxtb16((int32_t)mfl_dsp_ror8((uint32_t)x));
+}
+
+static inline int32_t mfl_sxtab16(int32_t a, int32_t x)
+{
+    const int32_t e = mfl_sxtb16(x);
+    return mfl_dsp_pack(mfl_dsp_lane(a, 0) + mfl_dsp_lane(e, 0), mfl_dsp_lane(a, 1) + mfl_dsp_lane(e, 1));
+}
+
+static inline int32_t mfl_sxtab16_ror8(int32_t a, int32_t x)
+{
+    return mfl_sxtab16(a, (int32_t)mfl_dsp_ror8((uint32_t)x));
+}
+
+static inline int32_t mfl_smlad(int32_t a, int32_t b, int32_t acc)
+{
+    const uint32_t p0 = (uint32_t)(mfl_dsp_lane(a, 0) * mfl_dsp_lane(b, 0));
+    const uint32_t p1 = (uint32_t)(mfl_dsp_lane(a, 1) * mfl_dsp_lane(b, 1));
+    return (int32_t)((uint32_t)acc + p0 + p1);
+}
+
+static inline int32_t mfl_smlabb(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(mfl_dsp_lane(a, 0) * mfl_dsp_lane(b, 0)));
+}
+
+static inline int32_t mfl_smlatt(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(mfl_dsp_lane(a, 1) * mfl_dsp_lane(b, 1)));
+}
+
+#endif /* MFL_DSP_NATIVE */
+
+/* Four int8 from any address (Cortex-M4's LDR accepts unaligned ones). */
+static inline int32_t mfl_read_s8x4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* Two int16 from a 2-byte-aligned address, as a pair. */
+static inline int32_t mfl_read_s16x2(const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline void mfl_write_s16x2(int16_t *p, int32_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
+/* The input offset in both lanes, for SXTAB16 widening. */
+static inline int32_t mfl_dsp_offset_pair(int32_t offset)
+{
+    return (int32_t)(((uint32_t)offset << 16) | ((uint32_t)offset & 0xFFFFu));
+}
+
+#endif /* MFL_HAVE_DSP */
+
+#endif /* MFL_KERNELS_DSP_H */
