@@ -227,6 +227,26 @@ static void mlperf_learning_step(const char *name, const mfl_model_t *model, con
     sh_line("_learn_step_instructions", instructions);
 }
 
+/* Instructions per operator type, from a second inference run op by op
+ * (where the time goes, for the kernel work). */
+static void op_profile(const char *name, mfl_interp_t *it, const mfl_model_t *model)
+{
+    uint64_t per_type[MFL_OP_COUNT_] = {0};
+    for (uint16_t op = 0; op < model->header->n_ops; op++) {
+        const uint32_t t0 = board_ticks();
+        mfl_interp_invoke_range(it, op, (uint16_t)(op + 1));
+        per_type[model->ops[op].opcode] += board_instructions(board_ticks() - t0);
+    }
+    for (int type = 1; type < MFL_OP_COUNT_; type++) {
+        if (per_type[type]) {
+            sh_puts(name);
+            sh_puts("_op_");
+            sh_puts(mfl_opcode_name(type));
+            sh_line("_instructions", per_type[type]);
+        }
+    }
+}
+
 /* One MLPerf Tiny model on its first golden input: bit-exact output and
  * instructions per inference (and per learning step, if it has a head). */
 static int mlperf(const char *name, const uint8_t *image, size_t size, const uint8_t *in, size_t in_len,
@@ -261,6 +281,7 @@ static int mlperf(const char *name, const uint8_t *image, size_t size, const uin
     sh_puts(name);
     const int exact = n_out == expect_len && memcmp(output, expect, n_out) == 0;
     sh_line("_bitexact", (uint64_t)exact);
+    op_profile(name, &it, &model);
     mlperf_learning_step(name, &model, in, in_len);
     return exact ? 0 : 1;
 }

@@ -107,13 +107,24 @@ void mfl_conv2d_s8_dsp(const mfl_kernel_ctx_t *ctx, const mfl_conv_params_t *par
                        const mfl_dims_t *input_dims, const int8_t *input, const mfl_dims_t *filter_dims,
                        const int8_t *filter, const int32_t *bias, const mfl_dims_t *output_dims, int8_t *output);
 
-/* DEPTHWISE_CONV_2D. filter: [1, KH, KW, C_out] with
+/* DEPTHWISE_CONV_2D (TFLM reference DepthwiseConvPerChannel). filter: [1, KH, KW, C_out] with
  * C_out = C_in * depth_multiplier; output channel c reads input channel
  * c / depth_multiplier. bias: [C_out] or NULL; requant: C_out entries. */
 void mfl_depthwise_conv2d_s8(const mfl_conv_params_t *params, const mfl_requant_t *requant,
                              const mfl_dims_t *input_dims, const int8_t *input,
                              const mfl_dims_t *filter_dims, const int8_t *filter,
                              const int32_t *bias, const mfl_dims_t *output_dims, int8_t *output);
+
+/* The implementations behind mfl_depthwise_conv2d_s8. The DSP one needs
+ * depth multiplier 1 and needs no scratch. */
+void mfl_depthwise_conv2d_s8_portable(const mfl_conv_params_t *params, const mfl_requant_t *requant,
+                                      const mfl_dims_t *input_dims, const int8_t *input,
+                                      const mfl_dims_t *filter_dims, const int8_t *filter,
+                                      const int32_t *bias, const mfl_dims_t *output_dims, int8_t *output);
+void mfl_depthwise_conv2d_s8_dsp(const mfl_conv_params_t *params, const mfl_requant_t *requant,
+                                 const mfl_dims_t *input_dims, const int8_t *input, const mfl_dims_t *filter_dims,
+                                 const int8_t *filter, const int32_t *bias, const mfl_dims_t *output_dims,
+                                 int8_t *output);
 
 typedef struct {
     int32_t input_offset, output_offset;

@@ -322,6 +322,47 @@ static void test_conv_paths_agree(void **state)
     }
 }
 
+/* Random depthwise shapes, depth multiplier 1 (the DSP kernel's case):
+ * channel counts on and off multiples of four, odd widths, padding that
+ * clips adjacent windows differently, strides, dilation. */
+static void test_depthwise_paths_agree(void **state)
+{
+    (void)state;
+    for (int trial = 0; trial < 300; trial++) {
+        const int32_t kh = 1 + trial % 5, kw = 1 + (trial / 5) % 4, stride = 1 + trial % 3;
+        const int32_t dilation = 1 + (trial % 6 == 0), pad = (trial / 2) % 2 ? kw / 2 : 0;
+        const mfl_dims_t in_d = {1 + trial % 2, 2 + (uint8_t)rand8() % 8, 2 + (uint8_t)rand8() % 8,
+                                 1 + (uint8_t)rand8() % 11};
+        const int32_t oh = out_size(in_d.h, kh, stride, dilation, pad);
+        const int32_t ow = out_size(in_d.w, kw, stride, dilation, pad);
+        if (oh < 1 || ow < 1) {
+            continue;
+        }
+        const mfl_dims_t f_d = {1, kh, kw, in_d.c};
+        const mfl_dims_t out_d = {in_d.n, oh, ow, in_d.c};
+        const size_t n_in = (size_t)in_d.n * in_d.h * in_d.w * in_d.c, n_f = (size_t)kh * kw * in_d.c;
+        const size_t n_out = (size_t)out_d.n * oh * ow * out_d.c;
+        int8_t *in = malloc(n_in), *f = malloc(n_f), *a = malloc(n_out), *b = malloc(n_out);
+        int32_t bias[16], mult[16], shift[16];
+        for (size_t i = 0; i < n_in; i++) in[i] = rand8();
+        for (size_t i = 0; i < n_f; i++) f[i] = (int8_t)(rand8() | 1);
+        for (int c = 0; c < in_d.c; c++) {
+            bias[c] = rand8() * 31;
+            mult[c] = (1 << 30) + (int32_t)(seed & 0x3FFFFFFF);
+            shift[c] = 1 - (int32_t)((uint8_t)rand8() % 9);
+        }
+        const mfl_conv_params_t p = {stride, stride, dilation, dilation, pad, pad, rand8(), rand8(), -100, 120};
+        const mfl_requant_t q = {mult, shift};
+        mfl_depthwise_conv2d_s8_portable(&p, &q, &in_d, in, &f_d, f, trial % 4 ? bias : NULL, &out_d, a);
+        mfl_depthwise_conv2d_s8_dsp(&p, &q, &in_d, in, &f_d, f, trial % 4 ? bias : NULL, &out_d, b);
+        assert_memory_equal(a, b, n_out);
+        free(in);
+        free(f);
+        free(a);
+        free(b);
+    }
+}
+
 static int use_portable(void **state)
 {
     (void)state;
@@ -347,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_add_equal_scales_is_exact),
         cmocka_unit_test(test_softmax_shapes_of_the_distribution),
         cmocka_unit_test(test_conv_paths_agree),
+        cmocka_unit_test(test_depthwise_paths_agree),
     };
     const int failed = cmocka_run_group_tests_name("kernels, portable path", tests, use_portable, NULL);
     return failed + cmocka_run_group_tests_name("kernels, DSP path", tests, use_dsp, NULL);
