@@ -132,13 +132,22 @@ typedef struct {
     int32_t per_channel; /* nonzero: requant has one entry per output feature */
 } mfl_fc_params_t;
 
-/* FULLY_CONNECTED. input: [batches, in_features]; weights:
+/* FULLY_CONNECTED (TFLM reference FullyConnected). input: [batches, in_features]; weights:
  * [out_features, in_features]; bias: [out_features] or NULL;
  * output: [batches, out_features]. */
 void mfl_fully_connected_s8(const mfl_fc_params_t *params, const mfl_requant_t *requant,
                             int32_t batches, int32_t in_features, const int8_t *input,
                             int32_t out_features, const int8_t *weights, const int32_t *bias,
                             int8_t *output);
+
+/* The implementations behind mfl_fully_connected_s8 (no scratch). */
+void mfl_fully_connected_s8_portable(const mfl_fc_params_t *params, const mfl_requant_t *requant,
+                                     int32_t batches, int32_t in_features, const int8_t *input,
+                                     int32_t out_features, const int8_t *weights, const int32_t *bias,
+                                     int8_t *output);
+void mfl_fully_connected_s8_dsp(const mfl_fc_params_t *params, const mfl_requant_t *requant, int32_t batches,
+                                int32_t in_features, const int8_t *input, int32_t out_features,
+                                const int8_t *weights, const int32_t *bias, int8_t *output);
 
 typedef struct {
     int32_t stride_w, stride_h;

@@ -82,6 +82,21 @@ static inline int32_t mfl_quant_mul_by_qm(int32_t x, int32_t m, int shift)
     return mfl_quant_rdbpot(mfl_quant_srdhm(mfl_quant_shl_wrap(x, left), m), right);
 }
 
+/* mfl_quant_mul_by_qm for the multipliers kernels see (m >= 0, which the
+ * model loader enforces, so the one saturating case of srdhm cannot occur),
+ * without branches: the same bits in about half the instructions on
+ * Cortex-M. The rounding divide uses rdbpot's remainder-threshold form. */
+static inline int32_t mfl_quant_mul_by_qm_fast(int32_t x, int32_t m, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = left - shift; /* max(-shift, 0), in [0, 31] */
+    const int64_t prod = (int64_t)(int32_t)((uint32_t)x << left) * m;
+    const int32_t t = (int32_t)((prod + (1LL << 30)) >> 31);
+    const int32_t mask = (int32_t)((1u << right) - 1u);
+    const int32_t threshold = (mask >> 1) + (int32_t)((uint32_t)t >> 31);
+    return (t >> right) + ((t & mask) > threshold);
+}
+
 static inline int32_t mfl_quant_clamp(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);

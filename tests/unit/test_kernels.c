@@ -363,6 +363,35 @@ static void test_depthwise_paths_agree(void **state)
     }
 }
 
+/* Random fully-connected shapes: feature counts on and off multiples of
+ * four, odd output counts, batches, per-tensor and per-channel scales. */
+static void test_fully_connected_paths_agree(void **state)
+{
+    (void)state;
+    for (int trial = 0; trial < 300; trial++) {
+        const int32_t batches = 1 + trial % 3, in_f = 1 + (uint8_t)rand8() % 70, out_f = 1 + (uint8_t)rand8() % 9;
+        int8_t *x = malloc((size_t)batches * in_f), *w = malloc((size_t)in_f * out_f);
+        int8_t *a = malloc((size_t)batches * out_f), *b = malloc((size_t)batches * out_f);
+        int32_t bias[9], mult[9], shift[9];
+        for (int32_t i = 0; i < batches * in_f; i++) x[i] = rand8();
+        for (int32_t i = 0; i < in_f * out_f; i++) w[i] = (int8_t)(rand8() | 1);
+        for (int o = 0; o < out_f; o++) {
+            bias[o] = rand8() * 211;
+            mult[o] = (1 << 30) + (int32_t)(seed & 0x3FFFFFFF);
+            shift[o] = 2 - (int32_t)((uint8_t)rand8() % 12);
+        }
+        const mfl_fc_params_t p = {rand8(), rand8(), -128 + trial % 50, 127, trial % 2};
+        const mfl_requant_t q = {mult, shift};
+        mfl_fully_connected_s8_portable(&p, &q, batches, in_f, x, out_f, w, trial % 3 ? bias : NULL, a);
+        mfl_fully_connected_s8_dsp(&p, &q, batches, in_f, x, out_f, w, trial % 3 ? bias : NULL, b);
+        assert_memory_equal(a, b, (size_t)batches * out_f);
+        free(x);
+        free(w);
+        free(a);
+        free(b);
+    }
+}
+
 static int use_portable(void **state)
 {
     (void)state;
@@ -389,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_softmax_shapes_of_the_distribution),
         cmocka_unit_test(test_conv_paths_agree),
         cmocka_unit_test(test_depthwise_paths_agree),
+        cmocka_unit_test(test_fully_connected_paths_agree),
     };
     const int failed = cmocka_run_group_tests_name("kernels, portable path", tests, use_portable, NULL);
     return failed + cmocka_run_group_tests_name("kernels, DSP path", tests, use_dsp, NULL);

@@ -55,6 +55,31 @@ static void test_srdhm_matches_exact_rounding(void **state)
     assert_int_equal(mfl_quant_srdhm(INT32_MIN, INT32_MAX), INT32_MIN + 1);
 }
 
+/* The kernels' branch-free requantization gives mul_by_qm's bits for every
+ * multiplier the loader admits (m >= 0) and every shift in range. */
+static void test_fast_requant_matches(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2000000; i++) {
+        const int32_t x = i % 4 ? rand32() >> (i % 29) : rand32();
+        const int32_t m = (int32_t)((uint32_t)rand32() >> (1 + i % 3));
+        const int shift = MFL_QUANT_SHIFT_MIN + (int)((uint32_t)rand32() % (MFL_QUANT_SHIFT_MAX - MFL_QUANT_SHIFT_MIN + 1));
+        assert_int_equal(mfl_quant_mul_by_qm_fast(x, m, shift), mfl_quant_mul_by_qm(x, m, shift));
+    }
+    const int32_t edges[] = {0, 1, -1, INT32_MAX, INT32_MIN, 1 << 30, -(1 << 30), 12345, -12345};
+    for (size_t a = 0; a < sizeof(edges) / sizeof(edges[0]); a++) {
+        for (size_t b = 0; b < sizeof(edges) / sizeof(edges[0]); b++) {
+            if (edges[b] < 0) {
+                continue;
+            }
+            for (int shift = MFL_QUANT_SHIFT_MIN; shift <= MFL_QUANT_SHIFT_MAX; shift++) {
+                assert_int_equal(mfl_quant_mul_by_qm_fast(edges[a], edges[b], shift),
+                                 mfl_quant_mul_by_qm(edges[a], edges[b], shift));
+            }
+        }
+    }
+}
+
 static void test_rdbpot_matches_exact_rounding(void **state)
 {
     (void)state;
@@ -192,6 +217,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_srdhm_matches_exact_rounding),
+        cmocka_unit_test(test_fast_requant_matches),
         cmocka_unit_test(test_rdbpot_matches_exact_rounding),
         cmocka_unit_test(test_mul_by_qm_extremes),
         cmocka_unit_test(test_multiplier_from_real),

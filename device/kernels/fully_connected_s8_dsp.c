@@ -1,0 +1,69 @@
+/*
+ * FULLY_CONNECTED, int8, for the Armv7E-M DSP extension. Same results as
+ * mfl_fully_connected_s8_portable, bit for bit.
+ *
+ * Two output features per pass: each input word is widened once (SXTAB16
+ * adds the input offset while sign-extending bytes 0/2 and 1/3) and serves
+ * both weight rows, whose words SXTB16 splits the same way, so one SMLAD
+ * does two multiply-adds. The accumulators start at the bias; a feature
+ * count that is not a multiple of four ends with up to three scalar steps.
+ */
+#include "dsp.h"
+#include "kernel_util.h"
+
+#if MFL_HAVE_DSP
+
+/* acc[i] += dot(row i, input + offset) for the rows w0 and w1. */
+static void dot_rows2(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t n, int32_t offset, int32_t *acc)
+{
+    const int32_t offset_pair = mfl_dsp_offset_pair(offset);
+    int32_t a0 = acc[0], a1 = acc[1];
+    for (int32_t k = n >> 2; k > 0; k--) {
+        const int32_t xv = mfl_read_s8x4(x);
+        x += 4;
+        const int32_t xe = mfl_sxtab16(offset_pair, xv), xo = mfl_sxtab16_ror8(offset_pair, xv);
+        int32_t wv = mfl_read_s8x4(w0);
+        w0 += 4;
+        a0 = mfl_smlad(mfl_sxtb16(wv), xe, a0);
+        a0 = mfl_smlad(mfl_sxtb16_ror8(wv), xo, a0);
+        wv = mfl_read_s8x4(w1);
+        w1 += 4;
+        a1 = mfl_smlad(mfl_sxtb16(wv), xe, a1);
+        a1 = mfl_smlad(mfl_sxtb16_ror8(wv), xo, a1);
+    }
+    for (int32_t k = 0; k < (n & 3); k++) {
+        const int32_t xv = x[k] + offset;
+        a0 += w0[k] * xv;
+        a1 += w1[k] * xv;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+void mfl_fully_connected_s8_dsp(const mfl_fc_params_t *params, const mfl_requant_t *requant, int32_t batches,
+                                int32_t in_features, const int8_t *input, int32_t out_features,
+                                const int8_t *weights, const int32_t *bias, int8_t *output)
+{
+    /* locals: the int8 stores below may alias the parameter struct */
+    const int32_t input_offset = params->input_offset, output_offset = params->output_offset;
+    const int32_t act_min = params->act_min, act_max = params->act_max, per_channel = params->per_channel;
+    for (int32_t b = 0; b < batches; b++) {
+        const int8_t *x = input + (size_t)b * (size_t)in_features;
+        int8_t *out = output + (size_t)b * (size_t)out_features;
+        for (int32_t o = 0; o < out_features; o += 2) {
+            const int32_t o1 = o + 1 < out_features ? o + 1 : o; /* an odd last feature is computed twice */
+            int32_t acc[2] = {bias ? bias[o] : 0, bias ? bias[o1] : 0};
+            dot_rows2(x, weights + (size_t)o * (size_t)in_features, weights + (size_t)o1 * (size_t)in_features,
+                      in_features, input_offset, acc);
+            for (int32_t i = 0; i < 2 && o + i < out_features; i++) {
+                const int32_t q = per_channel ? o + i : 0;
+                out[o + i] = mfl_requant_acc_s8(acc[i], requant->multiplier[q], requant->shift[q], output_offset,
+                                                act_min, act_max);
+            }
+        }
+    }
+}
+
+#else
+typedef int mfl_fully_connected_s8_dsp_unavailable; /* no DSP extension: the portable kernel runs */
+#endif /* MFL_HAVE_DSP */
