@@ -100,31 +100,35 @@ static void im2col(const im2col_t *g, int32_t oy, int32_t ox, int16_t *col)
     }
 }
 
-/* acc[2*i + j] += dot(filter row i, column j) for i, j in {0, 1}. */
+/* acc[2*i + j] += dot(filter row i, column j) for i, j in {0, 1}. Both
+ * filter words are widened first and each column pair is then used at once,
+ * so that at most five values are in flight beside the four accumulators
+ * and four pointers: the loop fits the Cortex-M4's registers. */
 static void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *c0, const int16_t *c1, int32_t depth,
                     int32_t *acc)
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
     for (int32_t n = depth >> 2; n > 0; n--) {
-        const int32_t c0e = mfl_read_s16x2(c0), c0o = mfl_read_s16x2(c0 + 2);
-        const int32_t c1e = mfl_read_s16x2(c1), c1o = mfl_read_s16x2(c1 + 2);
-        c0 += 4;
-        c1 += 4;
         int32_t w = mfl_read_s8x4(w0);
         w0 += 4;
-        int32_t we = mfl_sxtb16(w), wo = mfl_sxtb16_ror8(w);
-        a00 = mfl_smlad(we, c0e, a00);
-        a00 = mfl_smlad(wo, c0o, a00);
-        a01 = mfl_smlad(we, c1e, a01);
-        a01 = mfl_smlad(wo, c1o, a01);
+        const int32_t we0 = mfl_sxtb16(w), wo0 = mfl_sxtb16_ror8(w);
         w = mfl_read_s8x4(w1);
         w1 += 4;
-        we = mfl_sxtb16(w);
-        wo = mfl_sxtb16_ror8(w);
-        a10 = mfl_smlad(we, c0e, a10);
-        a10 = mfl_smlad(wo, c0o, a10);
-        a11 = mfl_smlad(we, c1e, a11);
-        a11 = mfl_smlad(wo, c1o, a11);
+        const int32_t we1 = mfl_sxtb16(w), wo1 = mfl_sxtb16_ror8(w);
+        int32_t c = mfl_read_s16x2(c0);
+        a00 = mfl_smlad(we0, c, a00);
+        a10 = mfl_smlad(we1, c, a10);
+        c = mfl_read_s16x2(c0 + 2);
+        c0 += 4;
+        a00 = mfl_smlad(wo0, c, a00);
+        a10 = mfl_smlad(wo1, c, a10);
+        c = mfl_read_s16x2(c1);
+        a01 = mfl_smlad(we0, c, a01);
+        a11 = mfl_smlad(we1, c, a11);
+        c = mfl_read_s16x2(c1 + 2);
+        c1 += 4;
+        a01 = mfl_smlad(wo0, c, a01);
+        a11 = mfl_smlad(wo1, c, a11);
     }
     for (int32_t k = 0; k < (depth & 3); k++) {
         a00 += w0[k] * c0[k];
@@ -144,16 +148,19 @@ static void conv_pixels(const mfl_conv_params_t *p, const mfl_requant_t *rq, con
                         const int32_t *bias, int32_t out_c, int32_t depth, const int16_t *c0, const int16_t *c1,
                         int8_t *out0, int8_t *out1)
 {
+    /* locals: the int8 stores below may alias the parameter structs */
+    const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
+    const int32_t *multiplier = rq->multiplier, *shift = rq->shift;
     for (int32_t oc = 0; oc < out_c; oc += 2) {
         const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc; /* an odd last channel is computed twice */
         const int32_t b0 = bias ? bias[oc] : 0, b1 = bias ? bias[oc1] : 0;
         int32_t acc[4] = {b0, b0, b1, b1};
         dot_2x2(filter + (size_t)oc * (size_t)depth, filter + (size_t)oc1 * (size_t)depth, c0, c1, depth, acc);
         for (int32_t i = 0; i < 2 && oc + i < out_c; i++) {
-            const int32_t m = rq->multiplier[oc + i], s = rq->shift[oc + i];
-            out0[oc + i] = mfl_requant_acc_s8(acc[2 * i], m, s, p->output_offset, p->act_min, p->act_max);
+            const int32_t m = multiplier[oc + i], s = shift[oc + i];
+            out0[oc + i] = mfl_requant_acc_s8(acc[2 * i], m, s, output_offset, act_min, act_max);
             if (out1) {
-                out1[oc + i] = mfl_requant_acc_s8(acc[2 * i + 1], m, s, p->output_offset, p->act_min, p->act_max);
+                out1[oc + i] = mfl_requant_acc_s8(acc[2 * i + 1], m, s, output_offset, act_min, act_max);
             }
         }
     }
