@@ -143,10 +143,11 @@ static void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *c0, const
 }
 
 /* All output channels of the pixels whose columns are c0 and c1 (out1 NULL:
- * only one pixel is wanted, and c1 is a copy of c0's address). */
-static void conv_pixels(const mfl_conv_params_t *p, const mfl_requant_t *rq, const int8_t *filter,
-                        const int32_t *bias, int32_t out_c, int32_t depth, const int16_t *c0, const int16_t *c1,
-                        int8_t *out0, int8_t *out1)
+ * only one pixel is wanted, and c1 is a copy of c0's address). `fits` is a
+ * constant at each call, so each caller gets one requantization inlined. */
+static inline __attribute__((always_inline)) void
+conv_pixels(const mfl_conv_params_t *p, const mfl_requant_t *rq, const int8_t *filter, const int32_t *bias,
+            int32_t out_c, int32_t depth, const int16_t *c0, const int16_t *c1, int8_t *out0, int8_t *out1, int fits)
 {
     /* locals: the int8 stores below may alias the parameter structs */
     const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
@@ -158,12 +159,26 @@ static void conv_pixels(const mfl_conv_params_t *p, const mfl_requant_t *rq, con
         dot_2x2(filter + (size_t)oc * (size_t)depth, filter + (size_t)oc1 * (size_t)depth, c0, c1, depth, acc);
         for (int32_t i = 0; i < 2 && oc + i < out_c; i++) {
             const int32_t m = multiplier[oc + i], s = shift[oc + i];
-            out0[oc + i] = mfl_requant_acc_s8(acc[2 * i], m, s, output_offset, act_min, act_max);
+            out0[oc + i] = mfl_dsp_requant_s8(acc[2 * i], m, s, fits, output_offset, act_min, act_max);
             if (out1) {
-                out1[oc + i] = mfl_requant_acc_s8(acc[2 * i + 1], m, s, output_offset, act_min, act_max);
+                out1[oc + i] = mfl_dsp_requant_s8(acc[2 * i + 1], m, s, fits, output_offset, act_min, act_max);
             }
         }
     }
+}
+
+static void conv_pixels_short_requant(const mfl_conv_params_t *p, const mfl_requant_t *rq, const int8_t *filter,
+                                      const int32_t *bias, int32_t out_c, int32_t depth, const int16_t *c0,
+                                      const int16_t *c1, int8_t *out0, int8_t *out1)
+{
+    conv_pixels(p, rq, filter, bias, out_c, depth, c0, c1, out0, out1, 1);
+}
+
+static void conv_pixels_any_requant(const mfl_conv_params_t *p, const mfl_requant_t *rq, const int8_t *filter,
+                                    const int32_t *bias, int32_t out_c, int32_t depth, const int16_t *c0,
+                                    const int16_t *c1, int8_t *out0, int8_t *out1)
+{
+    conv_pixels(p, rq, filter, bias, out_c, depth, c0, c1, out0, out1, 0);
 }
 
 void mfl_conv2d_s8_dsp(const mfl_kernel_ctx_t *ctx, const mfl_conv_params_t *params, const mfl_requant_t *requant,
@@ -178,6 +193,9 @@ void mfl_conv2d_s8_dsp(const mfl_kernel_ctx_t *ctx, const mfl_conv_params_t *par
     const size_t in_batch_size = (size_t)input_dims->h * (size_t)input_dims->w * (size_t)input_dims->c;
     const int32_t pixels = output_dims->h * output_dims->w;
     const int32_t out_c = output_dims->c;
+    void (*const run)(const mfl_conv_params_t *, const mfl_requant_t *, const int8_t *, const int32_t *, int32_t,
+                      int32_t, const int16_t *, const int16_t *, int8_t *, int8_t *) =
+        mfl_dsp_requant_fits(requant->shift, out_c) ? conv_pixels_short_requant : conv_pixels_any_requant;
 
     for (int32_t b = 0; b < output_dims->n; b++) {
         g.in_batch = input + (size_t)b * in_batch_size;
@@ -186,9 +204,9 @@ void mfl_conv2d_s8_dsp(const mfl_kernel_ctx_t *ctx, const mfl_conv_params_t *par
             im2col(&g, px / output_dims->w, px % output_dims->w, col0);
             if (px + 1 < pixels) {
                 im2col(&g, (px + 1) / output_dims->w, (px + 1) % output_dims->w, col1);
-                conv_pixels(params, requant, filter, bias, out_c, g.depth, col0, col1, out, out + out_c);
+                run(params, requant, filter, bias, out_c, g.depth, col0, col1, out, out + out_c);
             } else {
-                conv_pixels(params, requant, filter, bias, out_c, g.depth, col0, col0, out, NULL);
+                run(params, requant, filter, bias, out_c, g.depth, col0, col0, out, NULL);
             }
             out += 2 * (size_t)out_c;
         }

@@ -7,9 +7,9 @@
  * input channels and one four filter channels; SXTAB16 widens the inputs
  * with the offset added, SXTB16 the weights (even and odd channels), and
  * SMLABB/SMLATT add the four products to four accumulators that started at
- * the bias. Two horizontally adjacent output pixels whose windows are
- * equally clipped share every widened filter word. Channels beyond a
- * multiple of four are done one by one. Requantization runs once per output.
+ * the bias. The window is clipped to the input once per pixel, so the tap
+ * loops have no bounds checks. Channels beyond a multiple of four are done
+ * one by one. Requantization runs once per output.
  */
 #include "dsp.h"
 #include "kernel_util.h"
@@ -17,108 +17,51 @@
 #if MFL_HAVE_DSP
 
 typedef struct {
-    const mfl_conv_params_t *p;
-    const mfl_requant_t *rq;
-    const int8_t *filter;
-    const int32_t *bias;
-    int32_t in_w, channels, filter_w;
-    int32_t offset_pair;
-} dw_t;
+    int32_t rows, cols;        /* in-bounds taps */
+    size_t in_col, in_row;     /* input bytes between taps along x and along y */
+    size_t f_row;              /* filter bytes between tap rows */
+    int32_t channels;          /* input = output = filter channels */
+    int32_t offset_pair;       /* the input offset in both lanes */
+} taps_t;
 
-typedef struct {
-    int32_t y0, y1, x0, x1; /* in-bounds taps [y0, y1) x [x0, x1) */
-    int32_t in_y0, in_x0;   /* input coordinate of tap (0, 0) */
-} window_t;
-
-static void store4(const dw_t *d, int32_t c, const int32_t *acc, int8_t *out)
+/* acc[k] += sum over the taps of filter[c + k] * (input[c + k] + offset)
+ * for k = 0..3; ip and fp point at channel c of the first in-bounds tap.
+ * Ten values live in the tap loop (four accumulators, two pointers, two
+ * steps, the counter, the offset pair) and at most four temporaries. */
+static void taps4(const taps_t *t, const int8_t *ip, const int8_t *fp, int32_t *acc)
 {
-    const mfl_conv_params_t *p = d->p;
-    for (int32_t k = 0; k < 4; k++) {
-        out[c + k] = mfl_requant_acc_s8(acc[k], d->rq->multiplier[c + k], d->rq->shift[c + k], p->output_offset,
-                                        p->act_min, p->act_max);
-    }
-}
-
-static void bias4(const dw_t *d, int32_t c, int32_t *acc)
-{
-    for (int32_t k = 0; k < 4; k++) {
-        acc[k] = d->bias ? d->bias[c + k] : 0;
-    }
-}
-
-/* Channels [c, c + 4) of one pixel (in1 NULL) or of two pixels whose
- * windows start `step` input pixels apart and are clipped alike. */
-static void block4(const dw_t *d, const window_t *w, const int8_t *in, int32_t step, int32_t c, int8_t *out0,
-                   int8_t *out1)
-{
-    const size_t row = (size_t)d->in_w * (size_t)d->channels;
-    const size_t px = (size_t)d->channels;
-    const size_t second = (size_t)step * px;
-    int32_t a[4], b[4];
-    bias4(d, c, a);
-    bias4(d, c, b);
-    for (int32_t fy = w->y0; fy < w->y1; fy++) {
-        const int32_t in_y = w->in_y0 + fy * d->p->dilation_h;
-        const int8_t *ip = in + (size_t)in_y * row + (size_t)(w->in_x0 + w->x0 * d->p->dilation_w) * px + (size_t)c;
-        const int8_t *fp = d->filter + ((size_t)fy * (size_t)d->filter_w + (size_t)w->x0) * px + (size_t)c;
-        const size_t ip_step = (size_t)d->p->dilation_w * px;
-        for (int32_t fx = w->x0; fx < w->x1; fx++, ip += ip_step, fp += px) {
-            const int32_t f = mfl_read_s8x4(fp);
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const int32_t offset_pair = t->offset_pair;
+    const size_t in_col = t->in_col, f_col = (size_t)t->channels;
+    for (int32_t r = t->rows; r > 0; r--, ip += t->in_row, fp += t->f_row) {
+        const int8_t *x_at = ip, *f_at = fp;
+        for (int32_t k = t->cols; k > 0; k--, x_at += in_col, f_at += f_col) {
+            const int32_t f = mfl_read_s8x4(f_at);
             const int32_t fe = mfl_sxtb16(f), fo = mfl_sxtb16_ror8(f);
-            int32_t x = mfl_read_s8x4(ip);
-            int32_t xe = mfl_sxtab16(d->offset_pair, x), xo = mfl_sxtab16_ror8(d->offset_pair, x);
-            a[0] = mfl_smlabb(xe, fe, a[0]);
-            a[2] = mfl_smlatt(xe, fe, a[2]);
-            a[1] = mfl_smlabb(xo, fo, a[1]);
-            a[3] = mfl_smlatt(xo, fo, a[3]);
-            if (out1) {
-                x = mfl_read_s8x4(ip + second);
-                xe = mfl_sxtab16(d->offset_pair, x);
-                xo = mfl_sxtab16_ror8(d->offset_pair, x);
-                b[0] = mfl_smlabb(xe, fe, b[0]);
-                b[2] = mfl_smlatt(xe, fe, b[2]);
-                b[1] = mfl_smlabb(xo, fo, b[1]);
-                b[3] = mfl_smlatt(xo, fo, b[3]);
-            }
+            const int32_t x = mfl_read_s8x4(x_at);
+            const int32_t xe = mfl_sxtab16(offset_pair, x), xo = mfl_sxtab16_ror8(offset_pair, x);
+            a0 = mfl_smlabb(xe, fe, a0);
+            a2 = mfl_smlatt(xe, fe, a2);
+            a1 = mfl_smlabb(xo, fo, a1);
+            a3 = mfl_smlatt(xo, fo, a3);
         }
     }
-    store4(d, c, a, out0);
-    if (out1) {
-        store4(d, c, b, out1);
-    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 
-/* One channel of one pixel: the channels left over after the blocks of four. */
-static void one_channel(const dw_t *d, const window_t *w, const int8_t *in, int32_t c, int8_t *out)
+/* One channel: those left over after the blocks of four. */
+static int32_t taps1(const taps_t *t, const int8_t *ip, const int8_t *fp, int32_t offset, int32_t acc)
 {
-    const size_t px = (size_t)d->channels;
-    int32_t acc = d->bias ? d->bias[c] : 0;
-    for (int32_t fy = w->y0; fy < w->y1; fy++) {
-        const int32_t in_y = w->in_y0 + fy * d->p->dilation_h;
-        for (int32_t fx = w->x0; fx < w->x1; fx++) {
-            const int32_t in_x = w->in_x0 + fx * d->p->dilation_w;
-            const int32_t x = in[((size_t)in_y * (size_t)d->in_w + (size_t)in_x) * px + (size_t)c];
-            acc += (x + d->p->input_offset) * d->filter[((size_t)fy * (size_t)d->filter_w + (size_t)fx) * px + (size_t)c];
+    for (int32_t r = 0; r < t->rows; r++) {
+        for (int32_t k = 0; k < t->cols; k++) {
+            acc += (ip[(size_t)r * t->in_row + (size_t)k * t->in_col] + offset) *
+                   fp[(size_t)r * t->f_row + (size_t)k * (size_t)t->channels];
         }
     }
-    out[c] = mfl_requant_acc_s8(acc, d->rq->multiplier[c], d->rq->shift[c], d->p->output_offset, d->p->act_min,
-                                d->p->act_max);
-}
-
-static void pixels(const dw_t *d, const window_t *w, const int8_t *in, int32_t step, int8_t *out0, int8_t *out1)
-{
-    const int32_t c4 = d->channels & ~3;
-    for (int32_t c = 0; c < c4; c += 4) {
-        block4(d, w, in, step, c, out0, out1);
-    }
-    for (int32_t c = c4; c < d->channels; c++) {
-        one_channel(d, w, in, c, out0);
-        if (out1) {
-            window_t w1 = *w;
-            w1.in_x0 += step;
-            one_channel(d, &w1, in, c, out1);
-        }
-    }
+    return acc;
 }
 
 void mfl_depthwise_conv2d_s8_dsp(const mfl_conv_params_t *params, const mfl_requant_t *requant,
@@ -126,33 +69,46 @@ void mfl_depthwise_conv2d_s8_dsp(const mfl_conv_params_t *params, const mfl_requ
                                  const int8_t *filter, const int32_t *bias, const mfl_dims_t *output_dims,
                                  int8_t *output)
 {
-    const dw_t d = {params, requant, filter, bias, input_dims->w, output_dims->c, filter_dims->w,
-                    mfl_dsp_offset_pair(params->input_offset)};
-    const size_t in_batch = (size_t)input_dims->h * (size_t)input_dims->w * (size_t)input_dims->c;
-    const size_t out_px = (size_t)output_dims->c;
+    /* locals: the int8 stores below may alias the parameter structs */
+    const mfl_conv_params_t p = *params;
+    const int32_t *multiplier = requant->multiplier, *shift = requant->shift;
+    const int32_t channels = output_dims->c, c4 = channels & ~3;
+    const int fits = mfl_dsp_requant_fits(shift, channels);
+    const size_t px = (size_t)channels;
+    taps_t t = {0, 0, (size_t)p.dilation_w * px, (size_t)p.dilation_h * (size_t)input_dims->w * px,
+                (size_t)filter_dims->w * px, channels, mfl_dsp_offset_pair(p.input_offset)};
+    const size_t in_batch = (size_t)input_dims->h * (size_t)input_dims->w * px;
     int8_t *out = output;
     for (int32_t b = 0; b < output_dims->n; b++) {
         const int8_t *in = input + (size_t)b * in_batch;
         for (int32_t oy = 0; oy < output_dims->h; oy++) {
-            window_t w;
-            w.in_y0 = oy * params->stride_h - params->pad_h;
-            mfl_tap_range(w.in_y0, params->dilation_h, filter_dims->h, input_dims->h, &w.y0, &w.y1);
-            for (int32_t ox = 0; ox < output_dims->w;) {
-                w.in_x0 = ox * params->stride_w - params->pad_w;
-                mfl_tap_range(w.in_x0, params->dilation_w, filter_dims->w, input_dims->w, &w.x0, &w.x1);
-                window_t next = w;
-                next.in_x0 += params->stride_w;
-                if (ox + 1 < output_dims->w) {
-                    mfl_tap_range(next.in_x0, params->dilation_w, filter_dims->w, input_dims->w, &next.x0, &next.x1);
+            const int32_t in_y0 = oy * p.stride_h - p.pad_h;
+            int32_t y0, y1;
+            mfl_tap_range(in_y0, p.dilation_h, filter_dims->h, input_dims->h, &y0, &y1);
+            t.rows = y1 - y0;
+            for (int32_t ox = 0; ox < output_dims->w; ox++, out += px) {
+                const int32_t in_x0 = ox * p.stride_w - p.pad_w;
+                int32_t x0, x1;
+                mfl_tap_range(in_x0, p.dilation_w, filter_dims->w, input_dims->w, &x0, &x1);
+                t.cols = x1 - x0;
+                const int8_t *ip = in + ((size_t)(in_y0 + y0 * p.dilation_h) * (size_t)input_dims->w +
+                                         (size_t)(in_x0 + x0 * p.dilation_w)) * px;
+                const int8_t *fp = filter + ((size_t)y0 * (size_t)filter_dims->w + (size_t)x0) * px;
+                for (int32_t c = 0; c < c4; c += 4) {
+                    int32_t acc[4];
+                    for (int32_t k = 0; k < 4; k++) {
+                        acc[k] = bias ? bias[c + k] : 0;
+                    }
+                    taps4(&t, ip + c, fp + c, acc);
+                    for (int32_t k = 0; k < 4; k++) {
+                        out[c + k] = mfl_dsp_requant_s8(acc[k], multiplier[c + k], shift[c + k], fits,
+                                                        p.output_offset, p.act_min, p.act_max);
+                    }
                 }
-                if (ox + 1 < output_dims->w && next.x0 == w.x0 && next.x1 == w.x1) {
-                    pixels(&d, &w, in, params->stride_w, out, out + out_px);
-                    out += 2 * out_px;
-                    ox += 2;
-                } else {
-                    pixels(&d, &w, in, 0, out, NULL);
-                    out += out_px;
-                    ox += 1;
+                for (int32_t c = c4; c < channels; c++) {
+                    const int32_t acc = taps1(&t, ip + c, fp + c, p.input_offset, bias ? bias[c] : 0);
+                    out[c] = mfl_dsp_requant_s8(acc, multiplier[c], shift[c], fits, p.output_offset, p.act_min,
+                                                p.act_max);
                 }
             }
         }

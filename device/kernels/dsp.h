@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "mfl/quant.h"
+
 #if defined(__ARM_FEATURE_DSP) && !defined(MFL_EMULATE_DSP)
 #define MFL_DSP_NATIVE 1
 #include <arm_acle.h>
@@ -78,6 +80,12 @@ static inline int32_t mfl_smlabb(int32_t a, int32_t b, int32_t acc)
     return __smlabb(a, b, acc);
 }
 
+/* QADD: a + b saturated to [INT32_MIN, INT32_MAX]. */
+static inline int32_t mfl_qadd(int32_t a, int32_t b)
+{
+    return __qadd(a, b);
+}
+
 /* SMLATT: acc + top(a) * top(b). */
 static inline int32_t mfl_smlatt(int32_t a, int32_t b, int32_t acc)
 {
@@ -129,6 +137,12 @@ static inline int32_t mfl_smlabb(int32_t a, int32_t b, int32_t acc)
     return (int32_t)((uint32_t)acc + (uint32_t)(mfl_dsp_lane(a, 0) * mfl_dsp_lane(b, 0)));
 }
 
+static inline int32_t mfl_qadd(int32_t a, int32_t b)
+{
+    const int64_t sum = (int64_t)a + b;
+    return sum > INT32_MAX ? INT32_MAX : (sum < INT32_MIN ? INT32_MIN : (int32_t)sum);
+}
+
 static inline int32_t mfl_smlatt(int32_t a, int32_t b, int32_t acc)
 {
     return (int32_t)((uint32_t)acc + (uint32_t)(mfl_dsp_lane(a, 1) * mfl_dsp_lane(b, 1)));
@@ -161,6 +175,53 @@ static inline void mfl_write_s16x2(int16_t *p, int32_t v)
 static inline int32_t mfl_dsp_offset_pair(int32_t offset)
 {
     return (int32_t)(((uint32_t)offset << 16) | ((uint32_t)offset & 0xFFFFu));
+}
+
+/*
+ * Requantization for layers whose every shift lies in
+ * [MFL_DSP_SHIFT_MIN, -1] (all four MLPerf Tiny models: real multipliers
+ * below 1/2 and above 2^-24), the common case, in about half the
+ * instructions of the general mfl_quant_mul_by_qm_fast:
+ *
+ *   t = srdhm(acc, m)                      (gemmlowp, exact)
+ *   q = (t - [t < 0] +sat 2^(r-1)) >> r    (r = -shift)
+ *
+ * The second line is rdbpot(t, r) (round half away from zero) whenever the
+ * saturating add does not saturate. It saturates only for t near 2^31;
+ * then both q and the true rdbpot(t, r) are >= 2^(31-r) - 1 >= 255, so
+ * after adding the output zero point (>= -128) both clamp to act_max
+ * (<= 127): the int8 output is the same. This is why r is bounded by 23.
+ * t - [t < 0] cannot wrap: srdhm with m < 2^31 never gives INT32_MIN.
+ */
+#define MFL_DSP_SHIFT_MIN (-23)
+
+/* Whether requant entries [0, n) all suit mfl_dsp_requant_s8. */
+static inline int mfl_dsp_requant_fits(const int32_t *shift, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++) {
+        if (shift[i] < MFL_DSP_SHIFT_MIN || shift[i] > -1) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static inline int32_t mfl_dsp_requant(int32_t acc, int32_t m, int32_t shift)
+{
+    int32_t t = (int32_t)(((int64_t)acc * m + (1LL << 30)) >> 31);
+    t -= (int32_t)((uint32_t)t >> 31);
+    t = mfl_qadd(t, (int32_t)(1u << (-shift - 1)));
+    return t >> -shift;
+}
+
+/* The int8 output of one accumulator (bias included): mfl_dsp_requant when
+ * the layer fits it (`fits`, from mfl_dsp_requant_fits), else the general
+ * branch-free form; then the output zero point and the activation clamp. */
+static inline int8_t mfl_dsp_requant_s8(int32_t acc, int32_t m, int32_t shift, int fits, int32_t output_offset,
+                                        int32_t act_min, int32_t act_max)
+{
+    const int32_t v = fits ? mfl_dsp_requant(acc, m, shift) : mfl_quant_mul_by_qm_fast(acc, m, shift);
+    return (int8_t)mfl_quant_clamp(mfl_quant_add_wrap(v, output_offset), act_min, act_max);
 }
 
 #endif /* MFL_HAVE_DSP */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsp.h" /* device/kernels, built here with MFL_EMULATE_DSP */
 #include "mfl/kernels.h"
 #include "mfl/quant.h"
 #include "mfl/quant_host.h"
@@ -305,7 +306,8 @@ static void test_conv_paths_agree(void **state)
         for (int c = 0; c < f_d.n; c++) {
             bias[c] = rand8() * 97;
             mult[c] = (1 << 30) + (int32_t)(seed & 0x3FFFFFFF);
-            shift[c] = -(int32_t)((uint8_t)rand8() % 10);
+            /* mostly the DSP requantization's range [-23, -1], sometimes the whole range */
+            shift[c] = trial % 4 ? -1 - (int32_t)((uint8_t)rand8() % 23) : -31 + (int32_t)((uint8_t)rand8() % 34);
         }
         const mfl_conv_params_t p = {stride, stride, dilation, dilation, pad, pad, rand8(), rand8(), -128, 127};
         const mfl_requant_t q = {mult, shift};
@@ -349,7 +351,7 @@ static void test_depthwise_paths_agree(void **state)
         for (int c = 0; c < in_d.c; c++) {
             bias[c] = rand8() * 31;
             mult[c] = (1 << 30) + (int32_t)(seed & 0x3FFFFFFF);
-            shift[c] = 1 - (int32_t)((uint8_t)rand8() % 9);
+            shift[c] = trial % 4 ? -1 - (int32_t)((uint8_t)rand8() % 23) : 1 - (int32_t)((uint8_t)rand8() % 9);
         }
         const mfl_conv_params_t p = {stride, stride, dilation, dilation, pad, pad, rand8(), rand8(), -100, 120};
         const mfl_requant_t q = {mult, shift};
@@ -378,7 +380,7 @@ static void test_fully_connected_paths_agree(void **state)
         for (int o = 0; o < out_f; o++) {
             bias[o] = rand8() * 211;
             mult[o] = (1 << 30) + (int32_t)(seed & 0x3FFFFFFF);
-            shift[o] = 2 - (int32_t)((uint8_t)rand8() % 12);
+            shift[o] = trial % 4 ? -1 - (int32_t)((uint8_t)rand8() % 23) : 2 - (int32_t)((uint8_t)rand8() % 12);
         }
         const mfl_fc_params_t p = {rand8(), rand8(), -128 + trial % 50, 127, trial % 2};
         const mfl_requant_t q = {mult, shift};
@@ -389,6 +391,48 @@ static void test_fully_connected_paths_agree(void **state)
         free(w);
         free(a);
         free(b);
+    }
+}
+
+/* The DSP kernels' short requantization (saturating add instead of the
+ * remainder test) gives the reference's int8 output for every shift in its
+ * range, every accumulator (up to the int32 extremes, where the saturation
+ * happens), multiplier, zero point and activation range. */
+static void test_dsp_requant_matches_reference(void **state)
+{
+    (void)state;
+    int32_t shifts[1];
+    for (int s = MFL_DSP_SHIFT_MIN; s <= -1; s++) {
+        shifts[0] = s;
+        assert_true(mfl_dsp_requant_fits(shifts, 1));
+    }
+    shifts[0] = 0;
+    assert_false(mfl_dsp_requant_fits(shifts, 1));
+    shifts[0] = MFL_DSP_SHIFT_MIN - 1;
+    assert_false(mfl_dsp_requant_fits(shifts, 1));
+    uint32_t x = 99;
+    for (int i = 0; i < 3000000; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        const int32_t acc = i % 5 ? (int32_t)x >> (i % 31) : (int32_t)x;
+        const int32_t m = (int32_t)(0x40000000u | (x * 2654435761u >> 2)) & (i % 7 ? 0x7FFFFFFF : 0x40000000);
+        const int32_t shift = -1 - (int32_t)((x >> 3) % 23);
+        const int32_t off = (int32_t)(x >> 11) % 256 - 128, lo = -128 + (int32_t)((x >> 20) % 64);
+        const int32_t hi = 127 - (int32_t)((x >> 26) % 32);
+        const int8_t want = (int8_t)mfl_quant_clamp(mfl_quant_add_wrap(mfl_quant_mul_by_qm(acc, m, shift), off), lo, hi);
+        assert_int_equal(mfl_dsp_requant_s8(acc, m, shift, 1, off, lo, hi), want);
+    }
+    const int32_t extremes[] = {INT32_MAX, INT32_MAX - 1, INT32_MIN, INT32_MIN + 1, (1 << 30), -(1 << 30)};
+    for (size_t e = 0; e < sizeof(extremes) / sizeof(extremes[0]); e++) {
+        for (int shift = MFL_DSP_SHIFT_MIN; shift <= -1; shift++) {
+            const int32_t ms[] = {0x7FFFFFFF, 0x40000000, 0x55555555};
+            for (size_t k = 0; k < 3; k++) {
+                const int8_t want = (int8_t)mfl_quant_clamp(
+                    mfl_quant_add_wrap(mfl_quant_mul_by_qm(extremes[e], ms[k], shift), -128), -128, 127);
+                assert_int_equal(mfl_dsp_requant_s8(extremes[e], ms[k], shift, 1, -128, -128, 127), want);
+            }
+        }
     }
 }
 
@@ -419,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_conv_paths_agree),
         cmocka_unit_test(test_depthwise_paths_agree),
         cmocka_unit_test(test_fully_connected_paths_agree),
+        cmocka_unit_test(test_dsp_requant_matches_reference),
     };
     const int failed = cmocka_run_group_tests_name("kernels, portable path", tests, use_portable, NULL);
     return failed + cmocka_run_group_tests_name("kernels, DSP path", tests, use_dsp, NULL);
