@@ -35,68 +35,83 @@ typedef struct {
     int32_t offset_pair;  /* the input offset in both lanes */
 } im2col_t;
 
-/* Position of tap k of a column: groups of four are stored x0 x2 x1 x3. */
-static inline int32_t column_position(int32_t k, int32_t depth4)
+/* One tap of an input depth that is a multiple of four, at a column index
+ * `base` that is too: two SXTAB16 per four bytes give the reordered pairs,
+ * offset included. */
+static void widen_tap4(const int8_t *src, int16_t *col, int32_t in_c, int32_t offset_pair)
 {
-    return k < depth4 ? (k & ~3) | ((k & 1) << 1) | ((k >> 1) & 1) : k;
+    for (int32_t k = 0; k < in_c; k += 4) {
+        const int32_t x = mfl_read_s8x4(src + k);
+        mfl_write_s16x2(col + k, mfl_sxtab16(offset_pair, x));
+        mfl_write_s16x2(col + k + 2, mfl_sxtab16_ror8(offset_pair, x));
+    }
 }
 
-/* The C_in input values of one tap, widened with the offset, at flattened
- * tap index `base` of the column. */
-static void widen_tap(const im2col_t *g, const int8_t *src, int16_t *col, int32_t base)
+/* Input depth a multiple of four: every tap fills whole groups. Padding
+ * taps are zeros (TFLite pads with the zero point, where x + offset = 0). */
+static void im2col_by_tap(const im2col_t *g, int32_t in_y0, int32_t in_x0, int16_t *col)
 {
+    const mfl_conv_params_t *p = g->p;
     const int32_t in_c = g->in_dims->c;
-    const int32_t depth4 = g->depth & ~3;
-    int32_t k = 0;
-    if ((base & 3) == 0) {
-        /* whole groups: two SXTAB16 per four bytes give the reordered pairs */
-        for (; k + 4 <= in_c && base + k + 4 <= depth4; k += 4) {
-            const int32_t x = mfl_read_s8x4(src + k);
-            mfl_write_s16x2(col + base + k, mfl_sxtab16(g->offset_pair, x));
-            mfl_write_s16x2(col + base + k + 2, mfl_sxtab16_ror8(g->offset_pair, x));
+    for (int32_t fy = 0; fy < g->f_dims->h; fy++) {
+        const int32_t in_y = in_y0 + fy * p->dilation_h;
+        for (int32_t fx = 0; fx < g->f_dims->w; fx++, col += in_c) {
+            const int32_t in_x = in_x0 + fx * p->dilation_w;
+            if (in_y < 0 || in_y >= g->in_dims->h || in_x < 0 || in_x >= g->in_dims->w) {
+                memset(col, 0, (size_t)in_c * sizeof(*col));
+            } else {
+                const size_t at = ((size_t)in_y * (size_t)g->in_dims->w + (size_t)in_x) * (size_t)in_c;
+                widen_tap4(g->in_batch + at, col, in_c, g->offset_pair);
+            }
         }
     }
-    const int32_t offset = g->p->input_offset;
-    for (; k < in_c; k++) {
-        col[column_position(base + k, depth4)] = (int16_t)(src[k] + offset);
-    }
 }
 
-/* Zeros for a tap in the padding (TFLite pads with the zero point, and
- * x + offset = 0 there). A tap not aligned to a group of four can share
- * groups with its neighbours, so its zeros go through the same positions. */
-static void zero_tap(const im2col_t *g, int16_t *col, int32_t base)
+/* Any other depth (the first layer of most models: 1 or 3 channels): each
+ * window row is copied in tap order, the in-bounds taps of a row being one
+ * run of input bytes when the dilation is 1; then every whole group of four
+ * is put in the x0 x2 x1 x3 order by two PKHBT/PKHTB-like moves. */
+static void im2col_by_row(const im2col_t *g, int32_t in_y0, int32_t in_x0, int16_t *col)
 {
-    const int32_t in_c = g->in_dims->c;
-    const int32_t depth4 = g->depth & ~3;
-    if ((base & 3) == 0 && (in_c & 3) == 0) {
-        memset(col + base, 0, (size_t)in_c * sizeof(*col));
-        return;
+    const mfl_conv_params_t *p = g->p;
+    const int32_t in_c = g->in_dims->c, kw = g->f_dims->w, offset = p->input_offset;
+    const int32_t row_len = kw * in_c;
+    int32_t x0, x1;
+    mfl_tap_range(in_x0, p->dilation_w, kw, g->in_dims->w, &x0, &x1);
+    int16_t *row = col;
+    for (int32_t fy = 0; fy < g->f_dims->h; fy++, row += row_len) {
+        const int32_t in_y = in_y0 + fy * p->dilation_h;
+        if (in_y < 0 || in_y >= g->in_dims->h || x0 >= x1) {
+            memset(row, 0, (size_t)row_len * sizeof(*row));
+            continue;
+        }
+        memset(row, 0, (size_t)(x0 * in_c) * sizeof(*row));
+        memset(row + x1 * in_c, 0, (size_t)((kw - x1) * in_c) * sizeof(*row));
+        const int8_t *src_row = g->in_batch + (size_t)in_y * (size_t)g->in_dims->w * (size_t)in_c;
+        for (int32_t fx = x0; fx < x1; fx++) {
+            const int8_t *src = src_row + (size_t)(in_x0 + fx * p->dilation_w) * (size_t)in_c;
+            int16_t *dst = row + fx * in_c;
+            for (int32_t k = 0; k < in_c; k++) {
+                dst[k] = (int16_t)(src[k] + offset);
+            }
+        }
     }
-    for (int32_t k = 0; k < in_c; k++) {
-        col[column_position(base + k, depth4)] = 0;
+    for (int32_t k = 0; k + 4 <= g->depth; k += 4) {
+        const uint32_t lo = (uint32_t)mfl_read_s16x2(col + k), hi = (uint32_t)mfl_read_s16x2(col + k + 2);
+        mfl_write_s16x2(col + k, (int32_t)((lo & 0xFFFFu) | (hi << 16)));     /* x0 x2 */
+        mfl_write_s16x2(col + k + 2, (int32_t)((lo >> 16) | (hi & 0xFFFF0000u))); /* x1 x3 */
     }
 }
 
 /* The window of output pixel (oy, ox) as one column. */
 static void im2col(const im2col_t *g, int32_t oy, int32_t ox, int16_t *col)
 {
-    const mfl_conv_params_t *p = g->p;
-    const int32_t in_c = g->in_dims->c;
-    const int32_t in_y0 = oy * p->stride_h - p->pad_h;
-    const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-    int32_t base = 0;
-    for (int32_t fy = 0; fy < g->f_dims->h; fy++) {
-        const int32_t in_y = in_y0 + fy * p->dilation_h;
-        for (int32_t fx = 0; fx < g->f_dims->w; fx++, base += in_c) {
-            const int32_t in_x = in_x0 + fx * p->dilation_w;
-            if (in_y < 0 || in_y >= g->in_dims->h || in_x < 0 || in_x >= g->in_dims->w) {
-                zero_tap(g, col, base);
-            } else {
-                const size_t at = ((size_t)in_y * (size_t)g->in_dims->w + (size_t)in_x) * (size_t)in_c;
-                widen_tap(g, g->in_batch + at, col, base);
-            }
-        }
+    const int32_t in_y0 = oy * g->p->stride_h - g->p->pad_h;
+    const int32_t in_x0 = ox * g->p->stride_w - g->p->pad_w;
+    if ((g->in_dims->c & 3) == 0) {
+        im2col_by_tap(g, in_y0, in_x0, col);
+    } else {
+        im2col_by_row(g, in_y0, in_x0, col);
     }
 }
 
