@@ -119,8 +119,9 @@ static void im2col(const im2col_t *g, int32_t oy, int32_t ox, int16_t *col)
  * filter words are widened first and each column pair is then used at once,
  * so that at most five values are in flight beside the four accumulators
  * and four pointers: the loop fits the Cortex-M4's registers. */
-static void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *c0, const int16_t *c1, int32_t depth,
-                    int32_t *acc)
+static inline __attribute__((always_inline)) void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *c0,
+                                                         const int16_t *c1, int32_t depth,
+                                                         int32_t *acc)
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
     for (int32_t n = depth >> 2; n > 0; n--) {
@@ -158,11 +159,11 @@ static void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *c0, const
 }
 
 /* All output channels of the pixels whose columns are c0 and c1 (out1 NULL:
- * only one pixel is wanted, and c1 is a copy of c0's address). `fits` is a
+ * only one pixel is wanted, and c1 is a copy of c0's address). `mode` is a
  * constant at each call, so each caller gets one requantization inlined. */
 static inline __attribute__((always_inline)) void
 conv_pixels(const mfl_conv_params_t *p, const mfl_requant_t *rq, const int8_t *filter, const int32_t *bias,
-            int32_t out_c, int32_t depth, const int16_t *c0, const int16_t *c1, int8_t *out0, int8_t *out1, int fits)
+            int32_t out_c, int32_t depth, const int16_t *c0, const int16_t *c1, int8_t *out0, int8_t *out1, int mode)
 {
     /* locals: the int8 stores below may alias the parameter structs */
     const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
@@ -174,27 +175,24 @@ conv_pixels(const mfl_conv_params_t *p, const mfl_requant_t *rq, const int8_t *f
         dot_2x2(filter + (size_t)oc * (size_t)depth, filter + (size_t)oc1 * (size_t)depth, c0, c1, depth, acc);
         for (int32_t i = 0; i < 2 && oc + i < out_c; i++) {
             const int32_t m = multiplier[oc + i], s = shift[oc + i];
-            out0[oc + i] = mfl_dsp_requant_s8(acc[2 * i], m, s, fits, output_offset, act_min, act_max);
+            out0[oc + i] = mfl_dsp_requant_s8(acc[2 * i], m, s, mode, output_offset, act_min, act_max);
             if (out1) {
-                out1[oc + i] = mfl_dsp_requant_s8(acc[2 * i + 1], m, s, fits, output_offset, act_min, act_max);
+                out1[oc + i] = mfl_dsp_requant_s8(acc[2 * i + 1], m, s, mode, output_offset, act_min, act_max);
             }
         }
     }
 }
 
-static void conv_pixels_short_requant(const mfl_conv_params_t *p, const mfl_requant_t *rq, const int8_t *filter,
-                                      const int32_t *bias, int32_t out_c, int32_t depth, const int16_t *c0,
-                                      const int16_t *c1, int8_t *out0, int8_t *out1)
-{
-    conv_pixels(p, rq, filter, bias, out_c, depth, c0, c1, out0, out1, 1);
-}
-
-static void conv_pixels_any_requant(const mfl_conv_params_t *p, const mfl_requant_t *rq, const int8_t *filter,
-                                    const int32_t *bias, int32_t out_c, int32_t depth, const int16_t *c0,
-                                    const int16_t *c1, int8_t *out0, int8_t *out1)
-{
-    conv_pixels(p, rq, filter, bias, out_c, depth, c0, c1, out0, out1, 0);
-}
+#define CONV_PIXELS_IN_MODE(name, mode)                                                                      \
+    static void name(const mfl_conv_params_t *p, const mfl_requant_t *rq, const int8_t *filter,                 \
+                     const int32_t *bias, int32_t out_c, int32_t depth, const int16_t *c0, const int16_t *c1,   \
+                     int8_t *out0, int8_t *out1)                                                                \
+    {                                                                                                          \
+        conv_pixels(p, rq, filter, bias, out_c, depth, c0, c1, out0, out1, mode);                               \
+    }
+CONV_PIXELS_IN_MODE(conv_pixels_any, MFL_DSP_REQUANT_ANY)
+CONV_PIXELS_IN_MODE(conv_pixels_short, MFL_DSP_REQUANT_SHORT)
+CONV_PIXELS_IN_MODE(conv_pixels_short_full, MFL_DSP_REQUANT_SHORT_FULL)
 
 void mfl_conv2d_s8_dsp(const mfl_kernel_ctx_t *ctx, const mfl_conv_params_t *params, const mfl_requant_t *requant,
                        const mfl_dims_t *input_dims, const int8_t *input, const mfl_dims_t *filter_dims,
@@ -208,9 +206,12 @@ void mfl_conv2d_s8_dsp(const mfl_kernel_ctx_t *ctx, const mfl_conv_params_t *par
     const size_t in_batch_size = (size_t)input_dims->h * (size_t)input_dims->w * (size_t)input_dims->c;
     const int32_t pixels = output_dims->h * output_dims->w;
     const int32_t out_c = output_dims->c;
+    const int mode = mfl_dsp_requant_mode(requant->shift, out_c, params->act_min, params->act_max);
     void (*const run)(const mfl_conv_params_t *, const mfl_requant_t *, const int8_t *, const int32_t *, int32_t,
                       int32_t, const int16_t *, const int16_t *, int8_t *, int8_t *) =
-        mfl_dsp_requant_fits(requant->shift, out_c) ? conv_pixels_short_requant : conv_pixels_any_requant;
+        mode == MFL_DSP_REQUANT_SHORT_FULL ? conv_pixels_short_full
+        : mode == MFL_DSP_REQUANT_SHORT    ? conv_pixels_short
+                                           : conv_pixels_any;
 
     for (int32_t b = 0; b < output_dims->n; b++) {
         g.in_batch = input + (size_t)b * in_batch_size;

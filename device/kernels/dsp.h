@@ -214,14 +214,36 @@ static inline int32_t mfl_dsp_requant(int32_t acc, int32_t m, int32_t shift)
     return t >> -shift;
 }
 
-/* The int8 output of one accumulator (bias included): mfl_dsp_requant when
- * the layer fits it (`fits`, from mfl_dsp_requant_fits), else the general
- * branch-free form; then the output zero point and the activation clamp. */
-static inline int8_t mfl_dsp_requant_s8(int32_t acc, int32_t m, int32_t shift, int fits, int32_t output_offset,
+/* How a layer's outputs are requantized (mfl_dsp_requant_mode), chosen
+ * once per layer so that each kernel loop gets one form inlined. */
+enum {
+    MFL_DSP_REQUANT_ANY = 0,  /* the general branch-free form */
+    MFL_DSP_REQUANT_SHORT,    /* mfl_dsp_requant: every shift in [MFL_DSP_SHIFT_MIN, -1] */
+    MFL_DSP_REQUANT_SHORT_FULL, /* the same, and the activation range is all of int8 (one SSAT) */
+};
+
+static inline int mfl_dsp_requant_mode(const int32_t *shift, int32_t n, int32_t act_min, int32_t act_max)
+{
+    if (!mfl_dsp_requant_fits(shift, n)) {
+        return MFL_DSP_REQUANT_ANY;
+    }
+    return act_min == -128 && act_max == 127 ? MFL_DSP_REQUANT_SHORT_FULL : MFL_DSP_REQUANT_SHORT;
+}
+
+/* The int8 output of one accumulator (bias included) in the given mode:
+ * requantization, the output zero point and the activation clamp. */
+static inline int8_t mfl_dsp_requant_s8(int32_t acc, int32_t m, int32_t shift, int mode, int32_t output_offset,
                                         int32_t act_min, int32_t act_max)
 {
-    const int32_t v = fits ? mfl_dsp_requant(acc, m, shift) : mfl_quant_mul_by_qm_fast(acc, m, shift);
-    return (int8_t)mfl_quant_clamp(mfl_quant_add_wrap(v, output_offset), act_min, act_max);
+    if (mode == MFL_DSP_REQUANT_ANY) {
+        const int32_t v = mfl_quant_mul_by_qm_fast(acc, m, shift);
+        return (int8_t)mfl_quant_clamp(mfl_quant_add_wrap(v, output_offset), act_min, act_max);
+    }
+    const int32_t v = mfl_dsp_requant(acc, m, shift) + output_offset; /* |v| < 2^31 - 128: no wrap */
+    if (mode == MFL_DSP_REQUANT_SHORT_FULL) {
+        return (int8_t)mfl_quant_clamp(v, -128, 127);
+    }
+    return (int8_t)mfl_quant_clamp(v, act_min, act_max);
 }
 
 #endif /* MFL_HAVE_DSP */

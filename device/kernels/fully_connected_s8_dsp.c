@@ -47,7 +47,7 @@ void mfl_fully_connected_s8_dsp(const mfl_fc_params_t *params, const mfl_requant
     /* locals: the int8 stores below may alias the parameter struct */
     const int32_t input_offset = params->input_offset, output_offset = params->output_offset;
     const int32_t act_min = params->act_min, act_max = params->act_max, per_channel = params->per_channel;
-    const int fits = mfl_dsp_requant_fits(requant->shift, per_channel ? out_features : 1);
+    const int mode = mfl_dsp_requant_mode(requant->shift, per_channel ? out_features : 1, act_min, act_max);
     for (int32_t b = 0; b < batches; b++) {
         const int8_t *x = input + (size_t)b * (size_t)in_features;
         int8_t *out = output + (size_t)b * (size_t)out_features;
@@ -58,7 +58,7 @@ void mfl_fully_connected_s8_dsp(const mfl_fc_params_t *params, const mfl_requant
                       in_features, input_offset, acc);
             for (int32_t i = 0; i < 2 && o + i < out_features; i++) {
                 const int32_t q = per_channel ? o + i : 0;
-                out[o + i] = mfl_dsp_requant_s8(acc[i], requant->multiplier[q], requant->shift[q], fits,
+                out[o + i] = mfl_dsp_requant_s8(acc[i], requant->multiplier[q], requant->shift[q], mode,
                                                 output_offset, act_min, act_max);
             }
         }

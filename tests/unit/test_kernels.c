@@ -421,7 +421,10 @@ static void test_dsp_requant_matches_reference(void **state)
         const int32_t off = (int32_t)(x >> 11) % 256 - 128, lo = -128 + (int32_t)((x >> 20) % 64);
         const int32_t hi = 127 - (int32_t)((x >> 26) % 32);
         const int8_t want = (int8_t)mfl_quant_clamp(mfl_quant_add_wrap(mfl_quant_mul_by_qm(acc, m, shift), off), lo, hi);
-        assert_int_equal(mfl_dsp_requant_s8(acc, m, shift, 1, off, lo, hi), want);
+        assert_int_equal(mfl_dsp_requant_s8(acc, m, shift, MFL_DSP_REQUANT_SHORT, off, lo, hi), want);
+        const int8_t want_full = (int8_t)mfl_quant_clamp(mfl_quant_add_wrap(mfl_quant_mul_by_qm(acc, m, shift), off),
+                                                         -128, 127);
+        assert_int_equal(mfl_dsp_requant_s8(acc, m, shift, MFL_DSP_REQUANT_SHORT_FULL, off, -128, 127), want_full);
     }
     const int32_t extremes[] = {INT32_MAX, INT32_MAX - 1, INT32_MIN, INT32_MIN + 1, (1 << 30), -(1 << 30)};
     for (size_t e = 0; e < sizeof(extremes) / sizeof(extremes[0]); e++) {
@@ -430,7 +433,10 @@ static void test_dsp_requant_matches_reference(void **state)
             for (size_t k = 0; k < 3; k++) {
                 const int8_t want = (int8_t)mfl_quant_clamp(
                     mfl_quant_add_wrap(mfl_quant_mul_by_qm(extremes[e], ms[k], shift), -128), -128, 127);
-                assert_int_equal(mfl_dsp_requant_s8(extremes[e], ms[k], shift, 1, -128, -128, 127), want);
+                assert_int_equal(mfl_dsp_requant_s8(extremes[e], ms[k], shift, MFL_DSP_REQUANT_SHORT, -128, -128, 127),
+                                 want);
+                assert_int_equal(
+                    mfl_dsp_requant_s8(extremes[e], ms[k], shift, MFL_DSP_REQUANT_SHORT_FULL, -128, -128, 127), want);
             }
         }
     }
