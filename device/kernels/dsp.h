@@ -86,6 +86,12 @@ static inline int32_t mfl_qadd(int32_t a, int32_t b)
     return __qadd(a, b);
 }
 
+/* SSAT #8: x clamped to [-128, 127]. */
+static inline int32_t mfl_ssat8(int32_t x)
+{
+    return __ssat(x, 8);
+}
+
 /* SMLATT: acc + top(a) * top(b). */
 static inline int32_t mfl_smlatt(int32_t a, int32_t b, int32_t acc)
 {
@@ -141,6 +147,11 @@ static inline int32_t mfl_qadd(int32_t a, int32_t b)
 {
     const int64_t sum = (int64_t)a + b;
     return sum > INT32_MAX ? INT32_MAX : (sum < INT32_MIN ? INT32_MIN : (int32_t)sum);
+}
+
+static inline int32_t mfl_ssat8(int32_t x)
+{
+    return x > 127 ? 127 : (x < -128 ? -128 : x);
 }
 
 static inline int32_t mfl_smlatt(int32_t a, int32_t b, int32_t acc)
@@ -241,7 +252,7 @@ static inline int8_t mfl_dsp_requant_s8(int32_t acc, int32_t m, int32_t shift, i
     }
     const int32_t v = mfl_dsp_requant(acc, m, shift) + output_offset; /* |v| < 2^31 - 128: no wrap */
     if (mode == MFL_DSP_REQUANT_SHORT_FULL) {
-        return (int8_t)mfl_quant_clamp(v, -128, 127);
+        return (int8_t)mfl_ssat8(v);
     }
     return (int8_t)mfl_quant_clamp(v, act_min, act_max);
 }
