@@ -2,22 +2,26 @@
  * FULLY_CONNECTED, int8, for the Armv7E-M DSP extension. Same results as
  * mfl_fully_connected_s8_portable, bit for bit.
  *
- * Two output features per pass: each input word is widened once (SXTAB16
+ * Four output features per pass: each input word is widened once (SXTAB16
  * adds the input offset while sign-extending bytes 0/2 and 1/3) and serves
- * both weight rows, whose words SXTB16 splits the same way, so one SMLAD
+ * four weight rows, whose words SXTB16 splits the same way, so one SMLAD
  * does two multiply-adds. The accumulators start at the bias; a feature
- * count that is not a multiple of four ends with up to three scalar steps.
+ * count that is not a multiple of four ends with up to three scalar steps,
+ * and up to three features left over go one row at a time.
  */
 #include "dsp.h"
 #include "kernel_util.h"
 
 #if MFL_HAVE_DSP
 
-/* acc[i] += dot(row i, input + offset) for the rows w0 and w1. */
-static void dot_rows2(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t n, int32_t offset, int32_t *acc)
+/* acc[i] += dot(row i, input + offset) for the four rows starting at w,
+ * `n` bytes apart: each widened input word serves four rows. */
+static inline __attribute__((always_inline)) void dot_rows4(const int8_t *x, const int8_t *w, int32_t n,
+                                                            int32_t offset, int32_t *acc)
 {
     const int32_t offset_pair = mfl_dsp_offset_pair(offset);
-    int32_t a0 = acc[0], a1 = acc[1];
+    const int8_t *w0 = w, *w1 = w + n, *w2 = w + 2 * (size_t)n, *w3 = w + 3 * (size_t)n;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     for (int32_t k = n >> 2; k > 0; k--) {
         const int32_t xv = mfl_read_s8x4(x);
         x += 4;
@@ -30,14 +34,43 @@ static void dot_rows2(const int8_t *x, const int8_t *w0, const int8_t *w1, int32
         w1 += 4;
         a1 = mfl_smlad(mfl_sxtb16(wv), xe, a1);
         a1 = mfl_smlad(mfl_sxtb16_ror8(wv), xo, a1);
+        wv = mfl_read_s8x4(w2);
+        w2 += 4;
+        a2 = mfl_smlad(mfl_sxtb16(wv), xe, a2);
+        a2 = mfl_smlad(mfl_sxtb16_ror8(wv), xo, a2);
+        wv = mfl_read_s8x4(w3);
+        w3 += 4;
+        a3 = mfl_smlad(mfl_sxtb16(wv), xe, a3);
+        a3 = mfl_smlad(mfl_sxtb16_ror8(wv), xo, a3);
     }
     for (int32_t k = 0; k < (n & 3); k++) {
         const int32_t xv = x[k] + offset;
         a0 += w0[k] * xv;
         a1 += w1[k] * xv;
+        a2 += w2[k] * xv;
+        a3 += w3[k] * xv;
     }
     acc[0] = a0;
     acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* acc += dot(row, input + offset) for one row: the rows left over. */
+static int32_t dot_row(const int8_t *x, const int8_t *w, int32_t n, int32_t offset, int32_t acc)
+{
+    const int32_t offset_pair = mfl_dsp_offset_pair(offset);
+    for (int32_t k = n >> 2; k > 0; k--) {
+        const int32_t xv = mfl_read_s8x4(x), wv = mfl_read_s8x4(w);
+        x += 4;
+        w += 4;
+        acc = mfl_smlad(mfl_sxtb16(wv), mfl_sxtab16(offset_pair, xv), acc);
+        acc = mfl_smlad(mfl_sxtb16_ror8(wv), mfl_sxtab16_ror8(offset_pair, xv), acc);
+    }
+    for (int32_t k = 0; k < (n & 3); k++) {
+        acc += w[k] * (x[k] + offset);
+    }
+    return acc;
 }
 
 void mfl_fully_connected_s8_dsp(const mfl_fc_params_t *params, const mfl_requant_t *requant, int32_t batches,
@@ -51,16 +84,25 @@ void mfl_fully_connected_s8_dsp(const mfl_fc_params_t *params, const mfl_requant
     for (int32_t b = 0; b < batches; b++) {
         const int8_t *x = input + (size_t)b * (size_t)in_features;
         int8_t *out = output + (size_t)b * (size_t)out_features;
-        for (int32_t o = 0; o < out_features; o += 2) {
-            const int32_t o1 = o + 1 < out_features ? o + 1 : o; /* an odd last feature is computed twice */
-            int32_t acc[2] = {bias ? bias[o] : 0, bias ? bias[o1] : 0};
-            dot_rows2(x, weights + (size_t)o * (size_t)in_features, weights + (size_t)o1 * (size_t)in_features,
-                      in_features, input_offset, acc);
-            for (int32_t i = 0; i < 2 && o + i < out_features; i++) {
+        int32_t o = 0;
+        for (; o + 4 <= out_features; o += 4) {
+            int32_t acc[4];
+            for (int32_t i = 0; i < 4; i++) {
+                acc[i] = bias ? bias[o + i] : 0;
+            }
+            dot_rows4(x, weights + (size_t)o * (size_t)in_features, in_features, input_offset, acc);
+            for (int32_t i = 0; i < 4; i++) {
                 const int32_t q = per_channel ? o + i : 0;
                 out[o + i] = mfl_dsp_requant_s8(acc[i], requant->multiplier[q], requant->shift[q], mode,
                                                 output_offset, act_min, act_max);
             }
+        }
+        for (; o < out_features; o++) {
+            const int32_t acc = dot_row(x, weights + (size_t)o * (size_t)in_features, in_features, input_offset,
+                                        bias ? bias[o] : 0);
+            const int32_t q = per_channel ? o : 0;
+            out[o] = mfl_dsp_requant_s8(acc, requant->multiplier[q], requant->shift[q], mode, output_offset,
+                                        act_min, act_max);
         }
     }
 }
