@@ -60,6 +60,20 @@ echo "== firmware ($abi-float) under QEMU mps2-an386, -icount shift=6 =="
   tee "$fw/run/output.txt"
 grep -q "^firmware: done" "$fw/run/output.txt"
 [ -s "$fw/run/update.cose" ]
+# Instructions per inference against TensorFlow Lite Micro on the same
+# board and method (one Invoke, first golden input, arm-none-eabi-gcc 12 -O2;
+# figures from ../shared/NOTES.md): its reference kernels, and CMSIS-NN's
+# DSP path, the engine to beat (target: <= 1.0x on every model).
+echo "== speed against TFLM (instructions per inference, Cortex-M4) =="
+awk '
+  BEGIN { ref["kws"] = 42281602; ref["vww"] = 99547345; ref["ic"] = 105740536; ref["ad"] = 1954204
+          cmsis["kws"] = 7577955; cmsis["vww"] = 23776622; cmsis["ic"] = 29781649; cmsis["ad"] = 583126 }
+  /^(kws|vww|ic|ad)_infer_instructions / {
+    m = $1; sub(/_infer_instructions/, "", m); r = $2 / cmsis[m]; worst = r > worst ? r : worst
+    printf "%-4s %11d = %.3f x TFLM+CMSIS-NN (%d), %.3f x TFLM reference kernels: %s\n",
+           m, $2, r, cmsis[m], $2 / ref[m], r <= 1.0 ? "OK" : "ABOVE TARGET"; n++ }
+  END { printf "worst ratio to TFLM+CMSIS-NN: %.3f (target <= 1.0, stretch <= 0.8) over %d models\n", worst, n }
+' "$fw/run/output.txt" | tee "$fw/run/speed.txt"
 echo "== footprint ($abi-float, -Os) =="
 arm-none-eabi-size "$elf"
 python3 scripts/map_sizes.py "$fw/device/cortex-m/mfl-firmware.map" "$fw/run/output.txt"

@@ -27,6 +27,10 @@ grep -E "instructions|bitexact|accuracy|device library|stack" "$tmp/fw.txt"
 for m in kws vww ic ad; do
   grep -q "^${m}_bitexact 1" "$tmp/fw.txt" || fail "$m not bit-exact on the target"
 done
+# QEMU's -icount makes instruction counts exact and repeatable: the speed
+# target (no more instructions than TFLM + CMSIS-NN) is a plain assertion.
+grep -A6 "== speed against TFLM" "$tmp/fw.txt"
+[ "$(grep -c ': OK$' "$SRC/build-fw-soft/run/speed.txt")" = 4 ] || fail "a model is slower than TFLM + CMSIS-NN"
 data=$SRC/build/firmware-data
 update=$SRC/build-fw-soft/run/update.cose
 "$MFL" verify --key "$data/device.pub" "$update" > /dev/null || fail "the device's signature does not verify on the host"
