@@ -13,7 +13,7 @@ cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import 
 
 seeds=$build/seeds
 mkdir -p "$seeds/tflite" "$seeds/mfl" "$seeds/idx" "$seeds/mflf" "$seeds/msg"
-for m in kws_ref_model ad01_int8; do
+for m in kws_ref_model ad01_int8 pretrainedResnet_quant; do
   cp "$shared/models/mlperf-tiny/$m.tflite" "$seeds/tflite/"
   "$build/bin/mfl" model import "$shared/models/mlperf-tiny/$m.tflite" "$seeds/mfl/$m.mfl" >/dev/null
 done
