@@ -36,14 +36,51 @@ void mfl_head_from_quantized(mfl_head_t *h, const mfl_head_q_t *q)
 
 void mfl_head_logits(const mfl_head_t *h, const int8_t *x, int32_t *z)
 {
+    /* The feature offsets once (in chunks, to keep the stack small), then
+     * one 32x32->64 multiply-add per weight: SMLAL on Cortex-M. */
+    enum { CHUNK = 64 };
+    int32_t xt[CHUNK];
+    int64_t acc[MFL_HEAD_MAX_UNITS];
     for (uint16_t i = 0; i < h->units; i++) {
-        const int32_t *w = h->w + (size_t)i * h->features;
-        int64_t acc = 0;
-        for (uint16_t j = 0; j < h->features; j++) {
-            acc += (int64_t)w[j] * (x[j] - h->feature_zp);
-        }
-        z[i] = sat32((int64_t)h->b[i] + mfl_scale_apply(h->feature_scale, acc));
+        acc[i] = 0;
     }
+    for (uint16_t j0 = 0; j0 < h->features; j0 += CHUNK) {
+        const uint16_t n = h->features - j0 < CHUNK ? (uint16_t)(h->features - j0) : (uint16_t)CHUNK;
+        for (uint16_t j = 0; j < n; j++) {
+            xt[j] = x[j0 + j] - h->feature_zp;
+        }
+        for (uint16_t i = 0; i < h->units; i++) {
+            const int32_t *w = h->w + (size_t)i * h->features + j0;
+            int64_t a = acc[i];
+            for (uint16_t j = 0; j < n; j++) {
+                a += (int64_t)w[j] * xt[j];
+            }
+            acc[i] = a;
+        }
+    }
+    for (uint16_t i = 0; i < h->units; i++) {
+        z[i] = sat32((int64_t)h->b[i] + mfl_scale_apply(h->feature_scale, acc[i]));
+    }
+}
+
+/* floor(n / d) for n = e * 2^30 + floor(d / 2), e < 2^31, d in
+ * [2^31 - 1, 2^40): an estimate from reciprocal = floor(2^62 / d), then the
+ * remainder puts it right (the estimate is within 2 of the quotient), with
+ * no 64-bit division per element (a library call of ~100 instructions on
+ * Cortex-M). */
+static uint32_t divide_rounded(uint64_t n, uint64_t d, uint32_t e, uint64_t reciprocal)
+{
+    uint64_t q = ((uint64_t)e * reciprocal) >> 32; /* ~ e * 2^30 / d; e * reciprocal < 2^63 */
+    uint64_t qd = q * d;
+    while (qd > n) {
+        q--;
+        qd -= d;
+    }
+    while (n - qd >= d) {
+        q++;
+        qd += d;
+    }
+    return (uint32_t)q;
 }
 
 void mfl_head_softmax(const int32_t *z, int units, int32_t *p)
@@ -61,9 +98,12 @@ void mfl_head_softmax(const int32_t *z, int units, int32_t *p)
         p[i] = d26 <= INT32_MIN ? 0 : mfl_quant_exp_on_negative_q5((int32_t)d26);
         sum += p[i];
     }
-    /* sum >= exp(0) = 2^31 - 1 > 0; p = e * 2^30 / sum */
+    /* sum >= exp(0) = 2^31 - 1 > 0; p = round(e * 2^30 / sum) */
+    const uint64_t d = (uint64_t)sum;
+    const uint64_t reciprocal = ((uint64_t)1 << 62) / d; /* <= 2^31 + 1: the one division */
     for (int i = 0; i < units; i++) {
-        p[i] = (int32_t)((((int64_t)p[i] << MFL_HEAD_PROB_FRAC) + sum / 2) / sum);
+        p[i] = (int32_t)divide_rounded(((uint64_t)p[i] << MFL_HEAD_PROB_FRAC) + d / 2, d, (uint32_t)p[i],
+                                       reciprocal);
     }
 }
 
@@ -119,11 +159,42 @@ int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, i
     return 0;
 }
 
-/* round(a * num / den) with ties away from zero; den > 0. */
-static int32_t round_ratio(int64_t a, int64_t num, int64_t den)
+/* round(127 w / max_abs), ties away from zero, for |w| <= max_abs < 2^31:
+ * n = 127 |w| + floor(max_abs / 2), q = floor(n / max_abs) in [0, 127].
+ * A 32-bit division (one instruction on Cortex-M3/M4) of both operands
+ * shifted right by `s` estimates q within one; the exact remainder in 64
+ * bits corrects it. No 64-bit division per weight. */
+typedef struct {
+    uint32_t max_abs, half, small_max, small_half;
+    int s;
+} row_quantizer_t;
+
+static row_quantizer_t row_quantizer(uint32_t max_abs)
 {
-    const int64_t p = a * num;
-    return (int32_t)(p >= 0 ? (p + den / 2) / den : -((-p + den / 2) / den));
+    row_quantizer_t r = {max_abs, max_abs >> 1, 0, 0, 0};
+    while ((max_abs >> r.s) >= (1u << 24)) {
+        r.s++;
+    }
+    r.small_max = max_abs >> r.s;
+    r.small_half = r.half >> r.s;
+    return r;
+}
+
+static int8_t quantize_weight(const row_quantizer_t *r, int32_t w)
+{
+    const uint32_t a = w < 0 ? (uint32_t)0 - (uint32_t)w : (uint32_t)w;
+    const uint64_t n = (uint64_t)a * 127u + r->half;
+    uint32_t q = (127u * (a >> r->s) + r->small_half) / r->small_max; /* < 2^31 / 1: no overflow */
+    uint64_t qd = (uint64_t)q * r->max_abs;
+    while (qd > n) {
+        q--;
+        qd -= r->max_abs;
+    }
+    while (n - qd >= r->max_abs) {
+        q++;
+        qd += r->max_abs;
+    }
+    return (int8_t)(w < 0 ? -(int32_t)q : (int32_t)q);
 }
 
 int mfl_head_requantize(const mfl_head_t *h, mfl_head_q_t *q)
@@ -139,8 +210,9 @@ int mfl_head_requantize(const mfl_head_t *h, mfl_head_q_t *q)
         if (max_abs == 0) {
             max_abs = 1; /* an all-zero row: any scale represents it */
         }
+        const row_quantizer_t rq = row_quantizer((uint32_t)max_abs);
         for (uint16_t j = 0; j < h->features; j++) {
-            q->w[(size_t)i * h->features + j] = (int8_t)round_ratio(w[j], 127, max_abs);
+            q->w[(size_t)i * h->features + j] = quantize_weight(&rq, w[j]);
         }
         /* s_w = max|W| / 2^24 / 127 */
         q->scale[i] = mfl_scale_div(mfl_scale_from_int((uint64_t)max_abs, MFL_HEAD_FRAC), one_127);
