@@ -1,14 +1,17 @@
 /*
- * bench_infer MODEL [RUNS]: loads a model (.mfl or .tflite), fills the input
- * with the golden xorshift bytes and runs RUNS inferences (default 1).
+ * bench_infer MODEL [RUNS [PATH]]: loads a model (.mfl or .tflite), fills the
+ * input with the golden xorshift bytes and runs RUNS inferences (default 1)
+ * on the kernel path PATH ("portable", the host default, or "dsp").
  * scripts/bench.sh runs it under callgrind, collecting only inside
  * mfl_interp_invoke, so the count is instructions per inference.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mfl/model_file.h"
 #include "mfl/interpreter.h"
+#include "mfl/kernels.h"
 
 int main(int argc, char **argv)
 {
@@ -17,6 +20,10 @@ int main(int argc, char **argv)
         return 2;
     }
     const int runs = argc > 2 ? atoi(argv[2]) : 1;
+    if (argc > 3 && mfl_kernels_select(strcmp(argv[3], "dsp") == 0 ? MFL_KERNELS_DSP : MFL_KERNELS_PORTABLE)) {
+        fprintf(stderr, "bench_infer: no kernel path %s in this build\n", argv[3]);
+        return 2;
+    }
     uint8_t *image;
     size_t size;
     char msg[256] = "";

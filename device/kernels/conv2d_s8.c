@@ -20,8 +20,6 @@ void mfl_conv2d_s8(const mfl_kernel_ctx_t *ctx, const mfl_conv_params_t *params,
         mfl_conv2d_s8_dsp(ctx, params, requant, input_dims, input, filter_dims, filter, bias, output_dims, output);
         return;
     }
-#else
-    (void)ctx;
 #endif
-    mfl_conv2d_s8_portable(params, requant, input_dims, input, filter_dims, filter, bias, output_dims, output);
+    mfl_conv2d_s8_portable(ctx, params, requant, input_dims, input, filter_dims, filter, bias, output_dims, output);
 }

@@ -15,10 +15,16 @@ void mfl_fully_connected_s8_portable(const mfl_fc_params_t *params, const mfl_re
         const int8_t *in = input + (size_t)b * (size_t)in_features;
         for (int32_t o = 0; o < out_features; o++) {
             const int8_t *w = weights + (size_t)o * (size_t)in_features;
-            int32_t acc = 0;
+            /* sum w * (x + offset) as sum w * x + offset * sum w: two int8
+             * sums that compilers vectorise with 16-bit multiply-adds. Each
+             * part is below 65,535 * 128 * 128 < 2^30 in magnitude (the
+             * loader's depth cap), so the int32 total is exact. */
+            int32_t dot = 0, weight_sum = 0;
             for (int32_t i = 0; i < in_features; i++) {
-                acc += (int32_t)w[i] * ((int32_t)in[i] + input_offset);
+                dot += (int32_t)w[i] * (int32_t)in[i];
+                weight_sum += w[i];
             }
+            const int32_t acc = mfl_quant_add_wrap(dot, input_offset * weight_sum);
             const int32_t q = params->per_channel ? o : 0;
             output[(size_t)b * (size_t)out_features + (size_t)o] =
                 mfl_requant_s8(acc, bias, o, requant->multiplier[q], requant->shift[q], params->output_offset,

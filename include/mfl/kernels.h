@@ -98,8 +98,11 @@ uint32_t mfl_conv2d_s8_get_buffer_size(const mfl_dims_t *input_dims, const mfl_d
 
 /* The two implementations behind mfl_conv2d_s8, for tests and benchmarks.
  * The DSP one exists only where mfl_kernels_select(MFL_KERNELS_DSP)
- * succeeds and needs ctx->size >= mfl_conv2d_s8_get_buffer_size(). */
-void mfl_conv2d_s8_portable(const mfl_conv_params_t *params, const mfl_requant_t *requant,
+ * succeeds and needs ctx->size >= mfl_conv2d_s8_get_buffer_size(). The
+ * portable one uses ctx when it holds KH * KW * C_in int16 (one column,
+ * vectorisable on hosts) and works without (ctx NULL). */
+void mfl_conv2d_s8_portable(const mfl_kernel_ctx_t *ctx, const mfl_conv_params_t *params,
+                            const mfl_requant_t *requant,
                             const mfl_dims_t *input_dims, const int8_t *input,
                             const mfl_dims_t *filter_dims, const int8_t *filter, const int32_t *bias,
                             const mfl_dims_t *output_dims, int8_t *output);
