@@ -36,41 +36,40 @@ void mfl_head_from_quantized(mfl_head_t *h, const mfl_head_q_t *q)
 
 void mfl_head_logits(const mfl_head_t *h, const int8_t *x, int32_t *z)
 {
-    /* The feature offsets once (in chunks, to keep the stack small), then
-     * one 32x32->64 multiply-add per weight: SMLAL on Cortex-M. */
-    enum { CHUNK = 64 };
+    /* The feature offsets once (a chunk at a time, to keep the stack
+     * small), then one 32x32->64 multiply-add per weight: SMLAL on
+     * Cortex-M. Heads of up to CHUNK features convert once; wider ones
+     * convert each chunk again for every unit. */
+    enum { CHUNK = 128 };
     int32_t xt[CHUNK];
-    int64_t acc[MFL_HEAD_MAX_UNITS];
+    const int several = h->features > CHUNK;
     for (uint16_t i = 0; i < h->units; i++) {
-        acc[i] = 0;
-    }
-    for (uint16_t j0 = 0; j0 < h->features; j0 += CHUNK) {
-        const uint16_t n = h->features - j0 < CHUNK ? (uint16_t)(h->features - j0) : (uint16_t)CHUNK;
-        for (uint16_t j = 0; j < n; j++) {
-            xt[j] = x[j0 + j] - h->feature_zp;
-        }
-        for (uint16_t i = 0; i < h->units; i++) {
-            const int32_t *w = h->w + (size_t)i * h->features + j0;
-            int64_t a = acc[i];
-            for (uint16_t j = 0; j < n; j++) {
-                a += (int64_t)w[j] * xt[j];
+        const int32_t *w = h->w + (size_t)i * h->features;
+        int64_t acc = 0;
+        for (uint16_t j0 = 0; j0 < h->features; j0 += CHUNK) {
+            const uint16_t n = h->features - j0 < CHUNK ? (uint16_t)(h->features - j0) : (uint16_t)CHUNK;
+            if (i == 0 || several) {
+                for (uint16_t j = 0; j < n; j++) {
+                    xt[j] = x[j0 + j] - h->feature_zp;
+                }
             }
-            acc[i] = a;
+            const int32_t *wc = w + j0;
+            for (uint16_t j = 0; j < n; j++) {
+                acc += (int64_t)wc[j] * xt[j];
+            }
         }
-    }
-    for (uint16_t i = 0; i < h->units; i++) {
-        z[i] = sat32((int64_t)h->b[i] + mfl_scale_apply(h->feature_scale, acc[i]));
+        z[i] = sat32((int64_t)h->b[i] + mfl_scale_apply(h->feature_scale, acc));
     }
 }
 
 /* floor(n / d) for n = e * 2^30 + floor(d / 2), e < 2^31, d in
- * [2^31 - 1, 2^40): an estimate from reciprocal = floor(2^62 / d), then the
- * remainder puts it right (the estimate is within 2 of the quotient), with
- * no 64-bit division per element (a library call of ~100 instructions on
- * Cortex-M). */
-static uint32_t divide_rounded(uint64_t n, uint64_t d, uint32_t e, uint64_t reciprocal)
+ * [2^31 - 1, 2^40): an estimate from the reciprocal of d's top bits
+ * (reciprocal ~ 2^(62 + k) / d), then the remainder puts it right, with no
+ * 64-bit division per element (a library call of hundreds of instructions
+ * on Cortex-M). */
+static uint32_t divide_rounded(uint64_t n, uint64_t d, uint32_t e, uint32_t reciprocal, int k)
 {
-    uint64_t q = ((uint64_t)e * reciprocal) >> 32; /* ~ e * 2^30 / d; e * reciprocal < 2^63 */
+    uint64_t q = ((uint64_t)e * reciprocal) >> (32 + k); /* ~ e * 2^30 / d; the product is < 2^63 */
     uint64_t qd = q * d;
     while (qd > n) {
         q--;
@@ -100,10 +99,15 @@ void mfl_head_softmax(const int32_t *z, int units, int32_t *p)
     }
     /* sum >= exp(0) = 2^31 - 1 > 0; p = round(e * 2^30 / sum) */
     const uint64_t d = (uint64_t)sum;
-    const uint64_t reciprocal = ((uint64_t)1 << 62) / d; /* <= 2^31 + 1: the one division */
+    /* the reciprocal of d's top 31 bits: 2^(62 + k) / d, within a few units */
+    int k = 0;
+    while ((d >> k) >= (1u << 31)) {
+        k++;
+    }
+    const uint32_t reciprocal = mfl_div_u64_u32(((uint64_t)1 << 62) - 1, (uint32_t)(d >> k));
     for (int i = 0; i < units; i++) {
         p[i] = (int32_t)divide_rounded(((uint64_t)p[i] << MFL_HEAD_PROB_FRAC) + d / 2, d, (uint32_t)p[i],
-                                       reciprocal);
+                                       reciprocal, k);
     }
 }
 
@@ -113,6 +117,38 @@ static int32_t global_weight(const int8_t *w0, const mfl_scale_t *w0_scale, uint
 {
     const mfl_scale_t to_w = {w0_scale[i].m, w0_scale[i].e + MFL_HEAD_FRAC};
     return sat32(mfl_scale_apply(to_w, w0[(size_t)i * features + j]));
+}
+
+/* mfl_scale_apply(s, v) with its bits, fast when the shift 31 - e exceeds
+ * 32 (a learning step's scales: lr * s_x / B is far below 2^-1): the high
+ * word of the 96-bit product |v| * m decides the rounding alone (see
+ * quant/scale.c, shift_round), so two 32x32 multiplies and one shift do it. */
+static inline int64_t scale_apply_small(mfl_scale_t s, int64_t v)
+{
+    const int sh = 31 - s.e;
+    if (s.m == 0 || sh <= 32 || sh >= 96) {
+        return mfl_scale_apply(s, v);
+    }
+    const uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    const uint64_t hi = (mag >> 32) * (uint32_t)s.m + (((mag & 0xFFFFFFFFu) * (uint32_t)s.m) >> 32);
+    const uint64_t r = sh - 32 >= 64 ? 0 : (hi + (1ull << (sh - 33))) >> (sh - 32);
+    return v < 0 ? -(int64_t)r : (int64_t)r;
+}
+
+/* sum_k g_k (x_kj - zp) for the `batch` gradients g of one unit and one
+ * feature column xt (batch feature offsets, contiguous). */
+static inline int64_t column_dot(const int32_t *g, const int16_t *xt, int batch)
+{
+    int64_t acc = 0;
+    int k = 0;
+    for (; k + 2 <= batch; k += 2) {
+        acc += (int64_t)g[k] * xt[k];
+        acc += (int64_t)g[k + 1] * xt[k + 1];
+    }
+    if (k < batch) {
+        acc += (int64_t)g[k] * xt[k];
+    }
+    return acc;
 }
 
 int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch, mfl_scale_t lr,
@@ -126,10 +162,15 @@ int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, i
         if (y[k] >= h->units) {
             return MFL_ERR_INVALID_ARG;
         }
-        int32_t *gk = g + (size_t)k * h->units;
+    }
+    /* g: [unit][sample], so that each unit's gradients are contiguous */
+    for (int k = 0; k < batch; k++) {
         mfl_head_logits(h, x[k], z);
-        mfl_head_softmax(z, h->units, gk);
-        gk[y[k]] -= 1 << MFL_HEAD_PROB_FRAC;
+        mfl_head_softmax(z, h->units, z); /* in place: each z[i] is read before p[i] is written */
+        z[y[k]] -= 1 << MFL_HEAD_PROB_FRAC;
+        for (uint16_t i = 0; i < h->units; i++) {
+            g[(size_t)i * (size_t)batch + (size_t)k] = z[i];
+        }
     }
     /* step scales: lr / B * 2^(24 - 30), and times s_x for the weights */
     mfl_scale_t step_b = mfl_scale_div(lr, mfl_scale_from_int((uint64_t)batch, 0));
@@ -137,64 +178,84 @@ int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, i
     const mfl_scale_t step_w = mfl_scale_mul(step_b, h->feature_scale);
 
     for (uint16_t i = 0; i < h->units; i++) {
+        const int32_t *gi = g + (size_t)i * (size_t)batch;
         int64_t gb = 0;
         for (int k = 0; k < batch; k++) {
-            gb += g[(size_t)k * h->units + i];
+            gb += gi[k];
         }
         h->b[i] = sat32((int64_t)h->b[i] - mfl_scale_apply(step_b, gb));
-        int32_t *w = h->w + (size_t)i * h->features;
-        for (uint16_t j = 0; j < h->features; j++) {
-            int64_t gw = 0;
-            for (int k = 0; k < batch; k++) {
-                gw += (int64_t)g[(size_t)k * h->units + i] * (x[k][j] - h->feature_zp);
+    }
+    /* the weights, a chunk of features at a time: the batch's feature
+     * offsets transposed (each feature's column contiguous), then every
+     * unit's row over the chunk */
+    enum { CHUNK_VALUES = 512 };
+    int16_t xt[CHUNK_VALUES];
+    const uint16_t chunk = (uint16_t)(CHUNK_VALUES / batch);
+    for (uint16_t j0 = 0; j0 < h->features; j0 += chunk) {
+        const uint16_t n = h->features - j0 < chunk ? (uint16_t)(h->features - j0) : chunk;
+        for (int k = 0; k < batch; k++) {
+            for (uint16_t j = 0; j < n; j++) {
+                xt[(size_t)j * (size_t)batch + (size_t)k] = (int16_t)(x[k][j0 + j] - h->feature_zp);
             }
-            int64_t v = (int64_t)w[j] - mfl_scale_apply(step_w, gw);
-            if (drift > 0 && w0) {
-                const int64_t c = global_weight(w0, w0_scale, i, h->features, j);
-                v = v > c + drift ? c + drift : v < c - drift ? c - drift : v;
+        }
+        for (uint16_t i = 0; i < h->units; i++) {
+            const int32_t *gi = g + (size_t)i * (size_t)batch;
+            int32_t *w = h->w + (size_t)i * h->features + j0;
+            for (uint16_t j = 0; j < n; j++) {
+                const int64_t gw = column_dot(gi, xt + (size_t)j * (size_t)batch, batch);
+                int64_t v = (int64_t)w[j] - scale_apply_small(step_w, gw);
+                if (drift > 0 && w0) {
+                    const int64_t c = global_weight(w0, w0_scale, i, h->features, (uint16_t)(j0 + j));
+                    v = v > c + drift ? c + drift : v < c - drift ? c - drift : v;
+                }
+                w[j] = sat32(v);
             }
-            w[j] = sat32(v);
         }
     }
     return 0;
 }
 
 /* round(127 w / max_abs), ties away from zero, for |w| <= max_abs < 2^31:
- * n = 127 |w| + floor(max_abs / 2), q = floor(n / max_abs) in [0, 127].
- * A 32-bit division (one instruction on Cortex-M3/M4) of both operands
- * shifted right by `s` estimates q within one; the exact remainder in 64
- * bits corrects it. No 64-bit division per weight. */
+ * q = floor(n / M) with n = 127 |w| + floor(M / 2), in [0, 127]. Both |w|
+ * and M are first scaled by the same power of two so that M lies in
+ * [2^30, 2^31) (n and M scale together, the quotient does not change, and
+ * floor(M / 2) is taken before scaling so n stays exact). A reciprocal of M
+ * then estimates q from the top 32 bits of n with an error below one, and
+ * one comparison of the exact 64-bit n with (q + 1) M settles it: about 20
+ * instructions per weight, no division. */
 typedef struct {
-    uint32_t max_abs, half, small_max, small_half;
-    int s;
+    uint32_t m;           /* M << t, in [2^30, 2^31) */
+    uint32_t half;        /* floor(M / 2) << t */
+    uint32_t reciprocal;  /* floor((2^62 - 1) / (M << t)), in [2^31, 2^32) */
+    int t;
 } row_quantizer_t;
 
 static row_quantizer_t row_quantizer(uint32_t max_abs)
 {
-    row_quantizer_t r = {max_abs, max_abs >> 1, 0, 0, 0};
-    while ((max_abs >> r.s) >= (1u << 24)) {
-        r.s++;
+    row_quantizer_t r;
+    r.t = 0;
+    while ((max_abs << r.t) < (1u << 30)) {
+        r.t++;
     }
-    r.small_max = max_abs >> r.s;
-    r.small_half = r.half >> r.s;
+    r.m = max_abs << r.t;
+    r.half = (max_abs >> 1) << r.t;
+    r.reciprocal = mfl_div_u64_u32(((uint64_t)1 << 62) - 1, r.m); /* < 2^32 as m >= 2^30 */
     return r;
 }
 
-static int8_t quantize_weight(const row_quantizer_t *r, int32_t w)
+static void quantize_row(const row_quantizer_t *r, const int32_t *w, int8_t *q, int n)
 {
-    const uint32_t a = w < 0 ? (uint32_t)0 - (uint32_t)w : (uint32_t)w;
-    const uint64_t n = (uint64_t)a * 127u + r->half;
-    uint32_t q = (127u * (a >> r->s) + r->small_half) / r->small_max; /* < 2^31 / 1: no overflow */
-    uint64_t qd = (uint64_t)q * r->max_abs;
-    while (qd > n) {
-        q--;
-        qd -= r->max_abs;
+    const uint32_t m = r->m, reciprocal = r->reciprocal, half = r->half;
+    const int t = r->t;
+    for (int j = 0; j < n; j++) {
+        const int32_t sign = w[j] >> 31; /* 0 or -1: branch-free magnitude and sign */
+        const uint32_t a = ((uint32_t)w[j] ^ (uint32_t)sign) - (uint32_t)sign;
+        const uint64_t num = (uint64_t)(a << t) * 127u + half; /* a << t <= M << t < 2^31; num < 2^38 */
+        /* num / m ~ (num / 2^6) * (2^62 / m) / 2^56; both truncations lower it by < 1 */
+        uint32_t v = (uint32_t)(((uint64_t)(uint32_t)(num >> 6) * reciprocal) >> 56);
+        v += (uint64_t)(v + 1) * m <= num; /* 32x32 -> 64 */
+        q[j] = (int8_t)(((int32_t)v ^ sign) - sign);
     }
-    while (n - qd >= r->max_abs) {
-        q++;
-        qd += r->max_abs;
-    }
-    return (int8_t)(w < 0 ? -(int32_t)q : (int32_t)q);
 }
 
 int mfl_head_requantize(const mfl_head_t *h, mfl_head_q_t *q)
@@ -202,18 +263,17 @@ int mfl_head_requantize(const mfl_head_t *h, mfl_head_q_t *q)
     const mfl_scale_t one_127 = mfl_scale_from_int(127, 0);
     for (uint16_t i = 0; i < h->units; i++) {
         const int32_t *w = h->w + (size_t)i * h->features;
-        int64_t max_abs = 0;
-        for (uint16_t j = 0; j < h->features; j++) {
-            const int64_t a = w[j] < 0 ? -(int64_t)w[j] : w[j];
+        uint32_t max_abs = 0; /* |INT32_MIN| = 2^31 still fits */
+        for (int j = 0; j < h->features; j++) {
+            const uint32_t sign = (uint32_t)(w[j] >> 31);
+            const uint32_t a = ((uint32_t)w[j] ^ sign) - sign;
             max_abs = a > max_abs ? a : max_abs;
         }
         if (max_abs == 0) {
             max_abs = 1; /* an all-zero row: any scale represents it */
         }
         const row_quantizer_t rq = row_quantizer((uint32_t)max_abs);
-        for (uint16_t j = 0; j < h->features; j++) {
-            q->w[(size_t)i * h->features + j] = quantize_weight(&rq, w[j]);
-        }
+        quantize_row(&rq, w, q->w + (size_t)i * h->features, h->features);
         /* s_w = max|W| / 2^24 / 127 */
         q->scale[i] = mfl_scale_div(mfl_scale_from_int((uint64_t)max_abs, MFL_HEAD_FRAC), one_127);
         const mfl_scale_t bias_unit = mfl_scale_mul(h->feature_scale, q->scale[i]); /* s_x s_w */

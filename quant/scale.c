@@ -13,12 +13,41 @@
 
 static int highest_bit(uint64_t v)
 {
-    int k = -1;
-    while (v) {
-        v >>= 1;
-        k++;
+    return v ? 63 - __builtin_clzll(v) : -1; /* CLZ on Cortex-M3 and up */
+}
+
+/* Long division in base 2^16 with a normalised divisor (Knuth's algorithm D
+ * for a two-digit divisor, as in Hacker's Delight's divlu): two 32-bit
+ * divisions (one instruction each on Cortex-M3/M4) and at most two
+ * corrections per digit, instead of the C library's bit-serial 64-bit
+ * division (hundreds of instructions on a 32-bit core). */
+uint32_t mfl_div_u64_u32(uint64_t n, uint32_t d)
+{
+    const int s = __builtin_clz(d);
+    d <<= s;
+    n <<= s; /* fits: n < d * 2^32 before the shift */
+    const uint32_t d1 = d >> 16, d0 = d & 0xFFFFu;
+    const uint32_t n32 = (uint32_t)(n >> 32), n10 = (uint32_t)n;
+    const uint32_t n1 = n10 >> 16, n0 = n10 & 0xFFFFu;
+    uint32_t q1 = n32 / d1, rhat = n32 - q1 * d1;
+    while (q1 > 0xFFFFu || q1 * d0 > ((rhat << 16) | n1)) {
+        q1--;
+        rhat += d1;
+        if (rhat > 0xFFFFu) {
+            break;
+        }
     }
-    return k;
+    const uint32_t n21 = (n32 << 16) + n1 - q1 * d; /* wraps as intended: the true value is < d */
+    uint32_t q0 = n21 / d1;
+    rhat = n21 - q0 * d1;
+    while (q0 > 0xFFFFu || q0 * d0 > ((rhat << 16) | n0)) {
+        q0--;
+        rhat += d1;
+        if (rhat > 0xFFFFu) {
+            break;
+        }
+    }
+    return (q1 << 16) | q0;
 }
 
 /* Normalises a mantissa candidate that may have reached 2^31 by rounding. */
@@ -71,9 +100,9 @@ mfl_scale_t mfl_scale_div(mfl_scale_t a, mfl_scale_t b)
     const uint64_t num = (uint64_t)(uint32_t)a.m << 31;
     const uint64_t d = (uint32_t)b.m;
     if ((uint32_t)a.m >= (uint32_t)b.m) { /* quotient in [2^31, 2^32): one bit less */
-        return normalised(((num >> 1) + d / 2) / d, a.e - b.e + 1);
+        return normalised(mfl_div_u64_u32((num >> 1) + d / 2, (uint32_t)d), a.e - b.e + 1);
     }
-    return normalised((num + d / 2) / d, a.e - b.e);
+    return normalised(mfl_div_u64_u32(num + d / 2, (uint32_t)d), a.e - b.e);
 }
 
 /* |v| * m as a 96-bit value in two halves: hi * 2^32 + lo. */

@@ -54,13 +54,14 @@ void mfl_head_from_quantized(mfl_head_t *h, const mfl_head_q_t *q);
 /* Logits of one feature vector in Q8.24 (saturated to int32). */
 void mfl_head_logits(const mfl_head_t *h, const int8_t *x, int32_t *z);
 
-/* Softmax of `units` Q8.24 logits into Q2.30 probabilities. */
+/* Softmax of `units` Q8.24 logits into Q2.30 probabilities (p may be z). */
 void mfl_head_softmax(const int32_t *z, int units, int32_t *p);
 
 /*
  * One SGD step on a batch of `batch` feature vectors x[k] with labels y[k]:
  * W -= lr / batch * sum_k (p_k - onehot(y_k)) x_k^T, b likewise.
- * g: scratch of batch * units int32. If w0/w0_scale are given (the global
+ * g: scratch of batch * units int32 (left holding the logit gradients,
+ * [unit][sample]). If w0/w0_scale are given (the global
  * head), weights are kept within drift (Q8.24, > 0) of it.
  * Returns 0 or MFL_ERR_INVALID_ARG (label out of range, batch too large).
  */

@@ -33,6 +33,10 @@ mfl_scale_t mfl_scale_div(mfl_scale_t a, mfl_scale_t b);
 /* round(v * r), ties away from zero, saturated to int64. */
 int64_t mfl_scale_apply(mfl_scale_t s, int64_t v);
 
+/* floor(n / d) for d > 0 and n < d * 2^32 (the quotient fits 32 bits),
+ * without a 64-bit division. */
+uint32_t mfl_div_u64_u32(uint64_t n, uint32_t d);
+
 /* The kernel form of a scale (quant.h): multiplier m and shift e, or
  * MFL_ERR_INVALID_ARG when e is outside [-31, 30]. */
 int mfl_scale_to_multiplier(mfl_scale_t s, int32_t *multiplier, int32_t *shift);
