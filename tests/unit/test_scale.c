@@ -1,7 +1,10 @@
-/* Integer scale arithmetic against long double references. */
+/* Integer scale arithmetic against long double references, and the learner's
+ * division-free arithmetic against plain 64-bit division. */
 #include <math.h>
 #include <stdlib.h>
 
+#include "mfl/head.h"
+#include "mfl/quant.h"
 #include "mfl/quant_host.h"
 #include "mfl/scale.h"
 #include "test_support.h"
@@ -104,6 +107,104 @@ static void test_to_multiplier_and_host_agree(void **state)
     assert_true(fabs(mfl_quant_scale_from_fixed(fm, fe) - 0.0123) < 1e-11);
 }
 
+/* The device's 64/32 division against the compiler's 64-bit one: random
+ * operands with every divisor width, and the edges of its contract. */
+static void test_div_u64_u32_matches_native(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 1000000; i++) {
+        const uint32_t d = (uint32_t)(next() >> (32 + i % 32)) | 1u;
+        const uint64_t n = next() % ((uint64_t)d << 32); /* quotient fits 32 bits */
+        assert_int_equal(mfl_div_u64_u32(n, d), (uint32_t)(n / d));
+    }
+    const uint32_t ds[] = {1, 2, 3, 0xFFFFu, 0x10000u, 0x10001u, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFFu};
+    for (size_t k = 0; k < sizeof(ds) / sizeof(ds[0]); k++) {
+        const uint64_t top = ((uint64_t)ds[k] << 32) - 1; /* largest n with a 32-bit quotient */
+        const uint64_t ns[] = {0, 1, ds[k] - 1u, ds[k], top, top - ds[k], top / 2};
+        for (size_t j = 0; j < sizeof(ns) / sizeof(ns[0]); j++) {
+            assert_int_equal(mfl_div_u64_u32(ns[j], ds[k]), (uint32_t)(ns[j] / ds[k]));
+        }
+    }
+}
+
+/* The learner's division-free requantization of a master row gives
+ * round(127 w / max|w|), ties away from zero, as 64-bit division does:
+ * random rows of many magnitudes, with exact ties and INT32_MIN. */
+static void test_head_requantize_rounds_exactly(void **state)
+{
+    (void)state;
+    enum { UNITS = 4, FEATURES = 61 };
+    int32_t w[UNITS * FEATURES], b[UNITS] = {0}, bias[UNITS], mult[UNITS], shift[UNITS];
+    int8_t qw[UNITS * FEATURES];
+    mfl_scale_t scale[UNITS];
+    mfl_head_t h = {UNITS, FEATURES, 3, {1 << 30, -6}, {1 << 30, -3}, -128, 127, 0, w, b};
+    mfl_head_q_t q = {qw, bias, mult, shift, scale};
+    for (int trial = 0; trial < 3000; trial++) {
+        for (int i = 0; i < UNITS * FEATURES; i++) {
+            /* row maxima from 2^16 to 2^31: multipliers stay in the kernel's range */
+            w[i] = (int32_t)(next() >> (33 + (trial + i / FEATURES) % 16));
+            if (next() & 1) {
+                w[i] = -w[i];
+            }
+        }
+        if (trial % 7 == 0) {
+            w[5] = INT32_MIN; /* the largest magnitude a saturated master holds */
+        }
+        if (trial % 5 == 0) { /* exact ties: 127 * 2^16 * 127 / (254 * 2^16) = 63.5 */
+            w[FEATURES] = 254 << 16;
+            w[FEATURES + 1] = 127 << 16;
+            for (int j = 2; j < FEATURES; j++) {
+                w[FEATURES + j] = 0;
+            }
+        }
+        assert_int_equal(mfl_head_requantize(&h, &q), 0);
+        for (int i = 0; i < UNITS; i++) {
+            int64_t max_abs = 0;
+            for (int j = 0; j < FEATURES; j++) {
+                const int64_t a = llabs((int64_t)w[i * FEATURES + j]);
+                max_abs = a > max_abs ? a : max_abs;
+            }
+            max_abs = max_abs ? max_abs : 1;
+            for (int j = 0; j < FEATURES; j++) {
+                const int64_t p = (int64_t)w[i * FEATURES + j] * 127;
+                const int64_t want = p >= 0 ? (p + max_abs / 2) / max_abs : -((-p + max_abs / 2) / max_abs);
+                assert_int_equal(qw[i * FEATURES + j], want);
+            }
+        }
+    }
+}
+
+/* The learner's softmax divides without a 64-bit division per unit: its
+ * probabilities equal round(e_i 2^30 / sum e) computed with one, on random
+ * logits of every spread, in place or not. */
+static void test_head_softmax_divides_exactly(void **state)
+{
+    (void)state;
+    for (int trial = 0; trial < 20000; trial++) {
+        const int units = 2 + trial % 40;
+        int32_t z[64], p[64], e[64];
+        for (int i = 0; i < units; i++) {
+            z[i] = (int32_t)(next() >> (34 + trial % 29)) - (int32_t)(next() >> (34 + trial % 29));
+        }
+        int32_t max = z[0];
+        for (int i = 1; i < units; i++) {
+            max = z[i] > max ? z[i] : max;
+        }
+        int64_t sum = 0;
+        for (int i = 0; i < units; i++) {
+            const int64_t d26 = ((int64_t)z[i] - max) * 4;
+            e[i] = d26 <= INT32_MIN ? 0 : mfl_quant_exp_on_negative_q5((int32_t)d26);
+            sum += e[i];
+        }
+        mfl_head_softmax(z, units, p);
+        for (int i = 0; i < units; i++) {
+            assert_int_equal(p[i], (((int64_t)e[i] << MFL_HEAD_PROB_FRAC) + sum / 2) / sum);
+        }
+        mfl_head_softmax(z, units, z);
+        assert_memory_equal(z, p, (size_t)units * sizeof(int32_t));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +212,9 @@ int main(void)
         cmocka_unit_test(test_mul_div),
         cmocka_unit_test(test_apply_matches_exact_rounding),
         cmocka_unit_test(test_to_multiplier_and_host_agree),
+        cmocka_unit_test(test_div_u64_u32_matches_native),
+        cmocka_unit_test(test_head_requantize_rounds_exactly),
+        cmocka_unit_test(test_head_softmax_divides_exactly),
     };
     return cmocka_run_group_tests_name("scale", tests, NULL, NULL);
 }
