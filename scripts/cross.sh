@@ -32,6 +32,19 @@ for abi in soft hard; do
     echo "cross ($abi-float): OK, no malloc, no floating point"
   fi
 done
+# A core without the DSP extension (Cortex-M3): the portable kernels alone
+# must build, and no DSP instruction may appear in them.
+build=build-m3
+cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi-cortex-m4.cmake -DMFL_CPU=cortex-m3 \
+  -DMFL_FLOAT_ABI=soft -DCMAKE_BUILD_TYPE=MinSizeRel -DMFL_WERROR=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target mfl_device >/dev/null
+dsp=$(arm-none-eabi-objdump -d "$build/device/libmfl_device.a" | grep -E '\s(smla[dbt]|sxtab?16|qadd|smlal[bt])' | head -3 || true)
+if [ -n "$dsp" ]; then
+  echo "cross (cortex-m3): DSP instructions in the portable build: $dsp"
+  status=1
+else
+  echo "cross (cortex-m3): OK, the portable kernels build without the DSP extension"
+fi
 echo "device library size (Cortex-M4, -Os, soft-float):"
 arm-none-eabi-size -t $(find build-m4-soft -name 'libmfl_*.a' | sort) | awk 'NR==1 || /TOTALS/'
 exit $status
