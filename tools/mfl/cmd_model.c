@@ -57,14 +57,18 @@ static int cmd_info(const char *path)
     char shape[64];
     uint64_t macs = 0;
     printf("model: %s (%zu bytes, format %u)\n", path, lm.size, h->format_version);
-    printf("%-4s %-18s %-18s %12s\n", "op", "type", "output", "MACs");
+    printf("%-4s %-18s %-18s %12s %8s\n", "op", "type", "output", "MACs", "scratch");
+    uint32_t scratch_max = 0;
     for (uint16_t i = 0; i < h->n_ops; i++) {
         const mfl_op_rec_t *op = &m->ops[i];
         format_shape(&m->tensors[op->output], shape, sizeof(shape));
         const uint64_t op_macs = mfl_model_op_macs(m, i);
+        const uint16_t s = mfl_op_scratch(m, op);
+        const uint32_t scratch = s == MFL_NONE ? 0 : m->tensors[s].size;
+        scratch_max = scratch > scratch_max ? scratch : scratch_max;
         macs += op_macs;
-        printf("%-4u %-18s %-18s %12llu%s\n", i, mfl_opcode_name(op->opcode), shape,
-               (unsigned long long)op_macs, i == h->head_op ? "  (trainable head)" : "");
+        printf("%-4u %-18s %-18s %12llu %8u%s\n", i, mfl_opcode_name(op->opcode), shape,
+               (unsigned long long)op_macs, scratch, i == h->head_op ? "  (trainable head)" : "");
     }
     format_shape(&m->tensors[h->input], shape, sizeof(shape));
     printf("input:      tensor %u, int8 %s, zero point %d\n", h->input, shape, m->tensors[h->input].zero_point);
@@ -74,7 +78,8 @@ static int cmd_info(const char *path)
     printf("tensors:    %u\n", h->n_tensors);
     printf("parameters: %llu\n", (unsigned long long)mfl_model_param_count(m));
     printf("MACs:       %llu\n", (unsigned long long)macs);
-    printf("arena:      %u bytes\n", mfl_model_arena_size(m));
+    printf("arena:      %u bytes (activations and kernel scratch; largest scratch %u bytes)\n",
+           mfl_model_arena_size(m), scratch_max);
     free(lm.image);
     return 0;
 }
