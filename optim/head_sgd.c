@@ -34,18 +34,33 @@ void mfl_head_from_quantized(mfl_head_t *h, const mfl_head_q_t *q)
     }
 }
 
+/* acc[0..1] += rows w0 and w1 times xt over n features: each feature
+ * offset loaded once for two rows. */
+static inline void dot_rows2(const int32_t *w0, const int32_t *w1, const int32_t *xt, int n, int64_t *acc)
+{
+    int64_t a0 = acc[0], a1 = acc[1];
+    for (int j = 0; j < n; j++) {
+        const int32_t x = xt[j];
+        a0 += (int64_t)w0[j] * x;
+        a1 += (int64_t)w1[j] * x;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
 void mfl_head_logits(const mfl_head_t *h, const int8_t *x, int32_t *z)
 {
     /* The feature offsets once (a chunk at a time, to keep the stack
-     * small), then one 32x32->64 multiply-add per weight: SMLAL on
-     * Cortex-M. Heads of up to CHUNK features convert once; wider ones
-     * convert each chunk again for every unit. */
+     * small), then one 32x32->64 multiply-add per weight (SMLAL on
+     * Cortex-M), two units per pass. Heads of up to CHUNK features convert
+     * once; wider ones convert each chunk again for every pair of units. */
     enum { CHUNK = 128 };
     int32_t xt[CHUNK];
     const int several = h->features > CHUNK;
-    for (uint16_t i = 0; i < h->units; i++) {
-        const int32_t *w = h->w + (size_t)i * h->features;
-        int64_t acc = 0;
+    for (uint16_t i = 0; i < h->units; i += 2) {
+        const uint16_t i1 = i + 1 < h->units ? (uint16_t)(i + 1) : i; /* an odd last unit is done twice */
+        const int32_t *w0 = h->w + (size_t)i * h->features, *w1 = h->w + (size_t)i1 * h->features;
+        int64_t acc[2] = {0, 0};
         for (uint16_t j0 = 0; j0 < h->features; j0 += CHUNK) {
             const uint16_t n = h->features - j0 < CHUNK ? (uint16_t)(h->features - j0) : (uint16_t)CHUNK;
             if (i == 0 || several) {
@@ -53,12 +68,10 @@ void mfl_head_logits(const mfl_head_t *h, const int8_t *x, int32_t *z)
                     xt[j] = x[j0 + j] - h->feature_zp;
                 }
             }
-            const int32_t *wc = w + j0;
-            for (uint16_t j = 0; j < n; j++) {
-                acc += (int64_t)wc[j] * xt[j];
-            }
+            dot_rows2(w0 + j0, w1 + j0, xt, n, acc);
         }
-        z[i] = sat32((int64_t)h->b[i] + mfl_scale_apply(h->feature_scale, acc));
+        z[i] = sat32((int64_t)h->b[i] + mfl_scale_apply(h->feature_scale, acc[0]));
+        z[i1] = sat32((int64_t)h->b[i1] + mfl_scale_apply(h->feature_scale, acc[1]));
     }
 }
 
