@@ -228,16 +228,16 @@ int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, i
     return 0;
 }
 
-/* round(127 w / max_abs), ties away from zero, for |w| <= max_abs < 2^31:
+/* round(127 w / max_abs), ties away from zero, for |w| <= max_abs <= 2^31:
  * q = floor(n / M) with n = 127 |w| + floor(M / 2), in [0, 127]. Both |w|
  * and M are first scaled by the same power of two so that M lies in
- * [2^30, 2^31) (n and M scale together, the quotient does not change, and
+ * [2^30, 2^31] (n and M scale together, the quotient does not change, and
  * floor(M / 2) is taken before scaling so n stays exact). A reciprocal of M
  * then estimates q from the top 32 bits of n with an error below one, and
  * one comparison of the exact 64-bit n with (q + 1) M settles it: about 20
  * instructions per weight, no division. */
 typedef struct {
-    uint32_t m;           /* M << t, in [2^30, 2^31) */
+    uint32_t m;           /* M << t, in [2^30, 2^31] (2^31: a row holding INT32_MIN) */
     uint32_t half;        /* floor(M / 2) << t */
     uint32_t reciprocal;  /* floor((2^62 - 1) / (M << t)), in [2^31, 2^32) */
     int t;

@@ -247,9 +247,12 @@ static int add_scratch(mfl_model_builder_t *b)
         const mfl_tensor_rec_t *in = &b->tensors[op->inputs[0]], *f = &b->tensors[op->inputs[1]];
         const mfl_dims_t in_dims = {in->dims[0], in->dims[1], in->dims[2], in->dims[3]};
         const mfl_dims_t f_dims = {f->dims[0], f->dims[1], f->dims[2], f->dims[3]};
+        /* [8, bytes / 8]: no dimension above the loader's 65,535 even for
+         * the deepest kernel it admits (bytes = 4 * depth rounded to even) */
         const int32_t bytes = (int32_t)mfl_conv2d_s8_get_buffer_size(&in_dims, &f_dims);
+        const int32_t dims[2] = {8, bytes / 8};
         uint16_t t;
-        int err = mfl_builder_add_tensor(b, MFL_TYPE_INT8, 1, &bytes, 0, NULL, &t);
+        int err = mfl_builder_add_tensor(b, MFL_TYPE_INT8, 2, dims, 0, NULL, &t);
         if (err) {
             return err;
         }

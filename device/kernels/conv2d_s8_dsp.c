@@ -146,11 +146,11 @@ static inline __attribute__((always_inline)) void dot_2x2(const int8_t *w0, cons
         a01 = mfl_smlad(wo0, c, a01);
         a11 = mfl_smlad(wo1, c, a11);
     }
-    for (int32_t k = 0; k < (depth & 3); k++) {
-        a00 += w0[k] * c0[k];
-        a01 += w0[k] * c1[k];
-        a10 += w1[k] * c0[k];
-        a11 += w1[k] * c1[k];
+    for (int32_t k = 0; k < (depth & 3); k++) { /* wrapping: the sums started at the bias */
+        a00 = mfl_quant_add_wrap(a00, w0[k] * c0[k]);
+        a01 = mfl_quant_add_wrap(a01, w0[k] * c1[k]);
+        a10 = mfl_quant_add_wrap(a10, w1[k] * c0[k]);
+        a11 = mfl_quant_add_wrap(a11, w1[k] * c1[k]);
     }
     acc[0] = a00;
     acc[1] = a01;

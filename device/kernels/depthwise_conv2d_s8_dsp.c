@@ -75,8 +75,8 @@ static int32_t taps1(const taps_t *t, const int8_t *ip, const int8_t *fp, int32_
 {
     for (int32_t r = 0; r < t->rows; r++) {
         for (int32_t k = 0; k < t->cols; k++) {
-            acc += (ip[(size_t)r * t->in_row + (size_t)k * t->in_col] + offset) *
-                   fp[(size_t)r * t->f_row + (size_t)k * (size_t)t->channels];
+            acc = mfl_quant_add_wrap(acc, (ip[(size_t)r * t->in_row + (size_t)k * t->in_col] + offset) *
+                                              fp[(size_t)r * t->f_row + (size_t)k * (size_t)t->channels]);
         }
     }
     return acc;
@@ -151,6 +151,12 @@ void mfl_depthwise_conv2d_s8_dsp(const mfl_conv_params_t *params, const mfl_requ
                 int32_t x0, x1;
                 mfl_tap_range(in_x0, p.dilation_w, filter_dims->w, input_dims->w, &x0, &x1);
                 t.cols = x1 - x0;
+                if (t.rows <= 0 || t.cols <= 0) { /* the window lies wholly in the padding: the bias alone */
+                    taps_t none = t;
+                    none.rows = none.cols = 0;
+                    run(&o, &none, in, filter, out);
+                    continue;
+                }
                 const int8_t *ip = in + ((size_t)(in_y0 + y0 * p.dilation_h) * (size_t)input_dims->w +
                                          (size_t)(in_x0 + x0 * p.dilation_w)) * px;
                 const int8_t *fp = filter + ((size_t)y0 * (size_t)filter_dims->w + (size_t)x0) * px;

@@ -43,12 +43,12 @@ static inline __attribute__((always_inline)) void dot_rows4(const int8_t *x, con
         a3 = mfl_smlad(mfl_sxtb16(wv), xe, a3);
         a3 = mfl_smlad(mfl_sxtb16_ror8(wv), xo, a3);
     }
-    for (int32_t k = 0; k < (n & 3); k++) {
+    for (int32_t k = 0; k < (n & 3); k++) { /* wrapping: the sums started at the bias */
         const int32_t xv = x[k] + offset;
-        a0 += w0[k] * xv;
-        a1 += w1[k] * xv;
-        a2 += w2[k] * xv;
-        a3 += w3[k] * xv;
+        a0 = mfl_quant_add_wrap(a0, w0[k] * xv);
+        a1 = mfl_quant_add_wrap(a1, w1[k] * xv);
+        a2 = mfl_quant_add_wrap(a2, w2[k] * xv);
+        a3 = mfl_quant_add_wrap(a3, w3[k] * xv);
     }
     acc[0] = a0;
     acc[1] = a1;
@@ -68,7 +68,7 @@ static int32_t dot_row(const int8_t *x, const int8_t *w, int32_t n, int32_t offs
         acc = mfl_smlad(mfl_sxtb16_ror8(wv), mfl_sxtab16_ror8(offset_pair, xv), acc);
     }
     for (int32_t k = 0; k < (n & 3); k++) {
-        acc += w[k] * (x[k] + offset);
+        acc = mfl_quant_add_wrap(acc, w[k] * (x[k] + offset));
     }
     return acc;
 }

@@ -210,9 +210,10 @@ static int check_softmax(const mfl_model_t *m, const mfl_op_rec_t *op)
     return ok ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
-/* Format 1 keeps the field zero; format 2 gives CONV_2D an optional rank-1
- * activation as scratch (any size: the kernel checks it is enough, and runs
- * the portable path otherwise) and every other op none. */
+/* Format 1 keeps the field zero; format 2 gives CONV_2D an optional int8
+ * activation as scratch (any shape and size: only its bytes count, and the
+ * kernel checks they are enough, running the portable path otherwise) and
+ * every other op none. */
 static int check_scratch(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     if (m->header->format_version < 2) {
@@ -222,7 +223,7 @@ static int check_scratch(const mfl_model_t *m, const mfl_op_rec_t *op)
         return 0;
     }
     const mfl_tensor_rec_t *s = tensor_at(m, op->scratch);
-    return op->opcode == MFL_OP_CONV_2D && is_activation(s) && s->rank == 1 ? 0 : MFL_ERR_MODEL_OP;
+    return op->opcode == MFL_OP_CONV_2D && is_activation(s) ? 0 : MFL_ERR_MODEL_OP;
 }
 
 int mfl_validate_op(const mfl_model_t *m, const mfl_op_rec_t *op)

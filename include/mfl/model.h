@@ -92,9 +92,9 @@ typedef struct {
     uint8_t n_inputs;     /* used entries of inputs[] */
     uint16_t output;      /* output tensor */
     uint16_t inputs[3];   /* input tensors; MFL_NONE for an absent optional one */
-    uint16_t scratch;     /* format 2: a rank-1 int8 arena tensor the kernel may clobber during
-                           * this op only (CONV_2D's DSP columns), or MFL_NONE; format 1: 0,
-                           * read as none (use mfl_op_scratch) */
+    uint16_t scratch;     /* format 2: an int8 arena tensor the kernel may clobber during this
+                           * op only (CONV_2D's DSP columns), or MFL_NONE; format 1: 0, read as
+                           * none (use mfl_op_scratch) */
     uint32_t params_offset; /* into the data section, 4-byte aligned */
     uint32_t params_size;   /* bytes */
 } mfl_op_rec_t;

@@ -304,7 +304,9 @@ static void test_conv_paths_agree(void **state)
         for (size_t i = 0; i < n_in; i++) in[i] = rand8();
         for (size_t i = 0; i < n_f; i++) f[i] = (int8_t)(rand8() | 1);
         for (int c = 0; c < f_d.n; c++) {
-            bias[c] = rand8() * 97;
+            /* some trials near the int32 ends: the DSP sums start at the bias and must wrap, not overflow */
+            bias[c] = trial % 9 == 0 ? INT32_MAX - (uint8_t)rand8() : trial % 9 == 1 ? INT32_MIN + (uint8_t)rand8()
+                                                                                : rand8() * 97;
             mult[c] = (1 << 30) + (int32_t)(seed & 0x3FFFFFFF);
             /* mostly the DSP requantization's range [-23, -1], sometimes the whole range */
             shift[c] = trial % 4 ? -1 - (int32_t)((uint8_t)rand8() % 23) : -31 + (int32_t)((uint8_t)rand8() % 34);
@@ -334,7 +336,8 @@ static void test_depthwise_paths_agree(void **state)
     (void)state;
     for (int trial = 0; trial < 300; trial++) {
         const int32_t kh = 1 + trial % 5, kw = 1 + (trial / 5) % 4, stride = 1 + trial % 3;
-        const int32_t dilation = 1 + (trial % 6 == 0), pad = (trial / 2) % 2 ? kw / 2 : 0;
+        /* every 13th trial pads by more than the window: edge windows lie wholly in the padding */
+        const int32_t dilation = 1 + (trial % 6 == 0), pad = trial % 13 == 0 ? kw + 1 : (trial / 2) % 2 ? kw / 2 : 0;
         const mfl_dims_t in_d = {1 + trial % 2, 2 + (uint8_t)rand8() % 8, 2 + (uint8_t)rand8() % 8,
                                  1 + (uint8_t)rand8() % 11};
         const int32_t oh = out_size(in_d.h, kh, stride, dilation, pad);
@@ -351,7 +354,8 @@ static void test_depthwise_paths_agree(void **state)
         for (size_t i = 0; i < n_in; i++) in[i] = rand8();
         for (size_t i = 0; i < n_f; i++) f[i] = (int8_t)(rand8() | 1);
         for (int c = 0; c < in_d.c; c++) {
-            bias[c] = rand8() * 31;
+            bias[c] = trial % 9 == 0 ? INT32_MAX - (uint8_t)rand8() : trial % 9 == 1 ? INT32_MIN + (uint8_t)rand8()
+                                                                                : rand8() * 31;
             mult[c] = (1 << 30) + (int32_t)(seed & 0x3FFFFFFF);
             shift[c] = trial % 4 ? -1 - (int32_t)((uint8_t)rand8() % 23) : 1 - (int32_t)((uint8_t)rand8() % 9);
         }
@@ -380,7 +384,8 @@ static void test_fully_connected_paths_agree(void **state)
         for (int32_t i = 0; i < batches * in_f; i++) x[i] = rand8();
         for (int32_t i = 0; i < in_f * out_f; i++) w[i] = (int8_t)(rand8() | 1);
         for (int o = 0; o < out_f; o++) {
-            bias[o] = rand8() * 211;
+            bias[o] = trial % 9 == 0 ? INT32_MAX - (uint8_t)rand8() : trial % 9 == 1 ? INT32_MIN + (uint8_t)rand8()
+                                                                                : rand8() * 211;
             mult[o] = (1 << 30) + (int32_t)(seed & 0x3FFFFFFF);
             shift[o] = trial % 4 ? -1 - (int32_t)((uint8_t)rand8() % 23) : 2 - (int32_t)((uint8_t)rand8() % 12);
         }

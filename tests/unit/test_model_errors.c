@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mfl/kernels.h"
+#include "mfl/model_writer.h"
 #include "test_support.h"
 
 static uint8_t *good;
@@ -211,7 +212,10 @@ static void test_scratch_errors(void **state)
     c.op[2].scratch = c.op[0].scratch; /* shared by two ops */
     expect_error(&c, MFL_ERR_MODEL_GRAPH);
     c = copy_model();
-    c.op[0].scratch = c.h->input; /* a rank-4 tensor holding a value */
+    c.op[0].scratch = c.h->input; /* a tensor holding a value */
+    expect_error(&c, MFL_ERR_MODEL_GRAPH);
+    c = copy_model();
+    c.op[0].scratch = c.op[0].inputs[1]; /* a constant (the filter) */
     expect_error(&c, MFL_ERR_MODEL_OP);
     c = copy_model();
     c.op[0].scratch = c.h->n_tensors;
@@ -261,6 +265,64 @@ static void test_format_1_still_runs(void **state)
     assert_memory_equal(outputs[0], outputs[1], out_len);
     assert_int_equal(mfl_kernels_select(MFL_KERNELS_PORTABLE), 0);
     free(c.img);
+}
+
+/* The deepest convolutions the loader admits still get their scratch
+ * (3x3x2048 taps: 73,728 bytes, more than one dimension may hold), and both
+ * kernel paths agree on them. */
+static void test_deep_convolution_gets_scratch(void **state)
+{
+    (void)state;
+    enum { C_IN = 2048, TAPS = 9 * C_IN };
+    mfl_model_builder_t *b;
+    assert_int_equal(mfl_builder_new(&b), 0);
+    int8_t *filter = malloc(TAPS);
+    for (int i = 0; i < TAPS; i++) {
+        filter[i] = (int8_t)((i * 37) % 255 - 127);
+    }
+    const int32_t in_dims[4] = {1, 3, 3, C_IN}, f_dims[4] = {1, 3, 3, C_IN}, out_dims[4] = {1, 1, 1, 1};
+    const int32_t bias_dims[1] = {1}, bias[1] = {12345};
+    uint16_t in, f, bi, out;
+    assert_int_equal(mfl_builder_add_tensor(b, MFL_TYPE_INT8, 4, in_dims, 3, NULL, &in), 0);
+    assert_int_equal(mfl_builder_add_tensor(b, MFL_TYPE_INT8, 4, f_dims, 0, filter, &f), 0);
+    assert_int_equal(mfl_builder_add_tensor(b, MFL_TYPE_INT32, 1, bias_dims, 0, bias, &bi), 0);
+    assert_int_equal(mfl_builder_add_tensor(b, MFL_TYPE_INT8, 4, out_dims, -5, NULL, &out), 0);
+    /* strides, dilations, paddings, activation range, multiplier, shift */
+    const int32_t params[10] = {1, 1, 1, 1, 0, 0, -128, 127, 1 << 30, -12};
+    const uint16_t inputs[3] = {in, f, bi};
+    assert_int_equal(mfl_builder_add_op(b, MFL_OP_CONV_2D, 3, inputs, out, params, 10), 0);
+    assert_int_equal(mfl_builder_set_io(b, in, out), 0);
+    uint8_t *image;
+    size_t size;
+    assert_int_equal(mfl_builder_finish(b, &image, &size), 0);
+    mfl_model_t m;
+    assert_int_equal(mfl_model_load(&m, image, size), 0);
+    const uint16_t scratch = mfl_op_scratch(&m, &m.ops[0]);
+    assert_int_not_equal(scratch, MFL_NONE);
+    assert_int_equal(m.tensors[scratch].size, 2 * 2 * TAPS);
+    uint8_t *arena = calloc(1, mfl_model_arena_size(&m));
+    mfl_interp_t it;
+    int8_t *x;
+    const int8_t *y;
+    size_t len;
+    int8_t got[2];
+    assert_int_equal(mfl_interp_init(&it, &m, arena, mfl_model_arena_size(&m)), 0);
+    for (int path = 0; path < 2; path++) {
+        assert_int_equal(mfl_kernels_select(path ? MFL_KERNELS_DSP : MFL_KERNELS_PORTABLE), 0);
+        assert_int_equal(mfl_interp_input(&it, &x, &len), 0);
+        for (size_t i = 0; i < len; i++) {
+            x[i] = (int8_t)(i * 11);
+        }
+        assert_int_equal(mfl_interp_invoke(&it), 0);
+        assert_int_equal(mfl_interp_output(&it, &y, &len), 0);
+        got[path] = y[0];
+    }
+    assert_int_equal(got[0], got[1]);
+    assert_int_equal(mfl_kernels_select(MFL_KERNELS_PORTABLE), 0);
+    free(arena);
+    free(image);
+    free(filter);
+    mfl_builder_free(b);
 }
 
 static void test_failed_load_keeps_working_model(void **state)
@@ -319,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_graph_and_plan_errors),
         cmocka_unit_test(test_scratch_errors),
         cmocka_unit_test(test_format_1_still_runs),
+        cmocka_unit_test(test_deep_convolution_gets_scratch),
         cmocka_unit_test(test_failed_load_keeps_working_model),
         cmocka_unit_test(test_arena_and_alignment),
         cmocka_unit_test(test_every_error_has_a_message),
