@@ -35,9 +35,9 @@ typedef struct {
     int32_t offset_pair;  /* the input offset in both lanes */
 } im2col_t;
 
-/* One tap of an input depth that is a multiple of four, at a column index
- * `base` that is too: two SXTAB16 per four bytes give the reordered pairs,
- * offset included. */
+/* One tap of an input depth that is a multiple of four (so the tap starts
+ * a group of four in the column): two SXTAB16 per four bytes give the
+ * reordered pairs, offset included. */
 static void widen_tap4(const int8_t *src, int16_t *col, int32_t in_c, int32_t offset_pair)
 {
     for (int32_t k = 0; k < in_c; k += 4) {
