@@ -6,7 +6,8 @@
  * channel or per tensor; biases are int32 in units of
  * input_scale * weight_scale. Kernels trust their arguments: the model
  * loader (mfl_model_load) has checked shapes, ranges and the accumulator
- * bound below before any kernel runs. None allocates or needs scratch.
+ * bound below before any kernel runs. None allocates; only CONV_2D takes
+ * scratch memory (below).
  *
  * Accumulator bound: each int32 accumulator sums K products of
  * (input - zero_point) in [-255, 255] and an int8 weight (|w| <= 128), i.e.
