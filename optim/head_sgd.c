@@ -132,22 +132,6 @@ static int32_t global_weight(const int8_t *w0, const mfl_scale_t *w0_scale, uint
     return sat32(mfl_scale_apply(to_w, w0[(size_t)i * features + j]));
 }
 
-/* mfl_scale_apply(s, v) with its bits, fast when the shift 31 - e exceeds
- * 32 (a learning step's scales: lr * s_x / B is far below 2^-1): the high
- * word of the 96-bit product |v| * m decides the rounding alone (see
- * quant/scale.c, shift_round), so two 32x32 multiplies and one shift do it. */
-static inline int64_t scale_apply_small(mfl_scale_t s, int64_t v)
-{
-    const int sh = 31 - s.e;
-    if (s.m == 0 || sh <= 32 || sh >= 96) {
-        return mfl_scale_apply(s, v);
-    }
-    const uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    const uint64_t hi = (mag >> 32) * (uint32_t)s.m + (((mag & 0xFFFFFFFFu) * (uint32_t)s.m) >> 32);
-    const uint64_t r = sh - 32 >= 64 ? 0 : (hi + (1ull << (sh - 33))) >> (sh - 32);
-    return v < 0 ? -(int64_t)r : (int64_t)r;
-}
-
 /* sum_k g_k (x_kj - zp) for the `batch` gradients g of one unit and one
  * feature column xt (batch feature offsets, contiguous). */
 static inline int64_t column_dot(const int32_t *g, const int16_t *xt, int batch)
@@ -189,6 +173,7 @@ int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, i
     mfl_scale_t step_b = mfl_scale_div(lr, mfl_scale_from_int((uint64_t)batch, 0));
     step_b.e += MFL_HEAD_FRAC - MFL_HEAD_PROB_FRAC;
     const mfl_scale_t step_w = mfl_scale_mul(step_b, h->feature_scale);
+    const int below_half = step_w.m != 0 && 31 - step_w.e > 32 && 31 - step_w.e < 96; /* the usual case */
 
     for (uint16_t i = 0; i < h->units; i++) {
         const int32_t *gi = g + (size_t)i * (size_t)batch;
@@ -216,7 +201,8 @@ int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, i
             int32_t *w = h->w + (size_t)i * h->features + j0;
             for (uint16_t j = 0; j < n; j++) {
                 const int64_t gw = column_dot(gi, xt + (size_t)j * (size_t)batch, batch);
-                int64_t v = (int64_t)w[j] - scale_apply_small(step_w, gw);
+                const int64_t step = below_half ? mfl_scale_apply_below_half(step_w, gw) : mfl_scale_apply(step_w, gw);
+                int64_t v = (int64_t)w[j] - step;
                 if (drift > 0 && w0) {
                     const int64_t c = global_weight(w0, w0_scale, i, h->features, (uint16_t)(j0 + j));
                     v = v > c + drift ? c + drift : v < c - drift ? c - drift : v;

@@ -128,21 +128,15 @@ static uint64_t shift_round(wide_t w, int sh)
         }
         return ((w.hi << 32 | w.lo) << -sh);
     }
-    if (sh > 96) {
-        return 0;
+    /* sh in (0, 32] (mfl_scale_apply_below_half takes the rest): value =
+     * hi * 2^32 + lo with lo < 2^32; add half an output unit, shift */
+    const uint64_t half = 1ull << (sh - 1);
+    const uint64_t lo = w.lo + half; /* < 2^33 */
+    const uint64_t hi = w.hi + (lo >> 32);
+    if (hi >> (63 - 32 + sh) >= 1) {
+        return cap;
     }
-    /* value = hi * 2^32 + lo with lo < 2^32; add half an output unit, shift */
-    if (sh <= 32) {
-        const uint64_t half = 1ull << (sh - 1);
-        const uint64_t lo = w.lo + half; /* < 2^33 */
-        const uint64_t hi = w.hi + (lo >> 32);
-        if (hi >> (63 - 32 + sh) >= 1) {
-            return cap;
-        }
-        return (hi << (32 - sh)) | ((lo & 0xFFFFFFFFu) >> sh);
-    }
-    const uint64_t hi = w.hi + (1ull << (sh - 33)); /* half a unit, expressed on hi (lo < 2^32 cannot carry it) */
-    return sh - 32 >= 64 ? 0 : hi >> (sh - 32);
+    return (hi << (32 - sh)) | ((lo & 0xFFFFFFFFu) >> sh);
 }
 
 int64_t mfl_scale_apply(mfl_scale_t s, int64_t v)
@@ -150,8 +144,12 @@ int64_t mfl_scale_apply(mfl_scale_t s, int64_t v)
     if (s.m == 0 || v == 0) {
         return 0;
     }
+    const int sh = 31 - s.e;
+    if (sh > 32) { /* |v| * m < 2^95: below half a unit from sh = 96 on */
+        return sh < 96 ? mfl_scale_apply_below_half(s, v) : 0;
+    }
     const uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    const uint64_t r = shift_round(mul_wide(mag, (uint32_t)s.m), 31 - s.e);
+    const uint64_t r = shift_round(mul_wide(mag, (uint32_t)s.m), sh);
     return v < 0 ? -(int64_t)r : (int64_t)r;
 }
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernel_util.h"
 #include "mfl/quant.h"
 
 #if defined(__ARM_FEATURE_DSP) && !defined(MFL_EMULATE_DSP)
@@ -247,8 +248,7 @@ static inline int8_t mfl_dsp_requant_s8(int32_t acc, int32_t m, int32_t shift, i
                                         int32_t act_min, int32_t act_max)
 {
     if (mode == MFL_DSP_REQUANT_ANY) {
-        const int32_t v = mfl_quant_mul_by_qm_fast(acc, m, shift);
-        return (int8_t)mfl_quant_clamp(mfl_quant_add_wrap(v, output_offset), act_min, act_max);
+        return mfl_requant_acc_s8(acc, m, shift, output_offset, act_min, act_max);
     }
     const int32_t v = mfl_dsp_requant(acc, m, shift) + output_offset; /* |v| < 2^31 - 128: no wrap */
     if (mode == MFL_DSP_REQUANT_SHORT_FULL) {

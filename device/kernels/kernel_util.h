@@ -34,12 +34,8 @@ static inline int8_t mfl_requant_acc_s8(int32_t acc, int32_t multiplier, int32_t
 static inline int8_t mfl_requant_s8(int32_t acc, const int32_t *bias, int32_t channel, int32_t multiplier,
                                     int32_t shift, int32_t output_offset, int32_t act_min, int32_t act_max)
 {
-    if (bias) {
-        acc = mfl_quant_add_wrap(acc, bias[channel]);
-    }
-    acc = mfl_quant_mul_by_qm_fast(acc, multiplier, shift);
-    acc = mfl_quant_add_wrap(acc, output_offset);
-    return (int8_t)mfl_quant_clamp(acc, act_min, act_max);
+    return mfl_requant_acc_s8(bias ? mfl_quant_add_wrap(acc, bias[channel]) : acc, multiplier, shift,
+                              output_offset, act_min, act_max);
 }
 
 #endif /* MFL_KERNEL_UTIL_H */

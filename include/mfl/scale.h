@@ -33,6 +33,19 @@ mfl_scale_t mfl_scale_div(mfl_scale_t a, mfl_scale_t b);
 /* round(v * r), ties away from zero, saturated to int64. */
 int64_t mfl_scale_apply(mfl_scale_t s, int64_t v);
 
+/* mfl_scale_apply for a scale with m != 0 and 32 < 31 - e < 96 (below 1/2:
+ * a learning step's), inline for per-element loops. There the high word of
+ * the 96-bit product |v| * m decides the rounding alone (the low word cannot
+ * carry into it), so two 32x32 multiplies and one shift give the result. */
+static inline int64_t mfl_scale_apply_below_half(mfl_scale_t s, int64_t v)
+{
+    const int sh = 31 - s.e;
+    const uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    const uint64_t hi = (mag >> 32) * (uint32_t)s.m + (((mag & 0xFFFFFFFFu) * (uint32_t)s.m) >> 32);
+    const uint64_t r = (hi + (1ull << (sh - 33))) >> (sh - 32);
+    return v < 0 ? -(int64_t)r : (int64_t)r;
+}
+
 /* floor(n / d) for d > 0 and n < d * 2^32 (the quotient fits 32 bits),
  * without a 64-bit division. */
 uint32_t mfl_div_u64_u32(uint64_t n, uint32_t d);
