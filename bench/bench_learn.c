@@ -1,8 +1,9 @@
 /*
  * bench_learn UNITS FEATURES BATCH STEPS: runs STEPS learning steps (one
- * fixed-point SGD step on BATCH feature vectors, then requantization to
- * int8) on a synthetic head. scripts/bench.sh runs it under callgrind,
- * collecting only inside learning_step(), and divides by STEPS.
+ * fixed-point SGD step on BATCH feature vectors), each followed by the
+ * requantization to int8 that the next inference needs, on a synthetic
+ * head. scripts/bench.sh runs it under callgrind twice, collecting only
+ * inside learning_step() or requantize_head(), and divides by STEPS.
  * Also prints the learner's RAM per head parameter and per replay entry.
  */
 #include <stdio.h>
@@ -11,14 +12,19 @@
 #include "mfl/head.h"
 #include "mfl/replay.h"
 
-__attribute__((noinline)) int learning_step(mfl_head_t *h, mfl_head_q_t *q, const int8_t *const *x,
-                                            const uint8_t *y, int batch, mfl_scale_t lr, int32_t *g);
+__attribute__((noinline)) int learning_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch,
+                                            mfl_scale_t lr, void *g);
+__attribute__((noinline)) int requantize_head(const mfl_head_t *h, mfl_head_q_t *q);
 
-__attribute__((noinline)) int learning_step(mfl_head_t *h, mfl_head_q_t *q, const int8_t *const *x,
-                                            const uint8_t *y, int batch, mfl_scale_t lr, int32_t *g)
+__attribute__((noinline)) int learning_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch,
+                                            mfl_scale_t lr, void *g)
 {
-    int err = mfl_head_sgd_step(h, x, y, batch, lr, g, NULL, NULL, 0);
-    return err ? err : mfl_head_requantize(h, q);
+    return mfl_head_sgd_step(h, x, y, batch, lr, g, NULL, NULL, 0);
+}
+
+__attribute__((noinline)) int requantize_head(const mfl_head_t *h, mfl_head_q_t *q)
+{
+    return mfl_head_requantize(h, q);
 }
 
 int main(int argc, char **argv)
@@ -42,7 +48,8 @@ int main(int argc, char **argv)
     int8_t *data = malloc((size_t)batch * features);
     const int8_t *x[MFL_HEAD_MAX_BATCH];
     uint8_t y[MFL_HEAD_MAX_BATCH];
-    int32_t *g = malloc((size_t)batch * units * 4);
+    const size_t g_bytes = mfl_head_step_scratch_size((uint16_t)units, (uint16_t)features, batch);
+    void *g = malloc(g_bytes);
     uint32_t r = 1;
     for (size_t i = 0; i < (size_t)batch * features; i++) {
         r ^= r << 13, r ^= r >> 17, r ^= r << 5;
@@ -55,13 +62,14 @@ int main(int argc, char **argv)
     const mfl_scale_t lr = mfl_scale_from_int(1311, 16);
     int err = 0;
     for (int s = 0; s < steps && !err; s++) {
-        err = learning_step(&h, &q, x, y, batch, lr, g);
+        err = learning_step(&h, x, y, batch, lr, g);
+        err = err ? err : requantize_head(&h, &q);
     }
     /* learner RAM: Q8.24 master (4) + int8 copy (1) per parameter; per unit:
-     * master bias, bias, multiplier, shift (4 x 4), two scales (2 x 8). */
+     * master bias, bias, multiplier, shift (4 x 4), two scales (2 x 8); the
+     * step's scratch. */
+    const size_t ram = params * 5 + (size_t)units * 32 + g_bytes;
     printf("head %dx%d: %zu parameters, learner RAM %zu bytes = %.2f bytes/parameter; replay %zu bytes/entry\n",
-           units, features, params, params * 5 + (size_t)units * 32 + (size_t)batch * units * 4,
-           (double)(params * 5 + (size_t)units * 32 + (size_t)batch * units * 4) / (double)params,
-           mfl_replay_mem_size((uint16_t)features, 1));
+           units, features, params, ram, (double)ram / (double)params, mfl_replay_mem_size((uint16_t)features, 1));
     return err ? 1 : 0;
 }

@@ -3,15 +3,17 @@
  *
  * Formats and bounds:
  *  - master W, b: Q8.24 int32 (|real| < 128, resolution 6e-8);
- *  - feature offsets x~ = q - zp: |x~| <= 255;
- *  - logit accumulator sum_j W x~: |.| < 2^31 * 255 * 4096 < 2^51, int64;
- *    scaled by s_x with an exact 96-bit product (mfl_scale_apply);
- *  - probabilities and gradients g = p - y: Q2.30, |g| <= 2^30;
- *  - batch gradient sum_k g x~: |.| <= 64 * 2^30 * 255 < 2^44, int64;
- *  - the step lr * s_x / B * 2^(24 - 30) is one mfl_scale_t applied to it.
+ *  - feature offsets x~ = q - zp: |x~| <= 255, int16;
+ *  - logits in Q8.24 from a 16-bit shadow of the master (head_forward.c);
+ *  - probabilities and gradients g = p - onehot(y): Q0.15 int16, in
+ *    [-2^15, 2^15 - 1] as p <= 32767;
+ *  - a weight's batch sum sum_k g_k x~_k: pairs of 16 x 16 products (SMLAD
+ *    on Armv7E-M), |.| <= 2^15 * 255 * 64 < 2^29, int32;
+ *  - the step lr * s_x / B * 2^(24 - 15) is one mfl_scale_t applied to it.
  */
+#include "dsp.h" /* device/kernels: SMLAD, or its C emulation on hosts */
+#include "head_internal.h"
 #include "mfl/error.h"
-#include "mfl/head.h"
 #include "mfl/quant.h"
 
 static int32_t sat32(int64_t v)
@@ -19,270 +21,285 @@ static int32_t sat32(int64_t v)
     return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
 }
 
-void mfl_head_from_quantized(mfl_head_t *h, const mfl_head_q_t *q)
+/* The step's scratch (mfl_head_step_scratch_size), 4-byte aligned parts. */
+typedef struct {
+    int16_t *g;         /* [units][stride] */
+    int16_t *w16;       /* [units][shadow width] */
+    int16_t *xt;        /* [shadow width]: one sample's feature offsets */
+    mfl_scale_t *scale; /* [units] */
+} scratch_t;
+
+static size_t grad_bytes(uint16_t units, int batch)
 {
-    for (uint16_t i = 0; i < h->units; i++) {
-        /* W = q * s_w; in Q8.24 that is q * (s_w * 2^24) */
-        const mfl_scale_t to_w = {q->scale[i].m, q->scale[i].e + MFL_HEAD_FRAC};
-        for (uint16_t j = 0; j < h->features; j++) {
-            h->w[(size_t)i * h->features + j] = sat32(mfl_scale_apply(to_w, q->w[(size_t)i * h->features + j]));
+    return (size_t)units * (size_t)MFL_HEAD_GRAD_STRIDE(batch) * sizeof(int16_t);
+}
+
+static size_t shadow_bytes(uint16_t rows, uint16_t features)
+{
+    return (size_t)rows * mfl_head_shadow_width(features) * sizeof(int16_t);
+}
+
+size_t mfl_head_step_scratch_size(uint16_t units, uint16_t features, int batch)
+{
+    return grad_bytes(units, batch) + shadow_bytes((uint16_t)(units + 1u), features) +
+           (size_t)units * sizeof(mfl_scale_t);
+}
+
+static scratch_t scratch_parts(const mfl_head_t *h, int batch, void *scratch)
+{
+    uint8_t *at = scratch;
+    const size_t g = grad_bytes(h->units, batch), w16 = shadow_bytes(h->units, h->features),
+                 xt = shadow_bytes(1, h->features);
+    const scratch_t s = {(int16_t *)(void *)at, (int16_t *)(void *)(at + g), (int16_t *)(void *)(at + g + w16),
+                         (mfl_scale_t *)(void *)(at + g + w16 + xt)};
+    return s;
+}
+
+/* The logit gradients of the batch, g[unit][sample] in Q0.15. */
+static void logit_gradients(const mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch,
+                            const scratch_t *s)
+{
+    const int stride = MFL_HEAD_GRAD_STRIDE(batch);
+    int16_t *g = s->g;
+    int32_t z[MFL_HEAD_MAX_UNITS];
+    int16_t p[MFL_HEAD_MAX_UNITS];
+    mfl_head_shadow(h, s->w16, s->scale);
+    for (int k = 0; k < batch; k++) {
+        mfl_head_shadow_logits(h, s->w16, s->scale, x[k], s->xt, z);
+        mfl_head_softmax(z, h->units, p);
+        for (uint16_t i = 0; i < h->units; i++) {
+            g[(size_t)i * (size_t)stride + (size_t)k] = (int16_t)(p[i] - (i == y[k] ? 32768 : 0));
         }
-        /* b = bias * s_x * s_w */
-        mfl_scale_t to_b = mfl_scale_mul(h->feature_scale, q->scale[i]);
-        to_b.e += MFL_HEAD_FRAC;
-        h->b[i] = sat32(mfl_scale_apply(to_b, q->bias[i]));
     }
-}
-
-/* acc[0..1] += rows w0 and w1 times xt over n features: each feature
- * offset loaded once for two rows. */
-static inline void dot_rows2(const int32_t *w0, const int32_t *w1, const int32_t *xt, int n, int64_t *acc)
-{
-    int64_t a0 = acc[0], a1 = acc[1];
-    for (int j = 0; j < n; j++) {
-        const int32_t x = xt[j];
-        a0 += (int64_t)w0[j] * x;
-        a1 += (int64_t)w1[j] * x;
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-}
-
-void mfl_head_logits(const mfl_head_t *h, const int8_t *x, int32_t *z)
-{
-    /* The feature offsets once (a chunk at a time, to keep the stack
-     * small), then one 32x32->64 multiply-add per weight (SMLAL on
-     * Cortex-M), two units per pass. Heads of up to CHUNK features convert
-     * once; wider ones convert each chunk again for every pair of units. */
-    enum { CHUNK = 128 };
-    int32_t xt[CHUNK];
-    const int several = h->features > CHUNK;
-    for (uint16_t i = 0; i < h->units; i += 2) {
-        const uint16_t i1 = i + 1 < h->units ? (uint16_t)(i + 1) : i; /* an odd last unit is done twice */
-        const int32_t *w0 = h->w + (size_t)i * h->features, *w1 = h->w + (size_t)i1 * h->features;
-        int64_t acc[2] = {0, 0};
-        for (uint16_t j0 = 0; j0 < h->features; j0 += CHUNK) {
-            const uint16_t n = h->features - j0 < CHUNK ? (uint16_t)(h->features - j0) : (uint16_t)CHUNK;
-            if (i == 0 || several) {
-                for (uint16_t j = 0; j < n; j++) {
-                    xt[j] = x[j0 + j] - h->feature_zp;
-                }
-            }
-            dot_rows2(w0 + j0, w1 + j0, xt, n, acc);
+    if (stride != batch) { /* the padding sample of an odd batch */
+        for (uint16_t i = 0; i < h->units; i++) {
+            g[(size_t)i * (size_t)stride + (size_t)batch] = 0;
         }
-        z[i] = sat32((int64_t)h->b[i] + mfl_scale_apply(h->feature_scale, acc[0]));
-        z[i1] = sat32((int64_t)h->b[i1] + mfl_scale_apply(h->feature_scale, acc[1]));
     }
 }
 
-/* floor(n / d) for n = e * 2^30 + floor(d / 2), e < 2^31, d in
- * [2^31 - 1, 2^40): an estimate from the reciprocal of d's top bits
- * (reciprocal ~ 2^(62 + k) / d), then the remainder puts it right, with no
- * 64-bit division per element (a library call of hundreds of instructions
- * on Cortex-M). */
-static uint32_t divide_rounded(uint64_t n, uint64_t d, uint32_t e, uint32_t reciprocal, int k)
+/* acc + g.bottom * x[0] + g.top * x[1]: SMLAD on Armv7E-M. */
+static inline int32_t dot_pair(int32_t g, const int16_t *x, int32_t acc)
 {
-    uint64_t q = ((uint64_t)e * reciprocal) >> (32 + k); /* ~ e * 2^30 / d; the product is < 2^63 */
-    uint64_t qd = q * d;
-    while (qd > n) {
-        q--;
-        qd -= d;
-    }
-    while (n - qd >= d) {
-        q++;
-        qd += d;
-    }
-    return (uint32_t)q;
+#if MFL_HAVE_DSP
+    return mfl_smlad(g, mfl_read_s16x2(x), acc);
+#else
+    return acc + (int16_t)g * x[0] + (g >> 16) * x[1];
+#endif
 }
 
-void mfl_head_softmax(const int32_t *z, int units, int32_t *p)
+static inline int32_t read_pair(const int16_t *p)
 {
-    int32_t max = z[0];
-    for (int i = 1; i < units; i++) {
-        max = z[i] > max ? z[i] : max;
+    return (int32_t)(((uint32_t)(uint16_t)p[1] << 16) | (uint16_t)p[0]);
+}
+
+/* w - step, saturated, for |step| < 2^30. */
+static inline int32_t sub_saturated(int32_t w, int32_t step)
+{
+#if MFL_HAVE_DSP
+    return mfl_qsub(w, step);
+#else
+    return sat32((int64_t)w - step);
+#endif
+}
+
+/* How a weight's batch sum acc becomes its change: round(acc * scale),
+ * ties up. With 33 <= sh <= 61 (sh = 31 - scale.e; the usual learning
+ * rates) that is the high word of one 32x32->64 multiply, a rounding
+ * constant and a shift: with P = acc * m = H 2^32 + L, floor((P +
+ * 2^(sh-1)) / 2^sh) = floor((H + 2^(sh-33)) / 2^(sh-32)) exactly, as L /
+ * 2^32 < 1 cannot carry past a whole division step. |acc| < 2^29, so
+ * |H| < 2^28 and the change is below 2^28 in magnitude. */
+typedef struct {
+    mfl_scale_t scale;
+    int fast;
+    int32_t round; /* 2^(sh - 33) on the fast path */
+    int shift;     /* sh - 32 on the fast path */
+} step_scale_t;
+
+static step_scale_t step_scale(mfl_scale_t s)
+{
+    const int sh = 31 - s.e;
+    step_scale_t t = {s, s.m != 0 && sh >= 33 && sh <= 61, 0, 0};
+    if (t.fast) {
+        t.round = (int32_t)1 << (sh - 33);
+        t.shift = sh - 32;
     }
-    /* exp in Q0 of (z - max) in Q5 (26 fractional bits): Q8.24 * 4, and
-     * anything below -32 (exp < 1.3e-14) is 0 */
-    int64_t sum = 0;
-    for (int i = 0; i < units; i++) {
-        const int64_t d = (int64_t)z[i] - max;
-        const int64_t d26 = d * 4;
-        p[i] = d26 <= INT32_MIN ? 0 : mfl_quant_exp_on_negative_q5((int32_t)d26);
-        sum += p[i];
+    return t;
+}
+
+static inline int32_t fast_step(int32_t acc, int32_t m, int32_t round, int shift)
+{
+    return ((int32_t)(((int64_t)acc * m) >> 32) + round) >> shift;
+}
+
+static int32_t general_step(const step_scale_t *t, int32_t acc)
+{
+    if (t->fast) {
+        return fast_step(acc, t->scale.m, t->round, t->shift);
     }
-    /* sum >= exp(0) = 2^31 - 1 > 0; p = round(e * 2^30 / sum) */
-    const uint64_t d = (uint64_t)sum;
-    /* the reciprocal of d's top 31 bits: 2^(62 + k) / d, within a few units */
-    int k = 0;
-    while ((d >> k) >= (1u << 31)) {
-        k++;
+    const int64_t v = mfl_scale_apply(t->scale, acc);
+    return v > (1 << 29) ? (1 << 29) : v < -(1 << 29) ? -(1 << 29) : (int32_t)v; /* the weight saturates */
+}
+
+/* round(gb * s), ties up, for a bias's batch sum |gb| <= 64 * 2^15:
+ * |gb * m| < 2^52, so for a shift sh = 31 - s.e of 1..62 one 64-bit
+ * product and shift; otherwise mfl_scale_apply. */
+static int64_t bias_step(mfl_scale_t s, int32_t gb)
+{
+    const int sh = 31 - s.e;
+    if (sh >= 1 && sh <= 62) {
+        return ((int64_t)gb * s.m + ((int64_t)1 << (sh - 1))) >> sh;
     }
-    const uint32_t reciprocal = mfl_div_u64_u32(((uint64_t)1 << 62) - 1, (uint32_t)(d >> k));
-    for (int i = 0; i < units; i++) {
-        p[i] = (int32_t)divide_rounded(((uint64_t)p[i] << MFL_HEAD_PROB_FRAC) + d / 2, d, (uint32_t)p[i],
-                                       reciprocal, k);
+    return mfl_scale_apply(s, gb);
+}
+
+typedef struct {
+    step_scale_t step;
+    const int8_t *w0; /* global head, or NULL: no drift limit */
+    const mfl_scale_t *w0_scale;
+    int32_t drift;
+} update_t;
+
+/* One unit's row over n features, the default batch of 8 on the fast
+ * path: the unit's eight gradients stay in four registers, and each
+ * weight costs four SMLAD, one multiply and a saturating subtract. */
+static void row8_fast(const update_t *u, const int16_t *gi, const int16_t *xt, int32_t *w, uint16_t n)
+{
+    const int32_t g0 = read_pair(gi), g1 = read_pair(gi + 2), g2 = read_pair(gi + 4), g3 = read_pair(gi + 6);
+    const int32_t m = u->step.scale.m, round = u->step.round;
+    const int shift = u->step.shift;
+    for (int32_t *end = w + n; w != end; w++, xt += 8) {
+        int32_t acc = dot_pair(g0, xt, 0);
+        acc = dot_pair(g1, xt + 2, acc);
+        acc = dot_pair(g2, xt + 4, acc);
+        acc = dot_pair(g3, xt + 6, acc);
+        *w = sub_saturated(*w, fast_step(acc, m, round, shift));
     }
 }
 
-/* W0[i][j] in Q8.24 from the global int8 head. */
-static int32_t global_weight(const int8_t *w0, const mfl_scale_t *w0_scale, uint16_t i, uint16_t features,
-                             uint16_t j)
+/* sum_k g_k x~_k over `stride` (even) samples. */
+static inline int32_t column_dot(const int16_t *g, const int16_t *xt, int stride)
 {
-    const mfl_scale_t to_w = {w0_scale[i].m, w0_scale[i].e + MFL_HEAD_FRAC};
-    return sat32(mfl_scale_apply(to_w, w0[(size_t)i * features + j]));
-}
-
-/* sum_k g_k (x_kj - zp) for the `batch` gradients g of one unit and one
- * feature column xt (batch feature offsets, contiguous). */
-static inline int64_t column_dot(const int32_t *g, const int16_t *xt, int batch)
-{
-    int64_t acc = 0;
-    int k = 0;
-    for (; k + 2 <= batch; k += 2) {
-        acc += (int64_t)g[k] * xt[k];
-        acc += (int64_t)g[k + 1] * xt[k + 1];
-    }
-    if (k < batch) {
-        acc += (int64_t)g[k] * xt[k];
+    int32_t acc = 0;
+    for (int k = 0; k < stride; k += 2) {
+        acc = dot_pair(read_pair(g + k), xt + k, acc);
     }
     return acc;
 }
 
+/* Any batch, any step scale, with the drift limit if set. */
+static void row_general(const update_t *u, const int16_t *gi, const int16_t *xt, int stride, int32_t *w,
+                        uint16_t n, uint16_t unit, size_t first)
+{
+    const mfl_scale_t to_w = u->w0 ? (mfl_scale_t){u->w0_scale[unit].m, u->w0_scale[unit].e + MFL_HEAD_FRAC}
+                                   : (mfl_scale_t){0, 0};
+    for (uint16_t j = 0; j < n; j++, xt += stride) {
+        int32_t v = sub_saturated(w[j], general_step(&u->step, column_dot(gi, xt, stride)));
+        if (u->w0) { /* within drift of the global weight W0 = w0 * s_w0 */
+            const int64_t c = sat32(mfl_scale_apply(to_w, u->w0[first + j]));
+            v = (int32_t)(v > c + u->drift ? c + u->drift : v < c - u->drift ? c - u->drift : v);
+        }
+        w[j] = v;
+    }
+}
+
+#if MFL_HAVE_DSP
+/* Four features of samples k and k + 1 (at a and b) as the pairs
+ * (x_k, x_k+1) of each feature: SXTAB16 unpacks and offsets each sample's
+ * bytes 0, 2 and 1, 3, PKHBT/PKHTB pair the samples up. */
+static inline void transpose_4x2(const int8_t *a, const int8_t *b, int32_t minus_zp, int16_t *xt, int stride)
+{
+    const int32_t va = mfl_read_s8x4(a), vb = mfl_read_s8x4(b);
+    const int32_t a02 = mfl_sxtab16(minus_zp, va), a13 = mfl_sxtab16_ror8(minus_zp, va);
+    const int32_t b02 = mfl_sxtab16(minus_zp, vb), b13 = mfl_sxtab16_ror8(minus_zp, vb);
+    mfl_write_s16x2(xt, mfl_pkhbt16(a02, b02));
+    mfl_write_s16x2(xt + stride, mfl_pkhbt16(a13, b13));
+    mfl_write_s16x2(xt + 2 * stride, mfl_pkhtb16(b02, a02));
+    mfl_write_s16x2(xt + 3 * stride, mfl_pkhtb16(b13, a13));
+}
+#endif
+
+/* The batch's feature offsets for features [j0, j0 + n), transposed:
+ * xt[j][k] = x[k][j0 + j] - zp, each feature's samples contiguous and
+ * padded with 0 to the stride. */
+static void transpose_offsets(const int8_t *const *x, int batch, int stride, int32_t zp, uint16_t j0, uint16_t n,
+                              int16_t *xt)
+{
+    uint16_t done = 0;
+#if MFL_HAVE_DSP
+    if (batch == stride) { /* an even batch: four features of two samples at a time */
+        const int32_t minus_zp = mfl_dsp_offset_pair(-zp);
+        done = n & (uint16_t)~3u;
+        for (int k = 0; k < batch; k += 2) {
+            const int8_t *a = x[k] + j0, *b = x[k + 1] + j0;
+            int16_t *col = xt + k;
+            for (uint16_t j = 0; j < done; j += 4, col += 4 * stride) {
+                transpose_4x2(a + j, b + j, minus_zp, col, stride);
+            }
+        }
+    }
+#endif
+    for (int k = 0; k < stride; k++) {
+        const int8_t *xk = k < batch ? x[k] + j0 : NULL;
+        int16_t *col = xt + (size_t)done * (size_t)stride + k;
+        for (uint16_t j = done; j < n; j++, col += stride) {
+            *col = xk ? (int16_t)(xk[j] - zp) : 0;
+        }
+    }
+}
+
+static void update_weights(mfl_head_t *h, const int8_t *const *x, int batch, const int16_t *g, const update_t *u)
+{
+    /* a chunk of features at a time: the batch's offsets transposed, then
+     * every unit's row over the chunk */
+    enum { CHUNK_VALUES = 512 };
+    int16_t xt[CHUNK_VALUES];
+    const int stride = MFL_HEAD_GRAD_STRIDE(batch);
+    const uint16_t chunk = (uint16_t)(CHUNK_VALUES / stride);
+    const int fast8 = stride == 8 && u->step.fast && !u->w0;
+    for (uint16_t j0 = 0; j0 < h->features; j0 += chunk) {
+        const uint16_t n = h->features - j0 < chunk ? (uint16_t)(h->features - j0) : chunk;
+        transpose_offsets(x, batch, stride, h->feature_zp, j0, n, xt);
+        for (uint16_t i = 0; i < h->units; i++) {
+            const int16_t *gi = g + (size_t)i * (size_t)stride;
+            int32_t *w = h->w + (size_t)i * h->features + j0;
+            if (fast8) {
+                row8_fast(u, gi, xt, w, n);
+            } else {
+                row_general(u, gi, xt, stride, w, n, i, (size_t)i * h->features + j0);
+            }
+        }
+    }
+}
+
 int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch, mfl_scale_t lr,
-                      int32_t *g, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift)
+                      void *scratch, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift)
 {
     if (batch < 1 || batch > MFL_HEAD_MAX_BATCH || h->units > MFL_HEAD_MAX_UNITS) {
         return MFL_ERR_INVALID_ARG;
     }
-    int32_t z[MFL_HEAD_MAX_UNITS];
     for (int k = 0; k < batch; k++) {
         if (y[k] >= h->units) {
             return MFL_ERR_INVALID_ARG;
         }
     }
-    /* g: [unit][sample], so that each unit's gradients are contiguous */
-    for (int k = 0; k < batch; k++) {
-        mfl_head_logits(h, x[k], z);
-        mfl_head_softmax(z, h->units, z); /* in place: each z[i] is read before p[i] is written */
-        z[y[k]] -= 1 << MFL_HEAD_PROB_FRAC;
-        for (uint16_t i = 0; i < h->units; i++) {
-            g[(size_t)i * (size_t)batch + (size_t)k] = z[i];
-        }
-    }
-    /* step scales: lr / B * 2^(24 - 30), and times s_x for the weights */
+    const scratch_t parts = scratch_parts(h, batch, scratch);
+    const int16_t *g = parts.g;
+    logit_gradients(h, x, y, batch, &parts);
+    /* step scales: lr / B * 2^(24 - 15), and times s_x for the weights */
     mfl_scale_t step_b = mfl_scale_div(lr, mfl_scale_from_int((uint64_t)batch, 0));
-    step_b.e += MFL_HEAD_FRAC - MFL_HEAD_PROB_FRAC;
-    const mfl_scale_t step_w = mfl_scale_mul(step_b, h->feature_scale);
-    const int below_half = step_w.m != 0 && 31 - step_w.e > 32 && 31 - step_w.e < 96; /* the usual case */
-
+    step_b.e += MFL_HEAD_FRAC - MFL_HEAD_GRAD_FRAC;
+    const int stride = MFL_HEAD_GRAD_STRIDE(batch);
     for (uint16_t i = 0; i < h->units; i++) {
-        const int32_t *gi = g + (size_t)i * (size_t)batch;
-        int64_t gb = 0;
+        int32_t gb = 0; /* |.| <= 64 * 2^15 */
         for (int k = 0; k < batch; k++) {
-            gb += gi[k];
+            gb += g[(size_t)i * (size_t)stride + (size_t)k];
         }
-        h->b[i] = sat32((int64_t)h->b[i] - mfl_scale_apply(step_b, gb));
+        h->b[i] = sat32((int64_t)h->b[i] - bias_step(step_b, gb));
     }
-    /* the weights, a chunk of features at a time: the batch's feature
-     * offsets transposed (each feature's column contiguous), then every
-     * unit's row over the chunk */
-    enum { CHUNK_VALUES = 512 };
-    int16_t xt[CHUNK_VALUES];
-    const uint16_t chunk = (uint16_t)(CHUNK_VALUES / batch);
-    for (uint16_t j0 = 0; j0 < h->features; j0 += chunk) {
-        const uint16_t n = h->features - j0 < chunk ? (uint16_t)(h->features - j0) : chunk;
-        for (int k = 0; k < batch; k++) {
-            for (uint16_t j = 0; j < n; j++) {
-                xt[(size_t)j * (size_t)batch + (size_t)k] = (int16_t)(x[k][j0 + j] - h->feature_zp);
-            }
-        }
-        for (uint16_t i = 0; i < h->units; i++) {
-            const int32_t *gi = g + (size_t)i * (size_t)batch;
-            int32_t *w = h->w + (size_t)i * h->features + j0;
-            for (uint16_t j = 0; j < n; j++) {
-                const int64_t gw = column_dot(gi, xt + (size_t)j * (size_t)batch, batch);
-                const int64_t step = below_half ? mfl_scale_apply_below_half(step_w, gw) : mfl_scale_apply(step_w, gw);
-                int64_t v = (int64_t)w[j] - step;
-                if (drift > 0 && w0) {
-                    const int64_t c = global_weight(w0, w0_scale, i, h->features, (uint16_t)(j0 + j));
-                    v = v > c + drift ? c + drift : v < c - drift ? c - drift : v;
-                }
-                w[j] = sat32(v);
-            }
-        }
-    }
-    return 0;
-}
-
-/* round(127 w / max_abs), ties away from zero, for |w| <= max_abs <= 2^31:
- * q = floor(n / M) with n = 127 |w| + floor(M / 2), in [0, 127]. Both |w|
- * and M are first scaled by the same power of two so that M lies in
- * [2^30, 2^31] (n and M scale together, the quotient does not change, and
- * floor(M / 2) is taken before scaling so n stays exact). A reciprocal of M
- * then estimates q from the top 32 bits of n with an error below one, and
- * one comparison of the exact 64-bit n with (q + 1) M settles it: about 20
- * instructions per weight, no division. */
-typedef struct {
-    uint32_t m;           /* M << t, in [2^30, 2^31] (2^31: a row holding INT32_MIN) */
-    uint32_t half;        /* floor(M / 2) << t */
-    uint32_t reciprocal;  /* floor((2^62 - 1) / (M << t)), in [2^31, 2^32) */
-    int t;
-} row_quantizer_t;
-
-static row_quantizer_t row_quantizer(uint32_t max_abs)
-{
-    row_quantizer_t r;
-    r.t = 0;
-    while ((max_abs << r.t) < (1u << 30)) {
-        r.t++;
-    }
-    r.m = max_abs << r.t;
-    r.half = (max_abs >> 1) << r.t;
-    r.reciprocal = mfl_div_u64_u32(((uint64_t)1 << 62) - 1, r.m); /* < 2^32 as m >= 2^30 */
-    return r;
-}
-
-static void quantize_row(const row_quantizer_t *r, const int32_t *w, int8_t *q, int n)
-{
-    const uint32_t m = r->m, reciprocal = r->reciprocal, half = r->half;
-    const int t = r->t;
-    for (int j = 0; j < n; j++) {
-        const int32_t sign = w[j] >> 31; /* 0 or -1: branch-free magnitude and sign */
-        const uint32_t a = ((uint32_t)w[j] ^ (uint32_t)sign) - (uint32_t)sign;
-        const uint64_t num = (uint64_t)(a << t) * 127u + half; /* a << t <= M << t < 2^31; num < 2^38 */
-        /* num / m ~ (num / 2^6) * (2^62 / m) / 2^56; both truncations lower it by < 1 */
-        uint32_t v = (uint32_t)(((uint64_t)(uint32_t)(num >> 6) * reciprocal) >> 56);
-        v += (uint64_t)(v + 1) * m <= num; /* 32x32 -> 64 */
-        q[j] = (int8_t)(((int32_t)v ^ sign) - sign);
-    }
-}
-
-int mfl_head_requantize(const mfl_head_t *h, mfl_head_q_t *q)
-{
-    const mfl_scale_t one_127 = mfl_scale_from_int(127, 0);
-    for (uint16_t i = 0; i < h->units; i++) {
-        const int32_t *w = h->w + (size_t)i * h->features;
-        uint32_t max_abs = 0; /* |INT32_MIN| = 2^31 still fits */
-        for (int j = 0; j < h->features; j++) {
-            const uint32_t sign = (uint32_t)(w[j] >> 31);
-            const uint32_t a = ((uint32_t)w[j] ^ sign) - sign;
-            max_abs = a > max_abs ? a : max_abs;
-        }
-        if (max_abs == 0) {
-            max_abs = 1; /* an all-zero row: any scale represents it */
-        }
-        const row_quantizer_t rq = row_quantizer((uint32_t)max_abs);
-        quantize_row(&rq, w, q->w + (size_t)i * h->features, h->features);
-        /* s_w = max|W| / 2^24 / 127 */
-        q->scale[i] = mfl_scale_div(mfl_scale_from_int((uint64_t)max_abs, MFL_HEAD_FRAC), one_127);
-        const mfl_scale_t bias_unit = mfl_scale_mul(h->feature_scale, q->scale[i]); /* s_x s_w */
-        /* bias = b / 2^24 / (s_x s_w) */
-        mfl_scale_t to_bias = mfl_scale_div(mfl_scale_from_int(1, MFL_HEAD_FRAC), bias_unit);
-        q->bias[i] = sat32(mfl_scale_apply(to_bias, h->b[i]));
-        const mfl_scale_t m = mfl_scale_div(bias_unit, h->output_scale);
-        if (mfl_scale_to_multiplier(m, &q->multiplier[i], &q->shift[i]) != 0) {
-            return MFL_ERR_INVALID_ARG;
-        }
-    }
+    const update_t u = {step_scale(mfl_scale_mul(step_b, h->feature_scale)), drift > 0 ? w0 : NULL, w0_scale,
+                        drift};
+    update_weights(h, x, batch, g, &u);
     return 0;
 }

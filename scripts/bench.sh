@@ -35,16 +35,21 @@ echo "(instructions: x86-64 host, $(gcc -dumpfullversion) -O2 with the kernels a
 echo " callgrind; vs_before: against the same count before issue 12, target <= 0.5)"
 
 echo
-echo "On-device learning step (fixed-point SGD on a batch + requantization to int8):"
-printf '%-10s %6s %16s %18s\n' head batch instr/step instr/sample
+echo "On-device learning step (fixed-point SGD on a batch), and the requantization to int8 the next"
+echo "inference needs (host instructions, callgrind; the Cortex-M4 figures come from scripts/firmware.sh):"
+printf '%-10s %6s %14s %16s %18s\n' head batch instr/step "per param·sample" requantization
 steps=20
 for head in 10x64 10x256; do
   for batch in 1 8; do
     units=${head%x*}; features=${head#*x}
-    valgrind --tool=callgrind --toggle-collect=learning_step --callgrind-out-file="$tmp/cgl" \
-      "$build/bin/bench_learn" "$units" "$features" "$batch" "$steps" > "$tmp/learn.txt" 2>/dev/null
-    instr=$(awk '/^summary:/{print $2}' "$tmp/cgl")
-    printf '%-10s %6d %16d %18d\n' "$head" "$batch" $((instr / steps)) $((instr / steps / batch))
+    for fn in learning_step requantize_head; do
+      valgrind --tool=callgrind --toggle-collect=$fn --callgrind-out-file="$tmp/cgl.$fn" \
+        "$build/bin/bench_learn" "$units" "$features" "$batch" "$steps" > "$tmp/learn.txt" 2>/dev/null
+    done
+    step=$(( $(awk '/^summary:/{print $2}' "$tmp/cgl.learning_step") / steps ))
+    requant=$(( $(awk '/^summary:/{print $2}' "$tmp/cgl.requantize_head") / steps ))
+    printf '%-10s %6d %14d %16.2f %18d\n' "$head" "$batch" "$step" \
+      "$(echo "$step / ($units * $features * $batch)" | bc -l)" "$requant"
   done
   sed 's/^/  /' "$tmp/learn.txt"
 done

@@ -74,6 +74,18 @@ awk '
            m, $2, r, cmsis[m], $2 / ref[m], r <= 1.0 ? "OK" : "ABOVE TARGET"; n++ }
   END { printf "worst ratio to TFLM+CMSIS-NN: %.3f (target <= 1.0, stretch <= 0.8) over %d models\n", worst, n }
 ' "$fw/run/output.txt" | tee "$fw/run/speed.txt"
+# The learner: instructions per head parameter per sample of learning one
+# labelled sample (one SGD step on a batch and the replay buffer; issue 12's
+# target <= 8, stretch <= 4).
+echo "== on-device learning (Cortex-M4) =="
+awk '
+  /^fmnist_learn_step_instructions / { step = $2 }
+  /^fmnist_learn_head_parameters / { params = $2 }
+  /^fmnist_learn_batch / { batch = $2 }
+  END { r = step / (params * batch)
+        printf "learning step %d instructions, %d parameters, batch %d: %.2f per parameter per sample (target <= 8, stretch <= 4): %s\n",
+               step, params, batch, r, r <= 8 ? "OK" : "ABOVE TARGET" }
+' "$fw/run/output.txt" | tee "$fw/run/learn.txt"
 echo "== footprint ($abi-float, -Os) =="
 arm-none-eabi-size "$elf"
 python3 scripts/map_sizes.py "$fw/device/cortex-m/mfl-firmware.map" "$fw/run/output.txt"

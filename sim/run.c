@@ -319,7 +319,7 @@ static int train_oracle(run_t *r, strat_t *s)
 static int evaluate_device(run_t *r, strat_t *s, uint32_t i, unsigned thread)
 {
     const sim_device_data_t *d = &r->w->dev[i];
-    const mfl_learner_t *l = s->personal ? &s->dev[i].l : &s->eval;
+    mfl_learner_t *l = s->personal ? &s->dev[i].l : &s->eval; /* each thread its own devices */
     tally_t *t = &r->tally[thread];
     for (uint32_t j = 0; j < r->sc->test_per_device; j++) {
         int label;
@@ -353,8 +353,9 @@ static int evaluate(run_t *r, strat_t *s, sim_round_t *out)
 {
     int err = s->link ? refresh_global(r, s) : 0;
     memset(r->tally, 0, sizeof(r->tally));
+    err = err ? err : mfl_learner_requantize(&s->eval); /* so that the threads only read it */
     if (!err) {
-        err = parallel(r, s, evaluate_device, NULL); /* a global head is only read */
+        err = parallel(r, s, evaluate_device, NULL);
     }
     *out = s->cur;
     out->version = s->eval_version;

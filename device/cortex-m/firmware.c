@@ -151,6 +151,8 @@ static int fashion_mnist(void)
         return failed("learning", err);
     }
     sh_line("fmnist_learn_step_instructions", step / steps);
+    sh_line("fmnist_learn_head_parameters", (uint64_t)l.head.units * l.head.features);
+    sh_line("fmnist_learn_batch", l.opts.batch);
     sh_line("fmnist_backbone_instructions", backbone / steps);
     sh_line("fmnist_accuracy_after_x100", accuracy_x100(&l, NULL));
     uint32_t t_save = board_ticks();

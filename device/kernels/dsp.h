@@ -87,6 +87,12 @@ static inline int32_t mfl_qadd(int32_t a, int32_t b)
     return __qadd(a, b);
 }
 
+/* QSUB: a - b saturated to [INT32_MIN, INT32_MAX]. */
+static inline int32_t mfl_qsub(int32_t a, int32_t b)
+{
+    return __qsub(a, b);
+}
+
 /* SSAT #8: x clamped to [-128, 127]. */
 static inline int32_t mfl_ssat8(int32_t x)
 {
@@ -150,6 +156,12 @@ static inline int32_t mfl_qadd(int32_t a, int32_t b)
     return sum > INT32_MAX ? INT32_MAX : (sum < INT32_MIN ? INT32_MIN : (int32_t)sum);
 }
 
+static inline int32_t mfl_qsub(int32_t a, int32_t b)
+{
+    const int64_t d = (int64_t)a - b;
+    return d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int32_t)d;
+}
+
 static inline int32_t mfl_ssat8(int32_t x)
 {
     return x > 127 ? 127 : (x < -128 ? -128 : x);
@@ -163,6 +175,31 @@ static inline int32_t mfl_smlatt(int32_t a, int32_t b, int32_t acc)
 #endif /* MFL_DSP_NATIVE */
 
 /* Four int8 from any address (Cortex-M4's LDR accepts unaligned ones). */
+/* PKHBT a, b, LSL #16: the bottom lanes of a and b, as bottom and top.
+ * PKHTB a, b, ASR #16: the top lanes of b and a, as bottom and top.
+ * Written out on the target: GCC 12 does not match the C form. */
+static inline int32_t mfl_pkhbt16(int32_t a, int32_t b)
+{
+#ifdef MFL_DSP_NATIVE
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((uint32_t)a & 0xFFFFu) | ((uint32_t)b << 16));
+#endif
+}
+
+static inline int32_t mfl_pkhtb16(int32_t a, int32_t b)
+{
+#ifdef MFL_DSP_NATIVE
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((uint32_t)a & 0xFFFF0000u) | ((uint32_t)b >> 16));
+#endif
+}
+
 static inline int32_t mfl_read_s8x4(const int8_t *p)
 {
     int32_t v;

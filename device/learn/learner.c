@@ -61,7 +61,7 @@ static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_c
     PLACE(w0_scale, units * sizeof(mfl_scale_t));
     PLACE(b0, units * 4);
     PLACE(w0_ram, params);
-    PLACE(g, (size_t)batch * units * 4);
+    PLACE(g, mfl_head_step_scratch_size(s.units, s.features, batch));
     PLACE(replay, mfl_replay_mem_size(s.features, replay_capacity));
 #undef PLACE
     L.total = at;
@@ -118,6 +118,7 @@ static int load_installed_head(mfl_learner_t *l)
 static int load_global_head(mfl_learner_t *l)
 {
     l->updates = l->samples = 0;
+    l->int8_stale = 0;
     if (!l->global_installed) {
         load_model_head(l);
         return 0;
@@ -157,7 +158,7 @@ static void bind_head(mfl_learner_t *l, uint8_t *mem, head_shape_t s, const mem_
     l->w0_scale = (mfl_scale_t *)(void *)(mem + L->w0_scale);
     l->b0 = (int32_t *)(void *)(mem + L->b0);
     l->w0_ram = (int8_t *)(mem + L->w0_ram);
-    l->g = (int32_t *)(void *)(mem + L->g);
+    l->g = mem + L->g;
     for (uint16_t i = 0; i < s.units; i++) {
         l->w0_scale[i] = (mfl_scale_t){w_m[i], w_m[s.units + i]};
     }
@@ -222,6 +223,24 @@ int mfl_learner_features(mfl_learner_t *l, const int8_t *input, size_t len, cons
     return err ? err : mfl_interp_tensor(&l->interp, l->model->ops[l->head_op].inputs[0], features, &n);
 }
 
+/* The int8 copy the kernel runs, requantized from the master if it has
+ * learned since (once per inference at most, not once per step). On an
+ * error the previous int8 copy stays. */
+static int sync_int8_head(mfl_learner_t *l)
+{
+    if (!l->int8_stale) {
+        return 0;
+    }
+    const int err = mfl_head_requantize(&l->head, &l->q);
+    l->int8_stale = err != 0;
+    return err;
+}
+
+int mfl_learner_requantize(mfl_learner_t *l)
+{
+    return l ? sync_int8_head(l) : MFL_ERR_INVALID_ARG;
+}
+
 /* The head on the learner's int8 copy, into the head op's output tensor. */
 static void run_head(mfl_learner_t *l, const int8_t *features)
 {
@@ -241,6 +260,10 @@ int mfl_learner_infer(mfl_learner_t *l, const int8_t *input, size_t len, const i
     int err = mfl_learner_features(l, input, len, &features);
     if (err || !output || !out_len) {
         return err ? err : MFL_ERR_INVALID_ARG;
+    }
+    err = sync_int8_head(l);
+    if (err) {
+        return err;
     }
     run_head(l, features);
     err = mfl_interp_invoke_range(&l->interp, (uint16_t)(l->head_op + 1), l->model->header->n_ops);
@@ -266,10 +289,14 @@ int mfl_learner_predict(mfl_learner_t *l, const int8_t *input, size_t len, int *
     return err;
 }
 
-int mfl_learner_predict_features(const mfl_learner_t *l, const int8_t *features, int *label)
+int mfl_learner_predict_features(mfl_learner_t *l, const int8_t *features, int *label)
 {
     if (!l || !features || !label) {
         return MFL_ERR_INVALID_ARG;
+    }
+    const int err = sync_int8_head(l);
+    if (err) {
+        return err;
     }
     const mfl_fc_params_t p = {
         .input_offset = -l->head.feature_zp, .output_offset = l->head.output_zp,
@@ -286,7 +313,8 @@ int mfl_learner_predict_features(const mfl_learner_t *l, const int8_t *features,
     return 0;
 }
 
-/* One SGD step on `first` (if any) plus random replayed samples, then requantize. */
+/* One SGD step on `first` (if any) plus random replayed samples; the int8
+ * copy is requantized before the next inference. */
 static int sgd_step(mfl_learner_t *l, const int8_t *first, uint8_t first_label, uint16_t batch)
 {
     const int8_t *x[MFL_HEAD_MAX_BATCH];
@@ -308,7 +336,7 @@ static int sgd_step(mfl_learner_t *l, const int8_t *first, uint8_t first_label, 
     int err = mfl_head_sgd_step(&l->head, x, y, n, l->opts.lr, l->g, drift ? l->w0 : NULL, l->w0_scale, drift);
     if (!err) {
         l->updates++;
-        err = mfl_head_requantize(&l->head, &l->q);
+        l->int8_stale = 1;
     }
     return err;
 }

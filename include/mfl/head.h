@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define MFL_HEAD_FRAC 24 /* master weights and biases: real = value / 2^24 */
-#define MFL_HEAD_PROB_FRAC 30 /* probabilities and logit gradients: real = value / 2^30 */
+#define MFL_HEAD_GRAD_FRAC 15 /* probabilities and logit gradients, int16: real = value / 2^15 */
 #define MFL_HEAD_MAX_UNITS 256
 #define MFL_HEAD_MAX_FEATURES 4096
 #define MFL_HEAD_MAX_BATCH 64
@@ -51,29 +51,56 @@ typedef struct {
 /* Master weights and biases from an int8 head (q->w, q->bias, q->scale). */
 void mfl_head_from_quantized(mfl_head_t *h, const mfl_head_q_t *q);
 
-/* Logits of one feature vector in Q8.24 (saturated to int32). */
-void mfl_head_logits(const mfl_head_t *h, const int8_t *x, int32_t *z);
+/*
+ * Softmax of `units` (1..MFL_HEAD_MAX_UNITS) Q8.24 logits into Q0.15
+ * probabilities p[units] in [0, 32767]. exp(z_i - max z) is 2^(-u) for
+ * u = (max z - z_i) log2(e), from a 65-entry table of 2^(-i/64) with linear
+ * interpolation (relative error < 1.5e-5) in Q0.23; anything below 2^-23
+ * is 0. p_i = round(2^15 e_i / sum e) within one unit of the exact value.
+ * z is left holding the exp values (Q0.23): it is the softmax's scratch.
+ */
+void mfl_head_softmax(int32_t *z, int units, int16_t *p);
 
-/* Softmax of `units` Q8.24 logits into Q2.30 probabilities (p may be z). */
-void mfl_head_softmax(const int32_t *z, int units, int32_t *p);
+/* Samples per unit in the gradient scratch: batch rounded up to even, so
+ * that gradients pair up for the dual 16-bit multiply-add (SMLAD). */
+#define MFL_HEAD_GRAD_STRIDE(batch) (((batch) + 1) & ~1)
 
 /*
- * One SGD step on a batch of `batch` feature vectors x[k] with labels y[k]:
- * W -= lr / batch * sum_k (p_k - onehot(y_k)) x_k^T, b likewise.
- * g: scratch of batch * units int32 (left holding the logit gradients,
- * [unit][sample]). If w0/w0_scale are given (the global
- * head), weights are kept within drift (Q8.24, > 0) of it.
- * Returns 0 or MFL_ERR_INVALID_ARG (label out of range, batch too large).
+ * One SGD step on softmax cross-entropy for a batch of `batch` (1..64)
+ * int8 feature vectors x[k] (features each) with labels y[k] < units:
+ *   W -= lr / batch * sum_k (p_k - onehot(y_k)) (x_k - zp_x)^T s_x,
+ *   b -= lr / batch * sum_k (p_k - onehot(y_k)),
+ * with the logits z = b + s_x W (x - zp_x) in Q8.24 from a 16-bit copy of
+ * each row of W (15 bits relative to the row's largest weight, made at the
+ * start of the step), probabilities and gradients in Q0.15
+ * (mfl_head_softmax), and each weight's batch sum an int32 of paired
+ * 16-bit products (|sum| < 2^15 * 255 * 64 < 2^29). Each change rounds to
+ * nearest in Q8.24 (ties up); weights and biases saturate.
+ * scratch: the caller's, mfl_head_step_scratch_size() bytes, 4-byte
+ * aligned; it starts with the logit gradients [unit][sample] in int16
+ * Q0.15, MFL_HEAD_GRAD_STRIDE(batch) per unit (a padding sample of an odd
+ * batch is 0), which the step leaves there. If w0/w0_scale are given (the global int8
+ * head and its row scales), weights are kept within drift (Q8.24, > 0) of
+ * it. Returns 0 or MFL_ERR_INVALID_ARG (batch out of range, too many units,
+ * a label out of range), the head then unchanged.
  */
 int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch, mfl_scale_t lr,
-                      int32_t *g, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift);
+                      void *scratch, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift);
+
+/* Bytes of scratch mfl_head_sgd_step needs for this head and batch:
+ * 2 units MFL_HEAD_GRAD_STRIDE(batch) + 2 (units + 1) features (rounded
+ * up to a multiple of 4) + 8 units. */
+size_t mfl_head_step_scratch_size(uint16_t units, uint16_t features, int batch);
 
 /*
- * Requantizes the master into q: per unit, scale = max|W| / 127,
- * w = round(W / scale), bias = round(b / (s_x scale)), multiplier =
- * s_x scale / output_scale. Returns 0, or MFL_ERR_INVALID_ARG if a
- * multiplier falls outside the kernel's shift range (q is then partly
- * written; callers keep a copy or requantize again after more training).
+ * Requantizes the master into q: per unit, scale s_w = max|W| / 127,
+ * w = round(W / s_w) (ties away from zero), bias = round(b / (s_x s_w)),
+ * multiplier = s_x s_w / output_scale. A row whose multiplier would fall
+ * below the kernel's range (a row near zero: its weights move the output by
+ * under 1/32 of an int8 step) gets zero weights and a scale that puts its
+ * multiplier at 2^-16, where the bias keeps 16 fractional bits. Returns 0, or MFL_ERR_INVALID_ARG if a multiplier
+ * is above the kernel's range (outputs scaled beyond 2^30), q then
+ * untouched.
  */
 int mfl_head_requantize(const mfl_head_t *h, mfl_head_q_t *q);
 

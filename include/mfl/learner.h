@@ -12,8 +12,9 @@
  *
  * The backbone (every op before the head) runs from the model in flash;
  * the head runs from the learner's RAM copy, which starts equal to the
- * model's (bit-exact) and is requantized from a Q8.24 master after each
- * update. The difference master - global is the update a device sends.
+ * model's (bit-exact) and is requantized from a Q8.24 master before the
+ * first inference after learning. The difference master - global is the
+ * update a device sends.
  */
 #ifndef MFL_LEARNER_H
 #define MFL_LEARNER_H
@@ -52,7 +53,8 @@ typedef struct {
     int32_t *b0;            /* global biases, Q8.24 */
     int8_t *w0_ram;         /* an installed global head's weights */
     int global_installed;   /* 0: the model's own head; 1: installed from a model message */
-    int32_t *g;             /* gradient scratch, batch x units */
+    void *g;                /* the SGD step's scratch (mfl_head_step_scratch_size) */
+    int int8_stale;         /* the master has learned since q was requantized */
     mfl_replay_t replay;
     mfl_learn_opts_t opts;
     uint32_t rng;
@@ -75,22 +77,36 @@ int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, si
                      size_t mem_size, uint16_t replay_capacity, const mfl_learn_opts_t *opts);
 
 /* Runs the whole model with the learner's head; *output is the model's
- * output tensor (in the arena). input: the model's int8 input bytes. */
+ * output tensor (in the arena). input: the model's int8 input bytes.
+ * After learning, the int8 head is first requantized from the master.
+ * Returns 0, MFL_ERR_INVALID_ARG (input length, or a learned head whose
+ * requantization multiplier left the kernel's range: the previous int8
+ * head is kept) or an interpreter error. */
 int mfl_learner_infer(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **output, size_t *out_len);
 
-/* The class with the largest head output (logit) for an input. */
+/* The class with the largest head output (logit) for an input; errors as
+ * mfl_learner_infer. */
 int mfl_learner_predict(mfl_learner_t *l, const int8_t *input, size_t len, int *label);
 
 /* The class the learner's int8 head gives a feature vector (from
  * mfl_learner_features), without the arena: the same logits as
- * mfl_learner_predict, for callers that keep features instead of inputs. */
-int mfl_learner_predict_features(const mfl_learner_t *l, const int8_t *features, int *label);
+ * mfl_learner_predict, for callers that keep features instead of inputs.
+ * Returns 0 or MFL_ERR_INVALID_ARG (as mfl_learner_infer). */
+int mfl_learner_predict_features(mfl_learner_t *l, const int8_t *features, int *label);
+
+/* Requantizes the int8 head from the master now if it has learned since
+ * (the next inference would): to pay that cost at a chosen time, or before
+ * threads share the learner for mfl_learner_predict_features, which then
+ * only reads it. Returns 0 or MFL_ERR_INVALID_ARG (as mfl_learner_infer). */
+int mfl_learner_requantize(mfl_learner_t *l);
+
 /* Runs the backbone only; *features points at the int8 feature vector. */
 int mfl_learner_features(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **features);
 
 /* Learns one labelled input: computes its features, adds them to the
  * replay buffer, runs opts.steps SGD steps (each on the new sample and
- * batch - 1 replayed ones) and requantizes the head.
+ * batch - 1 replayed ones); the int8 head is requantized before the next
+ * inference.
  * Returns 0, MFL_ERR_LABEL or MFL_ERR_INVALID_ARG. */
 int mfl_learner_learn(mfl_learner_t *l, const int8_t *input, size_t len, uint8_t label);
 

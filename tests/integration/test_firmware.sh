@@ -31,6 +31,8 @@ done
 # target (no more instructions than TFLM + CMSIS-NN) is a plain assertion.
 grep -A6 "== speed against TFLM" "$tmp/fw.txt"
 [ "$(grep -c ': OK$' "$SRC/build-fw-soft/run/speed.txt")" = 4 ] || fail "a model is slower than TFLM + CMSIS-NN"
+cat "$SRC/build-fw-soft/run/learn.txt"
+grep -q ': OK$' "$SRC/build-fw-soft/run/learn.txt" || fail "the learning step is above 8 instructions per parameter per sample"
 data=$SRC/build/firmware-data
 update=$SRC/build-fw-soft/run/update.cose
 "$MFL" verify --key "$data/device.pub" "$update" > /dev/null || fail "the device's signature does not verify on the host"
