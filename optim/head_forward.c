@@ -12,7 +12,6 @@
  * below 2^14 * 255 * 256 < 2^31; wider rows add int32 sums of 256
  * features into an int64.
  */
-#include "dsp.h" /* device/kernels: SMLAD, SXTAB16, or their C emulation on hosts */
 #include "head_internal.h"
 #include "mfl/quant.h"
 
@@ -39,117 +38,105 @@ static uint32_t row_magnitude_bits(const int32_t *w, uint16_t n)
 
 /* round(w / 2^t) for t >= 1, ties up; a saturated master weight near
  * INT32_MAX rounds down instead (QADD saturates). */
-static inline int16_t shadow_value(int32_t w, int32_t half, int t)
+static inline int32_t shadow_value(int32_t w, int32_t half, int t)
 {
 #if MFL_HAVE_DSP
-    return (int16_t)(mfl_qadd(w, half) >> t);
+    return mfl_qadd(w, half) >> t;
 #else
-    return (int16_t)(((int64_t)w + half) >> t);
+    return (int32_t)(((int64_t)w + half) >> t);
 #endif
 }
 
-void mfl_head_shadow(const mfl_head_t *h, int16_t *w16, mfl_scale_t *scale)
+void mfl_head_shadow(const mfl_head_t *h, uint32_t *w16, mfl_scale_t *scale)
 {
     static const uint8_t order[4] = {0, 2, 1, 3};
-    const size_t width = mfl_head_shadow_width(h->features);
     const uint16_t groups = h->features / 4;
-    for (uint16_t i = 0; i < h->units; i++) {
+    const size_t pairs = mfl_head_shadow_width(h->features) / 2;
+    const uint16_t rows = (uint16_t)mfl_head_shadow_rows(h->units);
+    for (uint16_t i = 0; i < rows; i++) {
+        /* row i's pair p is word (i / 4 * pairs + p) * 4 + i % 4 */
+        uint32_t *s = w16 + (size_t)(i / 4u) * pairs * 4u + i % 4u;
+        if (i >= h->units) { /* the padding rows of the last group */
+            for (size_t p = 0; p < pairs; p++, s += 4) {
+                *s = 0;
+            }
+            continue;
+        }
         const int32_t *w = h->w + (size_t)i * h->features;
-        int16_t *s = w16 + (size_t)i * width;
         /* t = bit length - 14, at least 1: |W| <= 2^(14 + t), so |w16| <= 2^14
          * after rounding, 14 to 15 bits relative to the row's largest */
         const uint32_t bits = row_magnitude_bits(w, h->features);
         const int length = bits ? 32 - __builtin_clz(bits) : 0;
         const int t = length > 15 ? length - 14 : 1;
         const int32_t half = 1 << (t - 1);
-        for (const int32_t *end = w + 4 * (size_t)groups; w != end; w += 4, s += 4) {
-            s[0] = shadow_value(w[0], half, t);
-            s[1] = shadow_value(w[2], half, t);
-            s[2] = shadow_value(w[1], half, t);
-            s[3] = shadow_value(w[3], half, t);
+        for (const int32_t *end = w + 4 * (size_t)groups; w != end; w += 4, s += 8) {
+            s[0] = mfl_head_pair(shadow_value(w[0], half, t), shadow_value(w[2], half, t));
+            s[4] = mfl_head_pair(shadow_value(w[1], half, t), shadow_value(w[3], half, t));
         }
         const uint16_t left = (uint16_t)(h->features - 4 * groups); /* a partial last group, zero-padded */
-        for (uint16_t r = 0; left && r < 4; r++) {
-            s[r] = order[r] < left ? shadow_value(w[order[r]], half, t) : 0;
+        if (left) {
+            int32_t v[4];
+            for (int r = 0; r < 4; r++) {
+                v[r] = order[r] < left ? shadow_value(w[order[r]], half, t) : 0;
+            }
+            s[0] = mfl_head_pair(v[0], v[1]);
+            s[4] = mfl_head_pair(v[2], v[3]);
         }
         scale[i] = (mfl_scale_t){h->feature_scale.m, h->feature_scale.e + t};
     }
 }
 
-/* Offsets x - zp of n features (a multiple of 4; from `valid` on they are
- * 0) in the shadow's order: x0, x2, x1, x3 for each group of four. */
-static void feature_offsets(const int8_t *x, uint16_t n, uint16_t valid, int32_t zp, int16_t *xt)
+/* Offsets x - zp of the features (zero-padded to the shadow's width) as
+ * pairs in the shadow's order: (x0, x2), (x1, x3) for each group of four. */
+static void feature_offsets(const int8_t *x, uint16_t features, int32_t zp, uint32_t *xp)
 {
     static const uint8_t order[4] = {0, 2, 1, 3};
     uint16_t j = 0;
 #if MFL_HAVE_DSP
+    const uint16_t full = features & (uint16_t)~3u;
     const int32_t minus_zp = mfl_dsp_offset_pair(-zp);
-    for (; j + 4 <= valid; j += 4) {
+    for (; j < full; j += 4) {
         const int32_t v = mfl_read_s8x4(x + j);
-        mfl_write_s16x2(xt + j, mfl_sxtab16(minus_zp, v));
-        mfl_write_s16x2(xt + j + 2, mfl_sxtab16_ror8(minus_zp, v));
+        *xp++ = (uint32_t)mfl_sxtab16(minus_zp, v);
+        *xp++ = (uint32_t)mfl_sxtab16_ror8(minus_zp, v);
     }
 #endif
-    for (; j < n; j += 4) {
+    for (; j < features; j += 4) {
+        int32_t v[4];
         for (int r = 0; r < 4; r++) {
-            xt[j + r] = (int16_t)(j + order[r] < valid ? x[j + order[r]] - zp : 0);
+            v[r] = j + order[r] < features ? x[j + order[r]] - zp : 0;
         }
+        *xp++ = mfl_head_pair(v[0], v[1]);
+        *xp++ = mfl_head_pair(v[2], v[3]);
     }
 }
 
-/* acc + a.bottom * b.bottom + a.top * b.top for two int16 pairs in memory. */
-static inline int32_t dot_pair(const int16_t *a, int32_t b, int32_t acc)
+/* s[r] = row r of a group of four interleaved rows w (pair p of row r at
+ * w[4p + r]) times xp over n (even) pairs: each pair of feature offsets is
+ * loaded once for the four rows, and one pointer walks all four. */
+static void dot_group(const uint32_t *w, const uint32_t *xp, uint16_t n, int32_t *s)
 {
-#if MFL_HAVE_DSP
-    return mfl_smlad(mfl_read_s16x2(a), b, acc);
-#else
-    return acc + a[0] * (int16_t)b + a[1] * (b >> 16);
-#endif
-}
-
-static inline int32_t read_pair(const int16_t *p)
-{
-    return (int32_t)(((uint32_t)(uint16_t)p[1] << 16) | (uint16_t)p[0]);
-}
-
-/* s[r] = row w[r] times xt over n (a multiple of 4) values, r < 4: four
- * values per pass to halve the loop's overhead. */
-static void dot_rows4(const int16_t *const *w, const int16_t *xt, uint16_t n, int32_t *s)
-{
-    const int16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (const int16_t *end = xt + n; xt != end; xt += 4, w0 += 4, w1 += 4, w2 += 4, w3 += 4) {
-        const int32_t x = read_pair(xt), y = read_pair(xt + 2);
-        a0 = dot_pair(w0, x, a0);
-        a1 = dot_pair(w1, x, a1);
-        a2 = dot_pair(w2, x, a2);
-        a3 = dot_pair(w3, x, a3);
-        a0 = dot_pair(w0 + 2, y, a0);
-        a1 = dot_pair(w1 + 2, y, a1);
-        a2 = dot_pair(w2 + 2, y, a2);
-        a3 = dot_pair(w3 + 2, y, a3);
+    for (const uint32_t *end = xp + n; xp != end;) {
+        uint32_t x, y, u, v;
+        mfl_head_load2(&xp, &x, &y);
+        mfl_head_load2(&w, &u, &v);
+        a0 = mfl_head_smlad(u, x, a0);
+        a1 = mfl_head_smlad(v, x, a1);
+        mfl_head_load2(&w, &u, &v);
+        a2 = mfl_head_smlad(u, x, a2);
+        a3 = mfl_head_smlad(v, x, a3);
+        mfl_head_load2(&w, &u, &v);
+        a0 = mfl_head_smlad(u, y, a0);
+        a1 = mfl_head_smlad(v, y, a1);
+        mfl_head_load2(&w, &u, &v);
+        a2 = mfl_head_smlad(u, y, a2);
+        a3 = mfl_head_smlad(v, y, a3);
     }
     s[0] = a0;
     s[1] = a1;
     s[2] = a2;
     s[3] = a3;
-}
-
-/* s[0..1] = rows w[0] and w[1] times xt over n (a multiple of 4) values:
- * the last pair of a head whose units are 2 more than a multiple of 4. */
-static void dot_rows2(const int16_t *const *w, const int16_t *xt, uint16_t n, int32_t *s)
-{
-    const int16_t *w0 = w[0], *w1 = w[1];
-    int32_t a0 = 0, a1 = 0;
-    for (const int16_t *end = xt + n; xt != end; xt += 4, w0 += 4, w1 += 4) {
-        const int32_t x = read_pair(xt), y = read_pair(xt + 2);
-        a0 = dot_pair(w0, x, a0);
-        a1 = dot_pair(w1, x, a1);
-        a0 = dot_pair(w0 + 2, y, a0);
-        a1 = dot_pair(w1 + 2, y, a1);
-    }
-    s[0] = a0;
-    s[1] = a1;
 }
 
 /* b + acc * s, saturated, for an int32 sum (rows of up to 256 values):
@@ -177,36 +164,28 @@ static inline int32_t logit32(int32_t b, mfl_scale_t s, int32_t acc)
 #endif
 }
 
-/* z[i + r] for the `count` (1..4) rows from i over xt: int32 sums for
- * rows of up to CHUNK values, int64 sums of int32 chunks (and
- * mfl_scale_apply, ties away from zero) for wider ones. */
-static void logits_of_rows(const mfl_head_t *h, const int16_t *w16, size_t width, const mfl_scale_t *scale,
-                           const int16_t *xt, uint16_t i, int count, int32_t *z)
+/* z[i + r] for the `count` (1..4) units of the group from unit i (w: the
+ * group's interleaved rows): int32 sums for rows of up to CHUNK pairs,
+ * int64 sums of int32 chunks (and mfl_scale_apply, ties away from zero)
+ * for wider ones. */
+static void logits_of_group(const mfl_head_t *h, const uint32_t *w, size_t pairs, const mfl_scale_t *scale,
+                            const uint32_t *xp, uint16_t i, int count, int32_t *z)
 {
-    enum { CHUNK = 256 }; /* values per int32 sum (see the bounds above) */
-    const int16_t *rows[4];
-    for (int r = 0; r < 4; r++) {
-        rows[r] = w16 + (size_t)(i + (r < count ? r : 0)) * width; /* a short group repeats its first row */
-    }
+    enum { CHUNK = 128 }; /* pairs per int32 sum (see the bounds above) */
     int32_t s[4];
-    if (width <= CHUNK) {
-        if (count <= 2) {
-            dot_rows2(rows, xt, (uint16_t)width, s);
-        } else {
-            dot_rows4(rows, xt, (uint16_t)width, s);
-        }
+    if (pairs <= CHUNK) {
+        dot_group(w, xp, (uint16_t)pairs, s);
         for (int r = 0; r < count; r++) {
             z[i + r] = logit32(h->b[i + r], scale[i + r], s[r]);
         }
         return;
     }
     int64_t acc[4] = {0, 0, 0, 0};
-    for (size_t j0 = 0; j0 < width; j0 += CHUNK) {
-        const uint16_t n = (uint16_t)(width - j0 < CHUNK ? width - j0 : CHUNK);
-        dot_rows4(rows, xt + j0, n, s);
+    for (size_t p0 = 0; p0 < pairs; p0 += CHUNK) {
+        const uint16_t n = (uint16_t)(pairs - p0 < CHUNK ? pairs - p0 : CHUNK);
+        dot_group(w + 4 * p0, xp + p0, n, s);
         for (int r = 0; r < 4; r++) {
             acc[r] += s[r];
-            rows[r] += n;
         }
     }
     for (int r = 0; r < count; r++) {
@@ -214,13 +193,13 @@ static void logits_of_rows(const mfl_head_t *h, const int16_t *w16, size_t width
     }
 }
 
-void mfl_head_shadow_logits(const mfl_head_t *h, const int16_t *w16, const mfl_scale_t *scale, const int8_t *x,
-                            int16_t *xt, int32_t *z)
+void mfl_head_shadow_logits(const mfl_head_t *h, const uint32_t *w16, const mfl_scale_t *scale, const int8_t *x,
+                            uint32_t *xp, int32_t *z)
 {
-    const size_t width = mfl_head_shadow_width(h->features);
-    feature_offsets(x, (uint16_t)width, h->features, h->feature_zp, xt);
+    const size_t pairs = mfl_head_shadow_width(h->features) / 2;
+    feature_offsets(x, h->features, h->feature_zp, xp);
     for (uint16_t i = 0; i < h->units; i += 4) {
         const int count = h->units - i < 4 ? h->units - i : 4;
-        logits_of_rows(h, w16, width, scale, xt, i, count, z);
+        logits_of_group(h, w16 + (size_t)i * pairs, pairs, scale, xp, i, count, z);
     }
 }

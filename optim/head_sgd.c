@@ -11,8 +11,7 @@
  *    on Armv7E-M), |.| <= 2^15 * 255 * 64 < 2^29, int32;
  *  - the step lr * s_x / B * 2^(24 - 15) is one mfl_scale_t applied to it.
  */
-#include "dsp.h" /* device/kernels: SMLAD, or its C emulation on hosts */
-#include "head_internal.h"
+#include "head_internal.h" /* and device/kernels/dsp.h: SMLAD, QSUB, or their C emulation on hosts */
 #include "mfl/error.h"
 #include "mfl/quant.h"
 
@@ -24,8 +23,8 @@ static int32_t sat32(int64_t v)
 /* The step's scratch (mfl_head_step_scratch_size), 4-byte aligned parts. */
 typedef struct {
     int16_t *g;         /* [units][stride] */
-    int16_t *w16;       /* [units][shadow width] */
-    int16_t *xt;        /* [shadow width]: one sample's feature offsets */
+    uint32_t *w16;      /* [units][shadow width / 2] pairs */
+    uint32_t *xp;       /* [shadow width / 2]: one sample's feature offsets, pairs */
     mfl_scale_t *scale; /* [units] */
 } scratch_t;
 
@@ -41,16 +40,16 @@ static size_t shadow_bytes(uint16_t rows, uint16_t features)
 
 size_t mfl_head_step_scratch_size(uint16_t units, uint16_t features, int batch)
 {
-    return grad_bytes(units, batch) + shadow_bytes((uint16_t)(units + 1u), features) +
-           (size_t)units * sizeof(mfl_scale_t);
+    return grad_bytes(units, batch) + shadow_bytes((uint16_t)mfl_head_shadow_rows(units), features) +
+           shadow_bytes(1, features) + (size_t)units * sizeof(mfl_scale_t);
 }
 
 static scratch_t scratch_parts(const mfl_head_t *h, int batch, void *scratch)
 {
     uint8_t *at = scratch;
-    const size_t g = grad_bytes(h->units, batch), w16 = shadow_bytes(h->units, h->features),
+    const size_t g = grad_bytes(h->units, batch), w16 = shadow_bytes((uint16_t)mfl_head_shadow_rows(h->units), h->features),
                  xt = shadow_bytes(1, h->features);
-    const scratch_t s = {(int16_t *)(void *)at, (int16_t *)(void *)(at + g), (int16_t *)(void *)(at + g + w16),
+    const scratch_t s = {(int16_t *)(void *)at, (uint32_t *)(void *)(at + g), (uint32_t *)(void *)(at + g + w16),
                          (mfl_scale_t *)(void *)(at + g + w16 + xt)};
     return s;
 }
@@ -65,7 +64,7 @@ static void logit_gradients(const mfl_head_t *h, const int8_t *const *x, const u
     int16_t p[MFL_HEAD_MAX_UNITS];
     mfl_head_shadow(h, s->w16, s->scale);
     for (int k = 0; k < batch; k++) {
-        mfl_head_shadow_logits(h, s->w16, s->scale, x[k], s->xt, z);
+        mfl_head_shadow_logits(h, s->w16, s->scale, x[k], s->xp, z);
         mfl_head_softmax(z, h->units, p);
         for (uint16_t i = 0; i < h->units; i++) {
             g[(size_t)i * (size_t)stride + (size_t)k] = (int16_t)(p[i] - (i == y[k] ? 32768 : 0));
@@ -78,19 +77,9 @@ static void logit_gradients(const mfl_head_t *h, const int8_t *const *x, const u
     }
 }
 
-/* acc + g.bottom * x[0] + g.top * x[1]: SMLAD on Armv7E-M. */
-static inline int32_t dot_pair(int32_t g, const int16_t *x, int32_t acc)
+static inline uint32_t read_pair(const int16_t *p)
 {
-#if MFL_HAVE_DSP
-    return mfl_smlad(g, mfl_read_s16x2(x), acc);
-#else
-    return acc + (int16_t)g * x[0] + (g >> 16) * x[1];
-#endif
-}
-
-static inline int32_t read_pair(const int16_t *p)
-{
-    return (int32_t)(((uint32_t)(uint16_t)p[1] << 16) | (uint16_t)p[0]);
+    return ((uint32_t)(uint16_t)p[1] << 16) | (uint16_t)p[0];
 }
 
 /* w - step, saturated, for |step| < 2^30. */
@@ -133,13 +122,16 @@ static inline int32_t fast_step(int32_t acc, int32_t m, int32_t round, int shift
     return ((int32_t)(((int64_t)acc * m) >> 32) + round) >> shift;
 }
 
-static int32_t general_step(const step_scale_t *t, int32_t acc)
+/* The change on either path, exact (ties away from zero off the fast
+ * path), held to +-2^33: any larger change saturates the weight anyway. */
+static int64_t general_step(const step_scale_t *t, int32_t acc)
 {
     if (t->fast) {
         return fast_step(acc, t->scale.m, t->round, t->shift);
     }
     const int64_t v = mfl_scale_apply(t->scale, acc);
-    return v > (1 << 29) ? (1 << 29) : v < -(1 << 29) ? -(1 << 29) : (int32_t)v; /* the weight saturates */
+    const int64_t limit = (int64_t)1 << 33;
+    return v > limit ? limit : v < -limit ? -limit : v;
 }
 
 /* round(gb * s), ties up, for a bias's batch sum |gb| <= 64 * 2^15:
@@ -164,38 +156,41 @@ typedef struct {
 /* One unit's row over n features, the default batch of 8 on the fast
  * path: the unit's eight gradients stay in four registers, and each
  * weight costs four SMLAD, one multiply and a saturating subtract. */
-static void row8_fast(const update_t *u, const int16_t *gi, const int16_t *xt, int32_t *w, uint16_t n)
+static void row8_fast(const update_t *u, const int16_t *gi, const uint32_t *xp, int32_t *w, uint16_t n)
 {
-    const int32_t g0 = read_pair(gi), g1 = read_pair(gi + 2), g2 = read_pair(gi + 4), g3 = read_pair(gi + 6);
+    const uint32_t g0 = read_pair(gi), g1 = read_pair(gi + 2), g2 = read_pair(gi + 4), g3 = read_pair(gi + 6);
     const int32_t m = u->step.scale.m, round = u->step.round;
     const int shift = u->step.shift;
-    for (int32_t *end = w + n; w != end; w++, xt += 8) {
-        int32_t acc = dot_pair(g0, xt, 0);
-        acc = dot_pair(g1, xt + 2, acc);
-        acc = dot_pair(g2, xt + 4, acc);
-        acc = dot_pair(g3, xt + 6, acc);
+    for (int32_t *end = w + n; w != end; w++) {
+        uint32_t x0, x1, x2, x3;
+        mfl_head_load2(&xp, &x0, &x1);
+        mfl_head_load2(&xp, &x2, &x3);
+        int32_t acc = mfl_head_smuad(g0, x0);
+        acc = mfl_head_smlad(g1, x1, acc);
+        acc = mfl_head_smlad(g2, x2, acc);
+        acc = mfl_head_smlad(g3, x3, acc);
         *w = sub_saturated(*w, fast_step(acc, m, round, shift));
     }
 }
 
-/* sum_k g_k x~_k over `stride` (even) samples. */
-static inline int32_t column_dot(const int16_t *g, const int16_t *xt, int stride)
+/* sum_k g_k x~_k over `half` pairs of samples. */
+static inline int32_t column_dot(const int16_t *g, const uint32_t *xp, int half)
 {
     int32_t acc = 0;
-    for (int k = 0; k < stride; k += 2) {
-        acc = dot_pair(read_pair(g + k), xt + k, acc);
+    for (int k = 0; k < half; k++) {
+        acc = mfl_head_smlad(read_pair(g + 2 * k), xp[k], acc);
     }
     return acc;
 }
 
 /* Any batch, any step scale, with the drift limit if set. */
-static void row_general(const update_t *u, const int16_t *gi, const int16_t *xt, int stride, int32_t *w,
+static void row_general(const update_t *u, const int16_t *gi, const uint32_t *xp, int half, int32_t *w,
                         uint16_t n, uint16_t unit, size_t first)
 {
     const mfl_scale_t to_w = u->w0 ? (mfl_scale_t){u->w0_scale[unit].m, u->w0_scale[unit].e + MFL_HEAD_FRAC}
                                    : (mfl_scale_t){0, 0};
-    for (uint16_t j = 0; j < n; j++, xt += stride) {
-        int32_t v = sub_saturated(w[j], general_step(&u->step, column_dot(gi, xt, stride)));
+    for (uint16_t j = 0; j < n; j++, xp += half) {
+        int32_t v = sat32((int64_t)w[j] - general_step(&u->step, column_dot(gi, xp, half)));
         if (u->w0) { /* within drift of the global weight W0 = w0 * s_w0 */
             const int64_t c = sat32(mfl_scale_apply(to_w, u->w0[first + j]));
             v = (int32_t)(v > c + u->drift ? c + u->drift : v < c - u->drift ? c - u->drift : v);
@@ -206,45 +201,46 @@ static void row_general(const update_t *u, const int16_t *gi, const int16_t *xt,
 
 #if MFL_HAVE_DSP
 /* Four features of samples k and k + 1 (at a and b) as the pairs
- * (x_k, x_k+1) of each feature: SXTAB16 unpacks and offsets each sample's
- * bytes 0, 2 and 1, 3, PKHBT/PKHTB pair the samples up. */
-static inline void transpose_4x2(const int8_t *a, const int8_t *b, int32_t minus_zp, int16_t *xt, int stride)
+ * (x_k, x_k+1) of each feature, `half` words apart: SXTAB16 unpacks and
+ * offsets each sample's bytes 0, 2 and 1, 3, PKHBT/PKHTB pair the samples
+ * up. */
+static inline void transpose_4x2(const int8_t *a, const int8_t *b, int32_t minus_zp, uint32_t *xp, int half)
 {
     const int32_t va = mfl_read_s8x4(a), vb = mfl_read_s8x4(b);
     const int32_t a02 = mfl_sxtab16(minus_zp, va), a13 = mfl_sxtab16_ror8(minus_zp, va);
     const int32_t b02 = mfl_sxtab16(minus_zp, vb), b13 = mfl_sxtab16_ror8(minus_zp, vb);
-    mfl_write_s16x2(xt, mfl_pkhbt16(a02, b02));
-    mfl_write_s16x2(xt + stride, mfl_pkhbt16(a13, b13));
-    mfl_write_s16x2(xt + 2 * stride, mfl_pkhtb16(b02, a02));
-    mfl_write_s16x2(xt + 3 * stride, mfl_pkhtb16(b13, a13));
+    xp[0] = (uint32_t)mfl_pkhbt16(a02, b02);
+    xp[half] = (uint32_t)mfl_pkhbt16(a13, b13);
+    xp[2 * half] = (uint32_t)mfl_pkhtb16(b02, a02);
+    xp[3 * half] = (uint32_t)mfl_pkhtb16(b13, a13);
 }
 #endif
 
-/* The batch's feature offsets for features [j0, j0 + n), transposed:
- * xt[j][k] = x[k][j0 + j] - zp, each feature's samples contiguous and
- * padded with 0 to the stride. */
-static void transpose_offsets(const int8_t *const *x, int batch, int stride, int32_t zp, uint16_t j0, uint16_t n,
-                              int16_t *xt)
+/* The batch's feature offsets for features [j0, j0 + n), transposed into
+ * pairs of samples: xp[j][k/2] = (x[k][j0 + j] - zp, x[k+1][j0 + j] - zp),
+ * `half` = stride / 2 words per feature, an odd batch's padding sample 0. */
+static void transpose_offsets(const int8_t *const *x, int batch, int half, int32_t zp, uint16_t j0, uint16_t n,
+                              uint32_t *xp)
 {
     uint16_t done = 0;
 #if MFL_HAVE_DSP
-    if (batch == stride) { /* an even batch: four features of two samples at a time */
+    if (batch == 2 * half) { /* an even batch: four features of two samples at a time */
         const int32_t minus_zp = mfl_dsp_offset_pair(-zp);
         done = n & (uint16_t)~3u;
         for (int k = 0; k < batch; k += 2) {
             const int8_t *a = x[k] + j0, *b = x[k + 1] + j0;
-            int16_t *col = xt + k;
-            for (uint16_t j = 0; j < done; j += 4, col += 4 * stride) {
-                transpose_4x2(a + j, b + j, minus_zp, col, stride);
+            uint32_t *col = xp + k / 2;
+            for (uint16_t j = 0; j < done; j += 4, col += 4 * half) {
+                transpose_4x2(a + j, b + j, minus_zp, col, half);
             }
         }
     }
 #endif
-    for (int k = 0; k < stride; k++) {
-        const int8_t *xk = k < batch ? x[k] + j0 : NULL;
-        int16_t *col = xt + (size_t)done * (size_t)stride + k;
-        for (uint16_t j = done; j < n; j++, col += stride) {
-            *col = xk ? (int16_t)(xk[j] - zp) : 0;
+    for (int k = 0; k < batch; k += 2) {
+        const int8_t *a = x[k] + j0, *b = k + 1 < batch ? x[k + 1] + j0 : NULL;
+        uint32_t *col = xp + (size_t)done * (size_t)half + k / 2;
+        for (uint16_t j = done; j < n; j++, col += half) {
+            *col = mfl_head_pair(a[j] - zp, b ? b[j] - zp : 0);
         }
     }
 }
@@ -253,21 +249,21 @@ static void update_weights(mfl_head_t *h, const int8_t *const *x, int batch, con
 {
     /* a chunk of features at a time: the batch's offsets transposed, then
      * every unit's row over the chunk */
-    enum { CHUNK_VALUES = 512 };
-    int16_t xt[CHUNK_VALUES];
-    const int stride = MFL_HEAD_GRAD_STRIDE(batch);
-    const uint16_t chunk = (uint16_t)(CHUNK_VALUES / stride);
+    enum { CHUNK_WORDS = 256 };
+    uint32_t xp[CHUNK_WORDS];
+    const int stride = MFL_HEAD_GRAD_STRIDE(batch), half = stride / 2;
+    const uint16_t chunk = (uint16_t)(CHUNK_WORDS / half);
     const int fast8 = stride == 8 && u->step.fast && !u->w0;
     for (uint16_t j0 = 0; j0 < h->features; j0 += chunk) {
         const uint16_t n = h->features - j0 < chunk ? (uint16_t)(h->features - j0) : chunk;
-        transpose_offsets(x, batch, stride, h->feature_zp, j0, n, xt);
+        transpose_offsets(x, batch, half, h->feature_zp, j0, n, xp);
         for (uint16_t i = 0; i < h->units; i++) {
             const int16_t *gi = g + (size_t)i * (size_t)stride;
             int32_t *w = h->w + (size_t)i * h->features + j0;
             if (fast8) {
-                row8_fast(u, gi, xt, w, n);
+                row8_fast(u, gi, xp, w, n);
             } else {
-                row_general(u, gi, xt, stride, w, n, i, (size_t)i * h->features + j0);
+                row_general(u, gi, xp, half, w, n, i, (size_t)i * h->features + j0);
             }
         }
     }

@@ -81,6 +81,12 @@ static inline int32_t mfl_smlabb(int32_t a, int32_t b, int32_t acc)
     return __smlabb(a, b, acc);
 }
 
+/* SMUAD: bottom(a) * bottom(b) + top(a) * top(b). */
+static inline int32_t mfl_smuad(int32_t a, int32_t b)
+{
+    return __smuad(a, b);
+}
+
 /* QADD: a + b saturated to [INT32_MIN, INT32_MAX]. */
 static inline int32_t mfl_qadd(int32_t a, int32_t b)
 {
@@ -145,6 +151,11 @@ static inline int32_t mfl_smlad(int32_t a, int32_t b, int32_t acc)
     return (int32_t)((uint32_t)acc + p0 + p1);
 }
 
+static inline int32_t mfl_smuad(int32_t a, int32_t b)
+{
+    return mfl_smlad(a, b, 0);
+}
+
 static inline int32_t mfl_smlabb(int32_t a, int32_t b, int32_t acc)
 {
     return (int32_t)((uint32_t)acc + (uint32_t)(mfl_dsp_lane(a, 0) * mfl_dsp_lane(b, 0)));
@@ -197,6 +208,25 @@ static inline int32_t mfl_pkhtb16(int32_t a, int32_t b)
     return r;
 #else
     return (int32_t)(((uint32_t)a & 0xFFFF0000u) | ((uint32_t)b >> 16));
+#endif
+}
+
+/* Two consecutive words at *p (one LDRD with post-increment on the target:
+ * GCC 12 keeps two loads and an add), advancing *p past them. *p must be
+ * word-aligned. */
+static inline void mfl_load2(const uint32_t **p, uint32_t *a, uint32_t *b)
+{
+#ifdef MFL_DSP_NATIVE
+    const uint32_t *q = *p;
+    uint32_t x, y;
+    __asm__("ldrd %0, %1, [%2], #8" : "=r"(x), "=r"(y), "+r"(q) : "m"(*(const uint32_t(*)[2])q));
+    *a = x;
+    *b = y;
+    *p = q;
+#else
+    *a = (*p)[0];
+    *b = (*p)[1];
+    *p += 2;
 #endif
 }
 

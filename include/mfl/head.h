@@ -88,8 +88,8 @@ int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, i
                       void *scratch, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift);
 
 /* Bytes of scratch mfl_head_sgd_step needs for this head and batch:
- * 2 units MFL_HEAD_GRAD_STRIDE(batch) + 2 (units + 1) features (rounded
- * up to a multiple of 4) + 8 units. */
+ * 2 units MFL_HEAD_GRAD_STRIDE(batch) + 2 (units rounded up to a multiple
+ * of 4, plus 1) (features rounded up to a multiple of 4) + 8 units. */
 size_t mfl_head_step_scratch_size(uint16_t units, uint16_t features, int batch);
 
 /*
