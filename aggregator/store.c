@@ -12,6 +12,7 @@
 struct mfl_store {
     sqlite3 *db;
     sqlite3_stmt *get_device, *accept_counter, *accept_insert, *find_digest;
+    sqlite3_stmt *begin, *commit, *rollback; /* an update's transaction, compiled once */
     int64_t pending; /* rows in `pending`, kept in step with commits; -1 = count them */
     int64_t pending_devices; /* devices with a row in `pending`, likewise */
 };
@@ -111,7 +112,10 @@ int mfl_store_open(const char *data_dir, int durability, mfl_store_t **out)
                                       "VALUES (?,?,?,?,?)", -1, &s->accept_insert, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(s->db, "SELECT digest FROM pending WHERE device = ?1 AND counter = ?2 UNION ALL "
                                       "SELECT digest FROM accepted WHERE device = ?1 AND counter = ?2", -1,
-                               &s->find_digest, NULL) != SQLITE_OK) {
+                               &s->find_digest, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, "BEGIN IMMEDIATE", -1, &s->begin, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, "COMMIT", -1, &s->commit, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, "ROLLBACK", -1, &s->rollback, NULL) != SQLITE_OK) {
             err = fail(s, "schema");
         }
     }
@@ -130,6 +134,9 @@ void mfl_store_close(mfl_store_t *s)
         sqlite3_finalize(s->accept_counter);
         sqlite3_finalize(s->accept_insert);
         sqlite3_finalize(s->find_digest);
+        sqlite3_finalize(s->begin);
+        sqlite3_finalize(s->commit);
+        sqlite3_finalize(s->rollback);
         sqlite3_close(s->db);
         free(s);
     }
@@ -265,13 +272,21 @@ static int step_insert(mfl_store_t *s, const mfl_store_update_t *u)
     return err;
 }
 
+/* Steps a prepared statement without results once: its result code. */
+static int run_once(sqlite3_stmt *st)
+{
+    const int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc;
+}
+
 int mfl_store_accept_update(mfl_store_t *s, const mfl_store_update_t *u, int *outcome, uint64_t *last_counter)
 {
     if (!s || !u || !outcome || !last_counter || u->counter == 0 || u->counter > INT64_MAX ||
         u->base_version > INT64_MAX || u->len > INT32_MAX || u->device_len > INT32_MAX) {
         return MFL_ERR_INVALID_ARG; /* SQLite integers are signed 64-bit */
     }
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    if (run_once(s->begin) != SQLITE_DONE) {
         return fail(s, "begin");
     }
     sqlite3_reset(s->accept_counter);
@@ -286,10 +301,10 @@ int mfl_store_accept_update(mfl_store_t *s, const mfl_store_update_t *u, int *ou
     sqlite3_reset(s->accept_counter);
     err = err || !taken ? err : step_insert(s, u);
     if (err || !taken) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        run_once(s->rollback);
         return err ? err : mfl_store_prior(s, u, outcome, last_counter); /* not taken: why */
     }
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (run_once(s->commit) != SQLITE_DONE) {
         s->pending = s->pending_devices = -1;
         return fail(s, "commit");
     }

@@ -187,10 +187,16 @@ void agg_update_finish(agg_state_t *s, const agg_pending_t *p, int verify_err, a
     if (err) {
         return refuse(s, out, c, code_for(err), mfl_strerror(err));
     }
-    /* a stored update's retransmission is "duplicate" whatever has changed
-     * since (the version, the head): its checks were passed when it came */
     mfl_store_update_t rec = {c->kid, c->kid_len, u.counter, u.base_version, {0}, p->msg, p->len};
     agg_sha256(c->payload, c->payload_len, rec.digest);
+    const int stale = u.base_version > s->version || s->version - u.base_version > s->cfg.max_staleness;
+    double norm = 0.0;
+    const char *why = stale ? NULL : delta_problem(s, s->delta, &norm);
+    if (!stale && !why) { /* the store tells a spent counter apart in the same transaction */
+        return commit(s, &rec, &u, norm, out);
+    }
+    /* a stored update's retransmission is "duplicate" whatever has changed
+     * since (the version, the head): its checks were passed when it came */
     int outcome = MFL_STORE_NEW;
     uint64_t last = 0;
     err = mfl_store_prior(s->store, &rec, &outcome, &last);
@@ -200,18 +206,13 @@ void agg_update_finish(agg_state_t *s, const agg_pending_t *p, int verify_err, a
     if (outcome != MFL_STORE_NEW) {
         return answer_spent(s, &rec, &u, outcome, last, out);
     }
-    if (u.base_version > s->version || s->version - u.base_version > s->cfg.max_staleness) {
+    if (stale) {
         s->rejected++;
         agg_log("update_stale", "device=%.*s base=%llu version=%llu", (int)c->kid_len, (const char *)c->kid,
                 (unsigned long long)u.base_version, (unsigned long long)s->version);
         return receipt(s, out, 412, &u, MFL_RECEIPT_STALE, last);
     }
-    double norm = 0.0;
-    const char *why = delta_problem(s, s->delta, &norm);
-    if (why) {
-        return refuse(s, out, c, 400, why);
-    }
-    commit(s, &rec, &u, norm, out);
+    refuse(s, out, c, 400, why);
 }
 
 void agg_handle_update(agg_state_t *s, const uint8_t *identity, size_t identity_len, const uint8_t *msg,

@@ -36,15 +36,11 @@ static uint32_t row_magnitude_bits(const int32_t *w, uint16_t n)
     return bits;
 }
 
-/* round(w / 2^t) for t >= 1, ties up; a saturated master weight near
- * INT32_MAX rounds down instead (QADD saturates). */
-static inline int32_t shadow_value(int32_t w, int32_t half, int t)
+/* round(w / 2^t) for t >= 1, ties up, as floor((floor(w / 2^(t-1)) + 1) / 2):
+ * no intermediate can overflow, even for a saturated master weight. */
+static inline int32_t shadow_value(int32_t w, int t)
 {
-#if MFL_HAVE_DSP
-    return mfl_qadd(w, half) >> t;
-#else
-    return (int32_t)(((int64_t)w + half) >> t);
-#endif
+    return ((w >> (t - 1)) + 1) >> 1;
 }
 
 void mfl_head_shadow(const mfl_head_t *h, uint32_t *w16, mfl_scale_t *scale)
@@ -68,16 +64,15 @@ void mfl_head_shadow(const mfl_head_t *h, uint32_t *w16, mfl_scale_t *scale)
         const uint32_t bits = row_magnitude_bits(w, h->features);
         const int length = bits ? 32 - __builtin_clz(bits) : 0;
         const int t = length > 15 ? length - 14 : 1;
-        const int32_t half = 1 << (t - 1);
         for (const int32_t *end = w + 4 * (size_t)groups; w != end; w += 4, s += 8) {
-            s[0] = mfl_head_pair(shadow_value(w[0], half, t), shadow_value(w[2], half, t));
-            s[4] = mfl_head_pair(shadow_value(w[1], half, t), shadow_value(w[3], half, t));
+            s[0] = mfl_head_pair(shadow_value(w[0], t), shadow_value(w[2], t));
+            s[4] = mfl_head_pair(shadow_value(w[1], t), shadow_value(w[3], t));
         }
         const uint16_t left = (uint16_t)(h->features - 4 * groups); /* a partial last group, zero-padded */
         if (left) {
             int32_t v[4];
             for (int r = 0; r < 4; r++) {
-                v[r] = order[r] < left ? shadow_value(w[order[r]], half, t) : 0;
+                v[r] = order[r] < left ? shadow_value(w[order[r]], t) : 0;
             }
             s[0] = mfl_head_pair(v[0], v[1]);
             s[4] = mfl_head_pair(v[2], v[3]);
@@ -141,9 +136,10 @@ static void dot_group(const uint32_t *w, const uint32_t *xp, uint16_t n, int32_t
 
 /* b + acc * s, saturated, for an int32 sum (rows of up to 256 values):
  * the high word of acc * m, shifted by e + 1 (= 32 - (31 - e)) to Q8.24,
- * which truncates below 2^(e+1-24) of a logit: for every head's scale
- * (s_x 2^t < 2^8) under 2^-16 in real terms, far below the Q0.15 of the
- * probabilities the logits feed. */
+ * which truncates below 2^(e+1) Q8.24 units (under 4 s_x 2^t, as s =
+ * s_x 2^t >= 2^(e-1)): no more than the shadow's rounding of the weights
+ * (up to 2^(t-1) each) costs over eight feature steps, and below 2^-16 of
+ * a logit whenever s_x 2^t < 2^7. */
 static inline int32_t logit32(int32_t b, mfl_scale_t s, int32_t acc)
 {
     const int32_t hi = (int32_t)(((int64_t)acc * s.m) >> 32);

@@ -38,7 +38,7 @@ void mfl_head_from_quantized(mfl_head_t *h, const mfl_head_q_t *q)
 typedef struct {
     uint32_t m;           /* M << t, in [2^30, 2^31] (2^31: a row holding INT32_MIN) */
     uint32_t half;        /* floor(M / 2) << t */
-    uint32_t reciprocal;  /* floor((2^62 - 1) / (M << t)), in [2^31, 2^32) */
+    uint32_t reciprocal;  /* floor((2^62 - 1) / (M << t)), in [2^31 - 1, 2^32) */
     int t;
 } row_quantizer_t;
 
@@ -81,40 +81,66 @@ static uint32_t row_max_abs(const int32_t *w, int n)
     return max_abs ? max_abs : 1; /* an all-zero row: any scale represents it */
 }
 
-#define ZERO_ROW_SHIFT (-15) /* a zero row's multiplier: r in [2^-16, 2^-15) */
-
 typedef struct {
-    mfl_scale_t scale;      /* s_w */
+    mfl_scale_t scale;      /* s_w = max|W| / 127 * 2^k */
     mfl_scale_t multiplier; /* s_x s_w / output_scale, within the kernel's shift range */
-    int zero;               /* the row's weights quantize to 0 (see below) */
+    int k;                  /* how far the scale was raised (0: the row's own) */
 } row_form_t;
 
-/* A row's scale and multiplier from max|W|. A multiplier below the
- * kernel's range (r < 2^-32) would scale a row's largest accumulator
- * (127 * 255 * 4096 < 2^27) to under 1/32 of an output step: the row is
- * then given zero weights and its scale raised until the multiplier is in
- * [2^-16, 2^-15), where the int32 bias holds b to 2^-16 of an output step
- * (saturating only beyond 2^15 steps, where the int8 output is clamped
- * anyway). Returns MFL_ERR_INVALID_ARG for a multiplier above the range. */
-static int row_form(const mfl_head_t *h, uint32_t max_abs, row_form_t *f)
+/* The bias b (Q8.24) in units of s_x s_w, saturated to int64. */
+static int64_t bias_in(const mfl_head_t *h, mfl_scale_t s_w, int32_t b)
 {
-    /* s_w = max|W| / 2^24 / 127 */
+    const mfl_scale_t to_bias = mfl_scale_div(mfl_scale_from_int(1, MFL_HEAD_FRAC), mfl_scale_mul(h->feature_scale, s_w));
+    return mfl_scale_apply(to_bias, b);
+}
+
+/* A row's scale and multiplier from max|W| and its bias. The scale is
+ * max|W| / 127, raised by the least power of two 2^k that brings the
+ * multiplier up into the kernel's range (a row near zero, whose weights
+ * would then move the output by under 1/32 of a step) and lets the int32
+ * bias hold b (a row whose bias is large against s_x s_w); the weights are
+ * then quantized on the raised scale. Returns MFL_ERR_INVALID_ARG for a
+ * multiplier above the range. */
+static int row_form(const mfl_head_t *h, uint32_t max_abs, int32_t b, row_form_t *f)
+{
     f->scale = mfl_scale_div(mfl_scale_from_int(max_abs, MFL_HEAD_FRAC), mfl_scale_from_int(127, 0));
     f->multiplier = mfl_scale_div(mfl_scale_mul(h->feature_scale, f->scale), h->output_scale);
-    f->zero = f->multiplier.m != 0 && f->multiplier.e < MFL_QUANT_SHIFT_MIN;
-    if (f->zero) {
-        const int32_t up = ZERO_ROW_SHIFT - f->multiplier.e;
-        f->scale.e += up;
-        f->multiplier.e += up;
+    f->k = f->multiplier.m != 0 && f->multiplier.e < MFL_QUANT_SHIFT_MIN ? MFL_QUANT_SHIFT_MIN - f->multiplier.e : 0;
+    for (;;) {
+        const mfl_scale_t s_w = {f->scale.m, f->scale.e + f->k};
+        const int64_t bias = bias_in(h, s_w, b);
+        if ((bias <= INT32_MAX && bias >= INT32_MIN) || f->multiplier.e + f->k > MFL_QUANT_SHIFT_MAX) {
+            break;
+        }
+        f->k++;
     }
+    f->scale.e += f->k;
+    f->multiplier.e += f->k;
     return f->multiplier.m != 0 && f->multiplier.e > MFL_QUANT_SHIFT_MAX ? MFL_ERR_INVALID_ARG : 0;
+}
+
+/* round(127 w / (max_abs 2^k)), ties away from zero, for k >= 1: |w| <=
+ * max_abs, so k >= 8 gives 0, and below that one 64-bit division (a rare
+ * path: rows raised by row_form). */
+static void quantize_row_raised(const int32_t *w, int8_t *q, int n, uint32_t max_abs, int k)
+{
+    for (int j = 0; j < n; j++) {
+        if (k >= 8) {
+            q[j] = 0;
+            continue;
+        }
+        const uint64_t a = w[j] < 0 ? (uint64_t)0 - (uint64_t)(int64_t)w[j] : (uint64_t)w[j];
+        const uint64_t d = (uint64_t)max_abs << k;
+        const int32_t v = (int32_t)((127u * a + d / 2) / d);
+        q[j] = (int8_t)(w[j] < 0 ? -v : v);
+    }
 }
 
 int mfl_head_requantize(const mfl_head_t *h, mfl_head_q_t *q)
 {
     row_form_t f;
     for (uint16_t i = 0; i < h->units; i++) { /* all rows in range before anything is written */
-        if (row_form(h, row_max_abs(h->w + (size_t)i * h->features, h->features), &f) != 0) {
+        if (row_form(h, row_max_abs(h->w + (size_t)i * h->features, h->features), h->b[i], &f) != 0) {
             return MFL_ERR_INVALID_ARG;
         }
     }
@@ -122,20 +148,15 @@ int mfl_head_requantize(const mfl_head_t *h, mfl_head_q_t *q)
         const int32_t *w = h->w + (size_t)i * h->features;
         int8_t *qw = q->w + (size_t)i * h->features;
         const uint32_t max_abs = row_max_abs(w, h->features);
-        (void)row_form(h, max_abs, &f);
-        if (f.zero) {
-            for (int j = 0; j < h->features; j++) {
-                qw[j] = 0;
-            }
-        } else {
+        (void)row_form(h, max_abs, h->b[i], &f);
+        if (f.k == 0) {
             const row_quantizer_t rq = row_quantizer(max_abs);
             quantize_row(&rq, w, qw, h->features);
+        } else {
+            quantize_row_raised(w, qw, h->features, max_abs, f.k);
         }
         q->scale[i] = f.scale;
-        /* bias = b / 2^24 / (s_x s_w) */
-        const mfl_scale_t to_bias =
-            mfl_scale_div(mfl_scale_from_int(1, MFL_HEAD_FRAC), mfl_scale_mul(h->feature_scale, f.scale));
-        q->bias[i] = sat32(mfl_scale_apply(to_bias, h->b[i]));
+        q->bias[i] = sat32(bias_in(h, f.scale, h->b[i])); /* b / 2^24 / (s_x s_w) */
         q->multiplier[i] = f.multiplier.m;
         q->shift[i] = f.multiplier.m ? f.multiplier.e : 0;
     }

@@ -23,7 +23,7 @@ static int32_t sat32(int64_t v)
 /* The step's scratch (mfl_head_step_scratch_size), 4-byte aligned parts. */
 typedef struct {
     int16_t *g;         /* [units][stride] */
-    uint32_t *w16;      /* [units][shadow width / 2] pairs */
+    uint32_t *w16;      /* [shadow rows][shadow width / 2] pairs, four rows interleaved */
     uint32_t *xp;       /* [shadow width / 2]: one sample's feature offsets, pairs */
     mfl_scale_t *scale; /* [units] */
 } scratch_t;
@@ -143,7 +143,8 @@ static int64_t bias_step(mfl_scale_t s, int32_t gb)
     if (sh >= 1 && sh <= 62) {
         return ((int64_t)gb * s.m + ((int64_t)1 << (sh - 1))) >> sh;
     }
-    return mfl_scale_apply(s, gb);
+    const int64_t v = mfl_scale_apply(s, gb), limit = (int64_t)1 << 33; /* larger saturates the bias anyway */
+    return v > limit ? limit : v < -limit ? -limit : v;
 }
 
 typedef struct {
@@ -272,7 +273,8 @@ static void update_weights(mfl_head_t *h, const int8_t *const *x, int batch, con
 int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch, mfl_scale_t lr,
                       void *scratch, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift)
 {
-    if (batch < 1 || batch > MFL_HEAD_MAX_BATCH || h->units > MFL_HEAD_MAX_UNITS) {
+    if (batch < 1 || batch > MFL_HEAD_MAX_BATCH || h->units < 1 || h->units > MFL_HEAD_MAX_UNITS ||
+        h->features < 1 || h->features > MFL_HEAD_MAX_FEATURES || (drift > 0 && w0 && !w0_scale)) {
         return MFL_ERR_INVALID_ARG;
     }
     for (int k = 0; k < batch; k++) {

@@ -185,7 +185,6 @@ static inline int32_t mfl_smlatt(int32_t a, int32_t b, int32_t acc)
 
 #endif /* MFL_DSP_NATIVE */
 
-/* Four int8 from any address (Cortex-M4's LDR accepts unaligned ones). */
 /* PKHBT a, b, LSL #16: the bottom lanes of a and b, as bottom and top.
  * PKHTB a, b, ASR #16: the top lanes of b and a, as bottom and top.
  * Written out on the target: GCC 12 does not match the C form. */
@@ -216,7 +215,7 @@ static inline int32_t mfl_pkhtb16(int32_t a, int32_t b)
  * word-aligned. */
 static inline void mfl_load2(const uint32_t **p, uint32_t *a, uint32_t *b)
 {
-#ifdef MFL_DSP_NATIVE
+#if defined(MFL_DSP_NATIVE) && defined(__thumb2__) /* A32's LDRD wants an even register pair */
     const uint32_t *q = *p;
     uint32_t x, y;
     __asm__("ldrd %0, %1, [%2], #8" : "=r"(x), "=r"(y), "+r"(q) : "m"(*(const uint32_t(*)[2])q));
@@ -230,6 +229,7 @@ static inline void mfl_load2(const uint32_t **p, uint32_t *a, uint32_t *b)
 #endif
 }
 
+/* Four int8 from any address (Cortex-M4's LDR accepts unaligned ones). */
 static inline int32_t mfl_read_s8x4(const int8_t *p)
 {
     int32_t v;

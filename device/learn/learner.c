@@ -101,7 +101,9 @@ static void load_model_head(mfl_learner_t *l)
 }
 
 /* An installed global head: the master from its int8 weights and Q8.24
- * biases, then the kernel's form requantized from the master. */
+ * biases, then the kernel's form requantized from the master. Should that
+ * fail, the int8 head stays marked stale, so that inference reports it
+ * rather than running a half-written head. */
 static int load_installed_head(mfl_learner_t *l)
 {
     const size_t n = (size_t)l->head.units * l->head.features;
@@ -112,7 +114,9 @@ static int load_installed_head(mfl_learner_t *l)
     }
     mfl_head_from_quantized(&l->head, &l->q);
     memcpy(l->head.b, l->b0, (size_t)l->head.units * 4);
-    return mfl_head_requantize(&l->head, &l->q);
+    const int err = mfl_head_requantize(&l->head, &l->q);
+    l->int8_stale = err != 0;
+    return err;
 }
 
 static int load_global_head(mfl_learner_t *l)

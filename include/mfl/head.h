@@ -75,14 +75,18 @@ void mfl_head_softmax(int32_t *z, int units, int16_t *p);
  * start of the step), probabilities and gradients in Q0.15
  * (mfl_head_softmax), and each weight's batch sum an int32 of paired
  * 16-bit products (|sum| < 2^15 * 255 * 64 < 2^29). Each change rounds to
- * nearest in Q8.24 (ties up); weights and biases saturate.
+ * nearest in Q8.24 (ties up for the usual learning rates, whose step scale
+ * is below 2^-1; ties away from zero otherwise); weights and biases
+ * saturate.
  * scratch: the caller's, mfl_head_step_scratch_size() bytes, 4-byte
  * aligned; it starts with the logit gradients [unit][sample] in int16
  * Q0.15, MFL_HEAD_GRAD_STRIDE(batch) per unit (a padding sample of an odd
  * batch is 0), which the step leaves there. If w0/w0_scale are given (the global int8
  * head and its row scales), weights are kept within drift (Q8.24, > 0) of
- * it. Returns 0 or MFL_ERR_INVALID_ARG (batch out of range, too many units,
- * a label out of range), the head then unchanged.
+ * it (w0_scale is then required). Returns 0 or MFL_ERR_INVALID_ARG (batch
+ * outside 1..MFL_HEAD_MAX_BATCH, units outside 1..MFL_HEAD_MAX_UNITS,
+ * features outside 1..MFL_HEAD_MAX_FEATURES, a label out of range, w0
+ * without w0_scale), the head then unchanged.
  */
 int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch, mfl_scale_t lr,
                       void *scratch, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift);
@@ -95,12 +99,13 @@ size_t mfl_head_step_scratch_size(uint16_t units, uint16_t features, int batch);
 /*
  * Requantizes the master into q: per unit, scale s_w = max|W| / 127,
  * w = round(W / s_w) (ties away from zero), bias = round(b / (s_x s_w)),
- * multiplier = s_x s_w / output_scale. A row whose multiplier would fall
- * below the kernel's range (a row near zero: its weights move the output by
- * under 1/32 of an int8 step) gets zero weights and a scale that puts its
- * multiplier at 2^-16, where the bias keeps 16 fractional bits. Returns 0, or MFL_ERR_INVALID_ARG if a multiplier
- * is above the kernel's range (outputs scaled beyond 2^30), q then
- * untouched.
+ * multiplier = s_x s_w / output_scale. Where that multiplier would fall
+ * below the kernel's range (a row near zero: its weights move the output
+ * by under 1/32 of an int8 step) or the bias would not fit int32, s_w is
+ * raised by the least power of two that fixes both and the weights are
+ * quantized on it (a row near zero then gets zero weights and keeps its
+ * bias). Returns 0, or MFL_ERR_INVALID_ARG if a multiplier is above the
+ * kernel's range (outputs scaled beyond 2^30), q then untouched.
  */
 int mfl_head_requantize(const mfl_head_t *h, mfl_head_q_t *q);
 

@@ -174,7 +174,7 @@ static void test_fixed_point_matches_float_reference(void **state)
 
     /* fixed point, from a zero head */
     int32_t w[10 * 32] = {0}, b[10] = {0};
-    static int32_t g[1024]; /* the step's scratch: 2 * 10 * 8 + 2 * 11 * 32 + 8 * 10 bytes */
+    static int32_t g[1024]; /* the step's scratch: 2 * 10 * 8 + 2 * 13 * 32 + 8 * 10 bytes */
     assert_true(mfl_head_step_scratch_size(10, 32, BATCH) <= sizeof(g));
     mfl_head_t hf = {.units = (uint16_t)units, .features = f, .feature_zp = m->tensors[op->inputs[0]].zero_point,
                      .feature_scale = {hr->feature_scale_m, hr->feature_scale_e},

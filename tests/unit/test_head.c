@@ -54,7 +54,7 @@ typedef struct {
 
 /* A random head whose logits stay within about +-16 (real), as a trained
  * head's do: weights scaled to the features' size. */
-static void random_case(case_t *c, int trial)
+static void random_case(case_t *c, int trial, int saturate)
 {
     const uint16_t units = (uint16_t)(trial % 5 == 0 ? range(1, 3) : range(2, MAX_UNITS));
     const uint16_t features = (uint16_t)(trial % 3 == 0 ? range(257, MAX_FEATURES) : range(1, 256));
@@ -67,6 +67,11 @@ static void random_case(case_t *c, int trial)
     for (int i = 0; i < units * features; i++) {
         c->w[i] = (int32_t)((((double)next() / 4294967296.0) * 2.0 - 1.0) * wmax * 16777216.0);
         c->w0[i] = (int8_t)range(-127, 127);
+    }
+    if (saturate && trial % 5 == 1) { /* saturated master weights: the shadow's rounding at the limits */
+        for (int i = 0; i < units * features; i += range(1, 7)) {
+            c->w[i] = next() & 1 ? INT32_MAX - range(0, 1 << 17) : INT32_MIN + range(0, 1 << 17);
+        }
     }
     for (int i = 0; i < units; i++) {
         c->b[i] = (int32_t)range(-(1 << 25), 1 << 25);
@@ -91,7 +96,7 @@ static void test_plain_and_dsp_paths_agree(void **state)
     static int32_t scratch_a[(MAX_UNITS + 1) * MAX_FEATURES + MAX_UNITS * MAX_BATCH + 4 * MAX_UNITS],
         scratch_b[sizeof(scratch_a) / sizeof(int32_t)];
     for (int trial = 0; trial < 400; trial++) {
-        random_case(&a, trial);
+        random_case(&a, trial, 1);
         memcpy(&b, &a, sizeof(a));
         b.h.w = b.w, b.h.b = b.b;
         for (int k = 0; k < b.batch; k++) {
@@ -151,7 +156,7 @@ static void test_one_step_matches_double_precision(void **state)
     static double dw[MAX_UNITS * MAX_FEATURES], db[MAX_UNITS];
     double worst = 0;
     for (int trial = 0; trial < 300; trial++) {
-        random_case(&c, trial);
+        random_case(&c, trial, 0);
         c.drift = 0;
         const mfl_head_t *h = &c.h;
         memcpy(w_before, c.w, sizeof(c.w));

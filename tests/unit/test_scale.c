@@ -217,37 +217,48 @@ static void test_head_softmax_within_one_unit(void **state)
 }
 
 /* A row the master has driven to (almost) zero has a multiplier below the
- * kernel's range: it gets zero weights and a multiplier of 2^-16 that keeps
- * its bias, and the kernel then gives the bias alone; a multiplier above the
- * range is refused with q untouched. */
-static void test_head_requantize_near_zero_row(void **state)
+ * kernel's range, and a row whose bias is large against s_x s_w would
+ * saturate its int32 bias: both get a raised scale, weights within half a
+ * step of it, and a bias that the kernel turns into b / s_out; a
+ * multiplier above the range is refused with q untouched. */
+static void test_head_requantize_raised_rows(void **state)
 {
     (void)state;
     enum { UNITS = 2, FEATURES = 8 };
-    int32_t w[UNITS * FEATURES] = {0}, b[UNITS] = {3 << 24, -(1 << 23)}, bias[UNITS], mult[UNITS], shift[UNITS];
+    int32_t w[UNITS * FEATURES] = {0}, b[UNITS], bias[UNITS], mult[UNITS], shift[UNITS];
     int8_t qw[UNITS * FEATURES];
     mfl_scale_t scale[UNITS];
-    w[0] = 1 << 20; /* row 0 a normal one, row 1 all zero */
-    w[FEATURES + 3] = 1; /* then a single 2^-24 */
-    mfl_head_t h = {UNITS, FEATURES, 3, {1 << 30, -6}, {1 << 30, -3}, -128, 127, 0, w, b};
     mfl_head_q_t q = {qw, bias, mult, shift, scale};
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1) {
-            w[FEATURES + 3] = 0;
+    /* s_x and s_out: (2^-7, 2^-4), and (1/16, 1/8) where a zero row's own
+     * multiplier, 2^-24 / 127 * 2, leaves the bias room for under a step */
+    const mfl_scale_t sx[2] = {{1 << 30, -6}, {1 << 30, -3}}, sout[2] = {{1 << 30, -3}, {1 << 30, -2}};
+    const int32_t bs[3] = {-(1 << 23), 1 << 24, 100 << 24}; /* -0.5, 1.0, 100 */
+    for (int c = 0; c < 2; c++) {
+        for (int k = 0; k < 3; k++) {
+            for (int tiny = 0; tiny < 2; tiny++) {
+                memset(w, 0, sizeof(w));
+                w[0] = 1 << 20;                /* row 0 a normal one */
+                w[FEATURES + 3] = tiny;         /* row 1 zero, or a single 2^-24 */
+                b[0] = 0;
+                b[1] = bs[k];
+                mfl_head_t h = {UNITS, FEATURES, 3, sx[c], sout[c], -128, 127, 0, w, b};
+                assert_int_equal(mfl_head_requantize(&h, &q), 0);
+                assert_int_equal(qw[0], 127);
+                const double s_w = ldexp(scale[1].m, scale[1].e - 31);
+                for (int j = 0; j < FEATURES; j++) { /* each weight within half a step of the raised scale */
+                    assert_true(fabs(qw[FEATURES + j] * s_w - ldexp(w[FEATURES + j], -24)) <= s_w / 2);
+                }
+                assert_true(shift[1] >= MFL_QUANT_SHIFT_MIN && shift[1] <= MFL_QUANT_SHIFT_MAX &&
+                            mult[1] >= (1 << 30));
+                const double want = ldexp(b[1], -24) / ldexp(sout[c].m, sout[c].e - 31); /* b / s_out in steps */
+                const double out = bias[1] * ldexp(mult[1], shift[1] - 31);
+                assert_true(fabs(out - want) < 1e-6 * fmax(1.0, fabs(want)));
+            }
         }
-        assert_int_equal(mfl_head_requantize(&h, &q), 0);
-        assert_int_equal(qw[0], 127);
-        for (int j = 0; j < FEATURES; j++) {
-            assert_int_equal(qw[FEATURES + j], 0);
-        }
-        assert_int_equal(shift[1], -15); /* 2^-16 <= multiplier < 2^-15 */
-        assert_true(mult[1] >= (1 << 30));
-        /* the bias alone: -0.5 real in units of the output scale 2^-4 is -8 */
-        const double out = bias[1] * ldexp(mult[1], shift[1] - 31);
-        assert_true(fabs(out - (-8.0)) < 1e-6);
     }
     /* an output scale so small that the multiplier is above 2^30 */
-    h.output_scale = (mfl_scale_t){1 << 30, -60};
+    b[1] = 0;
+    mfl_head_t h = {UNITS, FEATURES, 3, sx[0], {1 << 30, -60}, -128, 127, 0, w, b};
     memset(qw, 0x55, sizeof(qw));
     assert_int_equal(mfl_head_requantize(&h, &q), MFL_ERR_INVALID_ARG);
     for (size_t j = 0; j < sizeof(qw); j++) {
@@ -265,7 +276,7 @@ int main(void)
         cmocka_unit_test(test_div_u64_u32_matches_native),
         cmocka_unit_test(test_head_requantize_rounds_exactly),
         cmocka_unit_test(test_head_softmax_within_one_unit),
-        cmocka_unit_test(test_head_requantize_near_zero_row),
+        cmocka_unit_test(test_head_requantize_raised_rows),
     };
     return cmocka_run_group_tests_name("scale", tests, NULL, NULL);
 }
