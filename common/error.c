@@ -70,6 +70,7 @@ const char *mfl_strerror(int err)
     case MFL_ERR_EXISTS: return "device already provisioned";
     case MFL_ERR_FLASH: return "device storage failed (read, write or erase; or power lost)";
     case MFL_ERR_NO_MODEL: return "no stored model verifies";
+    case MFL_ERR_COAP_FORMAT: return "malformed CoAP message";
     default: return "unknown error";
     }
 }

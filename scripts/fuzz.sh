@@ -8,7 +8,7 @@ seconds=${1:-60}
 shared=${MFL_SHARED_DIR:-../shared}
 build=build-fuzz
 CC=clang cmake -S . -B "$build" -DMFL_FUZZ=ON -DMFL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import fuzz_idx fuzz_float_model fuzz_messages fuzz_device_state fuzz_reassembly mfl \
+cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import fuzz_idx fuzz_float_model fuzz_messages fuzz_device_state fuzz_reassembly fuzz_coap_msg mfl \
   >/dev/null
 
 seeds=$build/seeds
@@ -59,3 +59,8 @@ mkdir -p "$seeds/blocks"
 printf 'a\x00\x00\x04\x01xxxxa\x00\x04\x04\x01yyyya\x00\x08\x02\x00zz' > "$seeds/blocks/in-order"
 printf 'b\x00\x00\x04\x03xxxxb\x00\x00\x04\x01xxxxb\x00\x0c\x04\x01gggg' > "$seeds/blocks/repeat-gap"
 run fuzz_reassembly "$seeds/blocks"
+# CoAP datagrams: a Block1 POST of the update (RFC 7959) and its 2.31 answer
+mkdir -p "$seeds/coap"
+printf '\x42\x02\x10\x00\xa1\xb2\xb2fl\x02v1\x06update\x11\x12\xd1\x02\x09\xff0123456789abcdef' > "$seeds/coap/post-block1"
+printf '\x62\x5f\x10\x00\xa1\xb2\xd1\x0e\x09' > "$seeds/coap/continue"
+run fuzz_coap_msg "$seeds/coap"

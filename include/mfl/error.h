@@ -97,6 +97,9 @@
 #define MFL_ERR_FLASH             -110 /* storage read, write or erase failed (or power was lost) */
 #define MFL_ERR_NO_MODEL          -111 /* no stored model verifies: run the built-in one */
 
+/* Device networking */
+#define MFL_ERR_COAP_FORMAT       -120 /* malformed CoAP message (RFC 7252 section 3) */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
