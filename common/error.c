@@ -71,6 +71,9 @@ const char *mfl_strerror(int err)
     case MFL_ERR_FLASH: return "device storage failed (read, write or erase; or power lost)";
     case MFL_ERR_NO_MODEL: return "no stored model verifies";
     case MFL_ERR_COAP_FORMAT: return "malformed CoAP message";
+    case MFL_ERR_COAP_TIMEOUT: return "no CoAP answer after the last retransmission";
+    case MFL_ERR_COAP_RESET: return "the CoAP peer reset the message";
+    case MFL_ERR_COAP_BLOCK: return "inconsistent CoAP block-wise transfer";
     default: return "unknown error";
     }
 }

@@ -8,7 +8,7 @@ seconds=${1:-60}
 shared=${MFL_SHARED_DIR:-../shared}
 build=build-fuzz
 CC=clang cmake -S . -B "$build" -DMFL_FUZZ=ON -DMFL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import fuzz_idx fuzz_float_model fuzz_messages fuzz_device_state fuzz_reassembly fuzz_coap_msg mfl \
+cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import fuzz_idx fuzz_float_model fuzz_messages fuzz_device_state fuzz_reassembly fuzz_coap_msg fuzz_coap_exchange mfl \
   >/dev/null
 
 seeds=$build/seeds
@@ -64,3 +64,8 @@ mkdir -p "$seeds/coap"
 printf '\x42\x02\x10\x00\xa1\xb2\xb2fl\x02v1\x06update\x11\x12\xd1\x02\x09\xff0123456789abcdef' > "$seeds/coap/post-block1"
 printf '\x62\x5f\x10\x00\xa1\xb2\xd1\x0e\x09' > "$seeds/coap/continue"
 run fuzz_coap_msg "$seeds/coap"
+# exchanges: a 2.31 Continue to a first block, then a 2.04 (clock steps between them)
+mkdir -p "$seeds/exchange"
+printf '\x04\x00\x01\x09\x62\x5f\x10\x00\xa1\xb2\xd1\x0e\x0c\x10\x09\x62\x44\x10\x01\xa1\xb3\xd1\x0e\x14' \
+  > "$seeds/exchange/continue-changed"
+run fuzz_coap_exchange "$seeds/exchange"

@@ -99,6 +99,9 @@
 
 /* Device networking */
 #define MFL_ERR_COAP_FORMAT       -120 /* malformed CoAP message (RFC 7252 section 3) */
+#define MFL_ERR_COAP_TIMEOUT      -121 /* no answer after the last retransmission (RFC 7252 section 4.2) */
+#define MFL_ERR_COAP_RESET        -122 /* the peer reset the message (RST) */
+#define MFL_ERR_COAP_BLOCK        -123 /* a block-wise transfer the peer broke off or numbered wrongly (RFC 7959) */
 
 #ifdef __cplusplus
 extern "C" {
