@@ -160,7 +160,8 @@ static size_t random_message(uint8_t *buf, size_t cap)
             }
             number = (uint16_t)(number + delta);
             if (next() % 3 == 0) {
-                mfl_coap_add_uint(&w, number, next() >> range(0, 32));
+                const uint32_t shift = range(0, 32); /* values of every length, 0 included */
+                mfl_coap_add_uint(&w, number, shift == 32 ? 0 : next() >> shift);
                 continue;
             }
             const uint32_t lf = range(0, 2);
