@@ -3,6 +3,7 @@
  * aggregator code. See docs/sim.md.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -116,10 +117,34 @@ static int parse(int argc, char **argv, sim_scenario_t *sc, const char **out_dir
     return 0;
 }
 
+/* mkdir -p: the run directory and any parent it lacks (a fresh clone has
+ * no runs/). Returns 0, or -1 with errno set. */
+static int make_dirs(const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 static int run(sim_scenario_t *sc, const char *dir, int quiet)
 {
     char msg[512] = "", extra[1024];
-    mkdir(dir, 0755);
+    if (make_dirs(dir) != 0) {
+        fprintf(stderr, "mfl-sim: cannot create the run directory %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
     FILE *progress = !quiet && isatty(2) ? stderr : NULL;
     sim_world_t w;
     sim_results_t res;
