@@ -9,6 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 abi=${1:-soft}
+case "$abi" in
+  soft | hard) ;;
+  -h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "usage: scripts/firmware.sh [soft|hard] (the float ABI; soft by default), not '$abi'" >&2; exit 2 ;;
+esac
 shared=${MFL_SHARED_DIR:-../shared}
 ./scripts/setup.sh >/dev/null
 ./scripts/target_deps.sh "$abi"

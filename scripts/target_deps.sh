@@ -8,6 +8,11 @@
 # built-in CBOR heads, see protocol/cbor.c.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+abi=${1:-soft}
+case "$abi" in
+  soft | hard) ;;
+  *) echo "usage: scripts/target_deps.sh [soft|hard] (the float ABI; soft by default), not '$abi'" >&2; exit 2 ;;
+esac
 root=$(pwd)
 out=$root/build-target-deps
 mkdir -p "$out/src"
@@ -29,7 +34,6 @@ fi
 [ -n "$src" ] || { echo "target deps: could not get Mbed TLS's Debian source" >&2; exit 1; }
 
 # one build per float ABI: build-target-deps/mbedtls (soft), .../mbedtls-hard
-abi=${1:-soft}
 dir=$out/mbedtls; fpu=(-mfloat-abi=soft)
 if [ "$abi" = hard ]; then dir=$out/mbedtls-hard; fpu=(-mfloat-abi=hard -mfpu=fpv4-sp-d16); fi
 lib=$dir/libmbedcrypto.a

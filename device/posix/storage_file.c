@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <fcntl.h>
 #include <stdint.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -58,9 +59,11 @@ int mfl_storage_file_open(mfl_storage_t *s, const char *path, uint32_t size, uin
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         if (fd >= 0) {
+            const int e = errno;
             close(fd);
+            errno = e;
         }
-        return MFL_ERR_FLASH;
+        return MFL_ERR_IO; /* errno says why (a missing directory, a permission) */
     }
     /* one user at a time: two processes on one counter journal could hand
      * out the same counter for two different updates */

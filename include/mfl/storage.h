@@ -41,8 +41,10 @@ typedef struct {
 int mfl_storage_ram_init(mfl_storage_t *s, mfl_ram_flash_t *f, uint8_t *mem, uint32_t size, uint32_t sector);
 
 /* Host port: a file of size bytes (created mode 0600, erased), locked
- * (flock) for as long as it is open. Returns 0, MFL_ERR_FLASH,
- * MFL_ERR_BUSY (another process has it open) or MFL_ERR_INVALID_ARG. */
+ * (flock) for as long as it is open. Returns 0, MFL_ERR_IO (the file
+ * cannot be opened or created: errno says why), MFL_ERR_FLASH (it cannot
+ * be extended), MFL_ERR_BUSY (another process has it open) or
+ * MFL_ERR_INVALID_ARG. */
 int mfl_storage_file_open(mfl_storage_t *s, const char *path, uint32_t size, uint32_t sector);
 void mfl_storage_file_close(mfl_storage_t *s);
 

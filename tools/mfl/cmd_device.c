@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "commands.h"
@@ -201,7 +202,7 @@ static int send_update(device_opts_t *o, mfl_state_t *st, mfl_learner_t *l, cons
 
 static int sync_device(device_opts_t *o)
 {
-    char msg[256] = "", path[1024];
+    char msg[1400] = "", path[1024];
     uint8_t *image = NULL, *stored = malloc(STATE_BYTES / 2);
     size_t size;
     mfl_model_t model;
@@ -214,7 +215,9 @@ static int sync_device(device_opts_t *o)
     mfl_storage_t storage = {0};
     mfl_state_t st;
     state_path(o, "device.state", path, sizeof(path));
-    err = err ? err : mfl_storage_file_open(&storage, path, STATE_BYTES, STATE_SECTOR);
+    if (!err && (err = mfl_storage_file_open(&storage, path, STATE_BYTES, STATE_SECTOR)) == MFL_ERR_IO) {
+        snprintf(msg, sizeof(msg), "cannot open the device state %s: %s", path, strerror(errno));
+    }
     err = err ? err : mfl_state_open(&st, &storage);
     err = err ? err : stored ? 0 : MFL_ERR_NO_MEMORY;
     if (err) {
