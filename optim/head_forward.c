@@ -15,11 +15,6 @@
 #include "head_internal.h"
 #include "mfl/quant.h"
 
-static int32_t sat32(int64_t v)
-{
-    return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
-}
-
 /* The OR of the ones' complement magnitudes (w ^ (w >> 31)) of a row: its
  * bit length is that of max|W| - 1 or max|W|, all the shift needs. */
 static uint32_t row_magnitude_bits(const int32_t *w, uint16_t n)
@@ -156,7 +151,7 @@ static inline int32_t logit32(int32_t b, mfl_scale_t s, int32_t acc)
 #if MFL_HAVE_DSP
     return mfl_qadd(b, v);
 #else
-    return sat32((int64_t)b + v);
+    return mfl_head_sat32((int64_t)b + v);
 #endif
 }
 
@@ -185,7 +180,7 @@ static void logits_of_group(const mfl_head_t *h, const uint32_t *w, size_t pairs
         }
     }
     for (int r = 0; r < count; r++) {
-        z[i + r] = sat32((int64_t)h->b[i + r] + mfl_scale_apply(scale[i + r], acc[r]));
+        z[i + r] = mfl_head_sat32((int64_t)h->b[i + r] + mfl_scale_apply(scale[i + r], acc[r]));
     }
 }
 

@@ -50,6 +50,12 @@ static inline int32_t mfl_head_smlad(uint32_t a, uint32_t b, int32_t acc)
 #endif
 }
 
+/* v saturated to int32: the master's weights and biases saturate. */
+static inline int32_t mfl_head_sat32(int64_t v)
+{
+    return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
+
 /* Values per shadow row: the features rounded up to a multiple of 4 and
  * zero-padded (the forward pass unpacks four int8 features per load); a
  * row is half as many 32-bit words, each a pair of int16 lanes (bits

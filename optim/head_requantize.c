@@ -3,14 +3,9 @@
  * from an int8 head, and the int8 head the FULLY_CONNECTED kernel runs
  * requantized from the master, without a division per weight.
  */
+#include "head_internal.h"
 #include "mfl/error.h"
-#include "mfl/head.h"
 #include "mfl/quant.h"
-
-static int32_t sat32(int64_t v)
-{
-    return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
-}
 
 void mfl_head_from_quantized(mfl_head_t *h, const mfl_head_q_t *q)
 {
@@ -18,12 +13,12 @@ void mfl_head_from_quantized(mfl_head_t *h, const mfl_head_q_t *q)
         /* W = q * s_w; in Q8.24 that is q * (s_w * 2^24) */
         const mfl_scale_t to_w = {q->scale[i].m, q->scale[i].e + MFL_HEAD_FRAC};
         for (uint16_t j = 0; j < h->features; j++) {
-            h->w[(size_t)i * h->features + j] = sat32(mfl_scale_apply(to_w, q->w[(size_t)i * h->features + j]));
+            h->w[(size_t)i * h->features + j] = mfl_head_sat32(mfl_scale_apply(to_w, q->w[(size_t)i * h->features + j]));
         }
         /* b = bias * s_x * s_w */
         mfl_scale_t to_b = mfl_scale_mul(h->feature_scale, q->scale[i]);
         to_b.e += MFL_HEAD_FRAC;
-        h->b[i] = sat32(mfl_scale_apply(to_b, q->bias[i]));
+        h->b[i] = mfl_head_sat32(mfl_scale_apply(to_b, q->bias[i]));
     }
 }
 
@@ -156,7 +151,7 @@ int mfl_head_requantize(const mfl_head_t *h, mfl_head_q_t *q)
             quantize_row_raised(w, qw, h->features, max_abs, f.k);
         }
         q->scale[i] = f.scale;
-        q->bias[i] = sat32(bias_in(h, f.scale, h->b[i])); /* b / 2^24 / (s_x s_w) */
+        q->bias[i] = mfl_head_sat32(bias_in(h, f.scale, h->b[i])); /* b / 2^24 / (s_x s_w) */
         q->multiplier[i] = f.multiplier.m;
         q->shift[i] = f.multiplier.m ? f.multiplier.e : 0;
     }

@@ -15,11 +15,6 @@
 #include "mfl/error.h"
 #include "mfl/quant.h"
 
-static int32_t sat32(int64_t v)
-{
-    return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
-}
-
 /* The step's scratch (mfl_head_step_scratch_size), 4-byte aligned parts. */
 typedef struct {
     int16_t *g;         /* [units][stride] */
@@ -88,7 +83,7 @@ static inline int32_t sub_saturated(int32_t w, int32_t step)
 #if MFL_HAVE_DSP
     return mfl_qsub(w, step);
 #else
-    return sat32((int64_t)w - step);
+    return mfl_head_sat32((int64_t)w - step);
 #endif
 }
 
@@ -191,9 +186,9 @@ static void row_general(const update_t *u, const int16_t *gi, const uint32_t *xp
     const mfl_scale_t to_w = u->w0 ? (mfl_scale_t){u->w0_scale[unit].m, u->w0_scale[unit].e + MFL_HEAD_FRAC}
                                    : (mfl_scale_t){0, 0};
     for (uint16_t j = 0; j < n; j++, xp += half) {
-        int32_t v = sat32((int64_t)w[j] - general_step(&u->step, column_dot(gi, xp, half)));
+        int32_t v = mfl_head_sat32((int64_t)w[j] - general_step(&u->step, column_dot(gi, xp, half)));
         if (u->w0) { /* within drift of the global weight W0 = w0 * s_w0 */
-            const int64_t c = sat32(mfl_scale_apply(to_w, u->w0[first + j]));
+            const int64_t c = mfl_head_sat32(mfl_scale_apply(to_w, u->w0[first + j]));
             v = (int32_t)(v > c + u->drift ? c + u->drift : v < c - u->drift ? c - u->drift : v);
         }
         w[j] = v;
@@ -294,7 +289,7 @@ int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, i
         for (int k = 0; k < batch; k++) {
             gb += g[(size_t)i * (size_t)stride + (size_t)k];
         }
-        h->b[i] = sat32((int64_t)h->b[i] - bias_step(step_b, gb));
+        h->b[i] = mfl_head_sat32((int64_t)h->b[i] - bias_step(step_b, gb));
     }
     const update_t u = {step_scale(mfl_scale_mul(step_b, h->feature_scale)), drift > 0 ? w0 : NULL, w0_scale,
                         drift};
