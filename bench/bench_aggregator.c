@@ -10,6 +10,10 @@
  * With ACKED_FILE (and TIMEOUT_S), every acknowledged (device, counter) is
  * appended to the file as it arrives; the crash test kills the server
  * during the stream and checks that each of them is stored exactly once.
+ *
+ * With --probe first, the same requests go to a path the server does not
+ * serve (/fl/v1/probe), which libcoap answers 4.04 without calling microfl:
+ * the server's cost of DTLS and CoAP for an update, with no update work.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -40,6 +44,7 @@ static device_t *devices;
 static unsigned n_devices, n_updates, responses, accepted;
 static double *latency, *answered_at;
 static FILE *acked;
+static int probe; /* --probe: POST to an unserved path */
 
 static double now(void)
 {
@@ -57,7 +62,11 @@ static void send_next(device_t *d)
     coap_add_token(pdu, d->token_len, d->token);
     coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"fl");
     coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"v1");
-    coap_add_option(pdu, COAP_OPTION_URI_PATH, 6, (const uint8_t *)"update");
+    if (probe) {
+        coap_add_option(pdu, COAP_OPTION_URI_PATH, 5, (const uint8_t *)"probe");
+    } else {
+        coap_add_option(pdu, COAP_OPTION_URI_PATH, 6, (const uint8_t *)"update");
+    }
     coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(b, sizeof(b), 18), b);
     coap_add_data_large_request(d->session, pdu, d->len[d->next], d->msg[d->next], NULL, NULL);
     d->sent_at = now();
@@ -76,7 +85,7 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     answered_at[responses] = now();
     latency[responses] = answered_at[responses] - d->sent_at;
     responses++;
-    if (coap_pdu_get_code(received) == COAP_RESPONSE_CODE(204)) {
+    if (coap_pdu_get_code(received) == COAP_RESPONSE_CODE(probe ? 404 : 204)) {
         accepted++;
         if (acked) { /* acknowledged: the server promised it is durable */
             fprintf(acked, "%s %u\n", d->id, d->next + 1);
@@ -150,8 +159,13 @@ static int prepare(mfl_store_t *store, unsigned i, uint16_t rows, uint16_t cols)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--probe")) {
+        probe = 1;
+        argv++, argc--;
+    }
     if (argc != 7 && argc != 9) {
-        fprintf(stderr, "usage: bench_aggregator DATA_DIR PORT DEVICES UPDATES ROWS COLS [ACKED_FILE TIMEOUT_S]\n");
+        fprintf(stderr, "usage: bench_aggregator [--probe] DATA_DIR PORT DEVICES UPDATES ROWS COLS "
+                        "[ACKED_FILE TIMEOUT_S]\n");
         return 2;
     }
     const double timeout = argc == 9 ? atof(argv[8]) : 120.0;
@@ -226,9 +240,10 @@ int main(int argc, char **argv)
     const double steady = hi > lo && answered_at[hi] > answered_at[lo] ? (hi - lo) / (answered_at[hi] - answered_at[lo])
                                                                        : 0.0;
     qsort(latency, responses, sizeof(double), cmp);
-    printf("devices %u, updates %u, responses %u, accepted %u in %.2f s: %.0f accepted/s overall, %.0f/s steady "
+    printf("%sdevices %u, updates %u, responses %u, %s %u in %.2f s: %.0f/s overall, %.0f/s steady "
            "(middle 80 %%); latency p50 %.2f ms, p99 %.2f ms (DTLS handshakes included in the first requests)\n",
-           n_devices, total, responses, accepted, elapsed, accepted / elapsed, steady,
+           probe ? "probe (unserved path, 4.04): " : "", n_devices, total, responses, probe ? "answered 4.04" : "accepted",
+           accepted, elapsed, accepted / elapsed, steady,
            responses ? 1e3 * latency[responses / 2] : 0.0, responses ? 1e3 * latency[responses * 99 / 100] : 0.0);
     coap_free_context(ctx);
     coap_cleanup();
