@@ -85,7 +85,7 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     answered_at[responses] = now();
     latency[responses] = answered_at[responses] - d->sent_at;
     responses++;
-    if (coap_pdu_get_code(received) == COAP_RESPONSE_CODE(probe ? 404 : 204)) {
+    if (coap_pdu_get_code(received) == (probe ? COAP_RESPONSE_CODE(404) : COAP_RESPONSE_CODE(204))) {
         accepted++;
         if (acked) { /* acknowledged: the server promised it is durable */
             fprintf(acked, "%s %u\n", d->id, d->next + 1);

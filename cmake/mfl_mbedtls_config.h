@@ -1,9 +1,13 @@
 /*
- * Mbed TLS 2.28 configuration for microfl's devices: only what ES256 and
+ * Mbed TLS 2.28 configuration for microfl's devices: what ES256 and
  * SHA-256 need (bignum, ECP on P-256, deterministic ECDSA, HMAC-DRBG for
- * blinding, SHA-256), no network, no file system, no entropy source, and
- * no heap (Mbed TLS's own allocator on a static buffer).
- * Used by scripts/target_deps.sh to build libmbedcrypto for Cortex-M4.
+ * blinding, SHA-256), and for the sync's DTLS port a DTLS 1.2 client with
+ * one cipher suite, TLS_PSK_WITH_AES_128_CCM_8 (RFC 7925 section 4.2); no
+ * certificates, no file system, no entropy source of its own (the board's
+ * comes through the port's callback), and no heap (Mbed TLS's own
+ * allocator on a static buffer).
+ * Used by scripts/target_deps.sh to build libmbedcrypto (ECDSA) and
+ * libmbedtls (DTLS) for Cortex-M4.
  */
 #ifndef MFL_MBEDTLS_CONFIG_H
 #define MFL_MBEDTLS_CONFIG_H
@@ -30,6 +34,25 @@
 #define MBEDTLS_HAVE_ASM
 #define MBEDTLS_ECP_WINDOW_SIZE 3
 #define MBEDTLS_ECP_FIXED_POINT_OPTIM 0
+/* the DTLS client: PSK key exchange, AES-128-CCM-8 records, anti-replay
+ * (RFC 6347 section 4.1.2.6), the extended master secret (RFC 7627) */
+#define MBEDTLS_SSL_TLS_C
+#define MBEDTLS_SSL_CLI_C
+#define MBEDTLS_SSL_PROTO_TLS1_2
+#define MBEDTLS_SSL_PROTO_DTLS
+#define MBEDTLS_SSL_DTLS_ANTI_REPLAY
+#define MBEDTLS_SSL_EXTENDED_MASTER_SECRET
+#define MBEDTLS_KEY_EXCHANGE_PSK_ENABLED
+#define MBEDTLS_SSL_CIPHERSUITES MBEDTLS_TLS_PSK_WITH_AES_128_CCM_8
+#define MBEDTLS_CIPHER_C
+#define MBEDTLS_AES_C
+#define MBEDTLS_AES_ROM_TABLES   /* the tables in flash, not built in RAM */
+#define MBEDTLS_AES_FEWER_TABLES /* one table of each kind: 6 KB less flash */
+#define MBEDTLS_CCM_C
+/* records up to 1 KB of plaintext each way: a CoAP block of up to 512 bytes
+ * and its header (the sync's default is 256) and the PSK handshake */
+#define MBEDTLS_SSL_IN_CONTENT_LEN 1024
+#define MBEDTLS_SSL_OUT_CONTENT_LEN 1024
 /* no heap on the device: a static pool behind calloc/free (crypto_mbedtls.c) */
 #define MBEDTLS_PLATFORM_C
 #define MBEDTLS_PLATFORM_MEMORY

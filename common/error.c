@@ -74,6 +74,14 @@ const char *mfl_strerror(int err)
     case MFL_ERR_COAP_TIMEOUT: return "no CoAP answer after the last retransmission";
     case MFL_ERR_COAP_RESET: return "the CoAP peer reset the message";
     case MFL_ERR_COAP_BLOCK: return "inconsistent CoAP block-wise transfer";
+    case MFL_ERR_SYNC_REFUSED: return "the aggregator refused the request";
+    case MFL_ERR_SYNC_STALE: return "update based on a model the aggregator no longer accepts (fetch and learn again)";
+    case MFL_ERR_SYNC_RECEIPT: return "the aggregator's answer carries no receipt for this update";
+    case MFL_ERR_DTLS_REFUSED:
+        return "the aggregator refused the DTLS handshake (wrong PSK or identity, unknown or revoked device, or a "
+               "certificate it does not accept)";
+    case MFL_ERR_DTLS_PEER: return "the aggregator's certificate does not verify against the CA";
+    case MFL_ERR_SYNC_UNAVAILABLE: return "the aggregator is unavailable (5.xx, 4.08 or 4.29 to every attempt)";
     default: return "unknown error";
     }
 }

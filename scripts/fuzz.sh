@@ -8,7 +8,7 @@ seconds=${1:-60}
 shared=${MFL_SHARED_DIR:-../shared}
 build=build-fuzz
 CC=clang cmake -S . -B "$build" -DMFL_FUZZ=ON -DMFL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import fuzz_idx fuzz_float_model fuzz_messages fuzz_device_state fuzz_reassembly fuzz_coap_msg fuzz_coap_exchange mfl \
+cmake --build "$build" -j"$(nproc)" --target fuzz_model_load fuzz_tflite_import fuzz_idx fuzz_float_model fuzz_messages fuzz_device_state fuzz_reassembly fuzz_coap_msg fuzz_coap_exchange fuzz_sync mfl \
   >/dev/null
 
 seeds=$build/seeds
@@ -69,3 +69,7 @@ mkdir -p "$seeds/exchange"
 printf '\x04\x00\x01\x09\x62\x5f\x10\x00\xa1\xb2\xd1\x0e\x0c\x10\x09\x62\x44\x10\x01\xa1\xb3\xd1\x0e\x14' \
   > "$seeds/exchange/continue-changed"
 run fuzz_coap_exchange "$seeds/exchange"
+# a sync relaying an update: the aggregator's datagrams (an ACK with an empty token, a 2.04 with a body)
+mkdir -p "$seeds/sync"
+printf '\x02\x04\x60\x00\x12\x34\x0c\x64\x44\x12\x34\x01\x02\x03\x04\xff\xa0' > "$seeds/sync/answers"
+run fuzz_sync "$seeds/sync"

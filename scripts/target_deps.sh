@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the device's outside dependencies for Cortex-M4 from Debian's
 # source packages (never copied into the repository): Mbed TLS's crypto
-# library with microfl's minimal configuration (cmake/mfl_mbedtls_config.h).
-# Output: build-target-deps/mbedtls{,-hard}/{include,libmbedcrypto.a}. Idempotent.
+# library (ECDSA) and its DTLS client (libmbedtls: the SSL modules, AES,
+# CCM) with microfl's minimal configuration (cmake/mfl_mbedtls_config.h).
+# Output: build-target-deps/mbedtls{,-hard}/{include,libmbedcrypto.a,libmbedtls.a}. Idempotent.
 # Usage: scripts/target_deps.sh [soft|hard]
 # (libcbor's Debian source is not reachable here; the device uses the
 # built-in CBOR heads, see protocol/cbor.c.)
@@ -36,8 +37,8 @@ fi
 # one build per float ABI: build-target-deps/mbedtls (soft), .../mbedtls-hard
 dir=$out/mbedtls; fpu=(-mfloat-abi=soft)
 if [ "$abi" = hard ]; then dir=$out/mbedtls-hard; fpu=(-mfloat-abi=hard -mfpu=fpv4-sp-d16); fi
-lib=$dir/libmbedcrypto.a
-if [ ! -f "$lib" ] || [ cmake/mfl_mbedtls_config.h -nt "$lib" ]; then
+lib=$dir/libmbedcrypto.a tls=$dir/libmbedtls.a
+if [ ! -f "$lib" ] || [ ! -f "$tls" ] || [ cmake/mfl_mbedtls_config.h -nt "$lib" ]; then
   rm -rf "$dir" && mkdir -p "$dir/obj"
   cp -r "$src/include" "$dir/include"
   cflags=(-mcpu=cortex-m4 -mthumb "${fpu[@]}" -Os -ffunction-sections -fdata-sections
@@ -47,5 +48,11 @@ if [ ! -f "$lib" ] || [ cmake/mfl_mbedtls_config.h -nt "$lib" ]; then
     arm-none-eabi-gcc "${cflags[@]}" -c "$src/library/$f.c" -o "$dir/obj/$f.o"
   done
   arm-none-eabi-ar rcs "$lib" "$dir"/obj/*.o
+  mkdir -p "$dir/obj-tls"
+  for f in ssl_tls ssl_cli ssl_msg ssl_ciphersuites cipher cipher_wrap aes ccm; do
+    arm-none-eabi-gcc "${cflags[@]}" -c "$src/library/$f.c" -o "$dir/obj-tls/$f.o"
+  done
+  arm-none-eabi-ar rcs "$tls" "$dir"/obj-tls/*.o
 fi
 echo "target deps: $lib ($(arm-none-eabi-size -t "$lib" | awk '/TOTALS/{print $1}') bytes of code)"
+echo "target deps: $tls ($(arm-none-eabi-size -t "$tls" | awk '/TOTALS/{print $1}') bytes of code: DTLS-PSK, AES-128-CCM-8)"

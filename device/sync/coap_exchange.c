@@ -68,6 +68,9 @@ static int next_message(mfl_coap_exchange_t *x, uint32_t now)
     uint8_t token[MFL_COAP_MAX_TOKEN];
     message_token(x, (uint8_t)x->messages, token);
     mfl_coap_writer_init(&w, x->msg, sizeof(x->msg), MFL_COAP_CON, x->req.code, x->mid, token, x->token_len);
+    if (x->req.etag_len) {
+        mfl_coap_add_option(&w, MFL_COAP_OPT_ETAG, x->req.etag, x->req.etag_len);
+    }
     for (uint8_t i = 0; i < x->req.path_len; i++) {
         mfl_coap_add_option(&w, MFL_COAP_OPT_URI_PATH, x->req.path[i], (uint16_t)strlen(x->req.path[i]));
     }
@@ -111,7 +114,8 @@ int mfl_coap_exchange_start(mfl_coap_exchange_t *x, const mfl_coap_params_t *par
 {
     if (!x || !params || !req || !token || token_len < 1 || token_len > MFL_COAP_MAX_TOKEN || params->szx > 6 ||
         req->path_len > MFL_COAP_MAX_PATH || (!req->response && req->response_cap) ||
-        (req->body_len && !req->body) || params->ack_random_permille < 1000) {
+        (req->body_len && !req->body) || req->etag_len > 8 || (req->etag_len && !req->etag) ||
+        params->ack_random_permille < 1000) {
         return MFL_ERR_INVALID_ARG;
     }
     for (uint8_t i = 0; i < req->path_len; i++) {

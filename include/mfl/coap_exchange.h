@@ -59,6 +59,8 @@ typedef struct {
     size_t body_len;
     uint8_t *response;              /* the response body's buffer */
     size_t response_cap;
+    const uint8_t *etag;            /* ETag to validate (RFC 7252 section 5.10.6.2): the server answers 2.03 */
+    uint8_t etag_len;               /* Valid with no body if it is current; 0: none, at most 8 */
 } mfl_coap_request_t;
 
 typedef struct {
@@ -96,7 +98,8 @@ typedef struct {
  * number added to its last byte (a late answer to an earlier block is then
  * told apart, and only ACKed). seed drives the
  * back-off jitter. Returns 0, or MFL_ERR_INVALID_ARG (more than
- * MFL_COAP_MAX_PATH segments or one above 255 bytes, token length outside
+ * MFL_COAP_MAX_PATH segments or one above 255 bytes, an ETag above 8
+ * bytes or missing for its length, token length outside
  * 1..8, szx above 6, a body or response buffer missing for its length,
  * ack_random_permille below 1000).
  */

@@ -102,6 +102,12 @@
 #define MFL_ERR_COAP_TIMEOUT      -121 /* no answer after the last retransmission (RFC 7252 section 4.2) */
 #define MFL_ERR_COAP_RESET        -122 /* the peer reset the message (RST) */
 #define MFL_ERR_COAP_BLOCK        -123 /* a block-wise transfer the peer broke off or numbered wrongly (RFC 7959) */
+#define MFL_ERR_SYNC_REFUSED      -124 /* the aggregator refused the request for good (a 4.xx) */
+#define MFL_ERR_SYNC_STALE        -125 /* update based on a model the aggregator no longer takes: fetch, learn again */
+#define MFL_ERR_SYNC_RECEIPT      -126 /* an answer without a well-formed receipt for this device and counter */
+#define MFL_ERR_SYNC_UNAVAILABLE  -127 /* the aggregator answered 5.xx, 4.08 or 4.29 to every attempt */
+#define MFL_ERR_DTLS_REFUSED      -128 /* the aggregator refused the DTLS handshake (a fatal alert) */
+#define MFL_ERR_DTLS_PEER         -129 /* the aggregator's certificate does not verify against the CA */
 
 #ifdef __cplusplus
 extern "C" {

@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p.szx = data[0] % 7;
     const int get = data[1] & 1;
     const mfl_coap_request_t req = {get ? MFL_COAP_GET : MFL_COAP_POST, {"fl", "v1"}, 2, 18, get ? NULL : body,
-                                    get ? 0 : (size_t)(data[1] >> 1) * 23, response, sizeof(response)};
+                                    get ? 0 : (size_t)(data[1] >> 1) * 23, response, sizeof(response), NULL, 0};
     const uint8_t token[2] = {0xA1, 0xB2};
     mfl_coap_exchange_t x;
     uint32_t now = 0xFFFFFF00u;

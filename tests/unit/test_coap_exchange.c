@@ -290,7 +290,7 @@ static void test_upload_and_download_over_loss(void **state)
         mfl_coap_exchange_t x;
         uint32_t now = 0xFFFFF000u + (uint32_t)seed; /* the clock wraps during the run */
         const uint8_t token[4] = {(uint8_t)seed, 2, 3, 4};
-        mfl_coap_request_t up = {MFL_COAP_POST, {"fl", "v1", "update"}, 3, 18, body, BODY, back, sizeof(back)};
+        mfl_coap_request_t up = {MFL_COAP_POST, {"fl", "v1", "update"}, 3, 18, body, BODY, back, sizeof(back), NULL, 0};
         int err = MFL_ERR_COAP_TIMEOUT;
         for (int attempt = 0; err == MFL_ERR_COAP_TIMEOUT && attempt < 8; attempt++, timeouts += err != 0) {
             assert_int_equal(mfl_coap_exchange_start(&x, thin_link(&p, 4), &up, (uint16_t)(seed * 1000 + attempt * 100),
@@ -306,7 +306,7 @@ static void test_upload_and_download_over_loss(void **state)
         assert_memory_equal(s.stored, body, BODY);
         transmissions += (int)x.transmissions;
         memset(back, 0, sizeof(back));
-        mfl_coap_request_t down = {MFL_COAP_GET, {"fl", "v1", "update"}, 3, -1, NULL, 0, back, sizeof(back)};
+        mfl_coap_request_t down = {MFL_COAP_GET, {"fl", "v1", "update"}, 3, -1, NULL, 0, back, sizeof(back), NULL, 0};
         err = MFL_ERR_COAP_TIMEOUT;
         for (int attempt = 0; err == MFL_ERR_COAP_TIMEOUT && attempt < 8; attempt++, timeouts += err != 0) {
             assert_int_equal(mfl_coap_exchange_start(&x, thin_link(&p, 5), &down,
@@ -341,7 +341,7 @@ static void test_retransmissions_follow_rfc7252(void **state)
         uint32_t now = (uint32_t)seed * 7919u;
         const uint32_t start = now;
         const uint8_t token[2] = {1, (uint8_t)seed};
-        mfl_coap_request_t req = {MFL_COAP_POST, {"fl"}, 1, -1, (const uint8_t *)"x", 1, back, sizeof(back)};
+        mfl_coap_request_t req = {MFL_COAP_POST, {"fl"}, 1, -1, (const uint8_t *)"x", 1, back, sizeof(back), NULL, 0};
         assert_int_equal(mfl_coap_exchange_start(&x, &p, &req, 77, token, 2, (uint32_t)seed, now), 0);
         assert_int_equal(run(&x, &s, &dead, &ok, &now, &t), MFL_ERR_COAP_TIMEOUT);
         assert_int_equal(t.sent, 1 + p.max_retransmit);
@@ -368,14 +368,14 @@ static void test_reset_overflow_and_broken_blocks(void **state)
     const uint8_t token[1] = {9};
     memset(&s, 0, sizeof(s));
     s.reset_all = 1;
-    mfl_coap_request_t post = {MFL_COAP_POST, {"fl"}, 1, -1, body, 10, small, sizeof(small)};
+    mfl_coap_request_t post = {MFL_COAP_POST, {"fl"}, 1, -1, body, 10, small, sizeof(small), NULL, 0};
     assert_int_equal(mfl_coap_exchange_start(&x, params_szx(&p, 4), &post, 1, token, 1, 1, now), 0);
     assert_int_equal(run(&x, &s, &ok, &ok, &now, NULL), MFL_ERR_COAP_RESET);
     /* a 3,000-byte response into 100 bytes */
     memset(&s, 0, sizeof(s));
     s.szx = 6;
     s.stored_len = BODY;
-    mfl_coap_request_t get = {MFL_COAP_GET, {"fl"}, 1, -1, NULL, 0, small, sizeof(small)};
+    mfl_coap_request_t get = {MFL_COAP_GET, {"fl"}, 1, -1, NULL, 0, small, sizeof(small), NULL, 0};
     assert_int_equal(mfl_coap_exchange_start(&x, params_szx(&p, 6), &get, 100, token, 1, 1, now), 0);
     assert_int_equal(run(&x, &s, &ok, &ok, &now, NULL), MFL_ERR_BUFFER_TOO_SMALL);
     /* a Block2 response numbered other than asked */

@@ -1,11 +1,13 @@
 /*
  * `mfl device sync` and `mfl device relay`: a Linux-class device (or a
- * gateway) talking to the aggregator with the device library and the host
- * CoAP/DTLS client. Device state lives in a directory: device.state is the
- * device library's persistent state (mfl/device_state.h) on the file
- * storage port — update counters persisted before use, the installed model
- * in two slots, re-verified at start — and residual.bin the error-feedback
- * residual, replaced atomically once an update is acknowledged.
+ * gateway) talking to the aggregator with the device library's own sync
+ * (mfl/sync.h) on UDP, secured by its DTLS port (mfl/dtls_mbedtls.h) unless
+ * --plain: the same code a microcontroller runs. Device state lives in a
+ * directory: device.state is the device library's persistent state
+ * (mfl/device_state.h) on the file storage port — update counters persisted
+ * before use, the installed model in two slots, re-verified at start — and
+ * residual.bin the error-feedback residual, replaced atomically once an
+ * update is acknowledged.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,40 +15,67 @@
 #include <errno.h>
 #include <string.h>
 
+#include <mbedtls/error.h>
+
 #include "commands.h"
-#include "mfl/coap_client.h"
+#include "mfl/cose.h"
+#include "mfl/datagram_udp.h"
 #include "mfl/device_state.h"
+#include "mfl/dtls_mbedtls.h"
 #include "mfl/features.h"
 #include "mfl/host_io.h"
 #include "mfl/keys.h"
 #include "mfl/model_file.h"
+#include "mfl/posix_platform.h"
 #include "mfl/storage.h"
+#include "mfl/sync.h"
 #include "mfl/update_builder.h"
 
 #define STATE_BYTES (64u * 1024u) /* two 4 KB journal sectors, two 28 KB model slots */
 #define STATE_SECTOR 4096u
 
 typedef struct {
-    mfl_coap_client_t net;
-    char id[40];
+    char host[256];
+    uint16_t port;
+    int plain;                   /* plain CoAP (test endpoints only) */
+    char id[MFL_DEVICE_ID_MAX + 1];
     uint8_t psk[64];
+    size_t psk_len;
+    const char *cert, *cert_key, *ca;
     const char *agg_pub, *model, *key, *state;
     size_t samples;
     uint64_t seed;
     uint32_t top_k;
     int fetch_only;
+    unsigned deadline_ms;        /* one request, all its attempts */
+    int verbose;
 } device_opts_t;
 
-static int parse_server(const char *s, mfl_coap_client_t *c)
+/* The link to the aggregator: UDP, and DTLS on it unless plain. */
+typedef struct {
+    mfl_datagram_udp_t udp;
+    mfl_dtls_t dtls;
+    int secured;
+    mfl_datagram_port_t port;
+} link_t;
+
+static int parse_server(const char *s, device_opts_t *o)
 {
     const char *colon = strrchr(s, ':');
-    if (!colon || (size_t)(colon - s) >= sizeof(c->host)) {
+    char *end;
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(o->host)) {
         return -1;
     }
-    memcpy(c->host, s, (size_t)(colon - s));
-    c->host[colon - s] = '\0';
-    c->port = (uint16_t)atoi(colon + 1);
-    return c->port ? 0 : -1;
+    const unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || port == 0 || port > 65535) {
+        return -1;
+    }
+    const int bracketed = s[0] == '[' && colon[-1] == ']'; /* [IPv6]:port */
+    const size_t len = (size_t)(colon - s) - (bracketed ? 2u : 0u);
+    memcpy(o->host, s + bracketed, len);
+    o->host[len] = '\0';
+    o->port = (uint16_t)port;
+    return 0;
 }
 
 static int parse_seconds(const char *s, unsigned *ms)
@@ -65,138 +94,222 @@ static void state_path(const device_opts_t *o, const char *name, char *out, size
     snprintf(out, cap, "%s/%s", o->state, name);
 }
 
-/* GET the model; install it if it is newer than what the device runs. */
-static int fetch_model(device_opts_t *o, mfl_state_t *st, mfl_learner_t *l, const mfl_es256_public_t *agg,
-                       uint64_t *version)
+static int link_open(const device_opts_t *o, link_t *k)
 {
-    int code = 0;
-    uint8_t *msg = NULL;
-    size_t len = 0;
-    mfl_coap_stats_t stats = {0};
-    o->net.stats = &stats;
-    /* the aggregator's ETag is the model version: an unchanged model is
-     * answered 2.03 and not downloaded again */
-    o->net.etag_len = 0;
-    for (uint64_t v = *version; v; v >>= 8) {
-        o->net.etag_len++;
+    const char *why = NULL;
+    memset(k, 0, sizeof(*k));
+    int err = mfl_datagram_udp_open(&k->port, &k->udp, o->host, o->port, &why);
+    if (err) {
+        fprintf(stderr, "mfl device: cannot reach %s:%u: %s\n", o->host, o->port, why ? why : mfl_strerror(err));
+        return err;
     }
-    for (size_t i = 0; i < o->net.etag_len; i++) {
-        o->net.etag[i] = (uint8_t)(*version >> (8 * (o->net.etag_len - 1 - i)));
-    }
-    int err = mfl_coap_request(&o->net, "GET", "fl/v1/model", 0, NULL, 0, &code, &msg, &len);
-    o->net.stats = NULL;
-    o->net.etag_len = 0;
-    if (!err && code == 203) {
-        printf("model: version %llu is current\n", (unsigned long long)*version);
-        free(msg);
+    if (o->plain) {
         return 0;
     }
-    if (err || code != 205) {
-        fprintf(stderr, "mfl device: GET model from %s:%u failed: %s after %u attempt%s in %.1f s (last answer %d.%02d)\n",
-                o->net.host, o->net.port, err ? mfl_strerror(err) : "unexpected answer", stats.attempts,
-                stats.attempts == 1 ? "" : "s", (double)stats.elapsed_ms / 1e3, code / 100, code % 100);
-        free(msg);
-        return err ? err : MFL_ERR_IO;
+    const mfl_dtls_config_t c = {k->port, (const uint8_t *)o->id, strlen(o->id), o->psk_len ? o->psk : NULL,
+                                 o->psk_len, mfl_posix_clock_ms, mfl_posix_entropy, NULL, o->cert, o->cert_key,
+                                 o->ca};
+    err = mfl_dtls_init(&k->dtls, &c, &k->port);
+    if (err) {
+        fprintf(stderr, "mfl device: DTLS setup failed: %s\n", mfl_strerror(err));
+        mfl_datagram_udp_close(&k->udp);
+        return err;
     }
-    uint64_t installed = *version;
-    err = mfl_model_install(l, msg, len, agg, *version, &installed);
-    if (err == MFL_ERR_PROTO_VALUE) {
-        printf("model: version %llu is current\n", (unsigned long long)*version);
-        err = 0;
-    } else if (!err) {
-        err = len <= UINT32_MAX ? mfl_state_install_model(st, msg, (uint32_t)len, installed) : MFL_ERR_PROTO_SIZE;
-        printf("model: installed version %llu\n", (unsigned long long)installed);
-        *version = installed;
+    k->secured = 1;
+    return 0;
+}
+
+static void link_close(link_t *k)
+{
+    if (k->secured) {
+        mfl_dtls_free(&k->dtls);
+    }
+    mfl_datagram_udp_close(&k->udp);
+}
+
+static double seconds_since(uint32_t t0)
+{
+    return (double)(mfl_posix_clock_ms() - t0) / 1e3;
+}
+
+/* Polls the sync's operation to its end, waiting on the socket in between;
+ * gives up (cancels) at the deadline. */
+static int run(const device_opts_t *o, mfl_sync_t *s, link_t *k, uint32_t started)
+{
+    uint8_t attempt = s->attempt;
+    for (;;) {
+        const uint32_t now = mfl_posix_clock_ms();
+        const int rc = mfl_sync_poll(s, now);
+        if (rc != MFL_SYNC_PENDING) {
+            return rc;
+        }
+        if (o->verbose && s->attempt != attempt) {
+            fprintf(stderr, "mfl device: attempt %u (the last one: %s)\n", s->attempt, mfl_strerror(s->last_error));
+        }
+        attempt = s->attempt;
+        if (o->deadline_ms && now - started >= o->deadline_ms) {
+            mfl_sync_cancel(s);
+            return s->last_error ? s->last_error : MFL_ERR_COAP_TIMEOUT;
+        }
+        const int32_t until = (int32_t)(s->wake_ms - now);
+        /* a handshake in progress retransmits on its own clock (1 s and up) */
+        const uint32_t cap = k->secured && !k->dtls.up ? 250u : 60000u;
+        mfl_datagram_udp_wait(&k->udp, until <= 0 ? 0u : (uint32_t)until < cap ? (uint32_t)until : cap);
+    }
+}
+
+static void explain_failure(const device_opts_t *o, const char *what, const mfl_sync_t *s, const link_t *k, int err,
+                            unsigned attempts, double secs)
+{
+    fprintf(stderr, "%s from %s:%u failed: %s after %u attempt%s in %.1f s (last answer %d.%02d)\n", what, o->host,
+            o->port, mfl_strerror(err), attempts, attempts == 1 ? "" : "s", secs, s->response_code >> 5,
+            s->response_code & 31);
+    if (k->udp.unreachable) {
+        fprintf(stderr, "  nothing listens at %s:%u (ICMP port unreachable, %u time%s)\n", o->host, o->port,
+                k->udp.unreachable, k->udp.unreachable == 1 ? "" : "s");
+    } else if (k->secured && !k->dtls.handshakes && k->dtls.last_error) {
+        char text[160];
+        mbedtls_strerror(k->dtls.last_error, text, sizeof(text));
+        fprintf(stderr, "  no DTLS session could be set up: %s (wrong PSK or identity, unprovisioned or revoked "
+                        "device, or a certificate the aggregator refuses)\n", text);
+    }
+}
+
+/* GET the model; install it if it is newer than what the device runs. */
+static int fetch_model(const device_opts_t *o, mfl_sync_t *s, link_t *k)
+{
+    const uint32_t t0 = mfl_posix_clock_ms();
+    const unsigned a0 = s->stats.attempts;
+    int err = mfl_sync_fetch_model(s, t0);
+    err = err ? err : run(o, s, k, t0);
+    if (!err) {
+        printf(s->outcome == MFL_SYNC_MODEL_INSTALLED ? "model: installed version %llu\n"
+                                                       : "model: version %llu is current\n",
+               (unsigned long long)s->version);
+    } else if (err <= MFL_ERR_COAP_FORMAT && err >= MFL_ERR_DTLS_PEER) {
+        explain_failure(o, "mfl device: GET model", s, k, err, s->stats.attempts - a0, seconds_since(t0));
     } else {
         fprintf(stderr, "mfl device: model refused: %s\n", mfl_strerror(err));
     }
-    free(msg);
     return err;
 }
 
-/* What the aggregator said of one POSTed update. */
-typedef enum { POSTED_STORED, POSTED_COUNTER_USED, POSTED_REFUSED } posted_t;
-
-/* POSTs a signed update and reads the answer: stored (accepted now, or
- * this very update before), counter used (*last: the aggregator's last
- * counter for the device), or refused for good (said on stderr). */
-static posted_t post_update(device_opts_t *o, const char *who, const uint8_t *msg, size_t len,
-                            uint64_t counter, uint64_t *last)
+/* Posts the update (built by the sync, or signed elsewhere when relayed)
+ * and says what the aggregator answered; 0 only when it is stored. */
+static int post_update(const device_opts_t *o, mfl_sync_t *s, link_t *k, const char *who, int relayed,
+                       size_t len, uint64_t counter)
 {
-    mfl_coap_stats_t stats = {0};
-    o->net.stats = &stats;
-    int code = 0;
-    uint8_t *resp = NULL;
-    size_t resp_len = 0;
-    mfl_receipt_t r;
-    const int err = mfl_coap_request(&o->net, "POST", "fl/v1/update", 18, msg, len, &code, &resp, &resp_len);
-    o->net.stats = NULL;
-    const int has_receipt = !err && mfl_receipt_decode(resp, resp_len, &r) == 0 && r.counter == counter &&
-                            r.device_id_len == strlen(o->id) && !memcmp(r.device_id, o->id, r.device_id_len);
-    posted_t result = POSTED_REFUSED;
-    if (err) {
-        fprintf(stderr, "%s: counter %llu not delivered: %s after %u attempts in %.1f s (last answer %d.%02d)\n",
-                who, (unsigned long long)counter, mfl_strerror(err), stats.attempts, (double)stats.elapsed_ms / 1e3,
-                code / 100, code % 100);
-    } else if (code == 204 && has_receipt &&
-               (r.status == MFL_RECEIPT_ACCEPTED || r.status == MFL_RECEIPT_DUPLICATE)) {
-        printf("%s: counter %llu %s (aggregator at version %llu; %u attempt%s, %.1f s)\n", who,
-               (unsigned long long)counter, r.status == MFL_RECEIPT_ACCEPTED ? "accepted" : "already counted",
-               (unsigned long long)r.model_version, stats.attempts, stats.attempts == 1 ? "" : "s",
-               (double)stats.elapsed_ms / 1e3);
-        result = POSTED_STORED;
-    } else if (code == 409 && has_receipt && r.status == MFL_RECEIPT_COUNTER_USED) {
+    const uint32_t t0 = mfl_posix_clock_ms();
+    const unsigned a0 = s->stats.attempts;
+    int err = relayed ? mfl_sync_post_signed(s, len, counter, t0) : mfl_sync_send_update(s, t0);
+    err = err ? err : run(o, s, k, t0);
+    const unsigned attempts = s->stats.attempts - a0;
+    if (s->counter_used) {
         fprintf(stderr, "%s: counter %llu not stored: the aggregator's last counter for %s is %llu\n", who,
-                (unsigned long long)counter, o->id, (unsigned long long)r.last_counter);
-        *last = r.last_counter;
-        result = POSTED_COUNTER_USED;
-    } else if (code == 412 && has_receipt) {
-        fprintf(stderr, "%s: counter %llu not stored: stale (the aggregator is at version %llu; fetch the model "
-                "and learn again)\n", who, (unsigned long long)counter, (unsigned long long)r.model_version);
-    } else { /* the server's code and its diagnostic text */
-        fprintf(stderr, "%s: counter %llu refused: code %d.%02d %.*s\n", who, (unsigned long long)counter,
-                code / 100, code % 100, (int)(resp && resp_len < 200 ? resp_len : 0), resp ? (const char *)resp : "");
+                (unsigned long long)s->counter_used, o->id, (unsigned long long)s->aggregator_last);
     }
-    free(resp);
-    return result;
+    const mfl_receipt_t *r = &s->receipt;
+    if (!err) {
+        printf("%s: counter %llu %s (aggregator at version %llu; %u attempt%s, %.1f s)\n", who,
+               (unsigned long long)s->counter, r->status == MFL_RECEIPT_ACCEPTED ? "accepted" : "already counted",
+               (unsigned long long)r->model_version, attempts, attempts == 1 ? "" : "s", seconds_since(t0));
+    } else if (err == MFL_ERR_SYNC_STALE) {
+        fprintf(stderr, "%s: counter %llu not stored: stale (the aggregator is at version %llu; fetch the model "
+                        "and learn again)\n", who, (unsigned long long)s->counter, (unsigned long long)r->model_version);
+    } else if (err == MFL_ERR_SYNC_REFUSED || err == MFL_ERR_SYNC_RECEIPT) { /* the server's code and its text */
+        const size_t n = s->x.response_len < sizeof(s->response) ? s->x.response_len : 0;
+        fprintf(stderr, "%s: counter %llu refused: code %d.%02d %.*s\n", who, (unsigned long long)s->counter,
+                s->response_code >> 5, s->response_code & 31, (int)n, (const char *)s->response);
+    } else if (err <= MFL_ERR_COAP_FORMAT && err >= MFL_ERR_DTLS_PEER) {
+        fprintf(stderr, "%s: counter %llu not delivered\n", who, (unsigned long long)s->counter);
+        explain_failure(o, "  POST update", s, k, err, attempts, seconds_since(t0));
+    } else {
+        fprintf(stderr, "%s: no update sent: %s\n", who, mfl_strerror(err));
+    }
+    return err;
 }
 
-static int send_update(device_opts_t *o, mfl_state_t *st, mfl_learner_t *l, const mfl_es256_private_t *key,
-                       uint64_t version)
+static mfl_sync_config_t sync_config(const device_opts_t *o, const link_t *k)
 {
-    char path[1024];
-    const size_t n = (size_t)l->head.units * (l->head.features + 1u);
-    int32_t *residual = calloc(n, sizeof(int32_t)), *committed = calloc(n, sizeof(int32_t));
+    mfl_sync_config_t c = mfl_sync_default_config();
+    c.port = k->port;
+    c.device_id = (const uint8_t *)o->id;
+    c.device_id_len = strlen(o->id);
+    c.max_attempts = 7;
+    /* 1,024-byte blocks: a UDP host's datagrams carry them whole, and on a
+     * lossy link each block is a round trip that may be lost (a 2.7 KB
+     * update: three instead of eleven) */
+    c.coap.szx = 6;
+    mfl_posix_entropy(NULL, (unsigned char *)&c.seed, sizeof(c.seed));
+    return c;
+}
+
+/* The committed residual, or zeros if there is none yet (or it does not
+ * fit this head). */
+static void load_residual(const char *path, int32_t *residual, size_t n)
+{
     uint8_t *data = NULL;
     size_t len = 0;
-    state_path(o, "residual.bin", path, sizeof(path));
-    if (committed && mfl_read_file(path, &data, &len) == 0 && len == n * sizeof(int32_t)) {
-        memcpy(committed, data, len);
+    memset(residual, 0, n * sizeof(int32_t));
+    if (mfl_read_file(path, &data, &len) == 0 && len == n * sizeof(int32_t)) {
+        memcpy(residual, data, len);
     }
     free(data);
-    const size_t ws = mfl_update_work_size(l, o->top_k), cap = mfl_update_max_size(l, strlen(o->id));
-    uint8_t *work = aligned_alloc(8, (ws + 8) & ~(size_t)7), *msg = malloc(cap);
-    int err = residual && committed && work && msg ? 0 : MFL_ERR_NO_MEMORY;
-    posted_t posted = POSTED_COUNTER_USED;
-    /* a "counter used" answer (the device's journal was lost or rolled
-     * back) moves the counter past the aggregator's and sends again, once */
-    for (int round = 0; !err && round < 2 && posted == POSTED_COUNTER_USED; round++) {
-        uint64_t counter = 0, last = 0;
-        memcpy(residual, committed, n * sizeof(int32_t));
-        err = mfl_state_next_counter(st, &counter); /* persisted before anything is signed */
-        const mfl_update_params_t p = {(const uint8_t *)o->id, strlen(o->id), version, counter, o->top_k};
-        err = err ? err : mfl_update_build(l, &p, residual, key, work, ws, msg, cap, &len);
-        posted = err ? POSTED_REFUSED : post_update(o, "update", msg, len, counter, &last);
-        if (!err && posted == POSTED_COUNTER_USED) {
-            err = mfl_state_skip_counters(st, last);
-        }
+}
+
+/* Learns the device's share of the Fashion-MNIST training set. */
+static int learn(const device_opts_t *o, mfl_learner_t *l, char *msg, size_t cap)
+{
+    mfl_dataset_t train;
+    int err = mfl_fmnist_load(NULL, 1, &train, msg, cap);
+    int8_t in[784];
+    for (size_t i = 0; !err && i < o->samples; i++) {
+        const size_t s = (size_t)((o->seed * 7919u + i * 104729u) % train.n);
+        mfl_image_to_input(train.images + s * 784, 784, in);
+        err = mfl_learner_learn(l, in, 784, train.labels[s]);
     }
-    if (!err && posted == POSTED_STORED) {
-        err = mfl_write_file(path, residual, n * sizeof(int32_t)); /* only now is the residual committed */
-    } else if (!err) {
-        err = MFL_ERR_IO;
+    mfl_dataset_free(&train);
+    return err;
+}
+
+/* Fetch, learn, send: the device library's sync, start to end. */
+static int exchange(const device_opts_t *o, mfl_state_t *st, mfl_learner_t *l, const mfl_es256_private_t *key,
+                    const mfl_es256_public_t *agg, uint64_t version, link_t *k)
+{
+    char path[1024], msg[1400] = "";
+    const size_t n = (size_t)l->head.units * (l->head.features + 1u);
+    mfl_sync_config_t c = sync_config(o, k);
+    c.learner = l;
+    c.state = st;
+    c.aggregator = agg;
+    c.key = key;
+    c.top_k = o->top_k;
+    c.version = version;
+    c.model_cap = mfl_sync_model_max_size(l);
+    c.update_cap = mfl_update_max_size(l, c.device_id_len);
+    c.work_size = (mfl_update_work_size(l, o->top_k) + 7u) & ~(size_t)7u;
+    c.residual = calloc(n, sizeof(int32_t));
+    c.residual_work = calloc(n, sizeof(int32_t));
+    c.model_buf = malloc(c.model_cap);
+    c.update_buf = malloc(c.update_cap);
+    c.work = aligned_alloc(8, c.work_size);
+    mfl_sync_t *s = malloc(sizeof(*s));
+    int err = c.residual && c.residual_work && c.model_buf && c.update_buf && c.work && s ? 0 : MFL_ERR_NO_MEMORY;
+    state_path(o, "residual.bin", path, sizeof(path));
+    if (!err) {
+        load_residual(path, c.residual, n);
+        err = mfl_sync_init(s, &c);
     }
-    free(residual), free(committed), free(work), free(msg);
+    err = err ? err : fetch_model(o, s, k);
+    if (!err && !o->fetch_only && o->samples && (err = learn(o, l, msg, sizeof(msg))) != 0) {
+        fprintf(stderr, "mfl device: %s\n", msg[0] ? msg : mfl_strerror(err));
+    }
+    if (!err && !o->fetch_only) {
+        err = post_update(o, s, k, "update", 0, 0, 0);
+        /* only now is the residual committed */
+        err = err ? err : mfl_write_file(path, c.residual, n * sizeof(int32_t));
+    }
+    free(c.residual), free(c.residual_work), free(c.model_buf), free(c.update_buf), free(c.work), free(s);
     return err;
 }
 
@@ -237,27 +350,16 @@ static int sync_device(device_opts_t *o)
         err = r == MFL_ERR_NO_MODEL ? 0 : r;
         version = restored ? restored : version;
     }
-    err = err ? err : fetch_model(o, &st, &l, &agg, &version);
-    mfl_dataset_t train;
-    if (!err && !o->fetch_only && o->samples) {
-        err = mfl_fmnist_load(NULL, 1, &train, msg, sizeof(msg));
-        int8_t in[784];
-        for (size_t i = 0; !err && i < o->samples; i++) {
-            const size_t s = (size_t)((o->seed * 7919u + i * 104729u) % train.n);
-            mfl_image_to_input(train.images + s * 784, 784, in);
-            err = mfl_learner_learn(&l, in, 784, train.labels[s]);
-        }
-        mfl_dataset_free(&train);
-    }
-    if (!err && !o->fetch_only) {
-        err = send_update(o, &st, &l, &key, version);
+    link_t k;
+    if (err) {
+        fprintf(stderr, "mfl device sync: %s\n", mfl_strerror(err));
+    } else if (!(err = link_open(o, &k))) {
+        err = exchange(o, &st, &l, &key, &agg, version, &k);
+        link_close(&k);
     }
     memset(&key, 0, sizeof(key));
     mfl_storage_file_close(&storage);
     free(image), free(arena), free(mem), free(stored);
-    if (err) {
-        fprintf(stderr, "mfl device sync: %s\n", mfl_strerror(err));
-    }
     return err ? 1 : 0;
 }
 
@@ -278,10 +380,19 @@ static int relay(device_opts_t *o, const char *file)
         return 1;
     }
     snprintf(who, sizeof(who), "relayed %s", file);
-    uint64_t last = 0;
-    const posted_t posted = post_update(o, who, msg, len, u.counter, &last);
-    free(msg);
-    return posted == POSTED_STORED ? 0 : 1;
+    link_t k;
+    mfl_sync_t *s = malloc(sizeof(*s));
+    err = s ? link_open(o, &k) : MFL_ERR_NO_MEMORY;
+    if (!err) {
+        mfl_sync_config_t cfg = sync_config(o, &k);
+        cfg.update_buf = msg;
+        cfg.update_cap = len;
+        err = mfl_sync_init(s, &cfg);
+        err = err ? err : post_update(o, s, &k, who, 1, len, u.counter);
+        link_close(&k);
+    }
+    free(msg), free(s);
+    return err ? 1 : 0;
 }
 
 int mfl_cmd_device(int argc, char **argv)
@@ -298,7 +409,7 @@ int mfl_cmd_device(int argc, char **argv)
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     device_opts_t o;
     memset(&o, 0, sizeof(o));
-    mfl_coap_client_defaults(&o.net);
+    o.deadline_ms = 300000;
     o.samples = 100;
     o.seed = 1;
     const char *verb = argc > 1 ? argv[1] : "";
@@ -306,9 +417,9 @@ int mfl_cmd_device(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'S': bad |= parse_server(optarg, &o.net); break;
-        case 'i': snprintf(o.id, sizeof(o.id), "%s", optarg); break;
-        case 'k': bad |= mfl_hex_decode(optarg, o.psk, sizeof(o.psk), &o.net.psk_len) || !o.net.psk_len; break;
+        case 'S': bad |= parse_server(optarg, &o); break;
+        case 'i': bad |= strlen(optarg) > MFL_DEVICE_ID_MAX; snprintf(o.id, sizeof(o.id), "%s", optarg); break;
+        case 'k': bad |= mfl_hex_decode(optarg, o.psk, sizeof(o.psk), &o.psk_len) || !o.psk_len; break;
         case 'a': o.agg_pub = optarg; break;
         case 'm': o.model = optarg; break;
         case 'K': o.key = optarg; break;
@@ -317,19 +428,17 @@ int mfl_cmd_device(int argc, char **argv)
         case 'e': o.seed = strtoull(optarg, NULL, 10); break;
         case 't': o.top_k = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'f': o.fetch_only = 1; break;
-        case 'p': o.net.dtls = 0; break;
-        case 'c': o.net.cert = optarg; break;
-        case 'C': o.net.cert_key = optarg; break;
-        case 'A': o.net.ca = optarg; break;
-        case 'T': bad |= parse_seconds(optarg, &o.net.deadline_ms); break;
-        case 'v': o.net.verbose = 1; break;
+        case 'p': o.plain = 1; break;
+        case 'c': o.cert = optarg; break;
+        case 'C': o.cert_key = optarg; break;
+        case 'A': o.ca = optarg; break;
+        case 'T': bad |= parse_seconds(optarg, &o.deadline_ms); break;
+        case 'v': o.verbose = 1; break;
         default: bad = 1; break;
         }
     }
-    o.net.identity = (const uint8_t *)o.id;
-    o.net.identity_len = strlen(o.id);
-    o.net.psk = o.psk;
-    bad |= !o.net.cert != !o.net.cert_key || !o.net.cert != !o.net.ca;
+    bad |= !o.cert != !o.cert_key || !o.cert != !o.ca;
+    bad |= !o.plain && !o.cert && !o.psk_len; /* DTLS needs a key */
     const int sync_ok = !strcmp(verb, "sync") && o.id[0] && o.agg_pub && o.model && o.key && o.state;
     const int relay_ok = !strcmp(verb, "relay") && o.id[0] && optind + 1 == argc - 1;
     if (bad || (!sync_ok && !relay_ok)) {
@@ -346,7 +455,5 @@ int mfl_cmd_device(int argc, char **argv)
                 "Exit 0 only when the aggregator stored the update (accepted, or already counted).\n");
         return 2;
     }
-    const int rc = sync_ok ? sync_device(&o) : relay(&o, argv[argc - 1]);
-    mfl_coap_client_close(&o.net);
-    return rc;
+    return sync_ok ? sync_device(&o) : relay(&o, argv[argc - 1]);
 }
