@@ -72,13 +72,20 @@ void mfl_mbedtls_halt(int status)
     }
 }
 
+static int pool_ready;
+
 static void pool_init(void)
 {
-    static int ready;
-    if (!ready) {
+    if (!pool_ready) {
         mbedtls_memory_buffer_alloc_init(mbedtls_pool, sizeof(mbedtls_pool));
-        ready = 1;
+        pool_ready = 1;
     }
+}
+
+void mfl_mbedtls_use_pool(unsigned char *pool, size_t len)
+{
+    mbedtls_memory_buffer_alloc_init(pool, len);
+    pool_ready = 1;
 }
 #else
 static void pool_init(void)
@@ -144,19 +151,20 @@ int mfl_es256_verify(const mfl_es256_public_t *key, const uint8_t hash[MFL_SHA25
 {
     ec_t e;
     ec_init(&e);
-    int err = 0;
-    if (mbedtls_ecp_group_load(&e.grp, MBEDTLS_ECP_DP_SECP256R1)) {
+    int err = 0, rc = 0;
+    if ((rc = mbedtls_ecp_group_load(&e.grp, MBEDTLS_ECP_DP_SECP256R1)) != 0) {
         err = MFL_ERR_CRYPTO;
-    } else if (mbedtls_ecp_point_read_binary(&e.grp, &e.q, key->q, MFL_ES256_PUBLIC_BYTES) ||
-               mbedtls_ecp_check_pubkey(&e.grp, &e.q)) {
+    } else if ((rc = mbedtls_ecp_point_read_binary(&e.grp, &e.q, key->q, MFL_ES256_PUBLIC_BYTES)) != 0 ||
+               (rc = mbedtls_ecp_check_pubkey(&e.grp, &e.q)) != 0) {
         err = MFL_ERR_KEY;
-    } else if (mbedtls_mpi_read_binary(&e.r, sig, 32) || mbedtls_mpi_read_binary(&e.s, sig + 32, 32)) {
+    } else if ((rc = mbedtls_mpi_read_binary(&e.r, sig, 32)) != 0 || (rc = mbedtls_mpi_read_binary(&e.s, sig + 32, 32)) != 0) {
         err = MFL_ERR_CRYPTO;
-    } else if (mbedtls_ecdsa_verify(&e.grp, hash, MFL_SHA256_BYTES, &e.q, &e.r, &e.s)) {
+    } else if ((rc = mbedtls_ecdsa_verify(&e.grp, hash, MFL_SHA256_BYTES, &e.q, &e.r, &e.s)) != 0) {
         err = MFL_ERR_COSE_SIGNATURE;
     }
     ec_free(&e);
-    return err;
+    /* a device's pool running out is not a bad signature or a bad key */
+    return rc == MBEDTLS_ERR_MPI_ALLOC_FAILED ? MFL_ERR_NO_MEMORY : err;
 }
 
 int mfl_es256_public_from_private(const mfl_es256_private_t *key, mfl_es256_public_t *pub)

@@ -4,7 +4,9 @@
 # (written to build-fw-ABI/run/update.cose through semihosting), then the
 # four MLPerf Tiny models checked byte for byte. Prints instruction counts
 # (-icount shift=6: instructions = timer ticks / 1.6), the stack high-water
-# mark, and flash/RAM per component from the linker map.
+# mark, and flash/RAM per component from the linker map. Then the sync
+# image syncs with a real aggregator over DTLS on its serial line
+# (scripts/firmware_sync.sh).
 # Usage: scripts/firmware.sh [soft|hard]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +39,7 @@ zcat "$fm/t10k-labels-idx1-ubyte.gz" | tail -c +9 | head -c 140 > "$data/labels.
 set -o pipefail
 # the device's identity and key (the aggregator gets device.pub)
 printf 'fw-dev-1' > "$data/device_id.txt"
+printf 'fw-key' > "$data/psk.bin" # its DTLS pre-shared key (hex 66772d6b6579)
 [ -f "$data/device.key" ] || "$mfl" keygen "$data/device" >/dev/null
 openssl ec -in "$data/device.key" -outform DER 2>/dev/null | tail -c +8 | head -c 32 > "$data/device.raw"
 # the aggregator's key, pinned in the image (raw uncompressed point)
@@ -55,7 +58,7 @@ mbedtls=mbedtls; [ "$abi" = hard ] && mbedtls=mbedtls-hard
 cmake -S . -B "$fw" -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi-cortex-m4.cmake -DMFL_FLOAT_ABI="$abi" \
   -DCMAKE_BUILD_TYPE=MinSizeRel -DMFL_WERROR=ON -DMFL_TARGET_MBEDTLS_DIR="$(pwd)/build-target-deps/$mbedtls" \
   -DMFL_FIRMWARE_DATA="$data" >/dev/null
-cmake --build "$fw" -j"$(nproc)" --target mfl-firmware >/dev/null
+cmake --build "$fw" -j"$(nproc)" --target mfl-firmware mfl-firmware-sync >/dev/null
 elf=$fw/device/cortex-m/mfl-firmware.elf
 mkdir -p "$fw/run"
 rm -f "$fw/run/update.cose"
@@ -94,3 +97,4 @@ awk '
 echo "== footprint ($abi-float, -Os) =="
 arm-none-eabi-size "$elf"
 python3 scripts/map_sizes.py "$fw/device/cortex-m/mfl-firmware.map" "$fw/run/output.txt"
+./scripts/firmware_sync.sh "$abi"

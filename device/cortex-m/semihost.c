@@ -4,7 +4,7 @@
 
 #include "semihost.h"
 
-enum { SYS_OPEN = 0x01, SYS_CLOSE = 0x02, SYS_WRITE0 = 0x04, SYS_WRITE = 0x05, SYS_EXIT = 0x18 };
+enum { SYS_OPEN = 0x01, SYS_CLOSE = 0x02, SYS_WRITE0 = 0x04, SYS_WRITE = 0x05, SYS_READ = 0x06, SYS_EXIT = 0x18 };
 enum { ADP_STOPPED_APPLICATION_EXIT = 0x20026, ADP_STOPPED_RUNTIME_ERROR = 0x20023 };
 
 static int call(int op, const void *arg)
@@ -49,6 +49,20 @@ int sh_write_file(const char *path, const void *data, size_t len)
     }
     const uintptr_t write_args[3] = {(uintptr_t)fd, (uintptr_t)data, len};
     const int left = call(SYS_WRITE, write_args); /* bytes not written */
+    const uintptr_t close_args[1] = {(uintptr_t)fd};
+    call(SYS_CLOSE, close_args);
+    return left == 0 ? 0 : -1;
+}
+
+int sh_read_file(const char *path, void *data, size_t len)
+{
+    const uintptr_t open_args[3] = {(uintptr_t)path, 1 /* "rb" */, strlen(path)};
+    const int fd = call(SYS_OPEN, open_args);
+    if (fd < 0) {
+        return -1;
+    }
+    const uintptr_t read_args[3] = {(uintptr_t)fd, (uintptr_t)data, len};
+    const int left = call(SYS_READ, read_args); /* bytes not read */
     const uintptr_t close_args[1] = {(uintptr_t)fd};
     call(SYS_CLOSE, close_args);
     return left == 0 ? 0 : -1;

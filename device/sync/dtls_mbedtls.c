@@ -97,7 +97,9 @@ static void step_handshake(mfl_dtls_t *d)
         /* (waiting for the server's NewSessionTicket is a later state too) */
         const int after_finished = rc == MBEDTLS_ERR_SSL_TIMEOUT && d->ssl.state >= MBEDTLS_SSL_SERVER_CHANGE_CIPHER_SPEC;
         d->silent_finishes = after_finished ? d->silent_finishes + 1u : 0u;
-        if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE || d->silent_finishes >= 2) {
+        if (rc == MBEDTLS_ERR_SSL_ALLOC_FAILED) {
+            d->refused = MFL_ERR_NO_MEMORY; /* Mbed TLS's pool is too small: retrying cannot help */
+        } else if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE || d->silent_finishes >= 2) {
             d->refused = MFL_ERR_DTLS_REFUSED;
             d->silent_finishes = 0;
         }

@@ -302,7 +302,7 @@ int mfl_sync_post_signed(mfl_sync_t *s, size_t len, uint64_t counter, uint32_t n
 /* A port's error that ends the operation: retrying cannot help. */
 static int definitive(int err)
 {
-    return err == MFL_ERR_DTLS_REFUSED || err == MFL_ERR_DTLS_PEER;
+    return err == MFL_ERR_DTLS_REFUSED || err == MFL_ERR_DTLS_PEER || err == MFL_ERR_NO_MEMORY;
 }
 
 static void send_datagram(mfl_sync_t *s, const uint8_t *d, size_t len)

@@ -54,6 +54,13 @@ int mfl_es256_verify(const mfl_es256_public_t *key, const uint8_t hash[MFL_SHA25
 
 int mfl_es256_public_from_private(const mfl_es256_private_t *key, mfl_es256_public_t *pub);
 
+/* Devices' Mbed TLS backend only (built with its static allocator): gives
+ * Mbed TLS a pool of len bytes instead of the built-in 6 KB one, before
+ * anything else uses Mbed TLS — for a firmware that also runs the DTLS
+ * port, whose record buffers and session come from the same pool. The
+ * pool stays the caller's for good. */
+void mfl_mbedtls_use_pool(unsigned char *pool, size_t len);
+
 /* The backend's name ("mbedtls", "openssl"). */
 const char *mfl_crypto_backend(void);
 

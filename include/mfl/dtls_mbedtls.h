@@ -17,7 +17,8 @@
  * in a row whose Finished it never answered though it answered the flights
  * before (a wrong PSK: OpenSSL drops what it cannot check), or its
  * certificate failing to verify — is reported once, as
- * MFL_ERR_DTLS_REFUSED or MFL_ERR_DTLS_PEER, by the next send or receive;
+ * MFL_ERR_DTLS_REFUSED or MFL_ERR_DTLS_PEER, by the next send or receive
+ * (and Mbed TLS's allocator running out, as MFL_ERR_NO_MEMORY);
  * the sync then ends its operation with that error instead of retrying. No heap of its own: Mbed TLS takes its
  * record buffers from its allocator (the C library's on hosts, a static
  * pool on the microcontroller: docs/porting.md).

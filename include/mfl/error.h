@@ -14,7 +14,7 @@
 #define MFL_ERR_INVALID_ARG        -1   /* a NULL pointer or out-of-range argument */
 #define MFL_ERR_BUFFER_TOO_SMALL   -2   /* output buffer too small; needed size reported */
 #define MFL_ERR_IO                 -3   /* a file could not be read or written */
-#define MFL_ERR_NO_MEMORY          -4   /* host only: allocation failed */
+#define MFL_ERR_NO_MEMORY          -4   /* allocation failed (a host's heap, a device's Mbed TLS pool) */
 #define MFL_ERR_BUSY               -5   /* held by another process (a device's state file) */
 
 /* Model files (microfl format) */

@@ -6,7 +6,10 @@
 # real mfl-aggregator over DTLS with `mfl device relay`: accepted once,
 # "already counted" the second time, and a byte flipped in it is refused;
 # then relay it over a lossy link (tests/support/udp_faults.py) to a second,
-# fresh aggregator: counted exactly once.
+# fresh aggregator: counted exactly once. The sync image (no relay: DTLS and
+# CoAP on the device, its serial line bridged to UDP) syncs with a real
+# aggregator — firmware.sh runs it on a clean link, this test again through
+# the lossy proxy: fetch, update stored exactly once, next model installed.
 set -euo pipefail
 : "${MFL:?}" "${AGG:?}" "${SRC:?}"
 MFL=$(readlink -f "$MFL"); AGG=$(readlink -f "$AGG")
@@ -33,6 +36,12 @@ grep -A6 "== speed against TFLM" "$tmp/fw.txt"
 [ "$(grep -c ': OK$' "$SRC/build-fw-soft/run/speed.txt")" = 4 ] || fail "a model is slower than TFLM + CMSIS-NN"
 cat "$SRC/build-fw-soft/run/learn.txt"
 grep -q ': OK$' "$SRC/build-fw-soft/run/learn.txt" || fail "the learning step is above 8 instructions per parameter per sample"
+grep -q "^firmware sync: OK" "$tmp/fw.txt" || fail "the sync image did not sync: $(grep -A30 '== the image syncs' "$tmp/fw.txt")"
+grep "bytes on the line" "$tmp/fw.txt"
+sync_seed=$RANDOM
+"$SRC/scripts/firmware_sync.sh" soft --lossy "$sync_seed" > "$tmp/fw_sync.txt" 2>&1 ||
+  { cat "$tmp/fw_sync.txt"; fail "the sync image over a lossy link (proxy seed $sync_seed)"; }
+echo "sync image over a lossy link (proxy seed $sync_seed): $(grep -E '_ms |bytes on the line' "$tmp/fw_sync.txt" | tr '\n' ' ')"
 data=$SRC/build/firmware-data
 update=$SRC/build-fw-soft/run/update.cose
 "$MFL" verify --key "$data/device.pub" "$update" > /dev/null || fail "the device's signature does not verify on the host"

@@ -1,0 +1,29 @@
+/*
+ * The datagram port on a serial line (include/mfl/datagram_port.h), for the
+ * emulated board: each datagram framed with SLIP (RFC 1055: END 0xC0 after
+ * every frame and before the first, 0xC0 and 0xDB in the data escaped as
+ * 0xDB 0xDC and 0xDB 0xDD), as a modem's UDP socket or a host bridge
+ * carries them (tests/support/serial_bridge.py forwards each frame to the
+ * aggregator as one UDP datagram). Hardware: the CMSDK APB UART0 of
+ * mps2-an386, polled. Sending waits for the transmitter, byte by byte (a
+ * board with a real line would use its DMA); receiving never waits.
+ */
+#ifndef MFL_UART_SLIP_H
+#define MFL_UART_SLIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mfl/datagram_port.h"
+
+typedef struct {
+    uint8_t frame[1400];  /* the frame being received */
+    size_t len;
+    int escaped, overflow;
+    uint32_t frames_in, frames_out, bytes_in, bytes_out; /* datagram bytes, before framing */
+} uart_slip_t;
+
+/* Enables UART0 and fills *port (ctx = u). */
+void uart_slip_init(uart_slip_t *u, mfl_datagram_port_t *port);
+
+#endif /* MFL_UART_SLIP_H */
