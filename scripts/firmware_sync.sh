@@ -58,4 +58,6 @@ grep -q "^model_installed 2$" output.txt || { echo "firmware sync: the next mode
 awk '/_bytes_(sent|received) / { split($1, p, "_bytes_"); b[p[1]] += $2 }
      END { printf "bytes on the line per phase (DTLS records, both ways): handshake + unchanged fetch %d, update %d, changed fetch %d\n",
                   b["fetch_unchanged"], b["update"], b["fetch_changed"] }' output.txt
+echo "== footprint of the sync image ($abi-float, -Os) =="
+python3 "$root/scripts/map_sizes.py" "$root/build-fw-$abi/device/cortex-m/mfl-firmware-sync.map" output.txt
 echo "firmware sync: OK (stored once, next model installed; server log $run/srv.log)"
