@@ -6,10 +6,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "mfl/aggregate.h"
+#include "mfl/host/aggregate.h"
 #include "mfl/learner.h"
 #include "mfl/messages.h"
-#include "mfl/store.h"
+#include "mfl/host/store.h"
 
 /* ---- configuration (config.c) ---- */
 typedef struct {

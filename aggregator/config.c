@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "aggregator.h"
-#include "mfl/host_io.h"
+#include "mfl/host/host_io.h"
 
 /* One verify thread per core beyond the event loop's own, from three cores
  * on. A checked-off update is answered as a separate response (an empty

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "aggregator.h"
-#include "mfl/host_io.h"
-#include "mfl/keys.h"
+#include "mfl/host/host_io.h"
+#include "mfl/host/keys.h"
 #include "server.h"
 
 #define VERSION "0.1.0"

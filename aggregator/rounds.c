@@ -15,8 +15,8 @@
 #include <time.h>
 
 #include "aggregator.h"
-#include "mfl/keys.h"
-#include "mfl/model_file.h"
+#include "mfl/host/keys.h"
+#include "mfl/host/model_file.h"
 
 static FILE *log_file; /* NULL: stderr */
 

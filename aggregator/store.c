@@ -1,4 +1,4 @@
-/* The aggregator's durable state in SQLite (see include/mfl/store.h). */
+/* The aggregator's durable state in SQLite (see include/mfl/host/store.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 #include <sqlite3.h>
 
 #include "mfl/error.h"
-#include "mfl/store.h"
+#include "mfl/host/store.h"
 
 struct mfl_store {
     sqlite3 *db;

@@ -26,7 +26,7 @@
 #include <coap3/coap.h>
 
 #include "mfl/messages.h"
-#include "mfl/store.h"
+#include "mfl/host/store.h"
 
 typedef struct {
     char id[16];

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mfl/model_file.h"
+#include "mfl/host/model_file.h"
 #include "mfl/interpreter.h"
 #include "mfl/kernels.h"
 

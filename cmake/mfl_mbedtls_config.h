@@ -49,10 +49,11 @@
 #define MBEDTLS_AES_ROM_TABLES   /* the tables in flash, not built in RAM */
 #define MBEDTLS_AES_FEWER_TABLES /* one table of each kind: 6 KB less flash */
 #define MBEDTLS_CCM_C
-/* records up to 1 KB of plaintext each way: a CoAP block of up to 512 bytes
- * and its header (the sync's default is 256) and the PSK handshake */
-#define MBEDTLS_SSL_IN_CONTENT_LEN 1024
-#define MBEDTLS_SSL_OUT_CONTENT_LEN 1024
+/* records of up to 512 bytes of plaintext each way: a CoAP datagram with a
+ * 256-byte block (the sync's default, MFL_COAP_MAX_DATAGRAM 384 in the
+ * firmware) and the PSK handshake's messages */
+#define MBEDTLS_SSL_IN_CONTENT_LEN 512
+#define MBEDTLS_SSL_OUT_CONTENT_LEN 512
 /* no heap on the device: a static pool behind calloc/free (crypto_mbedtls.c) */
 #define MBEDTLS_PLATFORM_C
 #define MBEDTLS_PLATFORM_MEMORY

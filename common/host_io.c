@@ -1,11 +1,11 @@
-/* Host-only whole-file I/O (see include/mfl/host_io.h). */
+/* Host-only whole-file I/O (see include/mfl/host/host_io.h). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mfl/error.h"
-#include "mfl/host_io.h"
+#include "mfl/host/host_io.h"
 
 int mfl_read_file(const char *path, uint8_t **data, size_t *size)
 {

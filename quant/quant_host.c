@@ -6,7 +6,7 @@
 #include <math.h>
 
 #include "mfl/error.h"
-#include "mfl/quant_host.h"
+#include "mfl/host/quant_host.h"
 
 void mfl_quant_scale_to_fixed(double r, int32_t *m, int32_t *e)
 {

@@ -57,7 +57,7 @@ fw=build-fw-$abi
 mbedtls=mbedtls; [ "$abi" = hard ] && mbedtls=mbedtls-hard
 cmake -S . -B "$fw" -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi-cortex-m4.cmake -DMFL_FLOAT_ABI="$abi" \
   -DCMAKE_BUILD_TYPE=MinSizeRel -DMFL_WERROR=ON -DMFL_TARGET_MBEDTLS_DIR="$(pwd)/build-target-deps/$mbedtls" \
-  -DMFL_FIRMWARE_DATA="$data" >/dev/null
+  -DMFL_FIRMWARE_DATA="$data" -DMFL_COAP_MAX_DATAGRAM=384 >/dev/null
 cmake --build "$fw" -j"$(nproc)" --target mfl-firmware mfl-firmware-sync >/dev/null
 elf=$fw/device/cortex-m/mfl-firmware.elf
 mkdir -p "$fw/run"

@@ -16,10 +16,10 @@
 
 #include "../aggregator/aggregator.h"
 #include "link.h"
-#include "mfl/coap_client.h"
+#include "mfl/host/coap_client.h"
 #include "mfl/error.h"
-#include "mfl/keys.h"
-#include "mfl/store.h"
+#include "mfl/host/keys.h"
+#include "mfl/host/store.h"
 #include "world.h"
 
 struct sim_link {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mfl/host_io.h"
+#include "mfl/host/host_io.h"
 #include "scenario.h"
 
 static const char *const strategy_names[SIM_STRATEGIES] = {"frozen", "local", "federated", "fair", "oracle"};

@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 
 #include "mfl/error.h"
-#include "mfl/host_io.h"
+#include "mfl/host/host_io.h"
 #include "mfl/learner.h"
-#include "mfl/model_file.h"
-#include "mfl/net_export.h"
-#include "mfl/train.h"
+#include "mfl/host/model_file.h"
+#include "mfl/host/net_export.h"
+#include "mfl/host/train.h"
 #include "world.h"
 
 #define PIXELS 784

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "mfl/dataset.h"
+#include "mfl/host/dataset.h"
 #include "mfl/model.h"
 #include "scenario.h"
 

@@ -14,10 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mfl/coap_exchange.h"
 #include "mfl/datagram_port.h"
 
+/* A DTLS record of the largest CoAP datagram: 13 bytes of header, 8 of
+ * explicit nonce, 8 of CCM-8 tag, and room for the handshake's flights. */
+#define UART_SLIP_MAX_FRAME (MFL_COAP_MAX_DATAGRAM + 64)
+
 typedef struct {
-    uint8_t frame[1400];  /* the frame being received */
+    uint8_t frame[UART_SLIP_MAX_FRAME]; /* the frame being received */
     size_t len;
     int escaped, overflow;
     uint32_t frames_in, frames_out, bytes_in, bytes_out; /* datagram bytes, before framing */

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mfl/features.h"
+#include "mfl/host/features.h"
 #include "mfl/interpreter.h"
 
 void mfl_image_to_input(const uint8_t *pixels, size_t n, int8_t *input)

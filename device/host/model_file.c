@@ -1,12 +1,12 @@
-/* Reading model files of either kind (see include/mfl/model_file.h). */
+/* Reading model files of either kind (see include/mfl/host/model_file.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mfl/model_file.h"
+#include "mfl/host/model_file.h"
 #include "mfl/error.h"
-#include "mfl/host_io.h"
-#include "mfl/tflite_import.h"
+#include "mfl/host/host_io.h"
+#include "mfl/host/tflite_import.h"
 
 int mfl_model_file_read(const char *path, uint8_t **image, size_t *size, char *msg, size_t msg_cap)
 {

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "mfl/kernels.h"
-#include "mfl/model_writer.h"
+#include "mfl/host/model_writer.h"
 #include "mfl/planner.h"
-#include "mfl/quant_host.h"
+#include "mfl/host/quant_host.h"
 
 struct mfl_model_builder {
     mfl_tensor_rec_t *tensors;

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mfl/model_writer.h"
-#include "mfl/net_export.h"
-#include "mfl/quant_host.h"
+#include "mfl/host/model_writer.h"
+#include "mfl/host/net_export.h"
+#include "mfl/host/quant_host.h"
 
 typedef struct {
     mfl_model_builder_t *b;

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mfl/model_writer.h"
-#include "mfl/quant_host.h"
-#include "mfl/tflite_import.h"
+#include "mfl/host/model_writer.h"
+#include "mfl/host/quant_host.h"
+#include "mfl/host/tflite_import.h"
 #include "tflite_import_internal.h"
 
 

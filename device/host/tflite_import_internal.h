@@ -2,7 +2,7 @@
 #ifndef MFL_TFLITE_IMPORT_INTERNAL_H
 #define MFL_TFLITE_IMPORT_INTERNAL_H
 
-#include "mfl/model_writer.h"
+#include "mfl/host/model_writer.h"
 #include "tflite_reader.h"
 
 typedef struct {

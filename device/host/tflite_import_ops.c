@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "mfl/quant_host.h"
+#include "mfl/host/quant_host.h"
 #include "tflite_import_internal.h"
 
 

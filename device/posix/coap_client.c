@@ -1,4 +1,4 @@
-/* Host CoAP/DTLS client on libcoap (see include/mfl/coap_client.h). */
+/* Host CoAP/DTLS client on libcoap (see include/mfl/host/coap_client.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 
 #include <coap3/coap.h>
 
-#include "mfl/coap_client.h"
+#include "mfl/host/coap_client.h"
 #include "mfl/error.h"
 
 typedef struct {

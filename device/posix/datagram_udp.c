@@ -1,5 +1,5 @@
 /* The datagram port on a connected, non-blocking UDP socket
- * (include/mfl/datagram_udp.h). */
+ * (include/mfl/host/datagram_udp.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mfl/datagram_udp.h"
+#include "mfl/host/datagram_udp.h"
 #include "mfl/error.h"
 
 static int failed(mfl_datagram_udp_t *u)

@@ -1,10 +1,10 @@
-/* Clock and entropy on POSIX hosts (include/mfl/posix_platform.h). */
+/* Clock and entropy on POSIX hosts (include/mfl/host/posix_platform.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sys/random.h>
 #include <time.h>
 
-#include "mfl/posix_platform.h"
+#include "mfl/host/posix_platform.h"
 
 uint32_t mfl_posix_clock_ms(void)
 {

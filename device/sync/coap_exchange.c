@@ -115,6 +115,7 @@ int mfl_coap_exchange_start(mfl_coap_exchange_t *x, const mfl_coap_params_t *par
     if (!x || !params || !req || !token || token_len < 1 || token_len > MFL_COAP_MAX_TOKEN || params->szx > 6 ||
         req->path_len > MFL_COAP_MAX_PATH || (!req->response && req->response_cap) ||
         (req->body_len && !req->body) || req->etag_len > 8 || (req->etag_len && !req->etag) ||
+        (16u << params->szx) + MFL_COAP_HEADROOM > MFL_COAP_MAX_DATAGRAM ||
         params->ack_random_permille < 1000) {
         return MFL_ERR_INVALID_ARG;
     }

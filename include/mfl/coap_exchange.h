@@ -34,9 +34,16 @@
 extern "C" {
 #endif
 
-/* The largest datagram an exchange sends: a 1,024-byte block and its
- * header, token and options. */
+/* The largest datagram an exchange sends or the sync receives: a block of
+ * 16 << szx bytes and up to MFL_COAP_HEADROOM bytes of header, token and
+ * options. 1,152 by default (1,024-byte blocks); a device that keeps to
+ * smaller blocks sets it lower for the whole build (CMake's
+ * -DMFL_COAP_MAX_DATAGRAM=384 for 256-byte blocks, as the firmware does):
+ * every buffer of a datagram shrinks with it. */
+#define MFL_COAP_HEADROOM 128
+#ifndef MFL_COAP_MAX_DATAGRAM
 #define MFL_COAP_MAX_DATAGRAM 1152
+#endif
 #define MFL_COAP_MAX_PATH 4
 
 typedef struct {
@@ -100,7 +107,7 @@ typedef struct {
  * back-off jitter. Returns 0, or MFL_ERR_INVALID_ARG (more than
  * MFL_COAP_MAX_PATH segments or one above 255 bytes, an ETag above 8
  * bytes or missing for its length, token length outside
- * 1..8, szx above 6, a body or response buffer missing for its length,
+ * 1..8, szx above 6 or a block that does not fit MFL_COAP_MAX_DATAGRAM, a body or response buffer missing for its length,
  * ack_random_permille below 1000).
  */
 int mfl_coap_exchange_start(mfl_coap_exchange_t *x, const mfl_coap_params_t *params, const mfl_coap_request_t *req,

@@ -1,10 +1,10 @@
-/* Aggregation strategies (see include/mfl/aggregate.h). Host only: double
+/* Aggregation strategies (see include/mfl/host/aggregate.h). Host only: double
  * arithmetic, results rounded to Q8.24 at the end. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mfl/aggregate.h"
+#include "mfl/host/aggregate.h"
 #include "mfl/error.h"
 
 mfl_agg_opts_t mfl_agg_defaults(void)

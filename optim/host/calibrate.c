@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "mfl/error.h"
-#include "mfl/train.h"
+#include "mfl/host/train.h"
 
 int mfl_net_calibrate(const mfl_net_t *net, const mfl_dataset_t *ds, const uint32_t *idx, size_t n, float *lo,
                       float *hi)

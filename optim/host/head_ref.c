@@ -1,9 +1,9 @@
-/* Float32 reference of the head trainer; see include/mfl/head_ref.h. */
+/* Float32 reference of the head trainer; see include/mfl/host/head_ref.h. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "mfl/head.h"
-#include "mfl/head_ref.h"
+#include "mfl/host/head_ref.h"
 
 void mfl_head_ref_from_quantized(mfl_head_ref_t *h, const int8_t *q, const int32_t *bias, const double *scale)
 {

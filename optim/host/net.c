@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "mfl/error.h"
-#include "mfl/train.h"
+#include "mfl/host/train.h"
 #include "rng.h"
 
 static int arch_error(char *msg, size_t cap, const char *arch, const char *why)

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "mfl/common.h"
-#include "mfl/host_io.h"
-#include "mfl/train.h"
+#include "mfl/host/host_io.h"
+#include "mfl/host/train.h"
 
 #define MFLF_MAGIC "MFLF"
 #define MFLF_VERSION 1u

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "mfl/error.h"
-#include "mfl/train.h"
+#include "mfl/host/train.h"
 #include "rng.h"
 
 #define MFL_TRAIN_SLICES 4

@@ -11,8 +11,8 @@
 #include <mbedtls/pk.h>
 
 #include "mfl/error.h"
-#include "mfl/host_io.h"
-#include "mfl/keys.h"
+#include "mfl/host/host_io.h"
+#include "mfl/host/keys.h"
 
 /* The P-256 key inside a parsed pk context, or NULL. */
 static mbedtls_ecp_keypair *p256(mbedtls_pk_context *pk)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "mfl/dataset.h"
+#include "mfl/host/dataset.h"
 #include "mfl/error.h"
 
 __attribute__((format(printf, 3, 4))) static int data_error(char *msg, size_t cap, const char *fmt, ...)

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "mfl/device_state.h"
-#include "mfl/net_export.h"
-#include "mfl/train.h"
+#include "mfl/host/net_export.h"
+#include "mfl/host/train.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "mfl/common.h"
-#include "mfl/train.h"
+#include "mfl/host/train.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,7 +2,7 @@
  * position given by its first byte (images | labels). */
 #include <stdlib.h>
 
-#include "mfl/dataset.h"
+#include "mfl/host/dataset.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

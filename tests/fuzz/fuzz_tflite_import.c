@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "fuzz_run.h"
-#include "mfl/tflite_import.h"
+#include "mfl/host/tflite_import.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mfl/features.h"
-#include "mfl/head_ref.h"
+#include "mfl/host/features.h"
+#include "mfl/host/head_ref.h"
 #include "mfl/kernels.h"
 #include "mfl/learner.h"
-#include "mfl/net_export.h"
-#include "mfl/quant_host.h"
+#include "mfl/host/net_export.h"
+#include "mfl/host/quant_host.h"
 #include "test_support.h"
 
 #define ARCH "c8,p,c16s2,d32,d10"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mfl/tflite_import.h"
+#include "mfl/host/tflite_import.h"
 #include "test_support.h"
 
 uint8_t *ts_read_shared(const char *relpath, size_t *size)

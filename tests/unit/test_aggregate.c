@@ -1,7 +1,7 @@
 /* Aggregation strategies on hand-computed cases. */
 #include <math.h>
 
-#include "mfl/aggregate.h"
+#include "mfl/host/aggregate.h"
 #include "mfl/error.h"
 #include "test_support.h"
 

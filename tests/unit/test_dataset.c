@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mfl/dataset.h"
+#include "mfl/host/dataset.h"
 #include "test_support.h"
 
 static void test_fashion_mnist_shape_and_balance(void **state)

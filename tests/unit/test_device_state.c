@@ -22,9 +22,9 @@
 #include "mfl/device_state.h"
 #include "mfl/error.h"
 #include "mfl/messages.h"
-#include "mfl/net_export.h"
+#include "mfl/host/net_export.h"
 #include "mfl/storage.h"
-#include "mfl/train.h"
+#include "mfl/host/train.h"
 #include "test_support.h"
 
 static uint8_t *model_image;

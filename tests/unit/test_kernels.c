@@ -16,7 +16,7 @@
 #include "dsp.h" /* device/kernels, built here with MFL_EMULATE_DSP */
 #include "mfl/kernels.h"
 #include "mfl/quant.h"
-#include "mfl/quant_host.h"
+#include "mfl/host/quant_host.h"
 #include "test_support.h"
 
 #define ONE_M (1 << 30) /* with shift 1: real multiplier 1.0 */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "mfl/kernels.h"
-#include "mfl/model_writer.h"
+#include "mfl/host/model_writer.h"
 #include "test_support.h"
 
 static uint8_t *good;

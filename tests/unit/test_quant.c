@@ -8,7 +8,7 @@
 #include <zlib.h>
 
 #include "mfl/quant.h"
-#include "mfl/quant_host.h"
+#include "mfl/host/quant_host.h"
 #include "test_support.h"
 
 /* round(num / 2^k), ties away from zero, in 128-bit arithmetic. */

@@ -7,7 +7,7 @@
 #include "mfl/error.h"
 #include "mfl/head.h"
 #include "mfl/quant.h"
-#include "mfl/quant_host.h"
+#include "mfl/host/quant_host.h"
 #include "mfl/scale.h"
 #include "test_support.h"
 

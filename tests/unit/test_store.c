@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#include "mfl/store.h"
+#include "mfl/host/store.h"
 #include "test_support.h"
 
 static char dir[] = "/tmp/mfl_store_XXXXXX";

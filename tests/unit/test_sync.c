@@ -31,9 +31,9 @@
 #include "mfl/cose.h"
 #include "mfl/delta.h"
 #include "mfl/error.h"
-#include "mfl/net_export.h"
+#include "mfl/host/net_export.h"
 #include "mfl/sync.h"
-#include "mfl/train.h"
+#include "mfl/host/train.h"
 #include "mfl/update_builder.h"
 #include "test_support.h"
 

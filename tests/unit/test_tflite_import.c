@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mfl/tflite_import.h"
+#include "mfl/host/tflite_import.h"
 #include "test_support.h"
 #include "tflite_builder.h"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mfl/train.h"
+#include "mfl/host/train.h"
 #include "test_support.h"
 
 static mfl_dataset_t train;

@@ -13,14 +13,14 @@
 #include <string.h>
 
 #include "commands.h"
-#include "mfl/host_io.h"
-#include "mfl/model_file.h"
-#include "mfl/features.h"
-#include "mfl/head_ref.h"
+#include "mfl/host/host_io.h"
+#include "mfl/host/model_file.h"
+#include "mfl/host/features.h"
+#include "mfl/host/head_ref.h"
 #include "mfl/kernels.h"
 #include "mfl/learner.h"
-#include "mfl/quant_host.h"
-#include "mfl/train.h"
+#include "mfl/host/quant_host.h"
+#include "mfl/host/train.h"
 
 typedef struct {
     size_t samples;

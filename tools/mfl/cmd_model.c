@@ -4,11 +4,11 @@
 #include <string.h>
 
 #include "commands.h"
-#include "mfl/host_io.h"
-#include "mfl/model_file.h"
+#include "mfl/host/host_io.h"
+#include "mfl/host/model_file.h"
 #include "mfl/interpreter.h"
 #include "mfl/model.h"
-#include "mfl/tflite_import.h"
+#include "mfl/host/tflite_import.h"
 
 typedef struct {
     uint8_t *image;

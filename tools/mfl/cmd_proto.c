@@ -6,11 +6,11 @@
 
 #include "commands.h"
 #include "mfl/cbor.h"
-#include "mfl/features.h"
-#include "mfl/host_io.h"
-#include "mfl/keys.h"
+#include "mfl/host/features.h"
+#include "mfl/host/host_io.h"
+#include "mfl/host/keys.h"
 #include "mfl/messages.h"
-#include "mfl/model_file.h"
+#include "mfl/host/model_file.h"
 #include "mfl/update_builder.h"
 
 int mfl_cmd_keygen(int argc, char **argv)

@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "commands.h"
-#include "mfl/host_io.h"
-#include "mfl/model_file.h"
-#include "mfl/dataset.h"
+#include "mfl/host/host_io.h"
+#include "mfl/host/model_file.h"
+#include "mfl/host/dataset.h"
 #include "mfl/interpreter.h"
-#include "mfl/net_export.h"
-#include "mfl/train.h"
+#include "mfl/host/net_export.h"
+#include "mfl/host/train.h"
 
 static void quantize_usage(FILE *out)
 {

@@ -6,8 +6,8 @@
 #include <time.h>
 
 #include "commands.h"
-#include "mfl/dataset.h"
-#include "mfl/train.h"
+#include "mfl/host/dataset.h"
+#include "mfl/host/train.h"
 
 #define DEFAULT_ARCH "c16,p,c32s2,c32s2,d64,d10"
 

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mfl/dataset.h"
+#include "mfl/host/dataset.h"
 #include "mfl/model.h"
 
 #ifdef __cplusplus

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mfl/dataset.h"
+#include "mfl/host/dataset.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mfl/train.h"
+#include "mfl/host/train.h"
 
 #ifdef __cplusplus
 extern "C" {
