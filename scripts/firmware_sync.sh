@@ -54,6 +54,7 @@ kill -TERM "${pids[0]}"; wait "${pids[0]}" || true
 grep -q "^firmware sync: done" output.txt || { echo "firmware sync: FAILED" >&2; grep -v WARN srv.log | tail -5 >&2; exit 1; }
 accepted=$(grep -c "event=update_accepted device=fw-dev-1" srv.log || true)
 [ "$accepted" = 1 ] || { echo "firmware sync: $accepted updates stored, expected exactly 1" >&2; exit 1; }
+grep -q "^model_current 1$" output.txt || { echo "firmware sync: the unchanged model was not recognised (ETag, 2.03)" >&2; exit 1; }
 grep -q "^model_installed 2$" output.txt || { echo "firmware sync: the next model was not installed" >&2; exit 1; }
 awk '/_bytes_(sent|received) / { split($1, p, "_bytes_"); b[p[1]] += $2 }
      END { printf "bytes on the line per phase (DTLS records, both ways): handshake + unchanged fetch %d, update %d, changed fetch %d\n",

@@ -16,10 +16,14 @@
 
 #include "../aggregator/aggregator.h"
 #include "link.h"
-#include "mfl/host/coap_client.h"
+#include "mfl/dtls_mbedtls.h"
 #include "mfl/error.h"
+#include "mfl/host/datagram_udp.h"
 #include "mfl/host/keys.h"
+#include "mfl/host/posix_platform.h"
 #include "mfl/host/store.h"
+#include "mfl/sync.h"
+#include "mfl/update_builder.h"
 #include "world.h"
 
 struct sim_link {
@@ -114,24 +118,62 @@ static uint16_t free_port(void)
     return port;
 }
 
-static void client_for(const sim_link_t *link, const sim_identity_t *id, mfl_coap_client_t *c)
+/* A virtual device's link to the aggregator for one request: a UDP socket
+ * and a DTLS session (it ends with the request, as a duty-cycled device's
+ * would), and the sync that drives it. */
+typedef struct {
+    mfl_datagram_udp_t udp;
+    mfl_dtls_t dtls;
+    mfl_sync_t sync;
+} net_t;
+
+static int net_open(const sim_link_t *link, const sim_identity_t *id, net_t *n, mfl_sync_config_t *c)
 {
-    mfl_coap_client_defaults(c);
-    snprintf(c->host, sizeof(c->host), "127.0.0.1");
-    c->port = link->port;
-    c->dtls = 1;
-    c->identity = (const uint8_t *)id->id;
-    c->identity_len = strlen(id->id);
-    c->psk = id->psk;
-    c->psk_len = sizeof(id->psk);
-    c->timeout_ms = 3000;
-    c->retries = 3;
-    c->backoff_ms = 200;
-    c->seed = (unsigned)sim_mix(id->psk[0] ^ ((uint64_t)id->psk[1] << 8)); /* reproducible jitter */
+    mfl_datagram_port_t udp;
+    int err = mfl_datagram_udp_open(&udp, &n->udp, "127.0.0.1", link->port, NULL);
+    const mfl_dtls_config_t dc = {udp, (const uint8_t *)id->id, strlen(id->id), id->psk, sizeof(id->psk),
+                                  mfl_posix_clock_ms, mfl_posix_entropy, NULL, NULL, NULL, NULL};
+    if (!err && (err = mfl_dtls_init(&n->dtls, &dc, &c->port)) != 0) {
+        mfl_datagram_udp_close(&n->udp);
+    }
+    if (err) {
+        return err;
+    }
+    c->device_id = (const uint8_t *)id->id;
+    c->device_id_len = strlen(id->id);
+    c->coap.szx = 6; /* loopback: whole 1 KB blocks */
+    c->coap.ack_timeout_ms = 1000;
+    c->max_attempts = 4;
+    c->retry_base_ms = 200;
+    c->seed = (uint32_t)sim_mix(id->psk[0] ^ ((uint64_t)id->psk[1] << 8)); /* reproducible jitter */
+    err = mfl_sync_init(&n->sync, c);
+    if (err) {
+        mfl_dtls_free(&n->dtls);
+        mfl_datagram_udp_close(&n->udp);
+    }
+    return err;
 }
 
-static int start_server(sim_link_t *link, const sim_scenario_t *sc, const char *dir, const char *conf,
-                        const sim_identity_t *any, char *msg, size_t cap)
+/* Polls the operation to its end, waiting on the socket in between. */
+static int net_run(net_t *n)
+{
+    int rc;
+    while ((rc = mfl_sync_poll(&n->sync, mfl_posix_clock_ms())) == MFL_SYNC_PENDING) {
+        const int32_t until = (int32_t)(n->sync.wake_ms - mfl_posix_clock_ms());
+        const uint32_t cap = n->dtls.up ? 60000u : 100u; /* a handshake retransmits on its own clock */
+        mfl_datagram_udp_wait(&n->udp, until <= 0 ? 0u : (uint32_t)until < cap ? (uint32_t)until : cap);
+    }
+    return rc;
+}
+
+static void net_close(net_t *n)
+{
+    mfl_dtls_free(&n->dtls);
+    mfl_datagram_udp_close(&n->udp);
+}
+
+static int start_server(sim_link_t *link, const sim_scenario_t *sc, const char *dir, const char *conf, char *msg,
+                        size_t cap)
 {
     char log_path[1200];
     snprintf(log_path, sizeof(log_path), "%s/aggregator.log", dir);
@@ -149,18 +191,24 @@ static int start_server(sim_link_t *link, const sim_scenario_t *sc, const char *
         snprintf(msg, cap, "cannot start %s: %s", sc->aggregator, strerror(errno));
         return MFL_ERR_IO;
     }
-    /* ready once it answers a device */
+    /* ready once it logs that it listens */
     for (int i = 0; i < 100; i++) {
-        uint8_t *m = NULL;
-        size_t len;
         int status;
         if (waitpid(link->pid, &status, WNOHANG) == link->pid) {
             link->pid = 0;
             snprintf(msg, cap, "the aggregator exited at startup; see %s", log_path);
             return MFL_ERR_IO;
         }
-        if (sim_link_get_model(link, any, &m, &len) == 0) {
-            free(m);
+        char line[512];
+        FILE *f = fopen(log_path, "r");
+        int listening = 0;
+        while (f && !listening && fgets(line, sizeof(line), f)) {
+            listening = strstr(line, "event=listening") != NULL;
+        }
+        if (f) {
+            fclose(f);
+        }
+        if (listening) {
             return 0;
         }
         nanosleep(&(struct timespec){0, 100000000}, NULL);
@@ -218,7 +266,7 @@ int sim_link_open(sim_link_t **out, const sim_scenario_t *sc, const char *run_di
             err = provision(store, ids, n_ids);
             mfl_store_close(store);
         }
-        err = err ? err : start_server(link, sc, dir, conf, &ids[0], msg, cap);
+        err = err ? err : start_server(link, sc, dir, conf, msg, cap);
     }
     if (err) {
         if (!msg[0]) {
@@ -255,31 +303,45 @@ const mfl_es256_public_t *sim_link_aggregator_key(const sim_link_t *link)
     return &link->agg_pub;
 }
 
-int sim_link_get_model(sim_link_t *link, const sim_identity_t *id, uint8_t **msg, size_t *len)
+int sim_link_fetch_model(sim_link_t *link, const sim_identity_t *id, mfl_learner_t *l, uint64_t *version,
+                         int *installed, size_t *bytes)
 {
+    *installed = 0;
+    *bytes = 0;
     if (link->mode == SIM_INPROCESS) {
-        *msg = malloc(link->state.model_msg_len);
-        if (!*msg) {
-            return MFL_ERR_NO_MEMORY;
-        }
-        memcpy(*msg, link->state.model_msg, link->state.model_msg_len);
-        *len = link->state.model_msg_len;
-        return 0;
+        uint64_t v = *version;
+        const int err = mfl_model_install(l, link->state.model_msg, link->state.model_msg_len, &link->agg_pub,
+                                          *version, &v);
+        *installed = err == 0;
+        *bytes = *installed ? link->state.model_msg_len : 0; /* unchanged: 2.03, no body (as over the network) */
+        *version = v;
+        return err == MFL_ERR_PROTO_VALUE ? 0 : err;
     }
-    mfl_coap_client_t c;
-    client_for(link, id, &c);
-    int code = 0;
-    const int err = mfl_coap_request(&c, "GET", "fl/v1/model", 0, NULL, 0, &code, msg, len);
-    mfl_coap_client_close(&c); /* a virtual device's session ends with its request */
-    if (!err && code != 205) {
-        free(*msg);
-        *msg = NULL;
-        return MFL_ERR_PROTO_VALUE;
+    static uint8_t model_buf[8192];
+    static net_t n;
+    mfl_sync_config_t c = mfl_sync_default_config();
+    c.learner = l;
+    c.aggregator = &link->agg_pub;
+    c.model_buf = model_buf;
+    c.model_cap = sizeof(model_buf);
+    c.version = *version;
+    int err = net_open(link, id, &n, &c);
+    if (err) {
+        return err;
     }
+    err = mfl_sync_fetch_model(&n.sync, mfl_posix_clock_ms());
+    err = err ? err : net_run(&n);
+    if (!err) {
+        *installed = n.sync.outcome == MFL_SYNC_MODEL_INSTALLED;
+        *bytes = *installed ? n.sync.x.response_len : 0;
+        *version = n.sync.version;
+    }
+    net_close(&n);
     return err;
 }
 
-int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8_t *msg, size_t len, int *code)
+int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8_t *msg, size_t len,
+                         uint64_t counter, int *code)
 {
     if (link->mode == SIM_INPROCESS) {
         agg_outcome_t out;
@@ -287,12 +349,29 @@ int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8
         *code = out.code;
         return 0;
     }
-    mfl_coap_client_t c;
-    client_for(link, id, &c);
-    uint8_t *resp = NULL;
-    size_t resp_len = 0;
-    const int err = mfl_coap_request(&c, "POST", "fl/v1/update", 18, msg, len, code, &resp, &resp_len);
-    mfl_coap_client_close(&c);
-    free(resp);
+    static uint8_t update_buf[8192];
+    static net_t n;
+    if (len > sizeof(update_buf)) {
+        return MFL_ERR_BUFFER_TOO_SMALL;
+    }
+    mfl_sync_config_t c = mfl_sync_default_config();
+    memcpy(update_buf, msg, len);
+    c.update_buf = update_buf;
+    c.update_cap = sizeof(update_buf);
+    int err = net_open(link, id, &n, &c);
+    if (err) {
+        return err;
+    }
+    err = mfl_sync_post_signed(&n.sync, len, counter, mfl_posix_clock_ms());
+    err = err ? err : net_run(&n);
+    /* an answer, stored or not, is an answer; silence is an error */
+    const uint8_t rc = n.sync.response_code;
+    *code = rc >> 5 ? (rc >> 5) * 100 + (rc & 31) : 0;
+    if (err == 0) {
+        *code = 204;
+    } else if (rc >> 5) {
+        err = 0;
+    }
+    net_close(&n);
     return err;
 }

@@ -2,8 +2,9 @@
  * How virtual devices reach an aggregator: in-process (the aggregator's
  * own update and round code, called directly: no sockets) or over the
  * network (a real mfl-aggregator process the simulator starts, CoAP over
- * DTLS-PSK on loopback through the device library's host client). Both
- * read the same generated config file, so they aggregate identically.
+ * DTLS-PSK on loopback through the device library's own sync, mfl/sync.h,
+ * on its UDP and DTLS ports: the code a device runs). Both read the same
+ * generated config file, so they aggregate identically.
  */
 #ifndef MFL_SIM_LINK_H
 #define MFL_SIM_LINK_H
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "mfl/crypto.h"
+#include "mfl/learner.h"
 #include "scenario.h"
 
 /* A device's credentials, derived from the scenario's seed and its index. */
@@ -37,11 +39,18 @@ void sim_link_close(sim_link_t *link);
 /* The aggregator's public key (devices pin it). */
 const mfl_es256_public_t *sim_link_aggregator_key(const sim_link_t *link);
 
-/* A device fetches the current signed model (*msg is malloc'd). */
-int sim_link_get_model(sim_link_t *link, const sim_identity_t *id, uint8_t **msg, size_t *len);
+/* A device fetches the current signed model and installs it into l if it
+ * verifies and is newer than *version (*installed 1, *version the new
+ * one), else *installed 0. *bytes: the model message's size (0 when the
+ * aggregator said it is unchanged). Returns 0, or why it failed (no
+ * answer, a model that does not verify, ...): l keeps its head. */
+int sim_link_fetch_model(sim_link_t *link, const sim_identity_t *id, mfl_learner_t *l, uint64_t *version,
+                         int *installed, size_t *bytes);
 
-/* A device posts a signed update; *code is the CoAP response code
- * (class * 100 + detail), e.g. 204 accepted, 412 stale. */
-int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8_t *msg, size_t len, int *code);
+/* A device posts a signed update (counter: the one signed in it); *code is
+ * the CoAP response code (class * 100 + detail), e.g. 204 stored, 412
+ * stale. Returns 0, or an error when no answer came. */
+int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8_t *msg, size_t len,
+                         uint64_t counter, int *code);
 
 #endif /* MFL_SIM_LINK_H */

@@ -160,23 +160,19 @@ static int local_step(run_t *r, strat_t *s, uint32_t i, unsigned thread)
 static int sync_device(run_t *r, strat_t *s, uint32_t i)
 {
     vdev_t *v = &s->dev[i];
-    uint8_t *m = NULL;
-    size_t len = 0;
+    size_t bytes = 0;
+    int installed = 0;
     v->ready = 0;
-    if (sim_link_get_model(s->link, &r->ids[i], &m, &len)) {
+    int err = sim_link_fetch_model(s->link, &r->ids[i], &v->l, &v->version, &installed, &bytes);
+    if (err == MFL_ERR_COAP_TIMEOUT || err == MFL_ERR_COAP_RESET || err == MFL_ERR_SYNC_UNAVAILABLE) {
         return 0; /* no answer: the device tries again next time it is online */
     }
-    s->cur.bytes_down += len;
-    uint64_t version;
-    int err = mfl_model_install(&v->l, m, len, sim_link_aggregator_key(s->link), v->version, &version);
-    free(m);
-    if (err == 0) {
-        v->version = version;
-    } else if (err == MFL_ERR_PROTO_VALUE) {
-        err = mfl_learner_reset(&v->l);
+    s->cur.bytes_down += bytes;
+    if (!err && !installed) {
+        err = mfl_learner_reset(&v->l); /* back to the global head it has */
     }
     v->ready = err == 0;
-    return err == 0 || err == MFL_ERR_PROTO_VALUE ? 0 : err;
+    return err;
 }
 
 static int federated_step(run_t *r, strat_t *s, uint32_t i, unsigned thread)
@@ -226,7 +222,8 @@ static void deliver_wave(run_t *r, strat_t *s, uint32_t from, uint32_t to)
         if (!v->ready) {
             continue;
         }
-        if (r->dropped[i] || sim_link_post_update(s->link, &r->ids[i], v->update, v->update_len, &code) != 0) {
+        if (r->dropped[i] ||
+            sim_link_post_update(s->link, &r->ids[i], v->update, v->update_len, v->counter, &code) != 0) {
             s->cur.lost++; /* offline before it arrived; its samples stay in the replay buffer */
             memcpy(v->residual, v->residual_saved, r->head_values * sizeof(int32_t));
             continue;
@@ -336,17 +333,9 @@ static int evaluate_device(run_t *r, strat_t *s, uint32_t i, unsigned thread)
 /* The aggregator's latest model into the strategy's evaluator. */
 static int refresh_global(run_t *r, strat_t *s)
 {
-    uint8_t *m = NULL;
-    size_t len = 0;
-    int err = sim_link_get_model(s->link, &r->ids[0], &m, &len);
-    uint64_t version = s->eval_version;
-    if (!err) {
-        err = mfl_model_install(&s->eval, m, len, sim_link_aggregator_key(s->link), s->eval_version, &version);
-        err = err == MFL_ERR_PROTO_VALUE ? 0 : err;
-    }
-    free(m);
-    s->eval_version = version;
-    return err;
+    size_t bytes = 0;
+    int installed = 0;
+    return sim_link_fetch_model(s->link, &r->ids[0], &s->eval, &s->eval_version, &installed, &bytes);
 }
 
 static int evaluate(run_t *r, strat_t *s, sim_round_t *out)

@@ -41,7 +41,7 @@ static uint8_t learner_mem[24 * 1024] __attribute__((aligned(8)));
 static uint8_t flash_mem[16 * 1024];
 /* a sync in progress: these, the Mbed TLS pool and the structs below */
 static uint8_t model_buf[1088], update_buf[832]; /* 10x64 head: 1,068 and 818 needed */
-static int32_t residual[10 * 65], residual_work[10 * 65];
+static int32_t residual[10 * 65]; /* the committed error feedback: the learner's, synced or not */
 #ifndef MFL_SYNC_TLS_POOL
 #define MFL_SYNC_TLS_POOL (7 * 1024) /* ES256 alone needs 6 KB; DTLS with ES256 ran at 6 KB, not at 5.5 */
 #endif
@@ -167,14 +167,23 @@ int main(void)
     c.key = &key;
     c.device_id = blob_device_id;
     c.device_id_len = BLOB_LEN(device_id);
+    c.version = 1; /* the model built in (mfl_state_restore() gives the one installed last, if any) */
     c.residual = residual;
-    c.residual_work = residual_work;
+    /* the arena's tail, beyond what the model needs, holds the update
+     * builder's work and the residual of the update in flight: the device
+     * may go on inferring while a sync runs */
+    const size_t n = (size_t)l.head.units * (l.head.features + 1u), used = (mfl_model_arena_size(&model) + 7u) & ~7u;
+    const size_t work = (mfl_update_work_size(&l, 0) + 7u) & ~7u;
+    if (used + work + n * sizeof(int32_t) > sizeof(arena)) {
+        sh_exit(failed("arena", MFL_ERR_BUFFER_TOO_SMALL));
+    }
+    c.work = arena + used;
+    c.work_size = work;
+    c.residual_work = (int32_t *)(void *)(arena + used + work);
     c.model_buf = model_buf;
     c.model_cap = sizeof(model_buf);
     c.update_buf = update_buf;
     c.update_cap = sizeof(update_buf);
-    c.work = arena; /* the update is built in the arena: nothing is inferred meanwhile */
-    c.work_size = sizeof(arena);
     c.coap.max_retransmit = 6; /* a thin link's setting */
     entropy(NULL, (unsigned char *)&c.seed, sizeof(c.seed));
     err = mfl_sync_init(&sync, &c);
@@ -182,7 +191,9 @@ int main(void)
         sh_exit(failed("sync", err));
     }
     sh_line("sync_ram_bytes", sizeof(sync) + sizeof(dtls) + sizeof(uart) + sizeof(tls_pool) + sizeof(model_buf) +
-                                  sizeof(update_buf) + sizeof(residual) + sizeof(residual_work));
+                                  sizeof(update_buf));
+    sh_line("sync_arena_tail_bytes", work + n * sizeof(int32_t));
+    sh_line("fmnist_arena_bytes", mfl_model_arena_size(&model));
     sh_line("sync_struct_bytes", sizeof(sync));
     sh_line("dtls_struct_bytes", sizeof(dtls));
     sh_line("tls_pool_bytes", sizeof(tls_pool));

@@ -48,16 +48,17 @@ int mfl_sync_init(mfl_sync_t *s, const mfl_sync_config_t *cfg)
     }
     memset(s, 0, sizeof(*s));
     s->cfg = *cfg;
-    s->version = cfg->version ? cfg->version : 1; /* the model the device was built with is version 1 */
+    s->version = cfg->version;
     s->rng = cfg->seed ? cfg->seed : 0x2545F491u;
     s->next_mid = (uint16_t)(s->rng >> 16);
     return 0;
 }
 
-/* What fetching a model needs. */
+/* What fetching a model needs (the state is optional: without it a model
+ * is installed but not stored). */
 static int can_fetch(const mfl_sync_config_t *c)
 {
-    return c->learner && c->state && c->aggregator && c->model_buf && c->model_cap;
+    return c->learner && c->aggregator && c->model_buf && c->model_cap;
 }
 
 /* What building and sending an update needs. */
@@ -103,7 +104,7 @@ static int start_request(mfl_sync_t *s, uint32_t now)
         req.code = MFL_COAP_GET;
         memcpy(req.path, model_path, sizeof(model_path));
         req.etag = s->etag;
-        req.etag_len = version_etag(s->version, s->etag);
+        req.etag_len = version_etag(s->version, s->etag); /* none for version 0: nothing installed yet */
         req.content_format = -1;
         req.response = s->cfg.model_buf;
         req.response_cap = s->cfg.model_cap;
@@ -181,7 +182,9 @@ static int model_answered(mfl_sync_t *s, uint32_t now)
     if (err == MFL_ERR_PROTO_VALUE) { /* not newer than the installed one */
         return end(s, 0, MFL_SYNC_MODEL_CURRENT);
     }
-    err = err ? err : mfl_state_install_model(s->cfg.state, s->cfg.model_buf, (uint32_t)s->x.response_len, installed);
+    if (!err && s->cfg.state) {
+        err = mfl_state_install_model(s->cfg.state, s->cfg.model_buf, (uint32_t)s->x.response_len, installed);
+    }
     if (!err) {
         s->version = installed;
     }
@@ -195,7 +198,8 @@ static int build_update(mfl_sync_t *s)
     const mfl_sync_config_t *c = &s->cfg;
     memcpy(c->residual_work, c->residual, residual_bytes(c->learner));
     int err = mfl_state_next_counter(c->state, &s->counter);
-    const mfl_update_params_t p = {c->device_id, c->device_id_len, s->version, s->counter, c->top_k};
+    /* version 0 (no model message installed): the built-in model, version 1 */
+    const mfl_update_params_t p = {c->device_id, c->device_id_len, s->version ? s->version : 1, s->counter, c->top_k};
     return err ? err
                : mfl_update_build(c->learner, &p, c->residual_work, c->key, c->work, c->work_size, c->update_buf,
                                   c->update_cap, &s->update_len);

@@ -109,6 +109,7 @@ int main(void)
     c.key = &device_key;
     c.device_id = device_id;
     c.device_id_len = sizeof(device_id) - 1;
+    c.version = 1; /* the model built in (mfl_state_restore() gives the one installed last, if any) */
     c.residual = residual;
     c.residual_work = residual_work;
     c.model_buf = model_buf;

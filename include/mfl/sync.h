@@ -66,7 +66,9 @@ typedef enum {
 typedef struct {
     mfl_datagram_port_t port;      /* the link to the aggregator */
     mfl_learner_t *learner;        /* installs models into it, builds updates from it */
-    mfl_state_t *state;            /* persisted counters and model slots (mfl/device_state.h) */
+    mfl_state_t *state;            /* persisted counters and model slots (mfl/device_state.h); a
+                                    * fetch without it installs a model but does not store it (a
+                                    * simulated device); sending an update needs it */
     const mfl_es256_public_t *aggregator; /* the pinned key models must be signed with */
     const mfl_es256_private_t *key;       /* the device's signing key */
     const uint8_t *device_id;      /* = the DTLS PSK identity and the update's COSE kid, 1..64 bytes */
@@ -86,8 +88,9 @@ typedef struct {
     uint32_t retry_max_ms;         /* up to this (30000), times a random factor in [0.5, 1] */
     uint8_t max_attempts;          /* tries of one request before giving up (8) */
     uint32_t seed;                 /* jitter, message IDs and tokens: from the device's entropy */
-    uint64_t version;              /* the installed model version (from mfl_state_restore()); 0 or 1:
-                                    * the model the device was built with (the aggregator's version 1) */
+    uint64_t version;              /* the installed model version (from mfl_state_restore()): 1 for
+                                    * the model the device was built with (the aggregator's version
+                                    * 1); 0: none, so the first fetch downloads whatever is current */
 } mfl_sync_config_t;
 
 typedef struct {
@@ -139,7 +142,7 @@ size_t mfl_sync_model_max_size(const mfl_learner_t *l);
 int mfl_sync_init(mfl_sync_t *s, const mfl_sync_config_t *cfg);
 
 /* Starts fetching the global model at now_ms. Returns 0, MFL_ERR_BUSY (an
- * operation is in progress), or MFL_ERR_INVALID_ARG (no learner, state,
+ * operation is in progress), or MFL_ERR_INVALID_ARG (no learner,
  * aggregator key or model_buf). */
 int mfl_sync_fetch_model(mfl_sync_t *s, uint32_t now_ms);
 
