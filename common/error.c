@@ -76,7 +76,9 @@ const char *mfl_strerror(int err)
     case MFL_ERR_COAP_BLOCK: return "inconsistent CoAP block-wise transfer";
     case MFL_ERR_SYNC_REFUSED: return "the aggregator refused the request";
     case MFL_ERR_SYNC_STALE: return "update based on a model the aggregator no longer accepts (fetch and learn again)";
-    case MFL_ERR_SYNC_RECEIPT: return "the aggregator's answer carries no receipt for this update";
+    case MFL_ERR_SYNC_RECEIPT:
+        return "the aggregator's answer carries no valid receipt for this update (malformed, for another device or "
+               "counter, or an implausible last counter)";
     case MFL_ERR_DTLS_REFUSED:
         return "the aggregator refused the DTLS handshake (wrong PSK or identity, unknown or revoked device, or a "
                "certificate it does not accept)";

@@ -122,8 +122,12 @@ static int start_request(mfl_sync_t *s, uint32_t now)
     const uint8_t token[4] = {(uint8_t)t, (uint8_t)(t >> 8), (uint8_t)(t >> 16), (uint8_t)(t >> 24)};
     const int err = mfl_coap_exchange_start(&s->x, &s->cfg.coap, &req, s->next_mid, token, sizeof(token),
                                             next_random(s), now);
-    /* the exchange numbers its blocks from here; leave room for 64 of them */
-    s->next_mid = (uint16_t)(s->next_mid + 64u);
+    /* the exchange numbers its messages (one per block) from here: the next
+     * exchange starts past them, so no message ID is reused within
+     * EXCHANGE_LIFETIME (RFC 7252 section 4.4), even if the server makes
+     * it fall back to 16-byte blocks */
+    const size_t blocks = (s->op == OP_FETCH ? s->cfg.model_cap : s->update_len) / 16u + 2u;
+    s->next_mid = (uint16_t)(s->next_mid + (blocks > 64u ? blocks : 64u));
     s->attempt++;
     s->stats.attempts++;
     s->in_exchange = err == 0;
@@ -164,6 +168,19 @@ static int transient(uint8_t code)
     return code >> 5 == 5 || code == MFL_COAP_CODE(4, 8) || code == MFL_COAP_CODE(4, 29);
 }
 
+/* Whether a model message that mfl_model_install() refused with
+ * MFL_ERR_PROTO_VALUE is well formed and simply not newer than the
+ * installed one (and not a field out of range, which is a refusal). */
+static int not_newer(mfl_sync_t *s)
+{
+    mfl_cose_sign1_t c;
+    mfl_model_msg_t m;
+    const mfl_learner_t *l = s->cfg.learner;
+    return mfl_cose_sign1_decode(s->cfg.model_buf, s->x.response_len, &c) == 0 &&
+           mfl_model_msg_decode(c.payload, c.payload_len, l->head.units, l->head.features, &m) == 0 &&
+           m.version <= s->version;
+}
+
 static int model_answered(mfl_sync_t *s, uint32_t now)
 {
     const uint8_t code = s->x.response_code;
@@ -179,7 +196,7 @@ static int model_answered(mfl_sync_t *s, uint32_t now)
     uint64_t installed = s->version;
     int err = mfl_model_install(s->cfg.learner, s->cfg.model_buf, s->x.response_len, s->cfg.aggregator, s->version,
                                 &installed);
-    if (err == MFL_ERR_PROTO_VALUE) { /* not newer than the installed one */
+    if (err == MFL_ERR_PROTO_VALUE && not_newer(s)) {
         return end(s, 0, MFL_SYNC_MODEL_CURRENT);
     }
     if (!err && s->cfg.state) {
@@ -208,8 +225,24 @@ static int build_update(mfl_sync_t *s)
 static int receipt_for_us(mfl_sync_t *s)
 {
     mfl_receipt_t *r = &s->receipt;
-    return mfl_receipt_decode(s->response, s->x.response_len, r) == 0 && r->counter == s->counter &&
-           r->device_id_len == s->cfg.device_id_len && !memcmp(r->device_id, s->cfg.device_id, r->device_id_len);
+    const int ok = mfl_receipt_decode(s->response, s->x.response_len, r) == 0 && r->counter == s->counter &&
+                   r->device_id_len == s->cfg.device_id_len &&
+                   !memcmp(r->device_id, s->cfg.device_id, r->device_id_len);
+    if (!ok) {
+        memset(r, 0, sizeof(*r)); /* nothing of it is reported */
+    }
+    return ok;
+}
+
+/* A "counter used" receipt's last counter, if the device may jump past
+ * it: 0 (an aggregator that does not say: one step), or at least the
+ * counter sent and no more than 2^32 above it — a receipt that would
+ * spend the counter space (a buggy aggregator, or on a plain link anyone)
+ * is refused rather than obeyed. */
+static int plausible_jump(const mfl_sync_t *s)
+{
+    const uint64_t last = s->receipt.last_counter;
+    return last == 0 || (last >= s->counter && last - s->counter <= UINT64_C(0xFFFFFFFF) && last < INT64_MAX - 1);
 }
 
 static int update_answered(mfl_sync_t *s, uint32_t now)
@@ -235,8 +268,15 @@ static int update_answered(mfl_sync_t *s, uint32_t now)
         }
         return end(s, 0, MFL_SYNC_UPDATE_STORED);
     }
-    if (code != MFL_COAP_CODE(4, 9) || status != MFL_RECEIPT_COUNTER_USED || s->counter_moved || s->relayed) {
-        return end(s, code == MFL_COAP_CODE(2, 4) ? MFL_ERR_SYNC_RECEIPT : MFL_ERR_SYNC_REFUSED, MFL_SYNC_NONE);
+    if (code != MFL_COAP_CODE(4, 9) || status != MFL_RECEIPT_COUNTER_USED) {
+        return end(s, MFL_ERR_SYNC_RECEIPT, MFL_SYNC_NONE); /* a status its code does not allow */
+    }
+    if (!plausible_jump(s)) {
+        memset(&s->receipt, 0, sizeof(s->receipt));
+        return end(s, MFL_ERR_SYNC_RECEIPT, MFL_SYNC_NONE);
+    }
+    if (s->counter_moved || s->relayed) {
+        return end(s, MFL_ERR_SYNC_REFUSED, MFL_SYNC_NONE);
     }
     /* the device's counter journal is behind the aggregator: jump past it */
     s->counter_moved = 1;

@@ -24,7 +24,10 @@
  *    update is stored (accepted, or this very update already counted);
  *  - a receipt saying the counter was used (the device's counter journal
  *    was lost or rolled back) moves the counter past the aggregator's last
- *    one and sends the update again under the new counter, once;
+ *    one (if that is at most 2^32 above the counter sent) and sends the
+ *    update again under the new counter, once;
+ *  - a model message that verifies but is not newer is "current"; one with
+ *    a field out of range is refused with its error;
  *  - a lost datagram is retransmitted (RFC 7252 section 4.2); a request
  *    that times out, or that the aggregator answers 5.xx, 4.08 or 4.29, is
  *    tried again after an exponential back-off with jitter, up to
@@ -180,7 +183,12 @@ int mfl_sync_post_signed(mfl_sync_t *s, size_t len, uint64_t counter, uint32_t n
  *   MFL_ERR_SYNC_STALE    the update's base model is older than the
  *                         aggregator accepts (4.12): fetch and learn again
  *   MFL_ERR_SYNC_RECEIPT  an answer of 2.04 or 4.09 without a well-formed
- *                         receipt for this device and counter
+ *                         receipt for this device and counter, with a
+ *                         status its code does not allow, or a "counter
+ *                         used" whose last counter is below the one sent
+ *                         or more than 2^32 above it (never obeyed: it
+ *                         would spend the counter space); s->receipt is
+ *                         then all zero
  *   MFL_ERR_DTLS_REFUSED / MFL_ERR_DTLS_PEER  the port's secure session was
  *                         refused for good (see mfl/dtls_mbedtls.h)
  *   MFL_ERR_BUFFER_TOO_SMALL  the model is larger than model_buf

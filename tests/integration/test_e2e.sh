@@ -103,5 +103,12 @@ if timeout 60 "$MFL" device sync --server 127.0.0.1:$((port + 1)) --id dev9 --ag
   fail "unprovisioned certificate accepted"
 fi
 grep -q "event=dtls_refused" srv.log || fail "no dtls_refused log line for the unknown CN"
+# bad flags and files: a specific message naming them, exit 2 or 1, nothing sent
+rc=0; "$MFL" device relay --server 127.0.0.1:0 --id dev4 --psk 6b657944 relayed.cose 2> bad1.txt || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--server '127.0.0.1:0'" bad1.txt || fail "bad --server: exit $rc, $(cat bad1.txt)"
+rc=0; "$MFL" device relay --server 127.0.0.1:$port --id dev4 --psk 6b6579 --timeout abc x 2> bad2.txt || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--timeout 'abc'" bad2.txt || fail "bad --timeout: exit $rc, $(cat bad2.txt)"
+rc=0; sync 1 --key nosuch.key > /dev/null 2> bad3.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "cannot read the device key nosuch.key" bad3.txt || fail "missing key: exit $rc, $(cat bad3.txt)"
 kill -TERM $pid; wait $pid; pid=""
 echo "1 passed, 0 failed"

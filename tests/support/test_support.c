@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mfl/host/dataset.h"
+#include "mfl/host/net_export.h"
 #include "mfl/host/tflite_import.h"
+#include "mfl/host/train.h"
 #include "test_support.h"
 
 uint8_t *ts_read_shared(const char *relpath, size_t *size)
@@ -59,4 +62,26 @@ void ts_fix_crc(uint8_t *image)
     memcpy(&h, image, sizeof(h));
     h.crc32 = mfl_crc32(0, image + 16, h.file_size - 16);
     memcpy(image, &h, sizeof(h));
+}
+
+int ts_small_fmnist_model(uint8_t **image, size_t *size, mfl_model_t *model)
+{
+    char msg[256];
+    mfl_dataset_t train;
+    mfl_net_t net;
+    float lo[MFL_NET_MAX_LAYERS], hi[MFL_NET_MAX_LAYERS];
+    if (mfl_fmnist_load(NULL, 1, &train, msg, sizeof(msg))) {
+        return -1;
+    }
+    if (mfl_net_create(&net, "c4,p,c8s2,d16,d10", 28, 28, 1, msg, sizeof(msg))) {
+        mfl_dataset_free(&train);
+        return -1;
+    }
+    mfl_net_init(&net, 3);
+    const int err = mfl_net_calibrate(&net, &train, NULL, 200, lo, hi) ||
+                    mfl_net_export(&net, lo, hi, 2.0f, image, size, msg, sizeof(msg)) ||
+                    mfl_model_load(model, *image, *size);
+    mfl_net_free(&net);
+    mfl_dataset_free(&train);
+    return err ? -1 : 0;
 }

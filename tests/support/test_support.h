@@ -22,6 +22,12 @@ uint8_t *ts_import_mlperf(const char *name, size_t *size, mfl_model_t *model);
 /* The shared golden inputs' generator: xorshift32 from seed 1, low byte. */
 void ts_xorshift_bytes(uint32_t *state, int8_t *dst, size_t n);
 
+/* The small Fashion-MNIST model the device tests run: c4,p,c8s2,d16,d10,
+ * initialised (seed 3, untrained), calibrated on 200 training images and
+ * exported to a microfl image (malloc'd) that *model is loaded from.
+ * Returns 0, or -1 (the dataset or the export failed). */
+int ts_small_fmnist_model(uint8_t **image, size_t *size, mfl_model_t *model);
+
 /* Rewrites the CRC of a model image after a test has edited it. */
 void ts_fix_crc(uint8_t *image);
 

@@ -22,9 +22,7 @@
 #include "mfl/device_state.h"
 #include "mfl/error.h"
 #include "mfl/messages.h"
-#include "mfl/host/net_export.h"
 #include "mfl/storage.h"
-#include "mfl/host/train.h"
 #include "test_support.h"
 
 static uint8_t *model_image;
@@ -66,20 +64,7 @@ static size_t model_msg(uint64_t version, uint8_t *out, size_t cap)
 static int setup(void **state)
 {
     (void)state;
-    char msg[256];
-    mfl_dataset_t train;
-    mfl_net_t net;
-    float lo[MFL_NET_MAX_LAYERS], hi[MFL_NET_MAX_LAYERS];
-    if (mfl_fmnist_load(NULL, 1, &train, msg, sizeof(msg)) ||
-        mfl_net_create(&net, "c4,p,c8s2,d16,d10", 28, 28, 1, msg, sizeof(msg))) {
-        return -1;
-    }
-    mfl_net_init(&net, 3);
-    const int err = mfl_net_calibrate(&net, &train, NULL, 200, lo, hi) ||
-                    mfl_net_export(&net, lo, hi, 2.0f, &model_image, &model_size, msg, sizeof(msg)) ||
-                    mfl_model_load(&model, model_image, model_size);
-    mfl_net_free(&net);
-    mfl_dataset_free(&train);
+    const int err = ts_small_fmnist_model(&model_image, &model_size, &model);
     memset(agg_key.d, 0x42, sizeof(agg_key.d));
     if (err || mfl_es256_public_from_private(&agg_key, &agg_pub)) {
         return -1;

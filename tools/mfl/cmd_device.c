@@ -59,15 +59,33 @@ typedef struct {
     mfl_datagram_port_t port;
 } link_t;
 
+/* A decimal number in 0..max, digits only (no sign, no spaces). */
+static int parse_u64(const char *s, uint64_t max, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    const unsigned long long x = strtoull(s, &end, 10);
+    if (!*s || *s < '0' || *s > '9' || *end || errno || x > max) {
+        return -1;
+    }
+    *v = x;
+    return 0;
+}
+
+/* Says which flag has which bad value and what it takes; returns the
+ * usage exit status, 2. */
+static int bad_value(const char *flag, const char *value, const char *takes)
+{
+    fprintf(stderr, "mfl device: %s '%s': %s\n", flag, value, takes);
+    return 2;
+}
+
 static int parse_server(const char *s, device_opts_t *o)
 {
     const char *colon = strrchr(s, ':');
-    char *end;
-    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(o->host)) {
-        return -1;
-    }
-    const unsigned long port = strtoul(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || port == 0 || port > 65535) {
+    uint64_t port = 0;
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(o->host) || parse_u64(colon + 1, 65535, &port) ||
+        port == 0) {
         return -1;
     }
     const int bracketed = s[0] == '[' && colon[-1] == ']'; /* [IPv6]:port */
@@ -80,9 +98,8 @@ static int parse_server(const char *s, device_opts_t *o)
 
 static int parse_seconds(const char *s, unsigned *ms)
 {
-    char *end;
-    const unsigned long v = strtoul(s, &end, 10);
-    if (*end || end == s || v == 0 || v > 86400) {
+    uint64_t v = 0;
+    if (parse_u64(s, 86400, &v) || v == 0) {
         return -1;
     }
     *ms = (unsigned)v * 1000u;
@@ -152,8 +169,12 @@ static int run(const device_opts_t *o, mfl_sync_t *s, link_t *k, uint32_t starte
             return s->last_error ? s->last_error : MFL_ERR_COAP_TIMEOUT;
         }
         const int32_t until = (int32_t)(s->wake_ms - now);
-        /* a handshake in progress retransmits on its own clock (1 s and up) */
-        const uint32_t cap = k->secured && !k->dtls.up ? 250u : 60000u;
+        /* a handshake in progress retransmits on its own clock (1 s and up);
+         * and the wait never runs past the deadline */
+        uint32_t cap = k->secured && !k->dtls.up ? 250u : 60000u;
+        if (o->deadline_ms && o->deadline_ms - (now - started) < cap) {
+            cap = o->deadline_ms - (now - started);
+        }
         mfl_datagram_udp_wait(&k->udp, until <= 0 ? 0u : (uint32_t)until < cap ? (uint32_t)until : cap);
     }
 }
@@ -180,6 +201,7 @@ static int fetch_model(const device_opts_t *o, mfl_sync_t *s, link_t *k)
 {
     const uint32_t t0 = mfl_posix_clock_ms();
     const unsigned a0 = s->stats.attempts;
+    k->udp.unreachable = 0; /* what this request meets */
     int err = mfl_sync_fetch_model(s, t0);
     err = err ? err : run(o, s, k, t0);
     if (!err) {
@@ -194,6 +216,21 @@ static int fetch_model(const device_opts_t *o, mfl_sync_t *s, link_t *k)
     return err;
 }
 
+/* The bytes of a diagnostic, with anything that is not printable ASCII as
+ * \xNN (a terminal must not take a server's bytes for escape codes). */
+static void printable(const uint8_t *b, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        if (b[i] >= 0x20 && b[i] < 0x7F && b[i] != '\\') {
+            *out++ = (char)b[i];
+        } else {
+            *out++ = '\\', *out++ = 'x', *out++ = hex[b[i] >> 4], *out++ = hex[b[i] & 15];
+        }
+    }
+    *out = '\0';
+}
+
 /* Posts the update (built by the sync, or signed elsewhere when relayed)
  * and says what the aggregator answered; 0 only when it is stored. */
 static int post_update(const device_opts_t *o, mfl_sync_t *s, link_t *k, const char *who, int relayed,
@@ -201,6 +238,7 @@ static int post_update(const device_opts_t *o, mfl_sync_t *s, link_t *k, const c
 {
     const uint32_t t0 = mfl_posix_clock_ms();
     const unsigned a0 = s->stats.attempts;
+    k->udp.unreachable = 0; /* what this request meets */
     int err = relayed ? mfl_sync_post_signed(s, len, counter, t0) : mfl_sync_send_update(s, t0);
     err = err ? err : run(o, s, k, t0);
     const unsigned attempts = s->stats.attempts - a0;
@@ -213,13 +251,23 @@ static int post_update(const device_opts_t *o, mfl_sync_t *s, link_t *k, const c
         printf("%s: counter %llu %s (aggregator at version %llu; %u attempt%s, %.1f s)\n", who,
                (unsigned long long)s->counter, r->status == MFL_RECEIPT_ACCEPTED ? "accepted" : "already counted",
                (unsigned long long)r->model_version, attempts, attempts == 1 ? "" : "s", seconds_since(t0));
-    } else if (err == MFL_ERR_SYNC_STALE) {
+    } else if (err == MFL_ERR_SYNC_STALE && r->model_version) {
         fprintf(stderr, "%s: counter %llu not stored: stale (the aggregator is at version %llu; fetch the model "
                         "and learn again)\n", who, (unsigned long long)s->counter, (unsigned long long)r->model_version);
-    } else if (err == MFL_ERR_SYNC_REFUSED || err == MFL_ERR_SYNC_RECEIPT) { /* the server's code and its text */
-        const size_t n = s->x.response_len < sizeof(s->response) ? s->x.response_len : 0;
-        fprintf(stderr, "%s: counter %llu refused: code %d.%02d %.*s\n", who, (unsigned long long)s->counter,
-                s->response_code >> 5, s->response_code & 31, (int)n, (const char *)s->response);
+    } else if (err == MFL_ERR_SYNC_STALE) {
+        fprintf(stderr, "%s: counter %llu not stored: stale (fetch the model and learn again)\n", who,
+                (unsigned long long)s->counter);
+    } else if (err == MFL_ERR_SYNC_REFUSED) { /* the server's code and its text */
+        char text[sizeof(s->response) * 4 + 1];
+        printable(s->response, s->x.response_len < sizeof(s->response) ? s->x.response_len : 0, text);
+        fprintf(stderr, "%s: counter %llu refused: code %d.%02d %s\n", who, (unsigned long long)s->counter,
+                s->response_code >> 5, s->response_code & 31, text);
+    } else if (err == MFL_ERR_SYNC_RECEIPT) {
+        fprintf(stderr, "%s: counter %llu: answer %d.%02d, but %s; the update is not taken as stored\n", who,
+                (unsigned long long)s->counter, s->response_code >> 5, s->response_code & 31, mfl_strerror(err));
+    } else if (err == MFL_ERR_BUFFER_TOO_SMALL && attempts) {
+        fprintf(stderr, "%s: counter %llu sent, but the aggregator's answer is larger than %zu bytes; the update is "
+                        "not taken as stored\n", who, (unsigned long long)s->counter, sizeof(s->response));
     } else if (err <= MFL_ERR_COAP_FORMAT && err >= MFL_ERR_DTLS_PEER) {
         fprintf(stderr, "%s: counter %llu not delivered\n", who, (unsigned long long)s->counter);
         explain_failure(o, "  POST update", s, k, err, attempts, seconds_since(t0));
@@ -307,7 +355,10 @@ static int exchange(const device_opts_t *o, mfl_state_t *st, mfl_learner_t *l, c
     if (!err && !o->fetch_only) {
         err = post_update(o, s, k, "update", 0, 0, 0);
         /* only now is the residual committed */
-        err = err ? err : mfl_write_file(path, c.residual, n * sizeof(int32_t));
+        if (!err && (err = mfl_write_file(path, c.residual, n * sizeof(int32_t))) != 0) {
+            fprintf(stderr, "mfl device: the update is stored, but its residual could not be written to %s: %s "
+                            "(the next update carries this one's rounding again)\n", path, strerror(errno));
+        }
     }
     free(c.residual), free(c.residual_work), free(c.model_buf), free(c.update_buf), free(c.work), free(s);
     return err;
@@ -322,7 +373,13 @@ static int sync_device(device_opts_t *o)
     mfl_es256_private_t key;
     mfl_es256_public_t agg;
     int err = mfl_key_load_private(o->key, &key);
-    err = err ? err : mfl_key_load_public(o->agg_pub, &agg);
+    if (err) {
+        snprintf(msg, sizeof(msg), "cannot read the device key %s: %s", o->key,
+                 err == MFL_ERR_IO ? strerror(errno) : mfl_strerror(err));
+    } else if ((err = mfl_key_load_public(o->agg_pub, &agg)) != 0) {
+        snprintf(msg, sizeof(msg), "cannot read the aggregator's public key %s: %s", o->agg_pub,
+                 err == MFL_ERR_IO ? strerror(errno) : mfl_strerror(err));
+    }
     err = err ? err : mfl_model_file_read(o->model, &image, &size, msg, sizeof(msg));
     err = err ? err : mfl_model_load(&model, image, size);
     mfl_storage_t storage = {0};
@@ -414,31 +471,74 @@ int mfl_cmd_device(int argc, char **argv)
     o.seed = 1;
     const char *verb = argc > 1 ? argv[1] : "";
     int c, bad = 0;
+    uint64_t num = 0;
     optind = 1;
     while ((c = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'S': bad |= parse_server(optarg, &o); break;
-        case 'i': bad |= strlen(optarg) > MFL_DEVICE_ID_MAX; snprintf(o.id, sizeof(o.id), "%s", optarg); break;
-        case 'k': bad |= mfl_hex_decode(optarg, o.psk, sizeof(o.psk), &o.psk_len) || !o.psk_len; break;
+        case 'S':
+            if (parse_server(optarg, &o)) {
+                return bad_value("--server", optarg, "expected HOST:PORT (a name, IPv4, or [IPv6]; port 1..65535)");
+            }
+            break;
+        case 'i':
+            if (!*optarg || strlen(optarg) > MFL_DEVICE_ID_MAX) {
+                return bad_value("--id", optarg, "a device id is 1 to 64 bytes");
+            }
+            snprintf(o.id, sizeof(o.id), "%s", optarg);
+            break;
+        case 'k':
+            if (mfl_hex_decode(optarg, o.psk, sizeof(o.psk), &o.psk_len) || !o.psk_len) {
+                return bad_value("--psk", optarg, "expected 1 to 64 bytes in hex (an even number of digits)");
+            }
+            break;
         case 'a': o.agg_pub = optarg; break;
         case 'm': o.model = optarg; break;
         case 'K': o.key = optarg; break;
         case 's': o.state = optarg; break;
-        case 'n': o.samples = strtoull(optarg, NULL, 10); break;
-        case 'e': o.seed = strtoull(optarg, NULL, 10); break;
-        case 't': o.top_k = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'n':
+            if (parse_u64(optarg, 10000000, &num)) {
+                return bad_value("--samples", optarg, "expected a whole number of images, 0..10000000");
+            }
+            o.samples = (size_t)num;
+            break;
+        case 'e':
+            if (parse_u64(optarg, UINT64_MAX, &o.seed)) {
+                return bad_value("--seed", optarg, "expected a whole number");
+            }
+            break;
+        case 't':
+            if (parse_u64(optarg, UINT32_MAX, &num)) {
+                return bad_value("--top-k", optarg, "expected a whole number of entries (0: dense)");
+            }
+            o.top_k = (uint32_t)num;
+            break;
         case 'f': o.fetch_only = 1; break;
         case 'p': o.plain = 1; break;
         case 'c': o.cert = optarg; break;
         case 'C': o.cert_key = optarg; break;
         case 'A': o.ca = optarg; break;
-        case 'T': bad |= parse_seconds(optarg, &o.deadline_ms); break;
+        case 'T':
+            if (parse_seconds(optarg, &o.deadline_ms)) {
+                return bad_value("--timeout", optarg, "expected seconds, 1..86400");
+            }
+            break;
         case 'v': o.verbose = 1; break;
         default: bad = 1; break;
         }
     }
-    bad |= !o.cert != !o.cert_key || !o.cert != !o.ca;
-    bad |= !o.plain && !o.cert && !o.psk_len; /* DTLS needs a key */
+    if (!bad && (!o.cert != !o.cert_key || !o.cert != !o.ca)) {
+        fprintf(stderr, "mfl device: --cert, --cert-key and --ca go together\n");
+        return 2;
+    }
+    if (!bad && (!strcmp(verb, "sync") || !strcmp(verb, "relay")) && !o.port) {
+        fprintf(stderr, "mfl device %s: --server HOST:PORT is required\n", verb);
+        return 2;
+    }
+    if (!bad && (!strcmp(verb, "sync") || !strcmp(verb, "relay")) && !o.plain && !o.cert && !o.psk_len) {
+        fprintf(stderr, "mfl device %s: DTLS needs a key: --psk HEX, or --cert/--cert-key/--ca (or --plain for a "
+                        "test endpoint)\n", verb);
+        return 2;
+    }
     const int sync_ok = !strcmp(verb, "sync") && o.id[0] && o.agg_pub && o.model && o.key && o.state;
     const int relay_ok = !strcmp(verb, "relay") && o.id[0] && optind + 1 == argc - 1;
     if (bad || (!sync_ok && !relay_ok)) {
