@@ -184,7 +184,9 @@ int main(void)
     c.model_cap = sizeof(model_buf);
     c.update_buf = update_buf;
     c.update_cap = sizeof(update_buf);
-    c.coap.max_retransmit = 6; /* a thin link's setting */
+    /* RFC 7252's MAX_RETRANSMIT of 4 (an attempt gives up within 93 s);
+     * after that the sync starts afresh: a new DTLS session from a new
+     * source port (the port's reset), then the same request */
     entropy(NULL, (unsigned char *)&c.seed, sizeof(c.seed));
     err = mfl_sync_init(&sync, &c);
     if (err) {

@@ -78,6 +78,16 @@ static int slip_receive(void *ctx, uint8_t *buf, size_t cap)
     return 0;
 }
 
+/* The modem's "close and reopen the socket": a one-byte frame 0x00, which
+ * no CoAP or DTLS datagram can be, tells the bridge to move to a new UDP
+ * source port (a DTLS server ignores a new handshake from the address of a
+ * session it still holds). */
+static void slip_reset(void *ctx)
+{
+    static const uint8_t reopen = 0;
+    slip_send(ctx, &reopen, 1);
+}
+
 void uart_slip_init(uart_slip_t *u, mfl_datagram_port_t *port)
 {
     memset(u, 0, sizeof(*u));
@@ -85,6 +95,6 @@ void uart_slip_init(uart_slip_t *u, mfl_datagram_port_t *port)
     UART_CTRL = 3;     /* transmitter and receiver on, no interrupts */
     port->send = slip_send;
     port->receive = slip_receive;
-    port->reset = 0;
+    port->reset = slip_reset;
     port->ctx = u;
 }

@@ -6,7 +6,10 @@
  * carries them (tests/support/serial_bridge.py forwards each frame to the
  * aggregator as one UDP datagram). Hardware: the CMSDK APB UART0 of
  * mps2-an386, polled. Sending waits for the transmitter, byte by byte (a
- * board with a real line would use its DMA); receiving never waits.
+ * board with a real line would use its DMA); receiving never waits. The
+ * port's reset() sends the one-byte frame 0x00, the bridge's "reopen the
+ * socket" (a modem's close and open), so that a new DTLS session starts
+ * from a new source port.
  */
 #ifndef MFL_UART_SLIP_H
 #define MFL_UART_SLIP_H

@@ -5,7 +5,10 @@ QEMU connects the board's UART0 to this bridge (-serial tcp:HOST:PORT);
 every SLIP frame (RFC 1055) the board sends goes to the aggregator as one
 UDP datagram, and every datagram back goes to the board as one frame. The
 bridge only carries bytes: DTLS ends on the device. It stops when QEMU
-closes the line, and can write what it carried as JSON (--stats).
+closes the line, and can write what it carried as JSON (--stats). The
+one-byte frame 0x00 (no CoAP or DTLS datagram is one byte) is the board's
+"reopen the socket", as a modem's close and open: the bridge moves to a new
+UDP source port, so that the aggregator sees a new peer.
 """
 import argparse
 import json
@@ -66,10 +69,15 @@ def main():
     if args.ready:
         open(args.ready, "w").close()
     line, _ = server.accept()
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.connect((up_host, int(up_port)))
+    def new_socket():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect((up_host, int(up_port)))
+        return s
+
+    udp = new_socket()
     decoder = SlipDecoder()
-    stats = {"to_aggregator": {"datagrams": 0, "bytes": 0}, "to_device": {"datagrams": 0, "bytes": 0}}
+    stats = {"to_aggregator": {"datagrams": 0, "bytes": 0}, "to_device": {"datagrams": 0, "bytes": 0},
+             "reopened": 0}
     while True:
         ready, _, _ = select.select([line, udp], [], [])
         if line in ready:
@@ -77,6 +85,11 @@ def main():
             if not data:
                 break
             for frame in decoder.feed(data):
+                if frame == b"\x00":
+                    udp.close()
+                    udp = new_socket()
+                    stats["reopened"] += 1
+                    continue
                 try:
                     udp.send(frame)
                 except OSError:
