@@ -91,11 +91,13 @@ static void step_handshake(mfl_dtls_t *d)
         return;
     }
     if (rc) { /* refused (a wrong key: the server's alert or silence), or timed out */
-        /* the server answered our first flights but never our Finished:
-         * it could not check it (a wrong PSK), twice in a row, or its
-         * last flight was lost five times twice (rare even at 30 % loss) */
-        /* (waiting for the server's NewSessionTicket is a later state too) */
-        const int after_finished = rc == MBEDTLS_ERR_SSL_TIMEOUT && d->ssl.state >= MBEDTLS_SSL_SERVER_CHANGE_CIPHER_SPEC;
+        /* Timed out after our Finished (waiting for the server's
+         * ChangeCipherSpec, Finished or NewSessionTicket, all later
+         * states): it answered our first flights but could not check our
+         * Finished — a wrong PSK — when this happens twice in a row; else
+         * its last flight was lost five times twice, rare even at 30 % loss. */
+        const int after_finished =
+            rc == MBEDTLS_ERR_SSL_TIMEOUT && d->ssl.state >= MBEDTLS_SSL_SERVER_CHANGE_CIPHER_SPEC;
         d->silent_finishes = after_finished ? d->silent_finishes + 1u : 0u;
         if (rc == MBEDTLS_ERR_SSL_ALLOC_FAILED) {
             d->refused = MFL_ERR_NO_MEMORY; /* Mbed TLS's pool is too small: retrying cannot help */

@@ -103,12 +103,12 @@ typedef struct {
  * fresh per exchange (RFC 7252 sections 4.4 and 5.3.1); each further
  * message (a block) takes the next ID, and the token with the message's
  * number added to its last byte (a late answer to an earlier block is then
- * told apart, and only ACKed). seed drives the
- * back-off jitter. Returns 0, or MFL_ERR_INVALID_ARG (more than
- * MFL_COAP_MAX_PATH segments or one above 255 bytes, an ETag above 8
- * bytes or missing for its length, token length outside
- * 1..8, szx above 6 or a block that does not fit MFL_COAP_MAX_DATAGRAM, a body or response buffer missing for its length,
- * ack_random_permille below 1000).
+ * told apart, and only ACKed). seed drives the back-off jitter. Returns
+ * 0, or MFL_ERR_INVALID_ARG (more than MFL_COAP_MAX_PATH segments or one
+ * above 255 bytes, an ETag above 8 bytes or missing for its length, token
+ * length outside 1..8, szx above 6 or a block that does not fit
+ * MFL_COAP_MAX_DATAGRAM, a body or response buffer missing for its
+ * length, ack_random_permille below 1000).
  */
 int mfl_coap_exchange_start(mfl_coap_exchange_t *x, const mfl_coap_params_t *params, const mfl_coap_request_t *req,
                             uint16_t first_mid, const uint8_t *token, uint8_t token_len, uint32_t seed,
