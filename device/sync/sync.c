@@ -65,7 +65,7 @@ static int can_fetch(const mfl_sync_config_t *c)
 static int can_build(const mfl_sync_config_t *c)
 {
     return c->learner && c->state && c->key && c->residual && c->residual_work && c->update_buf && c->work &&
-           c->update_cap >= mfl_update_max_size(c->learner, c->device_id_len) &&
+           (uintptr_t)c->work % 8 == 0 && c->update_cap >= mfl_update_max_size(c->learner, c->device_id_len) &&
            c->work_size >= mfl_update_work_size(c->learner, c->top_k);
 }
 

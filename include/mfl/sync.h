@@ -85,7 +85,7 @@ typedef struct {
     uint8_t *update_buf;           /* the signed update: mfl_update_max_size() bytes */
     size_t update_cap;
     void *work;                    /* the update builder's scratch: mfl_update_work_size() bytes, */
-    size_t work_size;              /* 4-byte aligned */
+    size_t work_size;              /* 8-byte aligned */
     mfl_coap_params_t coap;        /* retransmission and block size (mfl_coap_default_params()) */
     uint32_t retry_base_ms;        /* back-off before the first retry (500), doubled per retry, */
     uint32_t retry_max_ms;         /* up to this (30000), times a random factor in [0.5, 1] */
@@ -152,7 +152,7 @@ int mfl_sync_fetch_model(mfl_sync_t *s, uint32_t now_ms);
 /* Starts sending what the learner learned since the installed model: takes
  * a new counter (persisted first), signs the update and posts it. Returns
  * 0, MFL_ERR_BUSY, MFL_ERR_INVALID_ARG (no learner, state, key, residuals,
- * or update_buf / work below the sizes they need), MFL_ERR_NO_SAMPLES
+ * or update_buf / work below the sizes they need, or work not 8-byte aligned), MFL_ERR_NO_SAMPLES
  * (nothing learned), or the state's or the update builder's error
  * (MFL_ERR_FLASH, ...). */
 int mfl_sync_send_update(mfl_sync_t *s, uint32_t now_ms);

@@ -6,6 +6,7 @@
 #include "mfl/host/dataset.h"
 #include "mfl/host/net_export.h"
 #include "mfl/host/tflite_import.h"
+#include "mfl/messages.h"
 #include "mfl/host/train.h"
 #include "test_support.h"
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "mfl/crypto.h"
 #include "mfl/interpreter.h"
 #include "mfl/model.h"
 
@@ -27,6 +28,13 @@ void ts_xorshift_bytes(uint32_t *state, int8_t *dst, size_t n);
  * exported to a microfl image (malloc'd) that *model is loaded from.
  * Returns 0, or -1 (the dataset or the export failed). */
 int ts_small_fmnist_model(uint8_t **image, size_t *size, mfl_model_t *model);
+
+/* A model message as the aggregator publishes it for a rows x features
+ * head: weights and biases that depend on the version (so each version is
+ * different), model id "m", signed with key. Fails the test on any error;
+ * returns its length. */
+size_t ts_signed_model_msg(uint16_t rows, uint16_t features, uint64_t version, const mfl_es256_private_t *key,
+                           uint8_t *out, size_t cap);
 
 /* Rewrites the CRC of a model image after a test has edited it. */
 void ts_fix_crc(uint8_t *image);

@@ -40,25 +40,7 @@ static size_t model_msg(uint64_t version, uint8_t *out, size_t cap)
     mfl_learner_t l;
     static uint8_t arena[64 * 1024], mem[32 * 1024];
     assert_int_equal(mfl_learner_init(&l, &model, arena, sizeof(arena), mem, sizeof(mem), 8, NULL), 0);
-    const uint16_t rows = l.head.units, features = l.head.features;
-    int32_t w[10 * 64], bias[10];
-    int8_t values[10 * 64], shift[10];
-    assert_true((size_t)rows * features <= sizeof(w) / sizeof(w[0]));
-    for (size_t i = 0; i < (size_t)rows * features; i++) {
-        w[i] = (int32_t)((i * 2654435761u + version * 40503u) % 2000000u) - 1000000;
-    }
-    for (uint16_t r = 0; r < rows; r++) {
-        bias[r] = (int32_t)(r * 100000u * version);
-    }
-    mfl_model_msg_t m = {.model_id = "m", .model_id_len = 1, .version = version, .bias = bias};
-    m.head.shift = shift;
-    m.head.values = values;
-    uint8_t body[4096];
-    size_t body_len, len;
-    assert_int_equal(mfl_delta_quantize(w, NULL, rows, features, (uint32_t)rows * features, &m.head), 0);
-    assert_int_equal(mfl_model_msg_encode(&m, body, sizeof(body), &body_len), 0);
-    assert_int_equal(mfl_cose_sign1_encode((const uint8_t *)"m", 1, body, body_len, NULL, 0, &agg_key, out, cap, &len), 0);
-    return len;
+    return ts_signed_model_msg(l.head.units, l.head.features, version, &agg_key, out, cap);
 }
 
 static int setup(void **state)

@@ -307,25 +307,8 @@ static mfl_sync_t sync;
 /* The aggregator's model message of a version, signed with key. */
 static void publish(uint64_t version, const mfl_es256_private_t *key)
 {
-    const uint16_t rows = learner.head.units, features = learner.head.features;
-    int32_t weights[10 * 16], bias[10];
-    int8_t values[10 * 16], shift[10];
-    for (size_t i = 0; i < (size_t)rows * features; i++) {
-        weights[i] = (int32_t)((i * 2654435761u + version * 40503u) % 2000000u) - 1000000;
-    }
-    for (uint16_t r = 0; r < rows; r++) {
-        bias[r] = (int32_t)(r * 100000u * version);
-    }
-    mfl_model_msg_t m = {.model_id = "m", .model_id_len = 1, .version = version, .bias = bias};
-    m.head.shift = shift;
-    m.head.values = values;
-    uint8_t body[2048];
-    size_t body_len;
-    assert_int_equal(mfl_delta_quantize(weights, NULL, rows, features, (uint32_t)rows * features, &m.head), 0);
-    assert_int_equal(mfl_model_msg_encode(&m, body, sizeof(body), &body_len), 0);
-    assert_int_equal(mfl_cose_sign1_encode((const uint8_t *)"m", 1, body, body_len, NULL, 0, key, w.model,
-                                           sizeof(w.model), &w.model_len),
-                     0);
+    w.model_len = ts_signed_model_msg(learner.head.units, learner.head.features, version, key, w.model,
+                                      sizeof(w.model));
     w.version = version;
 }
 
