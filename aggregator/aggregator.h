@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "mfl/host/aggregate.h"
 #include "mfl/learner.h"
@@ -23,6 +24,7 @@ typedef struct {
     char cert_key[1024];     /* its private key, */
     char ca[1024];           /* and the CA that signs device certificates (CN = device id), */
     char cert_listen[128];   /* served on their own DTLS endpoint */
+    char metrics_listen[128]; /* HTTP /metrics and /status ("" = off) */
     uint32_t buffer_k;       /* a new model every K accepted updates */
     uint32_t max_staleness;  /* S */
     double max_delta_norm;   /* real units; 0 = none, AGG_NORM_AUTO = the base head's own norm */
@@ -30,6 +32,7 @@ typedef struct {
     uint32_t max_sessions, max_handshakes, session_timeout_s;
     uint32_t verify_threads; /* signature checks off the event loop (0 = on it) */
     int durability;          /* enum mfl_durability */
+    int log_level;           /* enum agg_log_level: the least severe event logged */
     mfl_agg_opts_t agg;
 } agg_config_t;
 
@@ -41,13 +44,56 @@ typedef struct {
  * sample count of its round */
 #define AGG_MEDIAN_CAP 2.0
 
-/* Reads FILE (key = value lines, # comments). Returns 0 or -1 with msg. */
+/* Reads FILE (key = value lines, # comments). Every value is checked
+ * against its documented range; a key set twice, an unknown key or a bad
+ * value is refused. Returns 0, or -1 with msg = "FILE:LINE: what". */
 int agg_config_load(const char *path, agg_config_t *c, char *msg, size_t cap);
 void agg_config_defaults(agg_config_t *c);
+/* The first key whose value differs between a and b, or NULL. */
+const char *agg_config_diff(const agg_config_t *a, const agg_config_t *b);
+/* Logs the effective settings (event `config`). */
+void agg_config_log(const agg_config_t *c);
+/* HOST:PORT ([IPv6]:PORT; HOST a literal or a name, resolved here) into
+ * addr. Returns 0, or -1 with why. */
+int agg_parse_address(const char *text, struct sockaddr_storage *addr, socklen_t *len, char *why, size_t cap);
+/* "ADDR:PORT" or "[ADDR]:PORT" of an IPv4/IPv6 socket address. */
+void agg_format_address(const struct sockaddr *a, char *out, size_t cap);
+
+/* ---- counters: what /fl/v1/status and /metrics report ---- */
+#define AGG_PEER_MAX 64 /* "[IPv6]:port" and its NUL */
+
+/* Why a request was refused; the names are the `reason` label of
+ * mfl_aggregator_refused_total (docs/aggregator.md, "Metrics"). */
+enum agg_refusal {
+    AGG_REFUSED_MALFORMED,      /* 4.00: not a COSE_Sign1 update, bad values */
+    AGG_REFUSED_IDENTITY,       /* 4.03: DTLS identity, kid and body disagree */
+    AGG_REFUSED_UNKNOWN_DEVICE, /* 4.03: unknown or revoked device */
+    AGG_REFUSED_SIGNATURE,      /* 4.01 */
+    AGG_REFUSED_DELTA,          /* 4.00: norm or range of the delta */
+    AGG_REFUSED_COUNTER_USED,   /* 4.09 */
+    AGG_REFUSED_STALE,          /* 4.12 */
+    AGG_REFUSED_HANDSHAKE,      /* a DTLS handshake refused or failed */
+    AGG_REFUSED_COUNT
+};
+extern const char *const agg_refusal_names[AGG_REFUSED_COUNT];
+
+typedef struct {
+    uint64_t refused[AGG_REFUSED_COUNT];
+    uint64_t duplicates;       /* retransmitted updates answered "duplicate" */
+    uint64_t publish_failures; /* rounds that could not publish */
+    uint64_t publishes;        /* models published by this process */
+    double publish_seconds;    /* their CPU time, summed */
+    uint64_t model_reads, status_reads;
+} agg_counters_t;
 
 /* ---- rounds (rounds.c): accepting updates and publishing models ---- */
 typedef struct {
     agg_config_t cfg;
+    const char *cfg_path;    /* the configuration file (SIGHUP reads it again); NULL in the simulator */
+    int lock_fd;             /* data_dir/lock, held (flock) while the state is open; -1 = none */
+    char peer[AGG_PEER_MAX]; /* the peer of the request being handled, for the log ("" = in-process) */
+    agg_counters_t counters; /* kept durable in the store (saved every few seconds and at shutdown) */
+    int counters_dirty;
     mfl_store_t *store;
     mfl_es256_private_t key;
     uint8_t *model_image;
@@ -62,8 +108,33 @@ typedef struct {
     uint64_t version;
     uint8_t *model_msg;      /* current signed model message */
     size_t model_msg_len;
-    uint64_t accepted, rejected, rounds;
+    uint64_t accepted, rejected, rounds; /* accepted: every device's count in the store; rounds: version - 1 */
 } agg_state_t;
+
+/* ---- startup checks (startup.c) ---- */
+/* Takes data_dir/lock (flock, non-blocking; creates data_dir). Returns 0,
+ * or MFL_ERR_IO with msg naming the other aggregator's pid. */
+int agg_lock_data_dir(agg_state_t *s, char *msg, size_t cap);
+void agg_unlock_data_dir(agg_state_t *s);
+/* SHA-256 of the model with its head's values blanked: the backbone and
+ * the head's shape (startup.c explains). The model must have a head. */
+void agg_backbone_id(const mfl_model_t *m, uint8_t out[32]);
+/* The base model against the identity the store recorded (recorded on a
+ * first start). Returns 0 or MFL_ERR_INVALID_ARG with msg. */
+int agg_check_base(agg_state_t *s, int first_start, char *msg, size_t cap);
+/* The signing key against the latest stored model's signature. Returns 0
+ * or MFL_ERR_COSE_SIGNATURE with msg. */
+int agg_check_key(agg_state_t *s, char *msg, size_t cap);
+/* The counters from the store (counters.c). */
+int agg_counters_load(agg_state_t *s);
+
+/* Counts one refusal (and marks the counters for saving). */
+void agg_count_refusal(agg_state_t *s, enum agg_refusal why);
+/* Saves the counters to the store if they changed. Returns 0 or an error. */
+int agg_counters_save(agg_state_t *s);
+/* Printable ASCII of untrusted bytes for a log value: '"', '\\' and
+ * anything not printable become \xNN; cut to fit cap. */
+void agg_escape(const uint8_t *data, size_t len, char *out, size_t cap);
 
 int agg_state_open(agg_state_t *s, const agg_config_t *cfg, char *msg, size_t cap);
 void agg_state_close(agg_state_t *s);
@@ -111,7 +182,17 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min);
 /* The status message body. */
 int agg_status(agg_state_t *s, uint8_t *buf, size_t cap, size_t *len);
 
+/* ---- the log (log.c): one stream of `ts=... level=... event=... key=value` lines ---- */
+enum agg_log_level { AGG_LOG_DEBUG = 0, AGG_LOG_INFO = 1, AGG_LOG_WARNING = 2, AGG_LOG_ERROR = 3 };
+
+/* An event at info level. */
 void agg_log(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An event at a given level; dropped below the level set. */
+void agg_log_at(int level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void agg_log_set_level(int level);
+/* "debug", "info", "warning" → *level. Returns 0 or -1. */
+int agg_log_level_parse(const char *text, int *level);
+const char *agg_log_level_name(int level);
 /* SHA-256 (zeros if the crypto backend fails). */
 void agg_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
 /* Where log lines go (NULL: stderr); the simulator's in-process

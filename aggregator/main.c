@@ -138,11 +138,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "mfl-aggregator: %s\n", msg);
         return 2;
     }
-    if (agg_state_open(&state, &cfg, msg, sizeof(msg))) {
-        agg_log("startup_failed", "reason=\"%s\"", msg);
+    agg_log_set_level(cfg.log_level);
+    agg_config_log(&cfg);
+    if (agg_server_preflight(&cfg, msg, sizeof(msg)) || agg_state_open(&state, &cfg, msg, sizeof(msg))) {
+        agg_log_at(AGG_LOG_ERROR, "startup_failed", "reason=\"%s\"", msg);
         agg_state_close(&state);
         return 1;
     }
+    state.cfg_path = argv[2];
     const int rc = agg_server_run(&state);
     agg_state_close(&state);
     return rc ? 1 : 0;

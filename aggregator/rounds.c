@@ -18,38 +18,6 @@
 #include "mfl/host/keys.h"
 #include "mfl/host/model_file.h"
 
-static FILE *log_file; /* NULL: stderr */
-
-void agg_log_to(FILE *f)
-{
-    log_file = f;
-}
-
-void agg_log(const char *event, const char *fmt, ...)
-{
-    /* One write per line: stderr is unbuffered, and the aggregator logs every
-     * accepted update, so piecewise stdio calls cost several syscalls each. */
-    char line[512], when[32];
-    const time_t now = time(NULL);
-    struct tm tm;
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-    int n = snprintf(line, sizeof(line), "ts=%s event=%s%s", when, event, fmt && *fmt ? " " : "");
-    if (fmt && *fmt && n > 0 && (size_t)n < sizeof(line)) {
-        va_list ap;
-        va_start(ap, fmt);
-        n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    if (n < 0) {
-        return;
-    }
-    if ((size_t)n >= sizeof(line) - 1) {
-        n = (int)sizeof(line) - 2; /* truncated: keep the line a line */
-    }
-    line[n++] = '\n';
-    fwrite(line, 1, (size_t)n, log_file ? log_file : stderr);
-}
-
 /* The signed model message for the current global head and version. */
 static int build_model_msg(agg_state_t *s, const uint8_t prev_hash[32], uint8_t **out, size_t *out_len)
 {
@@ -198,13 +166,16 @@ int agg_state_open(agg_state_t *s, const agg_config_t *cfg, char *msg, size_t ca
 {
     memset(s, 0, sizeof(*s));
     s->cfg = *cfg;
+    s->lock_fd = -1;
     msg[0] = '\0';
+    agg_log_set_level(cfg->log_level);
     int err = mfl_key_load_private(cfg->key, &s->key);
     if (err) {
-        snprintf(msg, cap, "%s: %s", cfg->key, mfl_strerror(err));
+        snprintf(msg, cap, "key %s: %s", cfg->key, mfl_strerror(err));
         return err;
     }
     err = open_model(s, msg, cap);
+    err = err ? err : agg_lock_data_dir(s, msg, cap);
     if (!err && (err = mfl_store_open(cfg->data_dir, cfg->durability, &s->store)) != 0) {
         snprintf(msg, cap, "%s: %s", cfg->data_dir, mfl_strerror(err));
     }
@@ -213,31 +184,40 @@ int agg_state_open(agg_state_t *s, const agg_config_t *cfg, char *msg, size_t ca
         /* the model's int8 head for its version and checks; the exact
          * head, when the store has it, for the rounds that follow */
         err = global_from_model_msg(s);
+        if (err) {
+            snprintf(msg, cap, "stored model does not match %s: %s", cfg->model, mfl_strerror(err));
+        }
+        err = err ? err : agg_check_key(s, msg, cap);
+        err = err ? err : agg_check_base(s, 0, msg, cap);
         if (!err && global_from_stored_head(s) != 0) {
             agg_log("head_rebuilt", "version=%llu reason=\"no exact head stored: continuing from the model's int8 "
                     "head\"", (unsigned long long)s->version);
         }
-        if (err) {
-            snprintf(msg, cap, "stored model does not match %s: %s", cfg->model, mfl_strerror(err));
-        }
     } else if (!err) { /* first start: version 1 is the base model's head */
         const uint8_t zero[32] = {0};
         s->version = 1;
-        err = build_model_msg(s, zero, &s->model_msg, &s->model_msg_len);
+        err = agg_check_base(s, 1, msg, cap);
+        err = err ? err : build_model_msg(s, zero, &s->model_msg, &s->model_msg_len);
         err = err ? err : publish(s, 1, s->model_msg, s->model_msg_len, NULL, 0);
-        if (err) {
+        if (err && !msg[0]) {
             snprintf(msg, cap, "cannot publish the first model: %s", mfl_strerror(err));
         }
+    }
+    if (!err && (err = agg_counters_load(s)) != 0) {
+        snprintf(msg, cap, "%s: cannot read the counters: %s", cfg->data_dir, mfl_strerror(err));
     }
     return err;
 }
 
 void agg_state_close(agg_state_t *s)
 {
+    agg_counters_save(s);
     mfl_store_close(s->store);
+    agg_unlock_data_dir(s);
     free(s->model_image), free(s->arena), free(s->learner_mem), free(s->global), free(s->model_msg);
     free(s->delta), free(s->index);
     memset(&s->key, 0, sizeof(s->key));
+    s->lock_fd = -1;
 }
 
 /* ---- aggregation round ---- */
@@ -362,6 +342,8 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min)
             s->model_msg = msg;
             s->model_msg_len = len;
             s->rounds++;
+            s->counters.publishes++;
+            s->counters.publish_seconds += (double)(clock() - started) / CLOCKS_PER_SEC;
             agg_log("model_published", "version=%llu updates=%zu bytes=%zu ms=%.2f", (unsigned long long)s->version,
                     r.count, len, (double)(clock() - started) * 1e3 / CLOCKS_PER_SEC);
         }
@@ -370,6 +352,12 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min)
         err = mfl_store_publish_model(s->store, 0, NULL, 0, NULL, 0, r.folded, r.n_folded);
     }
     free(r.updates), free(r.deltas), free(r.groups), free(r.devices), free(r.folded), free(scratch), free(next);
+    if (err) { /* the updates stay pending; the next accepted one tries again */
+        s->counters.publish_failures++;
+        s->counters_dirty = 1;
+        agg_log_at(AGG_LOG_ERROR, "publish_failed", "version=%llu pending=%lld reason=\"%s\"",
+                   (unsigned long long)s->version + 1, (long long)pending, mfl_strerror(err));
+    }
     return err ? err : r.count > 0;
 }
 

@@ -7,11 +7,13 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <coap3/coap.h>
 
@@ -35,18 +37,72 @@ static struct {
     agg_pool_t *pool;        /* NULL: signatures checked on the event loop */
     agg_job_t *jobs[MAX_JOBS];
     uint64_t replayed;       /* retransmissions answered from the dedup cache */
-    volatile sig_atomic_t quit;
+    volatile sig_atomic_t quit, reload;
 } srv;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    srv.quit = 1;
+    if (sig == SIGHUP) {
+        srv.reload = 1;
+    } else {
+        srv.quit = 1;
+    }
+}
+
+/* The peer of a session, for the log: "ADDR:PORT". */
+static void peer_text(coap_session_t *session, char out[AGG_PEER_MAX])
+{
+    const coap_address_t *a = session ? coap_session_get_addr_remote(session) : NULL;
+    if (!a) {
+        snprintf(out, AGG_PEER_MAX, "-");
+        return;
+    }
+    agg_format_address(&a->addr.sa, out, AGG_PEER_MAX);
+}
+
+/* libcoap's messages (and its DTLS layer's) in the one log stream. */
+/* MFL_COAP_DEBUG=1 in the environment shows libcoap's and the DTLS
+ * layer's own debugging whatever log_level says. */
+static void set_coap_log_level(int level)
+{
+    const coap_log_t l = getenv("MFL_COAP_DEBUG") || level == AGG_LOG_DEBUG ? LOG_DEBUG
+                         : level == AGG_LOG_INFO ? LOG_NOTICE : LOG_WARNING;
+    coap_set_log_level(l);
+    coap_dtls_set_log_level(l);
+}
+
+static void coap_log_line(coap_log_t level, const char *message)
+{
+    char text[400];
+    size_t n = strlen(message);
+    while (n && (message[n - 1] == '\n' || message[n - 1] == ' ')) {
+        n--; /* libcoap ends its messages with a newline */
+    }
+    agg_escape((const uint8_t *)message, n, text, sizeof(text));
+    const int ours = level <= LOG_ERR ? AGG_LOG_ERROR : level <= LOG_WARNING ? AGG_LOG_WARNING
+                     : level <= LOG_INFO ? AGG_LOG_INFO : AGG_LOG_DEBUG;
+    agg_log_at(ours, "coap", "msg=\"%s\"", text);
 }
 
 static int coap_code(int code)
 {
     return COAP_RESPONSE_CODE(code);
+}
+
+/* What the server keeps on a session (its app data, freed with it). */
+typedef struct {
+    uint8_t connected; /* the DTLS handshake completed */
+    uint8_t refused;   /* the identity was refused (logged then) */
+    char cn[MFL_DEVICE_ID_MAX + 1]; /* a certificate's CN (the device id), "" for PSK */
+} session_info_t;
+
+static session_info_t *session_info(coap_session_t *session)
+{
+    session_info_t *i = coap_session_get_app_data(session);
+    if (!i && (i = calloc(1, sizeof(*i))) != NULL) {
+        coap_session_set_app_data(session, i);
+    }
+    return i;
 }
 
 /* ---- DTLS-PSK: identity = device id, key from the store ---- */
@@ -56,12 +112,23 @@ static uint8_t psk_buf[64];
 
 static const coap_bin_const_t *validate_identity(coap_bin_const_t *identity, coap_session_t *session, void *arg)
 {
-    (void)session;
     agg_state_t *s = arg;
     mfl_device_rec_t dev;
+    int found = 0;
     if (!identity || identity->length == 0 || identity->length > MFL_DEVICE_ID_MAX ||
-        mfl_store_get_device(s->store, identity->s, identity->length, &dev) || dev.revoked) {
-        agg_log("dtls_refused", "identity_bytes=%zu", identity ? identity->length : 0);
+        !(found = !mfl_store_get_device(s->store, identity->s, identity->length, &dev)) || dev.revoked) {
+        char peer[AGG_PEER_MAX], id[4 * MFL_DEVICE_ID_MAX + 1];
+        peer_text(session, peer);
+        agg_escape(identity ? identity->s : NULL, identity && identity->length <= MFL_DEVICE_ID_MAX ? identity->length
+                   : 0, id, sizeof(id));
+        session_info_t *info = session_info(session);
+        if (info) {
+            info->refused = 1;
+        }
+        agg_count_refusal(s, AGG_REFUSED_HANDSHAKE);
+        agg_log_at(AGG_LOG_WARNING, "handshake_refused", "peer=%s identity=\"%s\" reason=%s", peer, id,
+                   !identity || identity->length == 0 || identity->length > MFL_DEVICE_ID_MAX ? "bad_identity"
+                   : found ? "revoked" : "unknown_device");
         return NULL;
     }
     memcpy(psk_buf, dev.psk, dev.psk_len);
@@ -87,16 +154,23 @@ static int validate_cn(const char *cn, const uint8_t *cert, size_t cert_len, coa
     const size_t len = cn ? strlen(cn) : 0;
     if (len == 0 || len > MFL_DEVICE_ID_MAX || mfl_store_get_device(s->store, (const uint8_t *)cn, len, &dev) ||
         dev.revoked) {
-        agg_log("dtls_refused", "cn_bytes=%zu", len);
+        char peer[AGG_PEER_MAX], id[4 * MFL_DEVICE_ID_MAX + 1];
+        peer_text(session, peer);
+        agg_escape((const uint8_t *)cn, len <= MFL_DEVICE_ID_MAX ? len : 0, id, sizeof(id));
+        session_info_t *info = session_info(session);
+        if (info) {
+            info->refused = 1;
+        }
+        agg_count_refusal(s, AGG_REFUSED_HANDSHAKE);
+        agg_log_at(AGG_LOG_WARNING, "handshake_refused", "peer=%s identity=\"%s\" reason=unknown_or_revoked_cn",
+                   peer, id);
         return 0;
     }
-    char *id = malloc(len + 1);
-    if (!id) {
+    session_info_t *info = session_info(session);
+    if (!info) {
         return 0;
     }
-    memcpy(id, cn, len + 1);
-    free(coap_session_get_app_data(session));
-    coap_session_set_app_data(session, id); /* freed when the session goes */
+    memcpy(info->cn, cn, len + 1);
     return 1;
 }
 
@@ -108,12 +182,23 @@ static const uint8_t *peer_identity(coap_session_t *session, size_t *len)
         *len = psk->length;
         return psk->s;
     }
-    const char *cn = coap_session_get_app_data(session);
-    *len = cn ? strlen(cn) : 0;
-    return (const uint8_t *)cn;
+    const session_info_t *info = coap_session_get_app_data(session);
+    *len = info ? strlen(info->cn) : 0;
+    return info ? (const uint8_t *)info->cn : NULL;
 }
 
 /* ---- resources ---- */
+
+static void log_read(coap_session_t *session, const char *event, const char *answer)
+{
+    char peer[AGG_PEER_MAX], id[4 * MFL_DEVICE_ID_MAX + 1];
+    size_t len = 0;
+    const uint8_t *identity = peer_identity(session, &len);
+    peer_text(session, peer);
+    agg_escape(identity, len <= MFL_DEVICE_ID_MAX ? len : 0, id, sizeof(id));
+    agg_log(event, "peer=%s identity=\"%s\" version=%llu answer=%s", peer, id,
+            (unsigned long long)srv.state->version, answer);
+}
 
 static void get_model(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *req, const coap_string_t *query,
                       coap_pdu_t *resp)
@@ -126,9 +211,14 @@ static void get_model(coap_resource_t *r, coap_session_t *session, const coap_pd
         /* the device has this version (its ETag): 2.03 Valid, nothing to send
          * again (RFC 7252 5.10.6; on a thin link a model is several blocks) */
         uint8_t b[8];
+        log_read(session, "model_read", "valid");
         coap_pdu_set_code(resp, COAP_RESPONSE_CODE(203));
         coap_add_option(resp, COAP_OPTION_ETAG, coap_encode_var_safe8(b, sizeof(b), s->version), b);
         return;
+    }
+    coap_block_b_t block;
+    if (!coap_get_block_b(session, req, COAP_OPTION_BLOCK2, &block) || block.num == 0) { /* once per fetch */
+        log_read(session, "model_read", "content");
     }
     coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTENT);
     coap_add_data_large_response(r, session, req, resp, query, COAP_MEDIATYPE_APPLICATION_COSE_SIGN1, -1,
@@ -140,6 +230,7 @@ static void get_status(coap_resource_t *r, coap_session_t *session, const coap_p
 {
     static uint8_t buf[2048];
     size_t len = 0;
+    log_read(session, "status_read", "content");
     if (agg_status(srv.state, buf, sizeof(buf), &len)) {
         coap_pdu_set_code(resp, COAP_RESPONSE_CODE_INTERNAL_ERROR);
         return;
@@ -310,6 +401,7 @@ static int finish_job(coap_session_t *session, const coap_pdu_t *req, coap_pdu_t
         return 1; /* a retransmission while the check runs: another empty ACK */
     }
     agg_outcome_t out;
+    peer_text(session, srv.state->peer);
     agg_update_finish(srv.state, &job->pending, job->verify_err, &out);
     const agg_reply_t r = outcome_reply(&out);
     apply(resp, &r);
@@ -435,6 +527,7 @@ static void post_update(coap_resource_t *res, coap_session_t *session, const coa
         apply(resp, seen);
         return;
     }
+    peer_text(session, srv.state->peer);
     uint8_t owner[AGG_OWNER_MAX];
     const size_t owner_len = body_owner(session, owner);
     const uint8_t *body = NULL;
@@ -459,6 +552,28 @@ static void post_update(coap_resource_t *res, coap_session_t *session, const coa
 
 static int on_event(coap_session_t *session, coap_event_t event)
 {
+    session_info_t *info = coap_session_get_app_data(session);
+    if (event == COAP_EVENT_DTLS_CONNECTED && (info = session_info(session)) != NULL) {
+        info->connected = 1;
+    }
+    /* A handshake that fails after its identity was accepted: an alert, or,
+     * with a wrong PSK, nothing at all (DTLS drops records whose MAC fails,
+     * RFC 6347 4.1.2.7), so the session simply ends unconnected. */
+    const int ended_unconnected = event == COAP_EVENT_SERVER_SESSION_DEL && !(info && info->connected);
+    if ((event == COAP_EVENT_DTLS_ERROR || ended_unconnected) && !(info && info->refused) &&
+        coap_session_get_proto(session) == COAP_PROTO_DTLS) {
+        char peer[AGG_PEER_MAX], id[4 * MFL_DEVICE_ID_MAX + 1];
+        const coap_bin_const_t *psk = coap_session_get_psk_identity(session);
+        if ((info = session_info(session)) != NULL) {
+            info->refused = 1; /* logged once */
+        }
+        peer_text(session, peer);
+        agg_escape(psk ? psk->s : NULL, psk && psk->length <= MFL_DEVICE_ID_MAX ? psk->length : 0, id, sizeof(id));
+        agg_count_refusal(srv.state, AGG_REFUSED_HANDSHAKE);
+        agg_log_at(AGG_LOG_WARNING, "handshake_failed", "peer=%s identity=\"%s\" reason=\"%s\"", peer, id,
+                   event == COAP_EVENT_DTLS_ERROR ? "DTLS alert or error"
+                                                  : "handshake not completed (a wrong PSK, or the peer went away)");
+    }
     if (event == COAP_EVENT_SERVER_SESSION_DEL) {
         /* a device's body outlives its session (it may resume in a new
          * one); a session-owned one (plain endpoint) goes with it */
@@ -482,53 +597,107 @@ static int on_event(coap_session_t *session, coap_event_t event)
  * default receive buffer (about 200 kB, a few hundred small datagrams), a
  * burst from many devices while the loop is busy (publishing a model, or
  * descheduled) overflows it, and each dropped request costs its device a
- * 2-3 s retransmission timeout. libcoap 4.3.1 does not expose the socket, so
- * it is found by its bound address. The kernel caps the size at
+ * 2-3 s retransmission timeout. The kernel caps the size at
  * net.core.rmem_max; the size obtained is logged.
  */
 #define RECEIVE_BUFFER_BYTES (4 << 20)
 
-static void widen_receive_buffer(const struct sockaddr_in *bound)
+/* libcoap 4.3.1 does not expose an endpoint's socket: it is found by its
+ * bound address. Returns the descriptor or -1. */
+static int endpoint_socket(const struct sockaddr_storage *bound, socklen_t len)
 {
-    for (int fd = 3; fd < 1024; fd++) {
-        struct sockaddr_in a;
+    for (int fd = 3; fd < 4096; fd++) {
+        struct sockaddr_storage a;
         socklen_t alen = sizeof(a);
-        int type = 0, size = RECEIVE_BUFFER_BYTES;
+        int type = 0;
         socklen_t tlen = sizeof(type);
-        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_DGRAM ||
-            getsockname(fd, (struct sockaddr *)&a, &alen) != 0 || a.sin_family != AF_INET ||
-            a.sin_port != bound->sin_port || a.sin_addr.s_addr != bound->sin_addr.s_addr) {
-            continue;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_DGRAM &&
+            getsockname(fd, (struct sockaddr *)&a, &alen) == 0 && alen == len && !memcmp(&a, bound, len)) {
+            return fd;
         }
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-        tlen = sizeof(size);
-        getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &tlen);
-        agg_log("receive_buffer", "port=%u bytes=%d", ntohs(bound->sin_port), size);
-        return;
     }
+    return -1;
 }
 
-static int add_endpoint(coap_context_t *ctx, const char *hostport, coap_proto_t proto)
+/* Is the address free? libcoap binds with SO_REUSEADDR, with which Linux
+ * lets a second server bind the same UDP address and take its traffic: a
+ * bind without it fails while any socket holds the address. */
+static int address_in_use(const struct sockaddr_storage *addr, socklen_t len)
 {
-    char host[128];
-    const char *colon = strrchr(hostport, ':');
-    if (!colon || (size_t)(colon - hostport) >= sizeof(host)) {
-        return -1;
+    const int fd = socket(addr->ss_family, SOCK_DGRAM, 0);
+    if (fd < 0) {
+        return 0;
     }
-    memcpy(host, hostport, (size_t)(colon - hostport));
-    host[colon - hostport] = '\0';
+    const int used = bind(fd, (const struct sockaddr *)addr, len) != 0 && errno == EADDRINUSE;
+    close(fd);
+    return used;
+}
+
+/* The endpoint's socket made exclusive (no later server can join the
+ * address) and its receive buffer widened; the address bound is logged. */
+static void own_socket(const char *name, const struct sockaddr_storage *addr, socklen_t len)
+{
+    const int fd = endpoint_socket(addr, len);
+    int off = 0, size = RECEIVE_BUFFER_BYTES;
+    socklen_t slen = sizeof(size);
+    char text[AGG_PEER_MAX];
+    agg_format_address((const struct sockaddr *)addr, text, sizeof(text));
+    if (fd < 0) {
+        agg_log_at(AGG_LOG_WARNING, "endpoint_bound", "endpoint=%s address=%s exclusive=unknown", name, text);
+        return;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &off, sizeof(off));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &slen);
+    agg_log("endpoint_bound", "endpoint=%s address=%s receive_buffer=%d", name, text, size);
+}
+
+int agg_server_preflight(const agg_config_t *c, char *msg, size_t cap)
+{
+    const char *const names[3] = {"listen", "plain_listen", "cert_listen"};
+    const char *const texts[3] = {c->listen, c->plain_listen, c->cert_listen};
+    for (int i = 0; i < 3; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = 0;
+        char why[256];
+        if (!texts[i][0]) {
+            continue;
+        }
+        if (agg_parse_address(texts[i], &ss, &len, why, sizeof(why))) {
+            snprintf(msg, cap, "%s = %s: %s", names[i], texts[i], why);
+            return -1;
+        }
+        if (address_in_use(&ss, len)) {
+            snprintf(msg, cap, "%s = %s: address in use (another aggregator?)", names[i], texts[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int add_endpoint(coap_context_t *ctx, const char *name, const char *hostport, coap_proto_t proto)
+{
     coap_address_t addr;
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    char why[256];
+    if (agg_parse_address(hostport, &ss, &len, why, sizeof(why))) {
+        agg_log_at(AGG_LOG_ERROR, "startup_failed", "endpoint=%s address=\"%s\" reason=\"%s\"", name, hostport, why);
+        return -1;
+    }
+    if (address_in_use(&ss, len)) {
+        agg_log_at(AGG_LOG_ERROR, "startup_failed", "endpoint=%s address=%s reason=\"address in use (another "
+                   "aggregator?)\"", name, hostport);
+        return -1;
+    }
     coap_address_init(&addr);
-    addr.addr.sin.sin_family = AF_INET;
-    addr.addr.sin.sin_port = htons((uint16_t)atoi(colon + 1));
-    if (inet_pton(AF_INET, host, &addr.addr.sin.sin_addr) != 1) {
-        return -1;
-    }
-    addr.size = sizeof(addr.addr.sin);
+    memcpy(&addr.addr, &ss, len);
+    addr.size = len;
     if (!coap_new_endpoint(ctx, &addr, proto)) {
+        agg_log_at(AGG_LOG_ERROR, "startup_failed", "endpoint=%s address=%s reason=\"cannot bind\"", name, hostport);
         return -1;
     }
-    widen_receive_buffer(&addr.addr.sin);
+    own_socket(name, &ss, len);
     return 0;
 }
 
@@ -565,9 +734,9 @@ static coap_context_t *make_context(agg_state_t *s, int with_certs, int index)
         spsk.validate_id_call_back = validate_identity;
         spsk.id_call_back_arg = s;
         err = coap_context_set_psk2(ctx, &spsk) ? 0 : -1;
-        err = err ? err : add_endpoint(ctx, s->cfg.listen, COAP_PROTO_DTLS);
+        err = err ? err : add_endpoint(ctx, "dtls", s->cfg.listen, COAP_PROTO_DTLS);
         if (!err && s->cfg.plain_listen[0]) {
-            err = add_endpoint(ctx, s->cfg.plain_listen, COAP_PROTO_UDP);
+            err = add_endpoint(ctx, "plain", s->cfg.plain_listen, COAP_PROTO_UDP);
         }
     } else { /* the CN of a certificate signed by the configured CA names the device */
         memset(&pki, 0, sizeof(pki));
@@ -583,10 +752,9 @@ static coap_context_t *make_context(agg_state_t *s, int with_certs, int index)
         pki.pki_key.key.pem.private_key = s->cfg.cert_key;
         pki.pki_key.key.pem.ca_file = s->cfg.ca;
         err = coap_context_set_pki(ctx, &pki) ? 0 : -1;
-        err = err ? err : add_endpoint(ctx, s->cfg.cert_listen, COAP_PROTO_DTLS);
+        err = err ? err : add_endpoint(ctx, "certificates", s->cfg.cert_listen, COAP_PROTO_DTLS);
     }
     if (err) {
-        agg_log("startup_failed", "reason=\"cannot listen on %s\"", with_certs ? s->cfg.cert_listen : s->cfg.listen);
         coap_free_context(ctx);
         return NULL;
     }
@@ -595,6 +763,44 @@ static coap_context_t *make_context(agg_state_t *s, int with_certs, int index)
     resource(ctx, "fl/v1/update", COAP_REQUEST_POST, post_update);
     resource(ctx, "fl/v1/status", COAP_REQUEST_GET, get_status);
     return ctx;
+}
+
+#define COUNTERS_SAVE_S 5 /* how often changed counters are written to the store */
+
+static void save_counters_now_and_then(void)
+{
+    static uint64_t last;
+    const uint64_t now = now_s();
+    if (srv.state->counters_dirty && now - last >= COUNTERS_SAVE_S) {
+        last = now;
+        if (agg_counters_save(srv.state)) {
+            agg_log_at(AGG_LOG_ERROR, "counters_not_saved", "reason=\"store error\"");
+        }
+    }
+}
+
+/* SIGHUP: the configuration file is read again and what can change while
+ * serving (log_level) takes effect; every other change is named and needs
+ * a restart. Devices and their keys are read from the store at each
+ * handshake, so provisioning needs no reload. */
+static void reload(void)
+{
+    agg_config_t now;
+    char msg[512];
+    const agg_config_t *was = &srv.state->cfg;
+    if (agg_config_load(srv.state->cfg_path, &now, msg, sizeof(msg))) {
+        agg_log_at(AGG_LOG_ERROR, "reload_failed", "reason=\"%s\" (the running settings stay)", msg);
+        return;
+    }
+    const int level = now.log_level, was_level = was->log_level;
+    now.log_level = was_level;
+    const char *changed = agg_config_diff(&now, was);
+    agg_log_set_level(level < was_level ? level : was_level); /* the reload itself is logged either way */
+    agg_log("reloaded", "log_level=%s restart_needed=%s%s", agg_log_level_name(level), changed ? "yes changed=" : "no",
+            changed ? changed : "");
+    agg_log_set_level(level);
+    set_coap_log_level(level);
+    srv.state->cfg.log_level = level;
 }
 
 /* One poll over both contexts' epoll descriptors and the pool's pipe;
@@ -616,9 +822,14 @@ static void run_loop(coap_context_t *ctx[2])
         fds[n++] = (struct pollfd){.fd = agg_pool_fd(srv.pool), .events = POLLIN};
     }
     while (!srv.quit) {
+        if (srv.reload) {
+            srv.reload = 0;
+            reload();
+        }
         if (srv.pool) {
             collect_jobs();
         }
+        save_counters_now_and_then();
         for (int i = 0; i < 2; i++) {
             if (ctx[i]) {
                 coap_io_process(ctx[i], COAP_IO_NO_WAIT);
@@ -634,8 +845,8 @@ int agg_server_run(agg_state_t *s)
     srv.state = s;
     coap_startup();
     /* MFL_COAP_DEBUG=1 in the environment shows libcoap's and the DTLS layer's own logs */
-    coap_set_log_level(getenv("MFL_COAP_DEBUG") ? LOG_DEBUG : LOG_WARNING);
-    coap_dtls_set_log_level(getenv("MFL_COAP_DEBUG") ? LOG_DEBUG : LOG_WARNING);
+    coap_set_log_handler(coap_log_line);
+    set_coap_log_level(s->cfg.log_level);
     coap_context_t *ctx[2] = {make_context(s, 0, 0), s->cfg.cert[0] ? make_context(s, 1, 1) : NULL};
     int ok = ctx[0] && (!s->cfg.cert[0] || ctx[1]);
     if (ok && coap_context_get_coap_fd(ctx[0]) < 0) { /* the loop polls libcoap's epoll descriptors */
@@ -664,6 +875,7 @@ int agg_server_run(agg_state_t *s)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     char cap[32];
     if (s->cfg.agg.median_cap > 0.0) {
         snprintf(cap, sizeof(cap), "%gx_median", s->cfg.agg.median_cap);

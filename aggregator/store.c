@@ -38,7 +38,8 @@ static const char schema[] =
     "  PRIMARY KEY(device, counter)) WITHOUT ROWID;"
     /* head: the exact global head (int32 Q8.24, little-endian) the model
      * message carries in int8, so a restart continues with the same head */
-    "CREATE TABLE IF NOT EXISTS models (version INTEGER PRIMARY KEY, msg BLOB NOT NULL, head BLOB);";
+    "CREATE TABLE IF NOT EXISTS models (version INTEGER PRIMARY KEY, msg BLOB NOT NULL, head BLOB);"
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;";
 
 static int fail(mfl_store_t *s, const char *what)
 {
@@ -484,4 +485,85 @@ int mfl_store_latest_model(mfl_store_t *s, uint64_t *version, uint8_t **msg, siz
     }
     sqlite3_finalize(st);
     return err;
+}
+
+int mfl_store_meta_get_int(mfl_store_t *s, const char *name, uint64_t *value)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE name = ?", -1, &st, NULL)) {
+        return fail(s, "meta");
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    const int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *value = (uint64_t)sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? MFL_ERR_NO_MODEL : fail(s, "meta");
+}
+
+int mfl_store_meta_put_ints(mfl_store_t *s, const char *const *names, const uint64_t *values, size_t n)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ||
+        sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", -1, &st, NULL)) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return fail(s, "meta");
+    }
+    int err = 0;
+    for (size_t i = 0; !err && i < n; i++) {
+        sqlite3_bind_text(st, 1, names[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)(values[i] & INT64_MAX));
+        err = sqlite3_step(st) != SQLITE_DONE;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    err = err || sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (err) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return fail(s, "meta");
+    }
+    return 0;
+}
+
+int mfl_store_meta_get_blob(mfl_store_t *s, const char *name, uint8_t *buf, size_t cap, size_t *len)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE name = ?", -1, &st, NULL)) {
+        return fail(s, "meta");
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    const int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        *len = n;
+        memcpy(buf, sqlite3_column_blob(st, 0), n < cap ? n : cap);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? MFL_ERR_NO_MODEL : fail(s, "meta");
+}
+
+int mfl_store_meta_put_blob(mfl_store_t *s, const char *name, const uint8_t *value, size_t len)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", -1, &st, NULL)) {
+        return fail(s, "meta");
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, value, (int)len, SQLITE_TRANSIENT);
+    const int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "meta");
+}
+
+int mfl_store_total_accepted(mfl_store_t *s, uint64_t *total)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(sum(accepted), 0) FROM devices", -1, &st, NULL)) {
+        return fail(s, "accepted");
+    }
+    const int rc = sqlite3_step(st);
+    *total = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : fail(s, "accepted");
 }

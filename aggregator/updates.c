@@ -40,10 +40,15 @@ static void receipt(agg_state_t *s, agg_outcome_t *out, int code, const mfl_upda
     }
 }
 
-static void refuse(agg_state_t *s, agg_outcome_t *out, const mfl_cose_sign1_t *c, int code, const char *why)
+/* A refusal: counted, logged with the peer and the claimed device, answered. */
+static void refuse(agg_state_t *s, agg_outcome_t *out, const uint8_t *kid, size_t kid_len, enum agg_refusal kind,
+                   int code, const char *why)
 {
-    s->rejected++;
-    agg_log("update_rejected", "device=%.*s reason=\"%s\"", (int)c->kid_len, (const char *)c->kid, why);
+    char id[4 * MFL_DEVICE_ID_MAX + 1];
+    agg_escape(kid, kid_len <= MFL_DEVICE_ID_MAX ? kid_len : MFL_DEVICE_ID_MAX, id, sizeof(id));
+    agg_count_refusal(s, kind);
+    agg_log_at(AGG_LOG_WARNING, "update_rejected", "device=\"%s\" code=%d.%02d kind=%s reason=\"%s\" peer=%s", id,
+               code / 100, code % 100, agg_refusal_names[kind], why, s->peer[0] ? s->peer : "-");
     diag(out, code, why);
 }
 
@@ -60,20 +65,16 @@ int agg_update_check(agg_state_t *s, const uint8_t *identity, size_t identity_le
         err = MFL_ERR_COSE_HEADER;
     }
     if (err) {
-        s->rejected++;
-        agg_log("update_rejected", "reason=\"%s\"", mfl_strerror(err));
-        return diag(out, 400, mfl_strerror(err)), 0;
+        return refuse(s, out, identity, identity_len, AGG_REFUSED_MALFORMED, 400, mfl_strerror(err)), 0;
     }
     if (identity && (identity_len != p->c.kid_len || memcmp(identity, p->c.kid, p->c.kid_len))) {
-        s->rejected++;
-        agg_log("update_rejected", "reason=\"DTLS identity differs from the COSE kid\"");
-        return diag(out, 403, "DTLS identity differs from the COSE kid"), 0;
+        return refuse(s, out, identity, identity_len, AGG_REFUSED_IDENTITY, 403,
+                      "DTLS identity differs from the COSE kid"), 0;
     }
     err = mfl_store_get_device(s->store, p->c.kid, p->c.kid_len, &dev);
     if (err || dev.revoked) {
-        s->rejected++;
-        agg_log("update_rejected", "reason=\"unknown or revoked device\"");
-        return diag(out, 403, "unknown or revoked device"), 0;
+        return refuse(s, out, p->c.kid, p->c.kid_len, AGG_REFUSED_UNKNOWN_DEVICE, 403,
+                      err ? "unknown device" : "revoked device"), 0;
     }
     p->pub = dev.pub;
     return 1;
@@ -139,13 +140,16 @@ static void answer_spent(agg_state_t *s, const mfl_store_update_t *rec, const mf
     char digest[17];
     log_digest(rec->digest, digest);
     if (outcome == MFL_STORE_DUPLICATE) {
-        agg_log("update_duplicate", "device=%.*s counter=%llu digest=%s", (int)rec->device_len,
-                (const char *)rec->device, (unsigned long long)u->counter, digest);
+        s->counters.duplicates++;
+        s->counters_dirty = 1;
+        agg_log("update_duplicate", "device=%.*s counter=%llu digest=%s peer=%s", (int)rec->device_len,
+                (const char *)rec->device, (unsigned long long)u->counter, digest, s->peer[0] ? s->peer : "-");
         return receipt(s, out, 204, u, MFL_RECEIPT_DUPLICATE, last);
     }
-    s->rejected++;
-    agg_log("update_counter_used", "device=%.*s counter=%llu last=%llu digest=%s", (int)rec->device_len,
-            (const char *)rec->device, (unsigned long long)u->counter, (unsigned long long)last, digest);
+    agg_count_refusal(s, AGG_REFUSED_COUNTER_USED);
+    agg_log_at(AGG_LOG_WARNING, "update_counter_used", "device=%.*s counter=%llu last=%llu digest=%s peer=%s",
+               (int)rec->device_len, (const char *)rec->device, (unsigned long long)u->counter,
+               (unsigned long long)last, digest, s->peer[0] ? s->peer : "-");
     receipt(s, out, 409, u, MFL_RECEIPT_COUNTER_USED, last);
 }
 
@@ -165,12 +169,13 @@ static void commit(agg_state_t *s, const mfl_store_update_t *rec, const mfl_upda
     char digest[17];
     log_digest(rec->digest, digest);
     s->accepted++;
-    agg_log("update_accepted", "device=%.*s counter=%llu base=%llu samples=%llu norm=%.4g digest=%s",
+    agg_log("update_accepted", "device=%.*s counter=%llu base=%llu samples=%llu norm=%.4g digest=%s peer=%s",
             (int)rec->device_len, (const char *)rec->device, (unsigned long long)u->counter,
-            (unsigned long long)u->base_version, (unsigned long long)u->samples, norm, digest);
+            (unsigned long long)u->base_version, (unsigned long long)u->samples, norm, digest,
+            s->peer[0] ? s->peer : "-");
     receipt(s, out, 204, u, MFL_RECEIPT_ACCEPTED, last);
     if (mfl_store_pending_devices(s->store) >= (int64_t)s->cfg.buffer_k) { /* K updates of K devices */
-        out->published = agg_publish_round(s, s->cfg.buffer_k) > 0;
+        out->published = agg_publish_round(s, s->cfg.buffer_k) > 0; /* a failure is logged and counted there */
     }
 }
 
@@ -185,7 +190,9 @@ void agg_update_finish(agg_state_t *s, const agg_pending_t *p, int verify_err, a
     }
     err = err ? err : expand_delta(s, &u, s->delta);
     if (err) {
-        return refuse(s, out, c, code_for(err), mfl_strerror(err));
+        const enum agg_refusal kind = err == MFL_ERR_COSE_SIGNATURE ? AGG_REFUSED_SIGNATURE
+                                      : err == MFL_ERR_COSE_KID ? AGG_REFUSED_IDENTITY : AGG_REFUSED_MALFORMED;
+        return refuse(s, out, c->kid, c->kid_len, kind, code_for(err), mfl_strerror(err));
     }
     mfl_store_update_t rec = {c->kid, c->kid_len, u.counter, u.base_version, {0}, p->msg, p->len};
     agg_sha256(c->payload, c->payload_len, rec.digest);
@@ -207,12 +214,13 @@ void agg_update_finish(agg_state_t *s, const agg_pending_t *p, int verify_err, a
         return answer_spent(s, &rec, &u, outcome, last, out);
     }
     if (stale) {
-        s->rejected++;
-        agg_log("update_stale", "device=%.*s base=%llu version=%llu", (int)c->kid_len, (const char *)c->kid,
-                (unsigned long long)u.base_version, (unsigned long long)s->version);
+        agg_count_refusal(s, AGG_REFUSED_STALE);
+        agg_log_at(AGG_LOG_WARNING, "update_stale", "device=%.*s base=%llu version=%llu peer=%s", (int)c->kid_len,
+                   (const char *)c->kid, (unsigned long long)u.base_version, (unsigned long long)s->version,
+                   s->peer[0] ? s->peer : "-");
         return receipt(s, out, 412, &u, MFL_RECEIPT_STALE, last);
     }
-    refuse(s, out, c, 400, why);
+    refuse(s, out, c->kid, c->kid_len, AGG_REFUSED_DELTA, 400, why);
 }
 
 void agg_handle_update(agg_state_t *s, const uint8_t *identity, size_t identity_len, const uint8_t *msg,

@@ -102,7 +102,7 @@ if timeout 60 "$MFL" device sync --server 127.0.0.1:$((port + 1)) --id dev9 --ag
   --key dev5.key --state state9 --samples 0 --cert dev9.pem --cert-key dev9.cert.key --ca ca.pem >/dev/null 2>&1; then
   fail "unprovisioned certificate accepted"
 fi
-grep -q "event=dtls_refused" srv.log || fail "no dtls_refused log line for the unknown CN"
+grep -q "event=handshake_refused" srv.log || fail "no handshake_refused log line for the unknown CN"
 # bad flags and files: a specific message naming them, exit 2 or 1, nothing sent
 rc=0; "$MFL" device relay --server 127.0.0.1:0 --id dev4 --psk 6b657944 relayed.cose 2> bad1.txt || rc=$?
 [ "$rc" = 2 ] && grep -q -- "--server '127.0.0.1:0'" bad1.txt || fail "bad --server: exit $rc, $(cat bad1.txt)"

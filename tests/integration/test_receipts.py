@@ -123,10 +123,16 @@ class Server:
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
         self.conf = os.path.join(self.dir, "agg.conf")
+        # the aggregator refuses a key set twice: extra lines replace the defaults
+        conf = {"listen": "127.0.0.1:%d" % self.port, "plain_listen": "127.0.0.1:%d" % (self.port + 1),
+                "data_dir": self.dir + "/data", "model": tmp + "/base.mfl", "key": tmp + "/agg.key",
+                "buffer_k": "1000", "verify_threads": "1"}
+        for line in extra.splitlines():
+            if line.strip():
+                k, v = line.split("=", 1)
+                conf[k.strip()] = v.strip()
         with open(self.conf, "w") as f:
-            f.write("listen = 127.0.0.1:%d\nplain_listen = 127.0.0.1:%d\ndata_dir = %s/data\nmodel = %s/base.mfl\n"
-                    "key = %s/agg.key\nbuffer_k = 1000\nverify_threads = 1\n%s"
-                    % (self.port, self.port + 1, self.dir, tmp, tmp, extra))
+            f.write("".join("%s = %s\n" % kv for kv in conf.items()))
         for d in ("dev1", "dev2", "dev3", "dev4"):
             run(AGG, "provision", "--config", self.conf, "add", "--id", d, "--psk", "736563726574",
                 "--pub", os.path.join(tmp, d + ".pub"), "--group", "g")

@@ -121,4 +121,16 @@ int mfl_store_latest_model(mfl_store_t *s, uint64_t *version, uint8_t **msg, siz
 }
 #endif
 
+/* Named values beside the data (table `meta`): the status counters, the
+ * identity of the base model and of the signing key. */
+/* *value, or MFL_ERR_NO_MODEL when the name is not set. */
+int mfl_store_meta_get_int(mfl_store_t *s, const char *name, uint64_t *value);
+/* Sets n names to their values in one transaction. */
+int mfl_store_meta_put_ints(mfl_store_t *s, const char *const *names, const uint64_t *values, size_t n);
+/* Up to cap bytes into buf, *len the stored length; MFL_ERR_NO_MODEL when not set. */
+int mfl_store_meta_get_blob(mfl_store_t *s, const char *name, uint8_t *buf, size_t cap, size_t *len);
+int mfl_store_meta_put_blob(mfl_store_t *s, const char *name, const uint8_t *value, size_t len);
+/* Updates ever accepted, over every device (revoked ones included). */
+int mfl_store_total_accepted(mfl_store_t *s, uint64_t *total);
+
 #endif /* MFL_STORE_H */
