@@ -19,6 +19,7 @@
 
 #include "aggregator.h"
 #include "dedup.h"
+#include "metrics.h"
 #include "reassembly.h"
 #include "server.h"
 #include "verify_pool.h"
@@ -36,7 +37,7 @@ static struct {
     agg_dedup_t *dedup;      /* responses to confirmable POSTs */
     agg_pool_t *pool;        /* NULL: signatures checked on the event loop */
     agg_job_t *jobs[MAX_JOBS];
-    uint64_t replayed;       /* retransmissions answered from the dedup cache */
+    agg_loop_stats_t stats;  /* sessions, handshakes, retransmissions answered from the dedup cache */
     volatile sig_atomic_t quit, reload;
 } srv;
 
@@ -196,6 +197,9 @@ static void log_read(coap_session_t *session, const char *event, const char *ans
     const uint8_t *identity = peer_identity(session, &len);
     peer_text(session, peer);
     agg_escape(identity, len <= MFL_DEVICE_ID_MAX ? len : 0, id, sizeof(id));
+    uint64_t *count = !strcmp(event, "model_read") ? &srv.state->counters.model_reads
+                                                   : &srv.state->counters.status_reads;
+    ++*count;
     agg_log(event, "peer=%s identity=\"%s\" version=%llu answer=%s", peer, id,
             (unsigned long long)srv.state->version, answer);
 }
@@ -523,7 +527,7 @@ static void post_update(coap_resource_t *res, coap_session_t *session, const coa
     const agg_reply_t *seen = agg_dedup_get(srv.dedup, session, (uint16_t)coap_pdu_get_mid(req), token.s,
                                             token.length, now_s());
     if (seen) { /* a retransmission: the same answer, nothing done twice */
-        srv.replayed++;
+        srv.stats.retransmissions++;
         apply(resp, seen);
         return;
     }
@@ -555,6 +559,11 @@ static int on_event(coap_session_t *session, coap_event_t event)
     session_info_t *info = coap_session_get_app_data(session);
     if (event == COAP_EVENT_DTLS_CONNECTED && (info = session_info(session)) != NULL) {
         info->connected = 1;
+        srv.stats.handshakes++;
+        srv.stats.sessions++; /* libcoap 4.3.1 raises no SESSION_NEW for DTLS: counted from here */
+    }
+    if (event == COAP_EVENT_SERVER_SESSION_DEL && info && info->connected && srv.stats.sessions) {
+        srv.stats.sessions--;
     }
     /* A handshake that fails after its identity was accepted: an alert, or,
      * with a wrong PSK, nothing at all (DTLS drops records whose MAC fails,
@@ -811,7 +820,7 @@ static void reload(void)
  * only lets a signal end the loop. */
 static void run_loop(coap_context_t *ctx[2])
 {
-    struct pollfd fds[3];
+    struct pollfd fds[4];
     nfds_t n = 0;
     for (int i = 0; i < 2; i++) {
         if (ctx[i]) {
@@ -820,6 +829,9 @@ static void run_loop(coap_context_t *ctx[2])
     }
     if (srv.pool) {
         fds[n++] = (struct pollfd){.fd = agg_pool_fd(srv.pool), .events = POLLIN};
+    }
+    if (agg_metrics_fd() >= 0) {
+        fds[n++] = (struct pollfd){.fd = agg_metrics_fd(), .events = POLLIN};
     }
     while (!srv.quit) {
         if (srv.reload) {
@@ -830,6 +842,7 @@ static void run_loop(coap_context_t *ctx[2])
             collect_jobs();
         }
         save_counters_now_and_then();
+        agg_metrics_run();
         for (int i = 0; i < 2; i++) {
             if (ctx[i]) {
                 coap_io_process(ctx[i], COAP_IO_NO_WAIT);
@@ -861,6 +874,11 @@ int agg_server_run(agg_state_t *s)
                     : NULL;
     srv.dedup = ok ? agg_dedup_new(DEDUP_ENTRIES, EXCHANGE_LIFETIME_S) : NULL;
     ok = ok && srv.bodies && srv.dedup;
+    char msg[300];
+    if (ok && s->cfg.metrics_listen[0] && agg_metrics_start(s, &srv.stats, msg, sizeof(msg))) {
+        agg_log_at(AGG_LOG_ERROR, "startup_failed", "reason=\"%s\"", msg);
+        ok = 0;
+    }
     if (!ok) {
         agg_pool_stop(srv.pool);
         agg_rsm_free(srv.bodies);
@@ -890,7 +908,8 @@ int agg_server_run(agg_state_t *s)
     run_loop(ctx);
     agg_log("shutdown", "accepted=%llu rejected=%llu version=%llu retransmissions_answered=%llu",
             (unsigned long long)s->accepted, (unsigned long long)s->rejected, (unsigned long long)s->version,
-            (unsigned long long)srv.replayed);
+            (unsigned long long)srv.stats.retransmissions);
+    agg_metrics_stop();
     agg_pool_stop(srv.pool); /* frees the jobs it still holds */
     for (int i = 0; i < MAX_JOBS; i++) {
         if (srv.jobs[i] && srv.jobs[i]->triggered) {

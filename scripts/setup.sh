@@ -9,6 +9,8 @@ packages=(
   build-essential cmake pkg-config git
   # libraries found through pkg-config by CMakeLists.txt
   libcoap3-dev libmbedtls-dev libssl-dev libcbor-dev libcmocka-dev libsqlite3-dev zlib1g-dev
+  # the aggregator's /metrics endpoint, and the Prometheus that scrapes it in a test
+  libmicrohttpd-dev prometheus
   # plots of simulation runs
   gnuplot-nox
   # data, and the SQLite shell the crash test inspects the store with
