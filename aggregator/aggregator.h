@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 
 #include "mfl/host/aggregate.h"
-#include "mfl/learner.h"
+#include "mfl/model.h"
 #include "mfl/messages.h"
 #include "mfl/host/store.h"
 
@@ -98,8 +98,6 @@ typedef struct {
     mfl_es256_private_t key;
     uint8_t *model_image;
     mfl_model_t model;
-    mfl_learner_t learner;   /* only to read the model's global head */
-    uint8_t *arena, *learner_mem;
     uint16_t rows, cols;     /* head delta shape: units x (features + 1) */
     int32_t *global;         /* current global head, rows x cols, Q8.24 */
     int32_t *delta;          /* scratch: one update's dense delta, rows x cols */
@@ -110,6 +108,12 @@ typedef struct {
     size_t model_msg_len;
     uint64_t accepted, rejected, rounds; /* accepted: every device's count in the store; rounds: version - 1 */
 } agg_state_t;
+
+/* The base model's head as rows of [weights (features), bias] in Q8.24
+ * (malloc'd into *global; rows = units, cols = features + 1), exactly as a
+ * device's learner reads it (base_head.c). Returns 0, MFL_ERR_NO_HEAD or
+ * MFL_ERR_NO_MEMORY. */
+int agg_read_base_head(const mfl_model_t *m, int32_t **global, uint16_t *rows, uint16_t *cols);
 
 /* ---- startup checks (startup.c) ---- */
 /* Takes data_dir/lock (flock, non-blocking; creates data_dir). Returns 0,

@@ -125,31 +125,16 @@ static int open_model(agg_state_t *s, char *msg, size_t cap)
         }
         return err;
     }
-    const size_t mem = mfl_learner_mem_size(&s->model, 0, 1);
-    mfl_learn_opts_t o = mfl_learn_defaults();
-    o.batch = 1;
-    s->arena = malloc(mfl_model_arena_size(&s->model) + 1);
-    s->learner_mem = aligned_alloc(8, (mem + 8) & ~(size_t)7);
-    err = s->arena && s->learner_mem ? mfl_learner_init(&s->learner, &s->model, s->arena,
-                                                        mfl_model_arena_size(&s->model), s->learner_mem, mem, 0, &o)
-                                     : MFL_ERR_NO_MEMORY;
+    err = agg_read_base_head(&s->model, &s->global, &s->rows, &s->cols);
     if (err) {
         snprintf(msg, cap, "%s: no trainable head: %s", s->cfg.model, mfl_strerror(err));
         return err;
     }
-    s->rows = s->learner.head.units;
-    s->cols = (uint16_t)(s->learner.head.features + 1);
     const size_t n = (size_t)s->rows * s->cols;
-    s->global = calloc(n, sizeof(int32_t));
     s->delta = calloc(n, sizeof(int32_t));
     s->index = calloc(n, sizeof(uint32_t));
-    if (!s->global || !s->delta || !s->index) {
+    if (!s->delta || !s->index) {
         return MFL_ERR_NO_MEMORY;
-    }
-    for (uint16_t r = 0; r < s->rows; r++) { /* the model's own head, Q8.24 */
-        memcpy(s->global + (size_t)r * s->cols, s->learner.head.w + (size_t)r * (s->cols - 1),
-               (size_t)(s->cols - 1) * sizeof(int32_t));
-        s->global[(size_t)r * s->cols + s->cols - 1] = s->learner.head.b[r];
     }
     double sq = 0.0;
     for (size_t i = 0; i < n; i++) {
@@ -214,7 +199,7 @@ void agg_state_close(agg_state_t *s)
     agg_counters_save(s);
     mfl_store_close(s->store);
     agg_unlock_data_dir(s);
-    free(s->model_image), free(s->arena), free(s->learner_mem), free(s->global), free(s->model_msg);
+    free(s->model_image), free(s->global), free(s->model_msg);
     free(s->delta), free(s->index);
     memset(&s->key, 0, sizeof(s->key));
     s->lock_fd = -1;

@@ -14,6 +14,7 @@ tmp=$(mktemp -d)
 pid=""; prom=""
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "$prom" ] && kill -9 "$prom" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
+trap '[[ $- == *e* ]] && echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 fail() { echo "FAIL: $*" >&2; [ -f "$tmp/srv.log" ] && tail -20 "$tmp/srv.log" >&2
          [ -f "$tmp/prom.log" ] && tail -5 "$tmp/prom.log" >&2; exit 1; }
 port=$((20000 + RANDOM % 20000)); mport=$((port + 1)); pport=$((port + 2))

@@ -21,6 +21,7 @@ tmp=$(mktemp -d)
 pid=""
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
+trap '[[ $- == *e* ]] && echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 fail() { echo "FAIL: $*" >&2; [ -f "$tmp/srv.log" ] && tail -20 "$tmp/srv.log" >&2; exit 1; }
 port=$((20000 + RANDOM % 20000))
 url=coaps://127.0.0.1:$port/fl/v1
@@ -63,8 +64,10 @@ expect_refused "buffer_k = 3" "'buffer_k' is set twice"
 expect_refused "nosuch = 1" "unknown key 'nosuch'"
 
 "$AGG" provision --config agg.conf add --id dev1 --psk 736563726574 --pub dev1.pub --group north >/dev/null
-start() { "$AGG" --config agg.conf >> srv.log 2>&1 & pid=$!
-  for _ in $(seq 50); do grep -q "event=listening" srv.log 2>/dev/null && break; sleep 0.1; done
+start() { # waits for this start's own "listening" line
+  local seen; seen=$(grep -c "event=listening" srv.log 2>/dev/null || true)
+  "$AGG" --config agg.conf >> srv.log 2>&1 & pid=$!
+  for _ in $(seq 100); do [ "$(grep -c "event=listening" srv.log || true)" -gt "${seen:-0}" ] && break; sleep 0.1; done
   kill -0 "$pid" 2>/dev/null || fail "server did not start"; }
 start
 grep -q "event=config .*trim_fraction=0.1 .*log_level=info" srv.log || fail "effective settings not logged"
@@ -106,9 +109,9 @@ kill -HUP "$pid"
 for _ in $(seq 50); do grep -q "event=reloaded" srv.log && break; sleep 0.1; done
 grep -q "event=reloaded log_level=warning restart_needed=no" srv.log || fail "SIGHUP: no reload logged"
 kill -0 "$pid" || fail "SIGHUP killed the server"
-reads=$(grep -c "event=model_read" srv.log)
+reads=$(grep -c "event=model_read" srv.log || true)
 client -m get -o m2.cose "$url/model" || fail "GET model after SIGHUP"
-[ "$(grep -c "event=model_read" srv.log)" = "$reads" ] || fail "log_level = warning still logs reads"
+[ "$(grep -c "event=model_read" srv.log || true)" = "$reads" ] || fail "log_level = warning still logs reads"
 sed -i '/^log_level/d' agg.conf
 
 # ---- one accepted update; counters survive a restart ----
@@ -117,12 +120,12 @@ sed -i '/^log_level/d' agg.conf
 client -m post -t 18 -f u1.cose -o r1.cbor "$url/update" || fail "POST update"
 "$MFL" inspect r1.cbor | grep -q accepted || fail "update not accepted"
 client -m get -o s2.cbor "$url/status" || fail "GET status"
-before=$("$MFL" inspect s2.cbor | grep -o "accepted [0-9]*, rejected [0-9]*")
+before=$("$MFL" inspect s2.cbor | grep -o "accepted [0-9]*, rejected [0-9]*" || true)
 [ "$before" = "accepted 1, rejected 1" ] || fail "status before restart: $before"
 kill -TERM "$pid"; wait "$pid" || true; pid=""
 start
 client -m get -o s3.cbor "$url/status" || fail "GET status after restart"
-after=$("$MFL" inspect s3.cbor | grep -o "accepted [0-9]*, rejected [0-9]*")
+after=$("$MFL" inspect s3.cbor | grep -o "accepted [0-9]*, rejected [0-9]*" || true)
 [ "$after" = "$before" ] || fail "status counters after a restart: '$after', expected '$before'"
 
 # every line of the one log stream is ours, libcoap's included
