@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mfl/host/host_io.h"
 #include "report.h"
 #include "run.h"
 #include "scenario.h"
@@ -59,8 +62,38 @@ typedef struct {
     const char *key, *value;
 } setting_t;
 
+/* A usage error: what is wrong, named, and where to look; exit status 2. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "mfl-sim: ");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'mfl-sim --help'.\n");
+    return 2;
+}
+
+/* A flag's integer, strictly (no sign, no wrap-around), in the range the
+ * scenario checks too; the text then goes to the scenario as it is. */
+static int check_count(const char *flag, const char *text, uint64_t lo, uint64_t hi)
+{
+    uint64_t v;
+    if (mfl_parse_u64(text, lo, hi, &v) == 0) {
+        return 0;
+    }
+    if (hi == UINT64_MAX) {
+        return usage_error("%s '%s': not an integer in %llu..2^64-1", flag, text, (unsigned long long)lo);
+    }
+    return usage_error("%s '%s': not an integer in %llu..%llu", flag, text, (unsigned long long)lo,
+                       (unsigned long long)hi);
+}
+
 /* Options first (getopt moves the scenario file behind them), then the
- * file, then the options' settings on top of it. */
+ * file, then the options' settings on top of it. Returns 0, 1 (the
+ * scenario file), 2 (a usage error, said) or -1 (--help or --version
+ * shown: exit 0). */
 static int parse(int argc, char **argv, sim_scenario_t *sc, const char **out_dir, int *quiet, char *msg, size_t cap)
 {
     static const struct option opts[] = {
@@ -74,75 +107,150 @@ static int parse(int argc, char **argv, sim_scenario_t *sc, const char **out_dir
     size_t n = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0; /* our messages name the option */
+    while ((c = getopt_long(argc, argv, ":hV", opts, NULL)) != -1) {
         const char *key = c == 'm' ? "mode" : c == 'd' ? "devices" : c == 'r' ? "rounds" : c == 'S' ? "seed"
                         : c == 't' ? "threads" : NULL;
-        if (c == 'o') {
-            *out_dir = optarg;
-        } else if (c == 'q') {
-            *quiet = 1;
-        } else if (c == 'h') {
-            usage(stdout);
-            exit(0);
-        } else if (c == 'V') {
-            printf("mfl-sim %s\n", MFL_SIM_VERSION);
-            exit(0);
-        } else if ((c == 's' || key) && n < sizeof(settings) / sizeof(settings[0])) {
-            char *eq = c == 's' ? strchr(optarg, '=') : NULL;
-            if (c == 's' && !eq) {
-                snprintf(msg, cap, "--set wants KEY=VALUE, got \"%s\"", optarg);
-                return 2;
+        const char *flag = optind >= 1 && optind - 1 < argc ? argv[optind - 1] : "?";
+        int bad = 0;
+        switch (c) {
+        case 'o': *out_dir = optarg; continue;
+        case 'q': *quiet = 1; continue;
+        case 'h': usage(stdout); return -1;
+        case 'V': printf("mfl-sim %s\n", MFL_SIM_VERSION); return -1;
+        case ':':
+            return usage_error("option '%.*s' needs a value", (int)strcspn(flag, "="), flag);
+        case '?':
+            return optopt ? usage_error("unknown option '-%c'", optopt)
+                          : usage_error("unknown option '%.*s'", (int)strcspn(flag, "="), flag);
+        case 'd': bad = check_count("--devices", optarg, 1, 1000000); break;
+        case 'r': bad = check_count("--rounds", optarg, 1, 100000); break;
+        case 't': bad = check_count("--threads", optarg, 1, 64); break;
+        case 'S': bad = check_count("--seed", optarg, 0, UINT64_MAX); break;
+        case 'm':
+            if (strcmp(optarg, "inprocess") && strcmp(optarg, "network")) {
+                bad = usage_error("--mode '%s': not inprocess or network", optarg);
             }
-            if (eq) {
-                *eq = '\0';
-            }
-            settings[n++] = (setting_t){key ? key : optarg, key ? optarg : eq + 1};
-        } else {
-            usage(stderr);
-            exit(2);
+            break;
+        default: break;
         }
+        if (bad) {
+            return bad;
+        }
+        if (n == sizeof(settings) / sizeof(settings[0])) {
+            return usage_error("more than %zu settings", n);
+        }
+        char *eq = c == 's' ? strchr(optarg, '=') : NULL;
+        if (c == 's' && !eq) {
+            return usage_error("--set '%s': not KEY=VALUE", optarg);
+        }
+        if (eq) {
+            *eq = '\0';
+        }
+        settings[n++] = (setting_t){key ? key : optarg, key ? optarg : eq + 1};
     }
     if (argc - optind > 1) {
-        snprintf(msg, cap, "one scenario file at most");
-        return 2;
+        return usage_error("unexpected argument '%s' (one scenario file at most)", argv[optind + 1]);
     }
     if (optind < argc && sim_scenario_load(sc, argv[optind], msg, cap)) {
         return 1;
     }
     for (size_t i = 0; i < n; i++) {
         if (sim_scenario_set(sc, settings[i].key, settings[i].value, msg, cap)) {
-            return 2;
+            return usage_error("--set %s=%s: %s", settings[i].key, settings[i].value, msg);
         }
     }
     return 0;
 }
 
-/* mkdir -p: the run directory and any parent it lacks (a fresh clone has
- * no runs/). Returns 0, or -1 with errno set. */
-static int make_dirs(const char *dir)
+/* Whether an executable of that name is on $PATH. */
+static int on_path(const char *name)
 {
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
-        errno = ENAMETOOLONG;
+    const char *path = getenv("PATH");
+    char file[PATH_MAX];
+    while (path && *path) {
+        const size_t n = strcspn(path, ":");
+        if (n && (size_t)snprintf(file, sizeof(file), "%.*s/%s", (int)n, path, name) < sizeof(file) &&
+            access(file, X_OK) == 0) {
+            return 1;
+        }
+        path += n + (path[n] == ':');
+    }
+    return 0;
+}
+
+/* Whether dir/name can be written; says why not. */
+static int check_output(const char *dir, const char *name)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (mfl_check_writable(path) != 0) {
+        fprintf(stderr, "mfl-sim: cannot write %s: %s\n", path, strerror(errno));
         return -1;
     }
-    for (char *p = path + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-                return -1;
-            }
-            *p = '/';
+    return 0;
+}
+
+/* Everything the run will write, checked before the slow work (the base
+ * model's training, the features, the rounds): the run directory with its
+ * parents (mkdir -p), the CSV, the summary, the plots and their script,
+ * the base model if it is to be trained, and each federated strategy's
+ * aggregator directory; and gnuplot, which draws the plots at the end.
+ * Returns 0, or 1 with the reason said. */
+static int preflight(const sim_scenario_t *sc, const char *dir)
+{
+    if (mfl_make_dirs(dir) != 0) {
+        fprintf(stderr, "mfl-sim: cannot create the run directory %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    /* an existing base model is read, a missing one trained and written */
+    if (access(sc->base, F_OK) != 0 && mfl_check_writable(sc->base) != 0) {
+        fprintf(stderr, "mfl-sim: cannot write the base model %s: %s\n", sc->base, strerror(errno));
+        return 1;
+    }
+    if (access(sc->base, F_OK) == 0 && access(sc->base, R_OK) != 0) {
+        fprintf(stderr, "mfl-sim: cannot read the base model %s: %s\n", sc->base, strerror(errno));
+        return 1;
+    }
+    static const char *const files[] = {"rounds.csv", "summary.json", "plots.gp", "plots.log", "worst.png"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if (check_output(dir, files[i])) {
+            return 1;
         }
     }
-    return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    for (int k = 0; k < SIM_STRATEGIES; k++) {
+        char name[64], sub[PATH_MAX + 64];
+        const char *strategy = sim_strategy_name((enum sim_strategy)k);
+        snprintf(name, sizeof(name), "accuracy-%s.png", strategy);
+        if (sc->strategies[k] && check_output(dir, name)) {
+            return 1;
+        }
+        if (!sc->strategies[k] || (k != SIM_FEDERATED && k != SIM_FAIR)) {
+            continue;
+        }
+        snprintf(sub, sizeof(sub), "%s/%s/data", dir, strategy);
+        if (mfl_make_dirs(sub) != 0) {
+            fprintf(stderr, "mfl-sim: cannot create %s: %s\n", sub, strerror(errno));
+            return 1;
+        }
+        snprintf(sub, sizeof(sub), "%s/%s", dir, strategy);
+        if (check_output(sub, "aggregator.conf") || check_output(sub, "aggregator.key") ||
+            check_output(sub, "aggregator.log") || check_output(sub, "data/state.db")) {
+            return 1;
+        }
+    }
+    if (!on_path("gnuplot")) {
+        fprintf(stderr, "mfl-sim: gnuplot is not installed (./scripts/setup.sh installs it): the run's plots need "
+                        "it\n");
+        return 1;
+    }
+    return 0;
 }
 
 static int run(sim_scenario_t *sc, const char *dir, int quiet)
 {
     char msg[512] = "", extra[1024];
-    if (make_dirs(dir) != 0) {
-        fprintf(stderr, "mfl-sim: cannot create the run directory %s: %s\n", dir, strerror(errno));
+    if (preflight(sc, dir)) {
         return 1;
     }
     FILE *progress = !quiet && isatty(2) ? stderr : NULL;
@@ -189,9 +297,16 @@ int main(int argc, char **argv)
 {
     char msg[512] = "";
     if (argc >= 2 && !strcmp(argv[1], "report")) {
+        if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            usage(stdout);
+            return 0;
+        }
         if (argc != 3) {
-            usage(stderr);
-            return 2;
+            return argc < 3 ? usage_error("report: missing DIR (a run directory)")
+                            : usage_error("report: unexpected argument '%s'", argv[3]);
+        }
+        if (argv[2][0] == '-') {
+            return usage_error("report: unknown option '%s'", argv[2]);
         }
         if (sim_report(argv[2], stdout, 0, NULL, msg, sizeof(msg))) {
             fprintf(stderr, "mfl-sim report: %s\n", msg);
@@ -204,12 +319,20 @@ int main(int argc, char **argv)
     int quiet = 0;
     sim_scenario_defaults(&sc);
     int r = parse(argc, argv, &sc, &dir, &quiet, msg, sizeof(msg));
+    if (r < 0) {
+        return 0; /* --help, --version */
+    }
+    if (r == 2) {
+        return 2; /* said */
+    }
     if (!r) {
         default_aggregator(&sc);
         if (!sc.base[0]) {
             snprintf(sc.base, sizeof(sc.base), "%s/base.mfl", dir);
         }
-        r = sim_scenario_check(&sc, msg, sizeof(msg)) ? 2 : 0;
+        if (sim_scenario_check(&sc, msg, sizeof(msg))) {
+            return usage_error("%s", msg);
+        }
     }
     if (r) {
         fprintf(stderr, "mfl-sim: %s\n", msg);

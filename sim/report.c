@@ -1,5 +1,6 @@
 /* Tables, JSON summary and plots of a run (report.h). */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,7 +40,7 @@ static int read_csv(const char *path, table_t *t, char *msg, size_t cap)
     char line[2048];
     memset(t, 0, sizeof(*t));
     if (!f || !fgets(line, sizeof(line), f)) {
-        snprintf(msg, cap, "cannot read %s", path);
+        snprintf(msg, cap, "cannot read %s: %s", path, f ? "empty" : strerror(errno));
         if (f) {
             fclose(f);
         }
@@ -224,7 +225,7 @@ int sim_report(const char *run_dir, FILE *out, int json, const char *extra, char
     print_table(&t, out);
     print_checks(&t, out);
     if (json && write_json(run_dir, &t, extra)) {
-        snprintf(msg, cap, "cannot write %s/summary.json", run_dir);
+        snprintf(msg, cap, "cannot write %s/summary.json: %s", run_dir, strerror(errno));
         return -1;
     }
     return 0;
@@ -241,7 +242,7 @@ int sim_plots(const char *run_dir, char *msg, size_t cap)
     snprintf(path, sizeof(path), "%s/plots.gp", run_dir);
     FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(msg, cap, "cannot write %s", path);
+        snprintf(msg, cap, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     /* the script is kept in the run directory so plots can be restyled */

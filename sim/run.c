@@ -1,5 +1,6 @@
 /* One simulation run (run.h). */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -532,6 +533,7 @@ int sim_run(const sim_scenario_t *sc, const sim_world_t *w, const char *run_dir,
     msg[0] = '\0';
     snprintf(path, sizeof(path), "%s/rounds.csv", run_dir);
     FILE *csv = fopen(path, "w");
+    const int open_errno = errno;
     int err = csv ? setup(&r, sc, w) : MFL_ERR_IO;
     err = err ? err : open_strategies(&r, run_dir, msg, cap);
     for (int k = 0; k < SIM_STRATEGIES && !err; k++) {
@@ -562,7 +564,7 @@ int sim_run(const sim_scenario_t *sc, const sim_world_t *w, const char *run_dir,
         teardown(&r);
         fclose(csv);
     } else {
-        snprintf(msg, cap, "cannot write %s", path);
+        snprintf(msg, cap, "cannot write %s: %s", path, strerror(open_errno));
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;

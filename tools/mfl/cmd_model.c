@@ -3,37 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "mfl/host/host_io.h"
 #include "mfl/host/model_file.h"
 #include "mfl/interpreter.h"
 #include "mfl/model.h"
 #include "mfl/host/tflite_import.h"
-
-typedef struct {
-    uint8_t *image;
-    size_t size;
-    mfl_model_t model;
-} loaded_model_t;
-
-static int load(const char *path, loaded_model_t *lm)
-{
-    char msg[256] = "";
-    memset(lm, 0, sizeof(*lm));
-    int err = mfl_model_file_read(path, &lm->image, &lm->size, msg, sizeof(msg));
-    if (!err) {
-        err = mfl_model_load(&lm->model, lm->image, lm->size);
-        if (err) {
-            snprintf(msg, sizeof(msg), "%s", mfl_strerror(err));
-        }
-    }
-    if (err) {
-        fprintf(stderr, "mfl: %s: %s\n", path, msg[0] ? msg : mfl_strerror(err));
-        free(lm->image);
-        lm->image = NULL;
-    }
-    return err;
-}
 
 static void format_shape(const mfl_tensor_rec_t *t, char *buf, size_t cap)
 {
@@ -46,17 +22,19 @@ static void format_shape(const mfl_tensor_rec_t *t, char *buf, size_t cap)
     }
 }
 
-static int cmd_info(const char *path)
+static int cmd_info(const cli_t *c, const char *path)
 {
-    loaded_model_t lm;
-    if (load(path, &lm)) {
-        return 1;
+    uint8_t *image;
+    size_t size;
+    mfl_model_t model;
+    if (cli_load_model(c, path, &image, &size, &model)) {
+        return CLI_FAILED;
     }
-    const mfl_model_t *m = &lm.model;
+    const mfl_model_t *m = &model;
     const mfl_model_header_t *h = m->header;
     char shape[64];
     uint64_t macs = 0;
-    printf("model: %s (%zu bytes, format %u)\n", path, lm.size, h->format_version);
+    printf("model: %s (%zu bytes, format %u)\n", path, size, h->format_version);
     printf("%-4s %-18s %-18s %12s %8s\n", "op", "type", "output", "MACs", "scratch");
     uint32_t scratch_max = 0;
     for (uint16_t i = 0; i < h->n_ops; i++) {
@@ -80,32 +58,31 @@ static int cmd_info(const char *path)
     printf("MACs:       %llu\n", (unsigned long long)macs);
     printf("arena:      %u bytes (activations and kernel scratch; largest scratch %u bytes)\n",
            mfl_model_arena_size(m), scratch_max);
-    free(lm.image);
+    free(image);
     return 0;
 }
 
-static int run_all(const mfl_model_t *m, const uint8_t *in, size_t in_size, FILE *out, const char *out_path)
+static int run_all(const cli_t *c, const mfl_model_t *m, const uint8_t *in, size_t in_size, FILE *out,
+                   const char *in_path, const char *out_path)
 {
     uint8_t *arena = malloc(mfl_model_arena_size(m) + 1);
     mfl_interp_t it;
     int8_t *input;
     const int8_t *output;
     size_t in_len, out_len;
-    int status = 1;
+    int status = CLI_FAILED;
     if (!arena || mfl_interp_init(&it, m, arena, mfl_model_arena_size(m)) ||
         mfl_interp_input(&it, &input, &in_len) || mfl_interp_output(&it, &output, &out_len)) {
-        fprintf(stderr, "mfl: cannot set up the interpreter\n");
+        cli_fail(c, "cannot set up the interpreter");
     } else if (in_size == 0 || in_size % in_len != 0) {
-        fprintf(stderr, "mfl: input file holds %zu bytes, not a positive multiple of the %zu-byte input\n",
-                in_size, in_len);
+        cli_fail(c, "%s: %zu bytes, not a positive multiple of the %zu-byte input", in_path, in_size, in_len);
     } else {
         status = 0;
         for (size_t k = 0; k < in_size / in_len && status == 0; k++) {
             memcpy(input, in + k * in_len, in_len);
             mfl_interp_invoke(&it);
             if (fwrite(output, 1, out_len, out) != out_len) {
-                fprintf(stderr, "mfl: cannot write %s\n", out_path);
-                status = 1;
+                status = cli_file_error(c, out_path, MFL_ERR_IO);
             }
         }
     }
@@ -113,70 +90,122 @@ static int run_all(const mfl_model_t *m, const uint8_t *in, size_t in_size, FILE
     return status;
 }
 
-static int cmd_run(const char *model_path, const char *in_path, const char *out_path)
+static int cmd_run(const cli_t *c, const char *model_path, const char *in_path, const char *out_path)
 {
-    loaded_model_t lm;
-    uint8_t *in = NULL;
-    size_t in_size = 0;
-    if (load(model_path, &lm)) {
-        return 1;
+    uint8_t *image, *in = NULL;
+    size_t size, in_size = 0;
+    mfl_model_t model;
+    if (cli_load_model(c, model_path, &image, &size, &model)) {
+        return CLI_FAILED;
     }
-    int status = 1;
-    if (mfl_read_file(in_path, &in, &in_size)) {
-        fprintf(stderr, "mfl: cannot read %s\n", in_path);
+    int status = CLI_FAILED, err = mfl_read_file(in_path, &in, &in_size);
+    if (err) {
+        cli_file_error(c, in_path, err);
     } else {
         FILE *out = fopen(out_path, "wb");
         if (!out) {
-            fprintf(stderr, "mfl: cannot create %s\n", out_path);
+            cli_file_error(c, out_path, MFL_ERR_IO);
         } else {
-            status = run_all(&lm.model, in, in_size, out, out_path);
-            if (fclose(out) != 0) {
-                status = 1;
+            status = run_all(c, &model, in, in_size, out, in_path, out_path);
+            if (fclose(out) != 0 && status == 0) {
+                status = cli_file_error(c, out_path, MFL_ERR_IO);
+            }
+            if (status) {
+                remove(out_path); /* no half-written outputs left behind */
             }
         }
     }
     free(in);
-    free(lm.image);
+    free(image);
     return status;
 }
 
-static int cmd_import(const char *in_path, const char *out_path)
+static int cmd_import(const cli_t *c, const char *in_path, const char *out_path)
 {
     uint8_t *raw = NULL, *image = NULL;
     size_t raw_size = 0, size = 0;
     char msg[256] = "";
-    if (mfl_read_file(in_path, &raw, &raw_size)) {
-        fprintf(stderr, "mfl: cannot read %s\n", in_path);
-        return 1;
+    int err = mfl_read_file(in_path, &raw, &raw_size);
+    if (err) {
+        return cli_file_error(c, in_path, err);
     }
-    int err = mfl_tflite_import(raw, raw_size, &image, &size, msg, sizeof(msg));
+    err = mfl_tflite_import(raw, raw_size, &image, &size, msg, sizeof(msg));
     free(raw);
     if (err) {
-        fprintf(stderr, "mfl: %s: %s\n", in_path, msg[0] ? msg : mfl_strerror(err));
-        return 1;
+        return cli_fail(c, "%s: %s", in_path, msg[0] ? msg : mfl_strerror(err));
     }
     err = mfl_write_file(out_path, image, size);
     free(image);
     if (err) {
-        fprintf(stderr, "mfl: cannot write %s\n", out_path);
-        return 1;
+        return cli_file_error(c, out_path, err);
     }
     printf("wrote %s (%zu bytes)\n", out_path, size);
     return 0;
 }
 
+static void info_usage(FILE *out)
+{
+    fprintf(out, "usage: mfl model info MODEL\n"
+                 "Operators, tensors, parameters, MACs and arena bytes of a microfl model (.mfl)\n"
+                 "or an int8 .tflite model (imported on the fly).\n");
+}
+
+static void run_usage(FILE *out)
+{
+    fprintf(out, "usage: mfl model run MODEL IN.bin OUT.bin\n"
+                 "Runs N inputs (raw int8, back to back) through the model and writes the N raw\n"
+                 "int8 outputs.\n");
+}
+
+static void import_usage(FILE *out)
+{
+    fprintf(out, "usage: mfl model import IN.tflite OUT.mfl\n"
+                 "Converts an int8 .tflite model to microfl's format.\n");
+}
+
+static void model_usage(FILE *out)
+{
+    fprintf(out, "usage: mfl model info MODEL\n"
+                 "       mfl model run MODEL IN.bin OUT.bin\n"
+                 "       mfl model import IN.tflite OUT.mfl\n"
+                 "(mfl model COMMAND --help describes each)\n");
+}
+
 int mfl_cmd_model(int argc, char **argv)
 {
-    if (argc >= 1 && !strcmp(argv[0], "info") && argc == 2) {
-        return cmd_info(argv[1]);
+    static const struct option longopts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const char *const info_args[] = {"MODEL"}, *const run_args[] = {"MODEL", "IN.bin", "OUT.bin"},
+                             *const import_args[] = {"IN.tflite", "OUT.mfl"};
+    const char *verb = argc > 1 ? argv[1] : "";
+    cli_t c;
+    int rc;
+    if (!strcmp(verb, "info")) {
+        cli_init(&c, "mfl model info", info_usage);
+    } else if (!strcmp(verb, "run")) {
+        cli_init(&c, "mfl model run", run_usage);
+    } else if (!strcmp(verb, "import")) {
+        cli_init(&c, "mfl model import", import_usage);
+    } else {
+        cli_init(&c, "mfl model", model_usage);
+        if (!strcmp(verb, "-h") || !strcmp(verb, "--help")) {
+            model_usage(stdout);
+            return 0;
+        }
+        return verb[0] ? cli_usage_error(&c, "unknown command '%s' (info, run or import)", verb)
+                       : cli_usage_error(&c, "missing the command: info, run or import");
     }
-    if (argc >= 1 && !strcmp(argv[0], "run") && argc == 4) {
-        return cmd_run(argv[1], argv[2], argv[3]);
+    argc--, argv++; /* the subcommand's own arguments */
+    if (cli_next(&c, argc, argv, "h", longopts) != -1) {
+        return c.status; /* CLI_EXIT: the only option is --help */
     }
-    if (argc >= 1 && !strcmp(argv[0], "import") && argc == 3) {
-        return cmd_import(argv[1], argv[2]);
+    if (!strcmp(verb, "info")) {
+        return (rc = cli_positionals(&c, argc, argv, info_args, 1)) ? rc : cmd_info(&c, argv[optind]);
     }
-    fprintf(stderr, "usage: mfl model info MODEL | mfl model run MODEL IN.bin OUT.bin | "
-                    "mfl model import IN.tflite OUT.mfl\n");
-    return 2;
+    if (!strcmp(verb, "run")) {
+        return (rc = cli_positionals(&c, argc, argv, run_args, 3))
+                   ? rc
+                   : cmd_run(&c, argv[optind], argv[optind + 1], argv[optind + 2]);
+    }
+    return (rc = cli_positionals(&c, argc, argv, import_args, 2)) ? rc
+                                                                   : cmd_import(&c, argv[optind], argv[optind + 1]);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "mfl/host/host_io.h"
 #include "mfl/host/model_file.h"
@@ -27,70 +28,69 @@ int mfl_cmd_quantize(int argc, char **argv)
                                              {"seed", required_argument, 0, 's'},
                                              {"data", required_argument, 0, 'd'},
                                              {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    size_t calib = 2000;
-    float headroom = 2.0f;
-    uint64_t seed = 1;
+    static const char *const args[] = {"FLOAT.mflf", "OUT.mfl"};
+    uint64_t calib = 2000, seed = 1;
+    double headroom = 2.0;
     const char *dir = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c': calib = strtoull(optarg, NULL, 10); break;
-        case 'r': headroom = strtof(optarg, NULL); break;
-        case 's': seed = strtoull(optarg, NULL, 10); break;
+    int opt, rc = 0;
+    cli_t c;
+    cli_init(&c, "mfl quantize", quantize_usage);
+    while (!rc && (opt = cli_next(&c, argc, argv, "h", longopts)) != -1) {
+        switch (opt) {
+        case 'c': rc = cli_u64(&c, "--calib", optarg, 1, 60000, &calib); break;
+        case 'r': rc = cli_double(&c, "--headroom", optarg, 1.0, 64.0, 0, &headroom); break;
+        case 's': rc = cli_u64(&c, "--seed", optarg, 0, UINT64_MAX, &seed); break;
         case 'd': dir = optarg; break;
-        case 'h': quantize_usage(stdout); return 0;
-        default: quantize_usage(stderr); return 2;
+        default: return c.status; /* CLI_EXIT: --help shown (0), or a bad option named (2) */
         }
     }
-    if (argc - optind != 2 || calib < 1 || !(headroom >= 1.0f)) {
-        quantize_usage(stderr);
-        return 2;
+    if (rc || (rc = cli_positionals(&c, argc, argv, args, 2)) != 0) {
+        return rc;
     }
-    char msg[256];
+    const char *in = argv[optind], *out = argv[optind + 1];
+    char msg[256] = "";
     mfl_net_t net;
     mfl_dataset_t train;
-    if (mfl_net_load(&net, argv[optind], msg, sizeof(msg))) {
-        fprintf(stderr, "mfl quantize: %s\n", msg);
-        return 1;
+    int err = mfl_net_load(&net, in, msg, sizeof(msg));
+    if (err) {
+        return err == MFL_ERR_IO ? cli_file_error(&c, in, err) : cli_fail(&c, "%s: %s", in, msg);
     }
-    int status = 1;
+    if ((rc = cli_check_output(&c, out)) != 0 || (rc = cli_load_fmnist(&c, dir, 1, &train)) != 0) {
+        mfl_net_free(&net);
+        return rc;
+    }
     uint32_t *idx = NULL;
     size_t n = 0;
     uint8_t *image = NULL;
     size_t size = 0;
     float lo[MFL_NET_MAX_LAYERS], hi[MFL_NET_MAX_LAYERS];
-    if (mfl_fmnist_load(dir, 1, &train, msg, sizeof(msg))) {
-        fprintf(stderr, "mfl quantize: %s\n", msg);
+    msg[0] = '\0';
+    err = mfl_dataset_select(&train, NULL, (size_t)calib, seed, &idx, &n);
+    err = err ? err : mfl_net_calibrate(&net, &train, idx, n, lo, hi);
+    err = err ? err : mfl_net_export(&net, lo, hi, (float)headroom, &image, &size, msg, sizeof(msg));
+    if (err) {
+        rc = cli_fail(&c, "%s: %s", in, msg[0] ? msg : mfl_strerror(err));
+    } else if ((err = mfl_write_file(out, image, size)) != 0) {
+        rc = cli_file_error(&c, out, err);
     } else {
-        if (mfl_dataset_select(&train, NULL, calib, seed, &idx, &n) == 0 &&
-            mfl_net_calibrate(&net, &train, idx, n, lo, hi) == 0 &&
-            mfl_net_export(&net, lo, hi, headroom, &image, &size, msg, sizeof(msg)) == 0 &&
-            mfl_write_file(argv[optind + 1], image, size) == 0) {
-            printf("wrote %s (%zu bytes, calibrated on %zu images)\n", argv[optind + 1], size, n);
-            status = 0;
-        } else {
-            fprintf(stderr, "mfl quantize: %s\n", msg[0] ? msg : "failed");
-        }
-        mfl_dataset_free(&train);
+        printf("wrote %s (%zu bytes, calibrated on %zu images)\n", out, size, n);
     }
+    mfl_dataset_free(&train);
     free(idx);
     free(image);
     mfl_net_free(&net);
-    return status;
+    return rc;
 }
 
 /* Accuracy of an int8 model: argmax of the head's logits (the softmax
  * output saturates and can tie). */
-static int eval_int8(const char *path, const mfl_dataset_t *test, double *accuracy)
+static int eval_int8(const cli_t *c, const char *path, const mfl_dataset_t *test, double *accuracy)
 {
     uint8_t *image;
     size_t size;
-    char msg[256] = "";
     mfl_model_t model;
-    if (mfl_model_file_read(path, &image, &size, msg, sizeof(msg)) || mfl_model_load(&model, image, size)) {
-        fprintf(stderr, "mfl eval: cannot load %s %s\n", path, msg);
-        return 1;
+    if (cli_load_model(c, path, &image, &size, &model)) {
+        return CLI_FAILED;
     }
     const uint16_t logits = model.header->head_op != MFL_NONE ? model.ops[model.header->head_op].output
                                                               : model.header->output;
@@ -99,7 +99,7 @@ static int eval_int8(const char *path, const mfl_dataset_t *test, double *accura
     int8_t *in;
     size_t in_len, n_out;
     const int8_t *out;
-    int status = 1;
+    int status = CLI_FAILED;
     if (arena && mfl_interp_init(&it, &model, arena, mfl_model_arena_size(&model)) == 0 &&
         mfl_interp_input(&it, &in, &in_len) == 0 && in_len == (size_t)test->rows * test->cols) {
         size_t correct = 0;
@@ -111,58 +111,72 @@ static int eval_int8(const char *path, const mfl_dataset_t *test, double *accura
             mfl_interp_invoke(&it);
             mfl_interp_tensor(&it, logits, &out, &n_out);
             size_t best = 0;
-            for (size_t c = 1; c < n_out; c++) {
-                best = out[c] > out[best] ? c : best;
+            for (size_t k = 1; k < n_out; k++) {
+                best = out[k] > out[best] ? k : best;
             }
             correct += best == test->labels[i];
         }
         *accuracy = (double)correct / test->n;
         status = 0;
     } else {
-        fprintf(stderr, "mfl eval: %s does not take %ux%u images\n", path, test->rows, test->cols);
+        cli_fail(c, "%s does not take %ux%u images", path, test->rows, test->cols);
     }
     free(arena);
     free(image);
     return status;
 }
 
+static void eval_usage(FILE *out)
+{
+    fprintf(out, "usage: mfl eval MODEL [DATA_DIR]\n"
+                 "Accuracy on the Fashion-MNIST test set of an int8 model (.mfl, or .tflite) or a\n"
+                 "float model (.mflf). DATA_DIR holds the IDX files (default " MFL_FMNIST_DIR ").\n");
+}
+
 int mfl_cmd_eval(int argc, char **argv)
 {
-    if (argc < 2 || argc > 3 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        fprintf(argc == 2 ? stdout : stderr, "usage: mfl eval MODEL [DATA_DIR]\n"
-                                             "Accuracy on the Fashion-MNIST test set of an int8 model (.mfl) "
-                                             "or a float model (.mflf).\n");
-        return argc == 2 ? 0 : 2;
+    static const struct option longopts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const char *const args[] = {"MODEL", "DATA_DIR"};
+    cli_t c;
+    cli_init(&c, "mfl eval", eval_usage);
+    if (cli_next(&c, argc, argv, "h", longopts) != -1) {
+        return c.status;
     }
-    char msg[256];
+    const int have = argc - optind;
+    int rc = cli_positionals(&c, argc, argv, args, have >= 2 ? 2 : 1);
+    if (rc) {
+        return rc;
+    }
+    const char *path = argv[optind];
+    /* the model's kind from its first bytes: a float model starts "MFLF" */
+    uint8_t *head = NULL;
+    size_t head_len = 0;
+    int err = mfl_read_file(path, &head, &head_len);
+    if (err) {
+        return cli_file_error(&c, path, err);
+    }
+    const int is_float = head_len >= 4 && !memcmp(head, "MFLF", 4);
+    free(head);
     mfl_dataset_t test;
-    if (mfl_fmnist_load(argc == 3 ? argv[2] : NULL, 0, &test, msg, sizeof(msg))) {
-        fprintf(stderr, "mfl eval: %s\n", msg);
-        return 1;
+    if (cli_load_fmnist(&c, have == 2 ? argv[optind + 1] : NULL, 0, &test)) {
+        return CLI_FAILED;
     }
     double accuracy = 0.0;
-    int status;
-    uint8_t magic[4] = {0};
-    FILE *f = fopen(argv[1], "rb");
-    if (f) {
-        status = fread(magic, 1, 4, f) == 4 ? 0 : 1;
-        fclose(f);
-    }
-    if (!memcmp(magic, "MFLF", 4)) {
+    char msg[256] = "";
+    if (is_float) {
         mfl_net_t net;
-        status = mfl_net_load(&net, argv[1], msg, sizeof(msg));
-        if (status) {
-            fprintf(stderr, "mfl eval: %s\n", msg);
+        if ((err = mfl_net_load(&net, path, msg, sizeof(msg))) != 0) {
+            rc = err == MFL_ERR_IO ? cli_file_error(&c, path, err) : cli_fail(&c, "%s: %s", path, msg);
         } else {
             accuracy = mfl_net_accuracy(&net, &test);
             mfl_net_free(&net);
         }
     } else {
-        status = eval_int8(argv[1], &test, &accuracy);
+        rc = eval_int8(&c, path, &test, &accuracy);
     }
-    if (!status) {
-        printf("%s: test accuracy %.2f%% (%u images)\n", argv[1], 100.0 * accuracy, test.n);
+    if (!rc) {
+        printf("%s: test accuracy %.2f%% (%u images)\n", path, 100.0 * accuracy, test.n);
     }
     mfl_dataset_free(&test);
-    return status ? 1 : 0;
+    return rc;
 }

@@ -37,26 +37,34 @@ static void usage(FILE *out)
             "  mfl verify --key PUB FILE             check a COSE_Sign1 signature\n"
             "\n"
             "Talking to an aggregator (CoAP over DTLS-PSK):\n"
-            "  mfl device sync --server H:P --id ID --psk HEX ...   fetch/install the model, learn, send an update\n"
-            "  mfl device relay --server H:P --id ID --psk HEX FILE  post a signed update made elsewhere\n"
+            "  mfl device sync --server H:P --id ID --psk-file F ...   fetch/install the model, learn, send an update\n"
+            "  mfl device relay --server H:P --id ID --psk-file F FILE  post a signed update made elsewhere\n"
             "\n"
             "Options:\n"
-            "  -h, --help      show this help\n"
-            "  -V, --version   show the version\n");
+            "  -h, --help      show this help (mfl COMMAND --help: the command's)\n"
+            "  -V, --version   show the version\n"
+            "\n"
+            "Exit status: 0 success, 1 the operation failed (a file, the network, invalid\n"
+            "content), 2 a usage error (an unknown option, a bad or missing value).\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        fprintf(stderr, "mfl: missing the command\n");
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
     }
     if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
         printf("mfl %s\n", MFL_VERSION);
         return 0;
     }
     if (!strcmp(argv[1], "model")) {
-        return mfl_cmd_model(argc - 2, argv + 2);
+        return mfl_cmd_model(argc - 1, argv + 1);
     }
     if (!strcmp(argv[1], "train")) {
         return mfl_cmd_train(argc - 1, argv + 1);
@@ -85,6 +93,6 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "device")) {
         return mfl_cmd_device(argc - 1, argv + 1);
     }
-    fprintf(stderr, "mfl: unknown command '%s' (see mfl --help)\n", argv[1]);
+    fprintf(stderr, "mfl: unknown %s '%s'\nTry 'mfl --help'.\n", argv[1][0] == '-' ? "option" : "command", argv[1]);
     return 2;
 }
