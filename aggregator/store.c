@@ -39,7 +39,12 @@ static const char schema[] =
     /* head: the exact global head (int32 Q8.24, little-endian) the model
      * message carries in int8, so a restart continues with the same head */
     "CREATE TABLE IF NOT EXISTS models (version INTEGER PRIMARY KEY, msg BLOB NOT NULL, head BLOB);"
-    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;";
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    /* what stays of a removed device: its last counter, so that its id
+     * added again cannot take its old signed updates (replays), and how
+     * many updates it had accepted */
+    "CREATE TABLE IF NOT EXISTS removed_devices ("
+    "  id BLOB PRIMARY KEY, last_counter INTEGER NOT NULL, accepted INTEGER NOT NULL) WITHOUT ROWID;";
 
 static int fail(mfl_store_t *s, const char *what)
 {
@@ -104,7 +109,8 @@ int mfl_store_open(const char *data_dir, int durability, mfl_store_t **out)
         if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
             sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
             migrate(s->db) || /* before any statement names a new column */
-            sqlite3_prepare_v2(s->db, "SELECT psk, pub, grp, last_counter, revoked FROM devices WHERE id = ?", -1,
+            sqlite3_prepare_v2(s->db, "SELECT psk, pub, grp, last_counter, revoked, accepted, "
+                                      "pending FROM devices WHERE id = ?", -1,
                                &s->get_device, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(s->db, "UPDATE devices SET last_counter = ?, accepted = accepted + 1, "
                                       "pending = pending + 1 WHERE id = ? AND revoked = 0 AND last_counter < ? "
@@ -146,7 +152,9 @@ void mfl_store_close(mfl_store_t *s)
 int mfl_store_add_device(mfl_store_t *s, const mfl_device_rec_t *d)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO devices (id, psk, pub, grp) VALUES (?,?,?,?)", -1, &st, NULL)) {
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO devices (id, psk, pub, grp, last_counter) VALUES (?1, ?2, ?3, ?4, "
+                                  "coalesce((SELECT last_counter FROM removed_devices WHERE id = ?1), 0))", -1, &st,
+                           NULL)) {
         return fail(s, "add device");
     }
     sqlite3_bind_blob(st, 1, d->id, (int)d->id_len, SQLITE_STATIC);
@@ -175,6 +183,8 @@ static void read_device(sqlite3_stmt *st, int first, mfl_device_rec_t *d)
     snprintf(d->group, sizeof(d->group), "%s", (const char *)sqlite3_column_text(st, first + 2));
     d->last_counter = (uint64_t)sqlite3_column_int64(st, first + 3);
     d->revoked = sqlite3_column_int(st, first + 4);
+    d->accepted = (uint64_t)sqlite3_column_int64(st, first + 5);
+    d->pending = (uint64_t)sqlite3_column_int64(st, first + 6);
 }
 
 int mfl_store_get_device(mfl_store_t *s, const uint8_t *id, size_t id_len, mfl_device_rec_t *d)
@@ -194,23 +204,151 @@ int mfl_store_get_device(mfl_store_t *s, const uint8_t *id, size_t id_len, mfl_d
     return 0;
 }
 
-int mfl_store_revoke_device(mfl_store_t *s, const uint8_t *id, size_t id_len)
+/* Runs a statement whose only parameter, ?1, is a device id, to its end. */
+static int exec_with_id(mfl_store_t *s, const char *sql, const uint8_t *id, size_t id_len, const char *what)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "UPDATE devices SET revoked = 1 WHERE id = ?", -1, &st, NULL)) {
-        return fail(s, "revoke");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) {
+        return fail(s, what);
     }
     sqlite3_bind_blob(st, 1, id, (int)id_len, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, what);
+}
+
+static int begin_write(mfl_store_t *s)
+{
+    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(s, "begin");
+}
+
+/* Commits when err is 0, else rolls back; err, or the commit's failure. */
+static int end_write(mfl_store_t *s, int err)
+{
+    if (!err && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        err = fail(s, "commit");
+    }
+    if (err) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return err;
+}
+
+int mfl_store_set_busy_timeout(mfl_store_t *s, int ms)
+{
+    if (!s || ms < 0) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    return sqlite3_busy_timeout(s->db, ms) == SQLITE_OK ? 0 : fail(s, "busy timeout");
+}
+
+int mfl_store_set_device_revoked(mfl_store_t *s, const uint8_t *id, size_t id_len, int revoked, int *was)
+{
+    if (!s || !id || id_len == 0 || id_len > INT32_MAX) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    mfl_device_rec_t d;
+    int err = begin_write(s);
+    if (err) {
+        return err;
+    }
+    err = mfl_store_get_device(s, id, id_len, &d); /* in the transaction: the flag as it was */
+    err = err ? err : exec_with_id(s, revoked ? "UPDATE devices SET revoked = 1 WHERE id = ?1"
+                                              : "UPDATE devices SET revoked = 0 WHERE id = ?1", id, id_len, "revoke");
+    err = end_write(s, err);
+    if (!err && was) {
+        *was = d.revoked;
+    }
+    memset(d.psk, 0, sizeof(d.psk));
+    return err;
+}
+
+int mfl_store_revoke_device(mfl_store_t *s, const uint8_t *id, size_t id_len)
+{
+    return mfl_store_set_device_revoked(s, id, id_len, 1, NULL);
+}
+
+int mfl_store_rekey_device(mfl_store_t *s, const uint8_t *id, size_t id_len, const uint8_t *psk, size_t psk_len,
+                           const mfl_es256_public_t *pub)
+{
+    sqlite3_stmt *st;
+    if (!s || !id || id_len == 0 || id_len > INT32_MAX || (!psk && !pub) ||
+        (psk && (psk_len == 0 || psk_len > sizeof(((mfl_device_rec_t *)0)->psk)))) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if (sqlite3_prepare_v2(s->db, "UPDATE devices SET psk = coalesce(?2, psk), pub = coalesce(?3, pub) WHERE id = ?1",
+                           -1, &st, NULL)) {
+        return fail(s, "rekey");
+    }
+    sqlite3_bind_blob(st, 1, id, (int)id_len, SQLITE_STATIC);
+    if (psk) {
+        sqlite3_bind_blob(st, 2, psk, (int)psk_len, SQLITE_STATIC);
+    }
+    if (pub) {
+        sqlite3_bind_blob(st, 3, pub->q, sizeof(pub->q), SQLITE_STATIC);
+    }
     const int rc = sqlite3_step(st);
     const int changed = sqlite3_changes(s->db);
     sqlite3_finalize(st);
-    return rc != SQLITE_DONE ? fail(s, "revoke") : changed ? 0 : MFL_ERR_NO_DEVICE;
+    return rc != SQLITE_DONE ? fail(s, "rekey") : changed ? 0 : MFL_ERR_NO_DEVICE;
+}
+
+/* Counts the device's pending rows into *n. */
+static int count_pending_of(mfl_store_t *s, const uint8_t *id, size_t id_len, uint64_t *n)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM pending WHERE device = ?", -1, &st, NULL)) {
+        return fail(s, "pending of device");
+    }
+    sqlite3_bind_blob(st, 1, id, (int)id_len, SQLITE_STATIC);
+    const int rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : fail(s, "pending of device");
+}
+
+int mfl_store_remove_device(mfl_store_t *s, const uint8_t *id, size_t id_len, int force, uint64_t *pending)
+{
+    if (!s || !id || id_len == 0 || id_len > INT32_MAX) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    mfl_device_rec_t d;
+    uint64_t n = 0;
+    int err = begin_write(s);
+    if (err) {
+        return err;
+    }
+    err = mfl_store_get_device(s, id, id_len, &d);
+    memset(d.psk, 0, sizeof(d.psk));
+    err = err ? err : count_pending_of(s, id, id_len, &n);
+    err = err ? err : n && !force ? MFL_ERR_BUSY : 0;
+    /* dropped updates keep their digests, as a round's dropped ones do */
+    err = err ? err : exec_with_id(s, "INSERT OR IGNORE INTO accepted (device, counter, digest) SELECT device, "
+                                      "counter, digest FROM pending WHERE device = ?1 AND digest IS NOT NULL",
+                                   id, id_len, "remove");
+    err = err ? err : exec_with_id(s, "DELETE FROM pending WHERE device = ?1", id, id_len, "remove");
+    err = err ? err : exec_with_id(s, "INSERT INTO removed_devices (id, last_counter, accepted) SELECT id, "
+                                      "last_counter, accepted FROM devices WHERE id = ?1 ON CONFLICT (id) DO UPDATE "
+                                      "SET last_counter = max(last_counter, excluded.last_counter), "
+                                      "accepted = accepted + excluded.accepted", id, id_len, "remove");
+    err = err ? err : exec_with_id(s, "DELETE FROM devices WHERE id = ?1", id, id_len, "remove");
+    err = end_write(s, err);
+    if (pending) {
+        *pending = n;
+    }
+    if (!err && n) {
+        s->pending = s->pending_devices = -1; /* count again when asked */
+    }
+    return err;
 }
 
 int mfl_store_each_device(mfl_store_t *s, int (*fn)(void *ctx, const mfl_device_rec_t *d), void *ctx)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT id, psk, pub, grp, last_counter, revoked FROM devices ORDER BY id", -1,
+    if (sqlite3_prepare_v2(s->db, "SELECT id, psk, pub, grp, last_counter, revoked, accepted, pending "
+                                  "FROM devices ORDER BY id", -1,
                            &st, NULL)) {
         return fail(s, "list devices");
     }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -212,11 +213,128 @@ static void test_store_made_by_an_earlier_version(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The device lifecycle of provisioning: revoke and readmit keep the
+ * counters; new keys keep everything else; removal refuses a device with
+ * pending updates unless forced, and its id added again continues above
+ * its last counter, so its old updates stay spent. */
+static void test_store_device_lifecycle(void **state)
+{
+    (void)state;
+    char ldir[] = "/tmp/mfl_store_dev_XXXXXX";
+    assert_non_null(mkdtemp(ldir));
+    mfl_store_t *s;
+    assert_int_equal(mfl_store_open(ldir, MFL_DURABLE_PROCESS, &s), 0);
+    add(s, "dev1", "north");
+    add(s, "dev2", "south");
+    const uint8_t *id1 = (const uint8_t *)"dev1";
+    mfl_device_rec_t d;
+    uint64_t last = 0, pending = 99;
+    int was = -1;
+    assert_int_equal(offer(s, "dev1", 3, 0x03, NULL), MFL_STORE_ACCEPTED);
+    assert_int_equal(mfl_store_get_device(s, id1, 4, &d), 0);
+    assert_int_equal(d.accepted, 1);
+    assert_int_equal(d.pending, 1);
+
+    /* revoke, revoke again, readmit: the counter is the one before */
+    assert_int_equal(mfl_store_set_device_revoked(s, id1, 4, 1, &was), 0);
+    assert_int_equal(was, 0);
+    assert_int_equal(offer(s, "dev1", 4, 0x04, NULL), MFL_ERR_NO_DEVICE);
+    assert_int_equal(mfl_store_get_device(s, id1, 4, &d), 0);
+    assert_int_equal(d.revoked, 1);
+    assert_int_equal(mfl_store_set_device_revoked(s, id1, 4, 1, &was), 0);
+    assert_int_equal(was, 1);
+    assert_int_equal(mfl_store_set_device_revoked(s, id1, 4, 0, &was), 0);
+    assert_int_equal(was, 1);
+    assert_int_equal(offer(s, "dev1", 3, 0x03, &last), MFL_STORE_DUPLICATE);
+    assert_int_equal(offer(s, "dev1", 4, 0x04, &last), MFL_STORE_ACCEPTED);
+    assert_int_equal(mfl_store_set_device_revoked(s, (const uint8_t *)"nope", 4, 0, &was), MFL_ERR_NO_DEVICE);
+
+    /* new keys, one or both: the rest stays */
+    const uint8_t psk[3] = {7, 8, 9};
+    mfl_es256_public_t pub;
+    memset(pub.q, 0x11, sizeof(pub.q));
+    assert_int_equal(mfl_store_rekey_device(s, id1, 4, psk, sizeof(psk), NULL), 0);
+    assert_int_equal(mfl_store_get_device(s, id1, 4, &d), 0);
+    assert_int_equal(d.psk_len, 3);
+    assert_memory_equal(d.psk, psk, 3);
+    assert_int_equal(d.pub.q[0], 4);
+    assert_int_equal(mfl_store_rekey_device(s, id1, 4, NULL, 0, &pub), 0);
+    assert_int_equal(mfl_store_get_device(s, id1, 4, &d), 0);
+    assert_memory_equal(d.pub.q, pub.q, sizeof(pub.q));
+    assert_int_equal(d.psk_len, 3);
+    assert_int_equal(d.last_counter, 4);
+    assert_int_equal(d.accepted, 2);
+    assert_string_equal(d.group, "north");
+    assert_int_equal(mfl_store_rekey_device(s, id1, 4, NULL, 0, NULL), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_store_rekey_device(s, id1, 4, psk, 0, NULL), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_store_rekey_device(s, id1, 4, psk, 65, NULL), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_store_rekey_device(s, (const uint8_t *)"nope", 4, psk, 3, NULL), MFL_ERR_NO_DEVICE);
+
+    /* removal: refused while updates wait, unless forced */
+    assert_int_equal(mfl_store_pending_count(s), 2);
+    assert_int_equal(mfl_store_remove_device(s, id1, 4, 0, &pending), MFL_ERR_BUSY);
+    assert_int_equal(pending, 2);
+    assert_int_equal(mfl_store_get_device(s, id1, 4, &d), 0);
+    assert_int_equal(mfl_store_remove_device(s, id1, 4, 1, &pending), 0);
+    assert_int_equal(pending, 2);
+    assert_int_equal(mfl_store_get_device(s, id1, 4, &d), MFL_ERR_NO_DEVICE);
+    assert_int_equal(mfl_store_pending_count(s), 0);
+    assert_int_equal(mfl_store_pending_devices(s), 0);
+    assert_int_equal(offer(s, "dev1", 5, 0x05, NULL), MFL_ERR_NO_DEVICE);
+    assert_int_equal(mfl_store_remove_device(s, id1, 4, 1, NULL), MFL_ERR_NO_DEVICE);
+    assert_int_equal(mfl_store_remove_device(s, (const uint8_t *)"dev2", 4, 0, &pending), 0);
+    assert_int_equal(pending, 0);
+    int n = 0;
+    mfl_store_each_device(s, count_devices, &n);
+    assert_int_equal(n, 0);
+
+    /* the id added again: its old counters stay spent */
+    add(s, "dev1", "east");
+    assert_int_equal(mfl_store_get_device(s, id1, 4, &d), 0);
+    assert_int_equal(d.last_counter, 4);
+    assert_int_equal(d.accepted, 0);
+    assert_int_equal(offer(s, "dev1", 4, 0x04, &last), MFL_STORE_DUPLICATE);
+    assert_int_equal(offer(s, "dev1", 2, 0x22, &last), MFL_STORE_COUNTER_USED);
+    assert_int_equal(last, 4);
+    assert_int_equal(offer(s, "dev1", 5, 0x05, NULL), MFL_STORE_ACCEPTED);
+    /* removed twice: the larger counter is kept */
+    assert_int_equal(mfl_store_remove_device(s, id1, 4, 1, NULL), 0);
+    add(s, "dev1", "east");
+    assert_int_equal(mfl_store_get_device(s, id1, 4, &d), 0);
+    assert_int_equal(d.last_counter, 5);
+    mfl_store_close(s);
+
+    /* another process's write transaction: refused at once by default,
+     * waited for with a busy timeout */
+    char path[64];
+    snprintf(path, sizeof(path), "%s/state.db", ldir);
+    sqlite3 *other;
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    assert_int_equal(mfl_store_open(ldir, MFL_DURABLE_PROCESS, &s), 0);
+    assert_int_equal(mfl_store_set_busy_timeout(s, -1), MFL_ERR_INVALID_ARG);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(mfl_store_revoke_device(s, id1, 4), MFL_ERR_STORE);
+    assert_int_equal(mfl_store_set_busy_timeout(s, 100), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(mfl_store_revoke_device(s, id1, 4), MFL_ERR_STORE);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 90);
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(mfl_store_revoke_device(s, id1, 4), 0);
+    sqlite3_close(other);
+    mfl_store_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", ldir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_lifecycle),
         cmocka_unit_test(test_store_made_by_an_earlier_version),
+        cmocka_unit_test(test_store_device_lifecycle),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

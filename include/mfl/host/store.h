@@ -3,6 +3,13 @@
  * devices (id, PSK, public key, group, last counter, revoked), accepted
  * updates waiting for aggregation, and published models.
  *
+ * Two processes may hold the store at once: the server, and provisioning
+ * (mfl-aggregator provision) changing devices while it serves. In WAL mode
+ * a reader never waits; a writer meets the other's write transaction as
+ * SQLITE_BUSY, which mfl_store_set_busy_timeout() turns into a wait. The
+ * server looks a device up at each handshake and each update, so a change
+ * takes effect at the device's next one.
+ *
  * Durability: an update is acknowledged only after mfl_store_accept_update()
  * returned 0, i.e. after its transaction committed. In WAL mode with
  * synchronous=NORMAL a commit survives the process being killed at any
@@ -33,6 +40,11 @@ enum mfl_durability { MFL_DURABLE_PROCESS = 0, MFL_DURABLE_POWER = 1 };
 int mfl_store_open(const char *data_dir, int durability, mfl_store_t **store);
 void mfl_store_close(mfl_store_t *store);
 
+/* How long a write waits for another process's write transaction to end
+ * (SQLite's busy timeout, in ms); 0, the default, fails at once with
+ * MFL_ERR_STORE. Returns 0 or MFL_ERR_INVALID_ARG (ms < 0). */
+int mfl_store_set_busy_timeout(mfl_store_t *s, int ms);
+
 typedef struct {
     uint8_t id[32];
     size_t id_len;
@@ -42,11 +54,44 @@ typedef struct {
     char group[64];
     uint64_t last_counter;
     int revoked;
+    /* read by get/each; add ignores them */
+    uint64_t accepted; /* updates ever accepted from the device */
+    uint64_t pending;  /* of those, waiting for a round */
 } mfl_device_rec_t;
 
+/* Adds a device (id 1..32 bytes, psk 1..64 bytes, group NUL-terminated).
+ * A device of that id removed before continues from the removed one's last
+ * counter (see mfl_store_remove_device). Returns 0, MFL_ERR_EXISTS or
+ * MFL_ERR_STORE. */
 int mfl_store_add_device(mfl_store_t *s, const mfl_device_rec_t *d);
+/* Returns 0, MFL_ERR_NO_DEVICE (unknown; a revoked one is returned, with
+ * revoked set) or MFL_ERR_STORE. */
 int mfl_store_get_device(mfl_store_t *s, const uint8_t *id, size_t id_len, mfl_device_rec_t *d);
+/* Sets the device's revoked flag: 1 refuses its handshakes and updates
+ * (its pending updates are dropped by the next round), 0 readmits it with
+ * its counters. *was (may be NULL) gets the previous flag. Returns 0,
+ * MFL_ERR_NO_DEVICE or MFL_ERR_STORE. */
+int mfl_store_set_device_revoked(mfl_store_t *s, const uint8_t *id, size_t id_len, int revoked, int *was);
+/* mfl_store_set_device_revoked(s, id, id_len, 1, NULL). */
 int mfl_store_revoke_device(mfl_store_t *s, const uint8_t *id, size_t id_len);
+/* New keys for a device: psk (1..64 bytes; NULL keeps the PSK) and/or pub
+ * (NULL keeps the key). Its counter, counts, group, pending updates and
+ * revoked flag stay. Returns 0, MFL_ERR_INVALID_ARG (neither given, or a
+ * PSK length out of range), MFL_ERR_NO_DEVICE or MFL_ERR_STORE. */
+int mfl_store_rekey_device(mfl_store_t *s, const uint8_t *id, size_t id_len, const uint8_t *psk, size_t psk_len,
+                           const mfl_es256_public_t *pub);
+/*
+ * Deletes a device: its keys, group and flag. Its pending updates: with
+ * force 0, none may be left (MFL_ERR_BUSY, nothing changed); with force,
+ * they are dropped with it. *pending (may be NULL) gets their number.
+ * Its replay history stays, so that nobody can replay its old signed
+ * updates by adding the id again: the digests of its updates (dropped ones
+ * included, as a round drops them) and, in table removed_devices, its last
+ * counter and accepted count. A device added again under the id continues
+ * above that counter. In one transaction. Returns 0, MFL_ERR_BUSY,
+ * MFL_ERR_NO_DEVICE or MFL_ERR_STORE.
+ */
+int mfl_store_remove_device(mfl_store_t *s, const uint8_t *id, size_t id_len, int force, uint64_t *pending);
 /* Calls fn for every device, in id order; stops at a nonzero return. */
 int mfl_store_each_device(mfl_store_t *s, int (*fn)(void *ctx, const mfl_device_rec_t *d), void *ctx);
 
