@@ -98,6 +98,7 @@ typedef struct {
     mfl_es256_private_t key;
     uint8_t *model_image;
     mfl_model_t model;
+    uint8_t backbone[32];    /* the base model's backbone identity, in every model message */
     uint16_t rows, cols;     /* head delta shape: units x (features + 1) */
     int32_t *global;         /* current global head, rows x cols, Q8.24 */
     int32_t *delta;          /* scratch: one update's dense delta, rows x cols */
@@ -120,9 +121,6 @@ int agg_read_base_head(const mfl_model_t *m, int32_t **global, uint16_t *rows, u
  * or MFL_ERR_IO with msg naming the other aggregator's pid. */
 int agg_lock_data_dir(agg_state_t *s, char *msg, size_t cap);
 void agg_unlock_data_dir(agg_state_t *s);
-/* SHA-256 of the model with its head's values blanked: the backbone and
- * the head's shape (startup.c explains). The model must have a head. */
-void agg_backbone_id(const mfl_model_t *m, uint8_t out[32]);
 /* The base model against the identity the store recorded (recorded on a
  * first start). Returns 0 or MFL_ERR_INVALID_ARG with msg. */
 int agg_check_base(agg_state_t *s, int first_start, char *msg, size_t cap);

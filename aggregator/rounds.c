@@ -17,6 +17,7 @@
 #include "aggregator.h"
 #include "mfl/host/keys.h"
 #include "mfl/host/model_file.h"
+#include "mfl/model_identity.h"
 
 /* The signed model message for the current global head and version. */
 static int build_model_msg(agg_state_t *s, const uint8_t prev_hash[32], uint8_t **out, size_t *out_len)
@@ -36,6 +37,8 @@ static int build_model_msg(agg_state_t *s, const uint8_t prev_hash[32], uint8_t 
                          .version = s->version, .bias = bias,
                          .bounds = {s->cfg.max_staleness, s->norm_bound_q24, 0}};
     memcpy(m.prev_hash, prev_hash, 32);
+    m.has_backbone = 1;
+    memcpy(m.backbone, s->backbone, sizeof(m.backbone));
     m.head.shift = shift;
     m.head.values = values;
     size_t body_len = 0;
@@ -126,6 +129,7 @@ static int open_model(agg_state_t *s, char *msg, size_t cap)
         return err;
     }
     err = agg_read_base_head(&s->model, &s->global, &s->rows, &s->cols);
+    err = err ? err : mfl_model_backbone_id(&s->model, s->backbone);
     if (err) {
         snprintf(msg, cap, "%s: no trainable head: %s", s->cfg.model, mfl_strerror(err));
         return err;
@@ -164,6 +168,9 @@ int agg_state_open(agg_state_t *s, const agg_config_t *cfg, char *msg, size_t ca
     if (!err && (err = mfl_store_open(cfg->data_dir, cfg->durability, &s->store)) != 0) {
         snprintf(msg, cap, "%s: %s", cfg->data_dir, mfl_strerror(err));
     }
+    /* a provisioning command writing beside the server holds the database
+     * for under a millisecond: wait for it rather than answer 5.00 */
+    err = err ? err : mfl_store_set_busy_timeout(s->store, 100);
     err = err ? err : mfl_store_latest_model(s->store, &s->version, &s->model_msg, &s->model_msg_len);
     if (!err && s->model_msg) {
         /* the model's int8 head for its version and checks; the exact

@@ -697,7 +697,8 @@ int mfl_store_meta_put_blob(mfl_store_t *s, const char *name, const uint8_t *val
 int mfl_store_total_accepted(mfl_store_t *s, uint64_t *total)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(sum(accepted), 0) FROM devices", -1, &st, NULL)) {
+    if (sqlite3_prepare_v2(s->db, "SELECT coalesce((SELECT sum(accepted) FROM devices), 0) + "
+                                  "coalesce((SELECT sum(accepted) FROM removed_devices), 0)", -1, &st, NULL)) {
         return fail(s, "accepted");
     }
     const int rc = sqlite3_step(st);

@@ -56,6 +56,7 @@ const char *mfl_strerror(int err)
     case MFL_ERR_PROTO_MODEL_VERSION: return "message: model version out of range (1..2^63-1)";
     case MFL_ERR_PROTO_SAMPLES: return "update: sample count out of range (1..2^32-1)";
     case MFL_ERR_PROTO_SCALE: return "update: delta step above one real unit, values would overflow the head's Q8.24 range";
+    case MFL_ERR_PROTO_BACKBONE: return "model message for another base model (backbone identity differs)";
     case MFL_ERR_COSE_TAG: return "COSE: missing or wrong tag (expected COSE_Sign1, 18)";
     case MFL_ERR_COSE_HEADER: return "COSE: unexpected, missing or malformed header";
     case MFL_ERR_COSE_ALG: return "COSE: algorithm is not ES256";

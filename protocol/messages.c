@@ -337,7 +337,7 @@ int mfl_update_sign(const mfl_update_t *u, const mfl_es256_private_t *key, uint8
 
 /* ---- model ---- */
 
-enum { M_FORMAT = 1, M_ID, M_VERSION, M_PREV, M_SCALE, M_SHIFTS, M_WEIGHTS, M_BIAS, M_BOUNDS };
+enum { M_FORMAT = 1, M_ID, M_VERSION, M_PREV, M_SCALE, M_SHIFTS, M_WEIGHTS, M_BIAS, M_BOUNDS, M_BACKBONE };
 
 int mfl_model_msg_encode(const mfl_model_msg_t *m, uint8_t *dst, size_t cap, size_t *len)
 {
@@ -348,7 +348,7 @@ int mfl_model_msg_encode(const mfl_model_msg_t *m, uint8_t *dst, size_t cap, siz
     }
     mfl_cbor_writer_t w;
     mfl_cbor_writer_init(&w, dst, cap);
-    mfl_cbor_put_map(&w, 9);
+    mfl_cbor_put_map(&w, m->has_backbone ? 10 : 9);
     put_key(&w, M_FORMAT);
     mfl_cbor_put_uint(&w, MFL_PROTO_FORMAT(MFL_MSG_MODEL));
     put_key(&w, M_ID);
@@ -376,6 +376,10 @@ int mfl_model_msg_encode(const mfl_model_msg_t *m, uint8_t *dst, size_t cap, siz
     mfl_cbor_put_uint(&w, m->bounds.max_delta_norm_q24);
     mfl_cbor_put_uint(&w, 3);
     mfl_cbor_put_uint(&w, m->bounds.drift_max_q24);
+    if (m->has_backbone) {
+        put_key(&w, M_BACKBONE);
+        mfl_cbor_put_bytes(&w, m->backbone, sizeof(m->backbone));
+    }
     return finish(&w, len);
 }
 
@@ -442,7 +446,19 @@ int mfl_model_msg_decode(const uint8_t *src, size_t len, uint16_t rows, uint16_t
         default: err = get_bounds(&r, &m.bounds); break;
         }
     }
-    if (!err && fields != M_BOUNDS) {
+    if (!err && fields == M_BACKBONE) { /* optional, last: the base model's backbone identity */
+        int64_t key;
+        const uint8_t *bytes;
+        size_t n = 0;
+        err = mfl_cbor_get_key(&r, &key, &last);
+        err = err ? err : key != M_BACKBONE ? MFL_ERR_PROTO_UNKNOWN_KEY : 0;
+        err = err ? err : mfl_cbor_get_bytes(&r, &bytes, &n, sizeof(m.backbone));
+        err = err ? err : n != sizeof(m.backbone) ? MFL_ERR_PROTO_VALUE : 0;
+        if (!err) {
+            memcpy(m.backbone, bytes, n);
+            m.has_backbone = 1;
+        }
+    } else if (!err && fields != M_BOUNDS) {
         err = MFL_ERR_PROTO_UNKNOWN_KEY;
     }
     if (!err && (m.version == 0 || m.version > MFL_VERSION_MAX)) {

@@ -73,11 +73,11 @@ static int bad(char *msg, size_t cap, const char *fmt, ...)
     return -1;
 }
 
+/* Digits only (no sign, no spaces: "-1" is not 2^64 - 1). */
 static int to_u32(const char *v, uint32_t *out)
 {
-    char *end;
-    const unsigned long long x = strtoull(v, &end, 10);
-    if (end == v || *end || x > UINT32_MAX || *v == '-') {
+    uint64_t x;
+    if (mfl_parse_u64(v, 0, UINT32_MAX, &x)) {
         return -1;
     }
     *out = (uint32_t)x;
@@ -86,13 +86,7 @@ static int to_u32(const char *v, uint32_t *out)
 
 static int to_double(const char *v, double *out, double lo, double hi)
 {
-    char *end;
-    const double x = strtod(v, &end);
-    if (end == v || *end || !(x >= lo && x <= hi)) {
-        return -1;
-    }
-    *out = x;
-    return 0;
+    return mfl_parse_double(v, lo, hi, out) ? -1 : 0;
 }
 
 static int set_text(char *dst, size_t cap, const char *v)
@@ -217,9 +211,7 @@ uint32_t sim_concurrency(const sim_scenario_t *s)
 static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions_replaced)
 {
     if (!strcmp(k, "seed")) {
-        char *end;
-        s->seed = strtoull(v, &end, 10);
-        return end == v || *end ? -1 : 0;
+        return mfl_parse_u64(v, 0, UINT64_MAX, &s->seed) ? -1 : 0;
     }
     if (!strcmp(k, "devices")) return to_u32(v, &s->devices);
     if (!strcmp(k, "rounds")) return to_u32(v, &s->rounds);

@@ -1,5 +1,8 @@
 /* Installing a signed model from the aggregator (see update_builder.h). */
+#include <string.h>
+
 #include "mfl/error.h"
+#include "mfl/model_identity.h"
 #include "mfl/update_builder.h"
 
 int mfl_model_install(mfl_learner_t *l, const uint8_t *msg, size_t len, const mfl_es256_public_t *aggregator,
@@ -20,6 +23,13 @@ int mfl_model_install(mfl_learner_t *l, const uint8_t *msg, size_t len, const mf
     }
     if (m.version <= installed_version) {
         return MFL_ERR_PROTO_VALUE;
+    }
+    if (m.has_backbone) { /* a head trained on another backbone's features would be wrong here */
+        uint8_t mine[MFL_BACKBONE_ID_BYTES];
+        err = mfl_model_backbone_id(l->model, mine);
+        if (err || memcmp(mine, m.backbone, sizeof(mine))) {
+            return err ? err : MFL_ERR_PROTO_BACKBONE;
+        }
     }
     for (uint16_t r = 0; r < m.head.rows; r++) {
         /* row step = m * 2^(e + s_r) in Q8.24 units = m * 2^(e + s_r - 24) real */

@@ -86,6 +86,7 @@
 #define MFL_ERR_PROTO_MODEL_VERSION -95 /* model or base version outside 1..2^63-1 */
 #define MFL_ERR_PROTO_SAMPLES      -96  /* sample count outside 1..2^32-1 */
 #define MFL_ERR_PROTO_SCALE        -97  /* delta step above one real unit: values would overflow Q8.24 */
+#define MFL_ERR_PROTO_BACKBONE     -98  /* a model message for another base model (backbone identity differs) */
 
 /* Aggregator state */
 #define MFL_ERR_STORE             -100 /* SQLite failed (details in the log) */

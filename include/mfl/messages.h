@@ -95,6 +95,8 @@ typedef struct {
     const int32_t *bias;       /* encode: [rows] Q8.24 */
     const uint8_t *bias_bytes; /* decode: rows x int32 big-endian */
     mfl_bounds_t bounds;
+    uint8_t has_backbone;      /* key 10 present (optional) */
+    uint8_t backbone[32];      /* the base model's backbone identity (mfl_model_backbone_id) */
 } mfl_model_msg_t;
 
 int mfl_model_msg_encode(const mfl_model_msg_t *m, uint8_t *dst, size_t cap, size_t *len);

@@ -46,8 +46,10 @@ int mfl_update_build(const mfl_learner_t *l, const mfl_update_params_t *p, int32
 /*
  * Installs a model message from the aggregator into the learner: checks the
  * COSE_Sign1 structure and the aggregator's signature (its pinned key),
- * the head's dimensions, and that the version is above installed_version
- * (MFL_ERR_PROTO_VALUE otherwise: models only move forward), then makes
+ * the head's dimensions, that the version is above installed_version
+ * (MFL_ERR_PROTO_VALUE otherwise: models only move forward) and, when the
+ * message names a backbone (key 10), that it is the learner's model's
+ * (MFL_ERR_PROTO_BACKBONE otherwise; mfl/model_identity.h), then makes
  * the message's head the learner's global head. On any error the learner
  * keeps its current head. *version receives the installed version.
  */

@@ -138,6 +138,12 @@ expect 1 "--psk-file -: expected 1 to 64 bytes in hex" -- \
   "$MFL" device relay --server 127.0.0.1:5684 --id d --psk-file - u.cose < /dev/null
 # outputs that cannot be created: said before any slow work
 expect 1 "mfl keygen: cannot write nodir/k.key: No such file or directory" -- "$MFL" keygen nodir/k
+# an existing key is kept: a replaced aggregator key would orphan every device pinned to it
+cp dev1.pub dev1.pub.before
+expect 1 "mfl keygen: dev1.key exists: kept" "--force replaces it" -- "$MFL" keygen dev1
+cmp -s dev1.pub dev1.pub.before || fail "keygen replaced an existing key"
+expect 0 -- "$MFL" keygen --force dev1
+! cmp -s dev1.pub dev1.pub.before || fail "keygen --force did not make a new key"
 expect 1 "mfl train: cannot write nodir/x.mflf: No such file or directory" -- "$MFL" train -o nodir/x.mflf
 expect 1 "mfl train: cannot write $tmp: Is a directory" -- "$MFL" train -o "$tmp"
 expect 1 "mfl quantize: cannot write nodir/q.mfl: No such file or directory" -- "$MFL" quantize base.mflf nodir/q.mfl

@@ -1,6 +1,7 @@
 /* A signed model message for the device tests (test_support.h); its own
  * file, so that only the tests that call it link the COSE code and need a
  * crypto backend. */
+#include <string.h>
 #include "mfl/cose.h"
 #include "mfl/delta.h"
 #include "mfl/messages.h"
@@ -8,6 +9,12 @@
 
 size_t ts_signed_model_msg(uint16_t rows, uint16_t features, uint64_t version, const mfl_es256_private_t *key,
                            uint8_t *out, size_t cap)
+{
+    return ts_signed_model_msg_for(rows, features, version, NULL, key, out, cap);
+}
+
+size_t ts_signed_model_msg_for(uint16_t rows, uint16_t features, uint64_t version, const uint8_t *backbone,
+                               const mfl_es256_private_t *key, uint8_t *out, size_t cap)
 {
     int32_t w[10 * 64], bias[10];
     int8_t values[10 * 64], shift[10];
@@ -19,6 +26,10 @@ size_t ts_signed_model_msg(uint16_t rows, uint16_t features, uint64_t version, c
         bias[r] = (int32_t)(r * 100000u * version);
     }
     mfl_model_msg_t m = {.model_id = "m", .model_id_len = 1, .version = version, .bias = bias};
+    if (backbone) {
+        m.has_backbone = 1;
+        memcpy(m.backbone, backbone, sizeof(m.backbone));
+    }
     m.head.shift = shift;
     m.head.values = values;
     uint8_t body[4096];

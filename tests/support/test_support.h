@@ -35,6 +35,10 @@ int ts_small_fmnist_model(uint8_t **image, size_t *size, mfl_model_t *model);
  * returns its length. */
 size_t ts_signed_model_msg(uint16_t rows, uint16_t features, uint64_t version, const mfl_es256_private_t *key,
                            uint8_t *out, size_t cap);
+/* The same naming a backbone identity (32 bytes; NULL: none), as the
+ * aggregator's messages do. */
+size_t ts_signed_model_msg_for(uint16_t rows, uint16_t features, uint64_t version, const uint8_t *backbone,
+                               const mfl_es256_private_t *key, uint8_t *out, size_t cap);
 
 /* Rewrites the CRC of a model image after a test has edited it. */
 void ts_fix_crc(uint8_t *image);

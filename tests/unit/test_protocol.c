@@ -494,6 +494,22 @@ static void test_model_receipt_status(void **state)
     assert_int_equal(mfl_model_msg_encode(&m, buf, sizeof(buf), &len), 0);
     assert_int_equal(mfl_model_msg_decode(buf, len, ROWS, COLS, &d), 0);
     assert_true(d.bounds.max_delta_norm_q24 == 300ull << 24);
+    assert_int_equal(d.has_backbone, 0); /* key 10 is optional */
+    /* the backbone identity (key 10) travels whole, last */
+    m.has_backbone = 1;
+    for (int i = 0; i < 32; i++) m.backbone[i] = (uint8_t)(0xc0 + i);
+    assert_int_equal(mfl_model_msg_encode(&m, buf, sizeof(buf), &len), 0);
+    assert_int_equal(buf[0], 0xaa); /* a map of 10 */
+    assert_int_equal(mfl_model_msg_decode(buf, len, ROWS, COLS, &d), 0);
+    assert_int_equal(d.has_backbone, 1);
+    assert_memory_equal(d.backbone, m.backbone, 32);
+    assert_int_equal(buf[len - 35], 0x0a); /* key 10, then bstr(32): 0x58 0x20 and 32 bytes */
+    assert_int_equal(buf[len - 34], 0x58);
+    buf[len - 35] = 0x0b; /* an unknown 10th key */
+    assert_int_equal(mfl_model_msg_decode(buf, len, ROWS, COLS, &d), MFL_ERR_PROTO_UNKNOWN_KEY);
+    buf[len - 35] = 0x0a;
+    buf[len - 33] = 0x1f; /* a bstr of 31 (the message one byte shorter) */
+    assert_int_equal(mfl_model_msg_decode(buf, len - 1, ROWS, COLS, &d), MFL_ERR_PROTO_VALUE);
     m.version = 0; /* versions start at 1 */
     assert_int_equal(mfl_model_msg_encode(&m, buf, sizeof(buf), &len), 0);
     assert_int_equal(mfl_model_msg_decode(buf, len, ROWS, COLS, &d), MFL_ERR_PROTO_MODEL_VERSION);

@@ -32,6 +32,7 @@
 #include "mfl/cose.h"
 #include "mfl/delta.h"
 #include "mfl/error.h"
+#include "mfl/model_identity.h"
 #include "mfl/sync.h"
 #include "mfl/update_builder.h"
 #include "test_support.h"
@@ -417,6 +418,30 @@ static void test_fetch_installs_then_validates(void **st)
     assert_int_equal(state.model.version[state.model.current], 3);
 }
 
+/* A head for another base model (its message names another backbone) is
+ * refused and the learner keeps the head it has; the right one installs. */
+static void test_head_for_another_backbone_refused(void **st)
+{
+    (void)st;
+    uint8_t mine[MFL_BACKBONE_ID_BYTES], other[MFL_BACKBONE_ID_BYTES];
+    assert_int_equal(mfl_model_backbone_id(&model, mine), 0);
+    memcpy(other, mine, sizeof(other));
+    other[31] ^= 1;
+    start(0, 2);
+    w.model_len = ts_signed_model_msg_for(learner.head.units, learner.head.features, 2, other, &agg_key, w.model,
+                                          sizeof(w.model));
+    assert_int_equal(mfl_sync_fetch_model(&sync, w.now), 0);
+    assert_int_equal(drive(&sync), MFL_ERR_PROTO_BACKBONE);
+    assert_int_equal(sync.version, 0);
+    assert_int_equal(learner.global_installed, 0);
+    w.model_len = ts_signed_model_msg_for(learner.head.units, learner.head.features, 2, mine, &agg_key, w.model,
+                                          sizeof(w.model));
+    assert_int_equal(mfl_sync_fetch_model(&sync, w.now), 0);
+    assert_int_equal(drive(&sync), 0);
+    assert_int_equal(sync.outcome, MFL_SYNC_MODEL_INSTALLED);
+    assert_int_equal(sync.version, 2);
+}
+
 static void test_model_too_large_for_the_buffer(void **st)
 {
     (void)st;
@@ -586,6 +611,7 @@ int main(void)
     coap_set_log_level(LOG_EMERG);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fetch_installs_then_validates),
+        cmocka_unit_test(test_head_for_another_backbone_refused),
         cmocka_unit_test(test_model_too_large_for_the_buffer),
         cmocka_unit_test(test_update_accepted_commits_the_residual),
         cmocka_unit_test(test_unavailable_is_retried_with_backoff),

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -17,18 +18,25 @@
 
 static void keygen_usage(FILE *out)
 {
-    fprintf(out, "usage: mfl keygen PREFIX\n"
-                 "Writes a P-256 key pair: PREFIX.key (PEM, mode 0600) and PREFIX.pub.\n");
+    fprintf(out, "usage: mfl keygen [--force] PREFIX\n"
+                 "Writes a P-256 key pair: PREFIX.key (PEM, mode 0600) and PREFIX.pub.\n"
+                 "An existing PREFIX.key or PREFIX.pub is kept unless --force: a replaced aggregator key\n"
+                 "makes every device that pinned the old one refuse its models.\n");
 }
 
 int mfl_cmd_keygen(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     static const char *const args[] = {"PREFIX"};
     cli_t c;
+    int opt, force = 0;
     cli_init(&c, "mfl keygen", keygen_usage);
-    if (cli_next(&c, argc, argv, "h", longopts) != -1) {
-        return c.status;
+    while ((opt = cli_next(&c, argc, argv, "fh", longopts)) != -1) {
+        if (opt != 'f') {
+            return c.status;
+        }
+        force = 1;
     }
     int rc = cli_positionals(&c, argc, argv, args, 1);
     if (rc) {
@@ -38,6 +46,13 @@ int mfl_cmd_keygen(int argc, char **argv)
     if ((size_t)snprintf(priv, sizeof(priv), "%s.key", argv[optind]) >= sizeof(priv) ||
         (size_t)snprintf(pub, sizeof(pub), "%s.pub", argv[optind]) >= sizeof(pub)) {
         return cli_usage_error(&c, "PREFIX is too long");
+    }
+    for (int i = 0; i < 2 && !force; i++) {
+        const char *path = i ? pub : priv;
+        if (access(path, F_OK) == 0) {
+            return cli_fail(&c, "%s exists: kept (a new key would not match what was signed or pinned with it; "
+                            "--force replaces it)", path);
+        }
     }
     if ((rc = cli_check_output(&c, priv)) != 0 || (rc = cli_check_output(&c, pub)) != 0) {
         return rc;
