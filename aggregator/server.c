@@ -90,20 +90,47 @@ static int coap_code(int code)
     return COAP_RESPONSE_CODE(code);
 }
 
-/* What the server keeps on a session (its app data, freed with it). */
-typedef struct {
+/* What the server keeps on a session (its app data). Freed when libcoap
+ * reports the session gone; libcoap 4.3.1 frees the sessions still open
+ * at shutdown without that event, so every record is also on a list the
+ * server frees after the contexts. */
+typedef struct session_info {
+    struct session_info *prev, *next;
     uint8_t connected; /* the DTLS handshake completed */
     uint8_t refused;   /* the identity was refused (logged then) */
     char cn[MFL_DEVICE_ID_MAX + 1]; /* a certificate's CN (the device id), "" for PSK */
 } session_info_t;
 
+static session_info_t *session_infos; /* every record held */
+
 static session_info_t *session_info(coap_session_t *session)
 {
     session_info_t *i = coap_session_get_app_data(session);
     if (!i && (i = calloc(1, sizeof(*i))) != NULL) {
+        i->next = session_infos;
+        if (session_infos) {
+            session_infos->prev = i;
+        }
+        session_infos = i;
         coap_session_set_app_data(session, i);
     }
     return i;
+}
+
+static void session_info_free(session_info_t *i)
+{
+    if (!i) {
+        return;
+    }
+    if (i->prev) {
+        i->prev->next = i->next;
+    } else {
+        session_infos = i->next;
+    }
+    if (i->next) {
+        i->next->prev = i->prev;
+    }
+    free(i);
 }
 
 /* ---- DTLS-PSK: identity = device id, key from the store ---- */
@@ -595,7 +622,7 @@ static int on_event(coap_session_t *session, coap_event_t event)
                 srv.jobs[i]->session = NULL; /* collect_jobs drops it */
             }
         }
-        free(coap_session_get_app_data(session));
+        session_info_free(coap_session_get_app_data(session));
         coap_session_set_app_data(session, NULL);
     }
     return 0;
@@ -919,6 +946,9 @@ int agg_server_run(agg_state_t *s)
     coap_free_context(ctx[0]);
     coap_free_context(ctx[1]);
     coap_cleanup();
+    while (session_infos) { /* sessions libcoap freed without telling */
+        session_info_free(session_infos);
+    }
     agg_rsm_free(srv.bodies);
     agg_dedup_free(srv.dedup);
     return 0;
