@@ -14,8 +14,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 out=build/demo
 mkdir -p "$out"
-# the base model is trained once (about half a minute) and kept
-build/bin/mfl-sim sim/scenarios/demo.ini --out "$out/sim" --set base="$out/sim-base.mfl" "$@"
+# the base model is trained once (about half a minute) and reused while the
+# inputs it was made from (seed, data, base settings) stay the same
+build/bin/mfl-sim sim/scenarios/demo.ini --out "$out/sim" --replace --set base="$out/base.mfl" "$@"
 echo
 echo "Per-round figures: $out/sim/rounds.csv; plots: $out/sim/*.png; summary: $out/sim/summary.json"
 echo "Reprint with: build/bin/mfl-sim report $out/sim"

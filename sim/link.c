@@ -41,7 +41,7 @@ int sim_identity(const sim_scenario_t *sc, uint32_t index, sim_identity_t *out)
     memset(out, 0, sizeof(*out));
     snprintf(out->id, sizeof(out->id), "d%06u", index);
     snprintf(out->group, sizeof(out->group), "%s", sc->regions[sim_region_of(sc, index)].name);
-    uint64_t s = sc->seed ^ ((uint64_t)index << 24) ^ 0x5EC0000000000000ull;
+    uint64_t s = sim_stream(sc->seed, SIM_STREAM_KEYS, index, 0);
     for (int i = 0; i < 16; i += 8) {
         const uint64_t r = sim_mix(s++);
         memcpy(out->psk + i, &r, 8);
@@ -82,6 +82,9 @@ static int write_config(const sim_scenario_t *sc, const char *dir, int fair, uin
             "max_handshakes = 256\n"
             "session_timeout = 10\n",
             port, dir, sc->base, dir, k, sc->max_staleness, sc->server_lr, fair, sc->devices + 64);
+    for (uint32_t i = 0; i < sc->n_agg; i++) { /* the scenario's agg.KEY settings */
+        fprintf(f, "%s = %s\n", sc->agg_key[i], sc->agg_value[i]);
+    }
     return fclose(f) == 0 ? 0 : MFL_ERR_IO;
 }
 
@@ -215,6 +218,23 @@ static int start_server(sim_link_t *link, const sim_scenario_t *sc, const char *
     }
     snprintf(msg, cap, "the aggregator does not answer on port %u; see %s", link->port, log_path);
     return MFL_ERR_IO;
+}
+
+int sim_link_check(const sim_scenario_t *sc, const char *run_dir, char *msg, size_t cap)
+{
+    char conf[1200], checked[1300];
+    agg_config_t cfg;
+    if (write_config(sc, run_dir, 0, 0, conf, sizeof(conf))) {
+        snprintf(msg, cap, "%s: %s", conf, strerror(errno));
+        return MFL_ERR_IO;
+    }
+    const int err = agg_config_load(conf, &cfg, checked, sizeof(checked)) ? MFL_ERR_INVALID_ARG : 0;
+    if (err) { /* the file is gone with the run: name the setting */
+        const char *line = strstr(checked, ".conf:");
+        snprintf(msg, cap, "%s", line ? line + 6 : checked);
+    }
+    unlink(conf);
+    return err;
 }
 
 int sim_link_open(sim_link_t **out, const sim_scenario_t *sc, const char *run_dir, const char *name, int fair,

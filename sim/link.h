@@ -32,6 +32,12 @@ typedef struct sim_link sim_link_t;
 /* Starts an aggregator for one strategy in dir/NAME (fresh state),
  * provisions every device, and writes its config there. fair: balance
  * the regions' weights. */
+/* Writes the aggregators' file as a run will (into run_dir, removed
+ * after) and reads it with the aggregator's own reader, so that a bad
+ * `agg.KEY` is said before the slow work. Returns 0, or an error with msg
+ * naming the line and the key. */
+int sim_link_check(const sim_scenario_t *sc, const char *run_dir, char *msg, size_t cap);
+
 int sim_link_open(sim_link_t **out, const sim_scenario_t *sc, const char *run_dir, const char *name, int fair,
                   const sim_identity_t *ids, uint32_t n_ids, char *msg, size_t cap);
 void sim_link_close(sim_link_t *link);

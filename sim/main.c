@@ -2,8 +2,9 @@
  * mfl-sim: multi-node simulation of microfl devices against the real
  * aggregator code. See docs/sim.md.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "mfl/host/host_io.h"
+#include "link.h"
 #include "report.h"
 #include "run.h"
 #include "scenario.h"
@@ -35,6 +37,7 @@ static void usage(FILE *out)
             "  --set KEY=VALUE      override a scenario key (repeatable; docs/sim.md lists them)\n"
             "  --mode MODE          inprocess (default) or network (a real mfl-aggregator over DTLS)\n"
             "  --devices N, --rounds N, --seed N, --threads N\n"
+            "  --replace            clear a previous run's outputs in DIR first (else such a DIR is refused)\n"
             "  --quiet              no progress line\n"
             "  --help, --version\n");
 }
@@ -94,13 +97,14 @@ static int check_count(const char *flag, const char *text, uint64_t lo, uint64_t
  * file, then the options' settings on top of it. Returns 0, 1 (the
  * scenario file), 2 (a usage error, said) or -1 (--help or --version
  * shown: exit 0). */
-static int parse(int argc, char **argv, sim_scenario_t *sc, const char **out_dir, int *quiet, char *msg, size_t cap)
+static int parse(int argc, char **argv, sim_scenario_t *sc, const char **out_dir, int *quiet, int *replace, char *msg,
+                 size_t cap)
 {
     static const struct option opts[] = {
         {"out", required_argument, 0, 'o'},     {"set", required_argument, 0, 's'},
         {"mode", required_argument, 0, 'm'},    {"devices", required_argument, 0, 'd'},
         {"rounds", required_argument, 0, 'r'},  {"seed", required_argument, 0, 'S'},
-        {"threads", required_argument, 0, 't'}, {"quiet", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, 't'}, {"quiet", no_argument, 0, 'q'}, {"replace", no_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     static setting_t settings[256];
@@ -116,6 +120,7 @@ static int parse(int argc, char **argv, sim_scenario_t *sc, const char **out_dir
         switch (c) {
         case 'o': *out_dir = optarg; continue;
         case 'q': *quiet = 1; continue;
+        case 'R': *replace = 1; continue;
         case 'h': usage(stdout); return -1;
         case 'V': printf("mfl-sim %s\n", MFL_SIM_VERSION); return -1;
         case ':':
@@ -155,8 +160,9 @@ static int parse(int argc, char **argv, sim_scenario_t *sc, const char **out_dir
     if (optind < argc && sim_scenario_load(sc, argv[optind], msg, cap)) {
         return 1;
     }
+    int regions_replaced = 0; /* --set region=... is repeatable, as in a file */
     for (size_t i = 0; i < n; i++) {
-        if (sim_scenario_set(sc, settings[i].key, settings[i].value, msg, cap)) {
+        if (sim_scenario_set(sc, settings[i].key, settings[i].value, &regions_replaced, msg, cap)) {
             return usage_error("--set %s=%s: %s", settings[i].key, settings[i].value, msg);
         }
     }
@@ -191,20 +197,94 @@ static int check_output(const char *dir, const char *name)
     return 0;
 }
 
+/* What a run writes in its directory (beside the base model, which is
+ * cached by its inputs and may be shared). */
+static const char *const run_files[] = {"rounds.csv", "summary.json", "scenario.ini", "plots.gp", "plots.log",
+                                        "worst.png"};
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    return remove(path) && errno != ENOENT ? -1 : 0;
+}
+
+/* A directory that holds a previous run's outputs is refused, or with
+ * --replace cleared of them first: a run must not mix with stale files (an
+ * aggregator's store from an earlier run would carry its updates on).
+ * Returns 0, or 1 with the reason said. */
+static int previous_run(const char *dir, int replace)
+{
+    char path[PATH_MAX + 64];
+    const char *found = NULL;
+    for (size_t i = 0; !found && i < sizeof(run_files) / sizeof(run_files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, run_files[i]);
+        found = access(path, F_OK) == 0 ? run_files[i] : NULL;
+    }
+    for (int k = 0; !found && k < SIM_STRATEGIES; k++) { /* an aggregator that ran there */
+        snprintf(path, sizeof(path), "%s/%s/aggregator.log", dir, sim_strategy_name((enum sim_strategy)k));
+        found = access(path, F_OK) == 0 ? sim_strategy_name((enum sim_strategy)k) : NULL;
+    }
+    if (!found) {
+        return 0;
+    }
+    if (!replace) {
+        fprintf(stderr, "mfl-sim: %s holds a previous run (%s/%s): use another --out, or --replace to clear its "
+                        "outputs first\n", dir, dir, found);
+        return 1;
+    }
+    int err = 0;
+    for (size_t i = 0; !err && i < sizeof(run_files) / sizeof(run_files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, run_files[i]);
+        err = remove(path) && errno != ENOENT;
+    }
+    for (int k = 0; !err && k < SIM_STRATEGIES; k++) {
+        snprintf(path, sizeof(path), "%s/accuracy-%s.png", dir, sim_strategy_name((enum sim_strategy)k));
+        err = remove(path) && errno != ENOENT;
+        snprintf(path, sizeof(path), "%s/%s", dir, sim_strategy_name((enum sim_strategy)k));
+        err = err || (access(path, F_OK) == 0 && nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0);
+    }
+    if (err) {
+        fprintf(stderr, "mfl-sim: cannot clear %s for --replace: %s: %s\n", dir, path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+/* The resolved scenario, every key, in the run directory. */
+static int save_scenario(const sim_scenario_t *sc, const char *dir)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/scenario.ini", dir);
+    FILE *f = fopen(path, "w");
+    if (!f || sim_scenario_write(sc, f) || fclose(f)) {
+        fprintf(stderr, "mfl-sim: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 /* Everything the run will write, checked before the slow work (the base
  * model's training, the features, the rounds): the run directory with its
  * parents (mkdir -p), the CSV, the summary, the plots and their script,
  * the base model if it is to be trained, and each federated strategy's
  * aggregator directory; and gnuplot, which draws the plots at the end.
  * Returns 0, or 1 with the reason said. */
-static int preflight(const sim_scenario_t *sc, const char *dir)
+static int preflight(const sim_scenario_t *sc, const char *dir, int replace)
 {
     if (mfl_make_dirs(dir) != 0) {
         fprintf(stderr, "mfl-sim: cannot create the run directory %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    /* an existing base model is read, a missing one trained and written */
-    if (access(sc->base, F_OK) != 0 && mfl_check_writable(sc->base) != 0) {
+    if (previous_run(dir, replace)) {
+        return 1;
+    }
+    /* a base made from the same inputs, or supplied, is read; a missing
+     * one, or one made from other inputs, is trained and written */
+    const enum sim_base_status base = sim_base_status(sc);
+    char inputs[1100];
+    snprintf(inputs, sizeof(inputs), "%s.inputs", sc->base);
+    if ((base == SIM_BASE_MISSING || base == SIM_BASE_STALE) &&
+        (mfl_check_writable(sc->base) != 0 || mfl_check_writable(inputs) != 0)) {
         fprintf(stderr, "mfl-sim: cannot write the base model %s: %s\n", sc->base, strerror(errno));
         return 1;
     }
@@ -212,9 +292,8 @@ static int preflight(const sim_scenario_t *sc, const char *dir)
         fprintf(stderr, "mfl-sim: cannot read the base model %s: %s\n", sc->base, strerror(errno));
         return 1;
     }
-    static const char *const files[] = {"rounds.csv", "summary.json", "plots.gp", "plots.log", "worst.png"};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        if (check_output(dir, files[i])) {
+    for (size_t i = 0; i < sizeof(run_files) / sizeof(run_files[0]); i++) {
+        if (check_output(dir, run_files[i])) {
             return 1;
         }
     }
@@ -247,10 +326,17 @@ static int preflight(const sim_scenario_t *sc, const char *dir)
     return 0;
 }
 
-static int run(sim_scenario_t *sc, const char *dir, int quiet)
+static int run(sim_scenario_t *sc, const char *dir, int quiet, int replace)
 {
     char msg[512] = "", extra[1024];
-    if (preflight(sc, dir)) {
+    if (preflight(sc, dir, replace)) {
+        return 1;
+    }
+    if ((sc->strategies[SIM_FEDERATED] || sc->strategies[SIM_FAIR]) && sim_link_check(sc, dir, msg, sizeof(msg))) {
+        fprintf(stderr, "mfl-sim: the aggregator's settings (agg.KEY): line %s\n", msg);
+        return 1;
+    }
+    if (save_scenario(sc, dir)) {
         return 1;
     }
     FILE *progress = !quiet && isatty(2) ? stderr : NULL;
@@ -276,12 +362,13 @@ static int run(sim_scenario_t *sc, const char *dir, int quiet)
              sc->devices, sc->rounds, sim_partition_name(sc->partition),
              sc->mode == SIM_NETWORK ? "network" : "inprocess", (unsigned long long)sc->seed, sc->threads,
              res.seconds, ru.ru_maxrss);
-    if (!status && sim_plots(dir, msg, sizeof(msg))) {
+    /* the table and summary first: a plot that fails loses nothing else */
+    if (!status && sim_report(dir, stdout, 1, extra, msg, sizeof(msg))) {
         fprintf(stderr, "mfl-sim: %s\n", msg);
         status = 1;
     }
-    if (!status && sim_report(dir, stdout, 1, extra, msg, sizeof(msg))) {
-        fprintf(stderr, "mfl-sim: %s\n", msg);
+    if (!status && sim_plots(dir, msg, sizeof(msg))) {
+        fprintf(stderr, "mfl-sim: %s (rounds.csv and summary.json are written)\n", msg);
         status = 1;
     }
     if (!status) {
@@ -316,9 +403,9 @@ int main(int argc, char **argv)
     }
     sim_scenario_t sc;
     const char *dir = "sim-run";
-    int quiet = 0;
+    int quiet = 0, replace = 0;
     sim_scenario_defaults(&sc);
-    int r = parse(argc, argv, &sc, &dir, &quiet, msg, sizeof(msg));
+    int r = parse(argc, argv, &sc, &dir, &quiet, &replace, msg, sizeof(msg));
     if (r < 0) {
         return 0; /* --help, --version */
     }
@@ -338,5 +425,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "mfl-sim: %s\n", msg);
         return r;
     }
-    return run(&sc, dir, quiet);
+    return run(&sc, dir, quiet, replace);
 }

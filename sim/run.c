@@ -116,7 +116,7 @@ static int init_devices(run_t *r, strat_t *s, int federated)
     int err = s->dev ? 0 : MFL_ERR_NO_MEMORY;
     for (uint32_t i = 0; i < r->sc->devices && !err; i++) {
         vdev_t *v = &s->dev[i];
-        r->opts.seed = (uint32_t)sim_mix(r->sc->seed ^ i);
+        r->opts.seed = (uint32_t)sim_stream(r->sc->seed, SIM_STREAM_LEARNER, i, 0);
         err = init_learner(r, &v->l, &v->mem, (uint16_t)r->sc->replay);
         if (!err && federated) {
             v->residual = calloc(r->head_values, sizeof(int32_t));
@@ -184,7 +184,8 @@ static int federated_step(run_t *r, strat_t *s, uint32_t i, unsigned thread)
     }
     int err = learn_fresh(r, v, i);
     memcpy(v->residual_saved, v->residual, r->head_values * sizeof(int32_t));
-    const mfl_update_params_t p = {(const uint8_t *)r->ids[i].id, strlen(r->ids[i].id), v->version, v->counter + 1, 0};
+    const mfl_update_params_t p = {(const uint8_t *)r->ids[i].id, strlen(r->ids[i].id), v->version, v->counter + 1,
+                                   r->sc->top_k};
     err = err ? err
               : mfl_update_build(&v->l, &p, v->residual, &r->ids[i].key, r->work[thread], r->work_size, v->update,
                                  r->update_cap, &v->update_len);
@@ -206,7 +207,7 @@ static void order_arrivals(run_t *r)
     r->n_arrivals = 0;
     for (uint32_t i = 0; i < r->sc->devices; i++) {
         if (r->online[i]) {
-            order[r->n_arrivals][0] = sim_mix(r->sc->seed ^ 0xA441000000000000ull ^ ((uint64_t)r->round << 32) ^ i);
+            order[r->n_arrivals][0] = sim_stream(r->sc->seed, SIM_STREAM_ARRIVAL, r->round, i);
             order[r->n_arrivals++][1] = i;
         }
     }
@@ -282,7 +283,7 @@ static int train_oracle(run_t *r, strat_t *s)
     for (size_t k = 0; k < n; k++) {
         order[k] = (uint32_t)k;
     }
-    uint64_t rng = sim_mix(sc->seed ^ 0x0AC1E);
+    uint64_t rng = sim_stream(sc->seed, SIM_STREAM_ORACLE, 0, 0);
     mfl_learner_t *l = &s->eval;
     int err = 0;
     for (uint32_t e = 0; e < sc->oracle_epochs && !err; e++) {
@@ -373,7 +374,7 @@ static void draw_round(run_t *r)
 {
     const sim_scenario_t *sc = r->sc;
     for (uint32_t i = 0; i < sc->devices; i++) {
-        uint64_t rng = sim_mix(sc->seed ^ 0x0411E000000000ull ^ ((uint64_t)r->round << 36) ^ i);
+        uint64_t rng = sim_stream(sc->seed, SIM_STREAM_ROUND, r->round, i);
         r->online[i] = sim_uniform(&rng) < sc->availability;
         r->dropped[i] = sim_uniform(&rng) < sc->dropout;
         r->fresh_from[i] = r->fresh_to[i];
@@ -452,7 +453,7 @@ static int setup(run_t *r, const sim_scenario_t *sc, const sim_world_t *w)
     err = err ? err : init_learner(r, &probe, &mem, (uint16_t)sc->batch);
     if (!err) {
         r->head_values = (size_t)probe.head.units * (probe.head.features + 1u);
-        r->work_size = mfl_update_work_size(&probe, 0);
+        r->work_size = mfl_update_work_size(&probe, sc->top_k);
         r->update_cap = mfl_update_max_size(&probe, 16);
         for (unsigned t = 0; t < sc->threads && !err; t++) {
             err = (r->work[t] = malloc(r->work_size)) ? 0 : MFL_ERR_NO_MEMORY;

@@ -208,8 +208,27 @@ uint32_t sim_concurrency(const sim_scenario_t *s)
     return s->concurrency ? s->concurrency : sim_buffer_k(s);
 }
 
+/* `agg.KEY = VALUE`: kept for the aggregators' files (checked by the
+ * aggregator's own reader before the run: sim_link_check). */
+static int set_agg(sim_scenario_t *s, const char *k, const char *v)
+{
+    uint32_t i = 0;
+    while (i < s->n_agg && strcmp(s->agg_key[i], k)) {
+        i++;
+    }
+    if (i == SIM_MAX_AGG_KEYS || !*k || set_text(s->agg_key[i], sizeof(s->agg_key[i]), k) ||
+        set_text(s->agg_value[i], sizeof(s->agg_value[i]), v)) {
+        return -1;
+    }
+    s->n_agg += i == s->n_agg;
+    return 0;
+}
+
 static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions_replaced)
 {
+    if (!strncmp(k, "agg.", 4)) {
+        return set_agg(s, k + 4, v);
+    }
     if (!strcmp(k, "seed")) {
         return mfl_parse_u64(v, 0, UINT64_MAX, &s->seed) ? -1 : 0;
     }
@@ -243,6 +262,7 @@ static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions
     if (!strcmp(k, "concurrency")) return to_u32(v, &s->concurrency);
     if (!strcmp(k, "server_lr")) return to_double(v, &s->server_lr, 1e-3, 10.0);
     if (!strcmp(k, "oracle_epochs")) return to_u32(v, &s->oracle_epochs);
+    if (!strcmp(k, "top_k")) return to_u32(v, &s->top_k);
     if (!strcmp(k, "mode")) {
         s->mode = !strcmp(v, "network") ? SIM_NETWORK : SIM_INPROCESS;
         return strcmp(v, "network") && strcmp(v, "inprocess") ? -1 : 0;
@@ -253,10 +273,10 @@ static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions
     return -2;
 }
 
-int sim_scenario_set(sim_scenario_t *s, const char *key, const char *value, char *msg, size_t cap)
+int sim_scenario_set(sim_scenario_t *s, const char *key, const char *value, int *regions_replaced, char *msg,
+                     size_t cap)
 {
-    int replaced = 0;
-    const int r = set_key(s, key, value, &replaced);
+    const int r = set_key(s, key, value, regions_replaced);
     if (r == -2) {
         return bad(msg, cap, "unknown scenario key \"%s\"", key);
     }
@@ -318,4 +338,90 @@ int sim_scenario_check(const sim_scenario_t *s, char *msg, size_t cap)
         any |= s->strategies[k];
     }
     return any ? 0 : bad(msg, cap, "no strategy selected");
+}
+
+/* The shortest of %.15g and %.17g that reads back as the same double. */
+static const char *num(double v, char buf[32])
+{
+    snprintf(buf, 32, "%.15g", v);
+    if (strtod(buf, NULL) != v) {
+        snprintf(buf, 32, "%.17g", v);
+    }
+    return buf;
+}
+
+static void write_list(FILE *f, const char *key, const uint8_t *on, int n, const char *const *names)
+{
+    fprintf(f, "%s =", key);
+    const char *sep = " ";
+    for (int i = 0; i < n; i++) {
+        if (on[i]) {
+            if (names) {
+                fprintf(f, "%s%s", sep, names[i]);
+            } else {
+                fprintf(f, "%s%d", sep, i);
+            }
+            sep = ",";
+        }
+    }
+    fputc('\n', f);
+}
+
+int sim_scenario_write(const sim_scenario_t *s, FILE *f)
+{
+    static const char *const partitions[] = {"iid", "dirichlet", "region-shift"};
+    fprintf(f, "# every key of the run, defaults resolved (mfl-sim FILE --out DIR repeats it)\n");
+    char a[32], b[32], c[32], d[32], e[32];
+    fprintf(f, "seed = %llu\ndevices = %u\nrounds = %u\nthreads = %u\npartition = %s\nalpha = %s\n",
+            (unsigned long long)s->seed, s->devices, s->rounds, s->threads, partitions[s->partition], num(s->alpha, a));
+    for (uint32_t r = 0; r < s->n_regions; r++) {
+        const sim_region_t *g = &s->regions[r];
+        fprintf(f, "region = %s %s %s %s %s %s\n", g->name, num(g->contrast, a), num(g->offset, b), num(g->noise, c),
+                num(g->rare_weight, d), num(g->share, e));
+    }
+    write_list(f, "rare_classes", s->rare, SIM_CLASSES, NULL);
+    fprintf(f, "availability = %s\ndropout = %s\ntrain_per_device = %u\nsamples_per_round = %u\n"
+               "test_per_device = %u\npool_per_region = %u\n",
+            num(s->availability, a), num(s->dropout, b), s->train_per_device, s->samples_per_round,
+            s->test_per_device, s->pool_per_region);
+    fprintf(f, "base = %s\nbase_arch = %s\nbase_images = %u\nbase_epochs = %u\n", s->base, s->base_arch,
+            s->base_images, s->base_epochs);
+    fprintf(f, "lr = %s\nlocal_epochs = %u\nbatch = %u\nreplay = %u\n", num(s->lr, a), s->local_epochs, s->batch,
+            s->replay);
+    fprintf(f, "buffer_k = %u\nconcurrency = %u\nmax_staleness = %u\nserver_lr = %s\noracle_epochs = %u\n",
+            sim_buffer_k(s), sim_concurrency(s), s->max_staleness, num(s->server_lr, a), s->oracle_epochs);
+    fprintf(f, "top_k = %u\n", s->top_k);
+    for (uint32_t i = 0; i < s->n_agg; i++) {
+        fprintf(f, "agg.%s = %s\n", s->agg_key[i], s->agg_value[i]);
+    }
+    fprintf(f, "mode = %s\n", s->mode == SIM_NETWORK ? "network" : "inprocess");
+    write_list(f, "strategies", s->strategies, SIM_STRATEGIES, strategy_names);
+    if (s->data_dir[0]) {
+        fprintf(f, "data_dir = %s\n", s->data_dir);
+    }
+    if (s->aggregator[0]) {
+        fprintf(f, "aggregator = %s\n", s->aggregator);
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+void sim_base_inputs(const sim_scenario_t *s, char *out, size_t cap)
+{
+    char rare[32] = "";
+    size_t n = 0;
+    for (int c = 0; c < SIM_CLASSES && n + 4 < sizeof(rare); c++) {
+        if (s->rare[c]) {
+            n += (size_t)snprintf(rare + n, sizeof(rare) - n, "%s%d", n ? "," : "", c);
+        }
+    }
+    /* everything train_base() reads: the images it keeps depend on the
+     * seed, the home region's prior of the rare classes and base_images;
+     * the network on base_arch, base_epochs and the seed; the data on
+     * data_dir. Not the thread count: training is the same bit for bit
+     * whatever it is (optim/host/train.c). */
+    char w[32];
+    snprintf(out, cap, "mfl-sim base v1; seed=%llu; base_arch=%s; base_images=%u; base_epochs=%u; partition=%d; "
+             "rare_classes=%s; home_rare_weight=%s; data_dir=%s",
+             (unsigned long long)s->seed, s->base_arch, s->base_images, s->base_epochs,
+             s->partition == SIM_REGION_SHIFT, rare, num(s->regions[0].rare_weight, w), s->data_dir);
 }

@@ -8,10 +8,12 @@
 #define MFL_SIM_SCENARIO_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define SIM_MAX_REGIONS 8
 #define SIM_CLASSES 10
+#define SIM_MAX_AGG_KEYS 16
 
 enum sim_partition { SIM_IID, SIM_DIRICHLET, SIM_REGION_SHIFT };
 enum sim_mode { SIM_INPROCESS, SIM_NETWORK };
@@ -54,6 +56,13 @@ typedef struct {
     uint32_t max_staleness;
     double server_lr;
     uint32_t oracle_epochs;
+    uint32_t top_k;              /* update sparsity: the k largest head entries (0 = dense) */
+    /* any other aggregator setting, `agg.KEY = VALUE` (docs/aggregator.md's
+     * keys: rule, trim_fraction, clip_norm, max_delta_norm, sample_cap,
+     * staleness_exponent, ...), written into each aggregator's file */
+    uint32_t n_agg;
+    char agg_key[SIM_MAX_AGG_KEYS][32];
+    char agg_value[SIM_MAX_AGG_KEYS][128];
     /* run */
     enum sim_mode mode;
     uint8_t strategies[SIM_STRATEGIES]; /* 1: compared in this run */
@@ -65,8 +74,11 @@ void sim_scenario_defaults(sim_scenario_t *s);
 /* Reads a scenario file on top of the current values. Returns 0, or -1
  * with a sentence naming the file, line and key in msg. */
 int sim_scenario_load(sim_scenario_t *s, const char *path, char *msg, size_t cap);
-/* One `key=value` setting (a file line or a --set flag). */
-int sim_scenario_set(sim_scenario_t *s, const char *key, const char *value, char *msg, size_t cap);
+/* One `key=value` setting (a --set flag). *regions_replaced starts at 0
+ * for a command line: its first `region` replaces the regions in force,
+ * later ones add to it, as lines of a file do. */
+int sim_scenario_set(sim_scenario_t *s, const char *key, const char *value, int *regions_replaced, char *msg,
+                     size_t cap);
 /* Checks the values hang together (after loading and overrides). */
 int sim_scenario_check(const sim_scenario_t *s, char *msg, size_t cap);
 
@@ -78,6 +90,14 @@ uint32_t sim_buffer_k(const sim_scenario_t *s);
 uint32_t sim_concurrency(const sim_scenario_t *s);
 
 const char *sim_strategy_name(enum sim_strategy k);
+
+/* Every key with the value in force (defaults, automatic buffer_k and
+ * concurrency resolved), in the file format: loading it gives the same
+ * run. Returns 0 or -1 (a write error). */
+int sim_scenario_write(const sim_scenario_t *s, FILE *f);
+/* The inputs the base model is made from, as one line of text: the key
+ * under which a trained base is cached (world.c). */
+void sim_base_inputs(const sim_scenario_t *s, char *out, size_t cap);
 const char *sim_partition_name(enum sim_partition p);
 
 #endif /* MFL_SIM_SCENARIO_H */

@@ -1,9 +1,11 @@
 /* The simulated world: data, regions, devices' samples, features (world.h). */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "mfl/error.h"
@@ -31,7 +33,7 @@ static int train_base(const sim_world_t *w, FILE *log, char *msg, size_t cap)
     const sim_scenario_t *sc = w->sc;
     uint32_t *idx = malloc(sizeof(uint32_t) * sc->base_images);
     size_t n = 0;
-    uint64_t rng = sim_mix(sc->seed ^ 0xBA5E);
+    uint64_t rng = sim_stream(sc->seed, SIM_STREAM_BASE, 0, 0);
     for (uint32_t i = 0; idx && i < sc->base_images; i++) {
         if (sim_uniform(&rng) < class_weight(sc, 0, w->train_set.labels[i])) {
             idx[n++] = i;
@@ -75,7 +77,7 @@ static int train_base(const sim_world_t *w, FILE *log, char *msg, size_t cap)
 static void see(const sim_scenario_t *sc, uint32_t region, uint64_t key, const uint8_t *px, int8_t *input)
 {
     const sim_region_t *r = &sc->regions[sc->partition == SIM_REGION_SHIFT ? region : 0];
-    uint64_t rng = sim_mix(sc->seed ^ ((uint64_t)region << 48) ^ key);
+    uint64_t rng = sim_stream(sc->seed, SIM_STREAM_SENSOR, region, key);
     for (int k = 0; k < PIXELS; k++) {
         double v = r->offset + r->contrast * px[k];
         if (r->noise > 0) {
@@ -244,7 +246,7 @@ static int draw_devices(sim_world_t *w)
     }
     for (uint32_t i = 0; i < sc->devices && !err; i++) {
         sim_device_data_t *d = &w->dev[i];
-        uint64_t rng = sim_mix(sc->seed ^ 0xDA7A0000ull ^ ((uint64_t)i << 20));
+        uint64_t rng = sim_stream(sc->seed, SIM_STREAM_DATA, i, 0);
         double prior[SIM_CLASSES];
         d->region = sim_region_of(sc, i);
         d->train = malloc(sizeof(uint32_t) * sc->train_per_device);
@@ -266,14 +268,62 @@ static int draw_devices(sim_world_t *w)
     return err;
 }
 
+/* BASE.inputs: the line of inputs a base the simulator trained was made
+ * from (sim_base_inputs), written beside it. */
+static void inputs_path(const sim_scenario_t *sc, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s.inputs", sc->base);
+}
+
+enum sim_base_status sim_base_status(const sim_scenario_t *sc)
+{
+    char path[1100], want[2048], have[2048] = "";
+    if (access(sc->base, F_OK) != 0) {
+        return SIM_BASE_MISSING;
+    }
+    inputs_path(sc, path, sizeof(path));
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return SIM_BASE_SUPPLIED;
+    }
+    const int got = fgets(have, sizeof(have), f) != NULL;
+    fclose(f);
+    have[strcspn(have, "\n")] = '\0';
+    sim_base_inputs(sc, want, sizeof(want));
+    return got && !strcmp(have, want) ? SIM_BASE_CACHED : SIM_BASE_STALE;
+}
+
+static int write_inputs(const sim_scenario_t *sc)
+{
+    char path[1100], line[2048];
+    inputs_path(sc, path, sizeof(path));
+    sim_base_inputs(sc, line, sizeof(line));
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        return MFL_ERR_IO;
+    }
+    fprintf(f, "%s\n", line);
+    return fclose(f) ? MFL_ERR_IO : 0;
+}
+
 static int load_base(sim_world_t *w, FILE *log, char *msg, size_t cap)
 {
-    struct stat st;
     int err = 0;
-    if (stat(w->sc->base, &st) != 0) {
+    switch (sim_base_status(w->sc)) {
+    case SIM_BASE_CACHED: fprintf(log, "base model: %s (cached: made from the same inputs)\n", w->sc->base); break;
+    case SIM_BASE_SUPPLIED:
+        fprintf(log, "base model: %s (supplied: no %s.inputs, so used as it is)\n", w->sc->base, w->sc->base);
+        break;
+    case SIM_BASE_STALE:
+        fprintf(log, "base model: %s was made from other inputs (seed, data or base settings): training again\n",
+                w->sc->base);
+        /* fall through */
+    default:
         err = train_base(w, log, msg, cap);
-    } else {
-        fprintf(log, "base model: %s\n", w->sc->base);
+        if (!err && write_inputs(w->sc)) {
+            snprintf(msg, cap, "cannot write %s.inputs: %s", w->sc->base, strerror(errno));
+            err = MFL_ERR_IO;
+        }
     }
     if (!err && mfl_model_file_read(w->sc->base, &w->model_image, &w->model_size, msg, cap)) {
         err = MFL_ERR_IO;

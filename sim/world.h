@@ -37,6 +37,13 @@ typedef struct {
     sim_device_data_t *dev;  /* sc->devices */
 } sim_world_t;
 
+/* The base model at sc->base: missing (to be trained), trained by the
+ * simulator from the same inputs (cached: reused), from other inputs
+ * (stale: trained again, in place), or supplied by the user (no
+ * BASE.inputs beside it: used as it is). */
+enum sim_base_status { SIM_BASE_MISSING, SIM_BASE_CACHED, SIM_BASE_STALE, SIM_BASE_SUPPLIED };
+enum sim_base_status sim_base_status(const sim_scenario_t *sc);
+
 /* Loads the data, trains or loads the base model, draws every device's
  * samples and computes their features. Prints progress to `log`. */
 int sim_world_build(sim_world_t *w, const sim_scenario_t *sc, FILE *log, char *msg, size_t cap);
@@ -55,6 +62,26 @@ static inline uint64_t sim_mix(uint64_t x)
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     return x ^ (x >> 31);
 }
+/* The start of an independent stream: one per purpose (tag), seed and up
+ * to two indices (device, round, region, image). Each input goes through
+ * its own splitmix64 round, so streams of nearby seeds and indices share
+ * nothing: XOR-ing them into one word (seed ^ device) made seeds 1, 2 and 3
+ * the same population with devices swapped within blocks of four. */
+enum sim_stream_tag {
+    SIM_STREAM_BASE = 1,   /* the base model's training images */
+    SIM_STREAM_DATA,       /* a device's samples (index: device) */
+    SIM_STREAM_SENSOR,     /* a region's view of an image (region, image) */
+    SIM_STREAM_LEARNER,    /* a device's learner (device) */
+    SIM_STREAM_ROUND,      /* availability and dropout (round, device) */
+    SIM_STREAM_ARRIVAL,    /* arrival order at the aggregator (round, device) */
+    SIM_STREAM_ORACLE,     /* the oracle's shuffles */
+    SIM_STREAM_KEYS,       /* test keys of simulated devices (device) */
+};
+static inline uint64_t sim_stream(uint64_t seed, enum sim_stream_tag tag, uint64_t a, uint64_t b)
+{
+    return sim_mix(sim_mix(sim_mix(sim_mix(seed) ^ (uint64_t)tag) ^ a) ^ b);
+}
+
 /* Uniform in [0, 1) from a stream position. */
 static inline double sim_uniform(uint64_t *state)
 {

@@ -176,9 +176,9 @@ tiny=(--devices 8 --rounds 1 --quiet --set base_arch=c4,p,c8s2,d16,d10 --set bas
       --set pool_per_region=100 --set train_per_device=20 --set test_per_device=20 --set strategies=frozen,local)
 touch afile
 expect 1 "cannot create the run directory afile/run: Not a directory" -- "$SIM" "${tiny[@]}" --out afile/run
-mkdir -p busy/rounds.csv
-expect 1 "cannot write busy/rounds.csv: Is a directory" -- "$SIM" "${tiny[@]}" --out busy
-[ ! -e busy/base.mfl ] || fail "mfl-sim trained the base model before finding it could not write rounds.csv"
+mkdir -p busy/accuracy-frozen.png
+expect 1 "cannot write busy/accuracy-frozen.png: Is a directory" -- "$SIM" "${tiny[@]}" --out busy
+[ ! -e busy/base.mfl ] || fail "mfl-sim trained the base model before finding it could not write accuracy-frozen.png"
 expect 1 "cannot write the base model nodir/b.mfl: No such file or directory" -- \
   "$SIM" "${tiny[@]}" --set base=nodir/b.mfl --out ok
 expect 0 -- "$SIM" "${tiny[@]}" --out runs/deep/rs
