@@ -137,6 +137,11 @@ int agg_counters_save(agg_state_t *s);
 /* Printable ASCII of untrusted bytes for a log value: '"', '\\' and
  * anything not printable become \xNN; cut to fit cap. */
 void agg_escape(const uint8_t *data, size_t len, char *out, size_t cap);
+/* A log value of untrusted bytes: as they are when they are printable
+ * ASCII without '"', '=', '\\' or spaces, else quoted and escaped, so that
+ * no id can add or fake a field. cap >= 4 * len + 3 holds any. */
+void agg_log_token(const uint8_t *data, size_t len, char *out, size_t cap);
+#define AGG_TOKEN_MAX (4 * MFL_DEVICE_ID_MAX + 3)
 
 int agg_state_open(agg_state_t *s, const agg_config_t *cfg, char *msg, size_t cap);
 void agg_state_close(agg_state_t *s);

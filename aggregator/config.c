@@ -156,7 +156,7 @@ static int set_address(char *dst, size_t cap, const char *v, char *why, size_t w
 #define R_COUNT "an integer in 1..1000000"
 #define R_TIMEOUT "an integer in 1..86400 (seconds)"
 #define R_VERIFY "'auto' or an integer in 0..16"
-#define R_NORM "'auto' or a number in 0..1e9 (real units; 0 = no bound)"
+#define R_NORM "'auto', 0 (no bound) or a number in 2^-24..1e9 (real units)"
 #define R_TRIM "a number in [0, 0.5)"
 #define R_CAP "'auto' or an integer in 0..4294967295 (0 = no cap)"
 #define R_EXPONENT "a number in 0..10"
@@ -189,7 +189,10 @@ static int apply(agg_config_t *c, const char *k, const char *v, const char **ran
             c->max_delta_norm = AGG_NORM_AUTO;
             return 0;
         }
-        return set_double(&c->max_delta_norm, v, 0.0, AGG_NORM_MAX, 0);
+        /* the bound travels in Q8.24: a positive value below one step would
+         * round to 0, which means no bound at all */
+        return set_double(&c->max_delta_norm, v, 0.0, AGG_NORM_MAX, 0) ||
+                       (c->max_delta_norm > 0.0 && c->max_delta_norm < 1.0 / 16777216.0) ? -1 : 0;
     }
     if (!strcmp(k, "max_body")) return *range = R_MAX_BODY, set_uint(&c->max_body, v, 64, 16u << 20);
     if (!strcmp(k, "verify_threads")) {
@@ -310,6 +313,8 @@ int agg_config_load(const char *path, agg_config_t *c, char *msg, size_t cap)
     return err;
 }
 
+#define AGG_PATH_TOKEN 300 /* a path in the log (long ones cut: the log line has 768 bytes) */
+
 void agg_config_log(const agg_config_t *c)
 {
     static const char *const rules[] = {"mean", "trimmed_mean", "median"};
@@ -324,11 +329,17 @@ void agg_config_log(const agg_config_t *c)
     } else {
         snprintf(norm, sizeof(norm), "%g", c->max_delta_norm);
     }
-    agg_log("config", "data_dir=\"%s\" model=\"%s\" model_id=%s key=\"%s\" buffer_k=%u max_staleness=%u "
+    char model_id[2 * sizeof(c->model_id) + 3], data_dir[AGG_PATH_TOKEN], model[AGG_PATH_TOKEN],
+        key[AGG_PATH_TOKEN];
+    agg_log_token((const uint8_t *)c->model_id, strlen(c->model_id), model_id, sizeof(model_id));
+    agg_log_token((const uint8_t *)c->data_dir, strlen(c->data_dir), data_dir, sizeof(data_dir));
+    agg_log_token((const uint8_t *)c->model, strlen(c->model), model, sizeof(model));
+    agg_log_token((const uint8_t *)c->key, strlen(c->key), key, sizeof(key));
+    agg_log("config", "data_dir=%s model=%s model_id=%s key=%s buffer_k=%u max_staleness=%u "
             "max_delta_norm=%s max_body=%u max_sessions=%u max_handshakes=%u session_timeout=%u verify_threads=%u "
             "durability=%s rule=%s trim_fraction=%g sample_cap=%s staleness_exponent=%g clip_norm=%g "
             "balance_groups=%d server_lr=%g log_level=%s metrics=%s",
-            c->data_dir, c->model, c->model_id, c->key, c->buffer_k, c->max_staleness, norm, c->max_body,
+            data_dir, model, model_id, key, c->buffer_k, c->max_staleness, norm, c->max_body,
             c->max_sessions, c->max_handshakes, c->session_timeout_s, c->verify_threads,
             c->durability == MFL_DURABLE_POWER ? "power" : "process", rules[c->agg.rule], c->agg.trim_fraction, cap,
             c->agg.staleness_exponent, c->agg.clip_norm_q24 / 16777216.0, c->agg.balance_groups, c->agg.server_lr,

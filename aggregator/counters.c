@@ -98,3 +98,25 @@ void agg_escape(const uint8_t *data, size_t len, char *out, size_t cap)
         out[o < cap ? o : cap - 1] = '\0';
     }
 }
+
+void agg_log_token(const uint8_t *data, size_t len, char *out, size_t cap)
+{
+    int bare = len > 0;
+    for (size_t i = 0; bare && i < len; i++) {
+        bare = data[i] > 0x20 && data[i] < 0x7f && data[i] != '"' && data[i] != '=' && data[i] != '\\';
+    }
+    if (bare && len < cap) {
+        memcpy(out, data, len);
+        out[len] = '\0';
+        return;
+    }
+    if (cap < 3) {
+        out[0] = '\0';
+        return;
+    }
+    out[0] = '"';
+    agg_escape(data, len, out + 1, cap - 2);
+    const size_t n = strlen(out);
+    out[n] = '"';
+    out[n + 1] = '\0';
+}

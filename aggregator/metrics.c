@@ -43,17 +43,17 @@ __attribute__((format(printf, 1, 2))) static void put(const char *fmt, ...)
     }
 }
 
-/* A label value or JSON string: '\\' and '"' escaped, control bytes as
- * \u00XX in JSON and dropped in labels (the text format knows only \n). */
-static void put_escaped(const char *text, int json)
+/* A label value or JSON string from bytes a store may hold from before
+ * names were checked: '\\' and '"' escaped, every byte outside printable
+ * ASCII written as the four characters \xNN (an escaped backslash, then
+ * "xNN"), so the output stays valid UTF-8, a valid label and valid JSON. */
+static void put_escaped(const char *text)
 {
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
         if (*p == '\\' || *p == '"') {
             put("\\%c", *p);
-        } else if (*p < 0x20) {
-            if (json) {
-                put("\\u%04x", *p);
-            }
+        } else if (*p < 0x20 || *p > 0x7e) {
+            put("\\\\x%02x", *p);
         } else {
             put("%c", *p);
         }
@@ -69,7 +69,7 @@ static int group_metric(void *ctx, const char *group, uint64_t devices, uint64_t
 {
     const int pass = *(int *)ctx;
     put("%s{group=\"", pass ? "mfl_aggregator_group_updates_accepted_total" : "mfl_aggregator_group_devices");
-    put_escaped(group, 0);
+    put_escaped(group);
     put("\"} %llu\n", (unsigned long long)(pass ? accepted : devices));
     return 0;
 }
@@ -122,7 +122,7 @@ static int group_json(void *ctx, const char *group, uint64_t devices, uint64_t a
 {
     int *first = ctx;
     put("%s{\"name\":\"", *first ? "" : ",");
-    put_escaped(group, 1);
+    put_escaped(group);
     put("\",\"devices\":%llu,\"accepted\":%llu}", (unsigned long long)devices, (unsigned long long)accepted);
     *first = 0;
     return 0;
@@ -134,7 +134,7 @@ static void render_status(void)
     const agg_counters_t *c = &s->counters;
     const int64_t pending = mfl_store_pending_count(s->store);
     put("{\"model_id\":\"");
-    put_escaped(s->cfg.model_id, 1);
+    put_escaped(s->cfg.model_id);
     put("\",\"model_version\":%llu,\"round\":%llu,\"accepted\":%llu,\"rejected\":%llu,\"duplicates\":%llu,"
         "\"publish_failures\":%llu,\"pending\":%lld,\"sessions\":%llu,\"refused\":{",
         (unsigned long long)s->version, (unsigned long long)s->rounds, (unsigned long long)s->accepted,
@@ -212,10 +212,10 @@ int agg_metrics_start(agg_state_t *s, const agg_loop_stats_t *loop, char *msg, s
         return -1;
     }
     const unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    m.daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-                                (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-                                NULL, MHD_OPTION_END);
+    /* the logger first: libmicrohttpd warns about options before it */
+    m.daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
+                                (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)5, MHD_OPTION_END);
     if (!m.daemon) {
         snprintf(msg, cap, "metrics_listen = %s: cannot listen (address in use?)", s->cfg.metrics_listen);
         return -1;

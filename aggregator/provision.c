@@ -346,11 +346,12 @@ void agg_provision_usage(FILE *out)
     fprintf(out,
             "Options:\n"
             "  --config FILE     the aggregator's configuration (its data_dir holds the devices)\n"
-            "  --id ID           device id: the DTLS-PSK identity and the COSE kid, 1 to %d bytes\n"
+            "  --id ID           device id: the DTLS-PSK identity and the COSE kid, 1 to %d printable ASCII\n"
+            "                    characters (0x21..0x7e: no spaces)\n"
             "  --psk-file FILE   the PSK in hex (1 to 64 bytes), alone in FILE; '-' reads standard input\n"
             "  --psk HEX         the same on the command line, where other local users can read it\n"
             "  --pub FILE        the device's P-256 public key (PEM or DER), e.g. from mfl keygen\n"
-            "  --group G         the device's group (region, cohort), 1 to %d bytes\n"
+            "  --group G         the device's group (region, cohort), 1 to %d printable ASCII characters\n"
             "  --force           remove: drop the device's pending updates with it\n"
             "  -h, --help        this help\n"
             "Exit status: 0 done, 1 failed, 2 usage error.\n",
@@ -359,10 +360,13 @@ void agg_provision_usage(FILE *out)
 
 /* ---- arguments ---- */
 
+/* Ids and groups are printable ASCII without spaces (0x21..0x7e): they
+ * travel as PSK identities, COSE kids, log fields, Prometheus labels and
+ * JSON strings, where other bytes need escaping or are not valid text. */
 static int has_control(const char *s)
 {
     for (; *s; s++) {
-        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e) {
             return 1;
         }
     }
@@ -393,7 +397,7 @@ static int take_option(prov_args_t *a, int c, char *value)
     case 'c': a->config = value; break;
     case 'i':
         if (!*value || strlen(value) > MFL_DEVICE_ID_MAX || has_control(value)) {
-            return usage_error("--id '%s': a device id is 1 to %d bytes, no control characters", value,
+            return usage_error("--id: a device id is 1 to %d printable ASCII characters, no spaces",
                                MFL_DEVICE_ID_MAX);
         }
         a->id = value;
@@ -412,7 +416,7 @@ static int take_option(prov_args_t *a, int c, char *value)
     case 'p': a->pub = value; break;
     case 'g':
         if (!*value || strlen(value) > GROUP_MAX || has_control(value)) {
-            return usage_error("--group '%s': a group name is 1 to %d bytes, no control characters", value,
+            return usage_error("--group: a group name is 1 to %d printable ASCII characters, no spaces",
                                GROUP_MAX);
         }
         a->group = value;

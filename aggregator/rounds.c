@@ -7,6 +7,7 @@
  * one transaction. Accepting updates is updates.c.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,7 +161,7 @@ int agg_state_open(agg_state_t *s, const agg_config_t *cfg, char *msg, size_t ca
     agg_log_set_level(cfg->log_level);
     int err = mfl_key_load_private(cfg->key, &s->key);
     if (err) {
-        snprintf(msg, cap, "key %s: %s", cfg->key, mfl_strerror(err));
+        snprintf(msg, cap, "key %s: %s", cfg->key, err == MFL_ERR_IO ? strerror(errno) : mfl_strerror(err));
         return err;
     }
     err = open_model(s, msg, cap);
@@ -271,8 +272,10 @@ static int collect(void *ctx, int64_t rowid, const uint8_t *msg, size_t len)
     if (dev->revoked || staleness > s->cfg.max_staleness) {
         /* revoked since it was accepted, or waited (behind the device's
          * earlier updates) until its base is too old: dropped */
-        agg_log("update_dropped", "device=%.*s counter=%llu reason=%s", (int)c.kid_len, (const char *)c.kid,
-                (unsigned long long)u.counter, dev->revoked ? "revoked" : "stale");
+        char id[AGG_TOKEN_MAX];
+        agg_log_token(c.kid, c.kid_len <= MFL_DEVICE_ID_MAX ? c.kid_len : MFL_DEVICE_ID_MAX, id, sizeof(id));
+        agg_log("update_dropped", "device=%s counter=%llu reason=%s", id, (unsigned long long)u.counter,
+                dev->revoked ? "revoked" : "stale");
         r->folded[r->n_folded++] = rowid;
         return 0;
     }

@@ -147,14 +147,16 @@ static const coap_bin_const_t *validate_identity(coap_bin_const_t *identity, coa
         !(found = !mfl_store_get_device(s->store, identity->s, identity->length, &dev)) || dev.revoked) {
         char peer[AGG_PEER_MAX], id[4 * MFL_DEVICE_ID_MAX + 1];
         peer_text(session, peer);
-        agg_escape(identity ? identity->s : NULL, identity && identity->length <= MFL_DEVICE_ID_MAX ? identity->length
-                   : 0, id, sizeof(id));
+        /* at most the first MFL_DEVICE_ID_MAX bytes of a longer identity, and its length */
+        agg_escape(identity ? identity->s : NULL, identity ? (identity->length <= MFL_DEVICE_ID_MAX ? identity->length
+                   : MFL_DEVICE_ID_MAX) : 0, id, sizeof(id));
         session_info_t *info = session_info(session);
         if (info) {
             info->refused = 1;
         }
         agg_count_refusal(s, AGG_REFUSED_HANDSHAKE);
-        agg_log_at(AGG_LOG_WARNING, "handshake_refused", "peer=%s identity=\"%s\" reason=%s", peer, id,
+        agg_log_at(AGG_LOG_WARNING, "handshake_refused", "peer=%s identity=\"%s\" identity_bytes=%zu reason=%s", peer,
+                   id, identity ? identity->length : 0,
                    !identity || identity->length == 0 || identity->length > MFL_DEVICE_ID_MAX ? "bad_identity"
                    : found ? "revoked" : "unknown_device");
         return NULL;
@@ -638,50 +640,80 @@ static int on_event(coap_session_t *session, coap_event_t event)
  */
 #define RECEIVE_BUFFER_BYTES (4 << 20)
 
-/* libcoap 4.3.1 does not expose an endpoint's socket: it is found by its
- * bound address. Returns the descriptor or -1. */
-static int endpoint_socket(const struct sockaddr_storage *bound, socklen_t len)
+/* libcoap 4.3.1 does not expose an endpoint's socket: it is found among
+ * the process's UDP sockets bound to the endpoint's address, as the one
+ * that was not there before the endpoint was made (so port 0, any free
+ * port, works too). */
+#define MAX_FD_SCAN 4096
+
+static int bound_like(int fd, const struct sockaddr_storage *want, struct sockaddr_storage *got)
 {
-    for (int fd = 3; fd < 4096; fd++) {
-        struct sockaddr_storage a;
-        socklen_t alen = sizeof(a);
-        int type = 0;
-        socklen_t tlen = sizeof(type);
-        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_DGRAM &&
-            getsockname(fd, (struct sockaddr *)&a, &alen) == 0 && alen == len && !memcmp(&a, bound, len)) {
+    socklen_t alen = sizeof(*got);
+    int type = 0;
+    socklen_t tlen = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_DGRAM ||
+        getsockname(fd, (struct sockaddr *)got, &alen) != 0 || got->ss_family != want->ss_family) {
+        return 0;
+    }
+    if (want->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)got, *b = (const void *)want;
+        return !memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) &&
+               (!b->sin6_port || a->sin6_port == b->sin6_port);
+    }
+    const struct sockaddr_in *a = (const void *)got, *b = (const void *)want;
+    return a->sin_addr.s_addr == b->sin_addr.s_addr && (!b->sin_port || a->sin_port == b->sin_port);
+}
+
+static void sockets_like(const struct sockaddr_storage *want, uint8_t seen[MAX_FD_SCAN])
+{
+    struct sockaddr_storage got;
+    for (int fd = 3; fd < MAX_FD_SCAN; fd++) {
+        seen[fd] = (uint8_t)bound_like(fd, want, &got);
+    }
+}
+
+/* The endpoint's socket (not in `before`) and its bound address; -1 if none. */
+static int endpoint_socket(const struct sockaddr_storage *want, const uint8_t before[MAX_FD_SCAN],
+                           struct sockaddr_storage *bound)
+{
+    for (int fd = 3; fd < MAX_FD_SCAN; fd++) {
+        if (!before[fd] && bound_like(fd, want, bound)) {
             return fd;
         }
     }
     return -1;
 }
 
-/* Is the address free? libcoap binds with SO_REUSEADDR, with which Linux
- * lets a second server bind the same UDP address and take its traffic: a
- * bind without it fails while any socket holds the address. */
-static int address_in_use(const struct sockaddr_storage *addr, socklen_t len)
+/* 0 when a socket of ours may bind the address, else why not (errno).
+ * libcoap binds with SO_REUSEADDR, with which Linux lets a second UDP
+ * server share an address and take its traffic: this bind has no
+ * SO_REUSEADDR, so it fails while any socket holds the address. */
+static int address_unavailable(const struct sockaddr_storage *addr, socklen_t len, int type)
 {
-    const int fd = socket(addr->ss_family, SOCK_DGRAM, 0);
+    const int fd = socket(addr->ss_family, type, 0);
     if (fd < 0) {
-        return 0;
+        return errno;
     }
-    const int used = bind(fd, (const struct sockaddr *)addr, len) != 0 && errno == EADDRINUSE;
+    const int err = bind(fd, (const struct sockaddr *)addr, len) != 0 ? errno : 0;
     close(fd);
-    return used;
+    return err;
 }
 
 /* The endpoint's socket made exclusive (no later server can join the
  * address) and its receive buffer widened; the address bound is logged. */
-static void own_socket(const char *name, const struct sockaddr_storage *addr, socklen_t len)
+static void own_socket(const char *name, const struct sockaddr_storage *addr, const uint8_t before[MAX_FD_SCAN])
 {
-    const int fd = endpoint_socket(addr, len);
+    struct sockaddr_storage bound;
+    const int fd = endpoint_socket(addr, before, &bound);
     int off = 0, size = RECEIVE_BUFFER_BYTES;
     socklen_t slen = sizeof(size);
     char text[AGG_PEER_MAX];
-    agg_format_address((const struct sockaddr *)addr, text, sizeof(text));
     if (fd < 0) {
+        agg_format_address((const struct sockaddr *)addr, text, sizeof(text));
         agg_log_at(AGG_LOG_WARNING, "endpoint_bound", "endpoint=%s address=%s exclusive=unknown", name, text);
         return;
     }
+    agg_format_address((const struct sockaddr *)&bound, text, sizeof(text));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &off, sizeof(off));
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
     getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &slen);
@@ -690,9 +722,9 @@ static void own_socket(const char *name, const struct sockaddr_storage *addr, so
 
 int agg_server_preflight(const agg_config_t *c, char *msg, size_t cap)
 {
-    const char *const names[3] = {"listen", "plain_listen", "cert_listen"};
-    const char *const texts[3] = {c->listen, c->plain_listen, c->cert_listen};
-    for (int i = 0; i < 3; i++) {
+    const char *const names[4] = {"listen", "plain_listen", "cert_listen", "metrics_listen"};
+    const char *const texts[4] = {c->listen, c->plain_listen, c->cert_listen, c->metrics_listen};
+    for (int i = 0; i < 4; i++) {
         struct sockaddr_storage ss;
         socklen_t len = 0;
         char why[256];
@@ -703,8 +735,10 @@ int agg_server_preflight(const agg_config_t *c, char *msg, size_t cap)
             snprintf(msg, cap, "%s = %s: %s", names[i], texts[i], why);
             return -1;
         }
-        if (address_in_use(&ss, len)) {
-            snprintf(msg, cap, "%s = %s: address in use (another aggregator?)", names[i], texts[i]);
+        const int err = address_unavailable(&ss, len, i == 3 ? SOCK_STREAM : SOCK_DGRAM);
+        if (err) {
+            snprintf(msg, cap, "%s = %s: %s%s", names[i], texts[i], strerror(err),
+                     err == EADDRINUSE ? " (another aggregator?)" : "");
             return -1;
         }
     }
@@ -721,11 +755,14 @@ static int add_endpoint(coap_context_t *ctx, const char *name, const char *hostp
         agg_log_at(AGG_LOG_ERROR, "startup_failed", "endpoint=%s address=\"%s\" reason=\"%s\"", name, hostport, why);
         return -1;
     }
-    if (address_in_use(&ss, len)) {
-        agg_log_at(AGG_LOG_ERROR, "startup_failed", "endpoint=%s address=%s reason=\"address in use (another "
-                   "aggregator?)\"", name, hostport);
+    const int unavailable = address_unavailable(&ss, len, SOCK_DGRAM);
+    if (unavailable) {
+        agg_log_at(AGG_LOG_ERROR, "startup_failed", "endpoint=%s address=%s reason=\"%s%s\"", name, hostport,
+                   strerror(unavailable), unavailable == EADDRINUSE ? " (another aggregator?)" : "");
         return -1;
     }
+    static uint8_t before[MAX_FD_SCAN];
+    sockets_like(&ss, before);
     coap_address_init(&addr);
     memcpy(&addr.addr, &ss, len);
     addr.size = len;
@@ -733,7 +770,7 @@ static int add_endpoint(coap_context_t *ctx, const char *name, const char *hostp
         agg_log_at(AGG_LOG_ERROR, "startup_failed", "endpoint=%s address=%s reason=\"cannot bind\"", name, hostport);
         return -1;
     }
-    own_socket(name, &ss, len);
+    own_socket(name, &ss, before);
     return 0;
 }
 
@@ -825,7 +862,7 @@ static void reload(void)
     char msg[512];
     const agg_config_t *was = &srv.state->cfg;
     if (agg_config_load(srv.state->cfg_path, &now, msg, sizeof(msg))) {
-        agg_log_at(AGG_LOG_ERROR, "reload_failed", "reason=\"%s\" (the running settings stay)", msg);
+        agg_log_at(AGG_LOG_ERROR, "reload_failed", "reason=\"%s; the running settings stay\"", msg);
         return;
     }
     const int level = now.log_level, was_level = was->log_level;

@@ -1,9 +1,9 @@
 /*
  * What the aggregator checks before it serves, so that it refuses to run
  * misconfigured instead of quietly doing harm:
- *  - one aggregator per data_dir (an flock on data_dir/lock, held while
- *    the state is open): two on one store would both accept updates and
- *    publish over each other;
+ *  - one aggregator per data_dir (an flock on the directory, held while
+ *    the state is open; data_dir/lock names the holder's pid): two on one
+ *    store would both accept updates and publish over each other;
  *  - the signing key is the one that signed the stored models: with a
  *    replaced key, every device pinned to the old one would refuse every
  *    model from then on;
@@ -31,24 +31,34 @@ int agg_lock_data_dir(agg_state_t *s, char *msg, size_t cap)
         snprintf(msg, cap, "data_dir %s: %s", s->cfg.data_dir, strerror(errno));
         return MFL_ERR_IO;
     }
-    const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* the lock is on the directory itself: deleting the `lock` file (which
+     * only names the pid) cannot let a second aggregator in */
+    const int fd = open(s->cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(msg, cap, "%s: %s", path, strerror(errno));
+        snprintf(msg, cap, "data_dir %s: %s", s->cfg.data_dir, strerror(errno));
         return MFL_ERR_IO;
     }
     if (flock(fd, LOCK_EX | LOCK_NB)) {
         const int e = errno;
-        const ssize_t n = read(fd, pid, sizeof(pid) - 1);
+        const int pf = open(path, O_RDONLY | O_CLOEXEC);
+        const ssize_t n = pf >= 0 ? read(pf, pid, sizeof(pid) - 1) : -1;
         pid[n > 0 ? n : 0] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
+        if (pf >= 0) {
+            close(pf);
+        }
         snprintf(msg, cap, e == EWOULDBLOCK ? "data_dir %s is in use by another aggregator (pid %s)" : "%s: %s",
-                 e == EWOULDBLOCK ? s->cfg.data_dir : path, e == EWOULDBLOCK ? (pid[0] ? pid : "?") : strerror(e));
+                 s->cfg.data_dir, e == EWOULDBLOCK ? (pid[0] ? pid : "?") : strerror(e));
         close(fd);
         return MFL_ERR_IO;
     }
+    const int pf = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     const int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n) {
-        /* the pid is only for the message above; the lock is what counts */
+    if (pf >= 0) {
+        if (write(pf, pid, (size_t)n) != n) {
+            /* the pid is only for the message above; the lock is what counts */
+        }
+        close(pf);
     }
     s->lock_fd = fd;
     return 0;

@@ -44,10 +44,10 @@ static void receipt(agg_state_t *s, agg_outcome_t *out, int code, const mfl_upda
 static void refuse(agg_state_t *s, agg_outcome_t *out, const uint8_t *kid, size_t kid_len, enum agg_refusal kind,
                    int code, const char *why)
 {
-    char id[4 * MFL_DEVICE_ID_MAX + 1];
-    agg_escape(kid, kid_len <= MFL_DEVICE_ID_MAX ? kid_len : MFL_DEVICE_ID_MAX, id, sizeof(id));
+    char id[AGG_TOKEN_MAX];
+    agg_log_token(kid, kid_len <= MFL_DEVICE_ID_MAX ? kid_len : MFL_DEVICE_ID_MAX, id, sizeof(id));
     agg_count_refusal(s, kind);
-    agg_log_at(AGG_LOG_WARNING, "update_rejected", "device=\"%s\" code=%d.%02d kind=%s reason=\"%s\" peer=%s", id,
+    agg_log_at(AGG_LOG_WARNING, "update_rejected", "device=%s code=%d.%02d kind=%s reason=\"%s\" peer=%s", id,
                code / 100, code % 100, agg_refusal_names[kind], why, s->peer[0] ? s->peer : "-");
     diag(out, code, why);
 }
@@ -137,19 +137,19 @@ static void log_digest(const uint8_t digest[32], char out[17]) /* the first 8 by
 static void answer_spent(agg_state_t *s, const mfl_store_update_t *rec, const mfl_update_t *u, int outcome,
                          uint64_t last, agg_outcome_t *out)
 {
-    char digest[17];
+    char digest[17], id[AGG_TOKEN_MAX];
     log_digest(rec->digest, digest);
+    agg_log_token(rec->device, rec->device_len, id, sizeof(id));
     if (outcome == MFL_STORE_DUPLICATE) {
         s->counters.duplicates++;
         s->counters_dirty = 1;
-        agg_log("update_duplicate", "device=%.*s counter=%llu digest=%s peer=%s", (int)rec->device_len,
-                (const char *)rec->device, (unsigned long long)u->counter, digest, s->peer[0] ? s->peer : "-");
+        agg_log("update_duplicate", "device=%s counter=%llu digest=%s peer=%s", id, (unsigned long long)u->counter,
+                digest, s->peer[0] ? s->peer : "-");
         return receipt(s, out, 204, u, MFL_RECEIPT_DUPLICATE, last);
     }
     agg_count_refusal(s, AGG_REFUSED_COUNTER_USED);
-    agg_log_at(AGG_LOG_WARNING, "update_counter_used", "device=%.*s counter=%llu last=%llu digest=%s peer=%s",
-               (int)rec->device_len, (const char *)rec->device, (unsigned long long)u->counter,
-               (unsigned long long)last, digest, s->peer[0] ? s->peer : "-");
+    agg_log_at(AGG_LOG_WARNING, "update_counter_used", "device=%s counter=%llu last=%llu digest=%s peer=%s", id,
+               (unsigned long long)u->counter, (unsigned long long)last, digest, s->peer[0] ? s->peer : "-");
     receipt(s, out, 409, u, MFL_RECEIPT_COUNTER_USED, last);
 }
 
@@ -166,11 +166,12 @@ static void commit(agg_state_t *s, const mfl_store_update_t *rec, const mfl_upda
     if (outcome != MFL_STORE_ACCEPTED) {
         return answer_spent(s, rec, u, outcome, last, out);
     }
-    char digest[17];
+    char digest[17], id[AGG_TOKEN_MAX];
     log_digest(rec->digest, digest);
+    agg_log_token(rec->device, rec->device_len, id, sizeof(id));
     s->accepted++;
-    agg_log("update_accepted", "device=%.*s counter=%llu base=%llu samples=%llu norm=%.4g digest=%s peer=%s",
-            (int)rec->device_len, (const char *)rec->device, (unsigned long long)u->counter,
+    agg_log("update_accepted", "device=%s counter=%llu base=%llu samples=%llu norm=%.4g digest=%s peer=%s", id,
+            (unsigned long long)u->counter,
             (unsigned long long)u->base_version, (unsigned long long)u->samples, norm, digest,
             s->peer[0] ? s->peer : "-");
     receipt(s, out, 204, u, MFL_RECEIPT_ACCEPTED, last);
@@ -215,9 +216,10 @@ void agg_update_finish(agg_state_t *s, const agg_pending_t *p, int verify_err, a
     }
     if (stale) {
         agg_count_refusal(s, AGG_REFUSED_STALE);
-        agg_log_at(AGG_LOG_WARNING, "update_stale", "device=%.*s base=%llu version=%llu peer=%s", (int)c->kid_len,
-                   (const char *)c->kid, (unsigned long long)u.base_version, (unsigned long long)s->version,
-                   s->peer[0] ? s->peer : "-");
+        char id[AGG_TOKEN_MAX];
+        agg_log_token(c->kid, c->kid_len <= MFL_DEVICE_ID_MAX ? c->kid_len : MFL_DEVICE_ID_MAX, id, sizeof(id));
+        agg_log_at(AGG_LOG_WARNING, "update_stale", "device=%s base=%llu version=%llu peer=%s", id,
+                   (unsigned long long)u.base_version, (unsigned long long)s->version, s->peer[0] ? s->peer : "-");
         return receipt(s, out, 412, &u, MFL_RECEIPT_STALE, last);
     }
     refuse(s, out, c->kid, c->kid_len, AGG_REFUSED_DELTA, 400, why);

@@ -43,7 +43,7 @@ model = $tmp/base.mfl
 key = $tmp/agg.key
 metrics_listen = 127.0.0.1:$mport
 CONF
-"$AGG" provision --config agg.conf add --id dev1 --psk 736563726574 --pub dev1.pub --group "north \"A\"" >/dev/null
+"$AGG" provision --config agg.conf add --id dev1 --psk 736563726574 --pub dev1.pub --group 'north"A\' >/dev/null
 "$AGG" --config agg.conf > srv.log 2>&1 & pid=$!
 for _ in $(seq 50); do grep -q "event=listening" srv.log && break; sleep 0.1; done
 grep -q "event=endpoint_bound endpoint=metrics address=127.0.0.1:$mport" srv.log || fail "metrics endpoint not bound"
@@ -62,7 +62,7 @@ tail -n +3 metrics.out > metrics.txt
 promtool check metrics < metrics.txt || fail "promtool check metrics"
 for want in "mfl_aggregator_updates_accepted_total 1" 'mfl_aggregator_refused_total{reason="malformed"} 1' \
             'mfl_aggregator_refused_total{reason="handshake"} 1' "mfl_aggregator_model_version 1" \
-            'mfl_aggregator_group_devices{group="north \"A\""} 1' "mfl_aggregator_pending_updates 1" \
+            'mfl_aggregator_group_devices{group="north\"A\\"} 1' "mfl_aggregator_pending_updates 1" \
             "mfl_aggregator_handshakes_total 2"; do
   grep -qxF "$want" metrics.txt || fail "/metrics lacks '$want'"
 done
@@ -73,7 +73,7 @@ tail -n +3 status.out | /usr/bin/python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 assert s["accepted"] == 1 and s["rejected"] == 1 and s["refused"]["malformed"] == 1, s
-assert s["groups"] == [{"name": "north \"A\"", "devices": 1, "accepted": 1}], s["groups"]
+assert s["groups"] == [{"name": "north\"A\\", "devices": 1, "accepted": 1}], s["groups"]
 assert s["model_version"] == 1 and s["pending"] == 1, s' || fail "/status JSON: $(tail -n +3 status.out)"
 [ "$(http POST "http://127.0.0.1:$mport/metrics" | head -1)" = 405 ] || fail "POST /metrics is not 405"
 [ "$(http GET "http://127.0.0.1:$mport/nosuch" | head -1)" = 404 ] || fail "unknown path is not 404"

@@ -72,9 +72,13 @@ expect 2 "unknown option '--bogus'" P add --bogus
 expect 2 "unexpected argument 'extra'" P list extra
 expect 2 "revoke needs --id" P revoke
 expect 2 "--id needs a value" P show --id
-expect 2 "--id '$long_id': a device id is 1 to 32 bytes" P add --id "$long_id" --psk-file dev1.psk --pub dev1.pub
-expect 2 "--group '$long_group': a group name is 1 to 63 bytes" \
+expect 2 "--id: a device id is 1 to 32 printable ASCII characters" P add --id "$long_id" --psk-file dev1.psk --pub dev1.pub
+expect 2 "--group: a group name is 1 to 63 printable ASCII characters" \
   P add --id dev1 --psk-file dev1.psk --pub dev1.pub --group "$long_group"
+# ids and groups are printable ASCII: they become log fields, Prometheus labels and JSON strings
+expect 2 "--group: a group name is 1 to 63 printable ASCII characters" \
+  P add --id dev1 --psk-file dev1.psk --pub dev1.pub --group $'g\xff'
+expect 2 "--id: a device id is 1 to 32 printable ASCII characters" P add --id "sp id" --psk-file dev1.psk --pub dev1.pub
 expect 2 "--psk: not 1 to 64 bytes in hex" P add --id dev1 --psk 73656x --pub dev1.pub
 expect 2 "add needs a PSK: --psk-file" P add --id dev1 --pub dev1.pub
 expect 2 "add needs --pub" P add --id dev1 --psk-file dev1.psk
@@ -136,7 +140,7 @@ expect 0 "^revoked dev1: its handshakes and updates are refused from now on; its
   P revoke --id dev1
 expect 0 "^dev1 was revoked already: nothing changed" P revoke --id dev1
 answered dev1 secret && fail "a revoked device's handshake was answered"
-grep -q 'event=handshake_refused.*identity="dev1" reason=revoked' srv.log || fail "no refusal of revoked dev1 logged"
+grep -q 'event=handshake_refused.*identity="dev1" identity_bytes=4 reason=revoked' srv.log || fail "no refusal of revoked dev1 logged"
 expect 1 "device 'dev1' exists and is revoked: 'readmit --id dev1'" P add --id dev1 --psk-file dev1.psk --pub dev1.pub
 expect 0 "^readmitted dev1: accepted again from its next handshake, its counters kept \(last 1\)" P readmit --id dev1
 expect 0 "^dev1 is not revoked: nothing changed" P readmit --id dev1
@@ -164,7 +168,7 @@ expect 0 "^removed dev1 and dropped its 3 pending updates; its counters up to 3 
 [ "$(sqlite3 data/state.db "SELECT count(*) FROM pending WHERE CAST(device AS TEXT) = 'dev1'")" = 0 ] ||
   fail "dev1's pending updates were not dropped"
 answered dev1 'newkey!' && fail "a removed device's handshake was answered"
-grep -q 'event=handshake_refused.*identity="dev1" reason=unknown_device' srv.log || fail "no refusal of removed dev1 logged"
+grep -q 'event=handshake_refused.*identity="dev1" identity_bytes=4 reason=unknown_device' srv.log || fail "no refusal of removed dev1 logged"
 expect 0 "^added dev1: group default, key $fp1b, PSK of 6 bytes; its counters continue above 3" \
   P add --id dev1 --psk-file dev1.psk --pub dev1b.pub
 post dev1 secret u3.cose | grep -q accepted && fail "a removed device's old update was taken again"

@@ -182,6 +182,10 @@ int cli_load_model(const cli_t *c, const char *path, uint8_t **image, size_t *si
     if (err) {
         free(*image);
         *image = NULL;
+        const size_t n = strlen(path); /* a message that names the file already is said as it is */
+        if (msg[0] && !strncmp(msg, path, n) && msg[n] == ':') {
+            return cli_fail(c, "%s", msg);
+        }
         return cli_fail(c, "%s: %s", path, msg[0] ? msg : mfl_strerror(err));
     }
     return 0;
