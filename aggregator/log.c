@@ -43,7 +43,7 @@ const char *agg_log_level_name(int level)
     return level >= AGG_LOG_DEBUG && level <= AGG_LOG_ERROR ? level_names[level] : "info";
 }
 
-static void log_line(int level, const char *event, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void log_line(int level, const char *event, const char *fmt, va_list ap)
 {
     /* One write per line: stderr is unbuffered, and the aggregator logs every
      * accepted update, so piecewise stdio calls cost several syscalls each. */

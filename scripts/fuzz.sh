@@ -39,7 +39,7 @@ run fuzz_float_model "$seeds/mflf"
 # message seeds: signed updates (dense and top-k; `update make` learns
 # Fashion-MNIST images, so from a tiny Fashion-MNIST model) and the public
 # COSE vectors
-"$build/bin/mfl" keygen "$seeds/dev" >/dev/null
+"$build/bin/mfl" keygen --force "$seeds/dev" >/dev/null  # the seeds are made again on every run
 "$build/bin/mfl" quantize "$seeds/mflf/tiny.mflf" "$seeds/tiny.mfl" --calib 20 >/dev/null
 for k in 0 30; do
   "$build/bin/mfl" update make --model "$seeds/tiny.mfl" --key "$seeds/dev.key" --device-id d1 \

@@ -63,7 +63,7 @@ int cli_next(cli_t *c, int argc, char **argv, const char *shortopts, const struc
     return opt;
 }
 
-static void vsay(const cli_t *c, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vsay(const cli_t *c, const char *fmt, va_list ap)
 {
     fprintf(stderr, "%s: ", c->name);
     vfprintf(stderr, fmt, ap);
