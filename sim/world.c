@@ -98,6 +98,15 @@ static void sample_id_source(const sim_world_t *w, uint32_t id, uint32_t *region
                       : w->sc->base_images + *region * w->pool_train + k;
 }
 
+void sim_world_input(const sim_world_t *w, uint32_t id, int8_t *input)
+{
+    uint32_t region, image;
+    int is_test;
+    sample_id_source(w, id, &region, &is_test, &image);
+    const mfl_dataset_t *ds = is_test ? &w->test_set : &w->train_set;
+    see(w->sc, region, ((uint64_t)is_test << 32) | image, ds->images + (size_t)image * PIXELS, input);
+}
+
 typedef struct {
     sim_world_t *w;
     unsigned index, count;
@@ -119,12 +128,8 @@ static void *feature_worker(void *arg)
         if (!w->used[id]) {
             continue;
         }
-        uint32_t region, image;
-        int is_test;
         const int8_t *f;
-        sample_id_source(w, id, &region, &is_test, &image);
-        const mfl_dataset_t *ds = is_test ? &w->test_set : &w->train_set;
-        see(w->sc, region, ((uint64_t)is_test << 32) | image, ds->images + (size_t)image * PIXELS, input);
+        sim_world_input(w, id, input);
         job->err = mfl_learner_features(&l, input, PIXELS, &f);
         if (!job->err) {
             memcpy(w->feature + (size_t)id * w->features, f, w->features);

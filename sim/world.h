@@ -54,6 +54,11 @@ static inline const int8_t *sim_world_features(const sim_world_t *w, uint32_t id
     return w->feature + (size_t)id * w->features;
 }
 
+/* The int8 model input (784 values, pixel - 128, row-major 28x28) of
+ * sample id as its region's sensor sees it: deterministic per (seed,
+ * region, image). id < w->samples; input holds 784 values (caller's). */
+void sim_world_input(const sim_world_t *w, uint32_t id, int8_t *input);
+
 /* splitmix64: the simulator's seeded randomness (never for keys' secrecy). */
 static inline uint64_t sim_mix(uint64_t x)
 {
