@@ -36,6 +36,8 @@ const char *mfl_strerror(int err)
     case MFL_ERR_LABEL: return "label outside the model's classes";
     case MFL_ERR_LEARN_CONFIG: return "learner options out of range";
     case MFL_ERR_NO_SAMPLES: return "nothing learned since the global model: no update to send";
+    case MFL_ERR_RECAL_STATS: return "recalibration statistics empty or full";
+    case MFL_ERR_RECAL_RANGE: return "recalibrated bias or scale out of the kernels' range";
     case MFL_ERR_CBOR_TRUNCATED: return "CBOR: input ends inside an item (truncated)";
     case MFL_ERR_CBOR_TRAILING: return "CBOR: trailing bytes after the message";
     case MFL_ERR_CBOR_INDEFINITE: return "CBOR: indefinite-length item";

@@ -6,11 +6,13 @@
 
 #include "mfl/interpreter.h"
 #include "mfl/kernels.h"
+#include "mfl/quant.h"
 #include "model_validate.h"
 
 typedef struct {
     const mfl_model_t *m;
     uint8_t *arena;
+    const mfl_requant_override_t *override;
 } run_ctx_t;
 
 static const mfl_tensor_rec_t *rec(const run_ctx_t *c, uint16_t t)
@@ -50,16 +52,19 @@ static void run_conv(const run_ctx_t *c, const mfl_op_rec_t *op, int depthwise)
         .output_offset = rec(c, op->output)->zero_point,
         .act_min = r->act_min, .act_max = r->act_max,
     };
-    const mfl_requant_t q = {mult, mult + out.c};
+    const mfl_requant_override_t *o = c->override;
+    const int replaced = o && &c->m->ops[o->op] == op;
+    const mfl_requant_t q = replaced ? (mfl_requant_t){o->multiplier, o->shift} : (mfl_requant_t){mult, mult + out.c};
+    const int32_t *bias = replaced ? o->bias : optional_bias(c, op->inputs[2]);
     if (depthwise) {
-        mfl_depthwise_conv2d_s8(&p, &q, &in, tensor_data(c, op->inputs[0]), &f, tensor_data(c, op->inputs[1]),
-                                optional_bias(c, op->inputs[2]), &out, tensor_out(c, op->output));
+        mfl_depthwise_conv2d_s8(&p, &q, &in, tensor_data(c, op->inputs[0]), &f, tensor_data(c, op->inputs[1]), bias,
+                                &out, tensor_out(c, op->output));
     } else {
         const uint16_t s = mfl_op_scratch(c->m, op);
         const mfl_kernel_ctx_t ctx = {s == MFL_NONE ? NULL : c->arena + rec(c, s)->offset,
                                       s == MFL_NONE ? 0 : rec(c, s)->size};
-        mfl_conv2d_s8(&ctx, &p, &q, &in, tensor_data(c, op->inputs[0]), &f, tensor_data(c, op->inputs[1]),
-                      optional_bias(c, op->inputs[2]), &out, tensor_out(c, op->output));
+        mfl_conv2d_s8(&ctx, &p, &q, &in, tensor_data(c, op->inputs[0]), &f, tensor_data(c, op->inputs[1]), bias,
+                      &out, tensor_out(c, op->output));
     }
 }
 
@@ -159,6 +164,34 @@ int mfl_interp_init(mfl_interp_t *it, const mfl_model_t *model, void *arena, siz
     it->model = model;
     it->arena = arena;
     it->arena_size = arena_size;
+    it->override = NULL;
+    return 0;
+}
+
+static int valid_override(const mfl_model_t *m, const mfl_requant_override_t *o)
+{
+    if (o->op >= m->header->n_ops || !o->bias || !o->multiplier || !o->shift) {
+        return 0;
+    }
+    const mfl_op_rec_t *op = &m->ops[o->op];
+    if ((op->opcode != MFL_OP_CONV_2D && op->opcode != MFL_OP_DEPTHWISE_CONV_2D) ||
+        m->tensors[op->output].dims[3] != (int32_t)o->channels) {
+        return 0;
+    }
+    for (uint16_t c = 0; c < o->channels; c++) {
+        if (o->multiplier[c] < 0 || o->shift[c] < MFL_QUANT_SHIFT_MIN || o->shift[c] > MFL_QUANT_SHIFT_MAX) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int mfl_interp_set_override(mfl_interp_t *it, const mfl_requant_override_t *ovr)
+{
+    if (!it || !it->model || (ovr && !valid_override(it->model, ovr))) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    it->override = ovr;
     return 0;
 }
 
@@ -205,7 +238,7 @@ int mfl_interp_invoke_range(mfl_interp_t *it, uint16_t first, uint16_t last)
     if (!it || !it->model || first > last || last > it->model->header->n_ops) {
         return MFL_ERR_INVALID_ARG;
     }
-    const run_ctx_t c = {it->model, it->arena};
+    const run_ctx_t c = {it->model, it->arena, it->override};
     for (uint16_t i = first; i < last; i++) {
         run_op(&c, &it->model->ops[i]);
     }

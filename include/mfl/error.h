@@ -50,6 +50,8 @@
 #define MFL_ERR_LABEL              -61  /* label outside the head's classes */
 #define MFL_ERR_LEARN_CONFIG       -62  /* learner options out of range */
 #define MFL_ERR_NO_SAMPLES         -63  /* nothing learned since the global head: no update to send */
+#define MFL_ERR_RECAL_STATS        -64  /* recalibration statistics empty, or full (MFL_RECAL_MAX_POSITIONS) */
+#define MFL_ERR_RECAL_RANGE        -65  /* a recalibrated bias or scale outside the kernels' ranges */
 
 /* CBOR well-formedness (strict, deterministic profile) */
 #define MFL_ERR_CBOR_TRUNCATED     -70  /* input ends inside an item */

@@ -24,15 +24,41 @@
 extern "C" {
 #endif
 
+/*
+ * Requantization of one CONV_2D or DEPTHWISE_CONV_2D operator taken from
+ * RAM instead of the model image: what per-channel recalibration
+ * (mfl/recalibrate.h) computes for a device whose sensor differs from the
+ * data the model was made on. Arrays are the caller's and must outlive
+ * their use; values have the model's own ranges: bias in int32
+ * accumulator units (input scale x weight scale), multiplier >= 0 (a Q31
+ * mantissa), shift in [MFL_QUANT_SHIFT_MIN, MFL_QUANT_SHIFT_MAX].
+ */
+typedef struct {
+    uint16_t op;               /* index of the operator replaced */
+    uint16_t channels;         /* its output channels */
+    const int32_t *bias;       /* [channels] */
+    const int32_t *multiplier; /* [channels] */
+    const int32_t *shift;      /* [channels] */
+} mfl_requant_override_t;
+
 typedef struct {
     const mfl_model_t *model; /* loaded model, owned by the caller */
     uint8_t *arena;           /* caller's arena */
     size_t arena_size;
+    const mfl_requant_override_t *override; /* NULL, or set by mfl_interp_set_override */
 } mfl_interp_t;
 
 /* Binds a loaded model to an arena. Returns 0, MFL_ERR_INVALID_ARG, or
  * MFL_ERR_ARENA_TOO_SMALL when arena_size < mfl_model_arena_size(model). */
 int mfl_interp_init(mfl_interp_t *it, const mfl_model_t *model, void *arena, size_t arena_size);
+
+/* Runs operator ovr->op with ovr's bias and requantization from now on
+ * (NULL: the model's own again). ovr is the caller's and must outlive the
+ * interpreter's use of it. Returns 0, or MFL_ERR_INVALID_ARG: op out of
+ * range or not a CONV_2D/DEPTHWISE_CONV_2D, channels not its output
+ * channels, a NULL array, or a value outside the ranges above (then the
+ * previous override stays). */
+int mfl_interp_set_override(mfl_interp_t *it, const mfl_requant_override_t *ovr);
 
 /* The model's int8 input buffer (inside the arena) and its length in bytes.
  * Write the input before each mfl_interp_invoke(): the memory planner lets
