@@ -72,6 +72,7 @@ enum agg_refusal {
     AGG_REFUSED_DELTA,          /* 4.00: norm or range of the delta */
     AGG_REFUSED_COUNTER_USED,   /* 4.09 */
     AGG_REFUSED_STALE,          /* 4.12 */
+    AGG_REFUSED_SAMPLES,        /* 4.00: a sample count outside 1..2^32-1 (0: nothing learned, no weight) */
     AGG_REFUSED_HANDSHAKE,      /* a DTLS handshake refused or failed */
     AGG_REFUSED_COUNT
 };
@@ -101,6 +102,8 @@ typedef struct {
     uint8_t backbone[32];    /* the base model's backbone identity, in every model message */
     uint16_t rows, cols;     /* head delta shape: units x (features + 1) */
     int32_t *global;         /* current global head, rows x cols, Q8.24 */
+    double *momentum;        /* server momentum buffer v (FedAvgM), rows x cols, Q8.24 units; zeros when
+                              * server_momentum = 0. Stored with each model, like the head */
     int32_t *delta;          /* scratch: one update's dense delta, rows x cols */
     uint32_t *index;         /* scratch: one sparse update's indices, rows x cols */
     uint64_t norm_bound_q24; /* delta L2 norm bound in force, Q8.24 (0 = none) */

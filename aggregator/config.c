@@ -162,6 +162,8 @@ static int set_address(char *dst, size_t cap, const char *v, char *why, size_t w
 #define R_EXPONENT "a number in 0..10"
 #define R_CLIP "a number in 0..1e9 (real units; 0 = no clipping)"
 #define R_LR "a number in (0, 100]"
+#define R_MOMENTUM "a number in [0, 1)"
+#define R_STALENESS_NORM "'sum' or 'buffer'"
 #define R_LOG "'debug', 'info' or 'warning'"
 
 /* Applies one key. Returns 0, -2 for an unknown key, or -1 with *range
@@ -243,6 +245,14 @@ static int apply(agg_config_t *c, const char *k, const char *v, const char **ran
     if (!strcmp(k, "server_lr")) {
         *range = R_LR;
         return set_double(&c->agg.server_lr, v, 0.0, 100.0, 0) || !(c->agg.server_lr > 0.0) ? -1 : 0;
+    }
+    if (!strcmp(k, "server_momentum")) {
+        return *range = R_MOMENTUM, set_double(&c->agg.server_momentum, v, 0.0, 1.0, 1);
+    }
+    if (!strcmp(k, "staleness_normalization")) {
+        *range = R_STALENESS_NORM;
+        c->agg.staleness_norm = !strcmp(v, "buffer") ? MFL_AGG_NORM_BUFFER : MFL_AGG_NORM_SUM;
+        return strcmp(v, "sum") && strcmp(v, "buffer") ? -1 : 0;
     }
     if (!strcmp(k, "log_level")) {
         *range = R_LOG;
@@ -338,11 +348,12 @@ void agg_config_log(const agg_config_t *c)
     agg_log("config", "data_dir=%s model=%s model_id=%s key=%s buffer_k=%u max_staleness=%u "
             "max_delta_norm=%s max_body=%u max_sessions=%u max_handshakes=%u session_timeout=%u verify_threads=%u "
             "durability=%s rule=%s trim_fraction=%g sample_cap=%s staleness_exponent=%g clip_norm=%g "
-            "balance_groups=%d server_lr=%g log_level=%s metrics=%s",
+            "balance_groups=%d server_lr=%g server_momentum=%g staleness_normalization=%s log_level=%s metrics=%s",
             data_dir, model, model_id, key, c->buffer_k, c->max_staleness, norm, c->max_body,
             c->max_sessions, c->max_handshakes, c->session_timeout_s, c->verify_threads,
             c->durability == MFL_DURABLE_POWER ? "power" : "process", rules[c->agg.rule], c->agg.trim_fraction, cap,
             c->agg.staleness_exponent, c->agg.clip_norm_q24 / 16777216.0, c->agg.balance_groups, c->agg.server_lr,
+            c->agg.server_momentum, c->agg.staleness_norm == MFL_AGG_NORM_BUFFER ? "buffer" : "sum",
             agg_log_level_name(c->log_level), c->metrics_listen[0] ? c->metrics_listen : "off");
 }
 
@@ -360,6 +371,7 @@ const char *agg_config_diff(const agg_config_t *a, const agg_config_t *b)
     NUM(agg.trim_fraction, "trim_fraction"); NUM(agg.sample_cap, "sample_cap"); NUM(agg.median_cap, "sample_cap");
     NUM(agg.staleness_exponent, "staleness_exponent"); NUM(agg.clip_norm_q24, "clip_norm");
     NUM(agg.balance_groups, "balance_groups"); NUM(agg.server_lr, "server_lr");
+    NUM(agg.server_momentum, "server_momentum"); NUM(agg.staleness_norm, "staleness_normalization");
 #undef TEXT
 #undef NUM
     return NULL;

@@ -13,7 +13,7 @@
 #include "aggregator.h"
 
 const char *const agg_refusal_names[AGG_REFUSED_COUNT] = {
-    "malformed", "identity", "unknown_device", "signature", "delta", "counter_used", "stale", "handshake",
+    "malformed", "identity", "unknown_device", "signature", "delta", "counter_used", "stale", "samples", "handshake",
 };
 
 #define N_SAVED (AGG_REFUSED_COUNT + 2)

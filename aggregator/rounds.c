@@ -64,37 +64,90 @@ void agg_sha256(const uint8_t *data, size_t len, uint8_t out[32])
     }
 }
 
-/* Publishes a model with the exact head it came from (s->global), kept as
- * little-endian int32 so a restart continues bit for bit. */
+/* A model's stored state (models.head): the exact head as little-endian
+ * int32, then, when server_momentum > 0, the momentum buffer as
+ * little-endian IEEE-754 binary64, so that a restart continues bit for bit
+ * (docs/aggregator.md, "Weights and steps"). One blob in the model's own row:
+ * the store commits it with the model and the updates it folded, in one
+ * transaction, so no crash can pair a model with another round's momentum. */
+_Static_assert(sizeof(double) == sizeof(uint64_t), "the momentum is stored as binary64");
+
+static size_t state_bytes(const agg_state_t *s, int with_momentum)
+{
+    return (size_t)s->rows * s->cols * (4 + (with_momentum ? 8 : 0));
+}
+
+static void put_state(const agg_state_t *s, uint8_t *out)
+{
+    const size_t n = (size_t)s->rows * s->cols;
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t v = (uint32_t)s->global[i];
+        for (int b = 0; b < 4; b++) {
+            out[4 * i + b] = (uint8_t)(v >> 8 * b);
+        }
+    }
+    for (size_t i = 0; s->cfg.agg.server_momentum > 0.0 && i < n; i++) {
+        uint64_t bits;
+        memcpy(&bits, &s->momentum[i], 8);
+        for (int b = 0; b < 8; b++) {
+            out[4 * n + 8 * i + b] = (uint8_t)(bits >> 8 * b);
+        }
+    }
+}
+
+static void get_state(agg_state_t *s, const uint8_t *in, int with_momentum)
+{
+    const size_t n = (size_t)s->rows * s->cols;
+    for (size_t i = 0; i < n; i++) {
+        s->global[i] = (int32_t)((uint32_t)in[4 * i] | (uint32_t)in[4 * i + 1] << 8 |
+                                 (uint32_t)in[4 * i + 2] << 16 | (uint32_t)in[4 * i + 3] << 24);
+    }
+    for (size_t i = 0; with_momentum && i < n; i++) {
+        uint64_t bits = 0;
+        for (int b = 0; b < 8; b++) {
+            bits |= (uint64_t)in[4 * n + 8 * i + b] << 8 * b;
+        }
+        memcpy(&s->momentum[i], &bits, 8);
+    }
+}
+
+/* Publishes a model with the exact state it came from (put_state). */
 static int publish(agg_state_t *s, uint64_t version, const uint8_t *msg, size_t len, const int64_t *folded,
                    size_t n_folded)
 {
-    const size_t n = (size_t)s->rows * s->cols;
-    uint8_t *head = malloc(4 * n);
-    if (!head) {
+    const size_t bytes = state_bytes(s, s->cfg.agg.server_momentum > 0.0);
+    uint8_t *state = malloc(bytes);
+    if (!state) {
         return MFL_ERR_NO_MEMORY;
     }
-    for (size_t i = 0; i < n; i++) {
-        const uint32_t v = (uint32_t)s->global[i];
-        head[4 * i] = (uint8_t)v, head[4 * i + 1] = (uint8_t)(v >> 8);
-        head[4 * i + 2] = (uint8_t)(v >> 16), head[4 * i + 3] = (uint8_t)(v >> 24);
-    }
-    const int err = mfl_store_publish_model(s->store, version, msg, len, head, 4 * n, folded, n_folded);
-    free(head);
+    put_state(s, state);
+    const int err = mfl_store_publish_model(s->store, version, msg, len, state, bytes, folded, n_folded);
+    free(state);
     return err;
 }
 
-/* The exact head stored with the latest model; 0 when there is one. */
-static int global_from_stored_head(agg_state_t *s)
+/* The exact state stored with the latest model; 0 when there is one. The
+ * momentum is read when it is configured and stored; otherwise it stays
+ * zero (logged: server_momentum was off, or the store is older). */
+static int state_from_store(agg_state_t *s)
 {
-    const size_t n = (size_t)s->rows * s->cols;
-    uint8_t *head = malloc(4 * n);
-    int err = head ? mfl_store_latest_head(s->store, s->version, head, 4 * n) : MFL_ERR_NO_MEMORY;
-    for (size_t i = 0; !err && i < n; i++) {
-        s->global[i] = (int32_t)((uint32_t)head[4 * i] | (uint32_t)head[4 * i + 1] << 8 |
-                                 (uint32_t)head[4 * i + 2] << 16 | (uint32_t)head[4 * i + 3] << 24);
+    const int want = s->cfg.agg.server_momentum > 0.0;
+    uint8_t *state = malloc(state_bytes(s, 1));
+    int with = 1;
+    int err = state ? mfl_store_latest_head(s->store, s->version, state, state_bytes(s, 1)) : MFL_ERR_NO_MEMORY;
+    if (err == MFL_ERR_NO_MODEL) { /* of that size: a head without momentum, or none */
+        with = 0;
+        err = mfl_store_latest_head(s->store, s->version, state, state_bytes(s, 0));
     }
-    free(head);
+    if (!err) {
+        get_state(s, state, with && want);
+    }
+    if (!err && want != with) {
+        agg_log_at(AGG_LOG_WARNING, "momentum_reset", "version=%llu reason=\"%s\"", (unsigned long long)s->version,
+                   want ? "no momentum stored with this model: it starts from zero"
+                        : "server_momentum is 0: the stored momentum is not used");
+    }
+    free(state);
     return err;
 }
 
@@ -138,7 +191,8 @@ static int open_model(agg_state_t *s, char *msg, size_t cap)
     const size_t n = (size_t)s->rows * s->cols;
     s->delta = calloc(n, sizeof(int32_t));
     s->index = calloc(n, sizeof(uint32_t));
-    if (!s->delta || !s->index) {
+    s->momentum = calloc(n, sizeof(double)); /* all-zero bits are 0.0 in binary64 */
+    if (!s->delta || !s->index || !s->momentum) {
         return MFL_ERR_NO_MEMORY;
     }
     double sq = 0.0;
@@ -182,7 +236,7 @@ int agg_state_open(agg_state_t *s, const agg_config_t *cfg, char *msg, size_t ca
         }
         err = err ? err : agg_check_key(s, msg, cap);
         err = err ? err : agg_check_base(s, 0, msg, cap);
-        if (!err && global_from_stored_head(s) != 0) {
+        if (!err && state_from_store(s) != 0) {
             agg_log("head_rebuilt", "version=%llu reason=\"no exact head stored: continuing from the model's int8 "
                     "head\"", (unsigned long long)s->version);
         }
@@ -208,7 +262,7 @@ void agg_state_close(agg_state_t *s)
     mfl_store_close(s->store);
     agg_unlock_data_dir(s);
     free(s->model_image), free(s->global), free(s->model_msg);
-    free(s->delta), free(s->index);
+    free(s->delta), free(s->index), free(s->momentum);
     memset(&s->key, 0, sizeof(s->key));
     s->lock_fd = -1;
 }
@@ -249,6 +303,18 @@ static uint32_t group_index(round_t *r, const char *group)
     return (uint32_t)r->count; /* a group first seen at this update's slot */
 }
 
+/* A pending update the round drops rather than folds: logged (the device
+ * when its envelope is readable) and removed with the round. */
+static void drop(round_t *r, int64_t rowid, const mfl_cose_sign1_t *c, uint64_t counter, const char *why)
+{
+    char id[AGG_TOKEN_MAX] = "-";
+    if (c->kid) {
+        agg_log_token(c->kid, c->kid_len <= MFL_DEVICE_ID_MAX ? c->kid_len : MFL_DEVICE_ID_MAX, id, sizeof(id));
+    }
+    agg_log("update_dropped", "device=%s counter=%llu reason=%s", id, (unsigned long long)counter, why);
+    r->folded[r->n_folded++] = rowid;
+}
+
 static int collect(void *ctx, int64_t rowid, const uint8_t *msg, size_t len)
 {
     round_t *r = ctx;
@@ -258,25 +324,25 @@ static int collect(void *ctx, int64_t rowid, const uint8_t *msg, size_t len)
     if (r->count == r->cap) {
         return 1;
     }
+    memset(&c, 0, sizeof(c));
+    memset(&u, 0, sizeof(u));
     const size_t n = (size_t)s->rows * s->cols;
     int32_t *delta = r->deltas + r->count * n;
     mfl_device_rec_t *dev = &r->devices[r->count];
-    /* stored updates were verified before they were committed */
+    /* stored updates were verified before they were committed: one that no
+     * longer decodes (a store written by another version, a sample count
+     * of 0 included) is dropped, never folded with a made-up weight */
     if (mfl_cose_sign1_decode(msg, len, &c) || mfl_update_decode(c.payload, c.payload_len, s->rows, s->cols, &u) ||
         mfl_store_get_device(s->store, c.kid, c.kid_len, dev) ||
         (u.index_bytes && mfl_delta_index_decode(u.index_bytes, u.index_len, u.delta.k, (uint32_t)n, s->index))) {
-        r->folded[r->n_folded++] = rowid; /* unreadable: drop it with this round */
+        drop(r, rowid, &c, u.counter, "unreadable");
         return 0;
     }
     const uint64_t staleness = s->version - u.base_version;
     if (dev->revoked || staleness > s->cfg.max_staleness) {
         /* revoked since it was accepted, or waited (behind the device's
          * earlier updates) until its base is too old: dropped */
-        char id[AGG_TOKEN_MAX];
-        agg_log_token(c.kid, c.kid_len <= MFL_DEVICE_ID_MAX ? c.kid_len : MFL_DEVICE_ID_MAX, id, sizeof(id));
-        agg_log("update_dropped", "device=%s counter=%llu reason=%s", id, (unsigned long long)u.counter,
-                dev->revoked ? "revoked" : "stale");
-        r->folded[r->n_folded++] = rowid;
+        drop(r, rowid, &c, u.counter, dev->revoked ? "revoked" : "stale");
         return 0;
     }
     if (in_round(r, c.kid, c.kid_len)) {
@@ -312,10 +378,14 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min)
     const size_t scratch_size = mfl_agg_scratch_size(cap, n);
     void *scratch = malloc(scratch_size);
     int32_t *next = malloc(n * sizeof(int32_t));
-    int err = r.updates && r.deltas && r.groups && r.devices && r.folded && scratch && next ? 0 : MFL_ERR_NO_MEMORY;
+    double *next_v = malloc(n * sizeof(double)); /* the momentum after this round, kept if it publishes */
+    int err = r.updates && r.deltas && r.groups && r.devices && r.folded && scratch && next && next_v
+                  ? 0 : MFL_ERR_NO_MEMORY;
     err = err ? err : mfl_store_each_pending(s->store, collect, &r) < 0 ? MFL_ERR_STORE : 0;
     if (!err && r.count) {
-        err = mfl_aggregate(&s->cfg.agg, r.updates, r.count, n, s->global, next, scratch, scratch_size);
+        memcpy(next_v, s->momentum, n * sizeof(double));
+        err = mfl_aggregate_momentum(&s->cfg.agg, r.updates, r.count, n, s->global, next_v, next, scratch,
+                                     scratch_size);
     }
     uint8_t *msg = NULL;
     size_t len = 0;
@@ -323,16 +393,20 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min)
         uint8_t prev[32];
         agg_sha256(s->model_msg, s->model_msg_len, prev);
         int32_t *keep = s->global;
+        double *keep_v = s->momentum;
         s->global = next;
+        s->momentum = next_v;
         s->version++;
         err = build_model_msg(s, prev, &msg, &len);
         err = err ? err : publish(s, s->version, msg, len, r.folded, r.n_folded);
         if (err) { /* nothing published: back to the previous state */
             s->global = keep;
+            s->momentum = keep_v;
             s->version--;
             free(msg);
         } else {
             next = keep;
+            next_v = keep_v;
             free(s->model_msg);
             s->model_msg = msg;
             s->model_msg_len = len;
@@ -347,6 +421,7 @@ int agg_publish_round(agg_state_t *s, uint32_t k_min)
         err = mfl_store_publish_model(s->store, 0, NULL, 0, NULL, 0, r.folded, r.n_folded);
     }
     free(r.updates), free(r.deltas), free(r.groups), free(r.devices), free(r.folded), free(scratch), free(next);
+    free(next_v);
     if (err) { /* the updates stay pending; the next accepted one tries again */
         s->counters.publish_failures++;
         s->counters_dirty = 1;

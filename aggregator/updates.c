@@ -191,8 +191,12 @@ void agg_update_finish(agg_state_t *s, const agg_pending_t *p, int verify_err, a
     }
     err = err ? err : expand_delta(s, &u, s->delta);
     if (err) {
+        /* samples out of range has its own reason: a device that sends an
+         * update of nothing learned (0) has a bug its operator should see,
+         * apart from garbage */
         const enum agg_refusal kind = err == MFL_ERR_COSE_SIGNATURE ? AGG_REFUSED_SIGNATURE
-                                      : err == MFL_ERR_COSE_KID ? AGG_REFUSED_IDENTITY : AGG_REFUSED_MALFORMED;
+                                      : err == MFL_ERR_COSE_KID ? AGG_REFUSED_IDENTITY
+                                      : err == MFL_ERR_PROTO_SAMPLES ? AGG_REFUSED_SAMPLES : AGG_REFUSED_MALFORMED;
         return refuse(s, out, c->kid, c->kid_len, kind, code_for(err), mfl_strerror(err));
     }
     mfl_store_update_t rec = {c->kid, c->kid_len, u.counter, u.base_version, {0}, p->msg, p->len};
