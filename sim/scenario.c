@@ -24,11 +24,26 @@ const char *sim_partition_name(enum sim_partition p)
  * model is trained and three classes are rare, and three regions where
  * every class is as common and the sensors differ. */
 static const sim_region_t default_regions[] = {
-    {"home", 1.0, 0.0, 0.0, 0.03, 1.0},
-    {"lowcontrast", 0.5, 0.0, 0.0, 1.0, 1.0},
-    {"bright", 0.6, 100.0, 0.0, 1.0, 1.0},
-    {"noisy", 1.0, 0.0, 48.0, 1.0, 1.0},
+    {.name = "home", .contrast = 1.0, .offset = 0.0, .noise = 0.0, .rare_weight = 0.03, .share = 1.0},
+    {.name = "lowcontrast", .contrast = 0.5, .offset = 0.0, .noise = 0.0, .rare_weight = 1.0, .share = 1.0},
+    {.name = "bright", .contrast = 0.6, .offset = 100.0, .noise = 0.0, .rare_weight = 1.0, .share = 1.0},
+    {.name = "noisy", .contrast = 1.0, .offset = 0.0, .noise = 48.0, .rare_weight = 1.0, .share = 1.0},
 };
+
+/* A region's optional words at their neutral values: a line without them
+ * sees, draws and goes online exactly as before they existed. */
+static void region_neutral(sim_region_t *r)
+{
+    r->share = 1.0;
+    r->invert = 0;
+    r->rotate = 0;
+    r->shift = r->occlude = r->blur = 0;
+    r->occlude_value = 0;
+    for (int c = 0; c < SIM_CLASSES; c++) {
+        r->prior[c] = 1.0;
+    }
+    r->availability = -1.0;
+}
 
 void sim_scenario_defaults(sim_scenario_t *s)
 {
@@ -41,6 +56,11 @@ void sim_scenario_defaults(sim_scenario_t *s)
     s->alpha = 0.5;
     s->n_regions = sizeof(default_regions) / sizeof(default_regions[0]);
     memcpy(s->regions, default_regions, sizeof(default_regions));
+    for (uint32_t r = 0; r < s->n_regions; r++) {
+        const double share = s->regions[r].share;
+        region_neutral(&s->regions[r]);
+        s->regions[r].share = share;
+    }
     s->rare[0] = s->rare[2] = s->rare[6] = 1; /* T-shirt/top, Pullover, Shirt */
     s->availability = 0.5;
     s->dropout = 0.1;
@@ -135,24 +155,132 @@ static int set_rare(sim_scenario_t *s, const char *v)
     return 0;
 }
 
-/* "NAME CONTRAST OFFSET NOISE RARE_WEIGHT [SHARE]"; the first `region`
- * line of a file replaces the default regions. */
-static int add_region(sim_scenario_t *s, const char *v, int *replaced)
+/* `prior=`: ten weights "1,1,0.2,..." in class order, or the classes that
+ * differ from 1 as CLASS:WEIGHT pairs, "0:4,9:0.1" (readable when a region
+ * favours a few classes). */
+static int set_prior(sim_region_t *r, const char *v)
 {
+    char buf[256];
+    int n = 0, pairs = -1;
+    double w[SIM_CLASSES];
+    if (set_text(buf, sizeof(buf), v)) {
+        return -1;
+    }
+    for (int c = 0; c < SIM_CLASSES; c++) {
+        w[c] = 1.0;
+    }
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), n++) {
+        char *colon = strchr(t, ':');
+        uint32_t c = (uint32_t)n;
+        if (pairs == -1) {
+            pairs = colon != NULL;
+        }
+        if ((colon != NULL) != pairs) {
+            return -1; /* one form per list */
+        }
+        if (colon) {
+            *colon = '\0';
+            if (to_u32(t, &c)) {
+                return -1;
+            }
+            t = colon + 1;
+        }
+        if (c >= SIM_CLASSES || to_double(t, &w[c], 0.0, 100.0)) {
+            return -1;
+        }
+    }
+    if (pairs != 1 && n != SIM_CLASSES) {
+        return -1;
+    }
+    memcpy(r->prior, w, sizeof(w));
+    return 0;
+}
+
+/* One `KEY=VALUE` word after a region's positional fields. Returns 0, or
+ * -1 with the accepted values in why. */
+static int region_word(sim_region_t *r, char *word, char *why, size_t cap)
+{
+    char *eq = strchr(word, '=');
+    const char *k = word, *v = eq ? eq + 1 : "";
+    double x = 0;
+    if (!eq) {
+        return bad(why, cap, "\"%s\" is not KEY=VALUE (positional fields come first)", word);
+    }
+    *eq = '\0';
+    if (!strcmp(k, "invert")) {
+        if (to_double(v, &x, 0, 1) || (x != 0 && x != 1)) return bad(why, cap, "invert=%s: 0 or 1", v);
+        r->invert = (uint8_t)x;
+    } else if (!strcmp(k, "rotate")) {
+        if (to_double(v, &r->rotate, 0, 45)) return bad(why, cap, "rotate=%s: 0..45 (degrees)", v);
+    } else if (!strcmp(k, "shift")) {
+        if (to_u32(v, &r->shift) || r->shift > 8) return bad(why, cap, "shift=%s: 0..8 (whole pixels)", v);
+    } else if (!strcmp(k, "occlude")) {
+        if (to_u32(v, &r->occlude) || r->occlude > 28) return bad(why, cap, "occlude=%s: 0..28 (patch side, pixels)", v);
+    } else if (!strcmp(k, "occlude_value")) {
+        if (to_double(v, &r->occlude_value, 0, 255)) return bad(why, cap, "occlude_value=%s: 0..255", v);
+    } else if (!strcmp(k, "blur")) {
+        if (to_u32(v, &r->blur) || r->blur > 3) return bad(why, cap, "blur=%s: 0..3 (box radius, pixels)", v);
+    } else if (!strcmp(k, "availability")) {
+        if (to_double(v, &r->availability, 0, 1)) return bad(why, cap, "availability=%s: 0..1", v);
+    } else if (!strcmp(k, "prior")) {
+        if (set_prior(r, v)) {
+            return bad(why, cap, "prior=%s: 10 weights 0..100 in class order, or CLASS:WEIGHT pairs", v);
+        }
+    } else {
+        return bad(why, cap, "unknown region word \"%s\" (invert, rotate, shift, occlude, occlude_value, blur, "
+                   "prior, availability)", k);
+    }
+    return 0;
+}
+
+/* "NAME CONTRAST OFFSET NOISE RARE_WEIGHT [SHARE] [KEY=VALUE...]"; the
+ * first `region` line of a file replaces the default regions. Returns 0,
+ * or -1 with what is wrong in why. */
+static int add_region(sim_scenario_t *s, const char *v, int *replaced, char *why, size_t cap)
+{
+    char buf[1200];
+    double num[5] = {0, 0, 0, 0, 1.0};
+    int positional = 0;
     sim_region_t r;
+    memset(&r, 0, sizeof(r));
+    region_neutral(&r);
     if (!*replaced) {
         s->n_regions = 0;
         *replaced = 1;
     }
-    r.share = 1.0;
-    const int n = s->n_regions < SIM_MAX_REGIONS
-                      ? sscanf(v, "%23s %lf %lf %lf %lf %lf", r.name, &r.contrast, &r.offset, &r.noise, &r.rare_weight,
-                               &r.share)
-                      : 0;
-    if ((n != 5 && n != 6) || !(r.share > 0 && r.share <= 1000) ||
-        !(r.contrast > 0 && r.contrast <= 4) || !(r.offset >= -255 && r.offset <= 255) ||
-        !(r.noise >= 0 && r.noise <= 255) || !(r.rare_weight > 0 && r.rare_weight <= 100)) {
-        return -1;
+    if (s->n_regions >= SIM_MAX_REGIONS) {
+        return bad(why, cap, "at most %d regions", SIM_MAX_REGIONS);
+    }
+    if (set_text(buf, sizeof(buf), v)) {
+        return bad(why, cap, "line too long");
+    }
+    char *save = NULL, *t = strtok_r(buf, " \t", &save);
+    if (!t || set_text(r.name, sizeof(r.name), t) || strchr(t, '=')) {
+        return bad(why, cap, "a NAME of 1..%zu characters first", sizeof(r.name) - 1);
+    }
+    for (t = strtok_r(NULL, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+        if (!strchr(t, '=') && positional < 5) {
+            if (to_double(t, &num[positional++], -1e9, 1e9)) {
+                return bad(why, cap, "\"%s\" is not a number", t);
+            }
+        } else if (positional < 4 || region_word(&r, t, why, cap)) {
+            return positional < 4 ? bad(why, cap, "CONTRAST OFFSET NOISE RARE_WEIGHT expected before \"%s\"", t)
+                                  : -1;
+        }
+    }
+    if (positional < 4) {
+        return bad(why, cap, "NAME CONTRAST OFFSET NOISE RARE_WEIGHT [SHARE] expected");
+    }
+    r.contrast = num[0];
+    r.offset = num[1];
+    r.noise = num[2];
+    r.rare_weight = num[3];
+    r.share = num[4];
+    if (!(r.contrast > 0 && r.contrast <= 4) || !(r.offset >= -255 && r.offset <= 255) ||
+        !(r.noise >= 0 && r.noise <= 255) || !(r.rare_weight > 0 && r.rare_weight <= 100) ||
+        !(r.share > 0 && r.share <= 1000)) {
+        return bad(why, cap, "need 0 < CONTRAST <= 4, -255 <= OFFSET <= 255, 0 <= NOISE <= 255, "
+                   "0 < RARE_WEIGHT <= 100, 0 < SHARE <= 1000");
     }
     s->regions[s->n_regions++] = r;
     return 0;
@@ -197,6 +325,12 @@ uint32_t sim_region_of(const sim_scenario_t *s, uint32_t index)
     return s->n_regions - 1;
 }
 
+double sim_region_availability(const sim_scenario_t *s, uint32_t region)
+{
+    const double a = region < s->n_regions ? s->regions[region].availability : -1.0;
+    return a >= 0 ? a : s->availability;
+}
+
 uint32_t sim_buffer_k(const sim_scenario_t *s)
 {
     const double delivering = s->devices * s->availability * (1.0 - s->dropout);
@@ -224,7 +358,10 @@ static int set_agg(sim_scenario_t *s, const char *k, const char *v)
     return 0;
 }
 
-static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions_replaced)
+/* Returns 0, -2 for an unknown key, or -1 for a bad value (with what is
+ * wrong in why when the key's parser says more than "bad value"). */
+static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions_replaced, char *why,
+                   size_t why_cap)
 {
     if (!strncmp(k, "agg.", 4)) {
         return set_agg(s, k + 4, v);
@@ -240,7 +377,7 @@ static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions
         return strcmp(v, "iid") && strcmp(v, "dirichlet") && strcmp(v, "region-shift") ? -1 : 0;
     }
     if (!strcmp(k, "alpha")) return to_double(v, &s->alpha, 1e-3, 1e3);
-    if (!strcmp(k, "region")) return add_region(s, v, regions_replaced);
+    if (!strcmp(k, "region")) return add_region(s, v, regions_replaced, why, why_cap);
     if (!strcmp(k, "rare_classes")) return set_rare(s, v);
     if (!strcmp(k, "region_shares")) return set_shares(s, v);
     if (!strcmp(k, "availability")) return to_double(v, &s->availability, 0.0, 1.0);
@@ -276,11 +413,12 @@ static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions
 int sim_scenario_set(sim_scenario_t *s, const char *key, const char *value, int *regions_replaced, char *msg,
                      size_t cap)
 {
-    const int r = set_key(s, key, value, regions_replaced);
+    char why[256] = "";
+    const int r = set_key(s, key, value, regions_replaced, why, sizeof(why));
     if (r == -2) {
         return bad(msg, cap, "unknown scenario key \"%s\"", key);
     }
-    return r ? bad(msg, cap, "bad value \"%s\" for \"%s\"", value, key) : 0;
+    return r ? bad(msg, cap, "bad value \"%s\" for \"%s\"%s%s", value, key, why[0] ? ": " : "", why) : 0;
 }
 
 int sim_scenario_load(sim_scenario_t *s, const char *path, char *msg, size_t cap)
@@ -308,11 +446,13 @@ int sim_scenario_load(sim_scenario_t *s, const char *path, char *msg, size_t cap
         }
         *eq = '\0';
         const char *k = mfl_trim(t), *v = mfl_trim(eq + 1);
-        const int r = set_key(s, k, v, &regions_replaced);
+        char why[256] = "";
+        const int r = set_key(s, k, v, &regions_replaced, why, sizeof(why));
         if (r == -2) {
             err = bad(msg, cap, "%s:%d: unknown key \"%s\"", path, lineno, k);
         } else if (r) {
-            err = bad(msg, cap, "%s:%d: bad value \"%s\" for \"%s\"", path, lineno, v, k);
+            err = bad(msg, cap, "%s:%d: bad value \"%s\" for \"%s\"%s%s", path, lineno, v, k, why[0] ? ": " : "",
+                      why);
         }
     }
     fclose(f);
@@ -325,6 +465,13 @@ int sim_scenario_check(const sim_scenario_t *s, char *msg, size_t cap)
     if (s->rounds < 1 || s->rounds > 100000) return bad(msg, cap, "rounds must be 1..100000");
     if (s->threads < 1 || s->threads > 64) return bad(msg, cap, "threads must be 1..64");
     if (s->n_regions < 1) return bad(msg, cap, "at least one region");
+    for (uint32_t r = 0; r < s->n_regions; r++) {
+        double sum = 0;
+        for (int c = 0; c < SIM_CLASSES; c++) {
+            sum += (s->rare[c] ? s->regions[r].rare_weight : 1.0) * s->regions[r].prior[c];
+        }
+        if (!(sum > 0)) return bad(msg, cap, "region %s: every class has prior weight 0", s->regions[r].name);
+    }
     if (s->samples_per_round < 1 || s->train_per_device < s->samples_per_round)
         return bad(msg, cap, "need 1 <= samples_per_round <= train_per_device");
     if (s->test_per_device < 1) return bad(msg, cap, "test_per_device must be >= 1");
@@ -367,6 +514,27 @@ static void write_list(FILE *f, const char *key, const uint8_t *on, int n, const
     fputc('\n', f);
 }
 
+/* A region's optional words, those away from their neutral values only:
+ * a region without them is written as before they existed. */
+static void write_region_words(FILE *f, const sim_region_t *g)
+{
+    char a[32];
+    int any_prior = 0;
+    if (g->invert) fprintf(f, " invert=1");
+    if (g->rotate > 0) fprintf(f, " rotate=%s", num(g->rotate, a));
+    if (g->shift) fprintf(f, " shift=%u", g->shift);
+    if (g->occlude) fprintf(f, " occlude=%u", g->occlude);
+    if (g->occlude_value != 0) fprintf(f, " occlude_value=%s", num(g->occlude_value, a));
+    if (g->blur) fprintf(f, " blur=%u", g->blur);
+    for (int c = 0; c < SIM_CLASSES; c++) {
+        any_prior |= g->prior[c] != 1.0;
+    }
+    for (int c = 0; any_prior && c < SIM_CLASSES; c++) {
+        fprintf(f, "%s%s", c ? "," : " prior=", num(g->prior[c], a));
+    }
+    if (g->availability >= 0) fprintf(f, " availability=%s", num(g->availability, a));
+}
+
 int sim_scenario_write(const sim_scenario_t *s, FILE *f)
 {
     static const char *const partitions[] = {"iid", "dirichlet", "region-shift"};
@@ -376,8 +544,10 @@ int sim_scenario_write(const sim_scenario_t *s, FILE *f)
             (unsigned long long)s->seed, s->devices, s->rounds, s->threads, partitions[s->partition], num(s->alpha, a));
     for (uint32_t r = 0; r < s->n_regions; r++) {
         const sim_region_t *g = &s->regions[r];
-        fprintf(f, "region = %s %s %s %s %s %s\n", g->name, num(g->contrast, a), num(g->offset, b), num(g->noise, c),
+        fprintf(f, "region = %s %s %s %s %s %s", g->name, num(g->contrast, a), num(g->offset, b), num(g->noise, c),
                 num(g->rare_weight, d), num(g->share, e));
+        write_region_words(f, g);
+        fputc('\n', f);
     }
     write_list(f, "rare_classes", s->rare, SIM_CLASSES, NULL);
     fprintf(f, "availability = %s\ndropout = %s\ntrain_per_device = %u\nsamples_per_round = %u\n"
@@ -420,8 +590,18 @@ void sim_base_inputs(const sim_scenario_t *s, char *out, size_t cap)
      * data_dir. Not the thread count: training is the same bit for bit
      * whatever it is (optim/host/train.c). */
     char w[32];
-    snprintf(out, cap, "mfl-sim base v1; seed=%llu; base_arch=%s; base_images=%u; base_epochs=%u; partition=%d; "
-             "rare_classes=%s; home_rare_weight=%s; data_dir=%s",
-             (unsigned long long)s->seed, s->base_arch, s->base_images, s->base_epochs,
-             s->partition == SIM_REGION_SHIFT, rare, num(s->regions[0].rare_weight, w), s->data_dir);
+    int n_out = snprintf(out, cap, "mfl-sim base v1; seed=%llu; base_arch=%s; base_images=%u; base_epochs=%u; "
+                         "partition=%d; rare_classes=%s; home_rare_weight=%s; data_dir=%s",
+                         (unsigned long long)s->seed, s->base_arch, s->base_images, s->base_epochs,
+                         s->partition == SIM_REGION_SHIFT, rare, num(s->regions[0].rare_weight, w), s->data_dir);
+    /* the home prior decides which images train the base too; appended
+     * only when set, so a base made before it existed stays cached */
+    int any_prior = 0;
+    for (int c = 0; c < SIM_CLASSES; c++) {
+        any_prior |= s->regions[0].prior[c] != 1.0;
+    }
+    for (int c = 0; any_prior && c < SIM_CLASSES && n_out >= 0 && (size_t)n_out < cap; c++) {
+        n_out += snprintf(out + n_out, cap - (size_t)n_out, "%s%s", c ? "," : "; home_prior=",
+                          num(s->regions[0].prior[c], w));
+    }
 }

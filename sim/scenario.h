@@ -19,7 +19,13 @@ enum sim_partition { SIM_IID, SIM_DIRICHLET, SIM_REGION_SHIFT };
 enum sim_mode { SIM_INPROCESS, SIM_NETWORK };
 enum sim_strategy { SIM_FROZEN, SIM_LOCAL, SIM_FEDERATED, SIM_FAIR, SIM_ORACLE, SIM_STRATEGIES };
 
-/* How a region's sensors see the world and which classes are common there. */
+/* How a region's sensors see the world, which classes are common there and
+ * how often its devices are online. The fields after `share` are the
+ * optional `key=value` words of a `region` line (docs/sim.md); their zero
+ * values (availability: negative) leave the sensor and prior as a line
+ * without them gives, bit for bit. The sensor applies them in the order
+ * of the physics: scene (invert, pose, occluder), optics (blur), then the
+ * sensor's gain, offset and noise. */
 typedef struct {
     char name[24];
     double contrast;    /* pixel' = offset + contrast * pixel (+ noise) */
@@ -27,6 +33,14 @@ typedef struct {
     double noise;       /* standard deviation of additive sensor noise, in pixel levels */
     double rare_weight; /* prior weight of the scenario's rare classes (others: 1) */
     double share;       /* relative number of devices living there */
+    uint8_t invert;     /* 1: the scene is seen as 255 - pixel */
+    double rotate;      /* each image turned by a uniform angle in [-rotate, rotate] degrees */
+    uint32_t shift;     /* and moved by whole pixels in [-shift, shift] on each axis */
+    uint32_t occlude;   /* side of a square patch (pixels) set to occlude_value; 0: none */
+    double occlude_value;
+    uint32_t blur;      /* box blur radius in pixels: the mean of a (2r+1)^2 window; 0: none */
+    double prior[SIM_CLASSES]; /* class weights, multiplied into rare_weight's (default 1) */
+    double availability; /* probability a device is online in a round; < 0: the scenario's */
 } sim_region_t;
 
 typedef struct {
@@ -85,6 +99,9 @@ int sim_scenario_check(const sim_scenario_t *s, char *msg, size_t cap);
 /* The region device `index` lives in: contiguous blocks sized by the
  * regions' shares (equal shares: a quarter each for four regions). */
 uint32_t sim_region_of(const sim_scenario_t *s, uint32_t index);
+/* The probability that a device of `region` is online in a round: the
+ * region's `availability=` word, else the scenario's `availability`. */
+double sim_region_availability(const sim_scenario_t *s, uint32_t region);
 /* buffer_k and concurrency with their automatic values resolved. */
 uint32_t sim_buffer_k(const sim_scenario_t *s);
 uint32_t sim_concurrency(const sim_scenario_t *s);

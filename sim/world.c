@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "mfl/error.h"
 #include "mfl/host/host_io.h"
@@ -23,7 +25,25 @@ static double class_weight(const sim_scenario_t *sc, uint32_t region, int c)
     if (sc->partition != SIM_REGION_SHIFT) {
         return 1.0;
     }
-    return sc->rare[c] ? sc->regions[region].rare_weight : 1.0;
+    /* prior[c] is 1 unless set: a region without `prior=` weighs as before */
+    return (sc->rare[c] ? sc->regions[region].rare_weight : 1.0) * sc->regions[region].prior[c];
+}
+
+/* The status line while the base model trains (mfl_train_progress_fn). */
+static void train_progress(void *user, int epoch, int epochs, size_t batch, size_t batches)
+{
+    FILE *f = user;
+    fprintf(f, "\r  base model: epoch %d/%d, batch %zu/%zu ", epoch, epochs, batch, batches);
+    fflush(f);
+}
+
+/* Clears a status line (wider than any of ours) and returns to its start. */
+static void progress_clear(FILE *f)
+{
+    if (f) {
+        fprintf(f, "\r%60s\r", "");
+        fflush(f);
+    }
 }
 
 /* The base model: trained on the home region's slice (images below
@@ -55,10 +75,13 @@ static int train_base(const sim_world_t *w, FILE *log, char *msg, size_t cap)
         o.epochs = (int)sc->base_epochs;
         o.seed = sc->seed;
         o.threads = (int)sc->threads;
+        o.progress = w->progress ? train_progress : NULL;
+        o.progress_user = w->progress;
         mfl_net_init(&net, sc->seed);
         fprintf(log, "base model: training %s on %zu home-region images, %u epochs\n", sc->base_arch, n,
                 sc->base_epochs);
         err = mfl_net_train(&net, &w->train_set, idx, n, &o);
+        progress_clear(w->progress);
         err = err ? err : mfl_net_calibrate(&net, &w->train_set, idx, n < 2000 ? n : 2000, lo, hi);
         err = err ? err : mfl_net_export(&net, lo, hi, 2.0f, &image, &size, msg, cap);
         err = err ? err : mfl_write_file(sc->base, image, size);
@@ -72,14 +95,103 @@ static int train_base(const sim_world_t *w, FILE *log, char *msg, size_t cap)
     return err;
 }
 
-/* A region's sensor: contrast, brightness offset and noise, deterministic
- * per (seed, region, image). */
+/* Pixel (x, y) of a 28 x 28 scene, `fill` outside it (the background the
+ * warp brings in at the borders). */
+static double at(const double *px, int x, int y, double fill)
+{
+    return x < 0 || y < 0 || x >= 28 || y >= 28 ? fill : px[y * 28 + x];
+}
+
+void sim_sensor_warp(const double *in, double *out, double degrees, int dx, int dy, double fill)
+{
+    /* Each output pixel reads the scene where the inverse motion takes it:
+     * back by the shift, then turned by -degrees about the centre (13.5,
+     * 13.5), sampled bilinearly. With no rotation the source lands on
+     * whole pixels and weights 1 and 0 copy them exactly. */
+    const double t = degrees * (3.141592653589793 / 180.0), c = cos(t), s = sin(t), mid = 13.5;
+    for (int y = 0; y < 28; y++) {
+        for (int x = 0; x < 28; x++) {
+            const double u = x - dx - mid, v = y - dy - mid;
+            const double sx = c * u + s * v + mid, sy = -s * u + c * v + mid;
+            const int x0 = (int)floor(sx), y0 = (int)floor(sy);
+            const double fx = sx - x0, fy = sy - y0;
+            out[y * 28 + x] = (1 - fy) * ((1 - fx) * at(in, x0, y0, fill) + fx * at(in, x0 + 1, y0, fill)) +
+                              fy * ((1 - fx) * at(in, x0, y0 + 1, fill) + fx * at(in, x0 + 1, y0 + 1, fill));
+        }
+    }
+}
+
+void sim_sensor_blur(const double *in, double *out, uint32_t radius)
+{
+    const int r = (int)radius;
+    for (int y = 0; y < 28; y++) {
+        for (int x = 0; x < 28; x++) {
+            double sum = 0;
+            int n = 0;
+            for (int yy = y - r; yy <= y + r; yy++) {
+                for (int xx = x - r; xx <= x + r; xx++) {
+                    if (xx >= 0 && yy >= 0 && xx < 28 && yy < 28) { /* edges: the window inside the image */
+                        sum += in[yy * 28 + xx];
+                        n++;
+                    }
+                }
+            }
+            out[y * 28 + x] = sum / n;
+        }
+    }
+}
+
+void sim_sensor_occlude(double *px, uint32_t x0, uint32_t y0, uint32_t size, double value)
+{
+    for (uint32_t y = y0; y < y0 + size && y < 28; y++) {
+        for (uint32_t x = x0; x < x0 + size && x < 28; x++) {
+            px[y * 28 + x] = value;
+        }
+    }
+}
+
+/* The scene a region's sensor looks at, before its gain, offset and
+ * noise: the image inverted, moved, partly covered, then blurred by the
+ * optics. The pose and the occluder's place come from their own stream
+ * (SIM_STREAM_POSE), so they do not shift the noise stream: a region
+ * without these effects sees exactly what it saw before they existed. */
+static void scene_of(const sim_scenario_t *sc, const sim_region_t *r, uint32_t region, uint64_t key,
+                     const uint8_t *px, double *scene)
+{
+    double tmp[PIXELS];
+    uint64_t rng = sim_stream(sc->seed, SIM_STREAM_POSE, region, key);
+    for (int k = 0; k < PIXELS; k++) {
+        scene[k] = r->invert ? 255.0 - px[k] : (double)px[k];
+    }
+    if (r->rotate > 0 || r->shift) {
+        const double degrees = r->rotate > 0 ? (2.0 * sim_uniform(&rng) - 1.0) * r->rotate : 0.0;
+        const int span = 2 * (int)r->shift + 1;
+        const int dx = r->shift ? (int)(sim_uniform(&rng) * span) - (int)r->shift : 0;
+        const int dy = r->shift ? (int)(sim_uniform(&rng) * span) - (int)r->shift : 0;
+        sim_sensor_warp(scene, tmp, degrees, dx, dy, r->invert ? 255.0 : 0.0);
+        memcpy(scene, tmp, sizeof(tmp));
+    }
+    if (r->occlude) {
+        const uint32_t places = 28 - r->occlude + 1;
+        const uint32_t x0 = (uint32_t)(sim_uniform(&rng) * places), y0 = (uint32_t)(sim_uniform(&rng) * places);
+        sim_sensor_occlude(scene, x0, y0, r->occlude, r->occlude_value);
+    }
+    if (r->blur) {
+        sim_sensor_blur(scene, tmp, r->blur);
+        memcpy(scene, tmp, sizeof(tmp));
+    }
+}
+
+/* A region's sensor: the scene (scene_of), then contrast, brightness
+ * offset and noise, deterministic per (seed, region, image). */
 static void see(const sim_scenario_t *sc, uint32_t region, uint64_t key, const uint8_t *px, int8_t *input)
 {
     const sim_region_t *r = &sc->regions[sc->partition == SIM_REGION_SHIFT ? region : 0];
     uint64_t rng = sim_stream(sc->seed, SIM_STREAM_SENSOR, region, key);
+    double scene[PIXELS];
+    scene_of(sc, r, region, key, px, scene);
     for (int k = 0; k < PIXELS; k++) {
-        double v = r->offset + r->contrast * px[k];
+        double v = r->offset + r->contrast * scene[k];
         if (r->noise > 0) {
             const double u1 = sim_uniform(&rng) + 1e-12, u2 = sim_uniform(&rng);
             v += r->noise * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
@@ -111,6 +223,8 @@ typedef struct {
     sim_world_t *w;
     unsigned index, count;
     int err;
+    atomic_uint done;        /* features computed so far, read by the status line */
+    atomic_int finished;
 } feature_job_t;
 
 static void *feature_worker(void *arg)
@@ -133,21 +247,48 @@ static void *feature_worker(void *arg)
         job->err = mfl_learner_features(&l, input, PIXELS, &f);
         if (!job->err) {
             memcpy(w->feature + (size_t)id * w->features, f, w->features);
+            atomic_fetch_add_explicit(&job->done, 1, memory_order_relaxed);
         }
     }
     free(arena);
     free(mem);
+    atomic_store(&job->finished, 1);
     return NULL;
 }
 
-static int compute_features(sim_world_t *w)
+/* Redraws "features: DONE/TOTAL" ten times a second until every worker
+ * has finished (the workers only count; the figures are theirs). */
+static void feature_progress(FILE *f, feature_job_t *jobs, unsigned n, uint32_t total)
+{
+    for (;;) {
+        unsigned done = 0, finished = 0;
+        for (unsigned i = 0; i < n; i++) {
+            done += atomic_load_explicit(&jobs[i].done, memory_order_relaxed);
+            finished += (unsigned)atomic_load(&jobs[i].finished);
+        }
+        fprintf(f, "\r  features: %u/%u ", done, total);
+        fflush(f);
+        if (finished == n) {
+            break;
+        }
+        nanosleep(&(struct timespec){0, 100000000L}, NULL);
+    }
+    progress_clear(f);
+}
+
+static int compute_features(sim_world_t *w, uint32_t total)
 {
     feature_job_t jobs[64];
     pthread_t t[64];
     const unsigned n = w->sc->threads;
     for (unsigned i = 0; i < n; i++) {
-        jobs[i] = (feature_job_t){w, i, n, 0};
+        jobs[i] = (feature_job_t){.w = w, .index = i, .count = n};
+        atomic_init(&jobs[i].done, 0);
+        atomic_init(&jobs[i].finished, 0);
         pthread_create(&t[i], NULL, feature_worker, &jobs[i]);
+    }
+    if (w->progress) {
+        feature_progress(w->progress, jobs, n, total);
     }
     int err = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -349,8 +490,15 @@ static int load_base(sim_world_t *w, FILE *log, char *msg, size_t cap)
 
 int sim_world_build(sim_world_t *w, const sim_scenario_t *sc, FILE *log, char *msg, size_t cap)
 {
+    return sim_world_build_progress(w, sc, log, NULL, msg, cap);
+}
+
+int sim_world_build_progress(sim_world_t *w, const sim_scenario_t *sc, FILE *log, FILE *progress, char *msg,
+                             size_t cap)
+{
     memset(w, 0, sizeof(*w));
     w->sc = sc;
+    w->progress = progress;
     msg[0] = '\0';
     const char *dir = sc->data_dir[0] ? sc->data_dir : NULL;
     if (mfl_fmnist_load(dir, 1, &w->train_set, msg, cap) || mfl_fmnist_load(dir, 0, &w->test_set, msg, cap)) {
@@ -379,7 +527,7 @@ int sim_world_build(sim_world_t *w, const sim_scenario_t *sc, FILE *log, char *m
         }
         fprintf(log, "data: %u devices in %u regions, %u distinct images; computing their features\n", sc->devices,
                 sc->n_regions, used);
-        err = compute_features(w);
+        err = compute_features(w, used);
     }
     if (err && !msg[0]) {
         snprintf(msg, cap, "building the world: %s", mfl_strerror(err));

@@ -35,6 +35,7 @@ typedef struct {
     int8_t *feature;         /* samples x features, computed for used ids only */
     uint8_t *used;
     sim_device_data_t *dev;  /* sc->devices */
+    FILE *progress;          /* a terminal to redraw a status line on, or NULL */
 } sim_world_t;
 
 /* The base model at sc->base: missing (to be trained), trained by the
@@ -47,6 +48,12 @@ enum sim_base_status sim_base_status(const sim_scenario_t *sc);
 /* Loads the data, trains or loads the base model, draws every device's
  * samples and computes their features. Prints progress to `log`. */
 int sim_world_build(sim_world_t *w, const sim_scenario_t *sc, FILE *log, char *msg, size_t cap);
+/* The same, redrawing a status line on `progress` (NULL: none; the run's
+ * progress FILE, NULL with --quiet or when stderr is not a terminal) while
+ * the base model trains (epoch, batch) and features are computed (how
+ * many so far): both take seconds. The results are the same either way. */
+int sim_world_build_progress(sim_world_t *w, const sim_scenario_t *sc, FILE *log, FILE *progress, char *msg,
+                             size_t cap);
 void sim_world_free(sim_world_t *w);
 
 static inline const int8_t *sim_world_features(const sim_world_t *w, uint32_t id)
@@ -58,6 +65,20 @@ static inline const int8_t *sim_world_features(const sim_world_t *w, uint32_t id
  * sample id as its region's sensor sees it: deterministic per (seed,
  * region, image). id < w->samples; input holds 784 values (caller's). */
 void sim_world_input(const sim_world_t *w, uint32_t id, int8_t *input);
+
+/* The sensor's effects on a 28 x 28 scene of pixel levels (row-major
+ * doubles, 0..255), exposed for tests; see() applies them in the order
+ * warp, occlude, blur (docs/sim.md). in and out are distinct buffers of
+ * 784 values.
+ * warp: out(x, y) = in at the point the motion brings there: shifted by
+ *   (dx, dy) whole pixels and turned by `degrees` (clockwise on screen,
+ *   y pointing down) about the centre (13.5, 13.5), bilinear, `fill`
+ *   outside the image.
+ * blur: the mean of the (2 radius + 1)^2 window, clipped to the image.
+ * occlude: the size x size square at (x0, y0) set to value, in place. */
+void sim_sensor_warp(const double *in, double *out, double degrees, int dx, int dy, double fill);
+void sim_sensor_blur(const double *in, double *out, uint32_t radius);
+void sim_sensor_occlude(double *px, uint32_t x0, uint32_t y0, uint32_t size, double value);
 
 /* splitmix64: the simulator's seeded randomness (never for keys' secrecy). */
 static inline uint64_t sim_mix(uint64_t x)
@@ -81,6 +102,7 @@ enum sim_stream_tag {
     SIM_STREAM_ARRIVAL,    /* arrival order at the aggregator (round, device) */
     SIM_STREAM_ORACLE,     /* the oracle's shuffles */
     SIM_STREAM_KEYS,       /* test keys of simulated devices (device) */
+    SIM_STREAM_POSE,       /* a region's pose and occluder for an image (region, image) */
 };
 static inline uint64_t sim_stream(uint64_t seed, enum sim_stream_tag tag, uint64_t a, uint64_t b)
 {

@@ -325,6 +325,10 @@ int mfl_net_train(mfl_net_t *net, const mfl_dataset_t *ds, const uint32_t *idx, 
                 correct += slices[k].correct;
             }
             apply_update(net, o, &st, slices[0].grad, 1.0f / (float)bn);
+            const size_t done = start / (size_t)o->batch + 1, batches = (n + (size_t)o->batch - 1) / (size_t)o->batch;
+            if (o->progress && (done % MFL_TRAIN_PROGRESS_BATCHES == 0 || done == batches)) {
+                o->progress(o->progress_user, e + 1, o->epochs, done, batches);
+            }
         }
         if (o->verbose) {
             fprintf(stderr, "epoch %d/%d: loss %.4f, train accuracy %.2f%%\n", e + 1, o->epochs,

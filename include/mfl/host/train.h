@@ -78,6 +78,16 @@ const float *mfl_net_forward(const mfl_net_t *net, const float *input, float **a
 /* Index of the largest logit for one image of raw pixels. */
 int mfl_net_predict(const mfl_net_t *net, const uint8_t *pixels, float *work);
 
+/* Training progress: after batch `batch` (1-based) of `batches` in epoch
+ * `epoch` (1-based) of `epochs`. Called from the training thread; it must
+ * not touch the net. */
+typedef void (*mfl_train_progress_fn)(void *user, int epoch, int epochs, size_t batch, size_t batches);
+
+/* A progress callback is called after every this many batches and after
+ * each epoch's last: a few times a second for the base models mfl-sim
+ * trains, and nothing it does can change the result. */
+#define MFL_TRAIN_PROGRESS_BATCHES 16
+
 typedef struct {
     int epochs;
     int batch;
@@ -87,6 +97,8 @@ typedef struct {
     uint64_t seed;
     int threads;          /* 1 or more */
     int verbose;          /* print a line per epoch to stderr */
+    mfl_train_progress_fn progress; /* optional (NULL: none) */
+    void *progress_user;  /* passed to progress */
 } mfl_train_opts_t;
 
 enum { MFL_OPT_ADAM = 0, MFL_OPT_SGD_MOMENTUM = 1 };
