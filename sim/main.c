@@ -3,6 +3,7 @@
  * aggregator code. See docs/sim.md.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -21,6 +22,7 @@
 #include "report.h"
 #include "run.h"
 #include "scenario.h"
+#include "seeds.h"
 #include "world.h"
 
 #define MFL_SIM_VERSION "0.1.0"
@@ -29,14 +31,16 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: mfl-sim [SCENARIO] [options]      run a simulation\n"
-            "       mfl-sim report DIR                reprint a run's summary\n"
+            "       mfl-sim report DIR                reprint a run's summary (or a --seeds run's)\n"
             "Runs every selected strategy (frozen, local, federated, fair, oracle) on the same\n"
-            "virtual devices and writes DIR/rounds.csv, DIR/summary.json and DIR/*.png.\n"
+            "virtual devices and writes DIR/rounds.csv, DIR/summary.json and plots (png, svg, pdf).\n"
             "options:\n"
             "  --out DIR            run directory (default sim-run)\n"
             "  --set KEY=VALUE      override a scenario key (repeatable; docs/sim.md lists them)\n"
             "  --mode MODE          inprocess (default) or network (a real mfl-aggregator over DTLS)\n"
             "  --devices N, --rounds N, --seed N, --threads N\n"
+            "  --seeds N            run seeds SEED..SEED+N-1, each in DIR/seed-S/, and report the mean\n"
+            "                       and 95%% interval over them (DIR/seeds.csv, DIR/summary.json)\n"
             "  --replace            clear a previous run's outputs in DIR first (else such a DIR is refused)\n"
             "  --quiet              no progress line\n"
             "  --help, --version\n");
@@ -64,6 +68,13 @@ static void default_aggregator(sim_scenario_t *sc)
 typedef struct {
     const char *key, *value;
 } setting_t;
+
+/* The command line besides the scenario's settings. */
+typedef struct {
+    const char *dir;  /* --out */
+    int quiet, replace;
+    uint32_t seeds;   /* --seeds N; 0: one run in dir itself */
+} options_t;
 
 /* A usage error: what is wrong, named, and where to look; exit status 2. */
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -97,8 +108,7 @@ static int check_count(const char *flag, const char *text, uint64_t lo, uint64_t
  * file, then the options' settings on top of it. Returns 0, 1 (the
  * scenario file), 2 (a usage error, said) or -1 (--help or --version
  * shown: exit 0). */
-static int parse(int argc, char **argv, sim_scenario_t *sc, const char **out_dir, int *quiet, int *replace, char *msg,
-                 size_t cap)
+static int parse(int argc, char **argv, sim_scenario_t *sc, options_t *o, char *msg, size_t cap)
 {
     static const struct option opts[] = {
         {"out", required_argument, 0, 'o'},     {"set", required_argument, 0, 's'},
@@ -106,7 +116,7 @@ static int parse(int argc, char **argv, sim_scenario_t *sc, const char **out_dir
         {"rounds", required_argument, 0, 'r'},  {"seed", required_argument, 0, 'S'},
         {"threads", required_argument, 0, 't'}, {"quiet", no_argument, 0, 'q'}, {"replace", no_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
-        {0, 0, 0, 0}};
+        {"seeds", required_argument, 0, 'N'},   {0, 0, 0, 0}};
     static setting_t settings[256];
     size_t n = 0;
     int c;
@@ -118,9 +128,15 @@ static int parse(int argc, char **argv, sim_scenario_t *sc, const char **out_dir
         const char *flag = optind >= 1 && optind - 1 < argc ? argv[optind - 1] : "?";
         int bad = 0;
         switch (c) {
-        case 'o': *out_dir = optarg; continue;
-        case 'q': *quiet = 1; continue;
-        case 'R': *replace = 1; continue;
+        case 'o': o->dir = optarg; continue;
+        case 'q': o->quiet = 1; continue;
+        case 'R': o->replace = 1; continue;
+        case 'N': /* not a scenario key: a scenario is one seed's run */
+            if (check_count("--seeds", optarg, 1, SIM_SEEDS_MAX)) {
+                return 2;
+            }
+            o->seeds = (uint32_t)strtoul(optarg, NULL, 10);
+            continue;
         case 'h': usage(stdout); return -1;
         case 'V': printf("mfl-sim %s\n", MFL_SIM_VERSION); return -1;
         case ':':
@@ -198,9 +214,13 @@ static int check_output(const char *dir, const char *name)
 }
 
 /* What a run writes in its directory (beside the base model, which is
- * cached by its inputs and may be shared). */
-static const char *const run_files[] = {"rounds.csv", "summary.json", "scenario.ini", "plots.gp", "plots.log",
-                                        "worst.png"};
+ * cached by its inputs and may be shared), a multi-seed run's files over
+ * its seeds included; plus accuracy-STRATEGY.{png,svg,pdf} and each
+ * federated strategy's aggregator directory. */
+static const char *const run_files[] = {"rounds.csv", "summary.json", "scenario.ini", "plots.gp",
+                                        "plots.log",  "worst.png",    "worst.svg",    "worst.pdf",
+                                        "seeds.csv",  "worst-seeds.csv"};
+static const char *const plot_formats[] = {"png", "svg", "pdf"};
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -208,42 +228,91 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
     return remove(path) && errno != ENOENT ? -1 : 0;
 }
 
-/* A directory that holds a previous run's outputs is refused, or with
- * --replace cleared of them first: a run must not mix with stale files (an
- * aggregator's store from an earlier run would carry its updates on).
- * Returns 0, or 1 with the reason said. */
+/* Calls fn(dir/NAME) for each seed-S directory in dir; stops at the first
+ * nonzero return. */
+static int each_seed_dir(const char *dir, int (*fn)(const char *path, void *arg), void *arg)
+{
+    DIR *d = opendir(dir);
+    int r = 0;
+    for (struct dirent *e; d && !r && (e = readdir(d)) != NULL;) {
+        char path[PATH_MAX];
+        if (sim_seeds_is_dir_name(e->d_name) &&
+            (size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < sizeof(path)) {
+            r = fn(path, arg);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    return r;
+}
+
+/* A previous run's first output found in dir or its seed-S directories,
+ * written to arg (PATH_MAX + 64 bytes); 1 if found. */
+static int find_previous(const char *dir, void *arg)
+{
+    char *path = arg;
+    for (size_t i = 0; i < sizeof(run_files) / sizeof(run_files[0]); i++) {
+        snprintf(path, PATH_MAX + 64, "%s/%s", dir, run_files[i]);
+        if (access(path, F_OK) == 0) {
+            return 1;
+        }
+    }
+    for (int k = 0; k < SIM_STRATEGIES; k++) { /* an aggregator that ran there */
+        snprintf(path, PATH_MAX + 64, "%s/%s/aggregator.log", dir, sim_strategy_name((enum sim_strategy)k));
+        if (access(path, F_OK) == 0) {
+            return 1;
+        }
+    }
+    return each_seed_dir(dir, find_previous, arg);
+}
+
+/* Removes a previous run's outputs from dir and its seed-S directories,
+ * keeping base models (cached by their inputs). On failure arg holds the
+ * path that could not be removed. */
+static int clear_previous(const char *dir, void *arg)
+{
+    char *path = arg;
+    for (size_t i = 0; i < sizeof(run_files) / sizeof(run_files[0]); i++) {
+        snprintf(path, PATH_MAX + 64, "%s/%s", dir, run_files[i]);
+        if (remove(path) && errno != ENOENT) {
+            return -1;
+        }
+    }
+    for (int k = 0; k < SIM_STRATEGIES; k++) {
+        const char *name = sim_strategy_name((enum sim_strategy)k);
+        for (size_t i = 0; i < sizeof(plot_formats) / sizeof(plot_formats[0]); i++) {
+            snprintf(path, PATH_MAX + 64, "%s/accuracy-%s.%s", dir, name, plot_formats[i]);
+            if (remove(path) && errno != ENOENT) {
+                return -1;
+            }
+        }
+        snprintf(path, PATH_MAX + 64, "%s/%s", dir, name);
+        if (access(path, F_OK) == 0 && nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+            return -1;
+        }
+    }
+    return each_seed_dir(dir, clear_previous, arg);
+}
+
+/* A directory that holds a previous run's outputs (a single run's, or a
+ * --seeds run's in DIR/seed-S/) is refused, or with --replace cleared of
+ * them first: a run must not mix with stale files (an aggregator's store
+ * from an earlier run would carry its updates on, and seed directories
+ * left from a run of more seeds would enter `mfl-sim report`). Returns 0,
+ * or 1 with the reason said. */
 static int previous_run(const char *dir, int replace)
 {
     char path[PATH_MAX + 64];
-    const char *found = NULL;
-    for (size_t i = 0; !found && i < sizeof(run_files) / sizeof(run_files[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, run_files[i]);
-        found = access(path, F_OK) == 0 ? run_files[i] : NULL;
-    }
-    for (int k = 0; !found && k < SIM_STRATEGIES; k++) { /* an aggregator that ran there */
-        snprintf(path, sizeof(path), "%s/%s/aggregator.log", dir, sim_strategy_name((enum sim_strategy)k));
-        found = access(path, F_OK) == 0 ? sim_strategy_name((enum sim_strategy)k) : NULL;
-    }
-    if (!found) {
+    if (!find_previous(dir, path)) {
         return 0;
     }
     if (!replace) {
-        fprintf(stderr, "mfl-sim: %s holds a previous run (%s/%s): use another --out, or --replace to clear its "
-                        "outputs first\n", dir, dir, found);
+        fprintf(stderr, "mfl-sim: %s holds a previous run (%s): use another --out, or --replace to clear its "
+                        "outputs first\n", dir, path);
         return 1;
     }
-    int err = 0;
-    for (size_t i = 0; !err && i < sizeof(run_files) / sizeof(run_files[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, run_files[i]);
-        err = remove(path) && errno != ENOENT;
-    }
-    for (int k = 0; !err && k < SIM_STRATEGIES; k++) {
-        snprintf(path, sizeof(path), "%s/accuracy-%s.png", dir, sim_strategy_name((enum sim_strategy)k));
-        err = remove(path) && errno != ENOENT;
-        snprintf(path, sizeof(path), "%s/%s", dir, sim_strategy_name((enum sim_strategy)k));
-        err = err || (access(path, F_OK) == 0 && nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0);
-    }
-    if (err) {
+    if (clear_previous(dir, path)) {
         fprintf(stderr, "mfl-sim: cannot clear %s for --replace: %s: %s\n", dir, path, strerror(errno));
         return 1;
     }
@@ -263,23 +332,10 @@ static int save_scenario(const sim_scenario_t *sc, const char *dir)
     return 0;
 }
 
-/* Everything the run will write, checked before the slow work (the base
- * model's training, the features, the rounds): the run directory with its
- * parents (mkdir -p), the CSV, the summary, the plots and their script,
- * the base model if it is to be trained, and each federated strategy's
- * aggregator directory; and gnuplot, which draws the plots at the end.
- * Returns 0, or 1 with the reason said. */
-static int preflight(const sim_scenario_t *sc, const char *dir, int replace)
+/* The base model: a supplied one is read; a missing one, or one made from
+ * other inputs, is trained and written, so it must be writable. */
+static int check_base(const sim_scenario_t *sc)
 {
-    if (mfl_make_dirs(dir) != 0) {
-        fprintf(stderr, "mfl-sim: cannot create the run directory %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
-    if (previous_run(dir, replace)) {
-        return 1;
-    }
-    /* a base made from the same inputs, or supplied, is read; a missing
-     * one, or one made from other inputs, is trained and written */
     const enum sim_base_status base = sim_base_status(sc);
     char inputs[1100];
     snprintf(inputs, sizeof(inputs), "%s.inputs", sc->base);
@@ -292,29 +348,68 @@ static int preflight(const sim_scenario_t *sc, const char *dir, int replace)
         fprintf(stderr, "mfl-sim: cannot read the base model %s: %s\n", sc->base, strerror(errno));
         return 1;
     }
+    return 0;
+}
+
+/* A strategy's outputs: its plots, and a federated strategy's aggregator
+ * directory with the files the aggregator writes there. */
+static int check_strategy(const sim_scenario_t *sc, const char *dir, int k)
+{
+    char name[64], sub[PATH_MAX + 64];
+    const char *strategy = sim_strategy_name((enum sim_strategy)k);
+    for (size_t i = 0; sc->strategies[k] && i < sizeof(plot_formats) / sizeof(plot_formats[0]); i++) {
+        snprintf(name, sizeof(name), "accuracy-%s.%s", strategy, plot_formats[i]);
+        if (check_output(dir, name)) {
+            return 1;
+        }
+    }
+    if (!sc->strategies[k] || (k != SIM_FEDERATED && k != SIM_FAIR)) {
+        return 0;
+    }
+    snprintf(sub, sizeof(sub), "%s/%s/data", dir, strategy);
+    if (mfl_make_dirs(sub) != 0) {
+        fprintf(stderr, "mfl-sim: cannot create %s: %s\n", sub, strerror(errno));
+        return 1;
+    }
+    snprintf(sub, sizeof(sub), "%s/%s", dir, strategy);
+    return check_output(sub, "aggregator.conf") || check_output(sub, "aggregator.key") ||
+           check_output(sub, "aggregator.log") || check_output(sub, "data/state.db");
+}
+
+/* The run directory with its parents (mkdir -p), refused if it holds a
+ * previous run (cleared with --replace), and every file in run_files
+ * checked writable. Returns 0, or 1 with the reason said. */
+static int make_run_dir(const char *dir, int replace)
+{
+    if (mfl_make_dirs(dir) != 0) {
+        fprintf(stderr, "mfl-sim: cannot create the run directory %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    if (previous_run(dir, replace)) {
+        return 1;
+    }
     for (size_t i = 0; i < sizeof(run_files) / sizeof(run_files[0]); i++) {
         if (check_output(dir, run_files[i])) {
             return 1;
         }
     }
+    return 0;
+}
+
+/* Everything a run will write, checked before the slow work (the base
+ * model's training, the features, the rounds): the run directory, the
+ * base model if it is to be trained, each strategy's outputs, and
+ * gnuplot, which draws the plots at the end; then the aggregator's
+ * settings, and the resolved scenario saved. Returns 0, or 1 with the
+ * reason said. */
+static int prepare(const sim_scenario_t *sc, const char *dir, int replace)
+{
+    char msg[512] = "";
+    if (make_run_dir(dir, replace) || check_base(sc)) {
+        return 1;
+    }
     for (int k = 0; k < SIM_STRATEGIES; k++) {
-        char name[64], sub[PATH_MAX + 64];
-        const char *strategy = sim_strategy_name((enum sim_strategy)k);
-        snprintf(name, sizeof(name), "accuracy-%s.png", strategy);
-        if (sc->strategies[k] && check_output(dir, name)) {
-            return 1;
-        }
-        if (!sc->strategies[k] || (k != SIM_FEDERATED && k != SIM_FAIR)) {
-            continue;
-        }
-        snprintf(sub, sizeof(sub), "%s/%s/data", dir, strategy);
-        if (mfl_make_dirs(sub) != 0) {
-            fprintf(stderr, "mfl-sim: cannot create %s: %s\n", sub, strerror(errno));
-            return 1;
-        }
-        snprintf(sub, sizeof(sub), "%s/%s", dir, strategy);
-        if (check_output(sub, "aggregator.conf") || check_output(sub, "aggregator.key") ||
-            check_output(sub, "aggregator.log") || check_output(sub, "data/state.db")) {
+        if (check_strategy(sc, dir, k)) {
             return 1;
         }
     }
@@ -323,23 +418,32 @@ static int preflight(const sim_scenario_t *sc, const char *dir, int replace)
                         "it\n");
         return 1;
     }
-    return 0;
-}
-
-static int run(sim_scenario_t *sc, const char *dir, int quiet, int replace)
-{
-    char msg[512] = "", extra[1024];
-    if (preflight(sc, dir, replace)) {
-        return 1;
-    }
     if ((sc->strategies[SIM_FEDERATED] || sc->strategies[SIM_FAIR]) && sim_link_check(sc, dir, msg, sizeof(msg))) {
         fprintf(stderr, "mfl-sim: the aggregator's settings (agg.KEY): line %s\n", msg);
         return 1;
     }
-    if (save_scenario(sc, dir)) {
-        return 1;
-    }
-    FILE *progress = !quiet && isatty(2) ? stderr : NULL;
+    return save_scenario(sc, dir);
+}
+
+/* The run's facts for summary.json. */
+static void run_facts(const sim_scenario_t *sc, uint32_t seeds, double seconds, char *out, size_t cap)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    snprintf(out, cap,
+             "\"run\": {\"devices\": %u, \"rounds\": %u, \"partition\": \"%s\", \"mode\": \"%s\", \"seed\": %llu, "
+             "%s%.0u%s\"threads\": %u, \"seconds\": %.1f, \"peak_rss_kb\": %ld}",
+             sc->devices, sc->rounds, sim_partition_name(sc->partition),
+             sc->mode == SIM_NETWORK ? "network" : "inprocess", (unsigned long long)sc->seed,
+             seeds ? "\"seeds\": " : "", seeds, seeds ? ", " : "", sc->threads, seconds, ru.ru_maxrss);
+}
+
+/* One run in dir, prepared: the world, the rounds, then the table and
+ * summary, then the plots (a plot that fails loses nothing else; it is
+ * said, and the run's status is 1). *seconds: the rounds' time. */
+static int simulate(const sim_scenario_t *sc, const char *dir, FILE *progress, double *seconds)
+{
+    char msg[512] = "", extra[1024];
     sim_world_t w;
     sim_results_t res;
     fprintf(stderr, "mfl-sim: %u devices, %u rounds, %s partition, %s mode, seed %llu -> %s/\n", sc->devices,
@@ -354,76 +458,176 @@ static int run(sim_scenario_t *sc, const char *dir, int quiet, int replace)
     if (status) {
         fprintf(stderr, "mfl-sim: %s\n", msg);
     }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    snprintf(extra, sizeof(extra),
-             "\"run\": {\"devices\": %u, \"rounds\": %u, \"partition\": \"%s\", \"mode\": \"%s\", \"seed\": %llu, "
-             "\"threads\": %u, \"seconds\": %.1f, \"peak_rss_kb\": %ld}",
-             sc->devices, sc->rounds, sim_partition_name(sc->partition),
-             sc->mode == SIM_NETWORK ? "network" : "inprocess", (unsigned long long)sc->seed, sc->threads,
-             res.seconds, ru.ru_maxrss);
-    /* the table and summary first: a plot that fails loses nothing else */
+    *seconds = res.seconds;
+    run_facts(sc, 0, res.seconds, extra, sizeof(extra));
     if (!status && sim_report(dir, stdout, 1, extra, msg, sizeof(msg))) {
         fprintf(stderr, "mfl-sim: %s\n", msg);
         status = 1;
     }
-    if (!status && sim_plots(dir, msg, sizeof(msg))) {
-        fprintf(stderr, "mfl-sim: %s (rounds.csv and summary.json are written)\n", msg);
-        status = 1;
-    }
-    if (!status) {
-        printf("rounds took %.1f s; peak memory %.1f MB; plots: %s/accuracy-*.png, %s/worst.png\n", res.seconds,
-               (double)ru.ru_maxrss / 1024.0, dir, dir);
-    }
     sim_results_free(&res);
     sim_world_free(&w);
+    if (!status && sim_plots(dir, msg, sizeof(msg))) {
+        fprintf(stderr, "mfl-sim: %s (rounds.csv and summary.json are written)\n", msg);
+        status = 2; /* the run's figures are complete */
+    }
     return status;
+}
+
+static double peak_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+static int run(const sim_scenario_t *sc, const options_t *o)
+{
+    double seconds = 0;
+    if (prepare(sc, o->dir, o->replace)) {
+        return 1;
+    }
+    const int status = simulate(sc, o->dir, !o->quiet && isatty(2) ? stderr : NULL, &seconds);
+    if (!status) {
+        printf("rounds took %.1f s; peak memory %.1f MB; plots: %s/accuracy-*.png, %s/worst.png (.svg, .pdf "
+               "beside)\n", seconds, peak_mb(), o->dir, o->dir);
+    }
+    return status ? 1 : 0;
+}
+
+/* Seed i's scenario of a --seeds run: the seed, and its base model. A
+ * model of the user's own (no BASE.inputs) is the same for every seed; a
+ * base the simulator trains depends on the seed (its inputs include it),
+ * so each seed has its own: DIR/seed-S/base.mfl, or with `base = B.mfl`
+ * set, B-seed-S.mfl beside it (one path for all would be trained again
+ * for every seed, each overwriting the last). */
+static int seed_scenario(const sim_scenario_t *sc0, const options_t *o, int base_set, uint32_t i,
+                         sim_scenario_t *sc, char *dir, size_t cap)
+{
+    *sc = *sc0;
+    sc->seed = sc0->seed + i;
+    if (sim_seeds_dir(dir, cap, o->dir, sc->seed)) {
+        fprintf(stderr, "mfl-sim: --out %s: too long a path\n", o->dir);
+        return 1;
+    }
+    int n = 0;
+    if (!base_set) {
+        n = snprintf(sc->base, sizeof(sc->base), "%s/base.mfl", dir);
+    } else if (sim_base_status(sc0) != SIM_BASE_SUPPLIED) {
+        const size_t stem = strlen(sc0->base) - (strlen(sc0->base) > 4 && !strcmp(sc0->base + strlen(sc0->base) - 4,
+                                                                                   ".mfl") ? 4 : 0);
+        n = snprintf(sc->base, sizeof(sc->base), "%.*s-seed-%llu%s", (int)stem, sc0->base,
+                     (unsigned long long)sc->seed, sc0->base + stem);
+    }
+    if (n < 0 || (size_t)n >= sizeof(sc->base)) {
+        fprintf(stderr, "mfl-sim: the base model's path for seed %llu is too long\n", (unsigned long long)sc->seed);
+        return 1;
+    }
+    return 0;
+}
+
+/* --seeds N: every seed's directory prepared before the first slow step,
+ * then the seeds run one after the other, each a complete run in
+ * DIR/seed-S/; then the table over them, DIR/seeds.csv, DIR/summary.json
+ * and DIR/worst.{png,svg,pdf}. A seed whose plots fail still counts (its
+ * table and summary are written); the run then ends with status 1. */
+static int run_seeds(const sim_scenario_t *sc0, const options_t *o, int base_set)
+{
+    char dir[PATH_MAX], msg[512] = "", extra[1024], tag[96];
+    sim_scenario_t sc;
+    double seconds = 0, total = 0;
+    int status = 0;
+    if (sc0->seed > UINT64_MAX - (o->seeds - 1)) {
+        return usage_error("--seed %llu --seeds %u: seeds past 2^64-1", (unsigned long long)sc0->seed, o->seeds);
+    }
+    if (make_run_dir(o->dir, o->replace)) {
+        return 1;
+    }
+    for (uint32_t i = 0; i < o->seeds; i++) {
+        if (seed_scenario(sc0, o, base_set, i, &sc, dir, sizeof(dir)) || prepare(&sc, dir, 0)) {
+            return 1;
+        }
+    }
+    for (uint32_t i = 0; i < o->seeds && status != 1; i++) {
+        seed_scenario(sc0, o, base_set, i, &sc, dir, sizeof(dir));
+        snprintf(tag, sizeof(tag), "seed %llu (%u/%u)", (unsigned long long)sc.seed, i + 1, o->seeds);
+        FILE *progress = !o->quiet && isatty(2) ? sim_seeds_progress(stderr, tag) : NULL;
+        const int s = simulate(&sc, dir, progress, &seconds);
+        if (progress) {
+            fclose(progress);
+        }
+        status = s > status ? s : status;
+        total += seconds;
+    }
+    if (status == 1) {
+        return 1;
+    }
+    run_facts(sc0, o->seeds, total, extra, sizeof(extra));
+    if (sim_seeds_report(o->dir, stdout, 1, extra, msg, sizeof(msg))) {
+        fprintf(stderr, "mfl-sim: %s\n", msg);
+        return 1;
+    }
+    if (sim_seeds_plots(o->dir, msg, sizeof(msg))) {
+        fprintf(stderr, "mfl-sim: %s (seeds.csv and summary.json are written)\n", msg);
+        return 1;
+    }
+    printf("%u seeds' rounds took %.1f s; peak memory %.1f MB; plots: %s/worst.png (.svg, .pdf beside), "
+           "%s/seed-*/\n", o->seeds, total, peak_mb(), o->dir, o->dir);
+    return status ? 1 : 0;
+}
+
+/* `mfl-sim report DIR`: a run directory, or a --seeds run's (seed-S
+ * directories and no rounds.csv of its own). */
+static int report(int argc, char **argv)
+{
+    char msg[512] = "", path[PATH_MAX + 64];
+    if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc != 3) {
+        return argc < 3 ? usage_error("report: missing DIR (a run directory)")
+                        : usage_error("report: unexpected argument '%s'", argv[3]);
+    }
+    if (argv[2][0] == '-') {
+        return usage_error("report: unknown option '%s'", argv[2]);
+    }
+    snprintf(path, sizeof(path), "%s/rounds.csv", argv[2]);
+    const int seeds = access(path, F_OK) != 0 && sim_seeds_count(argv[2]) > 0;
+    if (seeds ? sim_seeds_report(argv[2], stdout, 0, NULL, msg, sizeof(msg))
+              : sim_report(argv[2], stdout, 0, NULL, msg, sizeof(msg))) {
+        fprintf(stderr, "mfl-sim report: %s\n", msg);
+        return 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     char msg[512] = "";
     if (argc >= 2 && !strcmp(argv[1], "report")) {
-        if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
-            usage(stdout);
-            return 0;
-        }
-        if (argc != 3) {
-            return argc < 3 ? usage_error("report: missing DIR (a run directory)")
-                            : usage_error("report: unexpected argument '%s'", argv[3]);
-        }
-        if (argv[2][0] == '-') {
-            return usage_error("report: unknown option '%s'", argv[2]);
-        }
-        if (sim_report(argv[2], stdout, 0, NULL, msg, sizeof(msg))) {
-            fprintf(stderr, "mfl-sim report: %s\n", msg);
-            return 1;
-        }
-        return 0;
+        return report(argc, argv);
     }
     sim_scenario_t sc;
-    const char *dir = "sim-run";
-    int quiet = 0, replace = 0;
+    options_t o = {"sim-run", 0, 0, 0};
     sim_scenario_defaults(&sc);
-    int r = parse(argc, argv, &sc, &dir, &quiet, &replace, msg, sizeof(msg));
+    int r = parse(argc, argv, &sc, &o, msg, sizeof(msg));
     if (r < 0) {
         return 0; /* --help, --version */
     }
     if (r == 2) {
         return 2; /* said */
     }
-    if (!r) {
-        default_aggregator(&sc);
-        if (!sc.base[0]) {
-            snprintf(sc.base, sizeof(sc.base), "%s/base.mfl", dir);
-        }
-        if (sim_scenario_check(&sc, msg, sizeof(msg))) {
-            return usage_error("%s", msg);
-        }
-    }
     if (r) {
         fprintf(stderr, "mfl-sim: %s\n", msg);
         return r;
     }
-    return run(&sc, dir, quiet, replace);
+    default_aggregator(&sc);
+    const int base_set = sc.base[0] != '\0';
+    if (!base_set) { /* --seeds: each seed's own, set per seed */
+        snprintf(sc.base, sizeof(sc.base), "%s/base.mfl", o.dir);
+    }
+    if (sim_scenario_check(&sc, msg, sizeof(msg))) {
+        return usage_error("%s", msg);
+    }
+    return o.seeds ? run_seeds(&sc, &o, base_set) : run(&sc, &o);
 }
