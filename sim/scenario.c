@@ -240,7 +240,7 @@ static int add_region(sim_scenario_t *s, const char *v, int *replaced, char *why
 {
     char buf[1200];
     double num[5] = {0, 0, 0, 0, 1.0};
-    int positional = 0;
+    int positional = 0, words = 0;
     sim_region_t r;
     memset(&r, 0, sizeof(r));
     region_neutral(&r);
@@ -259,13 +259,16 @@ static int add_region(sim_scenario_t *s, const char *v, int *replaced, char *why
         return bad(why, cap, "a NAME of 1..%zu characters first", sizeof(r.name) - 1);
     }
     for (t = strtok_r(NULL, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-        if (!strchr(t, '=') && positional < 5) {
+        if (!strchr(t, '=') && positional < 5 && !words) {
             if (to_double(t, &num[positional++], -1e9, 1e9)) {
                 return bad(why, cap, "\"%s\" is not a number", t);
             }
-        } else if (positional < 4 || region_word(&r, t, why, cap)) {
-            return positional < 4 ? bad(why, cap, "CONTRAST OFFSET NOISE RARE_WEIGHT expected before \"%s\"", t)
-                                  : -1;
+        } else if (positional < 4) {
+            return bad(why, cap, "CONTRAST OFFSET NOISE RARE_WEIGHT expected before \"%s\"", t);
+        } else if (region_word(&r, t, why, cap)) {
+            return -1;
+        } else {
+            words = 1; /* positional fields come first: "blur=1 2" is no share */
         }
     }
     if (positional < 4) {
