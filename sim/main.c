@@ -363,7 +363,7 @@ static int check_strategy(const sim_scenario_t *sc, const char *dir, int k)
             return 1;
         }
     }
-    if (!sc->strategies[k] || (k != SIM_FEDERATED && k != SIM_FAIR)) {
+    if (!sc->strategies[k] || !sim_strategy_federated((enum sim_strategy)k)) {
         return 0;
     }
     snprintf(sub, sizeof(sub), "%s/%s/data", dir, strategy);
@@ -418,7 +418,7 @@ static int prepare(const sim_scenario_t *sc, const char *dir, int replace)
                         "it\n");
         return 1;
     }
-    if ((sc->strategies[SIM_FEDERATED] || sc->strategies[SIM_FAIR]) && sim_link_check(sc, dir, msg, sizeof(msg))) {
+    if (sim_any_federated(sc) && sim_link_check(sc, dir, msg, sizeof(msg))) {
         fprintf(stderr, "mfl-sim: the aggregator's settings (agg.KEY): line %s\n", msg);
         return 1;
     }
@@ -449,7 +449,7 @@ static int simulate(const sim_scenario_t *sc, const char *dir, FILE *progress, d
     fprintf(stderr, "mfl-sim: %u devices, %u rounds, %s partition, %s mode, seed %llu -> %s/\n", sc->devices,
             sc->rounds, sim_partition_name(sc->partition), sc->mode == SIM_NETWORK ? "network (DTLS)" : "in-process",
             (unsigned long long)sc->seed, dir);
-    if (sim_world_build(&w, sc, stderr, msg, sizeof(msg))) {
+    if (sim_world_build_progress(&w, sc, stderr, progress, msg, sizeof(msg))) {
         fprintf(stderr, "mfl-sim: %s\n", msg);
         sim_world_free(&w);
         return 1;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "adapt.h"
 #include "link.h"
 #include "mfl/error.h"
 #include "mfl/head.h"
@@ -30,14 +31,38 @@ typedef struct {
     int ready;                          /* synced and built this round */
 } vdev_t;
 
+/* What each strategy does: its role, the adaptation its features go
+ * through (0: the base backbone's), group balancing at the aggregator. */
+enum role { ROLE_FIXED, ROLE_LOCAL, ROLE_FEDERATED, ROLE_ORACLE };
+static const struct {
+    uint8_t role, adapt, balance;
+} strategy_kind[SIM_STRATEGIES] = {
+    [SIM_FROZEN] = {ROLE_FIXED, 0, 0},
+    [SIM_STANDARDIZED] = {ROLE_FIXED, SIM_ADAPT_STANDARDIZE, 0},
+    [SIM_RECALIBRATED] = {ROLE_FIXED, SIM_ADAPT_RECALIBRATE, 0},
+    [SIM_LOCAL] = {ROLE_LOCAL, 0, 0},
+    [SIM_FEDERATED] = {ROLE_FEDERATED, 0, 0},
+    [SIM_FAIR] = {ROLE_FEDERATED, 0, 1},
+    [SIM_FEDERATED_RECAL] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0},
+    [SIM_ORACLE] = {ROLE_ORACLE, 0, 0},
+    [SIM_ORACLE_RECAL] = {ROLE_ORACLE, SIM_ADAPT_RECALIBRATE, 0},
+};
+
+#define ORACLE_MAX_EPOCHS 200
+#define ORACLE_PATIENCE 5        /* epochs without a gain of ORACLE_MIN_GAIN points end the training */
+#define ORACLE_MIN_GAIN 0.1
+#define ORACLE_FIT_SAMPLES 20000 /* training accuracy is measured on at most this many samples */
+
 typedef struct {
     int on;
     int personal;              /* evaluated with each device's own head (local learning) */
+    const sim_adapted_t *adapt; /* the features' adaptation, or NULL: the base backbone's */
     vdev_t *dev;               /* local, federated, fair: one per device */
     sim_link_t *link;          /* federated, fair */
     mfl_learner_t eval;        /* frozen, oracle, federated, fair: the global head */
     uint8_t *eval_mem;
     uint64_t eval_version;
+    uint32_t oracle_epochs;    /* oracle: epochs trained */
     sim_round_t cur;
 } strat_t;
 
@@ -53,6 +78,7 @@ typedef struct {
     uint64_t (*order)[2];              /* this round's arrivals: (sort key, device) */
     uint32_t n_arrivals;
     uint32_t *fresh_from, *fresh_to; /* this round's new samples of each device */
+    sim_adapted_t adapted[SIM_ADAPT_RECALIBRATE + 1]; /* by enum sim_adapt_kind; unused ones empty */
     uint8_t *work[64];               /* per thread: update builder workspace */
     tally_t tally[64];               /* per thread: evaluation counts */
     uint32_t round;
@@ -139,13 +165,25 @@ static void free_devices(run_t *r, strat_t *s)
     free(s->dev);
 }
 
+/* Device i's training sample j and test sample j as the strategy's
+ * backbone sees them. */
+static const int8_t *train_feature(const run_t *r, const strat_t *s, uint32_t i, uint32_t j)
+{
+    return s->adapt ? sim_adapted_train(s->adapt, i, j) : sim_world_features(r->w, r->w->dev[i].train[j]);
+}
+
+static const int8_t *test_feature(const run_t *r, const strat_t *s, uint32_t i, uint32_t j)
+{
+    return s->adapt ? sim_adapted_test(s->adapt, i, j) : sim_world_features(r->w, r->w->dev[i].test[j]);
+}
+
 /* The device's new samples this round, then local epochs over its buffer. */
-static int learn_fresh(run_t *r, vdev_t *v, uint32_t i)
+static int learn_fresh(run_t *r, strat_t *s, vdev_t *v, uint32_t i)
 {
     const sim_device_data_t *d = &r->w->dev[i];
     int err = 0;
     for (uint32_t j = r->fresh_from[i]; j < r->fresh_to[i] && !err; j++) {
-        err = mfl_learner_learn_features(&v->l, sim_world_features(r->w, d->train[j]), d->train_label[j]);
+        err = mfl_learner_learn_features(&v->l, train_feature(r, s, i, j), d->train_label[j]);
     }
     return err ? err : mfl_learner_train_buffer(&v->l, (uint16_t)r->sc->local_epochs);
 }
@@ -153,7 +191,7 @@ static int learn_fresh(run_t *r, vdev_t *v, uint32_t i)
 static int local_step(run_t *r, strat_t *s, uint32_t i, unsigned thread)
 {
     (void)thread;
-    return learn_fresh(r, &s->dev[i], i);
+    return learn_fresh(r, s, &s->dev[i], i);
 }
 
 /* Fetches the model; installs it if newer, else goes back to the global
@@ -182,7 +220,7 @@ static int federated_step(run_t *r, strat_t *s, uint32_t i, unsigned thread)
     if (!v->ready) {
         return 0;
     }
-    int err = learn_fresh(r, v, i);
+    int err = learn_fresh(r, s, v, i);
     memcpy(v->residual_saved, v->residual, r->head_values * sizeof(int32_t));
     const mfl_update_params_t p = {(const uint8_t *)r->ids[i].id, strlen(r->ids[i].id), v->version, v->counter + 1,
                                    r->sc->top_k};
@@ -272,6 +310,55 @@ static int federated_round(run_t *r, strat_t *s)
 
 /* ---- the oracle: the head trained on every device's data together ---- */
 
+static void shuffle(uint32_t *order, size_t n, uint64_t *rng)
+{
+    for (size_t k = n; k > 1; k--) {
+        const size_t j = (size_t)(sim_uniform(rng) * (double)k);
+        const uint32_t t = order[k - 1];
+        order[k - 1] = order[j];
+        order[j] = t;
+    }
+}
+
+/* One epoch of minibatch SGD over every device's training samples. */
+static int oracle_epoch(run_t *r, strat_t *s, const uint32_t *order, size_t n)
+{
+    const sim_scenario_t *sc = r->sc;
+    mfl_learner_t *l = &s->eval;
+    int err = 0;
+    for (size_t k = 0; k + sc->batch <= n && !err; k += sc->batch) {
+        const int8_t *x[MFL_HEAD_MAX_BATCH];
+        uint8_t y[MFL_HEAD_MAX_BATCH];
+        for (uint32_t b = 0; b < sc->batch; b++) {
+            const uint32_t i = order[k + b] / sc->train_per_device, j = order[k + b] % sc->train_per_device;
+            x[b] = train_feature(r, s, i, j);
+            y[b] = r->w->dev[i].train_label[j];
+        }
+        err = mfl_head_sgd_step(&l->head, x, y, (int)sc->batch, r->opts.lr, l->g, NULL, NULL, 0);
+    }
+    return err ? err : mfl_head_requantize(&l->head, &l->q);
+}
+
+/* Accuracy (%) of the oracle's int8 head on its own training samples (at
+ * most ORACLE_FIT_SAMPLES of them, evenly spaced). */
+static double oracle_fit(run_t *r, strat_t *s, size_t n)
+{
+    const sim_scenario_t *sc = r->sc;
+    const size_t step = n / ORACLE_FIT_SAMPLES + 1;
+    size_t correct = 0, total = 0;
+    for (size_t k = 0; k < n; k += step, total++) {
+        const uint32_t i = (uint32_t)(k / sc->train_per_device), j = (uint32_t)(k % sc->train_per_device);
+        int label = -1;
+        mfl_learner_predict_features(&s->eval, train_feature(r, s, i, j), &label);
+        correct += label == r->w->dev[i].train_label[j];
+    }
+    return total ? 100.0 * (double)correct / (double)total : 0.0;
+}
+
+/* oracle_epochs > 0: that many epochs. 0: until converged, i.e. until
+ * ORACLE_PATIENCE epochs in a row add less than ORACLE_MIN_GAIN points of
+ * training accuracy over the best so far (at most ORACLE_MAX_EPOCHS): an
+ * upper bound must not be under-trained. */
 static int train_oracle(run_t *r, strat_t *s)
 {
     const sim_scenario_t *sc = r->sc;
@@ -284,28 +371,18 @@ static int train_oracle(run_t *r, strat_t *s)
         order[k] = (uint32_t)k;
     }
     uint64_t rng = sim_stream(sc->seed, SIM_STREAM_ORACLE, 0, 0);
-    mfl_learner_t *l = &s->eval;
+    const uint32_t epochs = sc->oracle_epochs ? sc->oracle_epochs : ORACLE_MAX_EPOCHS;
+    double best = -1.0;
+    uint32_t since_best = 0;
     int err = 0;
-    for (uint32_t e = 0; e < sc->oracle_epochs && !err; e++) {
-        for (size_t k = n; k > 1; k--) {
-            const size_t j = (size_t)(sim_uniform(&rng) * (double)k);
-            const uint32_t t = order[k - 1];
-            order[k - 1] = order[j];
-            order[j] = t;
-        }
-        for (size_t k = 0; k + sc->batch <= n && !err; k += sc->batch) {
-            const int8_t *x[MFL_HEAD_MAX_BATCH];
-            uint8_t y[MFL_HEAD_MAX_BATCH];
-            for (uint32_t b = 0; b < sc->batch; b++) {
-                const sim_device_data_t *d = &r->w->dev[order[k + b] / sc->train_per_device];
-                const uint32_t j = order[k + b] % sc->train_per_device;
-                x[b] = sim_world_features(r->w, d->train[j]);
-                y[b] = d->train_label[j];
-            }
-            err = mfl_head_sgd_step(&l->head, x, y, (int)sc->batch, r->opts.lr, l->g, NULL, NULL, 0);
-        }
-        if (!err) {
-            err = mfl_head_requantize(&l->head, &l->q);
+    for (uint32_t e = 0; e < epochs && !err && since_best < ORACLE_PATIENCE; e++) {
+        shuffle(order, n, &rng);
+        err = oracle_epoch(r, s, order, n);
+        s->oracle_epochs = e + 1;
+        if (!err && !sc->oracle_epochs) {
+            const double fit = oracle_fit(r, s, n);
+            since_best = fit >= best + ORACLE_MIN_GAIN ? 0 : since_best + 1;
+            best = fit > best ? fit : best;
         }
     }
     free(order);
@@ -322,7 +399,7 @@ static int evaluate_device(run_t *r, strat_t *s, uint32_t i, unsigned thread)
     tally_t *t = &r->tally[thread];
     for (uint32_t j = 0; j < r->sc->test_per_device; j++) {
         int label;
-        const int err = mfl_learner_predict_features(l, sim_world_features(r->w, d->test[j]), &label);
+        const int err = mfl_learner_predict_features(l, test_feature(r, s, i, j), &label);
         if (err) {
             return err;
         }
@@ -375,7 +452,7 @@ static void draw_round(run_t *r)
     const sim_scenario_t *sc = r->sc;
     for (uint32_t i = 0; i < sc->devices; i++) {
         uint64_t rng = sim_stream(sc->seed, SIM_STREAM_ROUND, r->round, i);
-        r->online[i] = sim_uniform(&rng) < sc->availability;
+        r->online[i] = sim_uniform(&rng) < sim_region_availability(sc, r->w->dev[i].region);
         r->dropped[i] = sim_uniform(&rng) < sc->dropout;
         r->fresh_from[i] = r->fresh_to[i];
         if (r->online[i]) {
@@ -385,29 +462,50 @@ static void draw_round(run_t *r)
     }
 }
 
+/* Each adaptation some selected strategy uses, once for all of them. */
+static int build_adaptations(run_t *r, FILE *progress, char *msg, size_t cap)
+{
+    int err = 0;
+    for (int k = 0; k < SIM_STRATEGIES && !err; k++) {
+        const int kind = strategy_kind[k].adapt;
+        if (r->sc->strategies[k] && kind && !r->adapted[kind].feature) {
+            if (progress) {
+                fprintf(progress, "\r  adapting every device's backbone: %-14s", kind == SIM_ADAPT_STANDARDIZE
+                                                                                ? "standardisation"
+                                                                                : "recalibration");
+                fflush(progress);
+            }
+            err = sim_adapt_build(&r->adapted[kind], r->w, (enum sim_adapt_kind)kind, msg, cap);
+        }
+    }
+    return err;
+}
+
 static int open_strategies(run_t *r, const char *run_dir, char *msg, size_t cap)
 {
     int err = 0;
     for (int k = 0; k < SIM_STRATEGIES && !err; k++) {
         strat_t *s = &r->s[k];
         s->on = r->sc->strategies[k];
-        s->personal = k == SIM_LOCAL;
+        const int role = strategy_kind[k].role, federated = sim_strategy_federated((enum sim_strategy)k);
+        s->personal = role == ROLE_LOCAL;
         if (!s->on) {
             continue;
         }
-        const int federated = k == SIM_FEDERATED || k == SIM_FAIR;
-        if (k != SIM_LOCAL) {
+        s->adapt = strategy_kind[k].adapt ? &r->adapted[strategy_kind[k].adapt] : NULL;
+        if (role != ROLE_LOCAL) {
             r->opts.seed = (uint32_t)r->sc->seed;
             err = init_learner(r, &s->eval, &s->eval_mem, (uint16_t)r->sc->batch);
         }
-        if (!err && (k == SIM_LOCAL || federated)) {
+        if (!err && (role == ROLE_LOCAL || federated)) {
             err = init_devices(r, s, federated);
         }
         if (!err && federated) {
-            err = sim_link_open(&s->link, r->sc, run_dir, sim_strategy_name((enum sim_strategy)k), k == SIM_FAIR,
+            err = sim_link_open(&s->link, r->sc, run_dir, sim_strategy_name((enum sim_strategy)k),
+                                strategy_kind[k].balance,
                                 r->ids, r->sc->devices, msg, cap);
         }
-        if (!err && k == SIM_ORACLE) {
+        if (!err && role == ROLE_ORACLE) {
             err = train_oracle(r, s);
         }
     }
@@ -466,6 +564,9 @@ static int setup(run_t *r, const sim_scenario_t *sc, const sim_world_t *w)
 static void teardown(run_t *r)
 {
     close_strategies(r);
+    for (int k = 0; k <= SIM_ADAPT_RECALIBRATE; k++) {
+        sim_adapt_free(&r->adapted[k]);
+    }
     for (unsigned t = 0; t < 64; t++) {
         free(r->work[t]);
     }
@@ -506,14 +607,14 @@ static int run_round(run_t *r, FILE *progress)
     for (int k = 0; k < SIM_STRATEGIES && !err; k++) {
         strat_t *s = &r->s[k];
         memset(&s->cur, 0, sizeof(s->cur));
-        if (!s->on || k == SIM_FROZEN || k == SIM_ORACLE) {
+        if (!s->on || strategy_kind[k].role == ROLE_FIXED || strategy_kind[k].role == ROLE_ORACLE) {
             continue;
         }
         if (progress) {
             fprintf(progress, "\r  round %u/%u: %-10s", r->round, r->sc->rounds, sim_strategy_name((enum sim_strategy)k));
             fflush(progress);
         }
-        if (k == SIM_LOCAL) {
+        if (strategy_kind[k].role == ROLE_LOCAL) {
             err = parallel(r, s, local_step, r->online);
             continue;
         }
@@ -536,6 +637,7 @@ int sim_run(const sim_scenario_t *sc, const sim_world_t *w, const char *run_dir,
     FILE *csv = fopen(path, "w");
     const int open_errno = errno;
     int err = csv ? setup(&r, sc, w) : MFL_ERR_IO;
+    err = err ? err : build_adaptations(&r, progress, msg, cap);
     err = err ? err : open_strategies(&r, run_dir, msg, cap);
     for (int k = 0; k < SIM_STRATEGIES && !err; k++) {
         res->r[k] = sc->strategies[k] ? calloc(sc->rounds + 1, sizeof(sim_round_t)) : NULL;

@@ -8,11 +8,26 @@
 #include "mfl/host/host_io.h"
 #include "scenario.h"
 
-static const char *const strategy_names[SIM_STRATEGIES] = {"frozen", "local", "federated", "fair", "oracle"};
+static const char *const strategy_names[SIM_STRATEGIES] = {
+    "frozen", "standardized", "recalibrated", "local", "federated", "fair", "federated-recal", "oracle", "oracle-recal"};
 
 const char *sim_strategy_name(enum sim_strategy k)
 {
     return k < SIM_STRATEGIES ? strategy_names[k] : "?";
+}
+
+int sim_strategy_federated(enum sim_strategy k)
+{
+    return k == SIM_FEDERATED || k == SIM_FAIR || k == SIM_FEDERATED_RECAL;
+}
+
+int sim_any_federated(const sim_scenario_t *s)
+{
+    int any = 0;
+    for (int k = 0; k < SIM_STRATEGIES; k++) {
+        any |= s->strategies[k] && sim_strategy_federated((enum sim_strategy)k);
+    }
+    return any;
 }
 
 const char *sim_partition_name(enum sim_partition p)
@@ -78,7 +93,8 @@ void sim_scenario_defaults(sim_scenario_t *s)
     s->buffer_k = 10; /* FedBuff's K */
     s->max_staleness = 4;
     s->server_lr = 1.0;
-    s->oracle_epochs = 10;
+    s->oracle_epochs = 0; /* to convergence */
+    s->recal_inputs = 16;
     s->mode = SIM_INPROCESS;
     memset(s->strategies, 1, sizeof(s->strategies));
 }
@@ -402,6 +418,7 @@ static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions
     if (!strcmp(k, "concurrency")) return to_u32(v, &s->concurrency);
     if (!strcmp(k, "server_lr")) return to_double(v, &s->server_lr, 1e-3, 10.0);
     if (!strcmp(k, "oracle_epochs")) return to_u32(v, &s->oracle_epochs);
+    if (!strcmp(k, "recal_inputs")) return to_u32(v, &s->recal_inputs);
     if (!strcmp(k, "top_k")) return to_u32(v, &s->top_k);
     if (!strcmp(k, "mode")) {
         s->mode = !strcmp(v, "network") ? SIM_NETWORK : SIM_INPROCESS;
@@ -478,6 +495,7 @@ int sim_scenario_check(const sim_scenario_t *s, char *msg, size_t cap)
     if (s->samples_per_round < 1 || s->train_per_device < s->samples_per_round)
         return bad(msg, cap, "need 1 <= samples_per_round <= train_per_device");
     if (s->test_per_device < 1) return bad(msg, cap, "test_per_device must be >= 1");
+    if (s->recal_inputs < 1 || s->recal_inputs > 10000) return bad(msg, cap, "need 1 <= recal_inputs <= 10000");
     if (s->replay < s->batch || s->replay > 4096 || s->batch < 1 || s->batch > 64)
         return bad(msg, cap, "need 1 <= batch <= 64 and batch <= replay <= 4096");
     if (s->pool_per_region < 10) return bad(msg, cap, "pool_per_region must be >= 10");
@@ -563,7 +581,7 @@ int sim_scenario_write(const sim_scenario_t *s, FILE *f)
             s->replay);
     fprintf(f, "buffer_k = %u\nconcurrency = %u\nmax_staleness = %u\nserver_lr = %s\noracle_epochs = %u\n",
             sim_buffer_k(s), sim_concurrency(s), s->max_staleness, num(s->server_lr, a), s->oracle_epochs);
-    fprintf(f, "top_k = %u\n", s->top_k);
+    fprintf(f, "top_k = %u\nrecal_inputs = %u\n", s->top_k, s->recal_inputs);
     for (uint32_t i = 0; i < s->n_agg; i++) {
         fprintf(f, "agg.%s = %s\n", s->agg_key[i], s->agg_value[i]);
     }

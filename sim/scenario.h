@@ -17,7 +17,24 @@
 
 enum sim_partition { SIM_IID, SIM_DIRICHLET, SIM_REGION_SHIFT };
 enum sim_mode { SIM_INPROCESS, SIM_NETWORK };
-enum sim_strategy { SIM_FROZEN, SIM_LOCAL, SIM_FEDERATED, SIM_FAIR, SIM_ORACLE, SIM_STRATEGIES };
+/* docs/sim.md "Strategies": the baselines that learn nothing (frozen, and
+ * frozen with each device's inputs standardised or its first convolution
+ * recalibrated), local learning, federated learning of the head (plain,
+ * group-balanced, on recalibrated backbones), and the references (the
+ * head trained centrally to convergence, on the base or recalibrated
+ * backbones). */
+enum sim_strategy {
+    SIM_FROZEN,
+    SIM_STANDARDIZED,
+    SIM_RECALIBRATED,
+    SIM_LOCAL,
+    SIM_FEDERATED,
+    SIM_FAIR,
+    SIM_FEDERATED_RECAL,
+    SIM_ORACLE,
+    SIM_ORACLE_RECAL,
+    SIM_STRATEGIES
+};
 
 /* How a region's sensors see the world, which classes are common there and
  * how often its devices are online. The fields after `share` are the
@@ -69,7 +86,8 @@ typedef struct {
     uint32_t concurrency;        /* devices learning at the same time; 0: buffer_k */
     uint32_t max_staleness;
     double server_lr;
-    uint32_t oracle_epochs;
+    uint32_t oracle_epochs;      /* 0: until converged (docs/sim.md) */
+    uint32_t recal_inputs;       /* unlabelled inputs a device adapts its backbone from */
     uint32_t top_k;              /* update sparsity: the k largest head entries (0 = dense) */
     /* any other aggregator setting, `agg.KEY = VALUE` (docs/aggregator.md's
      * keys: rule, trim_fraction, clip_norm, max_delta_norm, sample_cap,
@@ -107,6 +125,10 @@ uint32_t sim_buffer_k(const sim_scenario_t *s);
 uint32_t sim_concurrency(const sim_scenario_t *s);
 
 const char *sim_strategy_name(enum sim_strategy k);
+/* 1 for the strategies that run an aggregator (federated, fair, federated-recal). */
+int sim_strategy_federated(enum sim_strategy k);
+/* 1 when a selected strategy runs an aggregator. */
+int sim_any_federated(const sim_scenario_t *s);
 
 /* Every key with the value in force (defaults, automatic buffer_k and
  * concurrency resolved), in the file format: loading it gives the same

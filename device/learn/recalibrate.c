@@ -1,7 +1,15 @@
 /*
  * Per-channel recalibration of a convolution (mfl/recalibrate.h).
  *
- * Overflow bounds: an accumulator of a layer with D taps per output (KH x
+ * Patch moments: a tap is an input value minus its zero point, |p| <= 255
+ * (0 where SAME padding reads the zero point), so a product of two taps is
+ * below 2^16 and one call's sums stay in int32 up to CHUNK_POSITIONS
+ * positions (2^15 x 2^16 = 2^31) before they join the int64 totals; over
+ * 2^23 positions a product sum is below 2^39, and a channel's sum of
+ * squares w'S2w (weights below 2^7 in magnitude, at most 27 x 27 terms)
+ * below 2^62.5: exact in 64 bits.
+ *
+ * Accumulators' bounds: an accumulator of a layer with D taps per output (KH x
  * KW x input channels; KH x KW for depthwise) is below D x 128 x 255 in
  * magnitude (weights in [-128, 127], input minus zero point in
  * [-255, 255]), i.e. below 2^bits. Squares are summed >> sq_shift with
@@ -19,6 +27,7 @@
 #include "mfl/recalibrate.h"
 
 #define SQ_TERM_BITS 40
+#define CHUNK_POSITIONS (1u << 15)
 #define RATIO_LIMIT 8u       /* a_c stays within [1/8, 8] */
 #define RATIO_BITS 24        /* num and den below 2^24 keep the products in 64 bits */
 
@@ -36,10 +45,27 @@ static uint16_t out_channels(const mfl_model_t *m, const mfl_op_rec_t *op)
     return (uint16_t)m->tensors[op->output].dims[3];
 }
 
+/* Taps of a CONV_2D small enough for patch moments, else 0. */
+static uint16_t patch_taps(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    const mfl_dims_t f = mfl_tensor_dims(&m->tensors[op->inputs[1]]);
+    const int32_t taps = f.h * f.w * f.c;
+    return op->opcode == MFL_OP_CONV_2D && taps <= MFL_RECAL_MAX_PATCH ? (uint16_t)taps : 0;
+}
+
+static size_t triangle(size_t n)
+{
+    return n * (n + 1) / 2;
+}
+
 size_t mfl_recal_stats_mem_size(const mfl_model_t *model, uint16_t op)
 {
     const mfl_op_rec_t *r = conv_op(model, op);
-    return r ? 16u * out_channels(model, r) : 0;
+    if (!r) {
+        return 0;
+    }
+    const size_t taps = patch_taps(model, r);
+    return taps ? 12u * (taps + triangle(taps)) : 16u * out_channels(model, r);
 }
 
 static uint8_t square_shift(const mfl_model_t *m, const mfl_op_rec_t *op)
@@ -63,13 +89,16 @@ int mfl_recal_stats_init(mfl_recal_stats_t *s, const mfl_model_t *model, uint16_
     if (!r) {
         return MFL_ERR_UNSUPPORTED_OP;
     }
-    const uint16_t channels = out_channels(model, r);
-    if (mem_size < 16u * channels || ((uintptr_t)mem & 7u)) {
+    const size_t need = mfl_recal_stats_mem_size(model, op);
+    if (mem_size < need || ((uintptr_t)mem & 7u)) {
         return MFL_ERR_BUFFER_TOO_SMALL;
     }
-    memset(mem, 0, 16u * channels);
-    *s = (mfl_recal_stats_t){model, op, channels, square_shift(model, r), 0, (int64_t *)mem,
-                             (uint64_t *)((int64_t *)mem + channels)};
+    memset(mem, 0, need);
+    const uint16_t channels = out_channels(model, r), patch = patch_taps(model, r);
+    const size_t sums = patch ? patch : channels, squares = patch ? triangle(patch) : channels;
+    int64_t *words = mem;
+    *s = (mfl_recal_stats_t){model, op, channels, patch, patch ? 0 : square_shift(model, r), 0, words, words + sums,
+                             patch ? (int32_t *)(void *)(words + sums + squares) : NULL};
     return 0;
 }
 
@@ -110,6 +139,80 @@ static int32_t accumulator(const acc_ctx_t *a, int32_t b, int32_t oy, int32_t ox
     return acc;
 }
 
+static void observe_accumulators(mfl_recal_stats_t *s, const acc_ctx_t *a, const mfl_dims_t *out)
+{
+    for (int32_t b = 0; b < out->n; b++) {
+        for (int32_t oy = 0; oy < out->h; oy++) {
+            for (int32_t ox = 0; ox < out->w; ox++) {
+                for (int32_t c = 0; c < out->c; c++) {
+                    const int64_t v = accumulator(a, b, oy, ox, c);
+                    s->sum[c] += v;
+                    s->sum_sq[c] += (int64_t)((uint64_t)(v * v) >> s->sq_shift);
+                }
+            }
+        }
+    }
+}
+
+/* The patch of output position (b, oy, ox) in the filter's tap order
+ * (KH, KW, C_in), input minus zero point, 0 where padding reads. */
+static void gather_patch(const acc_ctx_t *a, int32_t b, int32_t oy, int32_t ox, int32_t *p)
+{
+    const mfl_dims_t *in = a->in, *f = a->f;
+    const int32_t y0 = oy * a->p->stride_h - a->p->pad_h, x0 = ox * a->p->stride_w - a->p->pad_w;
+    for (int32_t ky = 0; ky < f->h; ky++) {
+        const int32_t iy = y0 + ky * a->p->dilation_h;
+        for (int32_t kx = 0; kx < f->w; kx++) {
+            const int32_t ix = x0 + kx * a->p->dilation_w;
+            const int inside = iy >= 0 && iy < in->h && ix >= 0 && ix < in->w;
+            const int8_t *px = a->x + (((size_t)b * in->h + (inside ? iy : 0)) * in->w + (inside ? ix : 0)) * in->c;
+            for (int32_t ic = 0; ic < in->c; ic++) {
+                *p++ = inside ? px[ic] + a->input_offset : 0;
+            }
+        }
+    }
+}
+
+/* Adds one chunk's int32 sums to the int64 totals and clears them. */
+static void flush_chunk(mfl_recal_stats_t *s)
+{
+    const size_t taps = s->patch, squares = triangle(taps);
+    for (size_t k = 0; k < taps + squares; k++) {
+        if (k < taps) {
+            s->sum[k] += s->chunk[k];
+        } else {
+            s->sum_sq[k - taps] += s->chunk[k];
+        }
+        s->chunk[k] = 0;
+    }
+}
+
+static void observe_patches(mfl_recal_stats_t *s, const acc_ctx_t *a, const mfl_dims_t *out)
+{
+    const uint16_t taps = s->patch;
+    int32_t p[MFL_RECAL_MAX_PATCH];
+    uint32_t in_chunk = 0;
+    for (int32_t b = 0; b < out->n; b++) {
+        for (int32_t oy = 0; oy < out->h; oy++) {
+            for (int32_t ox = 0; ox < out->w; ox++) {
+                gather_patch(a, b, oy, ox, p);
+                int32_t *sum = s->chunk, *prod = s->chunk + taps;
+                for (uint16_t d = 0; d < taps; d++) {
+                    sum[d] += p[d];
+                    for (uint16_t e = d; e < taps; e++) {
+                        *prod++ += p[d] * p[e];
+                    }
+                }
+                if (++in_chunk == CHUNK_POSITIONS) {
+                    flush_chunk(s);
+                    in_chunk = 0;
+                }
+            }
+        }
+    }
+    flush_chunk(s);
+}
+
 int mfl_recal_observe(mfl_recal_stats_t *s, mfl_interp_t *it)
 {
     if (!s || !s->model || !it || it->model != s->model) {
@@ -134,16 +237,10 @@ int mfl_recal_observe(mfl_recal_stats_t *s, mfl_interp_t *it)
     const acc_ctx_t a = {&in, &f, x, (const int8_t *)(m->data + m->tensors[op->inputs[1]].offset),
                          (const mfl_conv_rec_t *)(const void *)mfl_op_params(m, op),
                          -m->tensors[op->inputs[0]].zero_point, op->opcode == MFL_OP_DEPTHWISE_CONV_2D};
-    for (int32_t b = 0; b < out.n; b++) {
-        for (int32_t oy = 0; oy < out.h; oy++) {
-            for (int32_t ox = 0; ox < out.w; ox++) {
-                for (int32_t c = 0; c < out.c; c++) {
-                    const int64_t v = accumulator(&a, b, oy, ox, c);
-                    s->sum[c] += v;
-                    s->sum_sq[c] += (uint64_t)(v * v) >> s->sq_shift;
-                }
-            }
-        }
+    if (s->patch) {
+        observe_patches(s, &a, &out);
+    } else {
+        observe_accumulators(s, &a, &out);
     }
     s->positions += positions;
     return 0;
@@ -164,13 +261,12 @@ static uint64_t isqrt_round(uint64_t v)
     return v > r ? r + 1 : r; /* v is now the remainder: value - r^2 */
 }
 
-/* mean = q + rem / n; var = E[acc^2] - mean^2, each part in 64 bits. */
-static void channel_moment(const mfl_recal_stats_t *s, uint16_t c, mfl_recal_moment_t *out)
+/* mean = q + rem / n; var = E[acc^2] - mean^2, each part in 64 bits
+ * (sum_sq >= 0 is the sum of squares >> shift). */
+static void channel_moment(int64_t sum, uint64_t sum_sq, uint8_t shift, int64_t n, mfl_recal_moment_t *out)
 {
-    const int64_t n = s->positions, sum = s->sum[c];
     int64_t q = sum / n, rem = sum % n;
-    const uint64_t e2 = ((s->sum_sq[c] / (uint64_t)n) << s->sq_shift) +
-                        (((s->sum_sq[c] % (uint64_t)n) << s->sq_shift) / (uint64_t)n);
+    const uint64_t e2 = ((sum_sq / (uint64_t)n) << shift) + (((sum_sq % (uint64_t)n) << shift) / (uint64_t)n);
     const int64_t cross = 2 * q * rem / n; /* 2 q (rem / n) */
     const int64_t var_signed = (int64_t)e2 - q * q - cross;
     const uint64_t var = var_signed > 0 ? (uint64_t)var_signed : 0;
@@ -190,8 +286,24 @@ int mfl_recal_moments(const mfl_recal_stats_t *s, mfl_recal_moment_t *out)
     if (s->positions == 0) {
         return MFL_ERR_RECAL_STATS;
     }
+    const mfl_op_rec_t *op = &s->model->ops[s->op];
+    const int8_t *w = (const int8_t *)(s->model->data + s->model->tensors[op->inputs[1]].offset);
     for (uint16_t c = 0; c < s->channels; c++) {
-        channel_moment(s, c, &out[c]);
+        if (!s->patch) {
+            channel_moment(s->sum[c], (uint64_t)s->sum_sq[c], s->sq_shift, s->positions, &out[c]);
+            continue;
+        }
+        /* acc = w.p: sum = w.S1, sum of squares = w'S2w (S2's upper triangle, off-diagonal twice) */
+        const int8_t *wc = w + (size_t)c * s->patch;
+        int64_t sum = 0, sq = 0;
+        const int64_t *prod = s->sum_sq;
+        for (uint16_t d = 0; d < s->patch; d++) {
+            sum += wc[d] * s->sum[d];
+            for (uint16_t e = d; e < s->patch; e++) {
+                sq += (int64_t)(wc[d] * wc[e] * (d == e ? 1 : 2)) * *prod++;
+            }
+        }
+        channel_moment(sum, (uint64_t)sq, 0, s->positions, &out[c]);
     }
     return 0;
 }

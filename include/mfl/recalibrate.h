@@ -28,11 +28,19 @@
  * distributed as at home, and a head learned on recalibrated features
  * transfers between devices whose sensors differ.
  *
- * Integer only, no allocation: the caller owns every array.
- * Statistics are exact integer sums; the squares are summed shifted right
- * by `sq_shift` bits (0 for a first layer of 3x3 taps on one or three
- * channels) so that at least MFL_RECAL_MAX_POSITIONS positions fit in
- * 64 bits.
+ * Integer only, no allocation: the caller owns every array. Two ways to
+ * gather the statistics, chosen by the operator's shape:
+ *  - patch moments, for a CONV_2D of at most MFL_RECAL_MAX_PATCH taps
+ *    (KH x KW x input channels: a first layer on grey or RGB pixels): the
+ *    sums of every input patch and of its outer product (taps + taps x
+ *    (taps + 1) / 2 int64s); each channel's moments follow exactly as
+ *    w.S1 and w'S2w. Per output position that costs taps x (taps + 3) / 2
+ *    multiply-accumulates whatever the channel count (54 for 3x3 grey
+ *    against 144 for the 16 channels' accumulators);
+ *  - accumulators, otherwise: every channel's accumulator at every
+ *    position, summed with its square (two int64s per channel); the
+ *    squares are shifted right by `sq_shift` bits where needed to fit.
+ * Both hold MFL_RECAL_MAX_POSITIONS positions.
  */
 #ifndef MFL_RECALIBRATE_H
 #define MFL_RECALIBRATE_H
@@ -50,6 +58,8 @@ extern "C" {
 /* Output positions (per channel) the statistics can hold: 2^23, e.g.
  * 10,700 inputs of 28 x 28 positions. */
 #define MFL_RECAL_MAX_POSITIONS (1u << 23)
+/* Largest patch (taps) gathered as patch moments: 3 x 3 x 3. */
+#define MFL_RECAL_MAX_PATCH 27
 
 /* A channel's accumulator distribution. */
 typedef struct {
@@ -63,14 +73,19 @@ typedef struct {
     const mfl_model_t *model;
     uint16_t op;         /* the CONV_2D or DEPTHWISE_CONV_2D operator measured */
     uint16_t channels;   /* its output channels */
-    uint8_t sq_shift;    /* squares are accumulated >> sq_shift */
+    uint16_t patch;      /* taps of a patch gathered as patch moments, or 0: accumulators */
+    uint8_t sq_shift;    /* accumulators: squares are summed >> sq_shift */
     uint32_t positions;  /* output positions observed, per channel */
-    int64_t *sum;        /* [channels] sum of accumulators */
-    uint64_t *sum_sq;    /* [channels] sum of (accumulator^2 >> sq_shift) */
+    int64_t *sum;        /* patch: [patch] sums of each tap; accumulators: [channels] sums */
+    int64_t *sum_sq;     /* patch: [patch (patch + 1) / 2] sums of tap products, upper triangle
+                          * row by row; accumulators: [channels] sums of squares >> sq_shift */
+    int32_t *chunk;      /* patch: one input's sums before they join sum and sum_sq */
 } mfl_recal_stats_t;
 
-/* Bytes of `mem` mfl_recal_stats_init needs for operator `op`: 16 per
- * output channel; 0 when op is not a CONV_2D or DEPTHWISE_CONV_2D. */
+/* Bytes of `mem` mfl_recal_stats_init needs for operator `op`: patch
+ * moments 12 x (taps + taps (taps + 1) / 2) (648 for 3 x 3 grey),
+ * accumulators 16 per output channel; 0 when op is not a CONV_2D or
+ * DEPTHWISE_CONV_2D. */
 size_t mfl_recal_stats_mem_size(const mfl_model_t *model, uint16_t op);
 
 /* Empty statistics for operator `op` of a loaded model. mem (8-byte

@@ -64,7 +64,8 @@ summary = json.load(open(f"{d}/summary.json"))
 assert summary["seeds"] == seeds and summary["interval"]["degrees_of_freedom"] == 2, summary["interval"]
 assert abs(summary["interval"]["t"] - t) < 1e-5, (summary["interval"]["t"], t)
 strategies = list(rounds[1])
-assert strategies == ["frozen", "local", "federated", "fair", "oracle"], strategies
+assert strategies == ["frozen", "standardized", "recalibrated", "local", "federated", "fair", "federated-recal",
+                      "oracle", "oracle-recal"], strategies
 for k in strategies:
     for name in ["worst", "mean", "gap", "worst_gain", "vs_oracle", "home_gain", "worst_sd5"]:
         v = [figures(rounds[s], k)[name] for s in seeds]
