@@ -36,6 +36,7 @@ typedef struct {
 enum role { ROLE_FIXED, ROLE_LOCAL, ROLE_FEDERATED, ROLE_ORACLE };
 static const struct {
     uint8_t role, adapt, balance;
+    uint8_t select; /* each device predicts with the best of its heads on its held-out samples */
 } strategy_kind[SIM_STRATEGIES] = {
     [SIM_FROZEN] = {ROLE_FIXED, 0, 0},
     [SIM_STANDARDIZED] = {ROLE_FIXED, SIM_ADAPT_STANDARDIZE, 0},
@@ -44,9 +45,14 @@ static const struct {
     [SIM_FEDERATED] = {ROLE_FEDERATED, 0, 0},
     [SIM_FAIR] = {ROLE_FEDERATED, 0, 1},
     [SIM_FEDERATED_RECAL] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0},
+    [SIM_PERSONALIZED] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0, 1},
     [SIM_ORACLE] = {ROLE_ORACLE, 0, 0},
     [SIM_ORACLE_RECAL] = {ROLE_ORACLE, SIM_ADAPT_RECALIBRATE, 0},
 };
+
+/* personalized: every HELD_OUT_EVERY-th labelled sample a device collects
+ * is held out from learning, to choose its head on */
+#define HELD_OUT_EVERY 5
 
 #define ORACLE_MAX_EPOCHS 200
 #define ORACLE_PATIENCE 5        /* epochs without a gain of ORACLE_MIN_GAIN points end the training */
@@ -57,6 +63,9 @@ typedef struct {
     int on;
     int personal;              /* evaluated with each device's own head (local learning) */
     const sim_adapted_t *adapt; /* the features' adaptation, or NULL: the base backbone's */
+    int select;                /* devices choose their head on held-out samples (do no harm) */
+    mfl_learner_t shipped;     /* select: the head the devices shipped with */
+    uint8_t *shipped_mem;
     vdev_t *dev;               /* local, federated, fair: one per device */
     sim_link_t *link;          /* federated, fair */
     mfl_learner_t eval;        /* frozen, oracle, federated, fair: the global head */
@@ -177,13 +186,18 @@ static const int8_t *test_feature(const run_t *r, const strat_t *s, uint32_t i, 
     return s->adapt ? sim_adapted_test(s->adapt, i, j) : sim_world_features(r->w, r->w->dev[i].test[j]);
 }
 
+static int held_out(const strat_t *s, uint32_t j)
+{
+    return s->select && j % HELD_OUT_EVERY == HELD_OUT_EVERY - 1;
+}
+
 /* The device's new samples this round, then local epochs over its buffer. */
 static int learn_fresh(run_t *r, strat_t *s, vdev_t *v, uint32_t i)
 {
     const sim_device_data_t *d = &r->w->dev[i];
     int err = 0;
     for (uint32_t j = r->fresh_from[i]; j < r->fresh_to[i] && !err; j++) {
-        err = mfl_learner_learn_features(&v->l, train_feature(r, s, i, j), d->train_label[j]);
+        err = held_out(s, j) ? 0 : mfl_learner_learn_features(&v->l, train_feature(r, s, i, j), d->train_label[j]);
     }
     return err ? err : mfl_learner_train_buffer(&v->l, (uint16_t)r->sc->local_epochs);
 }
@@ -392,11 +406,45 @@ static int train_oracle(run_t *r, strat_t *s)
 /* ---- evaluation: accuracy per region on the devices' test samples ---- */
 
 
+/* Correct predictions of a head on device i's held-out samples so far. */
+static uint32_t held_out_correct(run_t *r, strat_t *s, mfl_learner_t *l, uint32_t i)
+{
+    uint32_t correct = 0;
+    for (uint32_t j = HELD_OUT_EVERY - 1; j < r->fresh_to[i]; j += HELD_OUT_EVERY) {
+        int label = -1;
+        mfl_learner_predict_features(l, train_feature(r, s, i, j), &label);
+        correct += label == r->w->dev[i].train_label[j];
+    }
+    return correct;
+}
+
+/* Do no harm: the device uses the head it shipped with, the global head,
+ * or its own (the global head it fetched last, fine-tuned on its data),
+ * whichever is right most often on its held-out samples; a tie keeps the
+ * earlier in that order (a new head must be better to replace the shipped
+ * one), and without a held-out sample it keeps the shipped one. */
+static mfl_learner_t *chosen_head(run_t *r, strat_t *s, uint32_t i)
+{
+    if (r->fresh_to[i] < HELD_OUT_EVERY) {
+        return &s->shipped;
+    }
+    mfl_learner_t *heads[3] = {&s->shipped, &s->eval, &s->dev[i].l}, *best = heads[0];
+    uint32_t best_correct = held_out_correct(r, s, heads[0], i);
+    for (int k = 1; k < 3; k++) {
+        const uint32_t c = held_out_correct(r, s, heads[k], i);
+        if (c > best_correct) {
+            best = heads[k];
+            best_correct = c;
+        }
+    }
+    return best;
+}
+
 static int evaluate_device(run_t *r, strat_t *s, uint32_t i, unsigned thread)
 {
     const sim_device_data_t *d = &r->w->dev[i];
-    mfl_learner_t *l = s->personal ? &s->dev[i].l : &s->eval; /* each thread its own devices */
-    tally_t *t = &r->tally[thread];
+    mfl_learner_t *l = s->select ? chosen_head(r, s, i) : s->personal ? &s->dev[i].l : &s->eval;
+    tally_t *t = &r->tally[thread]; /* each thread its own devices */
     for (uint32_t j = 0; j < r->sc->test_per_device; j++) {
         int label;
         const int err = mfl_learner_predict_features(l, test_feature(r, s, i, j), &label);
@@ -493,7 +541,12 @@ static int open_strategies(run_t *r, const char *run_dir, char *msg, size_t cap)
             continue;
         }
         s->adapt = strategy_kind[k].adapt ? &r->adapted[strategy_kind[k].adapt] : NULL;
-        if (role != ROLE_LOCAL) {
+        s->select = strategy_kind[k].select;
+        if (s->select) {
+            r->opts.seed = (uint32_t)r->sc->seed;
+            err = init_learner(r, &s->shipped, &s->shipped_mem, (uint16_t)r->sc->batch);
+        }
+        if (!err && role != ROLE_LOCAL) {
             r->opts.seed = (uint32_t)r->sc->seed;
             err = init_learner(r, &s->eval, &s->eval_mem, (uint16_t)r->sc->batch);
         }
@@ -518,6 +571,7 @@ static void close_strategies(run_t *r)
         sim_link_close(r->s[k].link);
         free_devices(r, &r->s[k]);
         free(r->s[k].eval_mem);
+        free(r->s[k].shipped_mem);
     }
 }
 

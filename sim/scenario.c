@@ -9,7 +9,8 @@
 #include "scenario.h"
 
 static const char *const strategy_names[SIM_STRATEGIES] = {
-    "frozen", "standardized", "recalibrated", "local", "federated", "fair", "federated-recal", "oracle", "oracle-recal"};
+    "frozen", "standardized", "recalibrated", "local", "federated", "fair", "federated-recal", "personalized", "oracle",
+    "oracle-recal"};
 
 const char *sim_strategy_name(enum sim_strategy k)
 {
@@ -18,7 +19,7 @@ const char *sim_strategy_name(enum sim_strategy k)
 
 int sim_strategy_federated(enum sim_strategy k)
 {
-    return k == SIM_FEDERATED || k == SIM_FAIR || k == SIM_FEDERATED_RECAL;
+    return k == SIM_FEDERATED || k == SIM_FAIR || k == SIM_FEDERATED_RECAL || k == SIM_PERSONALIZED;
 }
 
 int sim_any_federated(const sim_scenario_t *s)

@@ -20,7 +20,9 @@ enum sim_mode { SIM_INPROCESS, SIM_NETWORK };
 /* docs/sim.md "Strategies": the baselines that learn nothing (frozen, and
  * frozen with each device's inputs standardised or its first convolution
  * recalibrated), local learning, federated learning of the head (plain,
- * group-balanced, on recalibrated backbones), and the references (the
+ * group-balanced, on recalibrated backbones, and on recalibrated backbones
+ * with each device choosing between the shipped, global and its own head
+ * on held-out samples), and the references (the
  * head trained centrally to convergence, on the base or recalibrated
  * backbones). */
 enum sim_strategy {
@@ -31,6 +33,7 @@ enum sim_strategy {
     SIM_FEDERATED,
     SIM_FAIR,
     SIM_FEDERATED_RECAL,
+    SIM_PERSONALIZED,
     SIM_ORACLE,
     SIM_ORACLE_RECAL,
     SIM_STRATEGIES
@@ -125,7 +128,7 @@ uint32_t sim_buffer_k(const sim_scenario_t *s);
 uint32_t sim_concurrency(const sim_scenario_t *s);
 
 const char *sim_strategy_name(enum sim_strategy k);
-/* 1 for the strategies that run an aggregator (federated, fair, federated-recal). */
+/* 1 for the strategies that run an aggregator (federated, fair, federated-recal, personalized). */
 int sim_strategy_federated(enum sim_strategy k);
 /* 1 when a selected strategy runs an aggregator. */
 int sim_any_federated(const sim_scenario_t *s);

@@ -17,6 +17,7 @@
 #include "mfl/error.h"
 #include "mfl/interpreter.h"
 #include "mfl/learner.h"
+#include "mfl/recalibrate.h"
 #include "mfl/update_builder.h"
 #include "semihost.h"
 
@@ -40,6 +41,13 @@ static int32_t residual[1024]; /* error feedback: units x (features + 1) */
 static uint8_t flash_mem[16 * 1024];
 static uint8_t model_msg_buf[2048];
 static uint8_t mlperf_learner_mem[16 * 1024] __attribute__((aligned(8)));
+
+/* recalibration of the first convolution (at most 64 channels here) */
+#define RECAL_MAX_CHANNELS 64
+#define RECAL_INPUTS 16
+static int64_t recal_stats_mem[2 * RECAL_MAX_CHANNELS];
+static mfl_recal_moment_t recal_ref[RECAL_MAX_CHANNELS], recal_dev[RECAL_MAX_CHANNELS];
+static int32_t recal_bias[RECAL_MAX_CHANNELS], recal_mult[RECAL_MAX_CHANNELS], recal_shift[RECAL_MAX_CHANNELS];
 
 static int failed(const char *what, int err)
 {
@@ -74,6 +82,56 @@ static uint32_t accuracy_x100(mfl_learner_t *l, uint64_t *instructions)
         correct += label == blob_labels[i];
     }
     return (uint32_t)(correct * 10000u / n);
+}
+
+/* Moments of op 0 over RECAL_INPUTS images from `first`, at full or half
+ * contrast (a dimmer sensor); adds the instructions spent observing. */
+static int recal_measure(mfl_learner_t *l, size_t first, int halve, mfl_recal_moment_t *out, uint64_t *instr)
+{
+    mfl_recal_stats_t s;
+    int err = mfl_recal_stats_init(&s, l->interp.model, 0, recal_stats_mem, sizeof(recal_stats_mem));
+    for (size_t i = first; i < first + RECAL_INPUTS && !err; i++) {
+        int8_t *in;
+        size_t len;
+        err = mfl_interp_input(&l->interp, &in, &len);
+        for (size_t k = 0; !err && k < PIXELS; k++) {
+            const int px = blob_images[i * PIXELS + k];
+            in[k] = (int8_t)((halve ? (px + 1) / 2 : px) - 128);
+        }
+        const uint32_t t0 = board_ticks();
+        err = err ? err : mfl_recal_observe(&s, &l->interp);
+        *instr += board_instructions(board_ticks() - t0);
+    }
+    return err ? err : mfl_recal_moments(&s, out);
+}
+
+/* Label-free recalibration's cost on the device: observing one unlabelled
+ * input, computing the new requantization, and its RAM. */
+static int recalibration(mfl_learner_t *l)
+{
+    uint64_t observe = 0;
+    mfl_requant_override_t ovr;
+    if (mfl_recal_stats_mem_size(l->interp.model, 0) > sizeof(recal_stats_mem)) {
+        return failed("recalibration statistics", MFL_ERR_BUFFER_TOO_SMALL);
+    }
+    int err = recal_measure(l, 0, 0, recal_ref, &observe); /* stands in for the reference shipped with the model */
+    err = err ? err : recal_measure(l, RECAL_INPUTS, 1, recal_dev, &observe);
+    const uint32_t t0 = board_ticks();
+    err = err ? err : mfl_recal_compute(l->interp.model, 0, recal_ref, recal_dev, recal_bias, recal_mult, recal_shift,
+                                        &ovr);
+    const uint64_t compute = board_instructions(board_ticks() - t0);
+    err = err ? err : mfl_interp_set_override(&l->interp, &ovr);
+    if (err) {
+        return failed("recalibration", err);
+    }
+    const uint64_t channels = ovr.channels;
+    sh_line("recal_observe_instructions", observe / (2 * RECAL_INPUTS));
+    sh_line("recal_compute_instructions", compute);
+    /* the statistics, the device's moments and the new requantization (the reference's moments ship with
+     * the model, in flash) */
+    sh_line("recal_ram_bytes", mfl_recal_stats_mem_size(l->interp.model, 0) + sizeof(mfl_recal_moment_t) * channels +
+                                   3 * sizeof(int32_t) * channels);
+    return mfl_interp_set_override(&l->interp, NULL);
 }
 
 static uint64_t model_macs(const mfl_model_t *m)
@@ -155,6 +213,9 @@ static int fashion_mnist(void)
     sh_line("fmnist_learn_batch", l.opts.batch);
     sh_line("fmnist_backbone_instructions", backbone / steps);
     sh_line("fmnist_accuracy_after_x100", accuracy_x100(&l, NULL));
+    if (recalibration(&l)) {
+        return 1;
+    }
     uint32_t t_save = board_ticks();
     err = mfl_state_save_head(&state, &l, version); /* what was learned survives a reboot */
     sh_line("head_checkpoint_instructions", board_instructions(board_ticks() - t_save));

@@ -65,7 +65,7 @@ assert summary["seeds"] == seeds and summary["interval"]["degrees_of_freedom"] =
 assert abs(summary["interval"]["t"] - t) < 1e-5, (summary["interval"]["t"], t)
 strategies = list(rounds[1])
 assert strategies == ["frozen", "standardized", "recalibrated", "local", "federated", "fair", "federated-recal",
-                      "oracle", "oracle-recal"], strategies
+                      "personalized", "oracle", "oracle-recal"], strategies
 for k in strategies:
     for name in ["worst", "mean", "gap", "worst_gain", "vs_oracle", "home_gain", "worst_sd5"]:
         v = [figures(rounds[s], k)[name] for s in seeds]
