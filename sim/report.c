@@ -12,6 +12,39 @@ int sim_strategy_is_reference(const char *name)
     return !strncmp(name, "oracle", 6);
 }
 
+int sim_strategy_is_baseline(const char *name)
+{
+    return !strcmp(name, "frozen") || !strcmp(name, "standardized") || !strcmp(name, "recalibrated");
+}
+
+int sim_rounds_oracle_for(const sim_rounds_t *t, const char *name)
+{
+    const int recal = strstr(name, "recal") != NULL || !strcmp(name, "personalized");
+    const int k = recal ? sim_rounds_find(t, "oracle-recal") : -1;
+    return k >= 0 ? k : sim_rounds_find(t, "oracle");
+}
+
+static const double *last_row(const sim_rounds_t *t, unsigned k)
+{
+    return t->s[k].rows[t->s[k].n_rows - 1];
+}
+
+static double final_worst(const sim_rounds_t *t, unsigned k)
+{
+    return last_row(t, k)[SIM_COL_WORST(t->n_regions)];
+}
+
+int sim_rounds_best_baseline(const sim_rounds_t *t)
+{
+    int best = -1;
+    for (unsigned k = 0; k < t->n_strategies; k++) {
+        if (sim_strategy_is_baseline(t->s[k].name) && (best < 0 || final_worst(t, k) > final_worst(t, (unsigned)best))) {
+            best = (int)k;
+        }
+    }
+    return best;
+}
+
 int sim_rounds_find(const sim_rounds_t *t, const char *name)
 {
     for (unsigned k = 0; k < t->n_strategies; k++) {
@@ -122,10 +155,6 @@ int sim_rounds_read(const char *path, sim_rounds_t *t, char *msg, size_t cap)
 }
 
 /* The last round's figures of strategy k. */
-static const double *last_row(const sim_rounds_t *t, unsigned k)
-{
-    return t->s[k].rows[t->s[k].n_rows - 1];
-}
 static double total(const sim_rounds_t *t, unsigned k, unsigned col)
 {
     double sum = 0;
@@ -176,6 +205,9 @@ static void print_table(const sim_rounds_t *t, FILE *out)
 typedef struct {
     int have;
     double worst_gain, gap, vs_oracle;
+    int oracle;                /* the oracle compared with, or -1 */
+    int baseline;              /* learning strategies: the best baseline, or -1 */
+    double over_baseline;      /* worst region minus that baseline's */
     int no_region_worse;
 } checks_t;
 
@@ -185,7 +217,7 @@ typedef struct {
 static checks_t checks_for(const sim_rounds_t *t, unsigned k)
 {
     checks_t c = {0};
-    const int frozen = sim_rounds_find(t, "frozen"), oracle = sim_rounds_find(t, "oracle");
+    const int frozen = sim_rounds_find(t, "frozen");
     const char *name = t->s[k].name;
     if (frozen < 0 || !strcmp(name, "frozen") || !strcmp(name, "local") || sim_strategy_is_reference(name)) {
         return c;
@@ -195,7 +227,10 @@ static checks_t checks_for(const sim_rounds_t *t, unsigned k)
     c.have = 1;
     c.worst_gain = s[SIM_COL_WORST(n)] - fz[SIM_COL_WORST(n)];
     c.gap = s[SIM_COL_GAP(n)];
-    c.vs_oracle = oracle >= 0 ? s[SIM_COL_MEAN(n)] - last_row(t, (unsigned)oracle)[SIM_COL_MEAN(n)] : 0;
+    c.oracle = sim_rounds_oracle_for(t, name);
+    c.vs_oracle = c.oracle >= 0 ? s[SIM_COL_MEAN(n)] - last_row(t, (unsigned)c.oracle)[SIM_COL_MEAN(n)] : 0;
+    c.baseline = sim_strategy_is_baseline(name) ? -1 : sim_rounds_best_baseline(t);
+    c.over_baseline = c.baseline >= 0 ? s[SIM_COL_WORST(n)] - final_worst(t, (unsigned)c.baseline) : 0;
     c.no_region_worse = 1;
     for (unsigned g = 0; g < n; g++) {
         c.no_region_worse &= s[SIM_COL_ACC(g)] >= fz[SIM_COL_ACC(g)];
@@ -210,10 +245,13 @@ static void print_checks(const sim_rounds_t *t, FILE *out)
         if (!c.have) {
             continue;
         }
-        fprintf(out, "%-10s worst region %+.2f pts over frozen; best-worst gap %.2f pts", t->s[k].name,
-                c.worst_gain, c.gap);
-        if (sim_rounds_find(t, "oracle") >= 0) {
-            fprintf(out, "; mean %+.2f pts vs the oracle", c.vs_oracle);
+        fprintf(out, "%-10s worst region %+.2f pts over frozen", t->s[k].name, c.worst_gain);
+        if (c.baseline >= 0 && strcmp(t->s[c.baseline].name, "frozen")) {
+            fprintf(out, " (%+.2f over %s)", c.over_baseline, t->s[c.baseline].name);
+        }
+        fprintf(out, "; best-worst gap %.2f pts", c.gap);
+        if (c.oracle >= 0) {
+            fprintf(out, "; mean %+.2f pts vs %s", c.vs_oracle, t->s[c.oracle].name);
         }
         fprintf(out, "; %s\n", c.no_region_worse ? "no region below frozen" : "SOME REGION BELOW FROZEN");
     }
@@ -259,9 +297,11 @@ static int write_json(const char *dir, const sim_rounds_t *t, const char *extra)
             continue;
         }
         fprintf(f, "%s    \"%s\": {\"worst_gain_over_frozen\": %.2f, \"gap\": %.2f, \"mean_vs_oracle\": %.2f, "
+                   "\"oracle\": \"%s\", \"best_baseline\": \"%s\", \"worst_gain_over_best_baseline\": %.2f, "
                    "\"no_region_below_frozen\": %s}",
                 first ? "" : ",\n", t->s[k].name, c.worst_gain, c.gap, c.vs_oracle,
-                c.no_region_worse ? "true" : "false");
+                c.oracle >= 0 ? t->s[c.oracle].name : "", c.baseline >= 0 ? t->s[c.baseline].name : "",
+                c.over_baseline, c.no_region_worse ? "true" : "false");
         first = 0;
     }
     fprintf(f, "\n  }%s%s\n}\n", extra ? ",\n  " : "", extra ? extra : "");

@@ -53,6 +53,15 @@ void sim_rounds_free(sim_rounds_t *t);
 int sim_rounds_find(const sim_rounds_t *t, const char *name);
 /* 1 for "oracle" and "oracle..." (reference lines, not compared). */
 int sim_strategy_is_reference(const char *name);
+/* 1 for the strategies that learn nothing: frozen and its label-free
+ * adaptations (standardized, recalibrated). */
+int sim_strategy_is_baseline(const char *name);
+/* The oracle strategy name is compared with: the one on the same backbone
+ * ("oracle-recal" for strategies on recalibrated backbones, when present),
+ * else "oracle"; -1 when neither is in the table. */
+int sim_rounds_oracle_for(const sim_rounds_t *t, const char *name);
+/* The best (highest final worst region) of the baselines in the table, or -1. */
+int sim_rounds_best_baseline(const sim_rounds_t *t);
 
 /* Prints the table to out; writes DIR/summary.json if write_json. extra:
  * a JSON fragment of run facts (scenario, timings) to embed, or NULL. */

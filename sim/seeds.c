@@ -31,7 +31,10 @@ static double t975(unsigned df)
 
 /* The figures, per seed and strategy; key: seeds.csv and summary.json,
  * head: the table's column. */
-enum figure { F_WORST, F_MEAN, F_GAP, F_WORST_GAIN, F_VS_ORACLE, F_HOME_GAIN, F_WORST_SD5, F_COUNT };
+enum figure {
+    F_WORST, F_MEAN, F_GAP, F_WORST_GAIN, F_OVER_BASELINE, F_VS_ORACLE, F_HOME_GAIN, F_MIN_REGION_GAIN, F_WORST_SD5,
+    F_COUNT
+};
 static const struct {
     const char *key, *head, *what;
 } figures[F_COUNT] = {
@@ -39,8 +42,14 @@ static const struct {
     {"mean", "mean %", "final mean accuracy over regions, %"},
     {"gap", "best-worst", "final best minus worst region, points"},
     {"worst_gain", "worst-frozen", "final worst region minus frozen's, points"},
-    {"vs_oracle", "mean-oracle", "final mean minus the oracle's, points"},
+    {"worst_over_baseline", "worst-baseline",
+     "final worst region minus the best baseline's (frozen, standardized, recalibrated: the highest worst region), "
+     "points"},
+    {"vs_oracle", "mean-oracle", "final mean minus the oracle's on the same backbone (oracle-recal for "
+                                 "recalibrated ones), points"},
     {"home_gain", "home-frozen", "final home region (the first) minus frozen's, points"},
+    {"min_region_gain", "min region-frozen", "final accuracy minus frozen's in the region where it is lowest, points "
+                                             "(negative: some region ends below frozen)"},
     {"worst_sd5", "worst sd5", "standard deviation of the worst region over the last 5 rounds (n-1), points"},
 };
 #define SD_ROUNDS 5
@@ -72,8 +81,10 @@ static int figure(const sim_rounds_t *t, const char *name, enum figure f, double
 {
     const unsigned n = t->n_regions;
     const int k = sim_rounds_find(t, name);
-    const int ref = sim_rounds_find(t, f == F_VS_ORACLE ? "oracle" : "frozen");
-    if (k < 0 || ((f == F_WORST_GAIN || f == F_VS_ORACLE || f == F_HOME_GAIN) && ref < 0)) {
+    const int ref = f == F_VS_ORACLE ? sim_rounds_oracle_for(t, name)
+                    : f == F_OVER_BASELINE ? sim_rounds_best_baseline(t)
+                                           : sim_rounds_find(t, "frozen");
+    if (k < 0 || (f != F_WORST && f != F_MEAN && f != F_GAP && f != F_WORST_SD5 && ref < 0)) {
         return -1;
     }
     const double *last = t->s[k].rows[t->s[k].n_rows - 1];
@@ -84,7 +95,14 @@ static int figure(const sim_rounds_t *t, const char *name, enum figure f, double
     case F_GAP: *v = last[SIM_COL_GAP(n)]; return 0;
     case F_WORST_GAIN: *v = last[SIM_COL_WORST(n)] - base[SIM_COL_WORST(n)]; return 0;
     case F_VS_ORACLE: *v = last[SIM_COL_MEAN(n)] - base[SIM_COL_MEAN(n)]; return 0;
+    case F_OVER_BASELINE: *v = last[SIM_COL_WORST(n)] - base[SIM_COL_WORST(n)]; return 0;
     case F_HOME_GAIN: *v = last[SIM_COL_ACC(0)] - base[SIM_COL_ACC(0)]; return 0;
+    case F_MIN_REGION_GAIN:
+        *v = INFINITY;
+        for (unsigned g = 0; g < n; g++) {
+            *v = fmin(*v, last[SIM_COL_ACC(g)] - base[SIM_COL_ACC(g)]);
+        }
+        return 0;
     default: return worst_sd(t, &t->s[k], v);
     }
 }

@@ -50,12 +50,16 @@ for s in seeds:
     rounds[s] = by
 
 def figures(by, k):
-    last, fz, orc = by[k][-1], by["frozen"][-1], by["oracle"][-1]
     f = lambda r, c: float(r[c])
+    recal = "recal" in k or k == "personalized"
+    last, fz, orc = by[k][-1], by["frozen"][-1], by["oracle-recal" if recal else "oracle"][-1]
+    base = max((by[b][-1] for b in ("frozen", "standardized", "recalibrated")), key=lambda r: f(r, "worst"))
     worst = [f(r, "worst") for r in by[k][1:]][-5:]
     m = sum(worst) / len(worst)
     return {"worst": f(last, "worst"), "mean": f(last, "mean"), "gap": f(last, "gap"),
             "worst_gain": f(last, "worst") - f(fz, "worst"), "vs_oracle": f(last, "mean") - f(orc, "mean"),
+            "worst_over_baseline": f(last, "worst") - f(base, "worst"),
+            "min_region_gain": min(f(last, "acc_" + g) - f(fz, "acc_" + g) for g in regions),
             "home_gain": f(last, "acc_" + regions[0]) - f(fz, "acc_" + regions[0]),
             "worst_sd5": math.sqrt(sum((x - m) ** 2 for x in worst) / (len(worst) - 1))}
 
@@ -67,7 +71,8 @@ strategies = list(rounds[1])
 assert strategies == ["frozen", "standardized", "recalibrated", "local", "federated", "fair", "federated-recal",
                       "personalized", "oracle", "oracle-recal"], strategies
 for k in strategies:
-    for name in ["worst", "mean", "gap", "worst_gain", "vs_oracle", "home_gain", "worst_sd5"]:
+    for name in ["worst", "mean", "gap", "worst_gain", "worst_over_baseline", "vs_oracle", "home_gain",
+                 "min_region_gain", "worst_sd5"]:
         v = [figures(rounds[s], k)[name] for s in seeds]
         mean = sum(v) / 3
         sd = math.sqrt(sum((x - mean) ** 2 for x in v) / 2)
