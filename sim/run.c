@@ -55,7 +55,8 @@ static const struct {
 #define HELD_OUT_EVERY 5
 
 #define ORACLE_MAX_EPOCHS 200
-#define ORACLE_PATIENCE 5        /* epochs without a gain of ORACLE_MIN_GAIN points end the training */
+#define ORACLE_PATIENCE 3        /* epochs without a gain of ORACLE_MIN_GAIN points halve the step */
+#define ORACLE_HALVINGS 4        /* and after this many halvings the training ends */
 #define ORACLE_MIN_GAIN 0.1
 #define ORACLE_FIT_SAMPLES 20000 /* training accuracy is measured on at most this many samples */
 
@@ -334,9 +335,12 @@ static void shuffle(uint32_t *order, size_t n, uint64_t *rng)
     }
 }
 
-/* One epoch of minibatch SGD over every device's training samples. */
-static int oracle_epoch(run_t *r, strat_t *s, const uint32_t *order, size_t n)
+/* One epoch of minibatch SGD over every device's training samples, with
+ * the devices' learning rate times 2^-halvings. */
+static int oracle_epoch(run_t *r, strat_t *s, const uint32_t *order, size_t n, int halvings)
 {
+    mfl_scale_t lr = r->opts.lr;
+    lr.e -= halvings;
     const sim_scenario_t *sc = r->sc;
     mfl_learner_t *l = &s->eval;
     int err = 0;
@@ -348,7 +352,7 @@ static int oracle_epoch(run_t *r, strat_t *s, const uint32_t *order, size_t n)
             x[b] = train_feature(r, s, i, j);
             y[b] = r->w->dev[i].train_label[j];
         }
-        err = mfl_head_sgd_step(&l->head, x, y, (int)sc->batch, r->opts.lr, l->g, NULL, NULL, 0);
+        err = mfl_head_sgd_step(&l->head, x, y, (int)sc->batch, lr, l->g, NULL, NULL, 0);
     }
     return err ? err : mfl_head_requantize(&l->head, &l->q);
 }
@@ -369,10 +373,12 @@ static double oracle_fit(run_t *r, strat_t *s, size_t n)
     return total ? 100.0 * (double)correct / (double)total : 0.0;
 }
 
-/* oracle_epochs > 0: that many epochs. 0: until converged, i.e. until
- * ORACLE_PATIENCE epochs in a row add less than ORACLE_MIN_GAIN points of
- * training accuracy over the best so far (at most ORACLE_MAX_EPOCHS): an
- * upper bound must not be under-trained. */
+/* oracle_epochs > 0: that many epochs at the devices' learning rate. 0:
+ * until converged: whenever ORACLE_PATIENCE epochs in a row add less than
+ * ORACLE_MIN_GAIN points of training accuracy over the best so far, the
+ * step is halved, and after ORACLE_HALVINGS halvings the training ends (at
+ * most ORACLE_MAX_EPOCHS): a reference must be neither under-trained nor
+ * left bouncing around its optimum at a constant step. */
 static int train_oracle(run_t *r, strat_t *s)
 {
     const sim_scenario_t *sc = r->sc;
@@ -388,15 +394,19 @@ static int train_oracle(run_t *r, strat_t *s)
     const uint32_t epochs = sc->oracle_epochs ? sc->oracle_epochs : ORACLE_MAX_EPOCHS;
     double best = -1.0;
     uint32_t since_best = 0;
-    int err = 0;
-    for (uint32_t e = 0; e < epochs && !err && since_best < ORACLE_PATIENCE; e++) {
+    int halvings = 0, err = 0;
+    for (uint32_t e = 0; e < epochs && !err && halvings <= ORACLE_HALVINGS; e++) {
         shuffle(order, n, &rng);
-        err = oracle_epoch(r, s, order, n);
+        err = oracle_epoch(r, s, order, n, halvings);
         s->oracle_epochs = e + 1;
         if (!err && !sc->oracle_epochs) {
             const double fit = oracle_fit(r, s, n);
             since_best = fit >= best + ORACLE_MIN_GAIN ? 0 : since_best + 1;
             best = fit > best ? fit : best;
+            if (since_best == ORACLE_PATIENCE) {
+                halvings++;
+                since_best = 0;
+            }
         }
     }
     free(order);
