@@ -134,3 +134,20 @@ int32_t mfl_quant_reciprocal_q12(int32_t x, int *num_bits_over_unit)
     const int32_t shifted_minus_one = (int32_t)(shifted - 0x80000000u);
     return one_over_one_plus_x_q0(shifted_minus_one);
 }
+
+uint64_t mfl_quant_isqrt(uint64_t v, uint64_t *remainder)
+{
+    uint64_t r = 0;
+    for (uint64_t bit = 1ull << 62; bit; bit >>= 2) {
+        if (v >= r + bit) {
+            v -= r + bit;
+            r = (r >> 1) + bit;
+        } else {
+            r >>= 1;
+        }
+    }
+    if (remainder) {
+        *remainder = v;
+    }
+    return r;
+}

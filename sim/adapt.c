@@ -8,6 +8,7 @@
 #include "adapt.h"
 #include "mfl/error.h"
 #include "mfl/learner.h"
+#include "mfl/quant.h"
 #include "mfl/recalibrate.h"
 
 #define PIXELS 784
@@ -37,25 +38,11 @@ typedef struct {
     int err;
 } adapt_job_t;
 
-static uint64_t isqrt(uint64_t v)
-{
-    uint64_t r = 0;
-    for (uint64_t bit = 1ull << 62; bit; bit >>= 2) {
-        if (v >= r + bit) {
-            v -= r + bit;
-            r = (r >> 1) + bit;
-        } else {
-            r >>= 1;
-        }
-    }
-    return r;
-}
-
 static pixel_moment_t pixel_moment(int64_t sum, uint64_t sum_sq, uint64_t n)
 {
     const int64_t mean16 = sum * 16 / (int64_t)n;
     const int64_t var256 = (int64_t)(sum_sq * 256 / n) - mean16 * mean16;
-    return (pixel_moment_t){(int32_t)mean16, (uint32_t)isqrt(var256 > 0 ? (uint64_t)var256 : 0)};
+    return (pixel_moment_t){(int32_t)mean16, (uint32_t)mfl_quant_isqrt(var256 > 0 ? (uint64_t)var256 : 0, NULL)};
 }
 
 /* x' = (x - mean_dev) x std_ref / std_dev + mean_ref, rounded and clamped

@@ -246,19 +246,12 @@ int mfl_recal_observe(mfl_recal_stats_t *s, mfl_interp_t *it)
     return 0;
 }
 
-/* Nearest integer square root (round half up). */
+/* Nearest integer square root: r + 1 when v - r^2 > r, i.e. v > (r + 1/2)^2. */
 static uint64_t isqrt_round(uint64_t v)
 {
-    uint64_t r = 0;
-    for (uint64_t bit = 1ull << 62; bit; bit >>= 2) {
-        if (v >= r + bit) {
-            v -= r + bit;
-            r = (r >> 1) + bit;
-        } else {
-            r >>= 1;
-        }
-    }
-    return v > r ? r + 1 : r; /* v is now the remainder: value - r^2 */
+    uint64_t rem;
+    const uint64_t r = mfl_quant_isqrt(v, &rem);
+    return rem > r ? r + 1 : r;
 }
 
 /* mean = q + rem / n; var = E[acc^2] - mean^2, each part in 64 bits

@@ -118,6 +118,11 @@ int32_t mfl_quant_reciprocal_q12(int32_t x, int *num_bits_over_unit);
 /* x * 2^exponent with saturation for exponent > 0, rounding for < 0. */
 int32_t mfl_quant_saturating_rounding_mul_pot(int32_t x, int exponent);
 
+/* floor(sqrt(v)) by the bit-by-bit method (32 iterations, no division);
+ * *remainder (if not NULL) gets v - result^2, so that the caller can round:
+ * the nearest integer is result + 1 when *remainder > result. */
+uint64_t mfl_quant_isqrt(uint64_t v, uint64_t *remainder);
+
 #ifdef __cplusplus
 }
 #endif

@@ -213,6 +213,34 @@ static void test_crc32_matches_zlib(void **state)
     assert_int_equal(mfl_crc32(mfl_crc32(0, buf, 1000), buf + 1000, 3099), crc32(0, buf, 4099));
 }
 
+/* The integer square root against its definition r^2 <= v < (r+1)^2 (in
+ * exact 128-bit arithmetic) on edges and 100,000 random values of every
+ * magnitude. */
+static void check_isqrt(uint64_t v)
+{
+    uint64_t rem;
+    const uint64_t r = mfl_quant_isqrt(v, &rem);
+    const unsigned __int128 r2 = (unsigned __int128)r * r, next = (unsigned __int128)(r + 1) * (r + 1);
+    assert_true(r2 <= v && next > v);
+    assert_true(rem == v - (uint64_t)r2);
+    assert_int_equal(mfl_quant_isqrt(v, NULL), r);
+}
+
+static void test_isqrt_definition(void **state)
+{
+    (void)state;
+    const uint64_t edges[] = {0, 1, 2, 3, 4, 15, 16, 17, 0xFFFFFFFFull, 0xFFFFFFFE00000001ull, 0xFFFFFFFE00000000ull,
+                              UINT64_MAX};
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        check_isqrt(edges[i]);
+    }
+    uint64_t x = 12345;
+    for (int i = 0; i < 100000; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        check_isqrt(x >> (x % 64));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_exp_q5_against_libm),
         cmocka_unit_test(test_reciprocal_q12_against_libm),
         cmocka_unit_test(test_crc32_matches_zlib),
+        cmocka_unit_test(test_isqrt_definition),
     };
     return cmocka_run_group_tests_name("quant", tests, NULL, NULL);
 }
