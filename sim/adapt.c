@@ -25,6 +25,8 @@ typedef struct {
 typedef struct {
     const sim_world_t *w;
     sim_adapted_t *a;
+    const uint32_t *maker;                /* the maker's images: the base model's, in its calibration order */
+    uint32_t n_maker;
     uint16_t op;                          /* the convolution recalibrated */
     pixel_moment_t ref_px;                /* the maker's images */
     mfl_recal_moment_t ref[MAX_CHANNELS]; /* the maker's images, op's channels */
@@ -34,7 +36,8 @@ typedef struct {
     const adapt_ctx_t *ctx;
     unsigned index, count;
     mfl_learner_t l;
-    int64_t stats_mem[2 * MAX_CHANNELS];
+    int64_t *stats_mem;                   /* mfl_recal_stats_mem_size bytes */
+    size_t stats_size;
     int err;
 } adapt_job_t;
 
@@ -85,7 +88,7 @@ static int measure(const adapt_ctx_t *c, adapt_job_t *job, input_fn in, uint32_t
     int8_t *x;
     size_t len;
     const int recal = c->a->kind == SIM_ADAPT_RECALIBRATE;
-    int err = recal ? mfl_recal_stats_init(&s, &c->w->model, c->op, job->stats_mem, sizeof(job->stats_mem)) : 0;
+    int err = recal ? mfl_recal_stats_init(&s, &c->w->model, c->op, job->stats_mem, job->stats_size) : 0;
     for (uint32_t k = 0; k < n && !err; k++) {
         err = mfl_interp_input(&job->l.interp, &x, &len);
         if (!err) {
@@ -101,7 +104,7 @@ static int measure(const adapt_ctx_t *c, adapt_job_t *job, input_fn in, uint32_t
 static void reference_input(const adapt_ctx_t *c, uint32_t device, uint32_t k, int8_t *input)
 {
     (void)device;
-    raw_input(&c->w->train_set, k, input);
+    raw_input(&c->w->train_set, c->maker[k], input);
 }
 
 static void unlabelled_input(const adapt_ctx_t *c, uint32_t device, uint32_t k, int8_t *input)
@@ -154,25 +157,41 @@ static void *adapt_worker(void *arg)
     return NULL;
 }
 
-/* The first convolution: what recalibration adjusts. */
-static int first_conv(const mfl_model_t *m, uint16_t *op)
+/* The first convolution: what recalibration adjusts (at most MAX_CHANNELS
+ * output channels, the simulator's arrays). */
+static int first_conv(const mfl_model_t *m, uint16_t *op, char *msg, size_t cap)
 {
     for (uint16_t k = 0; k < m->header->n_ops; k++) {
         const int code = m->ops[k].opcode;
-        if ((code == MFL_OP_CONV_2D || code == MFL_OP_DEPTHWISE_CONV_2D) &&
-            mfl_recal_stats_mem_size(m, k) <= sizeof(((adapt_job_t *)0)->stats_mem)) {
-            *op = k;
-            return 0;
+        if (code != MFL_OP_CONV_2D && code != MFL_OP_DEPTHWISE_CONV_2D) {
+            continue;
         }
+        const int32_t channels = m->tensors[m->ops[k].output].dims[3];
+        if (channels > (int32_t)MAX_CHANNELS) {
+            snprintf(msg, cap, "recalibration: the first convolution (operator %u) has %d output channels; the "
+                               "simulator recalibrates at most %u (leave out the recal strategies)",
+                     k, channels, MAX_CHANNELS);
+            return MFL_ERR_UNSUPPORTED_OP;
+        }
+        *op = k;
+        return 0;
     }
+    snprintf(msg, cap, "recalibration needs a CONV_2D or DEPTHWISE_CONV_2D in the base model (leave out the recal "
+                       "strategies)");
     return MFL_ERR_UNSUPPORTED_OP;
 }
 
-static int init_job(adapt_job_t *job, const sim_world_t *w, uint8_t **arena, uint8_t **mem)
+static int init_job(adapt_job_t *job, const adapt_ctx_t *c, uint8_t **arena, uint8_t **mem)
 {
+    const sim_world_t *w = c->w;
     const size_t arena_size = mfl_model_arena_size(&w->model), mem_size = mfl_learner_mem_size(&w->model, 8, 1);
     *arena = malloc(arena_size);
     *mem = malloc(mem_size);
+    job->stats_size = c->a->kind == SIM_ADAPT_RECALIBRATE ? mfl_recal_stats_mem_size(&w->model, c->op) : 0;
+    job->stats_mem = malloc(job->stats_size ? job->stats_size : 8);
+    if (!job->stats_mem) {
+        return MFL_ERR_NO_MEMORY;
+    }
     mfl_learn_opts_t o = mfl_learn_defaults();
     o.batch = 1;
     return !*arena || !*mem ? MFL_ERR_NO_MEMORY
@@ -190,12 +209,10 @@ static int run_jobs(adapt_ctx_t *c)
         jobs[k].ctx = c;
         jobs[k].index = k;
         jobs[k].count = n;
-        err = init_job(&jobs[k], c->w, &arenas[k], &mems[k]);
+        err = init_job(&jobs[k], c, &arenas[k], &mems[k]);
     }
-    if (!err) { /* the reference: the maker's images, as the base model's calibration uses them */
-        const uint32_t base = c->w->sc->base_images;
-        err = measure(c, &jobs[0], reference_input, 0, base < REFERENCE_IMAGES ? base : REFERENCE_IMAGES,
-                      &c->ref_px, c->ref);
+    if (!err) { /* the reference: the maker's images, the first ones the base model is calibrated on */
+        err = measure(c, &jobs[0], reference_input, 0, c->n_maker, &c->ref_px, c->ref);
     }
     for (unsigned k = 0; k < n && !err; k++) {
         pthread_create(&t[k], NULL, adapt_worker, &jobs[k]);
@@ -203,10 +220,11 @@ static int run_jobs(adapt_ctx_t *c)
     for (unsigned k = 0; k < n && !err; k++) {
         pthread_join(t[k], NULL);
     }
-    for (unsigned k = 0; k < n; k++) {
+    for (unsigned k = 0; jobs && k < n; k++) {
         err = err ? err : jobs[k].err;
         free(arenas[k]);
         free(mems[k]);
+        free(jobs[k].stats_mem);
     }
     free(jobs);
     return err;
@@ -217,15 +235,22 @@ int sim_adapt_build(sim_adapted_t *a, const sim_world_t *w, enum sim_adapt_kind 
     const sim_scenario_t *sc = w->sc;
     *a = (sim_adapted_t){kind, w->features, sc->train_per_device, sc->test_per_device, NULL};
     adapt_ctx_t *c = calloc(1, sizeof(*c));
+    uint32_t *maker = NULL;
+    size_t n_maker = 0;
     int err = c ? 0 : MFL_ERR_NO_MEMORY;
-    if (!err && kind == SIM_ADAPT_RECALIBRATE && first_conv(&w->model, &c->op) != 0) {
-        snprintf(msg, cap, "recalibration needs a CONV_2D or DEPTHWISE_CONV_2D of at most %u channels in the base model",
-                 MAX_CHANNELS);
-        err = MFL_ERR_UNSUPPORTED_OP;
+    if (!err && kind == SIM_ADAPT_RECALIBRATE) {
+        err = first_conv(&w->model, &c->op, msg, cap);
+    }
+    err = err ? err : sim_world_base_selection(w, &maker, &n_maker);
+    if (!err && n_maker == 0) {
+        snprintf(msg, cap, "no maker's images to measure the reference on (base_images = 0)");
+        err = MFL_ERR_INVALID_ARG;
     }
     if (!err) {
         c->w = w;
         c->a = a;
+        c->maker = maker;
+        c->n_maker = (uint32_t)(n_maker < REFERENCE_IMAGES ? n_maker : REFERENCE_IMAGES);
         a->feature = malloc((size_t)sc->devices * (a->train + a->test) * a->features);
         err = a->feature ? run_jobs(c) : MFL_ERR_NO_MEMORY;
     }
@@ -234,6 +259,7 @@ int sim_adapt_build(sim_adapted_t *a, const sim_world_t *w, enum sim_adapt_kind 
                  mfl_strerror(err));
     }
     free(c);
+    free(maker);
     if (err) {
         sim_adapt_free(a);
     }

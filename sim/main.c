@@ -438,6 +438,26 @@ static void run_facts(const sim_scenario_t *sc, uint32_t seeds, double seconds, 
              seeds ? "\"seeds\": " : "", seeds, seeds ? ", " : "", sc->threads, seconds, ru.ru_maxrss);
 }
 
+/* The references' training, in the log and the summary: an oracle that
+ * stopped at its epoch cap is not converged. */
+static void oracle_facts(const sim_results_t *res, char *extra, size_t cap)
+{
+    size_t len = strlen(extra);
+    int any = 0;
+    for (int k = 0; k < SIM_STRATEGIES && len < cap; k++) {
+        if (res->oracle_epochs[k]) {
+            const char *name = sim_strategy_name((enum sim_strategy)k);
+            fprintf(stderr, "mfl-sim: %s trained %u epochs\n", name, res->oracle_epochs[k]);
+            len += (size_t)snprintf(extra + len, cap - len, "%s\"%s\": %u", any ? ", " : ", \"oracle_epochs\": {",
+                                    name, res->oracle_epochs[k]);
+            any = 1;
+        }
+    }
+    if (any && len < cap) {
+        snprintf(extra + len, cap - len, "}");
+    }
+}
+
 /* One run in dir, prepared: the world, the rounds, then the table and
  * summary, then the plots (a plot that fails loses nothing else; it is
  * said, and the run's status is 1). *seconds: the rounds' time. */
@@ -460,6 +480,7 @@ static int simulate(const sim_scenario_t *sc, const char *dir, FILE *progress, d
     }
     *seconds = res.seconds;
     run_facts(sc, 0, res.seconds, extra, sizeof(extra));
+    oracle_facts(&res, extra, sizeof(extra));
     if (!status && sim_report(dir, stdout, 1, extra, msg, sizeof(msg))) {
         fprintf(stderr, "mfl-sim: %s\n", msg);
         status = 1;

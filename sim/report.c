@@ -400,11 +400,11 @@ static void rows_of(FILE *f, const char *name)
     fprintf(f, "\"< grep '^%s,' rounds.csv\"", name);
 }
 
-/* Accuracy per region of strategy k, the oracle's mean as a dashed
- * reference line when there is an oracle. */
+/* Accuracy per region of strategy k, the mean of the oracle on its
+ * backbone as a dashed reference line when there is one. */
 static void plot_regions(FILE *f, const sim_rounds_t *t, unsigned k)
 {
-    const int oracle = sim_rounds_find(t, "oracle");
+    const int oracle = sim_rounds_oracle_for(t, t->s[k].name);
     char style[80];
     fprintf(f, "  set output 'accuracy-%s.'.fmt\n  set title 'Accuracy per region: %s'\n  plot ", t->s[k].name,
             t->s[k].name);
@@ -416,9 +416,9 @@ static void plot_regions(FILE *f, const sim_rounds_t *t, unsigned k)
     }
     if (oracle >= 0 && !sim_strategy_is_reference(t->s[k].name)) {
         fprintf(f, ", \\\n       ");
-        rows_of(f, "oracle");
-        fprintf(f, " using 2:%u with lines %s title 'oracle (mean)'", 2 + SIM_COL_MEAN(t->n_regions),
-                sim_plot_style(t, (unsigned)oracle, style, sizeof(style)));
+        rows_of(f, t->s[oracle].name);
+        fprintf(f, " using 2:%u with lines %s title '%s (mean)'", 2 + SIM_COL_MEAN(t->n_regions),
+                sim_plot_style(t, (unsigned)oracle, style, sizeof(style)), t->s[oracle].name);
     }
     fprintf(f, "\n");
 }

@@ -42,6 +42,7 @@ static const struct {
     [SIM_STANDARDIZED] = {ROLE_FIXED, SIM_ADAPT_STANDARDIZE, 0},
     [SIM_RECALIBRATED] = {ROLE_FIXED, SIM_ADAPT_RECALIBRATE, 0},
     [SIM_LOCAL] = {ROLE_LOCAL, 0, 0},
+    [SIM_LOCAL_RECAL] = {ROLE_LOCAL, SIM_ADAPT_RECALIBRATE, 0},
     [SIM_FEDERATED] = {ROLE_FEDERATED, 0, 0},
     [SIM_FAIR] = {ROLE_FEDERATED, 0, 1},
     [SIM_FEDERATED_RECAL] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0},
@@ -92,6 +93,7 @@ typedef struct {
     uint8_t *work[64];               /* per thread: update builder workspace */
     tally_t tally[64];               /* per thread: evaluation counts */
     uint32_t round;
+    sim_results_t *res;
 } run_t;
 
 /* ---- threads: device i runs on thread i % threads, so results do not
@@ -416,34 +418,61 @@ static int train_oracle(run_t *r, strat_t *s)
 /* ---- evaluation: accuracy per region on the devices' test samples ---- */
 
 
-/* Correct predictions of a head on device i's held-out samples so far. */
-static uint32_t held_out_correct(run_t *r, strat_t *s, mfl_learner_t *l, uint32_t i)
+/* A head a personalized device can predict with, and the backbone under it. */
+typedef struct {
+    mfl_learner_t *head;
+    int adapted; /* 1: the recalibrated backbone's features; 0: the model exactly as shipped */
+} choice_t;
+
+static const int8_t *choice_feature(const run_t *r, const strat_t *s, choice_t c, uint32_t i, uint32_t j, int test)
+{
+    const sim_device_data_t *d = &r->w->dev[i];
+    if (c.adapted) {
+        return test ? test_feature(r, s, i, j) : train_feature(r, s, i, j);
+    }
+    return sim_world_features(r->w, test ? d->test[j] : d->train[j]);
+}
+
+/* Correct predictions of a choice on device i's held-out samples so far. */
+static uint32_t held_out_correct(run_t *r, strat_t *s, choice_t c, uint32_t i)
 {
     uint32_t correct = 0;
     for (uint32_t j = HELD_OUT_EVERY - 1; j < r->fresh_to[i]; j += HELD_OUT_EVERY) {
         int label = -1;
-        mfl_learner_predict_features(l, train_feature(r, s, i, j), &label);
+        mfl_learner_predict_features(c.head, choice_feature(r, s, c, i, j, 0), &label);
         correct += label == r->w->dev[i].train_label[j];
     }
     return correct;
 }
 
-/* Do no harm: the device uses the head it shipped with, the global head,
- * or its own (the global head it fetched last, fine-tuned on its data),
- * whichever is right most often on its held-out samples; a tie keeps the
- * earlier in that order (a new head must be better to replace the shipped
- * one), and without a held-out sample it keeps the shipped one. */
-static mfl_learner_t *chosen_head(run_t *r, strat_t *s, uint32_t i)
+/*
+ * Do no harm: the device uses, in this order of preference, the model
+ * exactly as shipped (no recalibration), the shipped head on its
+ * recalibrated backbone, the global head it installed, or its own (that
+ * global head fine-tuned on its data), whichever is right most often on its
+ * held-out samples; a later one must be strictly better to be chosen, and
+ * without a held-out sample the device keeps the model as shipped. The
+ * global head counts only if the device installed the aggregator's latest
+ * (the simulator keeps no older ones; a device that missed it is judged on
+ * the other three).
+ */
+static choice_t chosen_head(run_t *r, strat_t *s, uint32_t i)
 {
+    const choice_t shipped = {&s->shipped, 0};
     if (r->fresh_to[i] < HELD_OUT_EVERY) {
-        return &s->shipped;
+        return shipped;
     }
-    mfl_learner_t *heads[3] = {&s->shipped, &s->eval, &s->dev[i].l}, *best = heads[0];
-    uint32_t best_correct = held_out_correct(r, s, heads[0], i);
-    for (int k = 1; k < 3; k++) {
-        const uint32_t c = held_out_correct(r, s, heads[k], i);
+    const int has_global = s->dev[i].version == s->eval_version;
+    const choice_t options[4] = {shipped, {&s->shipped, 1}, {&s->eval, 1}, {&s->dev[i].l, 1}};
+    choice_t best = shipped;
+    uint32_t best_correct = held_out_correct(r, s, shipped, i);
+    for (int k = 1; k < 4; k++) {
+        if (k == 2 && !has_global) {
+            continue;
+        }
+        const uint32_t c = held_out_correct(r, s, options[k], i);
         if (c > best_correct) {
-            best = heads[k];
+            best = options[k];
             best_correct = c;
         }
     }
@@ -453,11 +482,12 @@ static mfl_learner_t *chosen_head(run_t *r, strat_t *s, uint32_t i)
 static int evaluate_device(run_t *r, strat_t *s, uint32_t i, unsigned thread)
 {
     const sim_device_data_t *d = &r->w->dev[i];
-    mfl_learner_t *l = s->select ? chosen_head(r, s, i) : s->personal ? &s->dev[i].l : &s->eval;
+    const choice_t c = s->select ? chosen_head(r, s, i)
+                                 : (choice_t){s->personal ? &s->dev[i].l : &s->eval, s->adapt != NULL};
     tally_t *t = &r->tally[thread]; /* each thread its own devices */
     for (uint32_t j = 0; j < r->sc->test_per_device; j++) {
         int label;
-        const int err = mfl_learner_predict_features(l, test_feature(r, s, i, j), &label);
+        const int err = mfl_learner_predict_features(c.head, choice_feature(r, s, c, i, j, 1), &label);
         if (err) {
             return err;
         }
@@ -571,6 +601,7 @@ static int open_strategies(run_t *r, const char *run_dir, char *msg, size_t cap)
         if (!err && role == ROLE_ORACLE) {
             err = train_oracle(r, s);
         }
+        r->res->oracle_epochs[k] = s->oracle_epochs;
     }
     return err;
 }
@@ -701,6 +732,7 @@ int sim_run(const sim_scenario_t *sc, const sim_world_t *w, const char *run_dir,
     FILE *csv = fopen(path, "w");
     const int open_errno = errno;
     int err = csv ? setup(&r, sc, w) : MFL_ERR_IO;
+    r.res = res;
     err = err ? err : build_adaptations(&r, progress, msg, cap);
     err = err ? err : open_strategies(&r, run_dir, msg, cap);
     for (int k = 0; k < SIM_STRATEGIES && !err; k++) {

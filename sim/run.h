@@ -23,6 +23,7 @@ typedef struct {
 typedef struct {
     uint32_t rounds;
     sim_round_t *r[SIM_STRATEGIES]; /* [strategy][round], round 0 = before any learning */
+    uint32_t oracle_epochs[SIM_STRATEGIES]; /* the references: epochs trained (0 for the others) */
     double seconds;
 } sim_results_t;
 

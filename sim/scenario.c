@@ -9,7 +9,7 @@
 #include "scenario.h"
 
 static const char *const strategy_names[SIM_STRATEGIES] = {
-    "frozen", "standardized", "recalibrated", "local", "federated", "fair", "federated-recal", "personalized", "oracle",
+    "frozen", "standardized", "recalibrated", "local", "local-recal", "federated", "fair", "federated-recal", "personalized", "oracle",
     "oracle-recal"};
 
 const char *sim_strategy_name(enum sim_strategy k)
@@ -131,8 +131,9 @@ static int set_text(char *dst, size_t cap, const char *v)
     return (size_t)snprintf(dst, cap, "%s", v) >= cap ? -1 : 0;
 }
 
-/* "frozen,local,federated,fair,oracle" */
-static int set_strategies(sim_scenario_t *s, const char *v)
+/* "frozen,local,federated,fair,oracle"; an unknown name is named in why,
+ * with the known ones. */
+static int set_strategies(sim_scenario_t *s, const char *v, char *why, size_t cap)
 {
     char buf[256];
     if (set_text(buf, sizeof(buf), v)) {
@@ -148,6 +149,13 @@ static int set_strategies(sim_scenario_t *s, const char *v)
             }
         }
         if (!found) {
+            size_t len = (size_t)snprintf(why, cap, "unknown strategy \"%s\" (known:", t);
+            for (int k = 0; k < SIM_STRATEGIES && len < cap; k++) {
+                len += (size_t)snprintf(why + len, cap - len, " %s", strategy_names[k]);
+            }
+            if (len < cap) {
+                snprintf(why + len, cap - len, ")");
+            }
             return -1;
         }
     }
@@ -425,7 +433,7 @@ static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions
         s->mode = !strcmp(v, "network") ? SIM_NETWORK : SIM_INPROCESS;
         return strcmp(v, "network") && strcmp(v, "inprocess") ? -1 : 0;
     }
-    if (!strcmp(k, "strategies")) return set_strategies(s, v);
+    if (!strcmp(k, "strategies")) return set_strategies(s, v, why, why_cap);
     if (!strcmp(k, "data_dir")) return set_text(s->data_dir, sizeof(s->data_dir), v);
     if (!strcmp(k, "aggregator")) return set_text(s->aggregator, sizeof(s->aggregator), v);
     return -2;

@@ -19,7 +19,8 @@ enum sim_partition { SIM_IID, SIM_DIRICHLET, SIM_REGION_SHIFT };
 enum sim_mode { SIM_INPROCESS, SIM_NETWORK };
 /* docs/sim.md "Strategies": the baselines that learn nothing (frozen, and
  * frozen with each device's inputs standardised or its first convolution
- * recalibrated), local learning, federated learning of the head (plain,
+ * recalibrated), local learning (on either backbone), federated learning
+ * of the head (plain,
  * group-balanced, on recalibrated backbones, and on recalibrated backbones
  * with each device choosing between the shipped, global and its own head
  * on held-out samples), and the references (the
@@ -30,6 +31,7 @@ enum sim_strategy {
     SIM_STANDARDIZED,
     SIM_RECALIBRATED,
     SIM_LOCAL,
+    SIM_LOCAL_RECAL,
     SIM_FEDERATED,
     SIM_FAIR,
     SIM_FEDERATED_RECAL,

@@ -87,6 +87,9 @@ static int figure(const sim_rounds_t *t, const char *name, enum figure f, double
     if (k < 0 || (f != F_WORST && f != F_MEAN && f != F_GAP && f != F_WORST_SD5 && ref < 0)) {
         return -1;
     }
+    if (f == F_OVER_BASELINE && sim_strategy_is_baseline(name)) {
+        return -1; /* the best baseline is picked after the fact: a baseline is never above it */
+    }
     const double *last = t->s[k].rows[t->s[k].n_rows - 1];
     const double *base = ref >= 0 ? t->s[ref].rows[t->s[ref].n_rows - 1] : NULL;
     switch (f) {

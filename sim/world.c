@@ -46,12 +46,10 @@ static void progress_clear(FILE *f)
     }
 }
 
-/* The base model: trained on the home region's slice (images below
- * base_images, each kept with its class's home prior), quantized, written. */
-static int train_base(const sim_world_t *w, FILE *log, char *msg, size_t cap)
+int sim_world_base_selection(const sim_world_t *w, uint32_t **out, size_t *count)
 {
     const sim_scenario_t *sc = w->sc;
-    uint32_t *idx = malloc(sizeof(uint32_t) * sc->base_images);
+    uint32_t *idx = malloc(sizeof(uint32_t) * (sc->base_images ? sc->base_images : 1));
     size_t n = 0;
     uint64_t rng = sim_stream(sc->seed, SIM_STREAM_BASE, 0, 0);
     for (uint32_t i = 0; idx && i < sc->base_images; i++) {
@@ -65,6 +63,19 @@ static int train_base(const sim_world_t *w, FILE *log, char *msg, size_t cap)
         idx[i - 1] = idx[j];
         idx[j] = t;
     }
+    *out = idx;
+    *count = n;
+    return idx ? 0 : MFL_ERR_NO_MEMORY;
+}
+
+/* The base model: trained on the home region's slice (images below
+ * base_images, each kept with its class's home prior), quantized, written. */
+static int train_base(const sim_world_t *w, FILE *log, char *msg, size_t cap)
+{
+    const sim_scenario_t *sc = w->sc;
+    uint32_t *idx = NULL;
+    size_t n = 0;
+    sim_world_base_selection(w, &idx, &n);
     mfl_net_t net;
     uint8_t *image = NULL;
     size_t size = 0;

@@ -61,6 +61,12 @@ static inline const int8_t *sim_world_features(const sim_world_t *w, uint32_t id
     return w->feature + (size_t)id * w->features;
 }
 
+/* The base model's training images (indices into train_set) in the seeded
+ * order it is trained and calibrated on: the home region's slice, each
+ * image kept with its class's home prior. *idx is malloc'd. Returns 0 or
+ * MFL_ERR_NO_MEMORY. */
+int sim_world_base_selection(const sim_world_t *w, uint32_t **idx, size_t *n);
+
 /* The int8 model input (784 values, pixel - 128, row-major 28x28) of
  * sample id as its region's sensor sees it: deterministic per (seed,
  * region, image). id < w->samples; input holds 784 values (caller's). */

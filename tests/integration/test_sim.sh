@@ -48,12 +48,12 @@ assert orc["worst"] >= fz["worst"] + 30, ("oracle", fz["worst"], orc["worst"])
 for k in ("standardized", "recalibrated"):
     assert f[k]["worst"] >= fz["worst"] + 10, (k, fz["worst"], f[k]["worst"])
     assert f[k]["accepted"] == 0 and f[k]["bytes_up"] == 0, f[k]
-assert f["federated-recal"]["worst"] >= f["recalibrated"]["worst"] + 3, f["federated-recal"]
+assert f["federated-recal"]["mean"] >= f["recalibrated"]["mean"] + 2, f["federated-recal"]
 assert f["oracle-recal"]["worst"] >= f["recalibrated"]["worst"] + 3, f["oracle-recal"]
 # personalized devices choose a new head only when it is right more often on
 # their few held-out samples (here 2 of 10): at worst about their recalibrated start
 assert f["personalized"]["worst"] >= fz["worst"] + 10, f["personalized"]
-assert f["personalized"]["mean"] >= f["recalibrated"]["mean"] - 2, f["personalized"]
+assert f["personalized"]["mean"] >= f["frozen"]["mean"], f["personalized"]
 assert fed["accepted"] > 0 and fed["lost"] > 0, fed  # dropout loses some updates
 assert s["run"]["mode"] == "network" and s["run"]["devices"] == 40
 assert abs(s["checks"]["federated"]["worst_gain_over_frozen"] - (fed["worst"] - fz["worst"])) < 0.01
@@ -69,8 +69,8 @@ for k in federated fair federated-recal personalized; do
   [ "$csv_version" = "$db_version" ] || fail "$k: final version $csv_version, aggregator stored $db_version"
 done
 
-# before any learning, every personalized device uses the head it shipped with
-diff <(awk -F, '$1 == "recalibrated" && $2 == 0' inproc/rounds.csv | cut -d, -f4-10) \
+# before any learning, every personalized device uses the model exactly as shipped
+diff <(awk -F, '$1 == "frozen" && $2 == 0' inproc/rounds.csv | cut -d, -f4-10) \
      <(awk -F, '$1 == "personalized" && $2 == 0' inproc/rounds.csv | cut -d, -f4-10) > /dev/null ||
   fail "personalized devices did not start from the shipped head"
 
