@@ -212,7 +212,9 @@ static int set_input(mfl_learner_t *l, const int8_t *input, size_t len)
     if (err || !input || len != in_len) {
         return MFL_ERR_INVALID_ARG;
     }
-    memcpy(in, input, len);
+    if (in != input) { /* a caller may have written the arena's input buffer itself */
+        memcpy(in, input, len);
+    }
     return 0;
 }
 
