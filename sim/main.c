@@ -334,6 +334,32 @@ static int save_scenario(const sim_scenario_t *sc, const char *dir)
 
 /* The base model: a supplied one is read; a missing one, or one made from
  * other inputs, is trained and written, so it must be writable. */
+/* The strategies on recalibrated backbones need a first convolution of at
+ * most 256 channels: said before a base is trained for nothing (a model
+ * of the user's own is checked when it is loaded). */
+static int check_recal_arch(const sim_scenario_t *sc)
+{
+    const int recal = sc->strategies[SIM_RECALIBRATED] || sc->strategies[SIM_LOCAL_RECAL] ||
+                      sc->strategies[SIM_FEDERATED_RECAL] || sc->strategies[SIM_PERSONALIZED] ||
+                      sc->strategies[SIM_ORACLE_RECAL];
+    const char *conv = sc->base_arch[0] == 'c' ? sc->base_arch : strstr(sc->base_arch, ",c");
+    if (!recal) {
+        return 0;
+    }
+    if (!conv) {
+        fprintf(stderr, "mfl-sim: base_arch %s has no convolution to recalibrate: leave out recalibrated, local-recal, "
+                        "federated-recal, personalized and oracle-recal\n", sc->base_arch);
+        return 1;
+    }
+    const long channels = strtol(conv + (conv[0] == ',' ? 2 : 1), NULL, 10);
+    if (channels > 256) {
+        fprintf(stderr, "mfl-sim: base_arch %s: the first convolution has %ld channels; recalibration takes at most "
+                        "256\n", sc->base_arch, channels);
+        return 1;
+    }
+    return 0;
+}
+
 static int check_base(const sim_scenario_t *sc)
 {
     const enum sim_base_status base = sim_base_status(sc);
@@ -348,7 +374,7 @@ static int check_base(const sim_scenario_t *sc)
         fprintf(stderr, "mfl-sim: cannot read the base model %s: %s\n", sc->base, strerror(errno));
         return 1;
     }
-    return 0;
+    return base == SIM_BASE_SUPPLIED ? 0 : check_recal_arch(sc);
 }
 
 /* A strategy's outputs: its plots, and a federated strategy's aggregator

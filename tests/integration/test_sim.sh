@@ -95,6 +95,12 @@ diff <(grep -v "^rounds took" net.txt) report.txt > /dev/null || fail "report di
 grep -q "devices must be" bad.txt || fail "unclear error: $(cat bad.txt)"
 "$SIM" --set colour=blue 2> bad.txt && fail "unknown key accepted"
 grep -q 'unknown scenario key "colour"' bad.txt || fail "unclear error: $(cat bad.txt)"
+"$SIM" --set strategies=frozen,bogus 2> bad.txt && fail "unknown strategy accepted"
+grep -q 'unknown strategy "bogus" (known: frozen standardized' bad.txt || fail "unclear error: $(cat bad.txt)"
+# a base with no convolution cannot be recalibrated: said before it is trained
+"$SIM" --set base_arch=d16,d10 --out noconv 2> bad.txt > /dev/null && fail "recalibration without a convolution"
+grep -q "has no convolution to recalibrate" bad.txt && ! grep -q "base model: training" bad.txt ||
+  fail "unclear or late error: $(cat bad.txt)"
 # seeds are independent: the federated rounds (version, accepted, lost and
 # accuracy) of seeds 1, 2 and 3 differ (a seed ^ device hash once made them
 # the same population with devices swapped in blocks of four)
