@@ -56,7 +56,7 @@ static void standardize(const pixel_moment_t *ref, const pixel_moment_t *dev, in
     gain = gain > ((int64_t)GAIN_LIMIT << 16) ? (int64_t)GAIN_LIMIT << 16 : gain;
     gain = gain < (1 << 16) / GAIN_LIMIT ? (1 << 16) / GAIN_LIMIT : gain;
     for (int k = 0; k < PIXELS; k++) {
-        const int64_t v = (((int64_t)x[k] * 16 - dev->mean16) * gain + ((int64_t)ref->mean16 << 16) + (1 << 19)) >> 20;
+        const int64_t v = (((int64_t)x[k] * 16 - dev->mean16) * gain + (int64_t)ref->mean16 * 65536 + (1 << 19)) >> 20;
         x[k] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
     }
 }
