@@ -327,16 +327,6 @@ static int federated_round(run_t *r, strat_t *s)
 
 /* ---- the oracle: the head trained on every device's data together ---- */
 
-static void shuffle(uint32_t *order, size_t n, uint64_t *rng)
-{
-    for (size_t k = n; k > 1; k--) {
-        const size_t j = (size_t)(sim_uniform(rng) * (double)k);
-        const uint32_t t = order[k - 1];
-        order[k - 1] = order[j];
-        order[j] = t;
-    }
-}
-
 /* One epoch of minibatch SGD over every device's training samples, with
  * the devices' learning rate times 2^-halvings. */
 static int oracle_epoch(run_t *r, strat_t *s, const uint32_t *order, size_t n, int halvings)
@@ -398,7 +388,7 @@ static int train_oracle(run_t *r, strat_t *s)
     uint32_t since_best = 0;
     int halvings = 0, err = 0;
     for (uint32_t e = 0; e < epochs && !err && halvings <= ORACLE_HALVINGS; e++) {
-        shuffle(order, n, &rng);
+        sim_shuffle(order, n, &rng);
         err = oracle_epoch(r, s, order, n, halvings);
         s->oracle_epochs = e + 1;
         if (!err && !sc->oracle_epochs) {

@@ -57,11 +57,8 @@ int sim_world_base_selection(const sim_world_t *w, uint32_t **out, size_t *count
             idx[n++] = i;
         }
     }
-    for (size_t i = n; n > 1 && i > 1; i--) { /* seeded shuffle */
-        const size_t j = (size_t)(sim_uniform(&rng) * (double)i);
-        const uint32_t t = idx[i - 1];
-        idx[i - 1] = idx[j];
-        idx[j] = t;
+    if (idx) {
+        sim_shuffle(idx, n, &rng);
     }
     *out = idx;
     *count = n;

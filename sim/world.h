@@ -122,4 +122,15 @@ static inline double sim_uniform(uint64_t *state)
     return (double)(*state >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* Fisher-Yates shuffle of order[0..n) from a stream position. */
+static inline void sim_shuffle(uint32_t *order, size_t n, uint64_t *state)
+{
+    for (size_t k = n; k > 1; k--) {
+        const size_t j = (size_t)(sim_uniform(state) * (double)k);
+        const uint32_t t = order[k - 1];
+        order[k - 1] = order[j];
+        order[j] = t;
+    }
+}
+
 #endif /* MFL_SIM_WORLD_H */
