@@ -306,9 +306,23 @@ static void read_options(fb_t *fb, size_t o, uint8_t type, tfl_op_t *op)
     }
 }
 
+/* A CUSTOM operator's custom_code (OperatorCode field 1), printable
+ * characters only: it goes into an error message and comes from the file. */
+static void read_custom_code(fb_t *fb, size_t code, char *dst, size_t cap)
+{
+    read_string(fb, code, 1, dst, cap);
+    for (char *c = dst; *c; c++) {
+        if (*c < 0x20 || *c > 0x7E) {
+            *c = '?';
+        }
+    }
+}
+
 /* Operator: opcode_index 0, inputs 1, outputs 2, options type 3, options 4.
- * OperatorCode: deprecated_builtin_code 0 (byte), builtin_code 3 (int). */
-static void read_op(fb_t *fb, size_t table, fb_vec_t codes, tfl_op_t *op)
+ * OperatorCode: deprecated_builtin_code 0 (byte), custom_code 1 (string),
+ * builtin_code 3 (int). microfl runs no custom operator, so one is refused
+ * here, by its custom name (what the user's converter log shows). */
+static void read_op(fb_t *fb, size_t table, fb_vec_t codes, uint32_t index, tfl_op_t *op)
 {
     const uint32_t code_index = (uint32_t)field_i32(fb, table, 0, 0);
     if (code_index >= codes.n) {
@@ -320,12 +334,19 @@ static void read_op(fb_t *fb, size_t table, fb_vec_t codes, tfl_op_t *op)
     const int32_t builtin = field_i32(fb, code, 3, 0);
     /* Writers fill one or both; the larger is the real code (TFLite's rule). */
     op->builtin = builtin > deprecated ? builtin : deprecated;
+    if (op->builtin == TFL_OP_CUSTOM) {
+        char custom[48];
+        read_custom_code(fb, code, custom, sizeof(custom));
+        fail(fb, MFL_ERR_TFLITE_UNSUPPORTED, "operator %u (CUSTOM:%s): custom operators are not supported",
+             index, custom);
+        return;
+    }
 
     fb_vec_t in = field_vec(fb, table, 1, 4);
     fb_vec_t out = field_vec(fb, table, 2, 4);
     if (in.n > TFL_MAX_OP_INPUTS || out.n != 1) {
-        fail(fb, MFL_ERR_TFLITE_UNSUPPORTED, "%s with %u inputs and %u outputs", tfl_op_name(op->builtin), in.n,
-             out.n);
+        fail(fb, MFL_ERR_TFLITE_UNSUPPORTED, "operator %u (%s, builtin code %d) with %u inputs and %u outputs: "
+             "not supported", index, tfl_op_name(op->builtin), op->builtin, in.n, out.n);
         return;
     }
     op->n_inputs = (int32_t)in.n;
@@ -373,7 +394,7 @@ static void read_subgraph(fb_t *fb, size_t sg, fb_vec_t codes, fb_vec_t buffers,
         read_tensor(fb, vec_table(fb, tensors, i), buffers, &m->tensors[i]);
     }
     for (uint32_t i = 0; i < ops.n && !fb->err; i++) {
-        read_op(fb, vec_table(fb, ops, i), codes, &m->ops[i]);
+        read_op(fb, vec_table(fb, ops, i), codes, i, &m->ops[i]);
     }
 }
 
@@ -422,28 +443,4 @@ void tfl_free(tfl_model_t *m)
     free(m->tensors);
     free(m->ops);
     memset(m, 0, sizeof(*m));
-}
-
-const char *tfl_op_name(int32_t builtin)
-{
-    switch (builtin) {
-    case TFL_OP_ADD: return "ADD";
-    case TFL_OP_AVERAGE_POOL_2D: return "AVERAGE_POOL_2D";
-    case TFL_OP_CONV_2D: return "CONV_2D";
-    case TFL_OP_DEPTHWISE_CONV_2D: return "DEPTHWISE_CONV_2D";
-    case TFL_OP_FULLY_CONNECTED: return "FULLY_CONNECTED";
-    case TFL_OP_MAX_POOL_2D: return "MAX_POOL_2D";
-    case TFL_OP_RESHAPE: return "RESHAPE";
-    case TFL_OP_SOFTMAX: return "SOFTMAX";
-    case 6: return "DEQUANTIZE";
-    case 14: return "LOGISTIC";
-    case 18: return "MUL";
-    case 19: return "RELU";
-    case 21: return "RELU6";
-    case 28: return "TANH";
-    case 34: return "PAD";
-    case 40: return "MEAN";
-    case 114: return "QUANTIZE";
-    default: return "builtin operator";
-    }
 }

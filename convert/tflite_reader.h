@@ -17,6 +17,7 @@ enum {
 enum {
     TFL_OP_ADD = 0, TFL_OP_AVERAGE_POOL_2D = 1, TFL_OP_CONV_2D = 3, TFL_OP_DEPTHWISE_CONV_2D = 4,
     TFL_OP_FULLY_CONNECTED = 9, TFL_OP_MAX_POOL_2D = 17, TFL_OP_RESHAPE = 22, TFL_OP_SOFTMAX = 25,
+    TFL_OP_CUSTOM = 32,
 };
 enum { TFL_PADDING_SAME = 0, TFL_PADDING_VALID = 1 };
 
@@ -62,6 +63,8 @@ typedef struct {
 /* Parses buf. On error returns MFL_ERR_TFLITE_* with a sentence in msg. */
 int tfl_read(const uint8_t *buf, size_t len, tfl_model_t *model, char *msg, size_t msg_cap);
 void tfl_free(tfl_model_t *model);
+/* TFLite's name of a builtin operator code ("CONV_2D"), for messages
+ * (tflite_op_names.c). */
 const char *tfl_op_name(int32_t builtin);
 
 #endif /* MFL_TFLITE_READER_H */
