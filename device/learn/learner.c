@@ -9,6 +9,7 @@
 #include "mfl/kernels.h"
 #include "mfl/learner.h"
 #include "../model/model_validate.h"
+#include "bias_tune.h"
 
 #define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
 
@@ -42,10 +43,17 @@ static int head_shape(const mfl_model_t *m, head_shape_t *s)
 /* The learner's arrays laid out in its memory, 8-byte aligned each: the
  * one layout both mfl_learner_mem_size() and mfl_learner_init() use. */
 typedef struct {
-    size_t w, qw, b, qbias, qmult, qshift, qscale, w0_scale, b0, w0_ram, g, replay, total;
+    size_t w, qw, b, qbias, qmult, qshift, qscale, w0_scale, b0, w0_ram, g, tune, replay, total;
 } mem_layout_t;
 
-static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_capacity)
+/* Bytes of one replayed sample: its features, or with tuned biases the
+ * feature layer's int32 accumulators. */
+static uint16_t replay_dim(head_shape_t s, int tune)
+{
+    return (uint16_t)(tune ? 4u * s.features : s.features);
+}
+
+static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_capacity, int tune)
 {
     const size_t params = (size_t)s.units * s.features, units = s.units;
     mem_layout_t L;
@@ -62,7 +70,8 @@ static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_c
     PLACE(b0, units * 4);
     PLACE(w0_ram, params);
     PLACE(g, mfl_head_step_scratch_size(s.units, s.features, batch));
-    PLACE(replay, mfl_replay_mem_size(s.features, replay_capacity));
+    PLACE(tune, tune ? mfl_bias_tune_bytes(s.features, batch) : 0);
+    PLACE(replay, mfl_replay_mem_size(replay_dim(s, tune), replay_capacity));
 #undef PLACE
     L.total = at;
     return L;
@@ -71,7 +80,16 @@ static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_c
 size_t mfl_learner_mem_size(const mfl_model_t *model, uint16_t replay_capacity, uint16_t batch)
 {
     head_shape_t s;
-    return head_shape(model, &s) ? 0 : mem_layout(s, batch, replay_capacity).total;
+    return head_shape(model, &s) ? 0 : mem_layout(s, batch, replay_capacity, 0).total;
+}
+
+size_t mfl_learner_mem_size_tuned(const mfl_model_t *model, uint16_t replay_capacity, uint16_t batch)
+{
+    head_shape_t s;
+    if (head_shape(model, &s) || mfl_bias_tune_check(model, model->header->head_op)) {
+        return 0;
+    }
+    return mem_layout(s, batch, replay_capacity, 1).total;
 }
 
 /* The model's own int8 head: weights and biases in flash, scales from the
@@ -133,7 +151,7 @@ static int load_global_head(mfl_learner_t *l)
 static int check_opts(const mfl_learn_opts_t *o)
 {
     const int ok = o->lr.m > 0 && o->batch >= 1 && o->batch <= MFL_HEAD_MAX_BATCH && o->steps >= 1 &&
-                   o->drift_max >= 0;
+                   o->drift_max >= 0 && o->bias_lr.m >= 0;
     return ok ? 0 : MFL_ERR_LEARN_CONFIG;
 }
 
@@ -185,7 +203,11 @@ int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, si
     if (err) {
         return err;
     }
-    const mem_layout_t L = mem_layout(s, o.batch, replay_capacity);
+    const int tune = o.bias_lr.m != 0;
+    if (tune && mfl_bias_tune_check(model, model->header->head_op)) {
+        return MFL_ERR_LEARN_CONFIG;
+    }
+    const mem_layout_t L = mem_layout(s, o.batch, replay_capacity, tune);
     if (mem_size < L.total || (uintptr_t)mem % 8 != 0) {
         return mem_size < L.total ? MFL_ERR_BUFFER_TOO_SMALL : MFL_ERR_INVALID_ARG;
     }
@@ -199,8 +221,13 @@ int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, si
         return err;
     }
     bind_head(l, mem, s, &L);
-    err = mfl_replay_init(&l->replay, (uint8_t *)mem + L.replay, mfl_replay_mem_size(s.features, replay_capacity),
-                          s.features, replay_capacity, o.balanced, o.seed ^ 0xA5A5A5A5u);
+    l->tune = tune;
+    if (tune) {
+        mfl_bias_tune_bind(&l->bt, model, l->head_op, l->head.feature_scale, (uint8_t *)mem + L.tune);
+    }
+    const uint16_t dim = replay_dim(s, tune);
+    err = mfl_replay_init(&l->replay, (uint8_t *)mem + L.replay, mfl_replay_mem_size(dim, replay_capacity), dim,
+                          replay_capacity, o.balanced, o.seed ^ 0xA5A5A5A5u);
     return err ? err : load_global_head(l);
 }
 
@@ -218,15 +245,63 @@ static int set_input(mfl_learner_t *l, const int8_t *input, size_t len)
     return 0;
 }
 
+/* Tuning learners: the backbone up to the feature layer, then its
+ * accumulators into bt.acc. */
+static int run_to_acc(mfl_learner_t *l, const int8_t *input, size_t len)
+{
+    const int8_t *in;
+    size_t n;
+    int err = set_input(l, input, len);
+    err = err ? err : mfl_interp_invoke_range(&l->interp, 0, l->bt.op);
+    err = err ? err : mfl_interp_tensor(&l->interp, l->model->ops[l->bt.op].inputs[0], &in, &n);
+    if (!err) {
+        mfl_bias_tune_acc(&l->bt, in, l->bt.acc);
+    }
+    return err;
+}
+
 int mfl_learner_features(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **features)
 {
     size_t n;
     if (!l || !features) {
         return MFL_ERR_INVALID_ARG;
     }
+    if (l->tune) {
+        const int err = run_to_acc(l, input, len);
+        if (!err) {
+            mfl_bias_tune_features(&l->bt, l->bt.acc, l->bt.x);
+            *features = l->bt.x;
+        }
+        return err;
+    }
     int err = set_input(l, input, len);
     err = err ? err : mfl_interp_invoke_range(&l->interp, 0, l->head_op);
     return err ? err : mfl_interp_tensor(&l->interp, l->model->ops[l->head_op].inputs[0], features, &n);
+}
+
+int mfl_learner_feature_acc(mfl_learner_t *l, const int8_t *input, size_t len, const int32_t **acc)
+{
+    if (!l || !acc) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if (!l->tune) {
+        return MFL_ERR_LEARN_CONFIG;
+    }
+    const int err = run_to_acc(l, input, len);
+    *acc = err ? NULL : l->bt.acc;
+    return err;
+}
+
+int mfl_learner_features_from_acc(const mfl_learner_t *l, const int32_t *acc, int8_t *out)
+{
+    if (!l || !acc || !out) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if (!l->tune) {
+        return MFL_ERR_LEARN_CONFIG;
+    }
+    mfl_bias_tune_features(&l->bt, acc, out);
+    return 0;
 }
 
 /* The int8 copy the kernel runs, requantized from the master if it has
@@ -319,9 +394,21 @@ int mfl_learner_predict_features(mfl_learner_t *l, const int8_t *features, int *
     return 0;
 }
 
-/* One SGD step on `first` (if any) plus random replayed samples; the int8
- * copy is requantized before the next inference. */
-static int sgd_step(mfl_learner_t *l, const int8_t *first, uint8_t first_label, uint16_t batch)
+/* Tuning learners: the batch's samples are accumulators; their features
+ * with the current biases go to bt.x's rows, which the head then reads. */
+static void features_of_batch(mfl_learner_t *l, const int8_t **x, uint16_t n)
+{
+    for (uint16_t k = 0; k < n; k++) {
+        int8_t *row = l->bt.x + (size_t)k * l->bt.features;
+        mfl_bias_tune_features(&l->bt, (const int32_t *)(const void *)x[k], row);
+        x[k] = row;
+    }
+}
+
+/* One SGD step on `first` (if any: features, or a tuning learner's
+ * accumulators) plus random replayed samples, on the head and then on
+ * tuned biases; the int8 copy is requantized before the next inference. */
+static int sgd_step(mfl_learner_t *l, const void *first, uint8_t first_label, uint16_t batch)
 {
     const int8_t *x[MFL_HEAD_MAX_BATCH];
     uint8_t y[MFL_HEAD_MAX_BATCH];
@@ -338,11 +425,36 @@ static int sgd_step(mfl_learner_t *l, const int8_t *first, uint8_t first_label, 
     if (n == 0) {
         return 0;
     }
+    if (l->tune) {
+        features_of_batch(l, x, n);
+    }
     const int32_t drift = l->opts.drift_max;
     int err = mfl_head_sgd_step(&l->head, x, y, n, l->opts.lr, l->g, drift ? l->w0 : NULL, l->w0_scale, drift);
     if (!err) {
+        if (l->tune) { /* the step left the logit gradients at the start of its scratch */
+            mfl_bias_tune_step(&l->bt, &l->head, (const int16_t *)l->g, n, l->opts.bias_lr);
+        }
         l->updates++;
         l->int8_stale = 1;
+    }
+    return err;
+}
+
+/* The steps on a new sample (features, or accumulators when tuning),
+ * then the sample into the replay buffer. */
+static int learn_sample(mfl_learner_t *l, const void *sample, uint8_t label)
+{
+    if (label >= l->head.units) {
+        return MFL_ERR_LABEL;
+    }
+    /* train before storing: the buffer may reuse the sample's memory slot */
+    int err = 0;
+    for (uint16_t s = 0; s < l->opts.steps && !err; s++) {
+        err = sgd_step(l, sample, label, l->opts.batch);
+    }
+    if (!err) {
+        mfl_replay_add(&l->replay, sample, label);
+        l->samples++;
     }
     return err;
 }
@@ -352,27 +464,28 @@ int mfl_learner_learn_features(mfl_learner_t *l, const int8_t *features, uint8_t
     if (!l || !features) {
         return MFL_ERR_INVALID_ARG;
     }
-    if (label >= l->head.units) {
-        return MFL_ERR_LABEL;
+    return l->tune ? MFL_ERR_LEARN_CONFIG : learn_sample(l, features, label);
+}
+
+int mfl_learner_learn_acc(mfl_learner_t *l, const int32_t *acc, uint8_t label)
+{
+    if (!l || !acc) {
+        return MFL_ERR_INVALID_ARG;
     }
-    /* train before storing: the buffer may reuse the features' memory slot */
-    int err = 0;
-    for (uint16_t s = 0; s < l->opts.steps && !err; s++) {
-        err = sgd_step(l, features, label, l->opts.batch);
-    }
-    if (!err) {
-        mfl_replay_add(&l->replay, features, label);
-        l->samples++;
-    }
-    return err;
+    return !l->tune ? MFL_ERR_LEARN_CONFIG : learn_sample(l, acc, label);
 }
 
 int mfl_learner_learn(mfl_learner_t *l, const int8_t *input, size_t len, uint8_t label)
 {
-    const int8_t *features;
     if (l && label >= l->head.units) {
         return MFL_ERR_LABEL;
     }
+    if (l && l->tune) {
+        const int32_t *acc;
+        const int err = mfl_learner_feature_acc(l, input, len, &acc);
+        return err ? err : learn_sample(l, acc, label);
+    }
+    const int8_t *features;
     int err = mfl_learner_features(l, input, len, &features);
     return err ? err : mfl_learner_learn_features(l, features, label);
 }
@@ -400,6 +513,17 @@ int mfl_learner_reset(mfl_learner_t *l)
         return MFL_ERR_INVALID_ARG;
     }
     return load_global_head(l);
+}
+
+int mfl_learner_reset_bias(mfl_learner_t *l)
+{
+    if (!l || !l->model) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if (l->tune) {
+        mfl_bias_tune_reset(&l->bt);
+    }
+    return 0;
 }
 
 int mfl_learner_install_global(mfl_learner_t *l, const int8_t *weights, const mfl_scale_t *row_scale,

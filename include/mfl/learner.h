@@ -37,10 +37,42 @@ typedef struct {
     uint8_t balanced;     /* class-balanced replay buffer (else reservoir sampling) */
     int32_t drift_max;    /* max |W - W_global| per weight in Q8.24 real units; 0 = unlimited */
     uint32_t seed;        /* replay sampling */
+    mfl_scale_t bias_lr;  /* learning rate of the feature layer's biases (bias-only fine-tuning,
+                           * TinyTL); m = 0: that layer stays as in the model */
 } mfl_learn_opts_t;
 
-/* lr 0.02, batch 8, 1 step, balanced buffer, no drift limit. */
+/* lr 0.02, batch 8, 1 step, balanced buffer, no drift limit, feature
+ * layer frozen. */
 mfl_learn_opts_t mfl_learn_defaults(void);
+
+/*
+ * Bias-only fine-tuning of the feature layer: the FULLY_CONNECTED op whose
+ * output is the head's input (Cai et al., "TinyTL: Reduce Memory, Not
+ * Parameters for Efficient On-Device Learning", NeurIPS 2020, restricted to
+ * the one layer below the head). Its weights stay in flash; each output
+ * feature j gets a learned change delta[j] of its bias, in real units, and
+ * the layer's int32 accumulators (sum_i (x_i - zp_in) w_ji, before the
+ * bias) are kept for every replayed sample instead of its int8 features,
+ * so that a replayed sample's features follow the biases as they learn.
+ * The biases stay on the device (personal, as batch-norm parameters do in
+ * FedBN, Li et al. ICLR 2021): updates carry the head only.
+ */
+typedef struct {
+    uint16_t op;             /* the feature layer's op index */
+    uint16_t inputs;         /* its input length */
+    uint16_t features;       /* its output length (the head's features) */
+    int32_t input_offset;    /* minus its input zero point */
+    int32_t output_zp, act_min, act_max;
+    const int8_t *w;         /* its weights [features][inputs], in the model */
+    const int32_t *mult, *shift; /* its requantization, per feature or one for all */
+    uint8_t per_channel;
+    mfl_scale_t *to_acc;     /* [features]: Q8.24 real -> accumulator units, 2^-24 / (s_in s_wj) */
+    int32_t *bias0;          /* [features] the model's int32 biases */
+    int32_t *delta;          /* [features] the learned change, Q8.24 real units */
+    int32_t *bias;           /* [features] bias0 + delta in accumulator units: what features use */
+    int32_t *acc;            /* [features] the last input's accumulators */
+    int8_t *x;               /* [batch][features] a batch's features; row 0: the last input's */
+} mfl_bias_tune_t;
 
 typedef struct {
     mfl_interp_t interp;
@@ -61,17 +93,31 @@ typedef struct {
     uint32_t updates;       /* SGD steps since the global head */
     uint32_t samples;       /* distinct samples the head learned from since the global head: the new
                              * ones, or the whole replay buffer once trained on (an update's weight) */
+    int tune;               /* opts.bias_lr set: tune is bound, the replay holds accumulators */
+    mfl_bias_tune_t bt;
 } mfl_learner_t;
 
 /* Bytes of learner memory for this model, a replay buffer of
- * replay_capacity vectors and batches of up to `batch`. */
+ * replay_capacity vectors and batches of up to `batch`, with the feature
+ * layer frozen. */
 size_t mfl_learner_mem_size(const mfl_model_t *model, uint16_t replay_capacity, uint16_t batch);
+
+/* As mfl_learner_mem_size for a learner that also tunes the feature
+ * layer's biases (opts.bias_lr set): each replayed sample takes 4 bytes
+ * per feature instead of 1, plus 16 bytes per feature and `batch` feature
+ * vectors. 0 if the model has no head or its feature layer cannot be
+ * tuned (see mfl_learner_init). */
+size_t mfl_learner_mem_size_tuned(const mfl_model_t *model, uint16_t replay_capacity, uint16_t batch);
 
 /*
  * Binds a loaded model with a trainable head to an arena (for activations)
  * and mem (for the head and the replay buffer). opts NULL means defaults.
+ * With opts->bias_lr set, the op before the head must be a FULLY_CONNECTED
+ * whose output is the head's input and is read by the head only, with at
+ * most 4096 inputs; mem is then mfl_learner_mem_size_tuned() bytes.
  * Returns 0, MFL_ERR_NO_HEAD, MFL_ERR_ARENA_TOO_SMALL, MFL_ERR_BUFFER_TOO_SMALL
- * (mem), MFL_ERR_LEARN_CONFIG or MFL_ERR_INVALID_ARG.
+ * (mem), MFL_ERR_LEARN_CONFIG (options out of range, or a feature layer
+ * that cannot be tuned) or MFL_ERR_INVALID_ARG.
  */
 int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, size_t arena_size, void *mem,
                      size_t mem_size, uint16_t replay_capacity, const mfl_learn_opts_t *opts);
@@ -100,8 +146,23 @@ int mfl_learner_predict_features(mfl_learner_t *l, const int8_t *features, int *
  * only reads it. Returns 0 or MFL_ERR_INVALID_ARG (as mfl_learner_infer). */
 int mfl_learner_requantize(mfl_learner_t *l);
 
-/* Runs the backbone only; *features points at the int8 feature vector. */
+/* Runs the backbone only; *features points at the int8 feature vector
+ * (with tuned biases: computed with them, in the learner's memory, valid
+ * until the next call on the learner). */
 int mfl_learner_features(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **features);
+
+/* Tuning learners: runs the backbone up to the feature layer and gives
+ * that layer's int32 accumulators for the input (*acc: features values, in
+ * the learner's memory, valid until the next call), which
+ * mfl_learner_learn_acc and mfl_learner_features_from_acc take: callers
+ * that keep samples keep these. Returns 0, MFL_ERR_LEARN_CONFIG (not a
+ * tuning learner), MFL_ERR_INVALID_ARG or an interpreter error. */
+int mfl_learner_feature_acc(mfl_learner_t *l, const int8_t *input, size_t len, const int32_t **acc);
+
+/* Tuning learners: the int8 features (features bytes into out) that the
+ * feature layer gives for these accumulators with the learner's current
+ * biases. Returns 0, MFL_ERR_LEARN_CONFIG or MFL_ERR_INVALID_ARG. */
+int mfl_learner_features_from_acc(const mfl_learner_t *l, const int32_t *acc, int8_t *out);
 
 /* Learns one labelled input: computes its features, adds them to the
  * replay buffer, runs opts.steps SGD steps (each on the new sample and
@@ -110,15 +171,32 @@ int mfl_learner_features(mfl_learner_t *l, const int8_t *input, size_t len, cons
  * Returns 0, MFL_ERR_LABEL or MFL_ERR_INVALID_ARG. */
 int mfl_learner_learn(mfl_learner_t *l, const int8_t *input, size_t len, uint8_t label);
 
-/* As mfl_learner_learn, from a feature vector (units = head input size). */
+/* As mfl_learner_learn, from a feature vector (units = head input size).
+ * MFL_ERR_LEARN_CONFIG on a tuning learner (its replay holds accumulators:
+ * use mfl_learner_learn_acc). */
 int mfl_learner_learn_features(mfl_learner_t *l, const int8_t *features, uint8_t label);
+
+/* Tuning learners: as mfl_learner_learn, from the feature layer's
+ * accumulators (mfl_learner_feature_acc). Each SGD step trains the head
+ * and then the feature layer's biases: the gradient of each bias is that
+ * of its feature (sum over units of the logit gradient times the head's
+ * weight, its weights after the step) where the feature's code lies
+ * strictly inside the layer's activation range, else 0. Returns 0,
+ * MFL_ERR_LABEL, MFL_ERR_LEARN_CONFIG (not a tuning learner) or
+ * MFL_ERR_INVALID_ARG. */
+int mfl_learner_learn_acc(mfl_learner_t *l, const int32_t *acc, uint8_t label);
 
 /* `epochs` passes over the replay buffer in random batches; the head has
  * then learned from every sample in the buffer (samples >= replay.count). */
 int mfl_learner_train_buffer(mfl_learner_t *l, uint16_t epochs);
 
-/* Back to the model's (global) head; the replay buffer is kept. */
+/* Back to the model's (global) head; the replay buffer and the tuned
+ * feature-layer biases (the device's own) are kept. */
 int mfl_learner_reset(mfl_learner_t *l);
+
+/* Back to the model's own feature-layer biases (nothing for a learner that
+ * does not tune them). Returns 0 or MFL_ERR_INVALID_ARG. */
+int mfl_learner_reset_bias(mfl_learner_t *l);
 
 /*
  * Installs a new global head from a verified model message (the caller has
