@@ -4,16 +4,17 @@
 # (written to build-fw-ABI/run/update.cose through semihosting), then the
 # four MLPerf Tiny models checked byte for byte. Prints instruction counts
 # (-icount shift=6: instructions = timer ticks / 1.6), the stack high-water
-# mark, and flash/RAM per component from the linker map. Then the sync
-# image syncs with a real aggregator over DTLS on its serial line
-# (scripts/firmware_sync.sh).
+# mark, and flash/RAM per component from the linker map. Then the TFLM
+# models test_tflm_models requires, each in a one-model image
+# (scripts/firmware_tflm.sh), and the sync image syncs with a real
+# aggregator over DTLS on its serial line (scripts/firmware_sync.sh).
 # Usage: scripts/firmware.sh [soft|hard]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 abi=${1:-soft}
 case "$abi" in
   soft | hard) ;;
-  -h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: scripts/firmware.sh [soft|hard] (the float ABI; soft by default), not '$abi'" >&2; exit 2 ;;
 esac
 shared=${MFL_SHARED_DIR:-../shared}
@@ -97,4 +98,6 @@ awk '
 echo "== footprint ($abi-float, -Os) =="
 arm-none-eabi-size "$elf"
 python3 scripts/map_sizes.py "$fw/device/cortex-m/mfl-firmware.map" "$fw/run/output.txt"
+# TFLM's own models that test_tflm_models requires, bit-exact on the target
+./scripts/firmware_tflm.sh "$abi"
 ./scripts/firmware_sync.sh "$abi"

@@ -2,7 +2,8 @@
 # The firmware image end to end: build it for Cortex-M4, run it under QEMU
 # (scripts/firmware.sh: it infers, learns, signs an update and writes it
 # through semihosting, and the four MLPerf Tiny models must match TFLite
-# Micro byte for byte on the target), then relay the device's update to a
+# Micro byte for byte on the target, and so must the TFLM models that
+# test_tflm_models requires), then relay the device's update to a
 # real mfl-aggregator over DTLS with `mfl device relay`: accepted once,
 # "already counted" the second time, and a byte flipped in it is refused;
 # then relay it over a lossy link (tests/support/udp_faults.py) to a second,
@@ -36,6 +37,9 @@ grep -A6 "== speed against TFLM" "$tmp/fw.txt"
 [ "$(grep -c ': OK$' "$SRC/build-fw-soft/run/speed.txt")" = 4 ] || fail "a model is slower than TFLM + CMSIS-NN"
 cat "$SRC/build-fw-soft/run/learn.txt"
 grep -q ': OK$' "$SRC/build-fw-soft/run/learn.txt" || fail "the learning step is above 8 instructions per parameter per sample"
+# TFLM's own models that test_tflm_models requires, bit-exact on the target
+grep -A12 "== TFLM models on the Cortex-M4" "$tmp/fw.txt" | grep -v "^(instructions"
+grep -q "^tflm models on the target: OK" "$tmp/fw.txt" || fail "a required TFLM model is not bit-exact on the target"
 grep -q "^firmware sync: OK" "$tmp/fw.txt" || fail "the sync image did not sync: $(grep -A30 '== the image syncs' "$tmp/fw.txt")"
 grep "bytes on the line" "$tmp/fw.txt"
 sync_seed=$RANDOM

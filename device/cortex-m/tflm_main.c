@@ -1,0 +1,113 @@
+/*
+ * A firmware image for one model of shared/golden/tflm-models, chosen by
+ * scripts/firmware_tflm.sh: the model (imported on the host into microfl's
+ * format), its first input record and TFLM's output for it are embedded in
+ * flash (blobs_tflm.S.in). The image runs one inference on the target's
+ * default kernel path (DSP on a Cortex-M4) and prints, as `name value`
+ * lines: whether every output byte equals TFLM's, the output's FNV-1a hash
+ * and bytes (so the host checks them against outputs.bin on its own), the
+ * instructions of the inference (QEMU -icount shift=6), the arena the
+ * model's memory plan needs and the stack's high-water mark.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "board.h"
+#include "mfl/error.h"
+#include "mfl/interpreter.h"
+#include "semihost.h"
+
+#define BLOB(name) extern const uint8_t blob_##name[], blob_##name##_end[]
+#define BLOB_LEN(name) ((size_t)(blob_##name##_end - blob_##name))
+BLOB(tflm_model);
+BLOB(tflm_in);
+BLOB(tflm_out);
+
+/* Room for any model of the set (person_detect plans 55,328 B; TFLM's
+ * largest arena in the set is 85,024 B) on a board with 4 MB of RAM. What
+ * a model needs is printed (tflm_arena_bytes), not this. */
+#ifndef MFL_TFLM_ARENA_BYTES
+#define MFL_TFLM_ARENA_BYTES (256u * 1024u)
+#endif
+static uint8_t arena[MFL_TFLM_ARENA_BYTES] __attribute__((aligned(16)));
+
+/* The golden set's checksum: FNV-1a, 32 bits (meta.txt's outputs_fnv1a). */
+static uint32_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 16777619u;
+    }
+    return h;
+}
+
+/* "name 0a0bff...\n": the first max bytes, for a person to compare. */
+static void put_hex_line(const char *name, const uint8_t *p, size_t n, size_t max)
+{
+    static const char digits[] = "0123456789abcdef";
+    char pair[3] = {0, 0, 0};
+    sh_puts(name);
+    sh_puts(" ");
+    for (size_t i = 0; i < n && i < max; i++) {
+        pair[0] = digits[p[i] >> 4];
+        pair[1] = digits[p[i] & 15];
+        sh_puts(pair);
+    }
+    sh_puts(n > max ? "...\n" : "\n");
+}
+
+static int failed(const char *what, int err)
+{
+    sh_puts("tflm: ");
+    sh_puts(what);
+    sh_puts(": ");
+    sh_puts(mfl_strerror(err));
+    sh_puts("\n");
+    return 1;
+}
+
+/* Loads the model, runs the embedded record once, reports. */
+static int run(void)
+{
+    mfl_model_t model;
+    mfl_interp_t it;
+    int8_t *input;
+    const int8_t *output;
+    size_t n_in, n_out;
+    int err = mfl_model_load(&model, blob_tflm_model, BLOB_LEN(tflm_model));
+    if (err) {
+        return failed("model", err);
+    }
+    sh_line("tflm_arena_bytes", mfl_model_arena_size(&model));
+    err = mfl_interp_init(&it, &model, arena, sizeof(arena));
+    err = err ? err : mfl_interp_input(&it, &input, &n_in);
+    if (err || n_in != BLOB_LEN(tflm_in)) {
+        return failed("input", err ? err : MFL_ERR_INVALID_ARG);
+    }
+    memcpy(input, blob_tflm_in, n_in);
+    const uint32_t t0 = board_ticks();
+    err = mfl_interp_invoke(&it);
+    const uint64_t instructions = board_instructions(board_ticks() - t0);
+    err = err ? err : mfl_interp_output(&it, &output, &n_out);
+    if (err) {
+        return failed("invoke", err);
+    }
+    const uint8_t *out = (const uint8_t *)output;
+    const int exact = n_out == BLOB_LEN(tflm_out) && memcmp(out, blob_tflm_out, n_out) == 0;
+    sh_line("tflm_infer_instructions", instructions);
+    sh_line("tflm_output_bytes", n_out);
+    sh_line("tflm_output_fnv1a", fnv1a(out, n_out));
+    put_hex_line("tflm_output_hex", out, n_out, 64);
+    sh_line("tflm_bitexact", (uint64_t)exact);
+    return exact ? 0 : 1;
+}
+
+int main(void)
+{
+    board_timer_start();
+    sh_puts("microfl firmware (one TFLM model): Cortex-M4, mps2-an386\n");
+    const int status = run();
+    sh_line("stack_high_water_bytes", board_stack_high_water());
+    sh_puts(status ? "tflm: FAILED\n" : "tflm: done\n");
+    return status;
+}
