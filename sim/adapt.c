@@ -142,6 +142,9 @@ static int adapt_device(const adapt_ctx_t *c, adapt_job_t *job, uint32_t i)
         if (!err) {
             memcpy((int8_t *)sim_adapted_train(c->a, i, j), f, c->a->features);
         }
+        if (!err && c->a->acc) { /* the learner computed them for the features above */
+            memcpy((int32_t *)sim_adapted_acc(c->a, i, j), job->l.bt.acc, (size_t)c->a->features * 4);
+        }
     }
     const int unset = mfl_interp_set_override(&job->l.interp, NULL);
     return err ? err : unset;
@@ -184,7 +187,9 @@ static int first_conv(const mfl_model_t *m, uint16_t *op, char *msg, size_t cap)
 static int init_job(adapt_job_t *job, const adapt_ctx_t *c, uint8_t **arena, uint8_t **mem)
 {
     const sim_world_t *w = c->w;
-    const size_t arena_size = mfl_model_arena_size(&w->model), mem_size = mfl_learner_mem_size(&w->model, 8, 1);
+    const int tune = c->a->acc != NULL; /* a tuning learner gives the accumulators beside the same features */
+    const size_t arena_size = mfl_model_arena_size(&w->model),
+                 mem_size = tune ? mfl_learner_mem_size_tuned(&w->model, 8, 1) : mfl_learner_mem_size(&w->model, 8, 1);
     *arena = malloc(arena_size);
     *mem = malloc(mem_size);
     job->stats_size = c->a->kind == SIM_ADAPT_RECALIBRATE ? mfl_recal_stats_mem_size(&w->model, c->op) : 0;
@@ -194,6 +199,7 @@ static int init_job(adapt_job_t *job, const adapt_ctx_t *c, uint8_t **arena, uin
     }
     mfl_learn_opts_t o = mfl_learn_defaults();
     o.batch = 1;
+    o.bias_lr = tune ? o.lr : o.bias_lr;
     return !*arena || !*mem ? MFL_ERR_NO_MEMORY
                             : mfl_learner_init(&job->l, &w->model, *arena, arena_size, *mem, mem_size, 8, &o);
 }
@@ -230,10 +236,11 @@ static int run_jobs(adapt_ctx_t *c)
     return err;
 }
 
-int sim_adapt_build(sim_adapted_t *a, const sim_world_t *w, enum sim_adapt_kind kind, char *msg, size_t cap)
+int sim_adapt_build(sim_adapted_t *a, const sim_world_t *w, enum sim_adapt_kind kind, int with_acc, char *msg,
+                    size_t cap)
 {
     const sim_scenario_t *sc = w->sc;
-    *a = (sim_adapted_t){kind, w->features, sc->train_per_device, sc->test_per_device, NULL};
+    *a = (sim_adapted_t){kind, w->features, sc->train_per_device, sc->test_per_device, NULL, NULL};
     adapt_ctx_t *c = calloc(1, sizeof(*c));
     uint32_t *maker = NULL;
     size_t n_maker = 0;
@@ -251,8 +258,18 @@ int sim_adapt_build(sim_adapted_t *a, const sim_world_t *w, enum sim_adapt_kind 
         c->a = a;
         c->maker = maker;
         c->n_maker = (uint32_t)(n_maker < REFERENCE_IMAGES ? n_maker : REFERENCE_IMAGES);
-        a->feature = malloc((size_t)sc->devices * (a->train + a->test) * a->features);
-        err = a->feature ? run_jobs(c) : MFL_ERR_NO_MEMORY;
+        const size_t values = (size_t)sc->devices * (a->train + a->test) * a->features;
+        a->feature = malloc(values);
+        a->acc = with_acc ? malloc(values * sizeof(int32_t)) : NULL;
+        err = a->feature && (a->acc || !with_acc) ? 0 : MFL_ERR_NO_MEMORY;
+    }
+    if (!err && with_acc && !mfl_learner_mem_size_tuned(&w->model, 8, 1)) {
+        snprintf(msg, cap, "bias tuning needs a FULLY_CONNECTED feature layer right below the head, read by the "
+                           "head only (leave out local-tuned and federated-tuned)");
+        err = MFL_ERR_LEARN_CONFIG;
+    }
+    if (!err) {
+        err = run_jobs(c);
     }
     if (err && !msg[0]) {
         snprintf(msg, cap, "%s: %s", kind == SIM_ADAPT_STANDARDIZE ? "standardisation" : "recalibration",
@@ -269,5 +286,7 @@ int sim_adapt_build(sim_adapted_t *a, const sim_world_t *w, enum sim_adapt_kind 
 void sim_adapt_free(sim_adapted_t *a)
 {
     free(a->feature);
+    free(a->acc);
     a->feature = NULL;
+    a->acc = NULL;
 }

@@ -30,11 +30,16 @@ typedef struct {
     uint16_t features;     /* head input size */
     uint32_t train, test;  /* samples per device: train_per_device, test_per_device */
     int8_t *feature;       /* devices x (train + test) x features: a device's training samples, then its test samples */
+    int32_t *acc;          /* NULL, or the same samples' feature-layer accumulators (mfl_learner_feature_acc),
+                            * for learners that tune that layer's biases */
 } sim_adapted_t;
 
-/* Computes every device's adapted features. Returns 0, or an MFL_ERR_*
- * code with a sentence in msg (no convolution to recalibrate, memory). */
-int sim_adapt_build(sim_adapted_t *a, const sim_world_t *w, enum sim_adapt_kind kind, char *msg, size_t cap);
+/* Computes every device's adapted features, and with with_acc their
+ * feature layer's accumulators too. Returns 0, or an MFL_ERR_* code with a
+ * sentence in msg (no convolution to recalibrate, no dense feature layer
+ * to tune, memory). */
+int sim_adapt_build(sim_adapted_t *a, const sim_world_t *w, enum sim_adapt_kind kind, int with_acc, char *msg,
+                    size_t cap);
 void sim_adapt_free(sim_adapted_t *a);
 
 static inline const int8_t *sim_adapted_train(const sim_adapted_t *a, uint32_t device, uint32_t j)
@@ -45,6 +50,12 @@ static inline const int8_t *sim_adapted_train(const sim_adapted_t *a, uint32_t d
 static inline const int8_t *sim_adapted_test(const sim_adapted_t *a, uint32_t device, uint32_t j)
 {
     return sim_adapted_train(a, device, a->train + j);
+}
+
+/* Accumulators of device's sample j: its training samples, then test. */
+static inline const int32_t *sim_adapted_acc(const sim_adapted_t *a, uint32_t device, uint32_t j)
+{
+    return a->acc + ((size_t)device * (a->train + a->test) + j) * a->features;
 }
 
 #endif /* MFL_SIM_ADAPT_H */

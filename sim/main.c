@@ -339,16 +339,26 @@ static int save_scenario(const sim_scenario_t *sc, const char *dir)
  * of the user's own is checked when it is loaded). */
 static int check_recal_arch(const sim_scenario_t *sc)
 {
+    const int tuned = sc->strategies[SIM_LOCAL_TUNED] || sc->strategies[SIM_FEDERATED_TUNED];
     const int recal = sc->strategies[SIM_RECALIBRATED] || sc->strategies[SIM_LOCAL_RECAL] ||
                       sc->strategies[SIM_FEDERATED_RECAL] || sc->strategies[SIM_PERSONALIZED] ||
-                      sc->strategies[SIM_ORACLE_RECAL];
+                      sc->strategies[SIM_ORACLE_RECAL] || tuned;
+    const char *last = strrchr(sc->base_arch, ','), *feature = last ? last - 1 : NULL;
+    while (feature && feature > sc->base_arch && feature[-1] != ',') {
+        feature--;
+    }
+    if (tuned && (!feature || feature[0] != 'd')) {
+        fprintf(stderr, "mfl-sim: base_arch %s: local-tuned and federated-tuned tune the biases of a dense layer "
+                        "right below the head (an arch ending in ,dN,dC)\n", sc->base_arch);
+        return 1;
+    }
     const char *conv = sc->base_arch[0] == 'c' ? sc->base_arch : strstr(sc->base_arch, ",c");
     if (!recal) {
         return 0;
     }
     if (!conv) {
         fprintf(stderr, "mfl-sim: base_arch %s has no convolution to recalibrate: leave out recalibrated, local-recal, "
-                        "federated-recal, personalized and oracle-recal\n", sc->base_arch);
+                        "federated-recal, personalized, oracle-recal, local-tuned and federated-tuned\n", sc->base_arch);
         return 1;
     }
     const long channels = strtol(conv + (conv[0] == ',' ? 2 : 1), NULL, 10);

@@ -19,7 +19,7 @@ int sim_strategy_is_baseline(const char *name)
 
 int sim_rounds_oracle_for(const sim_rounds_t *t, const char *name)
 {
-    const int recal = strstr(name, "recal") != NULL || !strcmp(name, "personalized");
+    const int recal = strstr(name, "recal") != NULL || strstr(name, "tuned") != NULL || !strcmp(name, "personalized");
     const int k = recal ? sim_rounds_find(t, "oracle-recal") : -1;
     return k >= 0 ? k : sim_rounds_find(t, "oracle");
 }

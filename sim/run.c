@@ -37,6 +37,7 @@ enum role { ROLE_FIXED, ROLE_LOCAL, ROLE_FEDERATED, ROLE_ORACLE };
 static const struct {
     uint8_t role, adapt, balance;
     uint8_t select; /* each device predicts with the best of its heads on its held-out samples */
+    uint8_t tuned;  /* devices also tune their feature layer's biases, and keep them (FedBN-style) */
 } strategy_kind[SIM_STRATEGIES] = {
     [SIM_FROZEN] = {ROLE_FIXED, 0, 0},
     [SIM_STANDARDIZED] = {ROLE_FIXED, SIM_ADAPT_STANDARDIZE, 0},
@@ -49,6 +50,8 @@ static const struct {
     [SIM_PERSONALIZED] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0, 1},
     [SIM_ORACLE] = {ROLE_ORACLE, 0, 0},
     [SIM_ORACLE_RECAL] = {ROLE_ORACLE, SIM_ADAPT_RECALIBRATE, 0},
+    [SIM_LOCAL_TUNED] = {ROLE_LOCAL, SIM_ADAPT_RECALIBRATE, 0, 0, 1},
+    [SIM_FEDERATED_TUNED] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0, 0, 1},
 };
 
 /* personalized: every HELD_OUT_EVERY-th labelled sample a device collects
@@ -66,6 +69,8 @@ typedef struct {
     int personal;              /* evaluated with each device's own head (local learning) */
     const sim_adapted_t *adapt; /* the features' adaptation, or NULL: the base backbone's */
     int select;                /* devices choose their head on held-out samples (do no harm) */
+    int tuned;                 /* devices tune their feature layer's biases: they learn from and are
+                                * evaluated on the adaptation's accumulators */
     mfl_learner_t shipped;     /* select: the head the devices shipped with */
     uint8_t *shipped_mem;
     vdev_t *dev;               /* local, federated, fair: one per device */
@@ -140,11 +145,15 @@ static int parallel(run_t *r, strat_t *s, device_fn fn, const uint8_t *mask)
 
 /* ---- devices ---- */
 
-static int init_learner(run_t *r, mfl_learner_t *l, uint8_t **mem, uint16_t replay)
+static int init_learner(run_t *r, mfl_learner_t *l, uint8_t **mem, uint16_t replay, int tuned)
 {
-    const size_t size = mfl_learner_mem_size(&r->w->model, replay, (uint16_t)r->sc->batch);
-    *mem = malloc(size);
-    return *mem ? mfl_learner_init(l, &r->w->model, r->arena, r->arena_size, *mem, size, replay, &r->opts)
+    mfl_learn_opts_t o = r->opts;
+    o.bias_lr = tuned ? mfl_scale_from_int((uint64_t)llround(r->sc->bias_lr * 65536.0), 16) : (mfl_scale_t){0, 0};
+    const uint16_t batch = (uint16_t)r->sc->batch;
+    const size_t size = tuned ? mfl_learner_mem_size_tuned(&r->w->model, replay, batch)
+                              : mfl_learner_mem_size(&r->w->model, replay, batch);
+    *mem = malloc(size ? size : 1);
+    return *mem ? mfl_learner_init(l, &r->w->model, r->arena, r->arena_size, *mem, size, replay, &o)
                 : MFL_ERR_NO_MEMORY;
 }
 
@@ -155,7 +164,7 @@ static int init_devices(run_t *r, strat_t *s, int federated)
     for (uint32_t i = 0; i < r->sc->devices && !err; i++) {
         vdev_t *v = &s->dev[i];
         r->opts.seed = (uint32_t)sim_stream(r->sc->seed, SIM_STREAM_LEARNER, i, 0);
-        err = init_learner(r, &v->l, &v->mem, (uint16_t)r->sc->replay);
+        err = init_learner(r, &v->l, &v->mem, (uint16_t)r->sc->replay, s->tuned);
         if (!err && federated) {
             v->residual = calloc(r->head_values, sizeof(int32_t));
             v->residual_saved = malloc(r->head_values * sizeof(int32_t));
@@ -200,7 +209,11 @@ static int learn_fresh(run_t *r, strat_t *s, vdev_t *v, uint32_t i)
     const sim_device_data_t *d = &r->w->dev[i];
     int err = 0;
     for (uint32_t j = r->fresh_from[i]; j < r->fresh_to[i] && !err; j++) {
-        err = held_out(s, j) ? 0 : mfl_learner_learn_features(&v->l, train_feature(r, s, i, j), d->train_label[j]);
+        if (held_out(s, j)) {
+            continue;
+        }
+        err = s->tuned ? mfl_learner_learn_acc(&v->l, sim_adapted_acc(s->adapt, i, j), d->train_label[j])
+                       : mfl_learner_learn_features(&v->l, train_feature(r, s, i, j), d->train_label[j]);
     }
     return err ? err : mfl_learner_train_buffer(&v->l, (uint16_t)r->sc->local_epochs);
 }
@@ -475,9 +488,16 @@ static int evaluate_device(run_t *r, strat_t *s, uint32_t i, unsigned thread)
     const choice_t c = s->select ? chosen_head(r, s, i)
                                  : (choice_t){s->personal ? &s->dev[i].l : &s->eval, s->adapt != NULL};
     tally_t *t = &r->tally[thread]; /* each thread its own devices */
+    int8_t tuned[MFL_HEAD_MAX_FEATURES];
     for (uint32_t j = 0; j < r->sc->test_per_device; j++) {
         int label;
-        const int err = mfl_learner_predict_features(c.head, choice_feature(r, s, c, i, j, 1), &label);
+        const int8_t *f = choice_feature(r, s, c, i, j, 1);
+        int err = 0;
+        if (s->tuned) { /* the device's own biases under whichever head it is judged with */
+            err = mfl_learner_features_from_acc(&s->dev[i].l, sim_adapted_acc(s->adapt, i, s->adapt->train + j), tuned);
+            f = tuned;
+        }
+        err = err ? err : mfl_learner_predict_features(c.head, f, &label);
         if (err) {
             return err;
         }
@@ -553,7 +573,11 @@ static int build_adaptations(run_t *r, FILE *progress, char *msg, size_t cap)
                                                                                 : "recalibration");
                 fflush(progress);
             }
-            err = sim_adapt_build(&r->adapted[kind], r->w, (enum sim_adapt_kind)kind, msg, cap);
+            int with_acc = 0; /* a tuned strategy on this adaptation learns from accumulators */
+            for (int t = 0; t < SIM_STRATEGIES; t++) {
+                with_acc |= r->sc->strategies[t] && strategy_kind[t].tuned && strategy_kind[t].adapt == kind;
+            }
+            err = sim_adapt_build(&r->adapted[kind], r->w, (enum sim_adapt_kind)kind, with_acc, msg, cap);
         }
     }
     return err;
@@ -572,13 +596,14 @@ static int open_strategies(run_t *r, const char *run_dir, char *msg, size_t cap)
         }
         s->adapt = strategy_kind[k].adapt ? &r->adapted[strategy_kind[k].adapt] : NULL;
         s->select = strategy_kind[k].select;
+        s->tuned = strategy_kind[k].tuned;
         if (s->select) {
             r->opts.seed = (uint32_t)r->sc->seed;
-            err = init_learner(r, &s->shipped, &s->shipped_mem, (uint16_t)r->sc->batch);
+            err = init_learner(r, &s->shipped, &s->shipped_mem, (uint16_t)r->sc->batch, 0);
         }
         if (!err && role != ROLE_LOCAL) {
             r->opts.seed = (uint32_t)r->sc->seed;
-            err = init_learner(r, &s->eval, &s->eval_mem, (uint16_t)r->sc->batch);
+            err = init_learner(r, &s->eval, &s->eval_mem, (uint16_t)r->sc->batch, 0);
         }
         if (!err && (role == ROLE_LOCAL || federated)) {
             err = init_devices(r, s, federated);
@@ -633,7 +658,7 @@ static int setup(run_t *r, const sim_scenario_t *sc, const sim_world_t *w)
     /* workspace sizes from a learner of this model */
     mfl_learner_t probe;
     uint8_t *mem = NULL;
-    err = err ? err : init_learner(r, &probe, &mem, (uint16_t)sc->batch);
+    err = err ? err : init_learner(r, &probe, &mem, (uint16_t)sc->batch, 0);
     if (!err) {
         r->head_values = (size_t)probe.head.units * (probe.head.features + 1u);
         r->work_size = mfl_update_work_size(&probe, sc->top_k);

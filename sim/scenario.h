@@ -38,6 +38,8 @@ enum sim_strategy {
     SIM_PERSONALIZED,
     SIM_ORACLE,
     SIM_ORACLE_RECAL,
+    SIM_LOCAL_TUNED,
+    SIM_FEDERATED_TUNED,
     SIM_STRATEGIES
 };
 
@@ -85,6 +87,7 @@ typedef struct {
     uint32_t base_images, base_epochs;
     /* learning on devices */
     double lr;
+    double bias_lr;              /* local-tuned, federated-tuned: the feature layer's biases' learning rate */
     uint32_t local_epochs, batch, replay;
     /* aggregation */
     uint32_t buffer_k;           /* 0: half the devices expected to deliver per round */

@@ -54,13 +54,18 @@ assert f["oracle-recal"]["worst"] >= f["recalibrated"]["worst"] + 3, f["oracle-r
 # their few held-out samples (here 2 of 10): at worst about their recalibrated start
 assert f["personalized"]["worst"] >= fz["worst"] + 10, f["personalized"]
 assert f["personalized"]["mean"] >= f["frozen"]["mean"], f["personalized"]
+# tuning the feature layer's biases on top of recalibration: still well
+# above frozen, and not a no-op (the devices' biases moved their features)
+for k, twin in (("local-tuned", "local-recal"), ("federated-tuned", "federated-recal")):
+    assert f[k]["worst"] >= fz["worst"] + 10, f[k]
+    assert f[k]["accuracy"] != f[twin]["accuracy"], (k, f[k], f[twin])
 assert fed["accepted"] > 0 and fed["lost"] > 0, fed  # dropout loses some updates
 assert s["run"]["mode"] == "network" and s["run"]["devices"] == 40
 assert abs(s["checks"]["federated"]["worst_gain_over_frozen"] - (fed["worst"] - fz["worst"])) < 0.01
 PY
 
 # what the simulator counted is what the aggregator logged and stored
-for k in federated fair federated-recal personalized; do
+for k in federated fair federated-recal personalized federated-tuned; do
   csv_accepted=$(awk -F, -v k=$k '$1 == k { n += $(NF-2) } END { print n }' net/rounds.csv)
   log_accepted=$(grep -c "event=update_accepted" net/$k/aggregator.log || true)
   [ "$csv_accepted" = "$log_accepted" ] || fail "$k: simulator counted $csv_accepted accepted, aggregator logged $log_accepted"
@@ -100,6 +105,11 @@ grep -q 'unknown strategy "bogus" (known: frozen standardized' bad.txt || fail "
 # a base with no convolution cannot be recalibrated: said before it is trained
 "$SIM" --set base_arch=d16,d10 --out noconv 2> bad.txt > /dev/null && fail "recalibration without a convolution"
 grep -q "has no convolution to recalibrate" bad.txt && ! grep -q "base model: training" bad.txt ||
+  fail "unclear or late error: $(cat bad.txt)"
+# bias tuning needs a dense feature layer right below the head: said before training
+"$SIM" --set base_arch=c4,p,d10 --set strategies=frozen,federated-tuned --out nodense 2> bad.txt > /dev/null &&
+  fail "bias tuning without a dense feature layer"
+grep -q "tune the biases of a dense layer right below the head" bad.txt && ! grep -q "base model: training" bad.txt ||
   fail "unclear or late error: $(cat bad.txt)"
 # seeds are independent: the federated rounds (version, accepted, lost and
 # accuracy) of seeds 1, 2 and 3 differ (a seed ^ device hash once made them

@@ -51,7 +51,7 @@ for s in seeds:
 
 def figures(by, k):
     f = lambda r, c: float(r[c])
-    recal = "recal" in k or k == "personalized"
+    recal = "recal" in k or "tuned" in k or k == "personalized"  # the recalibrated backbone
     last, fz, orc = by[k][-1], by["frozen"][-1], by["oracle-recal" if recal else "oracle"][-1]
     base = max((by[b][-1] for b in ("frozen", "standardized", "recalibrated")), key=lambda r: f(r, "worst"))
     worst = [f(r, "worst") for r in by[k][1:]][-5:]
@@ -70,7 +70,7 @@ assert abs(summary["interval"]["t"] - t) < 1e-5, (summary["interval"]["t"], t)
 strategies = list(rounds[1])
 assert strategies == ["frozen", "standardized", "recalibrated", "local", "local-recal", "federated", "fair",
                       "federated-recal",
-                      "personalized", "oracle", "oracle-recal"], strategies
+                      "personalized", "oracle", "oracle-recal", "local-tuned", "federated-tuned"], strategies
 for k in strategies:
     for name in ["worst", "mean", "gap", "worst_gain", "worst_over_baseline", "vs_oracle", "home_gain",
                  "min_region_gain", "worst_sd5"]:
