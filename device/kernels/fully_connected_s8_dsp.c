@@ -10,6 +10,7 @@
  * and up to three features left over go one row at a time.
  */
 #include "dsp.h"
+#include "fully_connected_acc.h"
 #include "kernel_util.h"
 
 #if MFL_HAVE_DSP
@@ -104,6 +105,19 @@ void mfl_fully_connected_s8_dsp(const mfl_fc_params_t *params, const mfl_requant
             out[o] = mfl_dsp_requant_s8(acc, requant->multiplier[q], requant->shift[q], mode, output_offset,
                                         act_min, act_max);
         }
+    }
+}
+
+void mfl_fully_connected_acc_s8_dsp(int32_t in_features, const int8_t *input, int32_t input_offset,
+                                    int32_t out_features, const int8_t *weights, int32_t *acc)
+{
+    int32_t o = 0;
+    for (; o + 4 <= out_features; o += 4) {
+        acc[o] = acc[o + 1] = acc[o + 2] = acc[o + 3] = 0;
+        dot_rows4(input, weights + (size_t)o * (size_t)in_features, in_features, input_offset, acc + o);
+    }
+    for (; o < out_features; o++) {
+        acc[o] = dot_row(input, weights + (size_t)o * (size_t)in_features, in_features, input_offset, 0);
     }
 }
 

@@ -14,6 +14,7 @@
  */
 #include <string.h>
 
+#include "../kernels/fully_connected_acc.h"
 #include "../model/model_validate.h"
 #include "bias_tune.h"
 #include "mfl/error.h"
@@ -95,14 +96,7 @@ void mfl_bias_tune_reset(mfl_bias_tune_t *t)
 
 void mfl_bias_tune_acc(const mfl_bias_tune_t *t, const int8_t *in, int32_t *acc)
 {
-    const int8_t *w = t->w;
-    for (uint16_t j = 0; j < t->features; j++, w += t->inputs) {
-        int32_t sum = 0; /* |.| <= 4096 x 255 x 128 < 2^28 */
-        for (uint16_t i = 0; i < t->inputs; i++) {
-            sum += ((int32_t)in[i] + t->input_offset) * w[i];
-        }
-        acc[j] = sum;
-    }
+    mfl_fully_connected_acc_s8(t->inputs, in, t->input_offset, t->features, t->w, acc);
 }
 
 void mfl_bias_tune_features(const mfl_bias_tune_t *t, const int32_t *acc, int8_t *out)

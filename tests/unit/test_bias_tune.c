@@ -14,6 +14,7 @@
 #include "mfl/host/features.h"
 #include "mfl/host/net_export.h"
 #include "mfl/host/train.h"
+#include "mfl/kernels.h"
 #include "mfl/learner.h"
 #include "test_support.h"
 
@@ -98,10 +99,10 @@ static void input_of(size_t i, int8_t *in)
 
 /* Untouched biases: the tuning learner's features and predictions are the
  * interpreter's FULLY_CONNECTED kernel's, bit for bit. */
-static void test_untouched_biases_are_the_kernels(void **state)
+static void untouched_biases_are_the_kernels(mfl_kernel_path_t path)
 {
-    (void)state;
     harness_t plain, tuned;
+    assert_int_equal(mfl_kernels_select(path), 0);
     const mfl_learn_opts_t po = mfl_learn_defaults(), to = tuned_opts(8);
     assert_int_equal(harness_init(&plain, &net.model, &po), 0);
     assert_int_equal(harness_init(&tuned, &net.model, &to), 0);
@@ -124,6 +125,15 @@ static void test_untouched_biases_are_the_kernels(void **state)
     }
     harness_free(&plain);
     harness_free(&tuned);
+    assert_int_equal(mfl_kernels_select(MFL_KERNELS_PORTABLE), 0);
+}
+
+/* on both kernel paths (the DSP one emulated on hosts) */
+static void test_untouched_biases_are_the_kernels(void **state)
+{
+    (void)state;
+    untouched_biases_are_the_kernels(MFL_KERNELS_PORTABLE);
+    untouched_biases_are_the_kernels(MFL_KERNELS_DSP);
 }
 
 static double q24(int64_t v)
