@@ -233,10 +233,17 @@ static int import_op(importer_t *im, const tfl_op_t *op)
     case TFL_OP_ADD: return imp_add(im, op);
     case TFL_OP_RESHAPE: return imp_reshape(im, op);
     case TFL_OP_SOFTMAX: return imp_softmax(im, op);
+    case TFL_OP_RELU: return imp_relu(im, op);
+    case TFL_OP_RELU6: return imp_relu6(im, op);
+    case TFL_OP_LEAKY_RELU: return imp_leaky_relu(im, op);
+    case TFL_OP_LOGISTIC: return imp_logistic(im, op);
+    case TFL_OP_TANH: return imp_tanh(im, op);
+    case TFL_OP_HARD_SWISH: return imp_hard_swish(im, op);
     default:
         return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED,
                     "not supported (builtin code %d); microfl runs CONV_2D, DEPTHWISE_CONV_2D, "
-                    "FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, RESHAPE, SOFTMAX",
+                    "FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, RESHAPE, SOFTMAX, RELU, RELU6, "
+                    "LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH",
                     op->builtin);
     }
 }

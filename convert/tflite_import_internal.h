@@ -36,5 +36,11 @@ int imp_pool(importer_t *im, const tfl_op_t *op, int opcode);
 int imp_add(importer_t *im, const tfl_op_t *op);
 int imp_reshape(importer_t *im, const tfl_op_t *op);
 int imp_softmax(importer_t *im, const tfl_op_t *op);
+int imp_relu(importer_t *im, const tfl_op_t *op);
+int imp_relu6(importer_t *im, const tfl_op_t *op);
+int imp_leaky_relu(importer_t *im, const tfl_op_t *op);
+int imp_logistic(importer_t *im, const tfl_op_t *op);
+int imp_tanh(importer_t *im, const tfl_op_t *op);
+int imp_hard_swish(importer_t *im, const tfl_op_t *op);
 
 #endif /* MFL_TFLITE_IMPORT_INTERNAL_H */

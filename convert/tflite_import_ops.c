@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "mfl/host/quant_host.h"
+#include "mfl/quant.h"
 #include "tflite_import_internal.h"
 
 
@@ -225,4 +226,170 @@ int imp_softmax(importer_t *im, const tfl_op_t *op)
     mfl_quant_softmax_params((double)op->beta, (double)in_scale, &w[0], &left_shift, &w[2]);
     w[1] = left_shift;
     return add_op(im, MFL_OP_SOFTMAX, 1, &in, out, w, 3);
+}
+
+/* Element-wise operators of one int8 input: TFLM requires the input and
+ * output shapes to match (MatchingFlatSize); the output quantization is
+ * fetched for the caller. */
+static int map_unary(importer_t *im, const tfl_op_t *op, uint16_t *in, uint16_t *out, float *in_scale,
+                     int32_t *in_zp, float *out_scale, int32_t *out_zp)
+{
+    if (op->n_inputs != 1 || map_io(im, op, in, out, in_scale, out_scale)) {
+        return im->err ? im->err : imp_fail(im, MFL_ERR_TFLITE_FORMAT, "expected one input");
+    }
+    const tfl_tensor_t *ti = &im->tm->tensors[op->inputs[0]];
+    const tfl_tensor_t *to = &im->tm->tensors[op->output];
+    int same = ti->rank == to->rank;
+    for (int i = 0; same && i < ti->rank; i++) {
+        same = ti->dims[i] == to->dims[i];
+    }
+    if (!same) {
+        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "input %s and output %s differ in shape", ti->name, to->name);
+    }
+    *in_zp = (int32_t)ti->zero_points[0];
+    *out_zp = (int32_t)to->zero_points[0];
+    return 0;
+}
+
+/* A TFLite QuantizeMultiplier result the kernels accept (shift in the
+ * kernels' range), or a refusal naming what it is for. */
+static int kernel_multiplier(importer_t *im, double real, const char *what, int32_t *mult, int32_t *shift)
+{
+    int s;
+    mfl_quant_multiplier_from_real(real, mult, &s);
+    if (s < MFL_QUANT_SHIFT_MIN || s > MFL_QUANT_SHIFT_MAX) {
+        return imp_fail(im, MFL_ERR_TFLITE_QUANT, "%s %g is out of range", what, real);
+    }
+    *shift = s;
+    return 0;
+}
+
+/* TFLM's RELU (CalculateReluOpData): a requantization by input_scale /
+ * output_scale in double, clamped from the output zero point up. */
+int imp_relu(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t in, out;
+    float si, so;
+    int32_t zi, zo;
+    int32_t w[4];
+    if (map_unary(im, op, &in, &out, &si, &zi, &so, &zo) ||
+        kernel_multiplier(im, (double)si / (double)so, "scale ratio", &w[0], &w[1])) {
+        return im->err;
+    }
+    const int32_t lo = zo + (int32_t)roundf(0.0f / so);
+    w[2] = lo > -128 ? lo : -128;
+    w[3] = 127;
+    return add_op(im, MFL_OP_RELU, 1, &in, out, w, 4);
+}
+
+/* TFLM's RELU6 (Relu6Prepare): a clamp of the raw codes between the input
+ * zero point and the code of 6.0 in the input quantization, rounded in
+ * float as FloatToQuantizedType does. The output quantization is ignored,
+ * as TFLM ignores it. */
+int imp_relu6(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t in, out;
+    float si, so;
+    int32_t zi, zo;
+    if (map_unary(im, op, &in, &out, &si, &zi, &so, &zo)) {
+        return im->err;
+    }
+    const float six_over_scale = 6.0f / si;
+    const double six = (double)roundf(six_over_scale) + zi;
+    const int32_t w[2] = {zi, six > 127.0 ? 127 : (int32_t)six};
+    return add_op(im, MFL_OP_RELU6, 1, &in, out, w, 2);
+}
+
+/* TFLM's LEAKY_RELU (CalculateOpDataLeakyRelu): both ratios are formed in
+ * float (input_scale * alpha / output_scale) before QuantizeMultiplier. */
+int imp_leaky_relu(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t in, out;
+    float si, so;
+    int32_t zi, zo;
+    int32_t w[4];
+    if (map_unary(im, op, &in, &out, &si, &zi, &so, &zo)) {
+        return im->err;
+    }
+    if (!isfinite(op->alpha)) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "alpha %g", (double)op->alpha);
+    }
+    const float alpha_ratio = (float)((float)(si * op->alpha) / so);
+    const float identity_ratio = (float)(si / so);
+    if (kernel_multiplier(im, (double)identity_ratio, "scale ratio", &w[0], &w[1]) ||
+        kernel_multiplier(im, (double)alpha_ratio, "alpha times the scale ratio", &w[2], &w[3])) {
+        return im->err;
+    }
+    return add_op(im, MFL_OP_LEAKY_RELU, 1, &in, out, w, 4);
+}
+
+/* TFLM's int8 LOGISTIC and TANH Prepare: input_scale * 2^27 split by frexp
+ * into a Q31 mantissa (rounded half away, without TFLite's carry check) and
+ * a left shift, and CalculateInputRadius(4, shift, 31). */
+static int imp_sigmoid(importer_t *im, const tfl_op_t *op, int opcode)
+{
+    uint16_t in, out;
+    float si, so;
+    int32_t zi, zo;
+    if (map_unary(im, op, &in, &out, &si, &zi, &so, &zo)) {
+        return im->err;
+    }
+    if (opcode == MFL_OP_LOGISTIC && zo != -128) {
+        return imp_fail(im, MFL_ERR_TFLITE_QUANT, "int8 LOGISTIC needs output zero point -128 (TFLM), not %d", zo);
+    }
+    int shift = 0;
+    const double q = frexp((double)si * (double)(1 << 27), &shift);
+    const double m = round(q * 2147483648.0);
+    if (m >= 2147483648.0 || shift < 0) {
+        return imp_fail(im, MFL_ERR_TFLITE_QUANT, "input scale %g is outside what TFLM's kernel handles",
+                        (double)si);
+    }
+    const double radius = floor(15.0 * 134217728.0 / ldexp(1.0, shift));
+    const int32_t w[3] = {(int32_t)m, shift > 31 ? 31 : shift, (int32_t)radius};
+    return add_op(im, opcode, 1, &in, out, w, 3);
+}
+
+int imp_logistic(importer_t *im, const tfl_op_t *op)
+{
+    return imp_sigmoid(im, op, MFL_OP_LOGISTIC);
+}
+
+int imp_tanh(importer_t *im, const tfl_op_t *op)
+{
+    return imp_sigmoid(im, op, MFL_OP_TANH);
+}
+
+/* TFLite's DownScaleInt32ToInt16Multiplier: a Q31 multiplier to Q15,
+ * rounded, saturating at 32767. */
+static int32_t q31_to_q15(int32_t m)
+{
+    return m >= INT32_MAX - (1 << 15) ? 32767 : (m + (1 << 15)) >> 16;
+}
+
+/* TFLM's HardSwishPrepare: float ratios of the "high-resolution" input
+ * scale (input_scale / 128) to the reluish scale (3 / 32768) and to the
+ * output scale, each as a Q15 multiplier and an exponent. */
+int imp_hard_swish(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t in, out;
+    float si, so;
+    int32_t zi, zo;
+    if (map_unary(im, op, &in, &out, &si, &zi, &so, &zo)) {
+        return im->err;
+    }
+    const float hires_scale = (1.0f / 128.0f) * si;
+    const float reluish_scale = 3.0f / 32768.0f;
+    const float output_ratio = hires_scale / so;
+    const float reluish_ratio = hires_scale / reluish_scale;
+    int32_t m_out, m_rel;
+    int e_out, e_rel;
+    mfl_quant_multiplier_from_real((double)output_ratio, &m_out, &e_out);
+    mfl_quant_multiplier_from_real((double)reluish_ratio, &m_rel, &e_rel);
+    if (e_out > 0 || e_out < -15 || e_rel < -15 || e_rel > 30) {
+        return imp_fail(im, MFL_ERR_TFLITE_QUANT,
+                        "scales %g (input) and %g (output) are outside what TFLM's kernel handles", (double)si,
+                        (double)so);
+    }
+    const int32_t w[4] = {q31_to_q15(m_rel), e_rel, q31_to_q15(m_out), e_out};
+    return add_op(im, MFL_OP_HARD_SWISH, 1, &in, out, w, 4);
 }

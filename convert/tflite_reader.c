@@ -256,7 +256,8 @@ static void read_tensor(fb_t *fb, size_t table, fb_vec_t buffers, tfl_tensor_t *
 
 /* Options tables by union type (BuiltinOptions): Conv2DOptions = 1,
  * DepthwiseConv2DOptions = 2, Pool2DOptions = 5, FullyConnectedOptions = 8,
- * SoftmaxOptions = 9, AddOptions = 11, ReshapeOptions = 17. */
+ * SoftmaxOptions = 9, AddOptions = 11, ReshapeOptions = 17,
+ * ReducerOptions = 27, StridedSliceOptions = 32, LeakyReluOptions = 75. */
 static void read_options(fb_t *fb, size_t o, uint8_t type, tfl_op_t *op)
 {
     op->has_options = 1;
@@ -300,6 +301,24 @@ static void read_options(fb_t *fb, size_t o, uint8_t type, tfl_op_t *op)
     case 11: /* activation */
         op->activation = field_i8(fb, o, 0, 0);
         break;
+    case 27: /* keep_dims */
+        op->keep_dims = field_i8(fb, o, 0, 0);
+        break;
+    case 32: /* begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask, offset */
+        op->begin_mask = field_i32(fb, o, 0, 0);
+        op->end_mask = field_i32(fb, o, 1, 0);
+        op->ellipsis_mask = field_i32(fb, o, 2, 0);
+        op->new_axis_mask = field_i32(fb, o, 3, 0);
+        op->shrink_axis_mask = field_i32(fb, o, 4, 0);
+        op->offset = field_i8(fb, o, 5, 0);
+        break;
+    case 75: { /* alpha */
+        const size_t p = field_pos(fb, o, 0);
+        if (p && in_bounds(fb, p, 4)) {
+            memcpy(&op->alpha, fb->buf + p, 4);
+        }
+        break;
+    }
     default:
         op->has_options = 0; /* options microfl does not need */
         break;

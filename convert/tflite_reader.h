@@ -17,7 +17,8 @@ enum {
 enum {
     TFL_OP_ADD = 0, TFL_OP_AVERAGE_POOL_2D = 1, TFL_OP_CONV_2D = 3, TFL_OP_DEPTHWISE_CONV_2D = 4,
     TFL_OP_FULLY_CONNECTED = 9, TFL_OP_MAX_POOL_2D = 17, TFL_OP_RESHAPE = 22, TFL_OP_SOFTMAX = 25,
-    TFL_OP_CUSTOM = 32,
+    TFL_OP_CUSTOM = 32, TFL_OP_LOGISTIC = 14, TFL_OP_RELU = 19, TFL_OP_RELU6 = 21, TFL_OP_TANH = 28,
+    TFL_OP_LEAKY_RELU = 98, TFL_OP_HARD_SWISH = 117,
 };
 enum { TFL_PADDING_SAME = 0, TFL_PADDING_VALID = 1 };
 
@@ -50,6 +51,10 @@ typedef struct {
     int32_t filter_w, filter_h, depth_multiplier, activation;
     int32_t weights_format;
     float beta;
+    float alpha;       /* LEAKY_RELU */
+    int32_t keep_dims; /* MEAN (ReducerOptions) */
+    /* STRIDED_SLICE */
+    int32_t begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask, offset;
 } tfl_op_t;
 
 typedef struct {

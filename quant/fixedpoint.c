@@ -59,31 +59,39 @@ static int32_t exp_on_quarter_interval_q0(int32_t a)
 }
 
 /*
- * exp(a) for a <= 0 in Q5. Split a = r - n/4 with r in [-1/4, 0): exp(r)
- * from the series above, then multiply by exp(-2^k) for each bit k of the
- * integer-and-quarters part n/4 (k = -2 .. 4), a barrel shifter of Q0
- * constants exp(-1/4), exp(-1/2), exp(-1), exp(-2), exp(-4), exp(-8),
- * exp(-16). Inputs below -32 cannot occur in Q5. exp(0) is exactly one.
+ * exp(a) for a <= 0 held with `integer_bits` integer bits (1..5). Split
+ * a = r - n/4 with r in [-1/4, 0): exp(r) from the series above, then
+ * multiply by exp(-2^k) for each set bit k of the integer-and-quarters part
+ * n/4 (k = -2 .. integer_bits - 1), a barrel shifter of Q0 constants
+ * exp(-1/4), exp(-1/2), exp(-1), exp(-2), exp(-4), exp(-8), exp(-16).
+ * Values below -2^integer_bits cannot occur, so no clamp is needed (gemmlowp
+ * clamps only above 5 integer bits). exp(0) is exactly one.
  */
-int32_t mfl_quant_exp_on_negative_q5(int32_t a)
+int32_t mfl_quant_exp_on_negative(int32_t a, int integer_bits)
 {
     static const int32_t exp_of_minus_pow2[7] = {
         1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242,
     };
-    const int32_t one_quarter = 1 << (Q5_FRACTIONAL_BITS - 2);
+    const int fractional_bits = 31 - integer_bits;
+    const int32_t one_quarter = 1 << (fractional_bits - 2);
     const int32_t mask = one_quarter - 1;
-    const int32_t r_q5 = (a & mask) - one_quarter;
-    /* Q5 -> Q0: multiply by 2^5 with saturation (r is in [-1/4, 0)). */
-    int32_t result = exp_on_quarter_interval_q0(mfl_quant_saturating_rounding_mul_pot(r_q5, 5));
-    const int32_t remainder = mfl_quant_sub_wrap(r_q5, a);
+    const int32_t r = (a & mask) - one_quarter;
+    /* r in [-1/4, 0) to Q0: multiply the raw value by 2^integer_bits, saturating. */
+    int32_t result = exp_on_quarter_interval_q0(mfl_quant_saturating_rounding_mul_pot(r, integer_bits));
+    const int32_t remainder = mfl_quant_sub_wrap(r, a);
 
-    for (int k = 0; k < 7; k++) {
-        const int bit = Q5_FRACTIONAL_BITS - 2 + k;
+    for (int k = 0; k < 7 && k - 2 < integer_bits; k++) {
+        const int bit = fractional_bits - 2 + k;
         if (remainder & (int32_t)(1u << bit)) {
             result = mfl_quant_srdhm(result, exp_of_minus_pow2[k]);
         }
     }
     return a == 0 ? Q0_ONE : result;
+}
+
+int32_t mfl_quant_exp_on_negative_q5(int32_t a)
+{
+    return mfl_quant_exp_on_negative(a, 5);
 }
 
 /* (a + b) / 2 rounded half away from zero, without overflow. */
@@ -95,26 +103,65 @@ static int32_t rounding_half_sum(int32_t a, int32_t b)
 }
 
 /*
- * 1 / (1 + a) for a in [0, 1) in Q0, result in Q0. Newton-Raphson on the
- * half denominator d = (1 + a) / 2 in [1/2, 1): start from the minimax line
- * 48/17 - 32/17 d (in Q2) and iterate x <- x + x (1 - d x) three times,
- * which converges to 1/d in (1, 2]; 1 / (1 + a) is half of that.
+ * 1 / d in Q2 for a half denominator d = (1 + a) / 2 in [1/2, 1], by
+ * Newton-Raphson: start from the minimax line 48/17 - 32/17 d (in Q2) and
+ * iterate x <- x + x (1 - d x) three times, which converges to 1/d in
+ * [1, 2]. Shared by 1 / (1 + a) (softmax, logistic) and (1 - a) / (1 + a)
+ * (tanh).
  */
-static int32_t one_over_one_plus_x_q0(int32_t a)
+static int32_t newton_inverse_half_denominator_q2(int32_t half_denominator)
 {
-    const int32_t half_denominator = rounding_half_sum(a, Q0_ONE);
     const int32_t c48_over_17 = 1515870810;      /* Q2 */
     const int32_t c_neg32_over_17 = -1010580540; /* Q2 */
     int32_t x = mfl_quant_add_wrap(c48_over_17, mfl_quant_srdhm(half_denominator, c_neg32_over_17));
     for (int i = 0; i < 3; i++) {
-        const int32_t half_denominator_times_x = mfl_quant_srdhm(half_denominator, x); /* Q2 */
-        const int32_t one_minus = mfl_quant_sub_wrap(Q2_ONE, half_denominator_times_x); /* Q2 */
-        /* x * one_minus is Q4; rescale to Q2 with a saturating shift by 2. */
+        const int32_t half_denominator_times_x = mfl_quant_srdhm(half_denominator, x);
+        const int32_t one_minus = mfl_quant_sub_wrap(Q2_ONE, half_denominator_times_x);
         x = mfl_quant_add_wrap(x, mfl_quant_saturating_rounding_mul_pot(mfl_quant_srdhm(x, one_minus), 2));
     }
+    return x;
+}
+
+/* 1 / (1 + a) for a in [0, 1) in Q0, result in Q0: half of 1/d. */
+static int32_t one_over_one_plus_x_q0(int32_t a)
+{
+    const int32_t x = newton_inverse_half_denominator_q2(rounding_half_sum(a, Q0_ONE));
     /* 1/(1+a) = x/2: reinterpret the Q2 raw as Q1 (an exact halving), then
      * rescale Q1 -> Q0, a saturating doubling of the raw value. */
     return mfl_quant_saturating_rounding_mul_pot(x, 1);
+}
+
+/* (1 - a) / (1 + a) for a in [0, 1] in Q0: with d = (1 + a) / 2 the
+ * quotient is 1/d - 1, i.e. x - 1 in Q2 rescaled to Q0 (saturating by 4). */
+static int32_t one_minus_x_over_one_plus_x_q0(int32_t a)
+{
+    const int32_t x = newton_inverse_half_denominator_q2(rounding_half_sum(a, Q0_ONE));
+    return mfl_quant_saturating_rounding_mul_pot(mfl_quant_sub_wrap(x, Q2_ONE), 2);
+}
+
+int32_t mfl_quant_logistic(int32_t a, int integer_bits)
+{
+    if (a == 0) {
+        return 1 << 30; /* one half */
+    }
+    /* logistic(|a|) = 1 / (1 + exp(-|a|)); logistic(-|a|) = 1 - logistic(|a|).
+     * The negation cannot overflow: callers keep |a| below 2^31 (the raw
+     * INT32_MIN is outside every caller's range). */
+    const int32_t abs_a = a > 0 ? a : -a;
+    const int32_t positive = one_over_one_plus_x_q0(mfl_quant_exp_on_negative(-abs_a, integer_bits));
+    return a > 0 ? positive : mfl_quant_sub_wrap(Q0_ONE, positive);
+}
+
+int32_t mfl_quant_tanh(int32_t a, int integer_bits)
+{
+    if (a == 0) {
+        return 0;
+    }
+    /* -tanh(n) for n = -|a| <= 0 is (1 - exp(2n)) / (1 + exp(2n)); 2n is the
+     * same raw value read with one more integer bit (an exact doubling). */
+    const int32_t n = a < 0 ? a : -a;
+    const int32_t t = one_minus_x_over_one_plus_x_q0(mfl_quant_exp_on_negative(n, integer_bits + 1));
+    return a < 0 ? -t : t;
 }
 
 /*

@@ -38,4 +38,28 @@ static inline int8_t mfl_requant_s8(int32_t acc, const int32_t *bias, int32_t ch
                               output_offset, act_min, act_max);
 }
 
+/* Applies a function of one int8 code to `size` codes. A function of an
+ * int8 input has only 256 values: for tensors larger than that it is cheaper
+ * to tabulate it once (256 bytes of stack) and look each code up, which
+ * gives the same bits. Input and output may be the same buffer. */
+typedef int8_t (*mfl_code_fn_t)(const void *params, int32_t code);
+
+static inline void mfl_map_codes_s8(mfl_code_fn_t fn, const void *params, int32_t size, const int8_t *input,
+                                    int8_t *output)
+{
+    if (size <= 256) {
+        for (int32_t i = 0; i < size; i++) {
+            output[i] = fn(params, input[i]);
+        }
+        return;
+    }
+    int8_t table[256];
+    for (int32_t code = -128; code <= 127; code++) {
+        table[(uint8_t)code] = fn(params, code);
+    }
+    for (int32_t i = 0; i < size; i++) {
+        output[i] = table[(uint8_t)input[i]];
+    }
+}
+
 #endif /* MFL_KERNEL_UTIL_H */

@@ -138,6 +138,42 @@ static void run_reshape(const run_ctx_t *c, const mfl_op_rec_t *op)
     }
 }
 
+/* Element-wise ops of one input (kernels.h): a flat loop over the output. */
+static void run_elementwise(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const int32_t *w = mfl_op_params(c->m, op);
+    const int32_t in_offset = -rec(c, op->inputs[0])->zero_point;
+    const int32_t out_offset = rec(c, op->output)->zero_point;
+    const int32_t n = (int32_t)mfl_tensor_elements(rec(c, op->output));
+    const int8_t *in = tensor_data(c, op->inputs[0]);
+    int8_t *out = tensor_out(c, op->output);
+    switch (op->opcode) {
+    case MFL_OP_RELU: {
+        const mfl_requantize_params_t p = {in_offset, out_offset, w[0], w[1], w[2], w[3]};
+        mfl_requantize_s8(&p, n, in, out);
+        break;
+    }
+    case MFL_OP_RELU6: mfl_relu6_s8(w[0], w[1], n, in, out); break;
+    case MFL_OP_LEAKY_RELU: {
+        const mfl_leaky_relu_params_t p = {in_offset, out_offset, w[0], w[1], w[2], w[3]};
+        mfl_leaky_relu_s8(&p, n, in, out);
+        break;
+    }
+    case MFL_OP_LOGISTIC:
+    case MFL_OP_TANH: {
+        const mfl_sigmoid_params_t p = {in_offset, w[0], w[1], w[2]};
+        (op->opcode == MFL_OP_LOGISTIC ? mfl_logistic_s8 : mfl_tanh_s8)(&p, n, in, out);
+        break;
+    }
+    case MFL_OP_HARD_SWISH: {
+        const mfl_hard_swish_params_t p = {in_offset, out_offset, w[0], w[1], w[2], w[3]};
+        mfl_hard_swish_s8(&p, n, in, out);
+        break;
+    }
+    default: break;
+    }
+}
+
 static void run_op(const run_ctx_t *c, const mfl_op_rec_t *op)
 {
     switch (op->opcode) {
@@ -149,6 +185,12 @@ static void run_op(const run_ctx_t *c, const mfl_op_rec_t *op)
     case MFL_OP_ADD: run_add(c, op); break;
     case MFL_OP_RESHAPE: run_reshape(c, op); break;
     case MFL_OP_SOFTMAX: run_softmax(c, op); break;
+    case MFL_OP_RELU:
+    case MFL_OP_RELU6:
+    case MFL_OP_LEAKY_RELU:
+    case MFL_OP_LOGISTIC:
+    case MFL_OP_TANH:
+    case MFL_OP_HARD_SWISH: run_elementwise(c, op); break;
     default: break; /* unreachable: the loader rejects unknown opcodes */
     }
 }

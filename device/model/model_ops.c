@@ -210,6 +210,88 @@ static int check_softmax(const mfl_model_t *m, const mfl_op_rec_t *op)
     return ok ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
+/* Element-wise ops: one int8 activation in, one of as many elements out,
+ * and exactly `words` parameter words. */
+static int check_elementwise(const mfl_model_t *m, const mfl_op_rec_t *op, uint32_t words)
+{
+    const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
+    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
+    if (op->n_inputs != 1 || !is_activation(in) || !is_activation(out)) {
+        return MFL_ERR_MODEL_OP;
+    }
+    if (mfl_tensor_elements(in) != mfl_tensor_elements(out)) {
+        return MFL_ERR_MODEL_SHAPE;
+    }
+    return op->params_size == 4u * words ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+static int valid_shift(int32_t shift)
+{
+    return shift >= MFL_QUANT_SHIFT_MIN && shift <= MFL_QUANT_SHIFT_MAX;
+}
+
+/* RELU (and every plain requantization): m >= 0, a kernel shift, a clamp. */
+static int check_requantize(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    int err = check_elementwise(m, op, sizeof(mfl_requantize_rec_t) / 4);
+    if (err) {
+        return err;
+    }
+    const mfl_requantize_rec_t *p = (const mfl_requantize_rec_t *)(const void *)mfl_op_params(m, op);
+    const int ok = valid_requant(&p->multiplier, &p->shift, 1) && valid_act_range(p->act_min, p->act_max);
+    return ok ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+static int check_relu6(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    int err = check_elementwise(m, op, sizeof(mfl_clamp_rec_t) / 4);
+    if (err) {
+        return err;
+    }
+    const mfl_clamp_rec_t *p = (const mfl_clamp_rec_t *)(const void *)mfl_op_params(m, op);
+    return valid_act_range(p->lo, p->hi) ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+static int check_leaky_relu(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    int err = check_elementwise(m, op, sizeof(mfl_leaky_relu_rec_t) / 4);
+    if (err) {
+        return err;
+    }
+    const mfl_leaky_relu_rec_t *p = (const mfl_leaky_relu_rec_t *)(const void *)mfl_op_params(m, op);
+    /* The alpha multiplier keeps alpha's sign (the kernel's exact form
+     * handles it); the identity one is >= 0 as every other. */
+    const int ok = valid_requant(&p->identity_multiplier, &p->identity_shift, 1) && valid_shift(p->alpha_shift);
+    return ok ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+/* LOGISTIC, TANH: radius << left_shift <= 15 << 27 keeps every input that
+ * is rescaled inside Q4 (|x| < 16), where gemmlowp's functions are defined. */
+static int check_sigmoid(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    int err = check_elementwise(m, op, sizeof(mfl_sigmoid_rec_t) / 4);
+    if (err) {
+        return err;
+    }
+    const mfl_sigmoid_rec_t *p = (const mfl_sigmoid_rec_t *)(const void *)mfl_op_params(m, op);
+    const int ok = p->multiplier >= 0 && p->left_shift >= 0 && p->left_shift <= 31 && p->range_radius >= 0 &&
+                   ((int64_t)p->range_radius << p->left_shift) <= ((int64_t)15 << 27);
+    return ok ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+static int check_hard_swish(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    int err = check_elementwise(m, op, sizeof(mfl_hard_swish_rec_t) / 4);
+    if (err) {
+        return err;
+    }
+    const mfl_hard_swish_rec_t *p = (const mfl_hard_swish_rec_t *)(const void *)mfl_op_params(m, op);
+    const int ok = p->reluish_multiplier >= 0 && p->reluish_multiplier <= 32767 && p->reluish_exponent >= -15 &&
+                   p->reluish_exponent <= 30 && p->output_multiplier >= 0 && p->output_multiplier <= 32767 &&
+                   p->output_exponent >= -15 && p->output_exponent <= 0;
+    return ok ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
 /* Format 1 keeps the field zero; format 2 gives CONV_2D an optional int8
  * activation as scratch (any shape and size: only its bytes count, and the
  * kernel checks they are enough, running the portable path otherwise) and
@@ -251,6 +333,12 @@ int mfl_validate_op(const mfl_model_t *m, const mfl_op_rec_t *op)
     case MFL_OP_ADD: err = check_add(m, op); break;
     case MFL_OP_RESHAPE: err = check_reshape(m, op); break;
     case MFL_OP_SOFTMAX: err = check_softmax(m, op); break;
+    case MFL_OP_RELU: err = check_requantize(m, op); break;
+    case MFL_OP_RELU6: err = check_relu6(m, op); break;
+    case MFL_OP_LEAKY_RELU: err = check_leaky_relu(m, op); break;
+    case MFL_OP_LOGISTIC:
+    case MFL_OP_TANH: err = check_sigmoid(m, op); break;
+    case MFL_OP_HARD_SWISH: err = check_hard_swish(m, op); break;
     default: return MFL_ERR_UNSUPPORTED_OP;
     }
     return err ? err : check_scratch(m, op);

@@ -193,6 +193,74 @@ typedef struct {
 void mfl_softmax_s8(const mfl_softmax_params_t *params, int32_t rows, int32_t depth,
                     const int8_t *input, int8_t *output);
 
+/*
+ * Element-wise int8 operators of one input. Each maps `size` input codes to
+ * `size` output codes (any shape: they are flat loops); input and output may
+ * be the same buffer. Parameters come from the model's importer, which
+ * computes them as TFLM's Prepare does; the loader bounds them as stated.
+ */
+
+typedef struct {
+    int32_t input_offset;   /* minus the input zero point */
+    int32_t output_offset;  /* the output zero point */
+    int32_t multiplier;     /* input_scale / output_scale as a Q31 multiplier >= 0 ... */
+    int32_t shift;          /* ... and shift in [MFL_QUANT_SHIFT_MIN, MFL_QUANT_SHIFT_MAX] */
+    int32_t act_min, act_max; /* output clamp, within [-128, 127] */
+} mfl_requantize_params_t;
+
+/* QUANTIZE int8 -> int8 (TFLM reference Requantize) and RELU (TFLM
+ * ReluQuantized, which is the same rescaling clamped below at the output
+ * zero point): out = clamp(output_offset + MultiplyByQuantizedMultiplier(
+ * in + input_offset, multiplier, shift), act_min, act_max). */
+void mfl_requantize_s8(const mfl_requantize_params_t *params, int32_t size, const int8_t *input, int8_t *output);
+
+/* RELU6 (TFLM Relu6Quantized): clamps the raw input codes to [lo, hi] and
+ * writes them unchanged; TFLM takes lo = input zero point and hi = the code
+ * of 6.0 in the *input* quantization and ignores the output's (TFLite's
+ * mobile kernel requantizes instead). Requires -128 <= lo <= hi <= 127. */
+void mfl_relu6_s8(int32_t lo, int32_t hi, int32_t size, const int8_t *input, int8_t *output);
+
+typedef struct {
+    int32_t input_offset, output_offset;
+    int32_t identity_multiplier, identity_shift; /* input_scale / output_scale, multiplier >= 0 */
+    int32_t alpha_multiplier, alpha_shift;       /* alpha * input_scale / output_scale; any sign */
+} mfl_leaky_relu_params_t;
+
+/* LEAKY_RELU (TFLM reference QuantizeLeakyRelu): inputs at or above the
+ * zero point are rescaled by the identity multiplier, those below by the
+ * alpha multiplier; then the output offset and a clamp to [-128, 127]. */
+void mfl_leaky_relu_s8(const mfl_leaky_relu_params_t *params, int32_t size, const int8_t *input, int8_t *output);
+
+typedef struct {
+    int32_t input_offset;      /* minus the input zero point */
+    int32_t input_multiplier;  /* input_scale * 2^27 = m * 2^left_shift / 2^31, m >= 0 */
+    int32_t input_left_shift;  /* [0, 31] */
+    int32_t input_range_radius; /* |in + offset| >= radius saturates; radius << left_shift <= 15 << 27 */
+} mfl_sigmoid_params_t;
+
+/* LOGISTIC (TFLM reference integer Logistic, gemmlowp fixed point with 4
+ * integer bits): the output is in scale 1/256 with zero point -128 whatever
+ * the output tensor says (TFLM checks only the zero point). Inputs at or
+ * beyond the radius give -128 or 127. */
+void mfl_logistic_s8(const mfl_sigmoid_params_t *params, int32_t size, const int8_t *input, int8_t *output);
+
+/* TANH (TFLM reference integer Tanh): the same input scaling; the output is
+ * in scale 1/128 with zero point 0 whatever the output tensor says. */
+void mfl_tanh_s8(const mfl_sigmoid_params_t *params, int32_t size, const int8_t *input, int8_t *output);
+
+typedef struct {
+    int32_t input_offset, output_offset;
+    int32_t reluish_multiplier; /* Q15 in [0, 32767]: input_scale / 128 / (3 / 32768) ... */
+    int32_t reluish_exponent;   /* ... times 2^exponent, exponent in [-15, 30] */
+    int32_t output_multiplier;  /* Q15 in [0, 32767]: input_scale / 128 / output_scale ... */
+    int32_t output_exponent;    /* ... times 2^exponent, exponent in [-15, 0] */
+} mfl_hard_swish_params_t;
+
+/* HARD_SWISH (TFLM reference HardSwish, int16 fixed point): x * relu6(x + 3)
+ * / 6 with the input rescaled by 2^7, a "reluish" factor in [0, 1] and a
+ * truncating final product, as TFLM computes it. */
+void mfl_hard_swish_s8(const mfl_hard_swish_params_t *params, int32_t size, const int8_t *input, int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

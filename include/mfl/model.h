@@ -84,7 +84,13 @@ enum mfl_opcode {
     MFL_OP_ADD = 6,
     MFL_OP_RESHAPE = 7,
     MFL_OP_SOFTMAX = 8,
-    MFL_OP_COUNT_ = 9,
+    MFL_OP_RELU = 9,
+    MFL_OP_RELU6 = 10,
+    MFL_OP_LEAKY_RELU = 11,
+    MFL_OP_LOGISTIC = 12,
+    MFL_OP_TANH = 13,
+    MFL_OP_HARD_SWISH = 14,
+    MFL_OP_COUNT_ = 15,
 };
 
 typedef struct {
@@ -108,6 +114,13 @@ typedef struct {
  *  ADD: mfl_add_rec_t
  *  SOFTMAX: mfl_softmax_rec_t
  *  RESHAPE: none
+ *  RELU: mfl_requantize_rec_t
+ *  RELU6: mfl_clamp_rec_t
+ *  LEAKY_RELU: mfl_leaky_relu_rec_t
+ *  LOGISTIC, TANH: mfl_sigmoid_rec_t
+ *  HARD_SWISH: mfl_hard_swish_rec_t
+ * The element-wise operators (RELU .. HARD_SWISH) have one int8 input and
+ * one int8 output of the same shape; kernels.h gives each one's arithmetic.
  */
 typedef struct {
     int32_t stride_w, stride_h, dilation_w, dilation_h, pad_w, pad_h;
@@ -134,6 +147,37 @@ typedef struct {
 typedef struct {
     int32_t multiplier, left_shift, diff_min;
 } mfl_softmax_rec_t;
+
+/* input_scale / output_scale (multiplier >= 0, shift in the kernel range)
+ * and the output clamp: RELU's is [output zero point, 127]. */
+typedef struct {
+    int32_t multiplier, shift;
+    int32_t act_min, act_max;
+} mfl_requantize_rec_t;
+
+/* RELU6's raw clamp: TFLM's input zero point and the code of 6.0 in the
+ * input's quantization. */
+typedef struct {
+    int32_t lo, hi;
+} mfl_clamp_rec_t;
+
+typedef struct {
+    int32_t identity_multiplier, identity_shift; /* multiplier >= 0 */
+    int32_t alpha_multiplier, alpha_shift;       /* any sign (alpha's) */
+} mfl_leaky_relu_rec_t;
+
+/* LOGISTIC and TANH: input_scale * 2^27 as multiplier and left shift in
+ * [0, 31], and the saturation radius, with radius << left_shift <= 15 << 27. */
+typedef struct {
+    int32_t multiplier, left_shift, range_radius;
+} mfl_sigmoid_rec_t;
+
+/* HARD_SWISH: Q15 multipliers in [0, 32767] with exponents, reluish in
+ * [-15, 30] and output in [-15, 0]. */
+typedef struct {
+    int32_t reluish_multiplier, reluish_exponent;
+    int32_t output_multiplier, output_exponent;
+} mfl_hard_swish_rec_t;
 
 /*
  * Trainable-head parameters, present exactly when head_op != MFL_NONE: the

@@ -111,6 +111,19 @@ static inline int32_t mfl_quant_clamp(int32_t x, int32_t lo, int32_t hi)
 /* exp(a) for a Q5 value a <= 0; result in Q0 (i.e. in [0, 1]). */
 int32_t mfl_quant_exp_on_negative_q5(int32_t a);
 
+/* exp(a) for a <= 0 with integer_bits (1..5) integer bits; result in Q0.
+ * gemmlowp's exp_on_negative_values<integer_bits>. */
+int32_t mfl_quant_exp_on_negative(int32_t a, int integer_bits);
+
+/* 1 / (1 + exp(-a)) for a with integer_bits (1..5) integer bits, a !=
+ * INT32_MIN; result in Q0 (gemmlowp's logistic, as TFLM's int8 LOGISTIC
+ * uses it with 4 integer bits). */
+int32_t mfl_quant_logistic(int32_t a, int integer_bits);
+
+/* tanh(a) for a with integer_bits (1..4) integer bits, a != INT32_MIN;
+ * result in Q0 (gemmlowp's tanh; TFLM's int8 TANH uses 4 integer bits). */
+int32_t mfl_quant_tanh(int32_t a, int integer_bits);
+
 /* 1 / x for a Q12 value x > 0, as a Q0 mantissa and a power of two:
  * 1/x = (result / 2^31) * 2^-(*num_bits_over_unit) ... see fixedpoint.c. */
 int32_t mfl_quant_reciprocal_q12(int32_t x, int *num_bits_over_unit);

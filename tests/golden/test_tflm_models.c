@@ -36,12 +36,15 @@
 #include "mfl/model.h"
 
 /* Models that must run bit-exactly. When the importer and the kernels
- * learn a model, add its folder name here: one line per model. */
+ * learn a model, add its folder name here: one line per model (clang-format
+ * is told to leave the list alone). */
+// clang-format off
 static const char *const required[] = {
     "hello_world_int8",
     "micro_speech_quantized",
     "person_detect",
 };
+// clang-format on
 
 #define GOLDEN_DIR "golden/tflm-models"
 #define MAX_IO 8       /* inputs or outputs per model described in meta.txt */
@@ -282,6 +285,78 @@ static int run_records(const char *name, const golden_meta_t *m, mfl_interp_t *i
     return ST_PASS;
 }
 
+/* One line of layers/index.txt: "op_index op_name tensor name type shape
+ * scale zero_point file". Returns 1 when it is one (not a comment). */
+static int layer_line(const char *line, unsigned *op, char op_name[64], char *file, size_t file_cap)
+{
+    if (line[0] == '#') {
+        return 0;
+    }
+    const char *last_space = strrchr(line, ' ');
+    if (sscanf(line, "%u %63s", op, op_name) != 2 || !last_space) {
+        return 0;
+    }
+    snprintf(file, file_cap, "%s", last_space + 1);
+    file[strcspn(file, "\r\n")] = '\0';
+    return 1;
+}
+
+/* Record 0 operator by operator against layers/ (the multi-operator real
+ * models and mini_net_f32io), when the import kept TFLM's operators one for
+ * one: a wrong output is then traced to the first operator that differs.
+ * Returns ST_PASS (equal, or not comparable: said so) or ST_FAIL (reported);
+ * *layers counts the layers found equal. */
+static int check_layers(const char *name, const golden_meta_t *m, const mfl_model_t *model, mfl_interp_t *it,
+                        const uint8_t *inputs, unsigned *layers)
+{
+    char rel[1200], line[4096], op_name[64], file[256];
+    snprintf(rel, sizeof(rel), "%s/%s/%s/layers/index.txt", MFL_SHARED_DIR, GOLDEN_DIR, name);
+    FILE *index = fopen(rel, "r");
+    if (!index) {
+        return ST_PASS; /* a one-operator model: its output is its only layer */
+    }
+    int8_t *in;
+    size_t in_len;
+    unsigned op;
+    int status = ST_PASS;
+    *layers = 0;
+    mfl_interp_input(it, &in, &in_len);
+    memcpy(in, inputs, m->record_in);
+    while (status == ST_PASS && fgets(line, sizeof(line), index)) {
+        if (!layer_line(line, &op, op_name, file, sizeof(file))) {
+            continue;
+        }
+        if (op >= model->header->n_ops || strcmp(mfl_opcode_name(model->ops[op].opcode), op_name) != 0) {
+            printf("         %-26s layers not compared: TFLM's op %u is %s, microfl's %s\n", name, op, op_name,
+                   op < model->header->n_ops ? mfl_opcode_name(model->ops[op].opcode) : "absent");
+            break;
+        }
+        uint8_t *want = NULL;
+        size_t want_size = 0, got_len = 0;
+        const int8_t *got;
+        snprintf(rel, sizeof(rel), "%s/%s/layers/%s", GOLDEN_DIR, name, file);
+        if (read_shared(rel, &want, &want_size) ||
+            mfl_interp_invoke_range(it, (uint16_t)op, (uint16_t)(op + 1)) ||
+            mfl_interp_tensor(it, model->ops[op].output, &got, &got_len) || got_len != want_size) {
+            printf("FAIL     %-26s layer %u (%s): cannot run it or compare its %zu bytes\n", name, op, op_name,
+                   want_size);
+            status = ST_FAIL;
+        } else if (memcmp(want, got, want_size) != 0) {
+            size_t at = 0;
+            while (want[at] == (uint8_t)got[at]) {
+                at++;
+            }
+            printf("FAIL     %-26s record 0, first differing layer: op %u (%s) byte %zu: expected %d, got %d\n",
+                   name, op, op_name, at, (int8_t)want[at], got[at]);
+            status = ST_FAIL;
+        }
+        free(want);
+        *layers += status == ST_PASS;
+    }
+    fclose(index);
+    return status;
+}
+
 /* Loads the imported image and runs every record on both kernel paths. */
 static int run_model(const char *name, const golden_meta_t *m, const uint8_t *image, size_t image_size,
                      const uint8_t *inputs, const uint8_t *outputs)
@@ -303,8 +378,10 @@ static int run_model(const char *name, const golden_meta_t *m, const uint8_t *im
     const uint32_t arena_size = mfl_model_arena_size(&model);
     uint8_t *arena = malloc(arena_size ? arena_size : 1);
     mfl_interp_t it;
-    int status = arena && !mfl_interp_init(&it, &model, arena, arena_size) ? ST_PASS : ST_FAIL;
-    if (status != ST_PASS) {
+    const int bound = arena && !mfl_interp_init(&it, &model, arena, arena_size);
+    unsigned layers = 0;
+    int status = bound ? ST_PASS : ST_FAIL;
+    if (!bound) {
         printf("FAIL     %-26s cannot bind an arena of %lu bytes\n", name, (unsigned long)arena_size);
     }
     const mfl_kernel_path_t paths[] = {MFL_KERNELS_PORTABLE, MFL_KERNELS_DSP};
@@ -314,9 +391,18 @@ static int run_model(const char *name, const golden_meta_t *m, const uint8_t *im
         status = run_records(name, m, &it, inputs, outputs, path_names[p]);
     }
     mfl_kernels_select(MFL_KERNELS_PORTABLE);
+    /* intermediate tensors too: after a pass (they must match as well), and
+     * after a failure (to name the operator where it starts) */
+    if (bound) {
+        status = check_layers(name, m, &model, &it, inputs, &layers) == ST_FAIL ? ST_FAIL : status;
+    }
     if (status == ST_PASS) {
-        printf("PASS     %-26s %u records, portable and DSP paths; arena %lu B (TFLM on x86-64: %lu B)\n", name,
-               m->n, (unsigned long)arena_size, m->tflm_arena);
+        char layer_text[48] = "";
+        if (layers) {
+            snprintf(layer_text, sizeof(layer_text), ", %u layers of record 0", layers);
+        }
+        printf("PASS     %-26s %u records, portable and DSP paths%s; arena %lu B (TFLM on x86-64: %lu B)\n",
+               name, m->n, layer_text, (unsigned long)arena_size, m->tflm_arena);
     }
     free(arena);
     return status;
