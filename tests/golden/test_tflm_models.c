@@ -43,6 +43,14 @@ static const char *const required[] = {
     "hello_world_int8",
     "micro_speech_quantized",
     "person_detect",
+    "relu_i8",
+    "relu6_i8",
+    "relu6_i8_sameq",
+    "leaky_relu_i8",
+    "logistic_i8",
+    "logistic_i8_zp",
+    "tanh_i8",
+    "hard_swish_i8",
 };
 // clang-format on
 
