@@ -103,7 +103,7 @@ void mfl_bias_tune_features(const mfl_bias_tune_t *t, const int32_t *acc, int8_t
 {
     for (uint16_t j = 0; j < t->features; j++) {
         const size_t c = t->per_channel ? j : 0;
-        const int32_t v = mfl_quant_mul_by_qm(mfl_quant_add_wrap(acc[j], t->bias[j]), t->mult[c], t->shift[c]);
+        const int32_t v = mfl_quant_mul_by_qm_fast(mfl_quant_add_wrap(acc[j], t->bias[j]), t->mult[c], t->shift[c]);
         out[j] = (int8_t)mfl_quant_clamp(mfl_quant_add_wrap(v, t->output_zp), t->act_min, t->act_max);
     }
 }
