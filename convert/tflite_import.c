@@ -239,11 +239,20 @@ static int import_op(importer_t *im, const tfl_op_t *op)
     case TFL_OP_LOGISTIC: return imp_logistic(im, op);
     case TFL_OP_TANH: return imp_tanh(im, op);
     case TFL_OP_HARD_SWISH: return imp_hard_swish(im, op);
+    case TFL_OP_QUANTIZE: return imp_quantize(im, op);
+    case TFL_OP_PAD:
+    case TFL_OP_PADV2: return imp_pad(im, op);
+    case TFL_OP_MEAN: return imp_mean(im, op);
+    case TFL_OP_SQUEEZE:
+    case TFL_OP_EXPAND_DIMS: return imp_reshape(im, op);
+    case TFL_OP_STRIDED_SLICE: return imp_strided_slice(im, op);
+    case TFL_OP_TRANSPOSE: return imp_transpose(im, op);
     default:
         return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED,
                     "not supported (builtin code %d); microfl runs CONV_2D, DEPTHWISE_CONV_2D, "
                     "FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, RESHAPE, SOFTMAX, RELU, RELU6, "
-                    "LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH",
+                    "LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH, QUANTIZE (int8), PAD, PADV2, MEAN (H, W), "
+                    "SQUEEZE, EXPAND_DIMS, STRIDED_SLICE, TRANSPOSE",
                     op->builtin);
     }
 }

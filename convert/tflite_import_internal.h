@@ -42,5 +42,10 @@ int imp_leaky_relu(importer_t *im, const tfl_op_t *op);
 int imp_logistic(importer_t *im, const tfl_op_t *op);
 int imp_tanh(importer_t *im, const tfl_op_t *op);
 int imp_hard_swish(importer_t *im, const tfl_op_t *op);
+int imp_quantize(importer_t *im, const tfl_op_t *op);
+int imp_pad(importer_t *im, const tfl_op_t *op);
+int imp_mean(importer_t *im, const tfl_op_t *op);
+int imp_strided_slice(importer_t *im, const tfl_op_t *op);
+int imp_transpose(importer_t *im, const tfl_op_t *op);
 
 #endif /* MFL_TFLITE_IMPORT_INTERNAL_H */

@@ -5,8 +5,10 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mfl/host/quant_host.h"
+#include "mfl/kernels.h"
 #include "mfl/quant.h"
 #include "tflite_import_internal.h"
 
@@ -392,4 +394,248 @@ int imp_hard_swish(importer_t *im, const tfl_op_t *op)
     }
     const int32_t w[4] = {q31_to_q15(m_rel), e_rel, q31_to_q15(m_out), e_out};
     return add_op(im, MFL_OP_HARD_SWISH, 1, &in, out, w, 4);
+}
+
+/* QUANTIZE int8 -> int8 (TFLM's Requantize): input_scale / output_scale in
+ * double, clamped to the int8 range. Float inputs and outputs are refused
+ * here (the model's edges). */
+int imp_quantize(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t in, out;
+    float si, so;
+    int32_t zi, zo;
+    int32_t w[4] = {0, 0, -128, 127};
+    if (map_unary(im, op, &in, &out, &si, &zi, &so, &zo) ||
+        kernel_multiplier(im, (double)si / (double)so, "scale ratio", &w[0], &w[1])) {
+        return im->err;
+    }
+    return add_op(im, MFL_OP_QUANTIZE, 1, &in, out, w, 4);
+}
+
+/* Operator input k: a constant int32 vector of 1 .. max entries, copied
+ * out (the file gives no alignment). */
+static int const_i32_vector(importer_t *im, const tfl_op_t *op, int k, int32_t *dst, int max, int *n)
+{
+    const tfl_tensor_t *t = op->n_inputs > k && op->inputs[k] >= 0 ? imp_tensor(im, op->inputs[k]) : NULL;
+    if (!t) {
+        return im->err ? im->err : imp_fail(im, MFL_ERR_TFLITE_FORMAT, "input %d is missing", k);
+    }
+    int64_t elements = 1;
+    for (int i = 0; i < t->rank; i++) {
+        elements *= t->dims[i];
+    }
+    if (t->type != TFL_TYPE_INT32 || !t->data || elements < 1 || elements > max ||
+        t->data_size != (size_t)elements * 4) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "input %s must be a constant int32 tensor of 1 to %d values",
+                        t->name, max);
+    }
+    memcpy(dst, t->data, (size_t)elements * 4);
+    *n = (int)elements;
+    return 0;
+}
+
+/* A TFLite tensor's shape right-aligned to four dimensions. */
+static void tfl_dims4(const tfl_tensor_t *t, int32_t d[4])
+{
+    for (int i = 0; i < 4; i++) {
+        d[i] = i < 4 - t->rank ? 1 : t->dims[i - (4 - t->rank)];
+    }
+}
+
+/* PAD and PADV2 (TFLM's Pad): paddings a constant int32 [rank, 2], pad
+ * value the output zero point or PADV2's constant (which TFLM requires in
+ * the output's quantization). Codes are copied as TFLM copies them. */
+int imp_pad(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t in, out;
+    float si, so;
+    int32_t pads[8], w[9];
+    int n;
+    if (op->n_inputs < 2 || map_io(im, op, &in, &out, &si, &so) || const_i32_vector(im, op, 1, pads, 8, &n)) {
+        return im->err ? im->err : imp_fail(im, MFL_ERR_TFLITE_FORMAT, "PAD needs its paddings");
+    }
+    const tfl_tensor_t *ti = &im->tm->tensors[op->inputs[0]];
+    const tfl_tensor_t *to = &im->tm->tensors[op->output];
+    if (n != 2 * ti->rank || to->rank != ti->rank) {
+        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "paddings of %d values for rank %d", n, ti->rank);
+    }
+    int32_t pad_value = (int32_t)to->zero_points[0];
+    if (op->n_inputs > 2 && op->inputs[2] >= 0) {
+        const tfl_tensor_t *tc = imp_tensor(im, op->inputs[2]);
+        if (!tc || tc->type != TFL_TYPE_INT8 || !tc->data || tc->data_size != 1 || tc->n_scales < 1 ||
+            tc->n_zero_points < 1 || tc->scales[0] != so || tc->zero_points[0] != to->zero_points[0]) {
+            return im->err ? im->err
+                           : imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED,
+                                      "the pad value must be one int8 constant in the output's quantization");
+        }
+        pad_value = (int8_t)tc->data[0];
+    }
+    int32_t di[4], d_out[4];
+    tfl_dims4(ti, di);
+    tfl_dims4(to, d_out);
+    for (int i = 0; i < 4; i++) {
+        const int k = i - (4 - ti->rank); /* TFLite axis, or < 0 for a padded one */
+        w[i] = k < 0 ? 0 : pads[2 * k];
+        w[4 + i] = k < 0 ? 0 : pads[2 * k + 1];
+        if (w[i] < 0 || w[4 + i] < 0 || (int64_t)w[i] + di[i] + w[4 + i] != d_out[i]) {
+            return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "paddings %d, %d of axis %d do not make %d from %d", w[i],
+                            w[4 + i], k, d_out[i], di[i]);
+        }
+    }
+    w[8] = pad_value;
+    return add_op(im, MFL_OP_PAD, 1, &in, out, w, 9);
+}
+
+/* MEAN over H and W of an NHWC tensor, keep_dims or not (TFLM's int8 mean
+ * is QuantizedMeanOrSum): the ratio of scales as TFLite's multiplier, then
+ * divided by the count H x W as TFLM does it, in integers: multiplier *
+ * 2^s / count truncated and the shift lowered by s = floor(log2(count)),
+ * capped at 32 and at 31 + shift. */
+int imp_mean(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t in, out;
+    float si, so;
+    int32_t axes[4], w[4] = {0, 0, -128, 127};
+    int n;
+    if (op->n_inputs != 2 || map_io(im, op, &in, &out, &si, &so) || const_i32_vector(im, op, 1, axes, 4, &n)) {
+        return im->err ? im->err : imp_fail(im, MFL_ERR_TFLITE_FORMAT, "MEAN needs its axes");
+    }
+    const tfl_tensor_t *ti = &im->tm->tensors[op->inputs[0]];
+    unsigned mask = 0;
+    for (int i = 0; i < n; i++) {
+        const int32_t a = axes[i] < 0 ? axes[i] + ti->rank : axes[i];
+        mask |= a >= 0 && a < 8 ? 1u << a : 256u;
+    }
+    if (ti->rank != 4 || mask != 6u) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "only the mean over H and W of an NHWC tensor (axes 1, 2)");
+    }
+    const int64_t count = (int64_t)ti->dims[1] * ti->dims[2];
+    if (count > MFL_MEAN_MAX_COUNT) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "a mean over %lld elements", (long long)count);
+    }
+    int32_t m = 0, s = 0;
+    if (kernel_multiplier(im, (double)si / (double)so, "scale ratio", &m, &s)) {
+        return im->err;
+    }
+    int bits = 0;
+    while ((count >> (bits + 1)) != 0) {
+        bits++;
+    }
+    bits = bits < 32 ? bits : 32;
+    bits = bits < 31 + s ? bits : 31 + s;
+    w[0] = (int32_t)(((int64_t)m << bits) / count);
+    w[1] = s - bits;
+    return add_op(im, MFL_OP_MEAN, 1, &in, out, w, 4);
+}
+
+/* TFLM's StridedSliceStartForAxis and StridedSliceEndForAxis, and the
+ * number of indices its loop visits. */
+static int32_t slice_axis(const tfl_op_t *op, int axis, int32_t size, int32_t begin, int32_t end, int32_t stride,
+                          int32_t *start)
+{
+    int32_t s = begin < 0 ? begin + size : begin;
+    s = stride > 0 ? (s < 0 ? 0 : s > size ? size : s) : (s < -1 ? -1 : s > size - 1 ? size - 1 : s);
+    if (op->begin_mask & (1 << axis)) {
+        s = stride > 0 ? 0 : size - 1;
+    }
+    int32_t e;
+    if (op->shrink_axis_mask & (1 << axis)) {
+        e = s >= size ? s : s + 1;
+    } else {
+        e = op->offset ? end + s : end;
+        e = e < 0 ? e + size : e;
+        e = stride > 0 ? (e < 0 ? 0 : e > size ? size : e) : (e < -1 ? -1 : e > size - 1 ? size - 1 : e);
+        if (op->end_mask & (1 << axis)) {
+            e = stride > 0 ? size : -1;
+        }
+    }
+    *start = s;
+    const int64_t span = stride > 0 ? (int64_t)e - s : (int64_t)s - e;
+    const int64_t step = stride > 0 ? stride : -(int64_t)stride;
+    return span <= 0 ? 0 : (int32_t)((span + step - 1) / step);
+}
+
+int imp_strided_slice(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t in, out;
+    float si, so;
+    int32_t begin[4], end[4], strides[4];
+    int nb, ne, ns;
+    if (op->n_inputs != 4 || require_options(im, op) || map_io(im, op, &in, &out, &si, &so) ||
+        const_i32_vector(im, op, 1, begin, 4, &nb) || const_i32_vector(im, op, 2, end, 4, &ne) ||
+        const_i32_vector(im, op, 3, strides, 4, &ns)) {
+        return im->err ? im->err : imp_fail(im, MFL_ERR_TFLITE_FORMAT, "STRIDED_SLICE needs begin, end and strides");
+    }
+    const tfl_tensor_t *ti = &im->tm->tensors[op->inputs[0]];
+    if (nb != ti->rank || ne != ti->rank || ns != ti->rank) {
+        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "begin, end and strides must have one value per axis");
+    }
+    if (op->ellipsis_mask || op->new_axis_mask) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "ellipsis_mask and new_axis_mask are not supported (TFLM)");
+    }
+    int32_t w[12];
+    uint64_t elements = 1;
+    for (int i = 0; i < 4; i++) {
+        const int k = i - (4 - ti->rank);
+        w[i] = 0, w[4 + i] = 1, w[8 + i] = 1;
+        if (k < 0) {
+            continue;
+        }
+        if (strides[k] == 0 || strides[k] < -65535 || strides[k] > 65535) {
+            return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "stride %d on axis %d", strides[k], k);
+        }
+        w[4 + i] = strides[k];
+        w[8 + i] = slice_axis(op, k, ti->dims[k], begin[k], end[k], strides[k], &w[i]);
+        if (w[8 + i] < 1) {
+            return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "axis %d of the slice is empty", k);
+        }
+        elements *= (uint64_t)w[8 + i];
+    }
+    const tfl_tensor_t *to = &im->tm->tensors[op->output];
+    uint64_t out_elements = 1;
+    for (int i = 0; i < to->rank; i++) {
+        out_elements *= (uint64_t)to->dims[i];
+    }
+    if (elements != out_elements) {
+        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "the slice has %llu elements, output %s %llu",
+                        (unsigned long long)elements, to->name, (unsigned long long)out_elements);
+    }
+    return add_op(im, MFL_OP_STRIDED_SLICE, 1, &in, out, w, 12);
+}
+
+/* TRANSPOSE (TFLM's Transpose): perm a constant int32 permutation of the
+ * input's axes, made four-dimensional with an identity prefix. */
+int imp_transpose(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t in, out;
+    float si, so;
+    int32_t perm[4], w[4];
+    int n;
+    if (op->n_inputs != 2 || map_io(im, op, &in, &out, &si, &so) || const_i32_vector(im, op, 1, perm, 4, &n)) {
+        return im->err ? im->err : imp_fail(im, MFL_ERR_TFLITE_FORMAT, "TRANSPOSE needs its permutation");
+    }
+    const tfl_tensor_t *ti = &im->tm->tensors[op->inputs[0]];
+    const tfl_tensor_t *to = &im->tm->tensors[op->output];
+    const int pad = 4 - ti->rank;
+    if (n != ti->rank || to->rank != ti->rank) {
+        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "a permutation of %d axes for rank %d", n, ti->rank);
+    }
+    unsigned seen = 0;
+    for (int i = 0; i < 4; i++) {
+        const int32_t p = i < pad ? i : perm[i - pad] + pad;
+        if (p < 0 || p > 3 || (seen & (1u << p)) || (i >= pad && (perm[i - pad] < 0 || perm[i - pad] >= ti->rank))) {
+            return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "perm is not a permutation of the input's axes");
+        }
+        seen |= 1u << p;
+        w[i] = p;
+    }
+    int32_t di[4], d_out[4];
+    tfl_dims4(ti, di);
+    tfl_dims4(to, d_out);
+    for (int i = 0; i < 4; i++) {
+        if (d_out[i] != di[w[i]]) {
+            return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "output %s is not the permuted input", to->name);
+        }
+    }
+    return add_op(im, MFL_OP_TRANSPOSE, 1, &in, out, w, 4);
 }

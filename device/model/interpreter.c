@@ -148,7 +148,8 @@ static void run_elementwise(const run_ctx_t *c, const mfl_op_rec_t *op)
     const int8_t *in = tensor_data(c, op->inputs[0]);
     int8_t *out = tensor_out(c, op->output);
     switch (op->opcode) {
-    case MFL_OP_RELU: {
+    case MFL_OP_RELU:
+    case MFL_OP_QUANTIZE: {
         const mfl_requantize_params_t p = {in_offset, out_offset, w[0], w[1], w[2], w[3]};
         mfl_requantize_s8(&p, n, in, out);
         break;
@@ -174,6 +175,62 @@ static void run_elementwise(const run_ctx_t *c, const mfl_op_rec_t *op)
     }
 }
 
+/* A tensor's shape right-aligned to four dimensions (leading ones). */
+static void dims4(const mfl_tensor_rec_t *t, int32_t d[4])
+{
+    for (int i = 0; i < 4; i++) {
+        d[i] = 1;
+    }
+    for (int i = 0; i < t->rank; i++) {
+        d[4 - t->rank + i] = t->dims[i];
+    }
+}
+
+/* PAD, STRIDED_SLICE, TRANSPOSE and MEAN: shapes and parameter words as the
+ * loader checked them. */
+static void run_shape_op(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const void *words = mfl_op_params(c->m, op);
+    const int8_t *in = tensor_data(c, op->inputs[0]);
+    int8_t *out = tensor_out(c, op->output);
+    int32_t d[4];
+    dims4(rec(c, op->inputs[0]), d);
+    switch (op->opcode) {
+    case MFL_OP_PAD: {
+        const mfl_pad_rec_t *r = words;
+        mfl_pad_params_t p;
+        for (int i = 0; i < 4; i++) {
+            p.before[i] = r->before[i];
+            p.after[i] = r->after[i];
+        }
+        p.pad_value = r->pad_value;
+        mfl_pad_s8(&p, d, in, out);
+        break;
+    }
+    case MFL_OP_STRIDED_SLICE: {
+        const mfl_slice_rec_t *r = words;
+        mfl_slice_params_t p;
+        for (int i = 0; i < 4; i++) {
+            p.start[i] = r->start[i];
+            p.stride[i] = r->stride[i];
+            p.count[i] = r->count[i];
+        }
+        mfl_strided_slice_s8(&p, d, in, out);
+        break;
+    }
+    case MFL_OP_TRANSPOSE: mfl_transpose_s8(((const mfl_transpose_rec_t *)words)->perm, d, in, out); break;
+    case MFL_OP_MEAN: {
+        const mfl_requantize_rec_t *r = words;
+        const mfl_mean_params_t p = {-rec(c, op->inputs[0])->zero_point, rec(c, op->output)->zero_point,
+                                     r->multiplier, r->shift};
+        const mfl_dims_t in_dims = {d[0], d[1], d[2], d[3]};
+        mfl_mean_hw_s8(&p, &in_dims, in, out);
+        break;
+    }
+    default: break;
+    }
+}
+
 static void run_op(const run_ctx_t *c, const mfl_op_rec_t *op)
 {
     switch (op->opcode) {
@@ -190,7 +247,12 @@ static void run_op(const run_ctx_t *c, const mfl_op_rec_t *op)
     case MFL_OP_LEAKY_RELU:
     case MFL_OP_LOGISTIC:
     case MFL_OP_TANH:
-    case MFL_OP_HARD_SWISH: run_elementwise(c, op); break;
+    case MFL_OP_HARD_SWISH:
+    case MFL_OP_QUANTIZE: run_elementwise(c, op); break;
+    case MFL_OP_PAD:
+    case MFL_OP_MEAN:
+    case MFL_OP_STRIDED_SLICE:
+    case MFL_OP_TRANSPOSE: run_shape_op(c, op); break;
     default: break; /* unreachable: the loader rejects unknown opcodes */
     }
 }

@@ -292,6 +292,125 @@ static int check_hard_swish(const mfl_model_t *m, const mfl_op_rec_t *op)
     return ok ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
+/* A tensor's shape right-aligned to four dimensions (leading ones). */
+static void dims4(const mfl_tensor_rec_t *t, int32_t d[4])
+{
+    for (int i = 0; i < 4; i++) {
+        d[i] = 1;
+    }
+    for (int i = 0; i < t->rank; i++) {
+        d[4 - t->rank + i] = t->dims[i];
+    }
+}
+
+/* One int8 activation in, one out, exactly `words` parameter words. */
+static int check_one_in_one_out(const mfl_model_t *m, const mfl_op_rec_t *op, uint32_t words)
+{
+    const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
+    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
+    if (op->n_inputs != 1 || !is_activation(in) || !is_activation(out)) {
+        return MFL_ERR_MODEL_OP;
+    }
+    return op->params_size == 4u * words ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+static int check_pad(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    int err = check_one_in_one_out(m, op, sizeof(mfl_pad_rec_t) / 4);
+    if (err) {
+        return err;
+    }
+    const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
+    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
+    const mfl_pad_rec_t *p = (const mfl_pad_rec_t *)(const void *)mfl_op_params(m, op);
+    int32_t di[4], d_out[4];
+    dims4(in, di);
+    dims4(out, d_out);
+    if (in->rank != out->rank || p->pad_value < -128 || p->pad_value > 127) {
+        return in->rank != out->rank ? MFL_ERR_MODEL_SHAPE : MFL_ERR_MODEL_PARAMS;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (p->before[i] < 0 || p->after[i] < 0) {
+            return MFL_ERR_MODEL_PARAMS;
+        }
+        if ((int64_t)p->before[i] + di[i] + p->after[i] != d_out[i]) {
+            return MFL_ERR_MODEL_SHAPE;
+        }
+    }
+    return 0;
+}
+
+/* MEAN over H and W: [N,H,W,C] -> [N,1,1,C] or [N,C]; a plain
+ * requantization record whose clamp is the whole int8 range. */
+static int check_mean(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    int err = check_one_in_one_out(m, op, sizeof(mfl_requantize_rec_t) / 4);
+    if (err) {
+        return err;
+    }
+    const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
+    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
+    const int keep_dims = out->rank == 4 && out->dims[1] == 1 && out->dims[2] == 1;
+    if (in->rank != 4 || (!keep_dims && out->rank != 2) || out->dims[0] != in->dims[0] ||
+        out->dims[out->rank - 1] != in->dims[3]) {
+        return MFL_ERR_MODEL_SHAPE;
+    }
+    const mfl_requantize_rec_t *p = (const mfl_requantize_rec_t *)(const void *)mfl_op_params(m, op);
+    const int ok = (int64_t)in->dims[1] * in->dims[2] <= MFL_MEAN_MAX_COUNT &&
+                   valid_requant(&p->multiplier, &p->shift, 1) && p->act_min == -128 && p->act_max == 127;
+    return ok ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+/* STRIDED_SLICE: on every axis the first and the last index visited lie
+ * inside the input, and the output holds exactly the elements visited. */
+static int check_strided_slice(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    int err = check_one_in_one_out(m, op, sizeof(mfl_slice_rec_t) / 4);
+    if (err) {
+        return err;
+    }
+    const mfl_slice_rec_t *p = (const mfl_slice_rec_t *)(const void *)mfl_op_params(m, op);
+    int32_t di[4];
+    dims4(tensor_at(m, op->inputs[0]), di);
+    uint64_t elements = 1;
+    for (int i = 0; i < 4; i++) {
+        const int64_t last = p->start[i] + ((int64_t)p->count[i] - 1) * p->stride[i];
+        if (p->count[i] < 1 || p->count[i] > di[i] || p->stride[i] == 0 || p->stride[i] < -MFL_MAX_DIM ||
+            p->stride[i] > MFL_MAX_DIM || p->start[i] < 0 || p->start[i] >= di[i] || last < 0 || last >= di[i]) {
+            return MFL_ERR_MODEL_PARAMS;
+        }
+        elements *= (uint64_t)p->count[i];
+    }
+    return elements == mfl_tensor_elements(tensor_at(m, op->output)) ? 0 : MFL_ERR_MODEL_SHAPE;
+}
+
+static int check_transpose(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    int err = check_one_in_one_out(m, op, sizeof(mfl_transpose_rec_t) / 4);
+    if (err) {
+        return err;
+    }
+    const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
+    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
+    const mfl_transpose_rec_t *p = (const mfl_transpose_rec_t *)(const void *)mfl_op_params(m, op);
+    int32_t di[4], d_out[4];
+    dims4(in, di);
+    dims4(out, d_out);
+    unsigned seen = 0;
+    for (int i = 0; i < 4; i++) {
+        if (p->perm[i] < 0 || p->perm[i] > 3 || (seen & (1u << p->perm[i]))) {
+            return MFL_ERR_MODEL_PARAMS;
+        }
+        seen |= 1u << p->perm[i];
+    }
+    for (int i = 0; i < 4; i++) {
+        if (d_out[i] != di[p->perm[i]]) {
+            return MFL_ERR_MODEL_SHAPE;
+        }
+    }
+    return in->rank == out->rank ? 0 : MFL_ERR_MODEL_SHAPE;
+}
+
 /* Format 1 keeps the field zero; format 2 gives CONV_2D an optional int8
  * activation as scratch (any shape and size: only its bytes count, and the
  * kernel checks they are enough, running the portable path otherwise) and
@@ -339,6 +458,11 @@ int mfl_validate_op(const mfl_model_t *m, const mfl_op_rec_t *op)
     case MFL_OP_LOGISTIC:
     case MFL_OP_TANH: err = check_sigmoid(m, op); break;
     case MFL_OP_HARD_SWISH: err = check_hard_swish(m, op); break;
+    case MFL_OP_QUANTIZE: err = check_requantize(m, op); break;
+    case MFL_OP_PAD: err = check_pad(m, op); break;
+    case MFL_OP_MEAN: err = check_mean(m, op); break;
+    case MFL_OP_STRIDED_SLICE: err = check_strided_slice(m, op); break;
+    case MFL_OP_TRANSPOSE: err = check_transpose(m, op); break;
     default: return MFL_ERR_UNSUPPORTED_OP;
     }
     return err ? err : check_scratch(m, op);

@@ -261,6 +261,46 @@ typedef struct {
  * truncating final product, as TFLM computes it. */
 void mfl_hard_swish_s8(const mfl_hard_swish_params_t *params, int32_t size, const int8_t *input, int8_t *output);
 
+/*
+ * Data movement and reductions. Shapes of up to four dimensions are given
+ * right-aligned as dims[4] (a rank-2 [a, b] is [1, 1, a, b]).
+ */
+
+typedef struct {
+    int32_t before[4], after[4]; /* >= 0; output dims = before + input + after */
+    int32_t pad_value;           /* int8 code */
+} mfl_pad_params_t;
+
+/* PAD / PADV2 (TFLM reference Pad): copies the input codes into the middle
+ * of the output and fills the rest with pad_value (the output zero point,
+ * or PADV2's constant). */
+void mfl_pad_s8(const mfl_pad_params_t *params, const int32_t input_dims[4], const int8_t *input, int8_t *output);
+
+typedef struct {
+    int32_t input_offset, output_offset;
+    int32_t multiplier, shift; /* input_scale / output_scale / (H * W), see mean_s8.c; multiplier >= 0 */
+} mfl_mean_params_t;
+
+/* MEAN over H and W of an NHWC tensor (TFLM reference QuantizedMeanOrSum):
+ * output [N, 1, 1, C] (or [N, C]); H * W <= MFL_MEAN_MAX_COUNT. */
+#define MFL_MEAN_MAX_COUNT (1 << 23)
+void mfl_mean_hw_s8(const mfl_mean_params_t *params, const mfl_dims_t *input_dims, const int8_t *input,
+                    int8_t *output);
+
+typedef struct {
+    int32_t start[4], stride[4], count[4]; /* stride != 0; every index visited lies inside the input */
+} mfl_slice_params_t;
+
+/* STRIDED_SLICE (TFLM reference StridedSlice), masks and shrinking resolved
+ * on the host: output element (a, b, c, d) is input element (start[i] + x_i
+ * * stride[i])_i, in order. */
+void mfl_strided_slice_s8(const mfl_slice_params_t *params, const int32_t input_dims[4], const int8_t *input,
+                          int8_t *output);
+
+/* TRANSPOSE (TFLM reference Transpose): output dims[i] = input dims[perm[i]],
+ * perm a permutation of 0..3. */
+void mfl_transpose_s8(const int32_t perm[4], const int32_t input_dims[4], const int8_t *input, int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

@@ -90,7 +90,12 @@ enum mfl_opcode {
     MFL_OP_LOGISTIC = 12,
     MFL_OP_TANH = 13,
     MFL_OP_HARD_SWISH = 14,
-    MFL_OP_COUNT_ = 15,
+    MFL_OP_QUANTIZE = 15,
+    MFL_OP_PAD = 16,
+    MFL_OP_MEAN = 17,
+    MFL_OP_STRIDED_SLICE = 18,
+    MFL_OP_TRANSPOSE = 19,
+    MFL_OP_COUNT_ = 20,
 };
 
 typedef struct {
@@ -119,8 +124,16 @@ typedef struct {
  *  LEAKY_RELU: mfl_leaky_relu_rec_t
  *  LOGISTIC, TANH: mfl_sigmoid_rec_t
  *  HARD_SWISH: mfl_hard_swish_rec_t
- * The element-wise operators (RELU .. HARD_SWISH) have one int8 input and
- * one int8 output of the same shape; kernels.h gives each one's arithmetic.
+ *  QUANTIZE (int8 -> int8): mfl_requantize_rec_t
+ *  PAD: mfl_pad_rec_t
+ *  MEAN (over H and W): mfl_requantize_rec_t (act_min -128, act_max 127)
+ *  STRIDED_SLICE: mfl_slice_rec_t
+ *  TRANSPOSE: mfl_transpose_rec_t
+ * The element-wise operators (RELU .. HARD_SWISH, QUANTIZE) have one int8
+ * input and one int8 output of the same shape; kernels.h gives each one's
+ * arithmetic. PAD, STRIDED_SLICE and TRANSPOSE work on shapes right-aligned
+ * to four dimensions, input and output of the same rank (STRIDED_SLICE's
+ * output may drop shrunk axes).
  */
 typedef struct {
     int32_t stride_w, stride_h, dilation_w, dilation_h, pad_w, pad_h;
@@ -171,6 +184,19 @@ typedef struct {
 typedef struct {
     int32_t multiplier, left_shift, range_radius;
 } mfl_sigmoid_rec_t;
+
+typedef struct {
+    int32_t before[4], after[4];
+    int32_t pad_value;
+} mfl_pad_rec_t;
+
+typedef struct {
+    int32_t start[4], stride[4], count[4];
+} mfl_slice_rec_t;
+
+typedef struct {
+    int32_t perm[4];
+} mfl_transpose_rec_t;
 
 /* HARD_SWISH: Q15 multipliers in [0, 32767] with exponents, reluish in
  * [-15, 30] and output in [-15, 0]. */

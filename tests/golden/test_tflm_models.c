@@ -51,6 +51,14 @@ static const char *const required[] = {
     "logistic_i8_zp",
     "tanh_i8",
     "hard_swish_i8",
+    "quantize_i8_requant",
+    "pad_i8",
+    "mean_hw_keepdims",
+    "mean_hw_keepdims_sameq",
+    "squeeze_i8",
+    "strided_slice_i8",
+    "strided_slice_i8_shrink",
+    "transpose_i8",
 };
 // clang-format on
 
