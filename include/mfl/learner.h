@@ -74,6 +74,15 @@ typedef struct {
     int8_t *x;               /* [batch][features] a batch's features; row 0: the last input's */
 } mfl_bias_tune_t;
 
+/* The heads a learner can predict with (do no harm: FedRep / Ditto-style
+ * personalisation keeps the device's own head next to the global one, and
+ * a device uses whichever serves it best). */
+typedef enum {
+    MFL_HEAD_SHIPPED = 0, /* the model's own head, from flash, exactly as shipped */
+    MFL_HEAD_GLOBAL = 1,  /* the global head it learns from: the model's, or the last one installed */
+    MFL_HEAD_OWN = 2,     /* the learner's head: the global one and what the device learned since */
+} mfl_head_choice_t;
+
 typedef struct {
     mfl_interp_t interp;
     const mfl_model_t *model;
@@ -95,6 +104,9 @@ typedef struct {
                              * ones, or the whole replay buffer once trained on (an update's weight) */
     int tune;               /* opts.bias_lr set: tune is bound, the replay holds accumulators */
     mfl_bias_tune_t bt;
+    mfl_head_q_t gq;        /* the global head's int8 form, as loaded (valid when global_ok) */
+    int global_ok;
+    mfl_head_choice_t use;  /* the head mfl_learner_infer and mfl_learner_predict run (default OWN) */
 } mfl_learner_t;
 
 /* Bytes of learner memory for this model, a replay buffer of
@@ -189,6 +201,31 @@ int mfl_learner_learn_acc(mfl_learner_t *l, const int32_t *acc, uint8_t label);
 /* `epochs` passes over the replay buffer in random batches; the head has
  * then learned from every sample in the buffer (samples >= replay.count). */
 int mfl_learner_train_buffer(mfl_learner_t *l, uint16_t epochs);
+
+/* The class head `which` gives a feature vector (as
+ * mfl_learner_predict_features for MFL_HEAD_OWN). Returns 0,
+ * MFL_ERR_INVALID_ARG (as mfl_learner_predict_features; for
+ * MFL_HEAD_GLOBAL also an installed head whose requantization failed). */
+int mfl_learner_predict_features_with(mfl_learner_t *l, mfl_head_choice_t which, const int8_t *features, int *label);
+
+/*
+ * Do no harm: counts, for each of the three heads, how many of n held-out
+ * labelled feature vectors (features: n x head features, row-major;
+ * labels[n]) it classifies right (correct[3], by mfl_head_choice_t, may be
+ * NULL) and gives in *chosen the one to use: the shipped head unless the
+ * global one is right strictly more often, and the device's own only if it
+ * is right strictly more often than both; with n = 0, the shipped head.
+ * Held-out samples must not be learned from (mfl_learner_learn*), or the
+ * own head's count flatters it. Returns 0 or MFL_ERR_INVALID_ARG (as
+ * mfl_learner_predict_features_with, or a label out of range).
+ */
+int mfl_learner_choose_head(mfl_learner_t *l, const int8_t *features, const uint8_t *labels, uint16_t n,
+                            mfl_head_choice_t *chosen, uint16_t *correct);
+
+/* The head mfl_learner_infer and mfl_learner_predict run from now on
+ * (MFL_HEAD_OWN after init). Learning always trains the own head. Returns
+ * 0 or MFL_ERR_INVALID_ARG. */
+int mfl_learner_use_head(mfl_learner_t *l, mfl_head_choice_t which);
 
 /* Back to the model's (global) head; the replay buffer and the tuned
  * feature-layer biases (the device's own) are kept. */
