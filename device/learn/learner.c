@@ -43,8 +43,7 @@ static int head_shape(const mfl_model_t *m, head_shape_t *s)
 /* The learner's arrays laid out in its memory, 8-byte aligned each: the
  * one layout both mfl_learner_mem_size() and mfl_learner_init() use. */
 typedef struct {
-    size_t w, qw, b, qbias, qmult, qshift, qscale, w0_scale, b0, w0_ram, gw, gbias, gmult, gshift, g, tune, replay,
-        total;
+    size_t w, qw, b, qbias, qmult, qshift, qscale, w0_scale, b0, w0_ram, g, tune, replay, total;
 } mem_layout_t;
 
 /* Bytes of one replayed sample: its features, or with tuned biases the
@@ -70,10 +69,6 @@ static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_c
     PLACE(w0_scale, units * sizeof(mfl_scale_t));
     PLACE(b0, units * 4);
     PLACE(w0_ram, params);
-    PLACE(gw, params);
-    PLACE(gbias, units * 4);
-    PLACE(gmult, units * 4);
-    PLACE(gshift, units * 4);
     PLACE(g, mfl_head_step_scratch_size(s.units, s.features, batch));
     PLACE(tune, tune ? mfl_bias_tune_bytes(s.features, batch) : 0);
     PLACE(replay, mfl_replay_mem_size(replay_dim(s, tune), replay_capacity));
@@ -142,28 +137,15 @@ static int load_installed_head(mfl_learner_t *l)
     return err;
 }
 
-/* The global head's int8 form, kept for mfl_learner_predict_features_with
- * while the learner's own copy learns. */
-static void keep_global_form(mfl_learner_t *l)
-{
-    const size_t units = l->head.units;
-    memcpy(l->gq.w, l->q.w, units * l->head.features);
-    memcpy(l->gq.bias, l->q.bias, units * 4);
-    memcpy(l->gq.multiplier, l->q.multiplier, units * 4);
-    memcpy(l->gq.shift, l->q.shift, units * 4);
-    l->global_ok = 1;
-}
-
 static int load_global_head(mfl_learner_t *l)
 {
     l->updates = l->samples = 0;
     l->int8_stale = 0;
-    l->global_ok = 0;
-    const int err = l->global_installed ? load_installed_head(l) : (load_model_head(l), 0);
-    if (!err) {
-        keep_global_form(l);
+    if (!l->global_installed) {
+        load_model_head(l);
+        return 0;
     }
-    return err;
+    return load_installed_head(l);
 }
 
 static int check_opts(const mfl_learn_opts_t *o)
@@ -198,10 +180,6 @@ static void bind_head(mfl_learner_t *l, uint8_t *mem, head_shape_t s, const mem_
     l->w0_scale = (mfl_scale_t *)(void *)(mem + L->w0_scale);
     l->b0 = (int32_t *)(void *)(mem + L->b0);
     l->w0_ram = (int8_t *)(mem + L->w0_ram);
-    l->gq = (mfl_head_q_t){
-        .w = (int8_t *)(mem + L->gw), .bias = (int32_t *)(void *)(mem + L->gbias),
-        .multiplier = (int32_t *)(void *)(mem + L->gmult), .shift = (int32_t *)(void *)(mem + L->gshift),
-    };
     l->g = mem + L->g;
     for (uint16_t i = 0; i < s.units; i++) {
         l->w0_scale[i] = (mfl_scale_t){w_m[i], w_m[s.units + i]};
@@ -345,50 +323,69 @@ int mfl_learner_requantize(mfl_learner_t *l)
     return l ? sync_int8_head(l) : MFL_ERR_INVALID_ARG;
 }
 
-/* An int8 head the FULLY_CONNECTED kernel can run. */
-typedef struct {
-    const int8_t *w;
-    const int32_t *bias, *multiplier, *shift;
-    int32_t per_channel;
-} head_view_t;
-
-/* Head `which` as the kernel runs it: the own and global ones from the
- * learner's memory, the shipped one from the model. 0, or
- * MFL_ERR_INVALID_ARG (an unknown head, a global head without an int8
- * form, or an own head whose requantization fails). */
-static int head_view(mfl_learner_t *l, mfl_head_choice_t which, head_view_t *v)
-{
-    if (which == MFL_HEAD_SHIPPED) {
-        const mfl_model_t *m = l->model;
-        const mfl_op_rec_t *op = &m->ops[l->head_op];
-        const mfl_fc_rec_t *fc = (const mfl_fc_rec_t *)(const void *)mfl_op_params(m, op);
-        const int32_t *mult = mfl_op_params(m, op) + sizeof(*fc) / 4;
-        *v = (head_view_t){(const int8_t *)(m->data + m->tensors[op->inputs[1]].offset),
-                           op->inputs[2] != MFL_NONE ? (const int32_t *)(const void *)(m->data + m->tensors[op->inputs[2]].offset)
-                                                     : NULL,
-                           mult, mult + fc->n_multipliers, fc->n_multipliers > 1};
-        return 0;
-    }
-    if (which == MFL_HEAD_GLOBAL) {
-        *v = (head_view_t){l->gq.w, l->gq.bias, l->gq.multiplier, l->gq.shift, 1};
-        return l->global_ok ? 0 : MFL_ERR_INVALID_ARG;
-    }
-    if (which != MFL_HEAD_OWN) {
-        return MFL_ERR_INVALID_ARG;
-    }
-    *v = (head_view_t){l->q.w, l->q.bias, l->q.multiplier, l->q.shift, 1};
-    return sync_int8_head(l);
-}
-
-/* The head's logits (units int8) for a feature vector. */
-static void run_view(const mfl_learner_t *l, const head_view_t *v, const int8_t *features, int8_t *out)
+/* The head's FULLY_CONNECTED over the features, one call per block of
+ * rows (rows units long; bias NULL: none). */
+static void run_rows(const mfl_learner_t *l, const int8_t *w, const int32_t *bias, const int32_t *mult,
+                     const int32_t *shift, int32_t per_channel, uint16_t rows, const int8_t *features, int8_t *out)
 {
     const mfl_fc_params_t p = {
         .input_offset = -l->head.feature_zp, .output_offset = l->head.output_zp,
-        .act_min = l->head.act_min, .act_max = l->head.act_max, .per_channel = v->per_channel,
+        .act_min = l->head.act_min, .act_max = l->head.act_max, .per_channel = per_channel,
     };
-    const mfl_requant_t rq = {v->multiplier, v->shift};
-    mfl_fully_connected_s8(&p, &rq, 1, l->head.features, features, l->head.units, v->w, v->bias, out);
+    const mfl_requant_t rq = {mult, shift};
+    mfl_fully_connected_s8(&p, &rq, 1, l->head.features, features, rows, w, bias, out);
+}
+
+/* The model's own head, from flash. */
+static void run_shipped(const mfl_learner_t *l, const int8_t *features, int8_t *out)
+{
+    const mfl_model_t *m = l->model;
+    const mfl_op_rec_t *op = &m->ops[l->head_op];
+    const mfl_fc_rec_t *fc = (const mfl_fc_rec_t *)(const void *)mfl_op_params(m, op);
+    const int32_t *mult = mfl_op_params(m, op) + sizeof(*fc) / 4;
+    const int32_t *bias = op->inputs[2] != MFL_NONE ? (const int32_t *)(const void *)(m->data + m->tensors[op->inputs[2]].offset)
+                                                    : NULL;
+    run_rows(l, (const int8_t *)(m->data + m->tensors[op->inputs[1]].offset), bias, mult, mult + fc->n_multipliers,
+             fc->n_multipliers > 1, l->head.units, features, out);
+}
+
+/* An installed global head: its int8 weights on their own row scales,
+ * each row's bias and multiplier derived as it runs (no RAM kept for
+ * them). MFL_ERR_INVALID_ARG if a row's multiplier or bias leaves the
+ * kernel's range. */
+static int run_installed(const mfl_learner_t *l, const int8_t *features, int8_t *out)
+{
+    for (uint16_t i = 0; i < l->head.units; i++) {
+        const mfl_scale_t acc_scale = mfl_scale_mul(l->head.feature_scale, l->w0_scale[i]);
+        int32_t mult, shift;
+        const int64_t bias = mfl_scale_apply(mfl_scale_div(mfl_scale_from_int(1, MFL_HEAD_FRAC), acc_scale), l->b0[i]);
+        if (mfl_scale_to_multiplier(mfl_scale_div(acc_scale, l->head.output_scale), &mult, &shift) || bias > INT32_MAX ||
+            bias < INT32_MIN) {
+            return MFL_ERR_INVALID_ARG;
+        }
+        const int32_t b = (int32_t)bias;
+        run_rows(l, l->w0 + (size_t)i * l->head.features, &b, &mult, &shift, 0, 1, features, out + i);
+    }
+    return 0;
+}
+
+/* Head `which`'s logits for a feature vector. 0, or MFL_ERR_INVALID_ARG
+ * (an unknown head, an installed global head out of the kernel's range,
+ * an own head whose requantization fails). */
+static int run_head(mfl_learner_t *l, mfl_head_choice_t which, const int8_t *features, int8_t *out)
+{
+    if (which == MFL_HEAD_SHIPPED || (which == MFL_HEAD_GLOBAL && !l->global_installed)) {
+        run_shipped(l, features, out);
+        return 0;
+    }
+    if (which == MFL_HEAD_GLOBAL) {
+        return run_installed(l, features, out);
+    }
+    const int err = which == MFL_HEAD_OWN ? sync_int8_head(l) : MFL_ERR_INVALID_ARG;
+    if (!err) {
+        run_rows(l, l->q.w, l->q.bias, l->q.multiplier, l->q.shift, 1, l->head.units, features, out);
+    }
+    return err;
 }
 
 static int argmax(const int8_t *logits, int n)
@@ -407,12 +404,11 @@ int mfl_learner_infer(mfl_learner_t *l, const int8_t *input, size_t len, const i
     if (err || !output || !out_len) {
         return err ? err : MFL_ERR_INVALID_ARG;
     }
-    head_view_t v;
-    err = head_view(l, l->use, &v);
+    err = run_head(l, l->use, features,
+                   (int8_t *)(l->interp.arena + l->model->tensors[l->model->ops[l->head_op].output].offset));
     if (err) {
         return err;
     }
-    run_view(l, &v, features, (int8_t *)(l->interp.arena + l->model->tensors[l->model->ops[l->head_op].output].offset));
     err = mfl_interp_invoke_range(&l->interp, (uint16_t)(l->head_op + 1), l->model->header->n_ops);
     return err ? err : mfl_interp_output(&l->interp, output, out_len);
 }
@@ -434,18 +430,15 @@ int mfl_learner_predict(mfl_learner_t *l, const int8_t *input, size_t len, int *
 
 int mfl_learner_predict_features_with(mfl_learner_t *l, mfl_head_choice_t which, const int8_t *features, int *label)
 {
-    head_view_t v;
+    int8_t logits[MFL_HEAD_MAX_UNITS];
     if (!l || !features || !label) {
         return MFL_ERR_INVALID_ARG;
     }
-    const int err = head_view(l, which, &v);
-    if (err) {
-        return err;
+    const int err = run_head(l, which, features, logits);
+    if (!err) {
+        *label = argmax(logits, l->head.units);
     }
-    int8_t logits[MFL_HEAD_MAX_UNITS];
-    run_view(l, &v, features, logits);
-    *label = argmax(logits, l->head.units);
-    return 0;
+    return err;
 }
 
 int mfl_learner_predict_features(mfl_learner_t *l, const int8_t *features, int *label)

@@ -104,8 +104,6 @@ typedef struct {
                              * ones, or the whole replay buffer once trained on (an update's weight) */
     int tune;               /* opts.bias_lr set: tune is bound, the replay holds accumulators */
     mfl_bias_tune_t bt;
-    mfl_head_q_t gq;        /* the global head's int8 form, as loaded (valid when global_ok) */
-    int global_ok;
     mfl_head_choice_t use;  /* the head mfl_learner_infer and mfl_learner_predict run (default OWN) */
 } mfl_learner_t;
 
