@@ -201,9 +201,12 @@ int mfl_learner_learn_acc(mfl_learner_t *l, const int32_t *acc, uint8_t label);
 int mfl_learner_train_buffer(mfl_learner_t *l, uint16_t epochs);
 
 /* The class head `which` gives a feature vector (as
- * mfl_learner_predict_features for MFL_HEAD_OWN). Returns 0,
- * MFL_ERR_INVALID_ARG (as mfl_learner_predict_features; for
- * MFL_HEAD_GLOBAL also an installed head whose requantization failed). */
+ * mfl_learner_predict_features for MFL_HEAD_OWN). The global head is the
+ * model's own until a head is installed, then the installed int8 weights
+ * on their row scales, each row's bias and multiplier derived as it runs
+ * (no memory kept for them). Returns 0, MFL_ERR_INVALID_ARG (as
+ * mfl_learner_predict_features; for MFL_HEAD_GLOBAL also an installed row
+ * whose multiplier or bias leaves the kernel's range). */
 int mfl_learner_predict_features_with(mfl_learner_t *l, mfl_head_choice_t which, const int8_t *features, int *label);
 
 /*
