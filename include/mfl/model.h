@@ -261,6 +261,15 @@ uint64_t mfl_model_op_macs(const mfl_model_t *model, uint16_t op);
 /* Number of constant parameters (weights and biases) in the model. */
 uint64_t mfl_model_param_count(const mfl_model_t *model);
 
+/* A lower bound of the arena any planner needs for this model: the most
+ * bytes of activation tensors alive at one time (before the first op,
+ * during each op, after the last), a RESHAPE output sharing its input's
+ * bytes as the planner makes it, a kernel's scratch counted during its op.
+ * Alignment and fragmentation are what a plan adds above it. 0 for a NULL
+ * or unloaded model. O(ops^2 x tensors): a figure for reports, not a hot
+ * path. */
+uint32_t mfl_model_arena_lower_bound(const mfl_model_t *model);
+
 /* A readable name of an opcode ("CONV_2D"...), "?" for unknown ones. */
 const char *mfl_opcode_name(int opcode);
 
