@@ -7,6 +7,13 @@
  * buffers are added in worker order. With a fixed slice count
  * (MFL_TRAIN_SLICES, independent of the thread count) the result is the same
  * bit for bit whatever the number of threads.
+ *
+ * MFL_TRAIN_BIASES (bias-only fine-tuning under a learned head): the
+ * backward pass still carries input gradients through every layer, but
+ * computes no weight gradients below the last layer, and the optimizer
+ * steps only the biases and the last layer's weights, so every other
+ * weight keeps its bits. MFL_TRAIN_ALL steps all parameters as one range,
+ * with the same arithmetic in the same order as before the option existed.
  */
 #include <math.h>
 #include <pthread.h>
@@ -25,12 +32,14 @@ typedef struct {
     const mfl_dataset_t *ds;
     const uint32_t *samples; /* this slice's sample indices */
     size_t n;
+    int trainable;           /* MFL_TRAIN_BIASES: no weight gradients below the last layer */
     float *grad;             /* n_params, zeroed by the worker */
     float *work;             /* input + activations + their gradients */
     double loss;
     size_t correct;
 } slice_t;
 
+/* dw (weight gradients) and din (input gradients) may be NULL: not wanted. */
 static void conv_backward(const mfl_layer_t *l, const float *w, const float *in, const float *dout, float *dw,
                           float *db, float *din)
 {
@@ -57,10 +66,12 @@ static void conv_backward(const mfl_layer_t *l, const float *w, const float *in,
                     const size_t in_pos = ((size_t)iy * l->in_w + ix) * l->in_c;
                     const size_t w_pos = ((size_t)ky * l->kernel + kx) * l->in_c * oc_n;
                     for (int ic = 0; ic < l->in_c; ic++) {
-                        const float v = in[in_pos + ic];
-                        float *dwr = dw + w_pos + (size_t)ic * oc_n;
-                        for (int oc = 0; oc < oc_n; oc++) {
-                            dwr[oc] += v * g[oc];
+                        if (dw) {
+                            const float v = in[in_pos + ic];
+                            float *dwr = dw + w_pos + (size_t)ic * oc_n;
+                            for (int oc = 0; oc < oc_n; oc++) {
+                                dwr[oc] += v * g[oc];
+                            }
                         }
                         if (din) {
                             const float *wr = w + w_pos + (size_t)ic * oc_n;
@@ -111,7 +122,7 @@ static void dense_backward(const mfl_layer_t *l, const float *w, const float *in
         const float v = in[i];
         float *dwr = dw + (size_t)i * l->out_c;
         const float *wr = w + (size_t)i * l->out_c;
-        if (v != 0.0f) {
+        if (dw && v != 0.0f) {
             for (int o = 0; o < l->out_c; o++) {
                 dwr[o] += v * dout[o];
             }
@@ -180,14 +191,16 @@ static void train_sample(slice_t *s, uint32_t sample)
             }
         }
         const float *w = net->params + l->w_off;
+        /* frozen weights: their gradients are never computed (they stay 0) */
+        float *dw = s->trainable == MFL_TRAIN_BIASES && i != net->n_layers - 1 ? NULL : s->grad + l->w_off;
         if (l->kind == MFL_LAYER_CONV) {
-            conv_backward(l, w, in, g_a, s->grad + l->w_off, s->grad + l->b_off, din);
+            conv_backward(l, w, in, g_a, dw, s->grad + l->b_off, din);
         } else if (l->kind == MFL_LAYER_MAXPOOL) {
             if (din) {
                 maxpool_backward(l, in, acts[i], g_a, din);
             }
         } else {
-            dense_backward(l, w, in, g_a, s->grad + l->w_off, s->grad + l->b_off, din);
+            dense_backward(l, w, in, g_a, dw, s->grad + l->b_off, din);
         }
         float *t = g_a;
         g_a = g_b;
@@ -210,12 +223,12 @@ typedef struct {
     long step;
 } optimizer_state_t;
 
-static void apply_update(mfl_net_t *net, const mfl_train_opts_t *o, optimizer_state_t *st, const float *grad,
-                         float scale)
+/* One optimizer step on parameters [from, to). */
+static void update_range(mfl_net_t *net, const mfl_train_opts_t *o, optimizer_state_t *st, const float *grad,
+                         float scale, size_t from, size_t to)
 {
-    st->step++;
     if (o->optimizer == MFL_OPT_SGD_MOMENTUM) {
-        for (size_t k = 0; k < net->n_params; k++) {
+        for (size_t k = from; k < to; k++) {
             st->m[k] = o->momentum * st->m[k] + grad[k] * scale;
             net->params[k] -= o->lr * st->m[k];
         }
@@ -224,11 +237,31 @@ static void apply_update(mfl_net_t *net, const mfl_train_opts_t *o, optimizer_st
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
     const double c1 = 1.0 - pow(b1, (double)st->step), c2 = 1.0 - pow(b2, (double)st->step);
     const float step = (float)(o->lr * sqrt(c2) / c1);
-    for (size_t k = 0; k < net->n_params; k++) {
+    for (size_t k = from; k < to; k++) {
         const float g = grad[k] * scale;
         st->m[k] = (float)b1 * st->m[k] + (float)(1.0 - b1) * g;
         st->v[k] = (float)b2 * st->v[k] + (float)(1.0 - b2) * g * g;
         net->params[k] -= step * st->m[k] / (sqrtf(st->v[k]) + (float)eps);
+    }
+}
+
+/* Every parameter (MFL_TRAIN_ALL: one range, the arithmetic as it always
+ * was), or the biases of every layer and the last layer's weights. */
+static void apply_update(mfl_net_t *net, const mfl_train_opts_t *o, optimizer_state_t *st, const float *grad,
+                         float scale)
+{
+    st->step++;
+    if (o->trainable == MFL_TRAIN_ALL) {
+        update_range(net, o, st, grad, scale, 0, net->n_params);
+        return;
+    }
+    for (int i = 0; i < net->n_layers; i++) {
+        const mfl_layer_t *l = &net->layers[i];
+        if (l->kind == MFL_LAYER_MAXPOOL) {
+            continue;
+        }
+        const size_t from = i == net->n_layers - 1 ? l->w_off : l->b_off;
+        update_range(net, o, st, grad, scale, from, l->b_off + (size_t)l->out_c);
     }
 }
 
@@ -275,6 +308,7 @@ int mfl_net_train(mfl_net_t *net, const mfl_dataset_t *ds, const uint32_t *idx, 
                   const mfl_train_opts_t *o)
 {
     if (!net || !ds || !o || n == 0 || o->batch < 1 || o->epochs < 0 || o->threads < 1 ||
+        (o->trainable != MFL_TRAIN_ALL && o->trainable != MFL_TRAIN_BIASES) ||
         ds->rows * ds->cols != (uint32_t)(net->in_h * net->in_w * net->in_c)) {
         return MFL_ERR_INVALID_ARG;
     }
@@ -293,13 +327,14 @@ int mfl_net_train(mfl_net_t *net, const mfl_dataset_t *ds, const uint32_t *idx, 
     }
     slice_t slices[MFL_TRAIN_SLICES];
     for (int k = 0; k < MFL_TRAIN_SLICES; k++) {
-        slices[k] = (slice_t){.net = net, .ds = ds};
+        slices[k] = (slice_t){.net = net, .ds = ds, .trainable = o->trainable};
         slices[k].grad = mem + (size_t)k * (net->n_params + work_floats);
         slices[k].work = slices[k].grad + net->n_params;
     }
     optimizer_state_t st = {mem + (size_t)MFL_TRAIN_SLICES * (net->n_params + work_floats), NULL, 0};
     st.v = st.m + net->n_params;
     uint64_t rng = o->seed ^ 0x5EEDull;
+    mfl_train_opts_t run = *o; /* its lr is what epoch_end may change */
 
     for (int e = 0; e < o->epochs; e++) {
         shuffle(order, n, &rng);
@@ -324,7 +359,7 @@ int mfl_net_train(mfl_net_t *net, const mfl_dataset_t *ds, const uint32_t *idx, 
                 loss += slices[k].loss;
                 correct += slices[k].correct;
             }
-            apply_update(net, o, &st, slices[0].grad, 1.0f / (float)bn);
+            apply_update(net, &run, &st, slices[0].grad, 1.0f / (float)bn);
             const size_t done = start / (size_t)o->batch + 1, batches = (n + (size_t)o->batch - 1) / (size_t)o->batch;
             if (o->progress && (done % MFL_TRAIN_PROGRESS_BATCHES == 0 || done == batches)) {
                 o->progress(o->progress_user, e + 1, o->epochs, done, batches);
@@ -333,6 +368,10 @@ int mfl_net_train(mfl_net_t *net, const mfl_dataset_t *ds, const uint32_t *idx, 
         if (o->verbose) {
             fprintf(stderr, "epoch %d/%d: loss %.4f, train accuracy %.2f%%\n", e + 1, o->epochs,
                     loss / (double)n, 100.0 * (double)correct / (double)n);
+        }
+        if (o->epoch_end &&
+            o->epoch_end(o->epoch_user, e + 1, loss / (double)n, (double)correct / (double)n, &run.lr)) {
+            break;
         }
     }
     free(order);

@@ -121,6 +121,79 @@ static void test_training_is_deterministic_across_threads(void **state)
     mfl_net_free(&b);
 }
 
+/* MFL_TRAIN_BIASES: the weights below the last layer keep their bits,
+ * every bias and the last layer's weights move, and the loss still falls;
+ * the default is MFL_TRAIN_ALL, and an epoch_end callback sees every epoch,
+ * can stop training and lower the step. */
+typedef struct {
+    int calls;
+    float lr_seen[4];
+} epochs_seen_t;
+
+static int halve_then_stop(void *user, int epoch, double loss, double accuracy, float *lr)
+{
+    epochs_seen_t *e = user;
+    assert_true(loss > 0 && accuracy >= 0 && accuracy <= 1);
+    e->lr_seen[e->calls++] = *lr;
+    *lr *= 0.5f;
+    return epoch == 2; /* stop after two of the three epochs */
+}
+
+static void test_bias_only_training(void **state)
+{
+    (void)state;
+    char msg[256];
+    mfl_net_t net;
+    uint32_t *idx;
+    size_t n;
+    assert_int_equal(mfl_train_defaults().trainable, MFL_TRAIN_ALL);
+    assert_int_equal(mfl_dataset_select(&train, NULL, 512, 7, &idx, &n), 0);
+    assert_int_equal(mfl_net_create(&net, "c4,p,c8s2,d16,d10", 28, 28, 1, msg, sizeof(msg)), 0);
+    mfl_net_init(&net, 11);
+    float *before = malloc(net.n_params * sizeof(float));
+    memcpy(before, net.params, net.n_params * sizeof(float));
+    double loss0, loss1;
+    assert_int_equal(mfl_net_loss_grad(&net, &train, idx, n, &loss0, NULL), 0);
+    mfl_train_opts_t o = mfl_train_defaults();
+    o.epochs = 3;
+    o.batch = 16;
+    o.lr = 5e-3f; /* few parameters move: a larger step than the default's */
+    o.trainable = MFL_TRAIN_BIASES;
+    epochs_seen_t seen = {0};
+    o.epoch_end = halve_then_stop;
+    o.epoch_user = &seen;
+    assert_int_equal(mfl_net_train(&net, &train, idx, n, &o), 0);
+    assert_int_equal(seen.calls, 2);
+    assert_true(seen.lr_seen[0] == o.lr && seen.lr_seen[1] == 0.5f * o.lr);
+    const int last = net.n_layers - 1;
+    for (int l = 0; l < net.n_layers; l++) {
+        const mfl_layer_t *L = &net.layers[l];
+        if (L->kind == MFL_LAYER_MAXPOOL) {
+            continue;
+        }
+        const size_t wb = L->n_weights * sizeof(float);
+        if (l == last) {
+            assert_memory_not_equal(before + L->w_off, net.params + L->w_off, wb);
+        } else {
+            assert_memory_equal(before + L->w_off, net.params + L->w_off, wb);
+        }
+        size_t moved = 0;
+        for (int c = 0; c < L->out_c; c++) {
+            moved += net.params[L->b_off + (size_t)c] != before[L->b_off + (size_t)c];
+        }
+        print_message("layer %d: %zu of %d biases moved\n", l, moved, L->out_c);
+        assert_true(moved * 2 > (size_t)L->out_c); /* most: a ReLU that is never active gets no gradient */
+    }
+    assert_int_equal(mfl_net_loss_grad(&net, &train, idx, n, &loss1, NULL), 0);
+    print_message("bias-only: loss %.3f -> %.3f\n", loss0, loss1);
+    assert_true(loss1 < loss0 - 0.2);
+    o.trainable = 2;
+    assert_int_equal(mfl_net_train(&net, &train, idx, n, &o), MFL_ERR_INVALID_ARG);
+    free(before);
+    free(idx);
+    mfl_net_free(&net);
+}
+
 static void test_class_weights_select(void **state)
 {
     (void)state;
@@ -175,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_arch_parsing),
         cmocka_unit_test(test_gradient_matches_finite_differences),
         cmocka_unit_test(test_training_is_deterministic_across_threads),
+        cmocka_unit_test(test_bias_only_training),
         cmocka_unit_test(test_class_weights_select),
         cmocka_unit_test(test_float_model_files),
     };

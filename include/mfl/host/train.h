@@ -88,6 +88,21 @@ typedef void (*mfl_train_progress_fn)(void *user, int epoch, int epochs, size_t 
  * trains, and nothing it does can change the result. */
 #define MFL_TRAIN_PROGRESS_BATCHES 16
 
+/* After each epoch (1-based) with its mean loss and training accuracy
+ * (0..1, of the samples as they were trained, during the epoch). It may
+ * change *lr for the next epochs (the optimizer's state is kept) and
+ * returns nonzero to end training there. Called from the training thread;
+ * it must not touch the net. */
+typedef int (*mfl_train_epoch_fn)(void *user, int epoch, double loss, double accuracy, float *lr);
+
+/* Which parameters train (mfl_train_opts_t.trainable). */
+enum {
+    MFL_TRAIN_ALL = 0,    /* every weight and bias */
+    MFL_TRAIN_BIASES = 1, /* the biases of every layer and the last layer's weights (the head): bias-only
+                           * fine-tuning of the layers below a learned head (TinyTL, Cai et al. 2020); every
+                           * other weight keeps its value bit for bit */
+};
+
 typedef struct {
     int epochs;
     int batch;
@@ -99,6 +114,9 @@ typedef struct {
     int verbose;          /* print a line per epoch to stderr */
     mfl_train_progress_fn progress; /* optional (NULL: none) */
     void *progress_user;  /* passed to progress */
+    int trainable;        /* MFL_TRAIN_ALL (default) or MFL_TRAIN_BIASES */
+    mfl_train_epoch_fn epoch_end; /* optional (NULL: none) */
+    void *epoch_user;     /* passed to epoch_end */
 } mfl_train_opts_t;
 
 enum { MFL_OPT_ADAM = 0, MFL_OPT_SGD_MOMENTUM = 1 };
@@ -106,8 +124,10 @@ enum { MFL_OPT_ADAM = 0, MFL_OPT_SGD_MOMENTUM = 1 };
 /* Sensible defaults: Adam, lr 1e-3, batch 64, 8 epochs, 2 threads. */
 mfl_train_opts_t mfl_train_defaults(void);
 
-/* Trains on ds samples idx[0..n) (all samples if idx is NULL, n = ds->n).
- * Returns 0 or MFL_ERR_INVALID_ARG / MFL_ERR_NO_MEMORY. */
+/* Trains on ds samples idx[0..n) (all samples if idx is NULL, n = ds->n),
+ * for opts->epochs epochs or until opts->epoch_end says stop.
+ * Returns 0 or MFL_ERR_INVALID_ARG (also for an unknown trainable) /
+ * MFL_ERR_NO_MEMORY. */
 int mfl_net_train(mfl_net_t *net, const mfl_dataset_t *ds, const uint32_t *idx, size_t n,
                   const mfl_train_opts_t *opts);
 
