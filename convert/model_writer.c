@@ -18,8 +18,10 @@ struct mfl_model_builder {
     size_t n_ops, cap_ops;
     uint8_t *data;
     size_t data_size, cap_data;
-    uint16_t input, output, head_op, feature;
+    uint16_t head_op, feature;
     uint32_t head_params_offset, head_params_size;
+    mfl_io_rec_t inputs[MFL_MODEL_MAX_IO], outputs[MFL_MODEL_MAX_IO];
+    unsigned n_inputs, n_outputs;
 };
 
 static int grow(void **ptr, size_t *cap, size_t need, size_t elem)
@@ -71,7 +73,6 @@ int mfl_builder_new(mfl_model_builder_t **builder)
     if (!*builder) {
         return MFL_ERR_NO_MEMORY;
     }
-    (*builder)->input = (*builder)->output = MFL_NONE;
     (*builder)->head_op = (*builder)->feature = MFL_NONE;
     return 0;
 }
@@ -89,7 +90,7 @@ void mfl_builder_free(mfl_model_builder_t *b)
 int mfl_builder_add_tensor(mfl_model_builder_t *b, int type, int rank, const int32_t *dims,
                            int32_t zero_point, const void *data, uint16_t *index)
 {
-    if (!b || !dims || !index || rank < 1 || rank > 4 || (type != MFL_TYPE_INT8 && type != MFL_TYPE_INT32)) {
+    if (!b || !dims || !index || rank < 1 || rank > 4 || type < MFL_TYPE_INT8 || type > MFL_TYPE_INT64) {
         return MFL_ERR_INVALID_ARG;
     }
     if (b->n_tensors >= MFL_MAX_TENSORS) {
@@ -109,7 +110,8 @@ int mfl_builder_add_tensor(mfl_model_builder_t *b, int type, int rank, const int
         t.dims[i] = dims[i];
         elements *= (uint64_t)dims[i];
     }
-    const uint64_t bytes = elements * (type == MFL_TYPE_INT32 ? 4u : 1u);
+    static const uint8_t elem_sizes[] = {0, 1, 4, 2, 8}; /* by enum mfl_tensor_type */
+    const uint64_t bytes = elements * elem_sizes[type];
     if (bytes > UINT32_MAX / 2) {
         return MFL_ERR_MODEL_LIMITS;
     }
@@ -158,9 +160,55 @@ int mfl_builder_set_io(mfl_model_builder_t *b, uint16_t input, uint16_t output)
     if (!b || input >= b->n_tensors || output >= b->n_tensors) {
         return MFL_ERR_INVALID_ARG;
     }
-    b->input = input;
-    b->output = output;
+    b->n_inputs = b->n_outputs = 0;
+    int err = mfl_builder_add_input(b, input, MFL_IO_INT8, 0.0f);
+    return err ? err : mfl_builder_add_output(b, output, MFL_IO_INT8, 0.0f);
+}
+
+/* An I/O table entry for tensor t: scale 0 is "not recorded" (int8 only). */
+static int io_rec(const mfl_model_builder_t *b, uint16_t t, int type, float scale, mfl_io_rec_t *r)
+{
+    if (t >= b->n_tensors || (b->tensors[t].flags & MFL_TENSOR_CONST) ||
+        (type != MFL_IO_INT8 && type != MFL_IO_FLOAT32) || (type == MFL_IO_FLOAT32 && scale == 0.0f)) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    *r = (mfl_io_rec_t){.tensor = t, .type = (uint8_t)type};
+    if (scale != 0.0f) {
+        mfl_scale_t s;
+        memcpy(&r->scale_f32, &scale, sizeof(scale));
+        if (mfl_scale_from_f32_bits(r->scale_f32, &s) != 0) {
+            return MFL_ERR_INVALID_ARG;
+        }
+        r->scale_m = s.m;
+        r->scale_e = s.e;
+    }
     return 0;
+}
+
+int mfl_builder_add_input(mfl_model_builder_t *b, uint16_t tensor, int type, float scale)
+{
+    if (!b) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if (b->n_inputs >= MFL_MODEL_MAX_IO) {
+        return MFL_ERR_MODEL_LIMITS;
+    }
+    int err = io_rec(b, tensor, type, scale, &b->inputs[b->n_inputs]);
+    b->n_inputs += err == 0;
+    return err;
+}
+
+int mfl_builder_add_output(mfl_model_builder_t *b, uint16_t tensor, int type, float scale)
+{
+    if (!b) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if (b->n_outputs >= MFL_MODEL_MAX_IO) {
+        return MFL_ERR_MODEL_LIMITS;
+    }
+    int err = io_rec(b, tensor, type, scale, &b->outputs[b->n_outputs]);
+    b->n_outputs += err == 0;
+    return err;
 }
 
 int mfl_builder_set_head(mfl_model_builder_t *b, uint16_t head_op, double feature_scale, double output_scale,
@@ -207,7 +255,9 @@ static void fill_plan_items(const mfl_model_builder_t *b, mfl_plan_item_t *items
         const int is_act = !(b->tensors[t].flags & MFL_TENSOR_CONST);
         items[t] = (mfl_plan_item_t){is_act ? b->tensors[t].size : 0, INT32_MAX, -1, -1};
     }
-    items[b->input].first = -1;
+    for (unsigned k = 0; k < b->n_inputs; k++) {
+        items[b->inputs[k].tensor].first = -1;
+    }
     for (size_t i = 0; i < b->n_ops; i++) {
         const mfl_op_rec_t *op = &b->ops[i];
         mfl_plan_item_t *out = &items[op->output];
@@ -225,7 +275,9 @@ static void fill_plan_items(const mfl_model_builder_t *b, mfl_plan_item_t *items
             items[op->scratch].first = items[op->scratch].last = (int32_t)i;
         }
     }
-    items[b->output].last = (int32_t)b->n_ops;
+    for (unsigned k = 0; k < b->n_outputs; k++) {
+        items[b->outputs[k].tensor].last = (int32_t)b->n_ops;
+    }
     for (size_t t = 0; t < b->n_tensors; t++) {
         if (items[t].first == INT32_MAX) { /* never written: not planned */
             items[t].size = 0;
@@ -241,7 +293,8 @@ static int add_scratch(mfl_model_builder_t *b)
 {
     for (size_t i = 0; i < b->n_ops; i++) {
         mfl_op_rec_t *op = &b->ops[i];
-        if (op->opcode != MFL_OP_CONV_2D || op->scratch != MFL_NONE) {
+        if (op->opcode != MFL_OP_CONV_2D || op->scratch != MFL_NONE ||
+            b->tensors[op->inputs[0]].type != MFL_TYPE_INT8) { /* 16x8 convolutions take none */
             continue;
         }
         const mfl_tensor_rec_t *in = &b->tensors[op->inputs[0]], *f = &b->tensors[op->inputs[1]];
@@ -282,17 +335,28 @@ static int plan_arena(mfl_model_builder_t *b, uint32_t *arena_size)
 
 int mfl_builder_finish(mfl_model_builder_t *b, uint8_t **image, size_t *size)
 {
-    if (!b || !image || !size || b->input == MFL_NONE || b->n_ops == 0) {
+    if (!b || !image || !size || b->n_inputs == 0 || b->n_outputs == 0 || b->n_ops == 0) {
         return MFL_ERR_INVALID_ARG;
+    }
+    /* the I/O table, inputs then outputs, at the end of the data */
+    mfl_io_rec_t table[2 * MFL_MODEL_MAX_IO];
+    memcpy(table, b->inputs, b->n_inputs * sizeof(table[0]));
+    memcpy(table + b->n_inputs, b->outputs, b->n_outputs * sizeof(table[0]));
+    uint32_t io_offset = 0;
+    int err = append_data(b, table, (b->n_inputs + b->n_outputs) * sizeof(table[0]), &io_offset);
+    if (err) {
+        return err;
     }
     mfl_model_header_t h = {
         .magic = MFL_MODEL_MAGIC, .format_version = MFL_MODEL_FORMAT_VERSION,
         .header_size = sizeof(mfl_model_header_t),
         .n_tensors = (uint16_t)b->n_tensors, .n_ops = (uint16_t)b->n_ops,
-        .input = b->input, .output = b->output, .head_op = b->head_op, .feature = b->feature,
-        .head_params_offset = b->head_params_offset, .head_params_size = b->head_params_size,
+        .input = b->inputs[0].tensor, .output = b->outputs[0].tensor, .head_op = b->head_op,
+        .feature = b->feature, .head_params_offset = b->head_params_offset,
+        .head_params_size = b->head_params_size, .io_offset = io_offset,
+        .n_inputs = (uint8_t)b->n_inputs, .n_outputs = (uint8_t)b->n_outputs,
     };
-    int err = add_scratch(b);
+    err = add_scratch(b);
     h.n_tensors = (uint16_t)b->n_tensors;
     err = err ? err : plan_arena(b, &h.arena_size);
     if (err) {

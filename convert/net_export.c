@@ -194,7 +194,8 @@ int mfl_net_export(const mfl_net_t *net, const float *lo, const float *hi, float
     const float logit_scale = x.scale;
     const uint16_t head = (uint16_t)(mfl_builder_op_count(x.b) - 1);
     err = err ? err : export_softmax(&x);
-    err = err ? err : mfl_builder_set_io(x.b, input, x.t);
+    err = err ? err : mfl_builder_add_input(x.b, input, MFL_IO_INT8, 1.0f / 255.0f);
+    err = err ? err : mfl_builder_add_output(x.b, x.t, MFL_IO_INT8, x.scale); /* SOFTMAX's 1/256 */
     err = err ? err : mfl_builder_set_head(x.b, head, feature_scale, logit_scale, head_ws, last->out_c);
     err = err ? err : mfl_builder_finish(x.b, image, size);
     if (err && msg && msg_cap) {

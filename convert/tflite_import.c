@@ -297,7 +297,8 @@ static int import_graph(importer_t *im, uint8_t **image, size_t *image_size)
         im->map[in] == MFL_NONE || im->map[out] == MFL_NONE) {
         return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "model input or output is not an int8 operator tensor");
     }
-    int err = mfl_builder_set_io(im->b, im->map[in], im->map[out]);
+    int err = mfl_builder_add_input(im->b, im->map[in], MFL_IO_INT8, im->tm->tensors[in].scales[0]);
+    err = err ? err : mfl_builder_add_output(im->b, im->map[out], MFL_IO_INT8, im->tm->tensors[out].scales[0]);
     if (!err && head != MFL_NONE) {
         err = mark_head(im, head_tfl, head);
     }

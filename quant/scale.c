@@ -153,6 +153,18 @@ int64_t mfl_scale_apply(mfl_scale_t s, int64_t v)
     return v < 0 ? -(int64_t)r : (int64_t)r;
 }
 
+int mfl_scale_from_f32_bits(uint32_t bits, mfl_scale_t *s)
+{
+    const uint32_t biased = (bits >> 23) & 0xFFu;
+    if ((bits >> 31) != 0 || biased == 0 || biased == 0xFFu) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    /* (1.f) * 2^(biased - 127) = ((2^23 | f) * 2^7 / 2^31) * 2^(biased - 126) */
+    s->m = (int32_t)(((bits & 0x7FFFFFu) | 0x800000u) << 7);
+    s->e = (int32_t)biased - 126;
+    return 0;
+}
+
 int mfl_scale_to_multiplier(mfl_scale_t s, int32_t *multiplier, int32_t *shift)
 {
     if (s.m != 0 && (s.e < MFL_QUANT_SHIFT_MIN || s.e > MFL_QUANT_SHIFT_MAX)) {

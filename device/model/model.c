@@ -3,7 +3,7 @@
  * interpreter and kernels can trust the model afterwards.
  *
  * Order of checks: header, sections, tensors, operators (model_ops.c),
- * graph order, memory plan. Each check reads only bytes already proven to
+ * inputs and outputs (format 3: the I/O table), graph order, memory plan. Each check reads only bytes already proven to
  * lie inside the image, and every size computation is done in 64 bits or
  * against limits that keep it inside 32, so no input can cause an
  * out-of-bounds read or an arithmetic overflow.
@@ -84,7 +84,7 @@ static int check_sections(const mfl_model_header_t *h)
 
 static int check_tensor(const mfl_tensor_rec_t *t, const mfl_model_header_t *h)
 {
-    if (t->type != MFL_TYPE_INT8 && t->type != MFL_TYPE_INT32) {
+    if (t->type < MFL_TYPE_INT8 || t->type > MFL_TYPE_INT64) {
         return MFL_ERR_UNSUPPORTED_TYPE;
     }
     if (t->rank < 1 || t->rank > 4 || (t->flags & ~MFL_TENSOR_CONST) != 0) {
@@ -98,11 +98,19 @@ static int check_tensor(const mfl_tensor_rec_t *t, const mfl_model_header_t *h)
         }
         elements *= (uint64_t)d;
     }
-    const uint32_t elem_size = t->type == MFL_TYPE_INT32 ? 4u : 1u;
+    static const uint8_t elem_sizes[] = {0, 1, 4, 2, 8}; /* by enum mfl_tensor_type */
+    const uint32_t elem_size = elem_sizes[t->type];
     if (elements > MAX_ELEMENTS || t->size != elements * elem_size) {
         return MFL_ERR_MODEL_TENSOR;
     }
     if (t->type == MFL_TYPE_INT8 && (t->zero_point < -128 || t->zero_point > 127)) {
+        return MFL_ERR_MODEL_TENSOR;
+    }
+    /* 16x8 tensors are symmetric; so are int32 activations and int64
+     * constants (int32 constants keep what older images wrote) */
+    const int is_const = (t->flags & MFL_TENSOR_CONST) != 0;
+    if ((t->type == MFL_TYPE_INT16 || t->type == MFL_TYPE_INT64 || (t->type == MFL_TYPE_INT32 && !is_const)) &&
+        t->zero_point != 0) {
         return MFL_ERR_MODEL_TENSOR;
     }
     if (t->flags & MFL_TENSOR_CONST) {
@@ -111,8 +119,8 @@ static int check_tensor(const mfl_tensor_rec_t *t, const mfl_model_header_t *h)
         }
         return (uint64_t)t->offset + t->size <= h->data_size ? 0 : MFL_ERR_MODEL_TRUNCATED;
     }
-    /* Activations are int8 and live in the arena. */
-    if (t->type != MFL_TYPE_INT8) {
+    /* Activations are int8, int16 or int32 and live in the arena. */
+    if (t->type == MFL_TYPE_INT64) {
         return MFL_ERR_UNSUPPORTED_TYPE;
     }
     if (t->offset % MFL_MODEL_ARENA_ALIGN != 0 || (uint64_t)t->offset + t->size > h->arena_size) {
@@ -145,9 +153,74 @@ static int check_head_params(const mfl_model_t *m)
     return ok ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
-static int check_io(const mfl_model_t *m)
+/* One I/O table entry: an int8 activation, a known edge type, and a scale
+ * that is absent (all zero) or the same number in both forms. */
+static int check_io_rec(const mfl_model_t *m, const mfl_io_rec_t *r)
+{
+    if (r->tensor >= m->header->n_tensors || (m->tensors[r->tensor].flags & MFL_TENSOR_CONST)) {
+        return MFL_ERR_MODEL_GRAPH;
+    }
+    if ((r->type != MFL_IO_INT8 && r->type != MFL_IO_FLOAT32) || r->reserved != 0) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    if (r->scale_f32 == 0) {
+        return r->scale_m == 0 && r->scale_e == 0 && r->type == MFL_IO_INT8 ? 0 : MFL_ERR_MODEL_PARAMS;
+    }
+    mfl_scale_t s;
+    if (mfl_scale_from_f32_bits(r->scale_f32, &s) != 0 || s.m != r->scale_m || s.e != r->scale_e) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    return 0;
+}
+
+/* Format 3's I/O table: inside the data section, every entry valid, no
+ * tensor twice among the inputs or among the outputs, none both an input
+ * and an output, and the header's input and output its first of each.
+ * Sets m->io. A float edge needs its scale (the host converts with it). */
+static int check_io_table(mfl_model_t *m)
 {
     const mfl_model_header_t *h = m->header;
+    m->io = NULL;
+    if (h->format_version < 3) {
+        return 0;
+    }
+    const unsigned n = (unsigned)h->n_inputs + h->n_outputs;
+    if (h->n_inputs < 1 || h->n_inputs > MFL_MODEL_MAX_IO || h->n_outputs < 1 ||
+        h->n_outputs > MFL_MODEL_MAX_IO || h->reserved != 0) {
+        return MFL_ERR_MODEL_LIMITS;
+    }
+    if (h->io_offset % 4 != 0) {
+        return MFL_ERR_MODEL_ALIGNMENT;
+    }
+    if ((uint64_t)h->io_offset + (uint64_t)n * sizeof(mfl_io_rec_t) > h->data_size) {
+        return MFL_ERR_MODEL_TRUNCATED;
+    }
+    const mfl_io_rec_t *io = (const mfl_io_rec_t *)(const void *)(m->data + h->io_offset);
+    for (unsigned i = 0; i < n; i++) {
+        int err = check_io_rec(m, &io[i]);
+        if (err) {
+            return err;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (io[j].tensor == io[i].tensor) {
+                return MFL_ERR_MODEL_GRAPH;
+            }
+        }
+    }
+    if (io[0].tensor != h->input || io[h->n_inputs].tensor != h->output) {
+        return MFL_ERR_MODEL_GRAPH;
+    }
+    m->io = io;
+    return 0;
+}
+
+static int check_io(mfl_model_t *m)
+{
+    const mfl_model_header_t *h = m->header;
+    int err = check_io_table(m);
+    if (err) {
+        return err;
+    }
     if (h->input >= h->n_tensors || h->output >= h->n_tensors || h->input == h->output) {
         return MFL_ERR_MODEL_GRAPH;
     }

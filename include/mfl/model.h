@@ -9,7 +9,8 @@
  *   header   mfl_model_header_t, 64 bytes
  *   tensors  n_tensors x mfl_tensor_rec_t (32 bytes each)
  *   ops      n_ops x mfl_op_rec_t (20 bytes each), in execution order
- *   data     constant tensors and operator parameters, 16-byte aligned
+ *   data     constant tensors, operator parameters and (format 3) the I/O
+ *            table, 16-byte aligned
  *
  * Everything a kernel needs that TFLite derives with floating point
  * (multipliers, shifts, activation ranges, padding) is computed by the host
@@ -17,6 +18,10 @@
  * The memory plan (each activation tensor's offset in the arena, and from
  * format 2 each kernel's scratch) is also computed on the host and only
  * checked by the loader.
+ *
+ * From format 3 the image also records each model input's and output's real
+ * scale (mfl_io_rec_t), so that a device can give its int8 codes a meaning
+ * and the host can feed real values (mfl/host/model_io.h).
  *
  * The image must be 4-byte aligned in memory (records are read as structs).
  */
@@ -27,14 +32,15 @@
 #include <stdint.h>
 
 #include "mfl/common.h"
+#include "mfl/scale.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define MFL_MODEL_MAGIC 0x4D4C464Du /* "MFLM" as little-endian bytes */
-#define MFL_MODEL_FORMAT_VERSION 2     /* written by this version */
-#define MFL_MODEL_FORMAT_VERSION_MIN 1 /* oldest the loader reads (format 1: no scratch) */
+#define MFL_MODEL_FORMAT_VERSION 3     /* written by this version */
+#define MFL_MODEL_FORMAT_VERSION_MIN 1 /* oldest the loader reads (1: no scratch; 1, 2: no I/O table) */
 #define MFL_MODEL_DATA_ALIGN 16
 #define MFL_MODEL_ARENA_ALIGN 4
 #define MFL_NONE 0xFFFFu /* absent tensor or op index */
@@ -47,8 +53,8 @@ typedef struct {
     uint32_t crc32;          /* CRC-32 of bytes [16, file_size) */
     uint16_t n_tensors;
     uint16_t n_ops;
-    uint16_t input;          /* tensor index of the model input (int8) */
-    uint16_t output;         /* tensor index of the model output (int8) */
+    uint16_t input;          /* tensor index of the model input (int8); format 3: input 0's */
+    uint16_t output;         /* tensor index of the model output (int8); format 3: output 0's */
     uint16_t head_op;        /* index of the trainable head (FULLY_CONNECTED) or MFL_NONE */
     uint16_t feature;        /* tensor feeding the head (the feature vector) or MFL_NONE */
     uint32_t tensors_offset;
@@ -58,10 +64,46 @@ typedef struct {
     uint32_t arena_size;     /* bytes of arena the memory plan needs */
     uint32_t head_params_offset; /* mfl_head_rec_t in the data section (0 without a head) */
     uint32_t head_params_size;   /* bytes of it (0 without a head) */
-    uint32_t reserved[2];    /* zero */
+    uint32_t io_offset;      /* format 3: the I/O table in the data section (4-aligned) */
+    uint8_t n_inputs;        /* format 3: entries of the I/O table for inputs, 1..MFL_MODEL_MAX_IO */
+    uint8_t n_outputs;       /* format 3: then as many for outputs, 1..MFL_MODEL_MAX_IO */
+    uint16_t reserved;       /* zero (formats 1 and 2: the last 8 bytes are zero and ignored) */
 } mfl_model_header_t;
 
-enum mfl_tensor_type { MFL_TYPE_INT8 = 1, MFL_TYPE_INT32 = 2 };
+/* Inputs, and outputs, a model may have. */
+#define MFL_MODEL_MAX_IO 1
+
+/* What the source model exchanged at an input or output. */
+enum mfl_io_type {
+    MFL_IO_INT8 = 1,    /* int8 codes, as the device does */
+    MFL_IO_FLOAT32 = 2, /* float32: the importer took off the model's QUANTIZE (input) or DEQUANTIZE
+                         * (output); the host converts with the scale below (mfl/host/model_io.h) */
+};
+
+/*
+ * One entry of the I/O table (format 3): n_inputs entries in input order,
+ * then n_outputs in output order. The scale is the tensor's real scale in
+ * two forms that the loader checks to be the same number: as an integer
+ * mantissa and exponent for devices (mfl_scale_t: r = m * 2^(e - 31)), and
+ * as the IEEE-754 binary32 bits TFLite stores, which the host needs to
+ * repeat TFLite's float conversions bit for bit. All three are zero when
+ * the model's maker did not know the scale ("not recorded"). The zero point
+ * is the tensor's own (mfl_tensor_rec_t).
+ */
+typedef struct {
+    uint16_t tensor;    /* an int8 activation tensor */
+    uint8_t type;       /* enum mfl_io_type */
+    uint8_t reserved;   /* zero */
+    int32_t scale_m;    /* in [2^30, 2^31), or 0 */
+    int32_t scale_e;
+    uint32_t scale_f32; /* a positive normal float's bits, or 0 */
+} mfl_io_rec_t;
+
+/* Element types. Activations (arena tensors) are int8, int16 (the 16x8
+ * operators') or int32 (a model input such as SEANet's int32 sums before
+ * their QUANTIZE); constants any of the four (int64: 16x8 biases). int16,
+ * int32 and int64 tensors have zero point 0. */
+enum mfl_tensor_type { MFL_TYPE_INT8 = 1, MFL_TYPE_INT32 = 2, MFL_TYPE_INT16 = 3, MFL_TYPE_INT64 = 4 };
 #define MFL_TENSOR_CONST 0x01u /* data lives in the model's data section */
 
 typedef struct {
@@ -70,7 +112,7 @@ typedef struct {
     uint8_t flags;      /* MFL_TENSOR_CONST or 0 */
     uint8_t reserved;
     int32_t dims[4];    /* dims[0..rank-1]; unused entries are 1 */
-    int32_t zero_point; /* int8 tensors; per-channel weights are symmetric (0) */
+    int32_t zero_point; /* int8 tensors; per-channel weights are symmetric (0); others 0 */
     uint32_t offset;    /* const: into the data section; else: into the arena */
     uint32_t size;      /* bytes */
 } mfl_tensor_rec_t;
@@ -224,6 +266,7 @@ typedef struct {
     const mfl_tensor_rec_t *tensors;
     const mfl_op_rec_t *ops;
     const uint8_t *data;
+    const mfl_io_rec_t *io; /* the I/O table, or NULL (formats 1 and 2) */
 } mfl_model_t;
 
 /*
@@ -245,6 +288,26 @@ static inline uint16_t mfl_op_scratch(const mfl_model_t *model, const mfl_op_rec
 {
     return model->header->format_version >= 2 ? op->scratch : MFL_NONE;
 }
+
+/* A model input or output as the API reports it. */
+typedef struct {
+    uint16_t tensor;    /* the int8 activation tensor */
+    uint8_t type;       /* enum mfl_io_type (MFL_IO_INT8 for formats 1 and 2) */
+    int32_t zero_point;
+    uint32_t size;      /* bytes (= elements: int8) */
+    mfl_scale_t scale;  /* the real scale; {0, 0}: not recorded (formats 1 and 2, or by the maker) */
+    uint32_t scale_f32; /* the same as binary32 bits (0: not recorded), for the host's float helpers */
+} mfl_io_info_t;
+
+/* Number of model inputs, and of outputs (1 for formats 1 and 2). */
+unsigned mfl_model_input_count(const mfl_model_t *model);
+unsigned mfl_model_output_count(const mfl_model_t *model);
+
+/* Input (output) k of a loaded model: tensor, type at the source model's
+ * edge, zero point, size and scale. Returns 0, or MFL_ERR_INVALID_ARG (NULL
+ * pointers, k out of range). */
+int mfl_model_input_info(const mfl_model_t *model, unsigned k, mfl_io_info_t *info);
+int mfl_model_output_info(const mfl_model_t *model, unsigned k, mfl_io_info_t *info);
 
 /* Bytes of arena the model needs (valid after a successful load). */
 static inline uint32_t mfl_model_arena_size(const mfl_model_t *model)

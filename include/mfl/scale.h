@@ -50,6 +50,13 @@ static inline int64_t mfl_scale_apply_below_half(mfl_scale_t s, int64_t v)
  * without a 64-bit division. */
 uint32_t mfl_div_u64_u32(uint64_t n, uint32_t d);
 
+/* The scale an IEEE-754 binary32 value holds (the bits of a float, as
+ * TFLite stores scales), exactly: a 24-bit significand fits the Q31
+ * mantissa. Integer operations only. Returns 0, or MFL_ERR_INVALID_ARG for
+ * bits that are not a positive normal finite number (zero, negative,
+ * subnormal, infinite, NaN: never a TFLite scale microfl accepts). */
+int mfl_scale_from_f32_bits(uint32_t bits, mfl_scale_t *s);
+
 /* The kernel form of a scale (quant.h): multiplier m and shift e, or
  * MFL_ERR_INVALID_ARG when e is outside [-31, 30]. */
 int mfl_scale_to_multiplier(mfl_scale_t s, int32_t *multiplier, int32_t *shift);

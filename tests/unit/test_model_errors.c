@@ -3,6 +3,7 @@
  * never a crash or an out-of-bounds access (ASan/UBSan builds run this too),
  * and a failed load leaves the caller's working model untouched.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -267,6 +268,121 @@ static void test_format_1_still_runs(void **state)
     free(c.img);
 }
 
+/* Format 3's I/O table: the model's inputs and outputs with their scales. */
+static mfl_io_rec_t *io_table(copy_t *c)
+{
+    return (mfl_io_rec_t *)(void *)(c->data + c->h->io_offset);
+}
+
+/* Each bad entry of the I/O table, or bad count, offset or header field,
+ * gets its error. */
+static void test_io_table_errors(void **state)
+{
+    (void)state;
+    copy_t c = copy_model();
+    c.h->n_inputs = 0;
+    expect_error(&c, MFL_ERR_MODEL_LIMITS);
+    c = copy_model();
+    c.h->n_outputs = MFL_MODEL_MAX_IO + 1;
+    expect_error(&c, MFL_ERR_MODEL_LIMITS);
+    c = copy_model();
+    c.h->reserved = 1;
+    expect_error(&c, MFL_ERR_MODEL_LIMITS);
+    c = copy_model();
+    c.h->io_offset += 2;
+    expect_error(&c, MFL_ERR_MODEL_ALIGNMENT);
+    c = copy_model();
+    c.h->io_offset = c.h->data_size - 4;
+    expect_error(&c, MFL_ERR_MODEL_TRUNCATED);
+    c = copy_model();
+    io_table(&c)[0].scale_m += 1; /* the two forms of the scale disagree */
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+    c = copy_model();
+    io_table(&c)[1].scale_e -= 1;
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+    c = copy_model();
+    io_table(&c)[0].scale_f32 |= 0x80000000u; /* negative */
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+    c = copy_model();
+    io_table(&c)[0].scale_f32 = 0x7F800000u; /* infinite */
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+    c = copy_model();
+    io_table(&c)[0].scale_m = 0; /* a half-recorded scale */
+    io_table(&c)[0].scale_e = 0;
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+    c = copy_model();
+    io_table(&c)[1].type = 0;
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+    c = copy_model();
+    io_table(&c)[1].reserved = 1;
+    expect_error(&c, MFL_ERR_MODEL_PARAMS);
+    c = copy_model();
+    io_table(&c)[1] = (mfl_io_rec_t){.tensor = io_table(&c)[1].tensor, .type = MFL_IO_FLOAT32};
+    expect_error(&c, MFL_ERR_MODEL_PARAMS); /* a float edge without its scale */
+    c = copy_model();
+    io_table(&c)[0].tensor = c.op[0].inputs[1]; /* a constant */
+    expect_error(&c, MFL_ERR_MODEL_GRAPH);
+    c = copy_model();
+    io_table(&c)[1].tensor = c.h->n_tensors;
+    expect_error(&c, MFL_ERR_MODEL_GRAPH);
+    c = copy_model();
+    io_table(&c)[1].tensor = io_table(&c)[0].tensor; /* an output that is the input */
+    expect_error(&c, MFL_ERR_MODEL_GRAPH);
+    c = copy_model();
+    io_table(&c)[0].tensor = c.op[0].output; /* not the header's input */
+    expect_error(&c, MFL_ERR_MODEL_GRAPH);
+}
+
+/* The model's scales as the importer recorded them (kws: input 0.5847029
+ * zero point 83, SOFTMAX output 1/256 zero point -128), in both forms. */
+static void test_io_scales_recorded(void **state)
+{
+    (void)state;
+    mfl_io_info_t in, out;
+    assert_int_equal(mfl_model_input_count(&good_model), 1);
+    assert_int_equal(mfl_model_output_count(&good_model), 1);
+    assert_int_equal(mfl_model_input_info(&good_model, 0, &in), 0);
+    assert_int_equal(mfl_model_output_info(&good_model, 0, &out), 0);
+    assert_int_equal(mfl_model_input_info(&good_model, 1, &in), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_model_output_info(NULL, 0, &out), MFL_ERR_INVALID_ARG);
+    assert_int_equal(in.tensor, good_model.header->input);
+    assert_int_equal(in.type, MFL_IO_INT8);
+    assert_int_equal(in.zero_point, 83);
+    assert_int_equal(in.size, 490);
+    float f;
+    memcpy(&f, &in.scale_f32, 4);
+    assert_true(fabsf(f - 0.5847029f) < 1e-6f);
+    assert_true(ldexp((double)in.scale.m, in.scale.e - 31) == (double)f);
+    assert_int_equal(out.zero_point, -128);
+    assert_int_equal(out.scale.m, 1 << 30);
+    assert_int_equal(out.scale.e, -7); /* 2^30 x 2^(-7 - 31) = 1/256 */
+    assert_int_equal(out.scale_f32, 0x3B800000u);
+}
+
+/* A format-2 image (no I/O table: the last 8 header bytes zero) loads, with
+ * one input and one output whose scales are not recorded. */
+static void test_format_2_still_loads(void **state)
+{
+    (void)state;
+    copy_t c = copy_model();
+    c.h->format_version = 2;
+    c.h->io_offset = 0;
+    c.h->n_inputs = c.h->n_outputs = 0;
+    ts_fix_crc(c.img);
+    mfl_model_t old;
+    mfl_io_info_t in;
+    assert_int_equal(mfl_model_load(&old, c.img, good_size), 0);
+    assert_null(old.io);
+    assert_int_equal(mfl_model_input_count(&old), 1);
+    assert_int_equal(mfl_model_output_count(&old), 1);
+    assert_int_equal(mfl_model_input_info(&old, 0, &in), 0);
+    assert_int_equal(in.tensor, old.header->input);
+    assert_int_equal(in.zero_point, 83);
+    assert_int_equal(in.scale.m, 0);
+    assert_int_equal(in.scale_f32, 0);
+    free(c.img);
+}
+
 /* The deepest convolutions the loader admits still get their scratch
  * (3x3x2048 taps: 73,728 bytes, more than one dimension may hold), and both
  * kernel paths agree on them. */
@@ -381,6 +497,9 @@ int main(void)
         cmocka_unit_test(test_graph_and_plan_errors),
         cmocka_unit_test(test_scratch_errors),
         cmocka_unit_test(test_format_1_still_runs),
+        cmocka_unit_test(test_io_table_errors),
+        cmocka_unit_test(test_io_scales_recorded),
+        cmocka_unit_test(test_format_2_still_loads),
         cmocka_unit_test(test_deep_convolution_gets_scratch),
         cmocka_unit_test(test_failed_load_keeps_working_model),
         cmocka_unit_test(test_arena_and_alignment),

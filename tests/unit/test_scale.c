@@ -109,6 +109,42 @@ static void test_to_multiplier_and_host_agree(void **state)
     assert_true(fabs(mfl_quant_scale_from_fixed(fm, fe) - 0.0123) < 1e-11);
 }
 
+/* A float's bits as an integer scale: exactly the host's frexp form, for
+ * random normal floats and the extremes; anything that is not a positive
+ * normal finite float refused. */
+static void test_scale_from_f32_bits(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 200000; i++) {
+        uint32_t bits = (uint32_t)next() & 0x7FFFFFFFu;
+        float f;
+        memcpy(&f, &bits, 4);
+        mfl_scale_t s = {0, 0};
+        if (!isnormal(f)) {
+            assert_int_equal(mfl_scale_from_f32_bits(bits, &s), MFL_ERR_INVALID_ARG);
+            continue;
+        }
+        int32_t m, e;
+        mfl_quant_scale_to_fixed((double)f, &m, &e);
+        assert_int_equal(mfl_scale_from_f32_bits(bits, &s), 0);
+        assert_int_equal(s.m, m);
+        assert_int_equal(s.e, e);
+    }
+    const uint32_t good[] = {0x00800000u /* FLT_MIN */, 0x7F7FFFFFu /* FLT_MAX */, 0x3F800000u /* 1 */};
+    for (size_t k = 0; k < 3; k++) {
+        float f;
+        memcpy(&f, &good[k], 4);
+        mfl_scale_t s;
+        assert_int_equal(mfl_scale_from_f32_bits(good[k], &s), 0);
+        assert_true(value(s) == (long double)f);
+    }
+    const uint32_t bad[] = {0, 0x80000000u, 0xBF800000u, 1u, 0x007FFFFFu, 0x7F800000u, 0x7FC00000u};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        mfl_scale_t s;
+        assert_int_equal(mfl_scale_from_f32_bits(bad[k], &s), MFL_ERR_INVALID_ARG);
+    }
+}
+
 /* The device's 64/32 division against the compiler's 64-bit one: random
  * operands with every divisor width, and the edges of its contract. */
 static void test_div_u64_u32_matches_native(void **state)
@@ -274,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_apply_matches_exact_rounding),
         cmocka_unit_test(test_to_multiplier_and_host_agree),
         cmocka_unit_test(test_div_u64_u32_matches_native),
+        cmocka_unit_test(test_scale_from_f32_bits),
         cmocka_unit_test(test_head_requantize_rounds_exactly),
         cmocka_unit_test(test_head_softmax_within_one_unit),
         cmocka_unit_test(test_head_requantize_raised_rows),

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "mfl/host/host_io.h"
 #include "mfl/host/model_file.h"
+#include "mfl/host/model_io.h"
 #include "mfl/interpreter.h"
 #include "mfl/model.h"
 #include "mfl/host/tflite_import.h"
@@ -20,6 +21,26 @@ static void format_shape(const mfl_tensor_rec_t *t, char *buf, size_t cap)
     if (n < cap) {
         snprintf(buf + n, cap - n, "]");
     }
+}
+
+/* "input 0:    tensor 0, int8 [1,49,10,1], scale 0.584702909 (mantissa 1255639936, exponent 0),
+ * zero point 83": the scale is mantissa x 2^(exponent - 31) (mfl_scale_t) */
+static void print_io(const mfl_model_t *m, const char *what, unsigned k, const mfl_io_info_t *io)
+{
+    char shape[64], label[24];
+    format_shape(&m->tensors[io->tensor], shape, sizeof(shape));
+    snprintf(label, sizeof(label), "%s %u:", what, k);
+    printf("%-11s tensor %u, int8 %s, ", label, io->tensor, shape);
+    if (io->scale.m) {
+        printf("scale %.9g (mantissa %ld, exponent %ld), ", (double)mfl_io_scale(io), (long)io->scale.m,
+               (long)io->scale.e);
+    } else {
+        printf("scale not recorded%s, ", m->header->format_version < 3 ? " (format < 3: import again)" : "");
+    }
+    printf("zero point %ld%s\n", (long)io->zero_point,
+           io->type == MFL_IO_FLOAT32 ? (what[0] == 'i' ? "; float32 in the source model (QUANTIZE taken off)"
+                                                        : "; float32 in the source model (DEQUANTIZE taken off)")
+                                      : "");
 }
 
 static int cmd_info(const cli_t *c, const char *path)
@@ -48,10 +69,13 @@ static int cmd_info(const cli_t *c, const char *path)
         printf("%-4u %-18s %-18s %12llu %8u%s\n", i, mfl_opcode_name(op->opcode), shape,
                (unsigned long long)op_macs, scratch, i == h->head_op ? "  (trainable head)" : "");
     }
-    format_shape(&m->tensors[h->input], shape, sizeof(shape));
-    printf("input:      tensor %u, int8 %s, zero point %d\n", h->input, shape, m->tensors[h->input].zero_point);
-    format_shape(&m->tensors[h->output], shape, sizeof(shape));
-    printf("output:     tensor %u, int8 %s, zero point %d\n", h->output, shape, m->tensors[h->output].zero_point);
+    mfl_io_info_t io;
+    for (unsigned k = 0; mfl_model_input_info(m, k, &io) == 0; k++) {
+        print_io(m, "input", k, &io);
+    }
+    for (unsigned k = 0; mfl_model_output_info(m, k, &io) == 0; k++) {
+        print_io(m, "output", k, &io);
+    }
     printf("operators:  %u\n", h->n_ops);
     printf("tensors:    %u\n", h->n_tensors);
     printf("parameters: %llu\n", (unsigned long long)mfl_model_param_count(m));

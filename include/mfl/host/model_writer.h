@@ -34,7 +34,17 @@ int mfl_builder_add_tensor(mfl_model_builder_t *b, int type, int rank, const int
 int mfl_builder_add_op(mfl_model_builder_t *b, int opcode, int n_inputs, const uint16_t *inputs,
                        uint16_t output, const int32_t *params, size_t n_params);
 
+/* Declares one int8 input and one int8 output whose scales are not
+ * recorded, replacing earlier declarations. */
 int mfl_builder_set_io(mfl_model_builder_t *b, uint16_t input, uint16_t output);
+
+/* Appends a model input (output), in order: an activation tensor, what the
+ * source model exchanged there (MFL_IO_INT8, or MFL_IO_FLOAT32 for an edge
+ * whose QUANTIZE / DEQUANTIZE was taken off) and its real scale as TFLite
+ * stores it (positive normal; 0 = not recorded, int8 edges only). Returns
+ * 0, MFL_ERR_INVALID_ARG, or MFL_ERR_MODEL_LIMITS past MFL_MODEL_MAX_IO. */
+int mfl_builder_add_input(mfl_model_builder_t *b, uint16_t tensor, int type, float scale);
+int mfl_builder_add_output(mfl_model_builder_t *b, uint16_t tensor, int type, float scale);
 
 /* Marks the trainable head (a FULLY_CONNECTED op; its input tensor becomes
  * the feature vector) with its real scales: feature and output (logits)
