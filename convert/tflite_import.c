@@ -257,6 +257,111 @@ static int import_op(importer_t *im, const tfl_op_t *op)
     }
 }
 
+/* TFLite's DEQUANTIZE: only ever taken off a model's output, never imported. */
+#define TFL_OP_DEQUANTIZE_ 6
+
+/* The edges of a model converted with float input and output: TFLite's
+ * QUANTIZE float32 -> int8 right after a float input, DEQUANTIZE int8 ->
+ * float32 right before a float output. The importer takes them off (the
+ * device stays integer-only) and records the edge as float32 with the int8
+ * tensor's scale, with which the host repeats TFLM's float arithmetic
+ * (mfl/host/model_io.h). Float tensors anywhere else are refused, naming
+ * the operator at fault. */
+typedef struct {
+    int32_t tensor; /* TFLite index of the int8 tensor the device exchanges */
+    int type;       /* MFL_IO_INT8 or MFL_IO_FLOAT32 */
+} edge_t;
+
+/* Model input k (TFLite tensor t): int8 as it is, or float32 into exactly
+ * one QUANTIZE to int8, which *skip marks. */
+static int input_edge(importer_t *im, int32_t k, int32_t t, uint8_t *skip, edge_t *e)
+{
+    *e = (edge_t){t, MFL_IO_INT8};
+    if (im->tm->tensors[t].type != TFL_TYPE_FLOAT32) {
+        return 0;
+    }
+    uint32_t user = UINT32_MAX, users = 0;
+    for (uint32_t i = 0; i < im->tm->n_ops; i++) {
+        for (int32_t j = 0; j < im->tm->ops[i].n_inputs; j++) {
+            if (im->tm->ops[i].inputs[j] == t) {
+                user = users++ ? user : i;
+            }
+        }
+    }
+    if (users != 1 || im->tm->ops[user].builtin != TFL_OP_QUANTIZE || im->tm->ops[user].n_inputs != 1) {
+        im->op_index = user < im->tm->n_ops ? user : 0;
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "the model's float32 input %d must go into one QUANTIZE (to int8) alone", k);
+    }
+    const int32_t q = im->tm->ops[user].output;
+    if (q < 0 || (uint32_t)q >= im->tm->n_tensors || im->tm->tensors[q].type != TFL_TYPE_INT8) {
+        im->op_index = user;
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "the model's float32 input %d is quantized to another type than int8", k);
+    }
+    skip[user] = 1;
+    *e = (edge_t){q, MFL_IO_FLOAT32};
+    return 0;
+}
+
+/* Model output k (TFLite tensor t): int8 as it is, or float32 made by a
+ * DEQUANTIZE of an int8 tensor, which *skip marks. */
+static int output_edge(importer_t *im, int32_t k, int32_t t, uint8_t *skip, edge_t *e)
+{
+    *e = (edge_t){t, MFL_IO_INT8};
+    if (im->tm->tensors[t].type != TFL_TYPE_FLOAT32) {
+        return 0;
+    }
+    uint32_t maker = UINT32_MAX;
+    for (uint32_t i = 0; i < im->tm->n_ops; i++) {
+        maker = im->tm->ops[i].output == t ? i : maker;
+    }
+    if (maker == UINT32_MAX || im->tm->ops[maker].builtin != TFL_OP_DEQUANTIZE_ ||
+        im->tm->ops[maker].n_inputs != 1) {
+        im->op_index = maker < im->tm->n_ops ? maker : 0;
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "the model's float32 output %d must come from a DEQUANTIZE (of int8)", k);
+    }
+    const int32_t d = im->tm->ops[maker].inputs[0];
+    if (d < 0 || (uint32_t)d >= im->tm->n_tensors || im->tm->tensors[d].type != TFL_TYPE_INT8) {
+        im->op_index = maker;
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "the model's float32 output %d is dequantized from another type than int8", k);
+    }
+    skip[maker] = 1;
+    *e = (edge_t){d, MFL_IO_FLOAT32};
+    return 0;
+}
+
+/* An edge tensor that no imported operator touched (a model that only
+ * quantizes or only dequantizes): mapped here, in the name of its edge op. */
+static int map_edge(importer_t *im, const edge_t *e)
+{
+    if (im->map[e->tensor] != MFL_NONE) {
+        return 0;
+    }
+    uint16_t unused;
+    return imp_map_activation(im, e->tensor, &unused);
+}
+
+/* An output that is also an input (nothing left between them once the
+ * edge ops are off) gets a copy of its own: a RESHAPE to a new tensor, so
+ * that every model has an operator and distinct inputs and outputs. */
+static int separate_output(importer_t *im, const edge_t *in, int n_in, uint16_t *out)
+{
+    for (int i = 0; i < n_in; i++) {
+        if (im->map[in[i].tensor] == *out) {
+            const tfl_tensor_t *t = &im->tm->tensors[in[i].tensor];
+            uint16_t copy;
+            int err = mfl_builder_add_tensor(im->b, MFL_TYPE_INT8, t->rank, t->dims, (int32_t)t->zero_points[0],
+                                             NULL, &copy);
+            err = err ? err : mfl_builder_add_op(im->b, MFL_OP_RESHAPE, 1, out, copy, NULL, 0);
+            if (err) {
+                return imp_fail(im, err, "cannot add the output's copy: %s", mfl_strerror(err));
+            }
+            *out = copy;
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* Marks the last FULLY_CONNECTED (TFLite op tfl_index, microfl op head) as
  * the trainable head, with its scales. */
 static int mark_head(importer_t *im, uint32_t tfl_index, uint16_t head)
@@ -277,12 +382,24 @@ static int mark_head(importer_t *im, uint32_t tfl_index, uint16_t head)
     return err;
 }
 
-static int import_graph(importer_t *im, uint8_t **image, size_t *image_size)
+static int import_graph(importer_t *im, uint8_t *skip, uint8_t **image, size_t *image_size)
 {
     uint16_t head = MFL_NONE;
     uint32_t head_tfl = 0;
+    const int32_t in = im->tm->input;
+    const int32_t out = im->tm->output;
+    if (in < 0 || (uint32_t)in >= im->tm->n_tensors || out < 0 || (uint32_t)out >= im->tm->n_tensors) {
+        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "the model's input or output index is out of range");
+    }
+    edge_t in_edge, out_edge;
+    if (input_edge(im, 0, in, skip, &in_edge) || output_edge(im, 0, out, skip, &out_edge)) {
+        return im->err;
+    }
     for (im->op_index = 0; im->op_index < im->tm->n_ops; im->op_index++) {
         const tfl_op_t *op = &im->tm->ops[im->op_index];
+        if (skip[im->op_index]) {
+            continue;
+        }
         if (import_op(im, op)) {
             return im->err;
         }
@@ -291,14 +408,21 @@ static int import_graph(importer_t *im, uint8_t **image, size_t *image_size)
             head_tfl = im->op_index;
         }
     }
-    const int32_t in = im->tm->input;
-    const int32_t out = im->tm->output;
-    if (in < 0 || (uint32_t)in >= im->tm->n_tensors || out < 0 || (uint32_t)out >= im->tm->n_tensors ||
-        im->map[in] == MFL_NONE || im->map[out] == MFL_NONE) {
+    im->op_index = UINT32_MAX;
+    if (map_edge(im, &in_edge) || map_edge(im, &out_edge)) {
+        return im->err;
+    }
+    if (im->map[in_edge.tensor] == MFL_NONE || im->map[out_edge.tensor] == MFL_NONE) {
         return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "model input or output is not an int8 operator tensor");
     }
-    int err = mfl_builder_add_input(im->b, im->map[in], MFL_IO_INT8, im->tm->tensors[in].scales[0]);
-    err = err ? err : mfl_builder_add_output(im->b, im->map[out], MFL_IO_INT8, im->tm->tensors[out].scales[0]);
+    uint16_t out_tensor = im->map[out_edge.tensor];
+    if (separate_output(im, &in_edge, 1, &out_tensor)) {
+        return im->err;
+    }
+    int err = mfl_builder_add_input(im->b, im->map[in_edge.tensor], in_edge.type,
+                                    im->tm->tensors[in_edge.tensor].scales[0]);
+    err = err ? err : mfl_builder_add_output(im->b, out_tensor, out_edge.type,
+                                             im->tm->tensors[out_edge.tensor].scales[0]);
     if (!err && head != MFL_NONE) {
         err = mark_head(im, head_tfl, head);
     }
@@ -321,7 +445,8 @@ int mfl_tflite_import(const uint8_t *tflite, size_t len, uint8_t **image, size_t
     }
     importer_t im = {.tm = &tm, .msg = msg, .msg_cap = msg_cap, .op_index = UINT32_MAX};
     im.map = malloc((tm.n_tensors ? tm.n_tensors : 1) * sizeof(uint16_t));
-    err = im.map ? mfl_builder_new(&im.b) : MFL_ERR_NO_MEMORY;
+    uint8_t *skip = calloc(tm.n_ops ? tm.n_ops : 1, 1); /* edge ops taken off */
+    err = im.map && skip ? mfl_builder_new(&im.b) : MFL_ERR_NO_MEMORY;
     if (!err) {
         for (uint32_t i = 0; i < tm.n_tensors; i++) {
             im.map[i] = MFL_NONE;
@@ -332,12 +457,13 @@ int mfl_tflite_import(const uint8_t *tflite, size_t len, uint8_t **image, size_t
         } else if (tm.n_ops == 0) {
             imp_fail(&im, MFL_ERR_TFLITE_UNSUPPORTED, "the model has no operators");
         } else {
-            import_graph(&im, image, image_size);
+            import_graph(&im, skip, image, image_size);
         }
         err = im.err;
     }
     mfl_builder_free(im.b);
     free(im.map);
+    free(skip);
     tfl_free(&tm);
     return err;
 }

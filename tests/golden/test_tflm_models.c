@@ -30,6 +30,7 @@
 
 #include "mfl/common.h"
 #include "mfl/host/host_io.h"
+#include "mfl/host/model_io.h"
 #include "mfl/host/tflite_import.h"
 #include "mfl/interpreter.h"
 #include "mfl/kernels.h"
@@ -52,6 +53,8 @@ static const char *const required[] = {
     "tanh_i8",
     "hard_swish_i8",
     "quantize_i8_requant",
+    "quantize_f32_to_i8",
+    "dequantize_i8_to_f32",
     "pad_i8",
     "mean_hw_keepdims",
     "mean_hw_keepdims_sameq",
@@ -59,6 +62,12 @@ static const char *const required[] = {
     "strided_slice_i8",
     "strided_slice_i8_shrink",
     "transpose_i8",
+    "conv_i16x8",
+    "seanet_conv2",
+    "seanet_leaky_relu0",
+    "seanet_pad0",
+    "seanet_quantize0",
+    "seanet_strided_slice0",
 };
 // clang-format on
 
@@ -270,32 +279,102 @@ static void report_mismatch(const char *name, const golden_meta_t *m, const char
            record, at, k, m->outputs[k].type, elem, path, w, g);
 }
 
+/* Input (output) k's int8 bytes in the arena. */
+static int8_t *edge_buffer(const mfl_interp_t *it, int output, unsigned k)
+{
+    int8_t *p = NULL;
+    const int8_t *cp = NULL;
+    size_t len = 0;
+    if (k != 0 || (output ? mfl_interp_output(it, &cp, &len) : mfl_interp_input(it, &p, &len)) != 0) {
+        return NULL;
+    }
+    return output ? (int8_t *)(uintptr_t)cp : p;
+}
+
+/* A record of inputs.bin into the model's inputs, each part as meta.txt
+ * types it: int8 copied, float32 quantized as TFLM's QUANTIZE (the edge
+ * the importer took off). */
+static void load_inputs(const mfl_model_t *model, const mfl_interp_t *it, const uint8_t *record)
+{
+    mfl_io_info_t io;
+    for (unsigned k = 0; mfl_model_input_info(model, k, &io) == 0; k++) {
+        if (io.type == MFL_IO_FLOAT32) {
+            mfl_io_quantize_f32(&io, record, io.size, edge_buffer(it, 0, k));
+            record += (size_t)io.size * 4;
+        } else {
+            memcpy(edge_buffer(it, 0, k), record, io.size);
+            record += io.size;
+        }
+    }
+}
+
+/* The model's outputs as a record of outputs.bin (float32 ones
+ * dequantized as TFLM's DEQUANTIZE). */
+static void store_outputs(const mfl_model_t *model, const mfl_interp_t *it, uint8_t *record)
+{
+    mfl_io_info_t io;
+    for (unsigned k = 0; mfl_model_output_info(model, k, &io) == 0; k++) {
+        if (io.type == MFL_IO_FLOAT32) {
+            mfl_io_dequantize_s8(&io, edge_buffer(it, 1, k), io.size, record);
+            record += (size_t)io.size * 4;
+        } else {
+            memcpy(record, edge_buffer(it, 1, k), io.size);
+            record += io.size;
+        }
+    }
+}
+
 /* Runs every record through the interpreter on the selected kernel path.
  * Returns ST_PASS or ST_FAIL (reported). */
-static int run_records(const char *name, const golden_meta_t *m, mfl_interp_t *it, const uint8_t *inputs,
-                       const uint8_t *outputs, const char *path)
+static int run_records(const char *name, const golden_meta_t *m, const mfl_model_t *model, mfl_interp_t *it,
+                       const uint8_t *inputs, const uint8_t *outputs, const char *path)
 {
-    for (unsigned r = 0; r < m->n; r++) {
-        int8_t *in;
-        const int8_t *out;
-        size_t in_len, out_len;
-        /* Today a model has one int8 input and one int8 output, each the
-         * whole record (checked by the caller). Models with several inputs
-         * or typed edges map each record part to its input here. */
-        if (mfl_interp_input(it, &in, &in_len) || mfl_interp_output(it, &out, &out_len)) {
-            printf("FAIL     %-26s no input or output buffer\n", name);
-            return ST_FAIL;
-        }
-        memcpy(in, inputs + (size_t)r * m->record_in, m->record_in);
+    uint8_t *got = malloc(m->record_out);
+    int status = got ? ST_PASS : ST_FAIL;
+    for (unsigned r = 0; r < m->n && status == ST_PASS; r++) {
+        load_inputs(model, it, inputs + (size_t)r * m->record_in);
         const int err = mfl_interp_invoke(it);
         if (err) {
             printf("FAIL     %-26s record %u: invoke returned %s\n", name, r, mfl_strerror(err));
+            status = ST_FAIL;
+            break;
+        }
+        store_outputs(model, it, got);
+        const uint8_t *want = outputs + (size_t)r * m->record_out;
+        if (memcmp(want, got, m->record_out) != 0) {
+            report_mismatch(name, m, path, r, want, got);
+            status = ST_FAIL;
+        }
+    }
+    free(got);
+    return status;
+}
+
+/* Do the model's inputs and outputs match meta.txt's, in number, order,
+ * type at the edge and bytes? Says which does not. */
+static int check_interface(const char *name, const golden_meta_t *m, const mfl_model_t *model)
+{
+    for (int side = 0; side < 2; side++) {
+        const unsigned n = side ? mfl_model_output_count(model) : mfl_model_input_count(model);
+        const unsigned want_n = side ? m->n_outputs : m->n_inputs;
+        const golden_io_t *want = side ? m->outputs : m->inputs;
+        const char *what = side ? "output" : "input";
+        if (n != want_n) {
+            printf("FAIL     %-26s the model has %u %ss, meta.txt %u\n", name, n, what, want_n);
             return ST_FAIL;
         }
-        const uint8_t *want = outputs + (size_t)r * m->record_out;
-        if (memcmp(want, out, m->record_out) != 0) {
-            report_mismatch(name, m, path, r, want, (const uint8_t *)out);
-            return ST_FAIL;
+        for (unsigned k = 0; k < n; k++) {
+            mfl_io_info_t io;
+            (side ? mfl_model_output_info : mfl_model_input_info)(model, k, &io);
+            /* the device's integer type, by its element size */
+            const uint32_t elem = io.size / mfl_tensor_elements(&model->tensors[io.tensor]);
+            const char *type = io.type == MFL_IO_FLOAT32 ? "FLOAT32" : elem == 1 ? "INT8" : elem == 2 ? "INT16" : "INT32";
+            const size_t bytes = (size_t)io.size * (io.type == MFL_IO_FLOAT32 ? 4u : 1u);
+            if (strcmp(want[k].type, type) != 0 || bytes != want[k].bytes) {
+                printf("FAIL     %-26s %s %u: %s of %zu bytes, meta.txt %s of %zu\n", name, what, k, type, bytes,
+                       want[k].type, want[k].bytes);
+                return ST_FAIL;
+            }
         }
     }
     return ST_PASS;
@@ -331,19 +410,29 @@ static int check_layers(const char *name, const golden_meta_t *m, const mfl_mode
     if (!index) {
         return ST_PASS; /* a one-operator model: its output is its only layer */
     }
-    int8_t *in;
-    size_t in_len;
-    unsigned op;
+    unsigned tflm_op, op, taken_off = 0;
+    mfl_io_info_t in0, out0;
     int status = ST_PASS;
+    (void)m;
     *layers = 0;
-    mfl_interp_input(it, &in, &in_len);
-    memcpy(in, inputs, m->record_in);
+    mfl_model_input_info(model, 0, &in0);
+    mfl_model_output_info(model, 0, &out0);
+    load_inputs(model, it, inputs);
     while (status == ST_PASS && fgets(line, sizeof(line), index)) {
-        if (!layer_line(line, &op, op_name, file, sizeof(file))) {
+        if (!layer_line(line, &tflm_op, op_name, file, sizeof(file))) {
             continue;
         }
+        /* the QUANTIZE and DEQUANTIZE the importer took off a float edge
+         * are TFLM's first and last operators, not microfl's */
+        if ((tflm_op == 0 && in0.type == MFL_IO_FLOAT32 && !strcmp(op_name, "QUANTIZE")) ||
+            (tflm_op - taken_off == model->header->n_ops && out0.type == MFL_IO_FLOAT32 &&
+             !strcmp(op_name, "DEQUANTIZE"))) {
+            taken_off += tflm_op == 0;
+            continue;
+        }
+        op = tflm_op - taken_off;
         if (op >= model->header->n_ops || strcmp(mfl_opcode_name(model->ops[op].opcode), op_name) != 0) {
-            printf("         %-26s layers not compared: TFLM's op %u is %s, microfl's %s\n", name, op, op_name,
+            printf("         %-26s layers not compared: TFLM's op %u is %s, microfl's %s\n", name, tflm_op, op_name,
                    op < model->header->n_ops ? mfl_opcode_name(model->ops[op].opcode) : "absent");
             break;
         }
@@ -383,12 +472,7 @@ static int run_model(const char *name, const golden_meta_t *m, const uint8_t *im
         printf("FAIL     %-26s the imported image does not load: %s\n", name, mfl_strerror(err));
         return ST_FAIL;
     }
-    const mfl_tensor_rec_t *in_t = &model.tensors[model.header->input];
-    const mfl_tensor_rec_t *out_t = &model.tensors[model.header->output];
-    if (in_t->size != m->record_in || out_t->size != m->record_out) {
-        printf("FAIL     %-26s the model takes %lu input bytes and gives %lu output bytes; a record has %zu "
-               "and %zu\n",
-               name, (unsigned long)in_t->size, (unsigned long)out_t->size, m->record_in, m->record_out);
+    if (check_interface(name, m, &model) != ST_PASS) {
         return ST_FAIL;
     }
     const uint32_t arena_size = mfl_model_arena_size(&model);
@@ -404,7 +488,7 @@ static int run_model(const char *name, const golden_meta_t *m, const uint8_t *im
     const char *const path_names[] = {"portable", "DSP"};
     for (size_t p = 0; p < 2 && status == ST_PASS; p++) {
         mfl_kernels_select(paths[p]);
-        status = run_records(name, m, &it, inputs, outputs, path_names[p]);
+        status = run_records(name, m, &model, &it, inputs, outputs, path_names[p]);
     }
     mfl_kernels_select(MFL_KERNELS_PORTABLE);
     /* intermediate tensors too: after a pass (they must match as well), and

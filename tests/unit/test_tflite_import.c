@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
+#include "mfl/host/model_io.h"
 #include "mfl/host/tflite_import.h"
 #include "test_support.h"
 #include "tflite_builder.h"
@@ -104,7 +107,7 @@ static void test_type_and_quantization_errors(void **state)
     tb_op_t op;
     tb_model_t m;
     fc_model(t, &op, &m);
-    t[0].type = 0; /* float32 input */
+    t[0].type = 3; /* uint8 input (float32: test_float_elsewhere_is_refused) */
     expect_import_error(&m, MFL_ERR_TFLITE_UNSUPPORTED, "is not int8");
     fc_model(t, &op, &m);
     t[0].n_scales = 0; /* no quantization */
@@ -225,10 +228,76 @@ static void test_truncated_and_corrupted_real_files(void **state)
     free(file);
 }
 
+/* float [1,4] -QUANTIZE-> int8 [1,4] (0.5, 3) -FC-> int8 [1,3] (1.0, -1)
+ * -DEQUANTIZE-> float [1,3]: the converter's float-edged model. */
+static void test_float_edges_taken_off(void **state)
+{
+    (void)state;
+    const tb_tensor_t t[6] = {
+        {0, 2, {1, 4}, 0, {0}, {0}, 0, NULL, 0},
+        {9, 2, {1, 4}, 1, {0.5f}, {3}, 0, NULL, 0},
+        {9, 2, {3, 4}, 1, {1.0f}, {0}, 0, fc_weights, sizeof(fc_weights)},
+        {2, 1, {3}, 1, {0.5f}, {0}, 0, fc_bias, sizeof(fc_bias)},
+        {9, 2, {1, 3}, 1, {1.0f}, {-1}, 0, NULL, 0},
+        {0, 2, {1, 3}, 0, {0}, {0}, 0, NULL, 0},
+    };
+    const tb_op_t ops[3] = {
+        {114, 1, {0}, 1, 0, 0, {{0}}},
+        {9, 3, {1, 2, 3}, 4, 8, 1, {{TB_U8, 0, 0}}},
+        {6, 1, {4}, 5, 0, 0, {{0}}},
+    };
+    const tb_model_t m = {3, 1, t, 6, ops, 3, 0, 5};
+    char msg[256] = "";
+    uint8_t *image = NULL;
+    size_t size;
+    assert_int_equal(import_built(&m, msg, sizeof(msg), &image, &size), 0);
+    mfl_model_t model;
+    mfl_io_info_t in, out;
+    assert_int_equal(mfl_model_load(&model, image, size), 0);
+    assert_int_equal(model.header->n_ops, 1); /* the FULLY_CONNECTED alone */
+    assert_int_equal(mfl_model_input_info(&model, 0, &in), 0);
+    assert_int_equal(mfl_model_output_info(&model, 0, &out), 0);
+    assert_int_equal(in.type, MFL_IO_FLOAT32);
+    assert_int_equal(out.type, MFL_IO_FLOAT32);
+    assert_true(mfl_io_scale(&in) == 0.5f && in.zero_point == 3);
+    assert_true(mfl_io_scale(&out) == 1.0f && out.zero_point == -1);
+    /* TFLM's QUANTIZE: x / 0.5 rounded half away from zero, + 3, clamped */
+    assert_int_equal(mfl_io_quantize(&in, 1.25f), 6);   /* 2.5 -> 3 */
+    assert_int_equal(mfl_io_quantize(&in, -1.25f), 0);  /* -2.5 -> -3 */
+    assert_int_equal(mfl_io_quantize(&in, 1.2f), 5);    /* 2.4 -> 2 */
+    assert_int_equal(mfl_io_quantize(&in, 62.0f), 127); /* 124 + 3 */
+    assert_int_equal(mfl_io_quantize(&in, 1e30f), 127);
+    assert_int_equal(mfl_io_quantize(&in, -65.5f), -128);
+    assert_int_equal(mfl_io_quantize(&in, -INFINITY), -128);
+    assert_int_equal(mfl_io_quantize(&in, NAN), -128);
+    /* TFLM's DEQUANTIZE: (float)((double)scale * (q - zero_point)) */
+    assert_true(mfl_io_dequantize(&out, -128) == -127.0f);
+    assert_true(mfl_io_dequantize(&in, 4) == 0.5f);
+    free(image);
+}
+
+/* Float tensors anywhere but at a QUANTIZE'd input or a DEQUANTIZE'd
+ * output are refused, naming the operator at fault. */
+static void test_float_elsewhere_is_refused(void **state)
+{
+    (void)state;
+    tb_tensor_t t[4];
+    tb_op_t op;
+    tb_model_t m;
+    fc_model(t, &op, &m);
+    t[0].type = 0; /* a float input straight into the FULLY_CONNECTED */
+    expect_import_error(&m, MFL_ERR_TFLITE_UNSUPPORTED, "operator 0 (FULLY_CONNECTED): the model's float32 input 0");
+    fc_model(t, &op, &m);
+    t[3].type = 0; /* a float output made by it */
+    expect_import_error(&m, MFL_ERR_TFLITE_UNSUPPORTED, "operator 0 (FULLY_CONNECTED): the model's float32 output 0");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_synthetic_fc_model_runs),
+        cmocka_unit_test(test_float_edges_taken_off),
+        cmocka_unit_test(test_float_elsewhere_is_refused),
         cmocka_unit_test(test_unsupported_operator_is_named),
         cmocka_unit_test(test_type_and_quantization_errors),
         cmocka_unit_test(test_structure_errors),

@@ -86,35 +86,130 @@ static int cmd_info(const cli_t *c, const char *path)
     return 0;
 }
 
-static int run_all(const cli_t *c, const mfl_model_t *m, const uint8_t *in, size_t in_size, FILE *out,
-                   const char *in_path, const char *out_path)
+/* What `mfl model run`, `quantize` and `dequantize` turn into what. */
+typedef enum { XF_RUN, XF_QUANTIZE, XF_DEQUANTIZE } transform_t;
+
+typedef int (*io_info_fn)(const mfl_model_t *, unsigned, mfl_io_info_t *);
+
+/* Bytes in a record of an edge: int8 codes, or as the source model had it
+ * (typed: float32 where its QUANTIZE or DEQUANTIZE was taken off). */
+static size_t edge_bytes(const mfl_io_info_t *io, int typed)
 {
-    uint8_t *arena = malloc(mfl_model_arena_size(m) + 1);
+    return (size_t)io->size * (typed && io->type == MFL_IO_FLOAT32 ? 4u : 1u);
+}
+
+/* Bytes of one record: every input (or output) in order. */
+static size_t record_size(const mfl_model_t *m, io_info_fn info, int typed)
+{
+    mfl_io_info_t io;
+    size_t n = 0;
+    for (unsigned k = 0; info(m, k, &io) == 0; k++) {
+        n += edge_bytes(&io, typed);
+    }
+    return n;
+}
+
+/* Has the model a float32 edge on that side? */
+static int has_float_edge(const mfl_model_t *m, io_info_fn info)
+{
+    mfl_io_info_t io;
+    for (unsigned k = 0; info(m, k, &io) == 0; k++) {
+        if (io.type == MFL_IO_FLOAT32) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Input (output) k's bytes in the arena. */
+static int8_t *edge_buffer(mfl_interp_t *it, int output, unsigned k)
+{
+    int8_t *p = NULL;
+    const int8_t *cp = NULL;
+    size_t len = 0;
+    if (k != 0 || (output ? mfl_interp_output(it, &cp, &len) : mfl_interp_input(it, &p, &len)) != 0) {
+        return NULL;
+    }
+    return output ? (int8_t *)(uintptr_t)cp : p;
+}
+
+/* One input record (src; typed: float32 at float edges) into the model's
+ * input buffers, or (quantize) into dst as int8 codes. */
+static void load_record(const mfl_model_t *m, mfl_interp_t *it, int typed, const uint8_t *src, int8_t *dst)
+{
+    mfl_io_info_t io;
+    for (unsigned k = 0; mfl_model_input_info(m, k, &io) == 0; k++) {
+        int8_t *to = dst ? dst : edge_buffer(it, 0, k);
+        if (typed && io.type == MFL_IO_FLOAT32) {
+            mfl_io_quantize_f32(&io, src, io.size, to);
+        } else {
+            memcpy(to, src, io.size);
+        }
+        src += edge_bytes(&io, typed);
+        dst = dst ? dst + io.size : NULL;
+    }
+}
+
+/* One output record, from the model's output buffers or (dequantize) the
+ * int8 codes at codes, to dst (typed: float32 at float edges). */
+static void store_record(const mfl_model_t *m, mfl_interp_t *it, int typed, const int8_t *codes, uint8_t *dst)
+{
+    mfl_io_info_t io;
+    for (unsigned k = 0; mfl_model_output_info(m, k, &io) == 0; k++) {
+        const int8_t *from = codes ? codes : edge_buffer(it, 1, k);
+        if (typed && io.type == MFL_IO_FLOAT32) {
+            mfl_io_dequantize_s8(&io, from, io.size, dst);
+        } else {
+            memcpy(dst, from, io.size);
+        }
+        dst += edge_bytes(&io, typed);
+        codes = codes ? codes + io.size : NULL;
+    }
+}
+
+/* Every record of in, transformed, written to out. */
+static int transform_all(const cli_t *c, const mfl_model_t *m, transform_t xf, int real, const uint8_t *in,
+                         size_t in_size, FILE *out, const char *in_path, const char *out_path)
+{
+    const int real_in = xf == XF_QUANTIZE || (xf == XF_RUN && real);
+    const int real_out = xf == XF_DEQUANTIZE || (xf == XF_RUN && real);
+    const size_t in_rec = record_size(m, xf == XF_DEQUANTIZE ? mfl_model_output_info : mfl_model_input_info, real_in);
+    const size_t out_rec = record_size(m, xf == XF_QUANTIZE ? mfl_model_input_info : mfl_model_output_info, real_out);
+    uint8_t *arena = xf == XF_RUN ? malloc(mfl_model_arena_size(m) + 1) : NULL;
+    uint8_t *rec = malloc(out_rec);
     mfl_interp_t it;
-    int8_t *input;
-    const int8_t *output;
-    size_t in_len, out_len;
     int status = CLI_FAILED;
-    if (!arena || mfl_interp_init(&it, m, arena, mfl_model_arena_size(m)) ||
-        mfl_interp_input(&it, &input, &in_len) || mfl_interp_output(&it, &output, &out_len)) {
+    if (!rec || (xf == XF_RUN && (!arena || mfl_interp_init(&it, m, arena, mfl_model_arena_size(m)) ||
+                                  !edge_buffer(&it, 0, 0) || !edge_buffer(&it, 1, 0)))) {
         cli_fail(c, "cannot set up the interpreter");
-    } else if (in_size == 0 || in_size % in_len != 0) {
-        cli_fail(c, "%s: %zu bytes, not a positive multiple of the %zu-byte input", in_path, in_size, in_len);
+    } else if (in_size == 0 || in_size % in_rec != 0) {
+        cli_fail(c, "%s: %zu bytes, not a positive multiple of the %zu-byte %s record", in_path, in_size, in_rec,
+                 xf == XF_DEQUANTIZE ? "output" : "input");
     } else {
         status = 0;
-        for (size_t k = 0; k < in_size / in_len && status == 0; k++) {
-            memcpy(input, in + k * in_len, in_len);
-            mfl_interp_invoke(&it);
-            if (fwrite(output, 1, out_len, out) != out_len) {
+        for (size_t r = 0; r < in_size / in_rec && status == 0; r++) {
+            const uint8_t *src = in + r * in_rec;
+            if (xf == XF_QUANTIZE) {
+                load_record(m, NULL, 1, src, (int8_t *)rec);
+            } else if (xf == XF_DEQUANTIZE) {
+                store_record(m, NULL, 1, (const int8_t *)src, rec);
+            } else {
+                load_record(m, &it, real, src, NULL);
+                mfl_interp_invoke(&it);
+                store_record(m, &it, real, NULL, rec);
+            }
+            if (fwrite(rec, 1, out_rec, out) != out_rec) {
                 status = cli_file_error(c, out_path, MFL_ERR_IO);
             }
         }
     }
+    free(rec);
     free(arena);
     return status;
 }
 
-static int cmd_run(const cli_t *c, const char *model_path, const char *in_path, const char *out_path)
+static int cmd_transform(const cli_t *c, transform_t xf, int real, const char *model_path, const char *in_path,
+                         const char *out_path)
 {
     uint8_t *image, *in = NULL;
     size_t size, in_size = 0;
@@ -122,7 +217,18 @@ static int cmd_run(const cli_t *c, const char *model_path, const char *in_path, 
     if (cli_load_model(c, model_path, &image, &size, &model)) {
         return CLI_FAILED;
     }
-    int status = CLI_FAILED, err = mfl_read_file(in_path, &in, &in_size);
+    int status = CLI_FAILED, err = 0;
+    const int floats_in = has_float_edge(&model, mfl_model_input_info);
+    const int floats_out = has_float_edge(&model, mfl_model_output_info);
+    /* --float that would change nothing is a mistake worth naming (quantize
+     * and dequantize copy int8 edges: scripts need not know the model) */
+    if (xf == XF_RUN && real && !floats_in && !floats_out) {
+        cli_fail(c, "%s has no float32 input or output (its source model took and gave int8 codes): drop --float",
+                 model_path);
+        free(image);
+        return CLI_FAILED;
+    }
+    err = mfl_read_file(in_path, &in, &in_size);
     if (err) {
         cli_file_error(c, in_path, err);
     } else {
@@ -130,7 +236,7 @@ static int cmd_run(const cli_t *c, const char *model_path, const char *in_path, 
         if (!out) {
             cli_file_error(c, out_path, MFL_ERR_IO);
         } else {
-            status = run_all(c, &model, in, in_size, out, in_path, out_path);
+            status = transform_all(c, &model, xf, real, in, in_size, out, in_path, out_path);
             if (fclose(out) != 0 && status == 0) {
                 status = cli_file_error(c, out_path, MFL_ERR_IO);
             }
@@ -171,26 +277,53 @@ static void info_usage(FILE *out)
 {
     fprintf(out, "usage: mfl model info MODEL\n"
                  "Operators, tensors, parameters, MACs and arena bytes of a microfl model (.mfl)\n"
-                 "or an int8 .tflite model (imported on the fly).\n");
+                 "or an int8 .tflite model (imported on the fly), and each input's and output's\n"
+                 "shape, scale and zero point.\n");
 }
 
 static void run_usage(FILE *out)
 {
-    fprintf(out, "usage: mfl model run MODEL IN.bin OUT.bin\n"
-                 "Runs N inputs (raw int8, back to back) through the model and writes the N raw\n"
-                 "int8 outputs.\n");
+    fprintf(out, "usage: mfl model run [--float] MODEL IN.bin OUT.bin\n"
+                 "Runs N input records (back to back; a record holds every input in order) through\n"
+                 "the model and writes the N output records (every output in order), as raw int8\n"
+                 "codes. With --float, the inputs and outputs that the source .tflite took or gave\n"
+                 "as float32 (its QUANTIZE and DEQUANTIZE, taken off at import) are float32\n"
+                 "(little-endian) in the records, quantized and dequantized on the host with the\n"
+                 "model's scales exactly as TensorFlow Lite Micro does: the records TFLM takes and\n"
+                 "gives.\n"
+                 "  --float   float32 at the model's float edges\n");
+}
+
+static void quantize_usage(FILE *out)
+{
+    fprintf(out, "usage: mfl model quantize MODEL IN.f32 OUT.bin\n"
+                 "Quantizes N input records as the source .tflite takes them (every input in order,\n"
+                 "float32 at its float inputs) with the model's scales and zero points, as TFLM's\n"
+                 "QUANTIZE does: the int8 records a device takes (int8 inputs copied).\n");
+}
+
+static void dequantize_usage(FILE *out)
+{
+    fprintf(out, "usage: mfl model dequantize MODEL IN.bin OUT.f32\n"
+                 "Dequantizes N int8 output records (every output in order, as a device gives\n"
+                 "them) at the model's float outputs with their scales, as TFLM's DEQUANTIZE does:\n"
+                 "the records the source .tflite gives (int8 outputs copied).\n");
 }
 
 static void import_usage(FILE *out)
 {
     fprintf(out, "usage: mfl model import IN.tflite OUT.mfl\n"
-                 "Converts an int8 .tflite model to microfl's format.\n");
+                 "Converts an int8 .tflite model to microfl's format. A float32 input's QUANTIZE\n"
+                 "and a float32 output's DEQUANTIZE are taken off and the edge recorded as float\n"
+                 "(mfl model run --float converts on the host).\n");
 }
 
 static void model_usage(FILE *out)
 {
     fprintf(out, "usage: mfl model info MODEL\n"
-                 "       mfl model run MODEL IN.bin OUT.bin\n"
+                 "       mfl model run [--float] MODEL IN.bin OUT.bin\n"
+                 "       mfl model quantize MODEL IN.f32 OUT.bin\n"
+                 "       mfl model dequantize MODEL IN.bin OUT.f32\n"
                  "       mfl model import IN.tflite OUT.mfl\n"
                  "(mfl model COMMAND --help describes each)\n");
 }
@@ -198,15 +331,23 @@ static void model_usage(FILE *out)
 int mfl_cmd_model(int argc, char **argv)
 {
     static const struct option longopts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option run_longopts[] = {
+        {"help", no_argument, 0, 'h'}, {"float", no_argument, 0, 'f'}, {0, 0, 0, 0}};
     static const char *const info_args[] = {"MODEL"}, *const run_args[] = {"MODEL", "IN.bin", "OUT.bin"},
+                             *const quantize_args[] = {"MODEL", "IN.f32", "OUT.bin"},
+                             *const dequantize_args[] = {"MODEL", "IN.bin", "OUT.f32"},
                              *const import_args[] = {"IN.tflite", "OUT.mfl"};
     const char *verb = argc > 1 ? argv[1] : "";
     cli_t c;
-    int rc;
+    int rc, opt, real = 0;
     if (!strcmp(verb, "info")) {
         cli_init(&c, "mfl model info", info_usage);
     } else if (!strcmp(verb, "run")) {
         cli_init(&c, "mfl model run", run_usage);
+    } else if (!strcmp(verb, "quantize")) {
+        cli_init(&c, "mfl model quantize", quantize_usage);
+    } else if (!strcmp(verb, "dequantize")) {
+        cli_init(&c, "mfl model dequantize", dequantize_usage);
     } else if (!strcmp(verb, "import")) {
         cli_init(&c, "mfl model import", import_usage);
     } else {
@@ -215,21 +356,27 @@ int mfl_cmd_model(int argc, char **argv)
             model_usage(stdout);
             return 0;
         }
-        return verb[0] ? cli_usage_error(&c, "unknown command '%s' (info, run or import)", verb)
-                       : cli_usage_error(&c, "missing the command: info, run or import");
+        return verb[0] ? cli_usage_error(&c, "unknown command '%s' (info, run, quantize, dequantize or import)", verb)
+                       : cli_usage_error(&c, "missing the command: info, run, quantize, dequantize or import");
     }
     argc--, argv++; /* the subcommand's own arguments */
-    if (cli_next(&c, argc, argv, "h", longopts) != -1) {
-        return c.status; /* CLI_EXIT: the only option is --help */
+    const int is_run = !strcmp(verb, "run");
+    while ((opt = cli_next(&c, argc, argv, is_run ? "fh" : "h", is_run ? run_longopts : longopts)) != -1) {
+        if (opt != 'f') {
+            return c.status; /* CLI_EXIT: --help shown (0), or a bad option named (2) */
+        }
+        real = 1;
     }
     if (!strcmp(verb, "info")) {
         return (rc = cli_positionals(&c, argc, argv, info_args, 1)) ? rc : cmd_info(&c, argv[optind]);
     }
-    if (!strcmp(verb, "run")) {
-        return (rc = cli_positionals(&c, argc, argv, run_args, 3))
-                   ? rc
-                   : cmd_run(&c, argv[optind], argv[optind + 1], argv[optind + 2]);
+    if (!strcmp(verb, "import")) {
+        return (rc = cli_positionals(&c, argc, argv, import_args, 2)) ? rc
+                                                                       : cmd_import(&c, argv[optind], argv[optind + 1]);
     }
-    return (rc = cli_positionals(&c, argc, argv, import_args, 2)) ? rc
-                                                                   : cmd_import(&c, argv[optind], argv[optind + 1]);
+    const transform_t xf = is_run ? XF_RUN : !strcmp(verb, "quantize") ? XF_QUANTIZE : XF_DEQUANTIZE;
+    const char *const *names = is_run ? run_args : xf == XF_QUANTIZE ? quantize_args : dequantize_args;
+    return (rc = cli_positionals(&c, argc, argv, names, 3))
+               ? rc
+               : cmd_transform(&c, xf, real, argv[optind], argv[optind + 1], argv[optind + 2]);
 }
