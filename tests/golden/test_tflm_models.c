@@ -62,12 +62,6 @@ static const char *const required[] = {
     "strided_slice_i8",
     "strided_slice_i8_shrink",
     "transpose_i8",
-    "conv_i16x8",
-    "seanet_conv2",
-    "seanet_leaky_relu0",
-    "seanet_pad0",
-    "seanet_quantize0",
-    "seanet_strided_slice0",
 };
 // clang-format on
 
