@@ -290,12 +290,14 @@ static int input_edge(importer_t *im, int32_t k, int32_t t, uint8_t *skip, edge_
     }
     if (users != 1 || im->tm->ops[user].builtin != TFL_OP_QUANTIZE || im->tm->ops[user].n_inputs != 1) {
         im->op_index = user < im->tm->n_ops ? user : 0;
-        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "the model's float32 input %d must go into one QUANTIZE (to int8) alone", k);
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED,
+                        "the model's float32 input %d must go into one QUANTIZE (to int8) alone", k);
     }
     const int32_t q = im->tm->ops[user].output;
     if (q < 0 || (uint32_t)q >= im->tm->n_tensors || im->tm->tensors[q].type != TFL_TYPE_INT8) {
         im->op_index = user;
-        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "the model's float32 input %d is quantized to another type than int8", k);
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED,
+                        "the model's float32 input %d is quantized to another type than int8", k);
     }
     skip[user] = 1;
     *e = (edge_t){q, MFL_IO_FLOAT32};
@@ -317,12 +319,14 @@ static int output_edge(importer_t *im, int32_t k, int32_t t, uint8_t *skip, edge
     if (maker == UINT32_MAX || im->tm->ops[maker].builtin != TFL_OP_DEQUANTIZE_ ||
         im->tm->ops[maker].n_inputs != 1) {
         im->op_index = maker < im->tm->n_ops ? maker : 0;
-        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "the model's float32 output %d must come from a DEQUANTIZE (of int8)", k);
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED,
+                        "the model's float32 output %d must come from a DEQUANTIZE (of int8)", k);
     }
     const int32_t d = im->tm->ops[maker].inputs[0];
     if (d < 0 || (uint32_t)d >= im->tm->n_tensors || im->tm->tensors[d].type != TFL_TYPE_INT8) {
         im->op_index = maker;
-        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "the model's float32 output %d is dequantized from another type than int8", k);
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED,
+                        "the model's float32 output %d is dequantized from another type than int8", k);
     }
     skip[maker] = 1;
     *e = (edge_t){d, MFL_IO_FLOAT32};
@@ -382,17 +386,60 @@ static int mark_head(importer_t *im, uint32_t tfl_index, uint16_t head)
     return err;
 }
 
+/* Every model input's and output's edge, in order; marks the edge ops. */
+static int find_edges(importer_t *im, uint8_t *skip, edge_t *in, edge_t *out)
+{
+    const tfl_model_t *tm = im->tm;
+    for (uint32_t k = 0; k < tm->n_inputs + tm->n_outputs; k++) {
+        const int32_t t = k < tm->n_inputs ? tm->inputs[k] : tm->outputs[k - tm->n_inputs];
+        if (t < 0 || (uint32_t)t >= tm->n_tensors) {
+            return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "the model's input or output index %d is out of range", t);
+        }
+        if (k < tm->n_inputs ? input_edge(im, (int32_t)k, t, skip, &in[k])
+                             : output_edge(im, (int32_t)(k - tm->n_inputs), t, skip, &out[k - tm->n_inputs])) {
+            return im->err;
+        }
+    }
+    return 0;
+}
+
+/* Declares the imported inputs and outputs, in the model's order, with
+ * their edge types and scales. */
+static int declare_io(importer_t *im, const edge_t *in, const edge_t *out)
+{
+    const tfl_model_t *tm = im->tm;
+    im->op_index = UINT32_MAX;
+    for (uint32_t k = 0; k < tm->n_inputs + tm->n_outputs; k++) {
+        if (map_edge(im, k < tm->n_inputs ? &in[k] : &out[k - tm->n_inputs])) {
+            return im->err;
+        }
+    }
+    int err = 0;
+    for (uint32_t k = 0; k < tm->n_inputs && !err; k++) {
+        if (im->map[in[k].tensor] == MFL_NONE) {
+            return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "model input %u is not an int8 operator tensor", k);
+        }
+        err = mfl_builder_add_input(im->b, im->map[in[k].tensor], in[k].type, tm->tensors[in[k].tensor].scales[0]);
+    }
+    for (uint32_t k = 0; k < tm->n_outputs && !err; k++) {
+        uint16_t t = im->map[out[k].tensor];
+        if (t == MFL_NONE) {
+            return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "model output %u is not an int8 operator tensor", k);
+        }
+        if (separate_output(im, in, (int)tm->n_inputs, &t)) {
+            return im->err;
+        }
+        err = mfl_builder_add_output(im->b, t, out[k].type, tm->tensors[out[k].tensor].scales[0]);
+    }
+    return err ? imp_fail(im, err, "cannot declare the model's inputs and outputs: %s", mfl_strerror(err)) : 0;
+}
+
 static int import_graph(importer_t *im, uint8_t *skip, uint8_t **image, size_t *image_size)
 {
     uint16_t head = MFL_NONE;
     uint32_t head_tfl = 0;
-    const int32_t in = im->tm->input;
-    const int32_t out = im->tm->output;
-    if (in < 0 || (uint32_t)in >= im->tm->n_tensors || out < 0 || (uint32_t)out >= im->tm->n_tensors) {
-        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "the model's input or output index is out of range");
-    }
-    edge_t in_edge, out_edge;
-    if (input_edge(im, 0, in, skip, &in_edge) || output_edge(im, 0, out, skip, &out_edge)) {
+    edge_t in_edge[TFL_MAX_IO], out_edge[TFL_MAX_IO];
+    if (find_edges(im, skip, in_edge, out_edge)) {
         return im->err;
     }
     for (im->op_index = 0; im->op_index < im->tm->n_ops; im->op_index++) {
@@ -408,22 +455,11 @@ static int import_graph(importer_t *im, uint8_t *skip, uint8_t **image, size_t *
             head_tfl = im->op_index;
         }
     }
-    im->op_index = UINT32_MAX;
-    if (map_edge(im, &in_edge) || map_edge(im, &out_edge)) {
+    if (declare_io(im, in_edge, out_edge)) {
         return im->err;
     }
-    if (im->map[in_edge.tensor] == MFL_NONE || im->map[out_edge.tensor] == MFL_NONE) {
-        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "model input or output is not an int8 operator tensor");
-    }
-    uint16_t out_tensor = im->map[out_edge.tensor];
-    if (separate_output(im, &in_edge, 1, &out_tensor)) {
-        return im->err;
-    }
-    int err = mfl_builder_add_input(im->b, im->map[in_edge.tensor], in_edge.type,
-                                    im->tm->tensors[in_edge.tensor].scales[0]);
-    err = err ? err : mfl_builder_add_output(im->b, out_tensor, out_edge.type,
-                                             im->tm->tensors[out_edge.tensor].scales[0]);
-    if (!err && head != MFL_NONE) {
+    int err = 0;
+    if (head != MFL_NONE) {
         err = mark_head(im, head_tfl, head);
     }
     if (!err) {

@@ -382,22 +382,26 @@ static void read_op(fb_t *fb, size_t table, fb_vec_t codes, uint32_t index, tfl_
     }
 }
 
-static int32_t single_index(fb_t *fb, size_t subgraph, int id, const char *what)
+/* The subgraph's inputs (id 1) or outputs (id 2): 1 .. TFL_MAX_IO indices. */
+static uint32_t io_indices(fb_t *fb, size_t subgraph, int id, const char *what, int32_t *dst)
 {
     fb_vec_t v = field_vec(fb, subgraph, id, 4);
-    if (v.n != 1) {
-        fail(fb, MFL_ERR_TFLITE_UNSUPPORTED, "the model has %u %ss (microfl needs exactly one)", v.n, what);
-        return -1;
+    if (v.n < 1 || v.n > TFL_MAX_IO) {
+        fail(fb, MFL_ERR_TFLITE_UNSUPPORTED, "the model has %u %ss (microfl takes 1 to %d)", v.n, what, TFL_MAX_IO);
+        return 0;
     }
-    return vec_i32(fb, v, 0);
+    for (uint32_t i = 0; i < v.n; i++) {
+        dst[i] = vec_i32(fb, v, i);
+    }
+    return v.n;
 }
 
 static void read_subgraph(fb_t *fb, size_t sg, fb_vec_t codes, fb_vec_t buffers, tfl_model_t *m)
 {
     fb_vec_t tensors = field_vec(fb, sg, 0, 4);
     fb_vec_t ops = field_vec(fb, sg, 3, 4);
-    m->input = single_index(fb, sg, 1, "input");
-    m->output = single_index(fb, sg, 2, "output");
+    m->n_inputs = io_indices(fb, sg, 1, "input", m->inputs);
+    m->n_outputs = fb->err ? 0 : io_indices(fb, sg, 2, "output", m->outputs);
     if (fb->err) {
         return;
     }

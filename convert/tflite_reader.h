@@ -26,6 +26,7 @@ enum { TFL_PADDING_SAME = 0, TFL_PADDING_VALID = 1 };
 
 #define TFL_MAX_RANK 8
 #define TFL_MAX_OP_INPUTS 8
+#define TFL_MAX_IO 8 /* model inputs, and outputs (MFL_MODEL_MAX_IO) */
 
 typedef struct {
     int32_t type;
@@ -64,7 +65,8 @@ typedef struct {
     tfl_tensor_t *tensors;
     uint32_t n_ops;
     tfl_op_t *ops;
-    int32_t input, output;
+    uint32_t n_inputs, n_outputs; /* 1 .. TFL_MAX_IO each */
+    int32_t inputs[TFL_MAX_IO], outputs[TFL_MAX_IO]; /* tensor indices (unchecked) */
 } tfl_model_t;
 
 /* Parses buf. On error returns MFL_ERR_TFLITE_* with a sentence in msg. */

@@ -337,6 +337,24 @@ int mfl_interp_output(const mfl_interp_t *it, const int8_t **data, size_t *len)
     return it && it->model ? mfl_interp_tensor(it, it->model->header->output, data, len) : MFL_ERR_INVALID_ARG;
 }
 
+int mfl_interp_input_at(const mfl_interp_t *it, unsigned k, int8_t **data, size_t *len)
+{
+    mfl_io_info_t io;
+    if (!it || !it->model || mfl_model_input_info(it->model, k, &io) != 0) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    return activation_bytes(it, io.tensor, data, len);
+}
+
+int mfl_interp_output_at(const mfl_interp_t *it, unsigned k, const int8_t **data, size_t *len)
+{
+    mfl_io_info_t io;
+    if (!it || !it->model || mfl_model_output_info(it->model, k, &io) != 0) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    return mfl_interp_tensor(it, io.tensor, data, len);
+}
+
 int mfl_interp_invoke_range(mfl_interp_t *it, uint16_t first, uint16_t last)
 {
     if (!it || !it->model || first > last || last > it->model->header->n_ops) {

@@ -237,6 +237,29 @@ static int check_io(mfl_model_t *m)
     return check_head_params(m);
 }
 
+/* Is tensor t one of the model's inputs (outputs)? From format 3 the I/O
+ * table says (check_io checked it before the graph is); before, the
+ * header's one input and one output. */
+static int is_input(const mfl_model_t *m, uint16_t t)
+{
+    for (unsigned k = 0; m->io && k < m->header->n_inputs; k++) {
+        if (m->io[k].tensor == t) {
+            return 1;
+        }
+    }
+    return t == m->header->input;
+}
+
+static int is_output(const mfl_model_t *m, uint16_t t)
+{
+    for (unsigned k = 0; m->io && k < m->header->n_outputs; k++) {
+        if (m->io[m->header->n_inputs + k].tensor == t) {
+            return 1;
+        }
+    }
+    return t == m->header->output;
+}
+
 /* Index of the op producing tensor t among ops [0, before), or -1. */
 static int producer_before(const mfl_model_t *m, uint16_t t, int before)
 {
@@ -256,7 +279,7 @@ static int scratch_is_private(const mfl_model_t *m, int i)
     if (s == MFL_NONE) {
         return 1;
     }
-    if (s == m->header->input || s == m->header->output) {
+    if (is_input(m, s) || is_output(m, s)) {
         return 0;
     }
     for (int j = 0; j < m->header->n_ops; j++) {
@@ -273,19 +296,19 @@ static int scratch_is_private(const mfl_model_t *m, int i)
     return 1;
 }
 
-/* Every activation read is the model input or produced by an earlier op;
- * every op writes a fresh tensor; the model output is produced. */
+/* Every activation read is a model input or produced by an earlier op;
+ * every op writes a fresh tensor; every model output is produced. */
 static int check_graph_order(const mfl_model_t *m)
 {
     const mfl_model_header_t *h = m->header;
     for (int i = 0; i < h->n_ops; i++) {
         const mfl_op_rec_t *op = &m->ops[i];
-        if (op->output == h->input || producer_before(m, op->output, i) >= 0) {
+        if (is_input(m, op->output) || producer_before(m, op->output, i) >= 0) {
             return MFL_ERR_MODEL_GRAPH;
         }
         for (int k = 0; k < op->n_inputs; k++) {
             const uint16_t t = op->inputs[k];
-            if (t == MFL_NONE || (m->tensors[t].flags & MFL_TENSOR_CONST) || t == h->input) {
+            if (t == MFL_NONE || (m->tensors[t].flags & MFL_TENSOR_CONST) || is_input(m, t)) {
                 continue;
             }
             if (producer_before(m, t, i) < 0) {
@@ -293,8 +316,11 @@ static int check_graph_order(const mfl_model_t *m)
             }
         }
     }
-    if (producer_before(m, h->output, h->n_ops) < 0) {
-        return MFL_ERR_MODEL_GRAPH;
+    for (unsigned k = 0; k < mfl_model_output_count(m); k++) {
+        const uint16_t t = m->io ? m->io[h->n_inputs + k].tensor : h->output;
+        if (producer_before(m, t, h->n_ops) < 0) {
+            return MFL_ERR_MODEL_GRAPH;
+        }
     }
     for (int i = 0; i < h->n_ops; i++) {
         if (!scratch_is_private(m, i)) {
@@ -312,7 +338,7 @@ static lifetime_t tensor_lifetime(const mfl_model_t *m, uint16_t t)
 {
     const mfl_model_header_t *h = m->header;
     lifetime_t life = {-1, -1};
-    life.first = t == h->input ? -1 : producer_before(m, t, h->n_ops);
+    life.first = is_input(m, t) ? -1 : producer_before(m, t, h->n_ops);
     life.last = life.first;
     for (int i = 0; i < h->n_ops; i++) {
         for (int k = 0; k < m->ops[i].n_inputs; k++) {
@@ -321,7 +347,7 @@ static lifetime_t tensor_lifetime(const mfl_model_t *m, uint16_t t)
             }
         }
     }
-    if (t == h->output) {
+    if (is_output(m, t)) {
         life.last = h->n_ops;
     }
     for (int i = 0; i < h->n_ops; i++) {
@@ -368,8 +394,7 @@ static int check_memory_plan(const mfl_model_t *m)
             }
             const lifetime_t la = tensor_lifetime(m, a);
             const lifetime_t lb = tensor_lifetime(m, b);
-            const int unused = (la.first < 0 && a != m->header->input) ||
-                               (lb.first < 0 && b != m->header->input);
+            const int unused = (la.first < 0 && !is_input(m, a)) || (lb.first < 0 && !is_input(m, b));
             if (!unused && la.first <= lb.last && lb.first <= la.last && !is_reshape_alias(m, a, b)) {
                 return MFL_ERR_MODEL_PLAN;
             }

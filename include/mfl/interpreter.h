@@ -11,6 +11,10 @@
  *   mfl_interp_input(&it, &in, &in_len);   fill in[0..in_len)
  *   mfl_interp_invoke(&it);
  *   mfl_interp_output(&it, &out, &out_len);
+ *
+ * A model of several inputs or outputs (mfl_model_input_count) has each
+ * one's buffer from mfl_interp_input_at / mfl_interp_output_at; the
+ * single-buffer calls are input 0's and output 0's.
  */
 #ifndef MFL_INTERPRETER_H
 #define MFL_INTERPRETER_H
@@ -60,14 +64,25 @@ int mfl_interp_init(mfl_interp_t *it, const mfl_model_t *model, void *arena, siz
  * previous override stays). */
 int mfl_interp_set_override(mfl_interp_t *it, const mfl_requant_override_t *ovr);
 
-/* The model's int8 input buffer (inside the arena) and its length in bytes.
- * Write the input before each mfl_interp_invoke(): the memory planner lets
- * later tensors reuse these bytes, so they do not survive a run. */
+/* The model's int8 input buffer (inside the arena) and its length in bytes;
+ * for a model of several inputs, input 0's. Write the input before each
+ * mfl_interp_invoke(): the memory planner lets later tensors reuse these
+ * bytes, so they do not survive a run. */
 int mfl_interp_input(const mfl_interp_t *it, int8_t **data, size_t *len);
 
-/* The model's int8 output buffer (inside the arena) and its length in bytes.
- * Valid after mfl_interp_invoke() until the input is written again. */
+/* The model's int8 output buffer (inside the arena) and its length in bytes
+ * (output 0's). Valid after mfl_interp_invoke() until an input is written
+ * again. */
 int mfl_interp_output(const mfl_interp_t *it, const int8_t **data, size_t *len);
+
+/* Input k's buffer, k < mfl_model_input_count(): write every input before
+ * each mfl_interp_invoke(). Returns 0, or MFL_ERR_INVALID_ARG (NULL
+ * pointers, k out of range). mfl_model_input_info() gives its scale and
+ * zero point. */
+int mfl_interp_input_at(const mfl_interp_t *it, unsigned k, int8_t **data, size_t *len);
+
+/* Output k's buffer, k < mfl_model_output_count(), as mfl_interp_output. */
+int mfl_interp_output_at(const mfl_interp_t *it, unsigned k, const int8_t **data, size_t *len);
 
 /* Runs every operator in order. Returns 0 or MFL_ERR_INVALID_ARG. */
 int mfl_interp_invoke(mfl_interp_t *it);

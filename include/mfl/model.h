@@ -70,8 +70,8 @@ typedef struct {
     uint16_t reserved;       /* zero (formats 1 and 2: the last 8 bytes are zero and ignored) */
 } mfl_model_header_t;
 
-/* Inputs, and outputs, a model may have. */
-#define MFL_MODEL_MAX_IO 1
+/* Inputs, and outputs, a model may have (each). */
+#define MFL_MODEL_MAX_IO 8
 
 /* What the source model exchanged at an input or output. */
 enum mfl_io_type {

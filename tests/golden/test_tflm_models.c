@@ -273,16 +273,20 @@ static void report_mismatch(const char *name, const golden_meta_t *m, const char
            record, at, k, m->outputs[k].type, elem, path, w, g);
 }
 
-/* Input (output) k's int8 bytes in the arena. */
-static int8_t *edge_buffer(const mfl_interp_t *it, int output, unsigned k)
+/* Input k's int8 bytes in the arena (NULL: no such input). */
+static int8_t *in_buffer(const mfl_interp_t *it, unsigned k)
 {
     int8_t *p = NULL;
-    const int8_t *cp = NULL;
     size_t len = 0;
-    if (k != 0 || (output ? mfl_interp_output(it, &cp, &len) : mfl_interp_input(it, &p, &len)) != 0) {
-        return NULL;
-    }
-    return output ? (int8_t *)(uintptr_t)cp : p;
+    return mfl_interp_input_at(it, k, &p, &len) == 0 ? p : NULL;
+}
+
+/* Output k's int8 bytes in the arena (NULL: no such output). */
+static const int8_t *out_buffer(const mfl_interp_t *it, unsigned k)
+{
+    const int8_t *p = NULL;
+    size_t len = 0;
+    return mfl_interp_output_at(it, k, &p, &len) == 0 ? p : NULL;
 }
 
 /* A record of inputs.bin into the model's inputs, each part as meta.txt
@@ -293,10 +297,10 @@ static void load_inputs(const mfl_model_t *model, const mfl_interp_t *it, const 
     mfl_io_info_t io;
     for (unsigned k = 0; mfl_model_input_info(model, k, &io) == 0; k++) {
         if (io.type == MFL_IO_FLOAT32) {
-            mfl_io_quantize_f32(&io, record, io.size, edge_buffer(it, 0, k));
+            mfl_io_quantize_f32(&io, record, io.size, in_buffer(it, k));
             record += (size_t)io.size * 4;
         } else {
-            memcpy(edge_buffer(it, 0, k), record, io.size);
+            memcpy(in_buffer(it, k), record, io.size);
             record += io.size;
         }
     }
@@ -309,10 +313,10 @@ static void store_outputs(const mfl_model_t *model, const mfl_interp_t *it, uint
     mfl_io_info_t io;
     for (unsigned k = 0; mfl_model_output_info(model, k, &io) == 0; k++) {
         if (io.type == MFL_IO_FLOAT32) {
-            mfl_io_dequantize_s8(&io, edge_buffer(it, 1, k), io.size, record);
+            mfl_io_dequantize_s8(&io, out_buffer(it, k), io.size, record);
             record += (size_t)io.size * 4;
         } else {
-            memcpy(record, edge_buffer(it, 1, k), io.size);
+            memcpy(record, out_buffer(it, k), io.size);
             record += io.size;
         }
     }

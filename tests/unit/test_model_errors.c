@@ -9,6 +9,7 @@
 
 #include "mfl/kernels.h"
 #include "mfl/host/model_writer.h"
+#include "mfl/host/tflite_import.h"
 #include "test_support.h"
 
 static uint8_t *good;
@@ -38,11 +39,11 @@ typedef struct {
     uint8_t *data;
 } copy_t;
 
-static copy_t copy_model(void)
+static copy_t copy_of(const uint8_t *image, size_t size)
 {
     copy_t c;
-    c.img = aligned_alloc(16, (good_size + 15) & ~(size_t)15);
-    memcpy(c.img, good, good_size);
+    c.img = aligned_alloc(16, (size + 15) & ~(size_t)15);
+    memcpy(c.img, image, size);
     c.h = (mfl_model_header_t *)(void *)c.img;
     c.t = (mfl_tensor_rec_t *)(void *)(c.img + c.h->tensors_offset);
     c.op = (mfl_op_rec_t *)(void *)(c.img + c.h->ops_offset);
@@ -50,17 +51,27 @@ static copy_t copy_model(void)
     return c;
 }
 
+static copy_t copy_model(void)
+{
+    return copy_of(good, good_size);
+}
+
 /* Loads the edited copy (with a valid CRC) and checks the error. */
-static void expect_error(copy_t *c, int want)
+static void expect_error_of(copy_t *c, size_t size, int want)
 {
     mfl_model_t m = good_model;
     ts_fix_crc(c->img);
-    const int err = mfl_model_load(&m, c->img, good_size);
+    const int err = mfl_model_load(&m, c->img, size);
     if (err != want) {
         fail_msg("got %d (%s), want %d (%s)", err, mfl_strerror(err), want, mfl_strerror(want));
     }
     assert_memory_equal(&m, &good_model, sizeof(m)); /* untouched on error */
     free(c->img);
+}
+
+static void expect_error(copy_t *c, int want)
+{
+    expect_error_of(c, good_size, want);
 }
 
 static void test_every_truncation_is_reported(void **state)
@@ -383,6 +394,66 @@ static void test_format_2_still_loads(void **state)
     free(c.img);
 }
 
+/* TFLM's simple_add_model: two inputs [1,128,128,1] added. Both inputs
+ * have their own buffers, the graph checks see both, and the single-input
+ * calls are input 0's. */
+static void test_two_inputs(void **state)
+{
+    (void)state;
+    size_t tfl_size, size;
+    char msg[256] = "";
+    uint8_t *tfl = ts_read_shared("models/tflm/simple_add_model.tflite", &tfl_size);
+    uint8_t *image = NULL;
+    assert_int_equal(mfl_tflite_import(tfl, tfl_size, &image, &size, msg, sizeof(msg)), 0);
+    free(tfl);
+    mfl_model_t model;
+    assert_int_equal(mfl_model_load(&model, image, size), 0);
+    assert_int_equal(mfl_model_input_count(&model), 2);
+    assert_int_equal(mfl_model_output_count(&model), 1);
+    mfl_io_info_t in0, in1;
+    assert_int_equal(mfl_model_input_info(&model, 0, &in0), 0);
+    assert_int_equal(mfl_model_input_info(&model, 1, &in1), 0);
+    assert_int_equal(mfl_model_input_info(&model, 2, &in1), MFL_ERR_INVALID_ARG);
+    assert_int_not_equal(in0.tensor, in1.tensor);
+    assert_int_equal(in0.size, 128 * 128);
+    uint8_t *arena = calloc(1, mfl_model_arena_size(&model));
+    mfl_interp_t it;
+    int8_t *a, *b, *first;
+    const int8_t *out;
+    size_t la, lb, lo;
+    assert_int_equal(mfl_interp_init(&it, &model, arena, mfl_model_arena_size(&model)), 0);
+    assert_int_equal(mfl_interp_input_at(&it, 0, &a, &la), 0);
+    assert_int_equal(mfl_interp_input_at(&it, 1, &b, &lb), 0);
+    assert_int_equal(mfl_interp_input_at(&it, 2, &b, &lb), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_interp_output_at(&it, 1, &out, &lo), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_interp_input(&it, &first, &la), 0);
+    assert_ptr_equal(first, a);
+    assert_true(a + la <= b || b + lb <= a); /* both alive at once */
+    memset(a, in0.zero_point, la);
+    memset(b, in1.zero_point, lb);
+    assert_int_equal(mfl_interp_invoke(&it), 0);
+    assert_int_equal(mfl_interp_output_at(&it, 0, &out, &lo), 0);
+    mfl_io_info_t o;
+    mfl_model_output_info(&model, 0, &o);
+    assert_int_equal(out[0], o.zero_point); /* 0 + 0 */
+    free(arena);
+
+    /* the loader sees the second input: dropping it from the table leaves
+     * a tensor read that nothing produces; sharing arena bytes with the
+     * first is a plan error */
+    copy_t c = copy_of(image, size);
+    c.h->n_inputs = 1;
+    io_table(&c)[1] = io_table(&c)[2]; /* the output moves up */
+    expect_error_of(&c, size, MFL_ERR_MODEL_GRAPH);
+    c = copy_of(image, size);
+    c.t[io_table(&c)[1].tensor].offset = c.t[io_table(&c)[0].tensor].offset;
+    expect_error_of(&c, size, MFL_ERR_MODEL_PLAN);
+    c = copy_of(image, size);
+    io_table(&c)[1].tensor = io_table(&c)[0].tensor;
+    expect_error_of(&c, size, MFL_ERR_MODEL_GRAPH);
+    free(image);
+}
+
 /* The deepest convolutions the loader admits still get their scratch
  * (3x3x2048 taps: 73,728 bytes, more than one dimension may hold), and both
  * kernel paths agree on them. */
@@ -500,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_io_table_errors),
         cmocka_unit_test(test_io_scales_recorded),
         cmocka_unit_test(test_format_2_still_loads),
+        cmocka_unit_test(test_two_inputs),
         cmocka_unit_test(test_deep_convolution_gets_scratch),
         cmocka_unit_test(test_failed_load_keeps_working_model),
         cmocka_unit_test(test_arena_and_alignment),

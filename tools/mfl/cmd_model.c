@@ -121,16 +121,20 @@ static int has_float_edge(const mfl_model_t *m, io_info_fn info)
     return 0;
 }
 
-/* Input (output) k's bytes in the arena. */
-static int8_t *edge_buffer(mfl_interp_t *it, int output, unsigned k)
+/* Input k's int8 bytes in the arena (NULL: no such input). */
+static int8_t *in_buffer(mfl_interp_t *it, unsigned k)
 {
     int8_t *p = NULL;
-    const int8_t *cp = NULL;
     size_t len = 0;
-    if (k != 0 || (output ? mfl_interp_output(it, &cp, &len) : mfl_interp_input(it, &p, &len)) != 0) {
-        return NULL;
-    }
-    return output ? (int8_t *)(uintptr_t)cp : p;
+    return mfl_interp_input_at(it, k, &p, &len) == 0 ? p : NULL;
+}
+
+/* Output k's int8 bytes in the arena (NULL: no such output). */
+static const int8_t *out_buffer(mfl_interp_t *it, unsigned k)
+{
+    const int8_t *p = NULL;
+    size_t len = 0;
+    return mfl_interp_output_at(it, k, &p, &len) == 0 ? p : NULL;
 }
 
 /* One input record (src; typed: float32 at float edges) into the model's
@@ -139,7 +143,7 @@ static void load_record(const mfl_model_t *m, mfl_interp_t *it, int typed, const
 {
     mfl_io_info_t io;
     for (unsigned k = 0; mfl_model_input_info(m, k, &io) == 0; k++) {
-        int8_t *to = dst ? dst : edge_buffer(it, 0, k);
+        int8_t *to = dst ? dst : in_buffer(it, k);
         if (typed && io.type == MFL_IO_FLOAT32) {
             mfl_io_quantize_f32(&io, src, io.size, to);
         } else {
@@ -156,7 +160,7 @@ static void store_record(const mfl_model_t *m, mfl_interp_t *it, int typed, cons
 {
     mfl_io_info_t io;
     for (unsigned k = 0; mfl_model_output_info(m, k, &io) == 0; k++) {
-        const int8_t *from = codes ? codes : edge_buffer(it, 1, k);
+        const int8_t *from = codes ? codes : out_buffer(it, k);
         if (typed && io.type == MFL_IO_FLOAT32) {
             mfl_io_dequantize_s8(&io, from, io.size, dst);
         } else {
@@ -180,7 +184,7 @@ static int transform_all(const cli_t *c, const mfl_model_t *m, transform_t xf, i
     mfl_interp_t it;
     int status = CLI_FAILED;
     if (!rec || (xf == XF_RUN && (!arena || mfl_interp_init(&it, m, arena, mfl_model_arena_size(m)) ||
-                                  !edge_buffer(&it, 0, 0) || !edge_buffer(&it, 1, 0)))) {
+                                  !in_buffer(&it, 0) || !out_buffer(&it, 0)))) {
         cli_fail(c, "cannot set up the interpreter");
     } else if (in_size == 0 || in_size % in_rec != 0) {
         cli_fail(c, "%s: %zu bytes, not a positive multiple of the %zu-byte %s record", in_path, in_size, in_rec,
