@@ -247,12 +247,18 @@ static int import_op(importer_t *im, const tfl_op_t *op)
     case TFL_OP_EXPAND_DIMS: return imp_reshape(im, op);
     case TFL_OP_STRIDED_SLICE: return imp_strided_slice(im, op);
     case TFL_OP_TRANSPOSE: return imp_transpose(im, op);
+    case TFL_OP_SUB: return imp_sub(im, op);
+    case TFL_OP_MUL: return imp_mul(im, op);
+    case TFL_OP_MAXIMUM: return imp_maximum_minimum(im, op, MFL_OP_MAXIMUM);
+    case TFL_OP_MINIMUM: return imp_maximum_minimum(im, op, MFL_OP_MINIMUM);
+    case TFL_OP_CONCATENATION: return imp_concatenation(im, op);
     default:
         return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED,
                     "not supported (builtin code %d); microfl runs CONV_2D, DEPTHWISE_CONV_2D, "
                     "FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, RESHAPE, SOFTMAX, RELU, RELU6, "
                     "LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH, QUANTIZE (int8), PAD, PADV2, MEAN (H, W), "
-                    "SQUEEZE, EXPAND_DIMS, STRIDED_SLICE, TRANSPOSE",
+                    "SQUEEZE, EXPAND_DIMS, STRIDED_SLICE, TRANSPOSE, SUB, MUL, MAXIMUM, MINIMUM, "
+                    "CONCATENATION",
                     op->builtin);
     }
 }

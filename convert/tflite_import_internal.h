@@ -47,5 +47,9 @@ int imp_pad(importer_t *im, const tfl_op_t *op);
 int imp_mean(importer_t *im, const tfl_op_t *op);
 int imp_strided_slice(importer_t *im, const tfl_op_t *op);
 int imp_transpose(importer_t *im, const tfl_op_t *op);
+int imp_sub(importer_t *im, const tfl_op_t *op);
+int imp_mul(importer_t *im, const tfl_op_t *op);
+int imp_maximum_minimum(importer_t *im, const tfl_op_t *op, int opcode);
+int imp_concatenation(importer_t *im, const tfl_op_t *op);
 
 #endif /* MFL_TFLITE_IMPORT_INTERNAL_H */

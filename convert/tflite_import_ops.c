@@ -4,6 +4,7 @@
  * corresponding TFLM kernel.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,57 +144,6 @@ int imp_pool(importer_t *im, const tfl_op_t *op, int opcode)
         !imp_spatial_axis(im, op->padding, ti->dims[1], op->filter_h, op->stride_h, 1, to->dims[1], &w[5]) &&
         !imp_activation_range(im, op->activation, op->output, &w[6], &w[7])) {
         add_op(im, opcode, 1, &in, out, w, 8);
-    }
-    return im->err;
-}
-
-/* TFLM's int8 ADD: inputs rescaled to twice the larger input scale after a
- * left shift of 20 bits, the sum rescaled to the output scale. */
-int imp_add(importer_t *im, const tfl_op_t *op)
-{
-    uint16_t inputs[2], out;
-    float s[2], out_scale;
-    int32_t zp;
-    if (op->n_inputs != 2 || imp_map_activation(im, op->output, &out) ||
-        imp_per_tensor_quant(im, &im->tm->tensors[op->output], &out_scale, &zp)) {
-        return im->err ? im->err : imp_fail(im, MFL_ERR_TFLITE_FORMAT, "ADD needs two inputs");
-    }
-    const tfl_tensor_t *to = &im->tm->tensors[op->output];
-    for (int k = 0; k < 2; k++) {
-        const tfl_tensor_t *t = imp_tensor(im, op->inputs[k]);
-        if (!t) {
-            return im->err;
-        }
-        int err = t->data ? imp_map_const(im, op->inputs[k], MFL_TYPE_INT8, t->rank, &inputs[k])
-                          : imp_map_activation(im, op->inputs[k], &inputs[k]);
-        if (err || imp_per_tensor_quant(im, t, &s[k], &zp)) {
-            return im->err;
-        }
-        int same = t->rank == to->rank;
-        for (int i = 0; same && i < t->rank; i++) {
-            same = t->dims[i] == to->dims[i];
-        }
-        if (!same) {
-            return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "broadcasting ADD is not supported (tensor %s)",
-                            t->name);
-        }
-    }
-    const int left_shift = 20;
-    const double twice_max = 2.0 * (double)(s[0] > s[1] ? s[0] : s[1]);
-    int32_t w[9];
-    int shifts[3];
-    w[0] = left_shift;
-    mfl_quant_multiplier_from_real((double)s[0] / twice_max, &w[1], &shifts[0]);
-    mfl_quant_multiplier_from_real((double)s[1] / twice_max, &w[3], &shifts[1]);
-    mfl_quant_multiplier_from_real(twice_max / ((double)(1 << left_shift) * (double)out_scale), &w[5],
-                                   &shifts[2]);
-    w[2] = shifts[0], w[4] = shifts[1], w[6] = shifts[2];
-    if (shifts[0] > 0 || shifts[1] > 0 || shifts[2] > 0) {
-        /* TFLM's SmallerThanOne rescaling is only defined for shifts <= 0. */
-        return imp_fail(im, MFL_ERR_TFLITE_QUANT, "output scale too small for the inputs' scales");
-    }
-    if (!imp_activation_range(im, op->activation, op->output, &w[7], &w[8])) {
-        add_op(im, MFL_OP_ADD, 2, inputs, out, w, 9);
     }
     return im->err;
 }
@@ -638,4 +588,254 @@ int imp_transpose(importer_t *im, const tfl_op_t *op)
         }
     }
     return add_op(im, MFL_OP_TRANSPOSE, 1, &in, out, w, 4);
+}
+
+/* Operand k of a binary operator or CONCATENATION: an int8 activation or
+ * an int8 constant (a scalar constant becomes a [1] tensor), quantized per
+ * tensor; its scale and zero point are fetched. */
+static int map_operand(importer_t *im, const tfl_op_t *op, int k, uint16_t *index, float *scale, int32_t *zp)
+{
+    const tfl_tensor_t *t = op->n_inputs > k ? imp_tensor(im, op->inputs[k]) : NULL;
+    if (!t) {
+        return im->err ? im->err : imp_fail(im, MFL_ERR_TFLITE_FORMAT, "input %d is missing", k);
+    }
+    if (imp_per_tensor_quant(im, t, scale, zp)) {
+        return im->err;
+    }
+    if (t->n_scales > 1) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "operand %s is quantized per channel", t->name);
+    }
+    if (!t->data) {
+        return imp_map_activation(im, op->inputs[k], index);
+    }
+    if (t->rank > 0) {
+        return imp_map_const(im, op->inputs[k], MFL_TYPE_INT8, t->rank, index);
+    }
+    if (t->type != TFL_TYPE_INT8 || t->data_size != 1) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "scalar %s must be one int8 constant", t->name);
+    }
+    if (im->map[op->inputs[k]] == MFL_NONE) {
+        const int32_t one = 1;
+        int err = mfl_builder_add_tensor(im->b, MFL_TYPE_INT8, 1, &one, *zp, t->data, &im->map[op->inputs[k]]);
+        if (err) {
+            return imp_fail(im, err, "cannot add tensor %s: %s", t->name, mfl_strerror(err));
+        }
+    }
+    *index = im->map[op->inputs[k]];
+    return 0;
+}
+
+/* "[1,8,8,16]" (TFLite tensors often have no names: shapes say more). */
+static const char *shape_text(const tfl_tensor_t *t, char *dst, size_t cap)
+{
+    size_t n = (size_t)snprintf(dst, cap, "[");
+    for (int i = 0; i < t->rank && n < cap; i++) {
+        n += (size_t)snprintf(dst + n, cap - n, i ? ",%d" : "%d", t->dims[i]);
+    }
+    if (n < cap) {
+        snprintf(dst + n, cap - n, "]");
+    }
+    return dst;
+}
+
+/* Both operands of ADD, SUB, MUL, MAXIMUM, MINIMUM and the output: TFLite's
+ * broadcast (shapes right-aligned; on each axis the sizes agree or one is
+ * 1) must give the output's shape. */
+static int map_binary(importer_t *im, const tfl_op_t *op, uint16_t inputs[2], uint16_t *out, float s[2],
+                      float *out_scale)
+{
+    int32_t zp;
+    if (op->n_inputs != 2) {
+        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "expected two inputs, not %d", op->n_inputs);
+    }
+    if (map_operand(im, op, 0, &inputs[0], &s[0], &zp) || map_operand(im, op, 1, &inputs[1], &s[1], &zp) ||
+        imp_map_activation(im, op->output, out) ||
+        imp_per_tensor_quant(im, &im->tm->tensors[op->output], out_scale, &zp)) {
+        return im->err;
+    }
+    const tfl_tensor_t *ta = &im->tm->tensors[op->inputs[0]];
+    const tfl_tensor_t *tb = &im->tm->tensors[op->inputs[1]];
+    const tfl_tensor_t *to = &im->tm->tensors[op->output];
+    const int rank = ta->rank > tb->rank ? ta->rank : tb->rank;
+    int ok = to->rank == (rank > 0 ? rank : 1);
+    for (int i = 1; ok && i <= to->rank; i++) { /* i-th axis from the right */
+        const int32_t a = i <= ta->rank ? ta->dims[ta->rank - i] : 1;
+        const int32_t b = i <= tb->rank ? tb->dims[tb->rank - i] : 1;
+        ok = (a == b || a == 1 || b == 1) && to->dims[to->rank - i] == (a > b ? a : b);
+    }
+    if (!ok) {
+        char sa[64], sb[64], so[64];
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED,
+                        "inputs of shapes %s and %s do not broadcast to the output's %s", shape_text(ta, sa, sizeof sa),
+                        shape_text(tb, sb, sizeof sb), shape_text(to, so, sizeof so));
+    }
+    return 0;
+}
+
+/* TFLM's int8 ADD and SUB (CalculateOpDataAdd, CalculateOpDataSub): inputs
+ * rescaled to twice the larger input scale after a left shift of 20 bits,
+ * the sum or difference rescaled to the output scale, every multiplier
+ * "smaller than one" (TFLM checks the shift). ADD forms the ratios in
+ * double; SUB in float (twice the larger scale, each ratio and the output
+ * ratio are float quotients, widened to double only for
+ * QuantizeMultiplier), as TFLM does. */
+static int imp_add_sub(importer_t *im, const tfl_op_t *op, int opcode)
+{
+    uint16_t inputs[2], out;
+    float s[2], so;
+    if (map_binary(im, op, inputs, &out, s, &so)) {
+        return im->err;
+    }
+    const int left_shift = 20;
+    double real[3];
+    if (opcode == MFL_OP_ADD) {
+        const double twice_max = 2.0 * (double)(s[0] > s[1] ? s[0] : s[1]);
+        real[0] = (double)s[0] / twice_max;
+        real[1] = (double)s[1] / twice_max;
+        real[2] = twice_max / ((double)(1 << left_shift) * (double)so);
+    } else {
+        const float twice_max = 2.0f * (s[0] > s[1] ? s[0] : s[1]);
+        real[0] = (double)(s[0] / twice_max);
+        real[1] = (double)(s[1] / twice_max);
+        real[2] = (double)(twice_max / ((float)(1 << left_shift) * so));
+    }
+    int32_t w[9];
+    w[0] = left_shift;
+    for (int i = 0; i < 3; i++) {
+        int shift;
+        mfl_quant_multiplier_from_real(real[i], &w[1 + 2 * i], &shift);
+        w[2 + 2 * i] = shift;
+        if (shift > 0) {
+            /* TFLM's SmallerThanOne rescaling is only defined for shifts <= 0. */
+            return imp_fail(im, MFL_ERR_TFLITE_QUANT, "output scale %g too small for the inputs' scales %g, %g",
+                            (double)so, (double)s[0], (double)s[1]);
+        }
+    }
+    if (!imp_activation_range(im, op->activation, op->output, &w[7], &w[8])) {
+        add_op(im, opcode, 2, inputs, out, w, 9);
+    }
+    return im->err;
+}
+
+int imp_add(importer_t *im, const tfl_op_t *op)
+{
+    return imp_add_sub(im, op, MFL_OP_ADD);
+}
+
+int imp_sub(importer_t *im, const tfl_op_t *op)
+{
+    return imp_add_sub(im, op, MFL_OP_SUB);
+}
+
+/* TFLM's int8 MUL (CalculateOpDataMul): input1_scale * input2_scale /
+ * output_scale in double, QuantizeMultiplier; a left shift above 15 could
+ * overflow TFLM's int32 product (undefined there) and is refused. */
+int imp_mul(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t inputs[2], out;
+    float s[2], so;
+    int32_t w[4];
+    if (map_binary(im, op, inputs, &out, s, &so) ||
+        kernel_multiplier(im, (double)s[0] * (double)s[1] / (double)so, "scale ratio", &w[0], &w[1])) {
+        return im->err;
+    }
+    if (w[1] > MFL_MUL_MAX_SHIFT) {
+        return imp_fail(im, MFL_ERR_TFLITE_QUANT, "input scales %g x %g over output scale %g exceed 2^%d",
+                        (double)s[0], (double)s[1], (double)so, MFL_MUL_MAX_SHIFT);
+    }
+    if (!imp_activation_range(im, op->activation, op->output, &w[2], &w[3])) {
+        add_op(im, MFL_OP_MUL, 2, inputs, out, w, 4);
+    }
+    return im->err;
+}
+
+/* MAXIMUM and MINIMUM: TFLM compares raw codes and checks no quantization,
+ * so none is checked here either. */
+int imp_maximum_minimum(importer_t *im, const tfl_op_t *op, int opcode)
+{
+    uint16_t inputs[2], out;
+    float s[2], so;
+    if (map_binary(im, op, inputs, &out, s, &so)) {
+        return im->err;
+    }
+    return add_op(im, opcode, 2, inputs, out, NULL, 0);
+}
+
+/* TFLM's CONCATENATION: up to 10 inputs of rank <= 4, no fused activation,
+ * int8 inputs in the output's scale and zero point (copied); the axis may
+ * count from the end. microfl's operator takes three inputs: longer lists
+ * are chained through intermediate tensors (concatenating a concatenation
+ * along the same axis copies the same bytes to the same places). */
+int imp_concatenation(importer_t *im, const tfl_op_t *op)
+{
+    uint16_t out, ins[TFL_MAX_OP_INPUTS];
+    float so, si;
+    int32_t zo, zi;
+    if (op->n_inputs < 1 || op->n_inputs > 10 || require_options(im, op) ||
+        imp_map_activation(im, op->output, &out) ||
+        imp_per_tensor_quant(im, &im->tm->tensors[op->output], &so, &zo)) {
+        return im->err ? im->err : imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "%d inputs (TFLM takes 1 to 10)",
+                                            op->n_inputs);
+    }
+    if (op->activation != 0) {
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "fused activation %d (TFLM's CONCATENATION takes none)",
+                        op->activation);
+    }
+    const tfl_tensor_t *to = &im->tm->tensors[op->output];
+    const int32_t axis = op->axis < 0 ? op->axis + to->rank : op->axis;
+    if (axis < 0 || axis >= to->rank) {
+        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "axis %d for rank %d", op->axis, to->rank);
+    }
+    int64_t along = 0;
+    for (int k = 0; k < op->n_inputs; k++) {
+        if (map_operand(im, op, k, &ins[k], &si, &zi)) {
+            return im->err;
+        }
+        const tfl_tensor_t *t = &im->tm->tensors[op->inputs[k]];
+        if (si != so || zi != zo) {
+            return imp_fail(im, MFL_ERR_TFLITE_QUANT,
+                            "input %s has scale %g, zero point %d; TFLM requires the output's (%g, %d)",
+                            t->name, (double)si, zi, (double)so, zo);
+        }
+        int same = t->rank == to->rank;
+        for (int i = 0; same && i < t->rank; i++) {
+            same = i == axis || t->dims[i] == to->dims[i];
+        }
+        if (!same) {
+            return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "input %s does not match %s but on axis %d", t->name,
+                            to->name, axis);
+        }
+        along += t->dims[axis];
+    }
+    if (along != to->dims[axis]) {
+        return imp_fail(im, MFL_ERR_TFLITE_FORMAT, "inputs give %lld on axis %d, output %s has %d",
+                        (long long)along, axis, to->name, to->dims[axis]);
+    }
+    const int32_t w[1] = {axis + 4 - to->rank};
+    int32_t dims[4];
+    memcpy(dims, to->dims, sizeof dims);
+    dims[axis] = 0;
+    uint16_t first = ins[0];
+    int k = 1;
+    int n = op->n_inputs < 3 ? op->n_inputs : 3;
+    dims[axis] += im->tm->tensors[op->inputs[0]].dims[axis];
+    while (!im->err) {
+        uint16_t step_in[3] = {first, MFL_NONE, MFL_NONE};
+        for (int j = 1; j < n; j++, k++) {
+            step_in[j] = ins[k];
+            dims[axis] += im->tm->tensors[op->inputs[k]].dims[axis];
+        }
+        if (k == op->n_inputs) {
+            return add_op(im, MFL_OP_CONCATENATION, n, step_in, out, w, 1);
+        }
+        uint16_t partial;
+        int err = mfl_builder_add_tensor(im->b, MFL_TYPE_INT8, to->rank, dims, zo, NULL, &partial);
+        if (err) {
+            return imp_fail(im, err, "cannot add a partial concatenation: %s", mfl_strerror(err));
+        }
+        add_op(im, MFL_OP_CONCATENATION, n, step_in, partial, w, 1);
+        first = partial;
+        n = op->n_inputs - k + 1 < 3 ? op->n_inputs - k + 1 : 3;
+    }
+    return im->err;
 }

@@ -256,8 +256,9 @@ static void read_tensor(fb_t *fb, size_t table, fb_vec_t buffers, tfl_tensor_t *
 
 /* Options tables by union type (BuiltinOptions): Conv2DOptions = 1,
  * DepthwiseConv2DOptions = 2, Pool2DOptions = 5, FullyConnectedOptions = 8,
- * SoftmaxOptions = 9, AddOptions = 11, ReshapeOptions = 17,
- * ReducerOptions = 27, StridedSliceOptions = 32, LeakyReluOptions = 75. */
+ * SoftmaxOptions = 9, ConcatenationOptions = 10, AddOptions = 11,
+ * ReshapeOptions = 17, MulOptions = 21, ReducerOptions = 27,
+ * SubOptions = 28, StridedSliceOptions = 32, LeakyReluOptions = 75. */
 static void read_options(fb_t *fb, size_t o, uint8_t type, tfl_op_t *op)
 {
     op->has_options = 1;
@@ -298,7 +299,13 @@ static void read_options(fb_t *fb, size_t o, uint8_t type, tfl_op_t *op)
         }
         break;
     }
-    case 11: /* activation */
+    case 10: /* axis, activation */
+        op->axis = field_i32(fb, o, 0, 0);
+        op->activation = field_i8(fb, o, 1, 0);
+        break;
+    case 11: /* AddOptions, MulOptions, SubOptions: activation (first field) */
+    case 21:
+    case 28:
         op->activation = field_i8(fb, o, 0, 0);
         break;
     case 27: /* keep_dims */

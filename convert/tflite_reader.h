@@ -20,7 +20,8 @@ enum {
     TFL_OP_CUSTOM = 32, TFL_OP_LOGISTIC = 14, TFL_OP_RELU = 19, TFL_OP_RELU6 = 21, TFL_OP_TANH = 28,
     TFL_OP_LEAKY_RELU = 98, TFL_OP_HARD_SWISH = 117, TFL_OP_PAD = 34, TFL_OP_TRANSPOSE = 39, TFL_OP_MEAN = 40,
     TFL_OP_SQUEEZE = 43, TFL_OP_STRIDED_SLICE = 45, TFL_OP_PADV2 = 60, TFL_OP_EXPAND_DIMS = 70,
-    TFL_OP_QUANTIZE = 114,
+    TFL_OP_QUANTIZE = 114, TFL_OP_CONCATENATION = 2, TFL_OP_MUL = 18, TFL_OP_SUB = 41, TFL_OP_MAXIMUM = 55,
+    TFL_OP_MINIMUM = 57,
 };
 enum { TFL_PADDING_SAME = 0, TFL_PADDING_VALID = 1 };
 
@@ -58,6 +59,7 @@ typedef struct {
     int32_t keep_dims; /* MEAN (ReducerOptions) */
     /* STRIDED_SLICE */
     int32_t begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask, offset;
+    int32_t axis; /* CONCATENATION */
 } tfl_op_t;
 
 typedef struct {

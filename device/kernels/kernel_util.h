@@ -62,4 +62,14 @@ static inline void mfl_map_codes_s8(mfl_code_fn_t fn, const void *params, int32_
     }
 }
 
+/* One run of a binary operator: n outputs from in1 and in2 read with steps
+ * of 0 (a broadcast operand: its one element serves the run) or 1. */
+typedef void (*mfl_binary_run_t)(const void *params, int32_t n, const int8_t *in1, int32_t step1,
+                                 const int8_t *in2, int32_t step2, int8_t *out);
+
+/* Walks a broadcast (kernels.h) in output order, calling run once per
+ * innermost run of the merged axes (broadcast_s8.c). */
+void mfl_broadcast_walk_s8(mfl_binary_run_t run, const void *params, const mfl_broadcast_t *shape,
+                           const int8_t *in1, const int8_t *in2, int8_t *out);
+
 #endif /* MFL_KERNEL_UTIL_H */

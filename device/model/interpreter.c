@@ -102,21 +102,69 @@ static void run_pool(const run_ctx_t *c, const mfl_op_rec_t *op)
     }
 }
 
-static void run_add(const run_ctx_t *c, const mfl_op_rec_t *op)
+/* A tensor's shape right-aligned to four dimensions (leading ones). */
+static void dims4(const mfl_tensor_rec_t *t, int32_t d[4])
 {
-    const mfl_add_rec_t *r = (const mfl_add_rec_t *)(const void *)mfl_op_params(c->m, op);
-    const mfl_add_params_t p = {
-        .input1_offset = -rec(c, op->inputs[0])->zero_point,
-        .input2_offset = -rec(c, op->inputs[1])->zero_point,
-        .output_offset = rec(c, op->output)->zero_point,
-        .left_shift = r->left_shift,
-        .input1_multiplier = r->in1_multiplier, .input1_shift = r->in1_shift,
-        .input2_multiplier = r->in2_multiplier, .input2_shift = r->in2_shift,
-        .output_multiplier = r->out_multiplier, .output_shift = r->out_shift,
-        .act_min = r->act_min, .act_max = r->act_max,
-    };
-    mfl_add_s8(&p, (int32_t)mfl_tensor_elements(rec(c, op->output)), tensor_data(c, op->inputs[0]),
-               tensor_data(c, op->inputs[1]), tensor_out(c, op->output));
+    for (int i = 0; i < 4; i++) {
+        d[i] = 1;
+    }
+    for (int i = 0; i < t->rank; i++) {
+        d[4 - t->rank + i] = t->dims[i];
+    }
+}
+
+/* ADD, SUB, MUL, MAXIMUM, MINIMUM: the broadcast is the three shapes the
+ * loader checked. */
+static void run_binary(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    mfl_broadcast_t shape;
+    dims4(rec(c, op->inputs[0]), shape.in1);
+    dims4(rec(c, op->inputs[1]), shape.in2);
+    dims4(rec(c, op->output), shape.out);
+    const int8_t *in1 = tensor_data(c, op->inputs[0]);
+    const int8_t *in2 = tensor_data(c, op->inputs[1]);
+    int8_t *out = tensor_out(c, op->output);
+    const int32_t offset1 = -rec(c, op->inputs[0])->zero_point;
+    const int32_t offset2 = -rec(c, op->inputs[1])->zero_point;
+    const int32_t out_offset = rec(c, op->output)->zero_point;
+    switch (op->opcode) {
+    case MFL_OP_ADD:
+    case MFL_OP_SUB: {
+        const mfl_add_rec_t *r = (const mfl_add_rec_t *)(const void *)mfl_op_params(c->m, op);
+        const mfl_add_params_t p = {
+            .input1_offset = offset1, .input2_offset = offset2, .output_offset = out_offset,
+            .left_shift = r->left_shift,
+            .input1_multiplier = r->in1_multiplier, .input1_shift = r->in1_shift,
+            .input2_multiplier = r->in2_multiplier, .input2_shift = r->in2_shift,
+            .output_multiplier = r->out_multiplier, .output_shift = r->out_shift,
+            .act_min = r->act_min, .act_max = r->act_max,
+        };
+        (op->opcode == MFL_OP_ADD ? mfl_add_s8_broadcast : mfl_sub_s8_broadcast)(&p, &shape, in1, in2, out);
+        break;
+    }
+    case MFL_OP_MUL: {
+        const mfl_requantize_rec_t *r = (const mfl_requantize_rec_t *)(const void *)mfl_op_params(c->m, op);
+        const mfl_mul_params_t p = {offset1, offset2, out_offset, r->multiplier, r->shift,
+                                    r->act_min, r->act_max};
+        mfl_mul_s8_broadcast(&p, &shape, in1, in2, out);
+        break;
+    }
+    case MFL_OP_MAXIMUM: mfl_maximum_s8(&shape, in1, in2, out); break;
+    case MFL_OP_MINIMUM: mfl_minimum_s8(&shape, in1, in2, out); break;
+    default: break;
+    }
+}
+
+static void run_concat(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    int32_t dims[3][4];
+    const int8_t *inputs[3];
+    for (int k = 0; k < op->n_inputs; k++) {
+        dims4(rec(c, op->inputs[k]), dims[k]);
+        inputs[k] = tensor_data(c, op->inputs[k]);
+    }
+    const mfl_concat_rec_t *r = (const mfl_concat_rec_t *)(const void *)mfl_op_params(c->m, op);
+    mfl_concatenation_s8(r->axis, op->n_inputs, (const int32_t(*)[4])dims, inputs, tensor_out(c, op->output));
 }
 
 static void run_softmax(const run_ctx_t *c, const mfl_op_rec_t *op)
@@ -175,17 +223,6 @@ static void run_elementwise(const run_ctx_t *c, const mfl_op_rec_t *op)
     }
 }
 
-/* A tensor's shape right-aligned to four dimensions (leading ones). */
-static void dims4(const mfl_tensor_rec_t *t, int32_t d[4])
-{
-    for (int i = 0; i < 4; i++) {
-        d[i] = 1;
-    }
-    for (int i = 0; i < t->rank; i++) {
-        d[4 - t->rank + i] = t->dims[i];
-    }
-}
-
 /* PAD, STRIDED_SLICE, TRANSPOSE and MEAN: shapes and parameter words as the
  * loader checked them. */
 static void run_shape_op(const run_ctx_t *c, const mfl_op_rec_t *op)
@@ -239,7 +276,12 @@ static void run_op(const run_ctx_t *c, const mfl_op_rec_t *op)
     case MFL_OP_FULLY_CONNECTED: run_fully_connected(c, op); break;
     case MFL_OP_AVERAGE_POOL_2D:
     case MFL_OP_MAX_POOL_2D: run_pool(c, op); break;
-    case MFL_OP_ADD: run_add(c, op); break;
+    case MFL_OP_ADD:
+    case MFL_OP_SUB:
+    case MFL_OP_MUL:
+    case MFL_OP_MAXIMUM:
+    case MFL_OP_MINIMUM: run_binary(c, op); break;
+    case MFL_OP_CONCATENATION: run_concat(c, op); break;
     case MFL_OP_RESHAPE: run_reshape(c, op); break;
     case MFL_OP_SOFTMAX: run_softmax(c, op); break;
     case MFL_OP_RELU:

@@ -474,7 +474,8 @@ const char *mfl_opcode_name(int opcode)
     static const char *const names[MFL_OP_COUNT_] = {
         "?", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
         "MAX_POOL_2D", "ADD", "RESHAPE", "SOFTMAX", "RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH",
-        "HARD_SWISH", "QUANTIZE", "PAD", "MEAN", "STRIDED_SLICE", "TRANSPOSE",
+        "HARD_SWISH", "QUANTIZE", "PAD", "MEAN", "STRIDED_SLICE", "TRANSPOSE", "SUB", "MUL", "MAXIMUM",
+        "MINIMUM", "CONCATENATION",
     };
     return opcode > 0 && opcode < MFL_OP_COUNT_ ? names[opcode] : "?";
 }

@@ -153,29 +153,120 @@ static int check_pool(const mfl_model_t *m, const mfl_op_rec_t *op)
     return 0;
 }
 
-static int check_add(const mfl_model_t *m, const mfl_op_rec_t *op)
+/* A tensor's shape right-aligned to four dimensions (leading ones). */
+static void dims4(const mfl_tensor_rec_t *t, int32_t d[4])
+{
+    for (int i = 0; i < 4; i++) {
+        d[i] = 1;
+    }
+    for (int i = 0; i < t->rank; i++) {
+        d[4 - t->rank + i] = t->dims[i];
+    }
+}
+
+static int is_int8(const mfl_tensor_rec_t *t)
+{
+    return t && t->type == MFL_TYPE_INT8;
+}
+
+/* ADD, SUB, MUL, MAXIMUM, MINIMUM: two int8 inputs (activations or
+ * constants) broadcast to an int8 activation (TFLite's rule: right-aligned,
+ * each input of the output's size or 1 on every axis, the output of the
+ * larger), the output of the higher rank; then exactly `words` words. */
+static int check_binary_shapes(const mfl_model_t *m, const mfl_op_rec_t *op, uint32_t words)
 {
     const mfl_tensor_rec_t *a = tensor_at(m, op->inputs[0]);
     const mfl_tensor_rec_t *b = tensor_at(m, op->inputs[1]);
     const mfl_tensor_rec_t *out = tensor_at(m, op->output);
-    if (op->n_inputs != 2 || !a || !b || a->type != MFL_TYPE_INT8 || b->type != MFL_TYPE_INT8 ||
-        !is_activation(out)) {
+    if (op->n_inputs != 2 || !is_int8(a) || !is_int8(b) || !is_activation(out)) {
         return MFL_ERR_MODEL_OP;
     }
-    const uint32_t n = mfl_tensor_elements(out);
-    if (mfl_tensor_elements(a) != n || mfl_tensor_elements(b) != n) {
+    int32_t da[4], db[4], d_out[4];
+    dims4(a, da);
+    dims4(b, db);
+    dims4(out, d_out);
+    if (out->rank < a->rank || out->rank < b->rank || (out->rank != a->rank && out->rank != b->rank)) {
         return MFL_ERR_MODEL_SHAPE;
     }
-    if (op->params_size != sizeof(mfl_add_rec_t)) {
-        return MFL_ERR_MODEL_PARAMS;
+    for (int i = 0; i < 4; i++) {
+        if ((da[i] != d_out[i] && da[i] != 1) || (db[i] != d_out[i] && db[i] != 1) ||
+            (da[i] > db[i] ? da[i] : db[i]) != d_out[i]) {
+            return MFL_ERR_MODEL_SHAPE;
+        }
+    }
+    return op->params_size == 4u * words ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+/* ADD and SUB: TFLM's rescalings are "smaller than one" (shifts <= 0), and
+ * (input + offset) is within +-255 < 2^8: shifted by <= 22 it stays below
+ * 2^30, so neither the shift nor the sum of two rescaled inputs overflows. */
+static int check_add(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    int err = check_binary_shapes(m, op, sizeof(mfl_add_rec_t) / 4);
+    if (err) {
+        return err;
     }
     const mfl_add_rec_t *p = (const mfl_add_rec_t *)(const void *)mfl_op_params(m, op);
-    /* (input + offset) is within +-255 < 2^8: shifted by <= 22 it fits int32. */
     const int ok = p->left_shift >= 0 && p->left_shift <= 22 &&
-                   valid_requant(&p->in1_multiplier, &p->in1_shift, 1) &&
-                   valid_requant(&p->in2_multiplier, &p->in2_shift, 1) &&
-                   valid_requant(&p->out_multiplier, &p->out_shift, 1) && valid_act_range(p->act_min, p->act_max);
+                   valid_requant(&p->in1_multiplier, &p->in1_shift, 1) && p->in1_shift <= 0 &&
+                   valid_requant(&p->in2_multiplier, &p->in2_shift, 1) && p->in2_shift <= 0 &&
+                   valid_requant(&p->out_multiplier, &p->out_shift, 1) && p->out_shift <= 0 &&
+                   valid_act_range(p->act_min, p->act_max);
     return ok ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+/* MUL: |product| <= 255 * 255 < 2^16, so a left shift of up to 15 fits. */
+static int check_mul(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    int err = check_binary_shapes(m, op, sizeof(mfl_requantize_rec_t) / 4);
+    if (err) {
+        return err;
+    }
+    const mfl_requantize_rec_t *p = (const mfl_requantize_rec_t *)(const void *)mfl_op_params(m, op);
+    const int ok = valid_requant(&p->multiplier, &p->shift, 1) && p->shift <= MFL_MUL_MAX_SHIFT &&
+                   valid_act_range(p->act_min, p->act_max);
+    return ok ? 0 : MFL_ERR_MODEL_PARAMS;
+}
+
+/* CONCATENATION: one to three int8 inputs of the output's rank and zero
+ * point (TFLM requires its quantization; the kernel copies), equal to the
+ * output on every axis but `axis`, where their sizes sum to the output's. */
+static int check_concat(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
+    if (!is_activation(out)) {
+        return MFL_ERR_MODEL_OP;
+    }
+    for (int k = 0; k < op->n_inputs; k++) {
+        if (!is_int8(tensor_at(m, op->inputs[k]))) {
+            return MFL_ERR_MODEL_OP;
+        }
+    }
+    if (op->params_size != sizeof(mfl_concat_rec_t)) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    const int32_t axis = ((const mfl_concat_rec_t *)(const void *)mfl_op_params(m, op))->axis;
+    if (axis < 4 - out->rank || axis > 3) {
+        return MFL_ERR_MODEL_PARAMS;
+    }
+    int32_t d_out[4];
+    dims4(out, d_out);
+    int64_t along = 0;
+    for (int k = 0; k < op->n_inputs; k++) {
+        const mfl_tensor_rec_t *t = tensor_at(m, op->inputs[k]);
+        int32_t d[4];
+        dims4(t, d);
+        if (t->rank != out->rank || t->zero_point != out->zero_point) {
+            return MFL_ERR_MODEL_SHAPE;
+        }
+        for (int i = 0; i < 4; i++) {
+            if (i != axis && d[i] != d_out[i]) {
+                return MFL_ERR_MODEL_SHAPE;
+            }
+        }
+        along += d[axis];
+    }
+    return along == d_out[axis] ? 0 : MFL_ERR_MODEL_SHAPE;
 }
 
 static int check_reshape(const mfl_model_t *m, const mfl_op_rec_t *op)
@@ -290,17 +381,6 @@ static int check_hard_swish(const mfl_model_t *m, const mfl_op_rec_t *op)
                    p->reluish_exponent <= 30 && p->output_multiplier >= 0 && p->output_multiplier <= 32767 &&
                    p->output_exponent >= -15 && p->output_exponent <= 0;
     return ok ? 0 : MFL_ERR_MODEL_PARAMS;
-}
-
-/* A tensor's shape right-aligned to four dimensions (leading ones). */
-static void dims4(const mfl_tensor_rec_t *t, int32_t d[4])
-{
-    for (int i = 0; i < 4; i++) {
-        d[i] = 1;
-    }
-    for (int i = 0; i < t->rank; i++) {
-        d[4 - t->rank + i] = t->dims[i];
-    }
 }
 
 /* One int8 activation in, one out, exactly `words` parameter words. */
@@ -463,6 +543,11 @@ int mfl_validate_op(const mfl_model_t *m, const mfl_op_rec_t *op)
     case MFL_OP_MEAN: err = check_mean(m, op); break;
     case MFL_OP_STRIDED_SLICE: err = check_strided_slice(m, op); break;
     case MFL_OP_TRANSPOSE: err = check_transpose(m, op); break;
+    case MFL_OP_SUB: err = check_add(m, op); break;
+    case MFL_OP_MUL: err = check_mul(m, op); break;
+    case MFL_OP_MAXIMUM:
+    case MFL_OP_MINIMUM: err = check_binary_shapes(m, op, 0); break;
+    case MFL_OP_CONCATENATION: err = check_concat(m, op); break;
     default: return MFL_ERR_UNSUPPORTED_OP;
     }
     return err ? err : check_scratch(m, op);

@@ -178,9 +178,67 @@ typedef struct {
     int32_t act_min, act_max;
 } mfl_add_params_t;
 
-/* ADD of two int8 tensors of `size` elements each (no broadcasting). */
+/*
+ * Binary element-wise operators (ADD, SUB, MUL, MAXIMUM, MINIMUM) with
+ * TFLite's broadcasting. Shapes are right-aligned to four dimensions (a
+ * rank-2 [a, b] is [1, 1, a, b]); on every axis each input has the
+ * output's size or 1, and then its one element serves the whole axis; the
+ * output has the larger size. The kernels merge neighbouring axes that
+ * broadcast alike, so that equal shapes run as one flat loop and a
+ * per-channel operand ([1,1,1,C] against [N,H,W,C]) as N*H*W loops of C.
+ * Outputs never alias an input.
+ */
+typedef struct {
+    int32_t out[4]; /* output dims, each >= 1 */
+    int32_t in1[4]; /* in1[i] == out[i] or 1 */
+    int32_t in2[4]; /* in2[i] == out[i] or 1; max(in1[i], in2[i]) == out[i] */
+} mfl_broadcast_t;
+
+/* ADD (TFLM reference integer Add and BroadcastAdd): each input is offset
+ * to zero, shifted left by left_shift (20) for headroom, rescaled to twice
+ * the larger input scale (multipliers >= 0, shifts <= 0), summed, rescaled
+ * to the output, offset and clamped. mfl_add_s8 takes `size` elements of
+ * equal shapes; mfl_add_s8_broadcast any broadcast. */
 void mfl_add_s8(const mfl_add_params_t *params, int32_t size, const int8_t *input1,
                 const int8_t *input2, int8_t *output);
+void mfl_add_s8_broadcast(const mfl_add_params_t *params, const mfl_broadcast_t *shape, const int8_t *input1,
+                          const int8_t *input2, int8_t *output);
+
+/* SUB (TFLM reference Sub / BroadcastQuantSubSlow): as ADD with the second
+ * rescaled input subtracted; same parameters and bounds. */
+void mfl_sub_s8_broadcast(const mfl_add_params_t *params, const mfl_broadcast_t *shape, const int8_t *input1,
+                          const int8_t *input2, int8_t *output);
+
+/* MUL's largest left shift: |product| <= 255 * 255 < 2^16. */
+#define MFL_MUL_MAX_SHIFT 15
+
+typedef struct {
+    int32_t input1_offset, input2_offset; /* minus the inputs' zero points */
+    int32_t output_offset;                /* the output zero point */
+    int32_t multiplier, shift;            /* in1_scale * in2_scale / out_scale: multiplier >= 0, shift in
+                                           * [MFL_QUANT_SHIFT_MIN, MFL_MUL_MAX_SHIFT] */
+    int32_t act_min, act_max;
+} mfl_mul_params_t;
+
+/* MUL (TFLM reference integer Mul / BroadcastMul): out = clamp(output_offset
+ * + MultiplyByQuantizedMultiplier((in1 + offset1) * (in2 + offset2),
+ * multiplier, shift)). The product is at most 256 * 256 = 2^16 in
+ * magnitude, so a shift up to 15 cannot overflow. */
+void mfl_mul_s8_broadcast(const mfl_mul_params_t *params, const mfl_broadcast_t *shape, const int8_t *input1,
+                          const int8_t *input2, int8_t *output);
+
+/* MAXIMUM and MINIMUM (TFLM MaximumMinimumBroadcastSlow): the larger
+ * (smaller) raw code of each pair. TFLM compares codes and checks no
+ * quantization; converters give both inputs and the output the same. */
+void mfl_maximum_s8(const mfl_broadcast_t *shape, const int8_t *input1, const int8_t *input2, int8_t *output);
+void mfl_minimum_s8(const mfl_broadcast_t *shape, const int8_t *input1, const int8_t *input2, int8_t *output);
+
+/* CONCATENATION (TFLM reference Concatenation, int8: a copy, every input
+ * in the output's quantization): n_inputs (1..3) tensors of dims[k][4]
+ * (right-aligned), equal but on `axis` (0..3), joined along it into the
+ * output (whose dims are theirs with the axis summed). */
+void mfl_concatenation_s8(int32_t axis, int32_t n_inputs, const int32_t (*dims)[4], const int8_t *const *inputs,
+                          int8_t *output);
 
 typedef struct {
     int32_t input_multiplier; /* beta * input_scale, see mfl_quant_softmax_params */

@@ -137,7 +137,12 @@ enum mfl_opcode {
     MFL_OP_MEAN = 17,
     MFL_OP_STRIDED_SLICE = 18,
     MFL_OP_TRANSPOSE = 19,
-    MFL_OP_COUNT_ = 20,
+    MFL_OP_SUB = 20,
+    MFL_OP_MUL = 21,
+    MFL_OP_MAXIMUM = 22,
+    MFL_OP_MINIMUM = 23,
+    MFL_OP_CONCATENATION = 24,
+    MFL_OP_COUNT_ = 25,
 };
 
 typedef struct {
@@ -158,7 +163,11 @@ typedef struct {
  *      (C = output channels)
  *  FULLY_CONNECTED: mfl_fc_rec_t, then multiplier[n], shift[n] (n = 1 or C)
  *  AVERAGE_POOL_2D, MAX_POOL_2D: mfl_pool_rec_t
- *  ADD: mfl_add_rec_t
+ *  ADD, SUB: mfl_add_rec_t
+ *  MUL: mfl_requantize_rec_t (input1_scale x input2_scale / output_scale,
+ *      shift in the kernel range, the fused activation's clamp)
+ *  MAXIMUM, MINIMUM: none
+ *  CONCATENATION: mfl_concat_rec_t
  *  SOFTMAX: mfl_softmax_rec_t
  *  RESHAPE: none
  *  RELU: mfl_requantize_rec_t
@@ -176,6 +185,13 @@ typedef struct {
  * arithmetic. PAD, STRIDED_SLICE and TRANSPOSE work on shapes right-aligned
  * to four dimensions, input and output of the same rank (STRIDED_SLICE's
  * output may drop shrunk axes).
+ * ADD, SUB, MUL, MAXIMUM and MINIMUM take two int8 inputs (either may be
+ * constant) and broadcast them: shapes right-aligned to four dimensions,
+ * on every axis each input has the output's size or 1, and the output has
+ * the larger of the two. The shapes are the whole broadcast description:
+ * the loader checks them and the kernel derives its strides from them.
+ * CONCATENATION joins its one to three int8 inputs (of the output's rank,
+ * equal but on the axis, all of the output's zero point) along an axis.
  */
 typedef struct {
     int32_t stride_w, stride_h, dilation_w, dilation_h, pad_w, pad_h;
@@ -239,6 +255,12 @@ typedef struct {
 typedef struct {
     int32_t perm[4];
 } mfl_transpose_rec_t;
+
+/* CONCATENATION's axis, counted in the shapes right-aligned to four
+ * dimensions (TFLite axis + 4 - rank), in [4 - rank, 3]. */
+typedef struct {
+    int32_t axis;
+} mfl_concat_rec_t;
 
 /* HARD_SWISH: Q15 multipliers in [0, 32767] with exponents, reluish in
  * [-15, 30] and output in [-15, 0]. */

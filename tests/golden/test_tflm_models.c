@@ -62,6 +62,18 @@ static const char *const required[] = {
     "strided_slice_i8",
     "strided_slice_i8_shrink",
     "transpose_i8",
+    "simple_add_model",
+    "add_i8_bcast",
+    "add_i8_bcast2",
+    "sub_i8",
+    "sub_i8_bcast",
+    "mul_i8",
+    "mul_i8_bcast",
+    "maximum_i8",
+    "minimum_i8_bcast",
+    "concat_ch",
+    "concat_h",
+    "mini_net_f32io",
 };
 // clang-format on
 

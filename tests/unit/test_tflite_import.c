@@ -93,9 +93,9 @@ static void test_unsupported_operator_is_named(void **state)
     tb_op_t op;
     tb_model_t m;
     fc_model(t, &op, &m);
-    op.builtin = 18; /* MUL */
+    op.builtin = 42; /* DIV */
     op.options_type = 0;
-    expect_import_error(&m, MFL_ERR_TFLITE_UNSUPPORTED, "operator 0 (MUL): not supported");
+    expect_import_error(&m, MFL_ERR_TFLITE_UNSUPPORTED, "operator 0 (DIV): not supported");
     op.builtin = 150; /* GELU, only in the extended builtin_code field */
     expect_import_error(&m, MFL_ERR_TFLITE_UNSUPPORTED, "builtin code 150");
 }
@@ -147,20 +147,23 @@ static void test_structure_errors(void **state)
     expect_import_error(&m, MFL_ERR_TFLITE_FORMAT, "holds 5 bytes for 12 elements");
 }
 
-static void test_broadcasting_add_is_refused(void **state)
+/* ADD broadcasts (test_ops_binary), but only shapes that do: [1,3]
+ * against [1,4] is refused. */
+static void test_add_operands_must_broadcast(void **state)
 {
     (void)state;
     tb_tensor_t t[3] = {
         {9, 2, {1, 4}, 1, {1.0f}, {0}, 0, NULL, 0},
-        {9, 2, {1, 1}, 1, {1.0f}, {0}, 0, NULL, 0},
+        {9, 2, {1, 3}, 1, {1.0f}, {0}, 0, NULL, 0},
         {9, 2, {1, 4}, 1, {1.0f}, {0}, 0, NULL, 0},
     };
-    static const int8_t one = 1;
-    t[1].data = &one;
-    t[1].data_size = 1;
+    static const int8_t three[3] = {1, 2, 3};
+    t[1].data = three;
+    t[1].data_size = 3;
     const tb_op_t add = {0, 2, {0, 1}, 2, 11, 1, {{TB_U8, 0, 0}}};
     const tb_model_t m = {3, 1, t, 3, &add, 1, 0, 2};
-    expect_import_error(&m, MFL_ERR_TFLITE_UNSUPPORTED, "broadcasting ADD");
+    expect_import_error(&m, MFL_ERR_TFLITE_UNSUPPORTED,
+                        "operator 0 (ADD): inputs of shapes [1,4] and [1,3] do not broadcast to the output's [1,4]");
 }
 
 static void test_conv_shape_mismatch(void **state)
@@ -301,7 +304,7 @@ int main(void)
         cmocka_unit_test(test_unsupported_operator_is_named),
         cmocka_unit_test(test_type_and_quantization_errors),
         cmocka_unit_test(test_structure_errors),
-        cmocka_unit_test(test_broadcasting_add_is_refused),
+        cmocka_unit_test(test_add_operands_must_broadcast),
         cmocka_unit_test(test_conv_shape_mismatch),
         cmocka_unit_test(test_softmax_output_quantization),
         cmocka_unit_test(test_truncated_and_corrupted_real_files),
