@@ -80,7 +80,9 @@ int imp_map_activation(importer_t *im, int32_t index, uint16_t *out)
     if (!t) {
         return im->err;
     }
-    if (t->type != TFL_TYPE_INT8) {
+    /* int16 and int32 activations only inside a 16x8 operator (im->s16) */
+    const int wide = im->s16 && (t->type == TFL_TYPE_INT16 || t->type == TFL_TYPE_INT32);
+    if (t->type != TFL_TYPE_INT8 && !wide) {
         return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "tensor %s is not int8 (TFLite type %d)", t->name, t->type);
     }
     if (t->data) {
@@ -92,8 +94,12 @@ int imp_map_activation(importer_t *im, int32_t index, uint16_t *out)
     if (imp_check_rank(im, t, 1, 4) || imp_per_tensor_quant(im, t, &scale, &zp)) {
         return im->err;
     }
+    if (wide && zp != 0) {
+        return imp_fail(im, MFL_ERR_TFLITE_QUANT, "tensor %s: 16x8 operators need zero point 0, not %d", t->name, zp);
+    }
     if (im->map[index] == MFL_NONE) {
-        int err = mfl_builder_add_tensor(im->b, MFL_TYPE_INT8, t->rank, t->dims, zp, NULL, &im->map[index]);
+        const int type = !wide ? MFL_TYPE_INT8 : t->type == TFL_TYPE_INT16 ? MFL_TYPE_INT16 : MFL_TYPE_INT32;
+        int err = mfl_builder_add_tensor(im->b, type, t->rank, t->dims, zp, NULL, &im->map[index]);
         if (err) {
             return imp_fail(im, err, "cannot add tensor %s: %s", t->name, mfl_strerror(err));
         }
@@ -224,6 +230,9 @@ int imp_requant_words(importer_t *im, const tfl_tensor_t *w, int32_t channels, f
 
 static int import_op(importer_t *im, const tfl_op_t *op)
 {
+    if (imp_is_s16_op(im, op)) {
+        return imp_op_s16(im, op);
+    }
     switch (op->builtin) {
     case TFL_OP_CONV_2D: return imp_conv(im, op, 0);
     case TFL_OP_DEPTHWISE_CONV_2D: return imp_conv(im, op, 1);

@@ -13,6 +13,7 @@ typedef struct {
     size_t msg_cap;
     uint32_t op_index;
     int err;
+    int s16; /* set while a 16x8 operator is imported: activations may be int16 or int32 */
 } importer_t;
 
 /* Records the first error with a message naming the current operator. */
@@ -51,5 +52,10 @@ int imp_sub(importer_t *im, const tfl_op_t *op);
 int imp_mul(importer_t *im, const tfl_op_t *op);
 int imp_maximum_minimum(importer_t *im, const tfl_op_t *op, int opcode);
 int imp_concatenation(importer_t *im, const tfl_op_t *op);
+
+/* The 16x8 operators: every op with an int16 output, and TRANSPOSE_CONV
+ * (tflite_import_s16.c). */
+int imp_is_s16_op(const importer_t *im, const tfl_op_t *op);
+int imp_op_s16(importer_t *im, const tfl_op_t *op);
 
 #endif /* MFL_TFLITE_IMPORT_INTERNAL_H */

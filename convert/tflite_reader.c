@@ -319,6 +319,12 @@ static void read_options(fb_t *fb, size_t o, uint8_t type, tfl_op_t *op)
         op->shrink_axis_mask = field_i32(fb, o, 4, 0);
         op->offset = field_i8(fb, o, 5, 0);
         break;
+    case 49: /* TransposeConvOptions: padding, stride_w, stride_h, activation */
+        op->padding = field_i8(fb, o, 0, 0);
+        op->stride_w = field_i32(fb, o, 1, 0);
+        op->stride_h = field_i32(fb, o, 2, 0);
+        op->activation = field_i8(fb, o, 3, 0);
+        break;
     case 75: { /* alpha */
         const size_t p = field_pos(fb, o, 0);
         if (p && in_bounds(fb, p, 4)) {

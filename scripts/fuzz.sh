@@ -17,6 +17,11 @@ for m in kws_ref_model ad01_int8 pretrainedResnet_quant; do
   cp "$shared/models/mlperf-tiny/$m.tflite" "$seeds/tflite/"
   "$build/bin/mfl" model import "$shared/models/mlperf-tiny/$m.tflite" "$seeds/mfl/$m.mfl" >/dev/null
 done
+# 16x8 models (int16 activations, int64 biases, TRANSPOSE_CONV, broadcast SUB)
+for m in seanet_conv2 seanet_sub0 seanet_transpose_conv4; do
+  cp "$shared/models/tflm/$m.tflite" "$seeds/tflite/"
+  "$build/bin/mfl" model import "$shared/models/tflm/$m.tflite" "$seeds/mfl/$m.mfl" >/dev/null
+done
 
 run() { # target corpus
   local target=$1 corpus=$2 work=$build/corpus-$1

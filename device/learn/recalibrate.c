@@ -37,7 +37,11 @@ static const mfl_op_rec_t *conv_op(const mfl_model_t *m, uint16_t op)
         return NULL;
     }
     const mfl_op_rec_t *r = &m->ops[op];
-    return r->opcode == MFL_OP_CONV_2D || r->opcode == MFL_OP_DEPTHWISE_CONV_2D ? r : NULL;
+    /* int8 convolutions only: a 16x8 one (int16 output) has other statistics */
+    return (r->opcode == MFL_OP_CONV_2D || r->opcode == MFL_OP_DEPTHWISE_CONV_2D) &&
+                   m->tensors[r->output].type == MFL_TYPE_INT8
+               ? r
+               : NULL;
 }
 
 static uint16_t out_channels(const mfl_model_t *m, const mfl_op_rec_t *op)

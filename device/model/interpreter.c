@@ -270,6 +270,10 @@ static void run_shape_op(const run_ctx_t *c, const mfl_op_rec_t *op)
 
 static void run_op(const run_ctx_t *c, const mfl_op_rec_t *op)
 {
+    if (rec(c, op->output)->type == MFL_TYPE_INT16) { /* the 16x8 operators */
+        mfl_run_op_s16(c->m, c->arena, op);
+        return;
+    }
     switch (op->opcode) {
     case MFL_OP_CONV_2D: run_conv(c, op, 0); break;
     case MFL_OP_DEPTHWISE_CONV_2D: run_conv(c, op, 1); break;
@@ -321,7 +325,7 @@ static int valid_override(const mfl_model_t *m, const mfl_requant_override_t *o)
     }
     const mfl_op_rec_t *op = &m->ops[o->op];
     if ((op->opcode != MFL_OP_CONV_2D && op->opcode != MFL_OP_DEPTHWISE_CONV_2D) ||
-        m->tensors[op->output].dims[3] != (int32_t)o->channels) {
+        m->tensors[op->output].type != MFL_TYPE_INT8 || m->tensors[op->output].dims[3] != (int32_t)o->channels) {
         return 0;
     }
     for (uint16_t c = 0; c < o->channels; c++) {

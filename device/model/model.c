@@ -475,7 +475,7 @@ const char *mfl_opcode_name(int opcode)
         "?", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
         "MAX_POOL_2D", "ADD", "RESHAPE", "SOFTMAX", "RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH",
         "HARD_SWISH", "QUANTIZE", "PAD", "MEAN", "STRIDED_SLICE", "TRANSPOSE", "SUB", "MUL", "MAXIMUM",
-        "MINIMUM", "CONCATENATION",
+        "MINIMUM", "CONCATENATION", "TRANSPOSE_CONV",
     };
     return opcode > 0 && opcode < MFL_OP_COUNT_ ? names[opcode] : "?";
 }

@@ -522,6 +522,10 @@ int mfl_validate_op(const mfl_model_t *m, const mfl_op_rec_t *op)
     if (op->params_offset % 4 != 0 || (uint64_t)op->params_offset + op->params_size > m->header->data_size) {
         return MFL_ERR_MODEL_PARAMS;
     }
+    if (m->tensors[op->output].type == MFL_TYPE_INT16) { /* the 16x8 operators */
+        const int err16 = mfl_validate_op_s16(m, op);
+        return err16 ? err16 : check_scratch(m, op);
+    }
     int err;
     switch (op->opcode) {
     case MFL_OP_CONV_2D: err = check_conv(m, op, 0); break;

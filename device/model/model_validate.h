@@ -13,6 +13,13 @@
 /* Checks one operator record against its tensors and parameters. */
 int mfl_validate_op(const mfl_model_t *m, const mfl_op_rec_t *op);
 
+/* The same for an operator whose output is an int16 tensor: the 16x8
+ * operators (model_ops_s16.c). */
+int mfl_validate_op_s16(const mfl_model_t *m, const mfl_op_rec_t *op);
+
+/* Runs a validated 16x8 operator over the arena (interpreter_s16.c). */
+void mfl_run_op_s16(const mfl_model_t *m, uint8_t *arena, const mfl_op_rec_t *op);
+
 /* NHWC view of a tensor of rank 1..4: leading missing dims are 1, i.e.
  * rank 2 [n, c] is n x 1 x 1 x c. */
 mfl_dims_t mfl_tensor_dims(const mfl_tensor_rec_t *t);

@@ -142,7 +142,8 @@ enum mfl_opcode {
     MFL_OP_MAXIMUM = 22,
     MFL_OP_MINIMUM = 23,
     MFL_OP_CONCATENATION = 24,
-    MFL_OP_COUNT_ = 25,
+    MFL_OP_TRANSPOSE_CONV = 25,
+    MFL_OP_COUNT_ = 26,
 };
 
 typedef struct {
@@ -180,6 +181,10 @@ typedef struct {
  *  MEAN (over H and W): mfl_requantize_rec_t (act_min -128, act_max 127)
  *  STRIDED_SLICE: mfl_slice_rec_t
  *  TRANSPOSE: mfl_transpose_rec_t
+ *  TRANSPOSE_CONV (16x8 only): as CONV_2D, dilations 1
+ * An operator whose output is int16 is a 16x8 one (kernels_s16.h): CONV_2D
+ * and TRANSPOSE_CONV with int64 biases, ADD, SUB, LEAKY_RELU, PAD,
+ * STRIDED_SLICE on int16, and QUANTIZE from an int32 input; same records.
  * The element-wise operators (RELU .. HARD_SWISH, QUANTIZE) have one int8
  * input and one int8 output of the same shape; kernels.h gives each one's
  * arithmetic. PAD, STRIDED_SLICE and TRANSPOSE work on shapes right-aligned

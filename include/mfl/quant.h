@@ -97,6 +97,23 @@ static inline int32_t mfl_quant_mul_by_qm_fast(int32_t x, int32_t m, int32_t shi
     return (t >> right) + ((t & mask) > threshold);
 }
 
+/* x * m * 2^shift for a 64-bit accumulator, as TFLite's 16x8 kernels do it
+ * (MultiplyByQuantizedMultiplier(int64_t, ...)): m reduced to Q15, rounded
+ * half up and capped at 0x7FFF from 0x7FFF0000 on, then one rounding right
+ * shift by 15 - shift (ties toward +infinity). Needs m >= 0, shift in
+ * [-31, 7] and |x| < 2^48 (the loader's bounds), so that x times the Q15
+ * multiplier fits in 63 bits. The result is narrowed to 32 bits with
+ * wrap-around, as TFLite's static_cast does on its targets when the scaled
+ * value exceeds int32 (which TFLite only asserts against); kernels clamp
+ * it afterwards. */
+static inline int32_t mfl_quant_mul_by_qm_s64(int64_t x, int32_t m, int shift)
+{
+    const int64_t reduced = m < 0x7FFF0000 ? (int64_t)((m + (1 << 15)) >> 16) : 0x7FFF;
+    const int total = 15 - shift;
+    const int64_t r = (x * reduced + ((int64_t)1 << (total - 1))) >> total;
+    return (int32_t)(uint32_t)(uint64_t)r;
+}
+
 static inline int32_t mfl_quant_clamp(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);

@@ -91,7 +91,8 @@ size_t mfl_recal_stats_mem_size(const mfl_model_t *model, uint16_t op);
 /* Empty statistics for operator `op` of a loaded model. mem (8-byte
  * aligned, mem_size bytes) holds the sums and must outlive *s. Returns 0,
  * MFL_ERR_INVALID_ARG (NULL, op out of range), MFL_ERR_UNSUPPORTED_OP (op
- * is not a CONV_2D or DEPTHWISE_CONV_2D) or MFL_ERR_BUFFER_TOO_SMALL. */
+ * is not an int8 CONV_2D or DEPTHWISE_CONV_2D: 16x8 ones are not
+ * recalibrated) or MFL_ERR_BUFFER_TOO_SMALL. */
 int mfl_recal_stats_init(mfl_recal_stats_t *s, const mfl_model_t *model, uint16_t op, void *mem, size_t mem_size);
 
 /* Adds one input: runs operators [0, op) of `it` (bound to the same model;

@@ -74,6 +74,15 @@ static const char *const required[] = {
     "concat_ch",
     "concat_h",
     "mini_net_f32io",
+    "conv_i16x8",
+    "seanet_conv2",
+    "seanet_leaky_relu0",
+    "seanet_pad0",
+    "seanet_quantize0",
+    "seanet_strided_slice0",
+    "seanet_add0",
+    "seanet_sub0",
+    "seanet_transpose_conv4",
 };
 // clang-format on
 

@@ -30,7 +30,9 @@ static void print_io(const mfl_model_t *m, const char *what, unsigned k, const m
     char shape[64], label[24];
     format_shape(&m->tensors[io->tensor], shape, sizeof(shape));
     snprintf(label, sizeof(label), "%s %u:", what, k);
-    printf("%-11s tensor %u, int8 %s, ", label, io->tensor, shape);
+    static const char *const types[] = {"?", "int8", "int32", "int16", "int64"}; /* enum mfl_tensor_type */
+    const uint8_t t = m->tensors[io->tensor].type;
+    printf("%-11s tensor %u, %s %s, ", label, io->tensor, t <= MFL_TYPE_INT64 ? types[t] : "?", shape);
     if (io->scale.m) {
         printf("scale %.9g (mantissa %ld, exponent %ld), ", (double)mfl_io_scale(io), (long)io->scale.m,
                (long)io->scale.e);
