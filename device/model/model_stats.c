@@ -20,6 +20,11 @@ uint64_t mfl_model_op_macs(const mfl_model_t *m, uint16_t index)
     }
     case MFL_OP_FULLY_CONNECTED:
         return out_elems * (uint64_t)m->tensors[op->inputs[1]].dims[1];
+    case MFL_OP_TRANSPOSE_CONV: { /* every input element through every tap to every output channel */
+        const mfl_tensor_rec_t *f = &m->tensors[op->inputs[1]];
+        return mfl_tensor_elements(&m->tensors[op->inputs[0]]) * (uint64_t)f->dims[0] * (uint64_t)f->dims[1] *
+               (uint64_t)f->dims[2];
+    }
     default:
         return 0;
     }
