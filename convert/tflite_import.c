@@ -83,7 +83,15 @@ int imp_map_activation(importer_t *im, int32_t index, uint16_t *out)
     /* int16 and int32 activations only inside a 16x8 operator (im->s16) */
     const int wide = im->s16 && (t->type == TFL_TYPE_INT16 || t->type == TFL_TYPE_INT32);
     if (t->type != TFL_TYPE_INT8 && !wide) {
-        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "tensor %s is not int8 (TFLite type %d)", t->name, t->type);
+        static const char *const names[] = {"float32", "float16", "int32", "uint8", "int64", "string", "bool",
+                                            "int16"}; /* TFLite's TensorType 0 .. 7 */
+        const char *type = t->type >= 0 && t->type < 8 ? names[t->type] : "another type";
+        return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "tensor '%s' is not int8 (TFLite type %d: %s)%s", t->name,
+                        t->type, type,
+                        t->type == TFL_TYPE_INT16 ? " (int16 is taken by the 16x8 operators only: CONV_2D, "
+                                                    "TRANSPOSE_CONV, ADD, SUB, LEAKY_RELU, PAD, STRIDED_SLICE, "
+                                                    "QUANTIZE from int32)"
+                                                  : "");
     }
     if (t->data) {
         return imp_fail(im, MFL_ERR_TFLITE_UNSUPPORTED, "tensor %s is constant where an activation is expected",

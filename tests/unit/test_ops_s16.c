@@ -12,9 +12,11 @@
 #include <string.h>
 
 #include "mfl/host/model_writer.h"
+#include "mfl/host/tflite_import.h"
 #include "mfl/kernels_s16.h"
 #include "mfl/quant.h"
 #include "test_support.h"
+#include "tflite_builder.h"
 
 #define Q31_HALF (1 << 30) /* a Q31 multiplier of 0.5: real = 0.5 * 2^shift */
 
@@ -349,6 +351,146 @@ static void test_loader_bounds_and_dispatch(void **state)
     free(image);
 }
 
+/* TFLite's codes: TensorType int16 7, int64 4, int32 2, int8 9; builtins
+ * CONV_2D 3, SOFTMAX 25, QUANTIZE 114, TRANSPOSE_CONV 67. */
+enum { T_I16 = 7, T_I64 = 4, T_I32 = 2, T_I8 = 9 };
+
+static int import_tb(const tb_model_t *m, char *msg, size_t cap, uint8_t **image, size_t *size)
+{
+    uint8_t *file;
+    size_t len;
+    tb_build(m, &file, &len);
+    const int err = mfl_tflite_import(file, len, image, size, msg, cap);
+    free(file);
+    return err;
+}
+
+static void expect_refusal(const tb_model_t *m, const char *part)
+{
+    char msg[320] = "";
+    uint8_t *image = NULL;
+    size_t size = 0;
+    const int err = import_tb(m, msg, sizeof msg, &image, &size);
+    if (err == 0 || !strstr(msg, part)) {
+        fail_msg("got %d '%s', want a refusal with '%s'", err, msg, part);
+    }
+    assert_null(image);
+}
+
+/* The hand-worked convolution as a .tflite: input scale 1, output scale 2,
+ * weight scales 1 and 1/32 give the multipliers 0.5 and 0.5 x 2^-5 of
+ * test_conv2d_s16_hand_worked; the import runs to the same codes. Then
+ * what the importer refuses, each naming the operator. */
+static void test_import_conv16_and_refusals(void **state)
+{
+    (void)state;
+    const int32_t i32_bias[2] = {-12, -1048576};
+    tb_tensor_t t[4] = {
+        {T_I16, 4, {1, 1, 2, 3}, 1, {1.0f}, {0}, 0, NULL, 0},
+        {T_I8, 4, {2, 1, 1, 3}, 2, {1.0f, 1.0f / 32.0f}, {0, 0}, 0, conv_filter, sizeof(conv_filter)},
+        {T_I64, 1, {2}, 2, {1.0f, 1.0f / 32.0f}, {0, 0}, 0, conv_bias, sizeof(conv_bias)},
+        {T_I16, 4, {1, 1, 2, 2}, 1, {2.0f}, {0}, 0, NULL, 0},
+    };
+    tb_op_t conv = {3, 3, {0, 1, 2}, 3, 1, 4, {{TB_U8, 1, 0}, {TB_I32, 1, 0}, {TB_I32, 1, 0}, {TB_U8, 0, 0}}};
+    tb_model_t m = {3, 1, t, 4, &conv, 1, 0, 3};
+    char msg[320] = "";
+    uint8_t *image = NULL;
+    size_t size;
+    if (import_tb(&m, msg, sizeof msg, &image, &size) != 0) {
+        fail_msg("import: %s", msg);
+    }
+    mfl_model_t model;
+    assert_int_equal(mfl_model_load(&model, image, size), 0);
+    uint8_t arena[64] __attribute__((aligned(4)));
+    mfl_interp_t it;
+    int8_t *x;
+    const int8_t *y;
+    size_t len;
+    assert_int_equal(mfl_interp_init(&it, &model, arena, sizeof arena), 0);
+    assert_int_equal(mfl_interp_input(&it, &x, &len), 0);
+    assert_int_equal(len, sizeof(conv_in));
+    memcpy(x, conv_in, sizeof(conv_in));
+    assert_int_equal(mfl_interp_invoke(&it), 0);
+    assert_int_equal(mfl_interp_output(&it, &y, &len), 0);
+    assert_memory_equal(y, conv_want, sizeof(conv_want));
+    free(image);
+
+    /* an int32 bias, or none: TFLM's int32-accumulator variant */
+    t[2].type = T_I32, t[2].data = i32_bias, t[2].data_size = sizeof(i32_bias);
+    expect_refusal(&m, "CONV_2D");
+    expect_refusal(&m, "int64 bias");
+    t[2].type = T_I64, t[2].data = conv_bias, t[2].data_size = sizeof(conv_bias);
+    conv.n_inputs = 2;
+    expect_refusal(&m, "int64 bias");
+    conv.n_inputs = 3;
+    /* a zero point on an int16 tensor */
+    t[0].zero_points[0] = 1;
+    expect_refusal(&m, "zero point 0");
+    t[0].zero_points[0] = 0;
+    /* a scale ratio of 2^8 or more (TFLite's 64-bit requantization) */
+    t[3].scales[0] = 1.0f / 512.0f;
+    expect_refusal(&m, "at most 2^7");
+    t[3].scales[0] = 2.0f;
+
+    /* int16 operators outside the 16x8 set: SOFTMAX int16, QUANTIZE int16 -> int16 */
+    tb_tensor_t u[2] = {
+        {T_I16, 2, {1, 8}, 1, {0.01f}, {0}, 0, NULL, 0},
+        {T_I16, 2, {1, 8}, 1, {1.0f / 32768.0f}, {0}, 0, NULL, 0},
+    };
+    tb_op_t softmax = {25, 1, {0}, 1, 9, 1, {{TB_F32, 0, 1.0f}}};
+    const tb_model_t ms = {3, 1, u, 2, &softmax, 1, 0, 1};
+    expect_refusal(&ms, "operator 0 (SOFTMAX): int16 operator not supported");
+    tb_op_t quantize = {114, 1, {0}, 1, 0, 0, {{0}}};
+    const tb_model_t mq = {3, 1, u, 2, &quantize, 1, 0, 1};
+    expect_refusal(&mq, "operator 0 (QUANTIZE)");
+}
+
+/* TRANSPOSE_CONV: a constant output shape must be the output's; one that
+ * differs is refused (TFLM ignores it, having no dynamic shapes, so a model
+ * whose shape tensor lies would compute something else elsewhere). */
+static void test_import_transpose_conv_shape(void **state)
+{
+    (void)state;
+    int32_t shape[4] = {1, 1, 5, 1};
+    const int8_t w[3] = {1, 2, 3};
+    const int64_t bias[1] = {1};
+    const tb_tensor_t t[5] = {
+        {T_I32, 1, {4}, 0, {0}, {0}, 0, shape, sizeof(shape)},
+        {T_I8, 4, {1, 1, 3, 1}, 1, {1.0f}, {0}, 0, w, sizeof(w)},
+        {T_I16, 4, {1, 1, 2, 1}, 1, {1.0f}, {0}, 0, NULL, 0},
+        {T_I64, 1, {1}, 1, {1.0f}, {0}, 0, bias, sizeof(bias)},
+        {T_I16, 4, {1, 1, 5, 1}, 1, {2.0f}, {0}, 0, NULL, 0},
+    };
+    /* TransposeConvOptions (union type 49): padding VALID, stride_w 2, stride_h 1 */
+    const tb_op_t tc = {67, 4, {0, 1, 2, 3}, 4, 49, 3, {{TB_U8, 1, 0}, {TB_I32, 2, 0}, {TB_I32, 1, 0}}};
+    const tb_model_t m = {3, 1, t, 5, &tc, 1, 2, 4};
+    char msg[320] = "";
+    uint8_t *image = NULL;
+    size_t size;
+    if (import_tb(&m, msg, sizeof msg, &image, &size) != 0) {
+        fail_msg("import: %s", msg);
+    }
+    mfl_model_t model;
+    assert_int_equal(mfl_model_load(&model, image, size), 0);
+    uint8_t arena[64] __attribute__((aligned(4)));
+    mfl_interp_t it;
+    int8_t *x;
+    const int8_t *y;
+    size_t len;
+    assert_int_equal(mfl_interp_init(&it, &model, arena, sizeof arena), 0);
+    assert_int_equal(mfl_interp_input(&it, &x, &len), 0);
+    const int16_t in[2] = {100, -200};
+    memcpy(x, in, sizeof(in));
+    assert_int_equal(mfl_interp_invoke(&it), 0);
+    assert_int_equal(mfl_interp_output(&it, &y, &len), 0);
+    const int16_t want[5] = {51, 101, 51, -199, -299}; /* test_transpose_conv_s16_hand_worked */
+    assert_int_equal(len, sizeof(want));
+    assert_memory_equal(y, want, sizeof(want));
+    free(image);
+    shape[2] = 6;
+    expect_refusal(&m, "operator 0 (TRANSPOSE_CONV): the output shape");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +503,8 @@ int main(void)
         cmocka_unit_test(test_quantize_s32_s16_hand_worked),
         cmocka_unit_test(test_pad_and_slice_s16),
         cmocka_unit_test(test_loader_bounds_and_dispatch),
+        cmocka_unit_test(test_import_conv16_and_refusals),
+        cmocka_unit_test(test_import_transpose_conv_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
