@@ -1,11 +1,13 @@
 /*
  * A firmware image for one model of shared/golden/tflm-models, chosen by
  * scripts/firmware_tflm.sh: the model (imported on the host into microfl's
- * format), its first input record and TFLM's output for it are embedded in
- * flash (blobs_tflm.S.in). The image runs one inference on the target's
+ * format), its first input record (every input in order, as int8 codes: the
+ * host quantizes a float input) and the host's output for it, which the
+ * script checks against TFLM's, are embedded in flash (blobs_tflm.S.in).
+ * The image runs one inference on the target's
  * default kernel path (DSP on a Cortex-M4) and prints, as `name value`
- * lines: whether every output byte equals TFLM's, the output's FNV-1a hash
- * and bytes (so the host checks them against outputs.bin on its own), the
+ * lines: whether every output byte equals the embedded ones, the outputs'
+ * FNV-1a hash and bytes (so the host checks them on its own), the
  * instructions of the inference (QEMU -icount shift=6), the arena the
  * model's memory plan needs and the stack's high-water mark.
  */
@@ -31,10 +33,11 @@ BLOB(tflm_out);
 #endif
 static uint8_t arena[MFL_TFLM_ARENA_BYTES] __attribute__((aligned(16)));
 
-/* The golden set's checksum: FNV-1a, 32 bits (meta.txt's outputs_fnv1a). */
-static uint32_t fnv1a(const uint8_t *p, size_t n)
+/* The golden set's checksum: FNV-1a, 32 bits (meta.txt's outputs_fnv1a),
+ * continued from h (2166136261 to start), so that it runs over several
+ * outputs as over their record. */
+static uint32_t fnv1a(uint32_t h, const uint8_t *p, size_t n)
 {
-    uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) {
         h = (h ^ p[i]) * 16777619u;
     }
@@ -85,13 +88,13 @@ static int load_record(const mfl_model_t *model, const mfl_interp_t *it)
     return at == BLOB_LEN(tflm_in) ? 0 : MFL_ERR_INVALID_ARG;
 }
 
-/* Loads the model, runs the embedded record once, reports. */
+/* Loads the model, runs the embedded record once, reports: every output,
+ * in order, against the embedded record (their bytes and hash together,
+ * output 0's first bytes). */
 static int run(void)
 {
     mfl_model_t model;
     mfl_interp_t it;
-    const int8_t *output;
-    size_t n_out;
     int err = mfl_model_load(&model, blob_tflm_model, BLOB_LEN(tflm_model));
     if (err) {
         return failed("model", err);
@@ -105,16 +108,31 @@ static int run(void)
     const uint32_t t0 = board_ticks();
     err = mfl_interp_invoke(&it);
     const uint64_t instructions = board_instructions(board_ticks() - t0);
-    err = err ? err : mfl_interp_output(&it, &output, &n_out);
     if (err) {
         return failed("invoke", err);
     }
-    const uint8_t *out = (const uint8_t *)output;
-    const int exact = n_out == BLOB_LEN(tflm_out) && memcmp(out, blob_tflm_out, n_out) == 0;
+    size_t at = 0;
+    uint32_t hash = 2166136261u;
+    int exact = 1;
+    for (unsigned k = 0; k < mfl_model_output_count(&model); k++) {
+        const int8_t *output;
+        size_t n;
+        err = mfl_interp_output_at(&it, k, &output, &n);
+        if (err) {
+            return failed("output", err);
+        }
+        const uint8_t *out = (const uint8_t *)output;
+        exact = exact && n <= BLOB_LEN(tflm_out) - at && memcmp(out, blob_tflm_out + at, n) == 0;
+        hash = fnv1a(hash, out, n);
+        if (k == 0) {
+            put_hex_line("tflm_output_hex", out, n, 64);
+        }
+        at += n;
+    }
+    exact = exact && at == BLOB_LEN(tflm_out);
     sh_line("tflm_infer_instructions", instructions);
-    sh_line("tflm_output_bytes", n_out);
-    sh_line("tflm_output_fnv1a", fnv1a(out, n_out));
-    put_hex_line("tflm_output_hex", out, n_out, 64);
+    sh_line("tflm_output_bytes", at);
+    sh_line("tflm_output_fnv1a", hash);
     sh_line("tflm_bitexact", (uint64_t)exact);
     return exact ? 0 : 1;
 }
