@@ -37,6 +37,14 @@ printf '\xb0\x00\x00\x08\x03\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x02\x01
   > "$seeds/idx/seed"
 "$build/bin/mfl" train -o "$seeds/mflf/tiny.mflf" -a c2,p,p,d10 -e 1 -n 64 -j 1 >/dev/null 2>&1
 
+# one-operator models of the binary operators and CONCATENATION (several
+# inputs, broadcasts, constant operands), and a float-edged chain with a
+# broadcast MUL
+for m in add_i8_bcast2 sub_i8_bcast mul_i8_bcast minimum_i8_bcast concat_ch mini_net_f32io; do
+  cp "$shared/golden/tflm-models/$m/model.tflite" "$seeds/tflite/$m.tflite"
+  "$build/bin/mfl" model import "$seeds/tflite/$m.tflite" "$seeds/mfl/$m.mfl" >/dev/null
+done
+
 run fuzz_model_load "$seeds/mfl"
 run fuzz_tflite_import "$seeds/tflite"
 run fuzz_idx "$seeds/idx"

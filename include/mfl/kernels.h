@@ -198,7 +198,8 @@ typedef struct {
  * to zero, shifted left by left_shift (20) for headroom, rescaled to twice
  * the larger input scale (multipliers >= 0, shifts <= 0), summed, rescaled
  * to the output, offset and clamped. mfl_add_s8 takes `size` elements of
- * equal shapes; mfl_add_s8_broadcast any broadcast. */
+ * equal shapes; mfl_add_s8_broadcast any broadcast. From 512 outputs on
+ * (ADD and SUB) the inputs' rescaled codes are tabulated: 2 KB of stack. */
 void mfl_add_s8(const mfl_add_params_t *params, int32_t size, const int8_t *input1,
                 const int8_t *input2, int8_t *output);
 void mfl_add_s8_broadcast(const mfl_add_params_t *params, const mfl_broadcast_t *shape, const int8_t *input1,

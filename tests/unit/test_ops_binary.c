@@ -90,6 +90,44 @@ static void test_sub_rounds_half_away(void **state)
     assert_memory_equal(out, want_add, 5);
 }
 
+/* From 512 outputs on ADD and SUB look the inputs' rescaled codes up in
+ * tables: every pair of codes (65,536 outputs in one call) must give what
+ * the direct path gives on runs of 256 (below the threshold), with
+ * unequal scales, the extreme zero points and a fused clamp. */
+static void test_add_tables_match_direct(void **state)
+{
+    (void)state;
+    static int8_t a[65536], b[65536], tab[65536], direct[65536];
+    for (int i = 0; i < 65536; i++) {
+        a[i] = (int8_t)(i >> 8);
+        b[i] = (int8_t)i;
+    }
+    /* scales 0.05 and 0.02 into 0.06: ratios 0.5 and 0.2, output 0.1 / 2^20 / 0.06 */
+    const mfl_add_params_t p = {128, -127, -3, 20, Q31_HALF, 0, 1717986918, -2, 1789569707, -19, -100, 120};
+    const mfl_broadcast_t whole = {{1, 1, 256, 256}, {1, 1, 256, 256}, {1, 1, 256, 256}};
+    const mfl_broadcast_t row = {{1, 1, 1, 256}, {1, 1, 1, 256}, {1, 1, 1, 256}};
+    for (int sub = 0; sub < 2; sub++) {
+        (sub ? mfl_sub_s8_broadcast : mfl_add_s8_broadcast)(&p, &whole, a, b, tab);
+        for (int r = 0; r < 256; r++) {
+            (sub ? mfl_sub_s8_broadcast : mfl_add_s8_broadcast)(&p, &row, a + 256 * r, b + 256 * r,
+                                                                direct + 256 * r);
+        }
+        assert_memory_equal(tab, direct, sizeof tab);
+    }
+    mfl_add_s8(&p, 65536, a, b, tab);
+    for (int r = 0; r < 256; r++) {
+        mfl_add_s8(&p, 256, a + 256 * r, b + 256 * r, direct + 256 * r);
+    }
+    assert_memory_equal(tab, direct, sizeof tab);
+    /* a broadcast operand over the table path: [256,256] + [1,256] */
+    const mfl_broadcast_t bc = {{1, 1, 256, 256}, {1, 1, 256, 256}, {1, 1, 1, 256}};
+    mfl_add_s8_broadcast(&p, &bc, a, b, tab);
+    for (int r = 0; r < 256; r++) {
+        mfl_add_s8(&p, 256, a + 256 * r, b, direct + 256 * r);
+    }
+    assert_memory_equal(tab, direct, sizeof tab);
+}
+
 /* MUL with scale ratio 1/8 (2^30, shift -2): out = zo + round(round(A B /
  * 2) / 4), TFLM's double rounding, each step half away from zero. */
 static void test_mul_double_rounding(void **state)
@@ -698,6 +736,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_sub_hand_worked),
         cmocka_unit_test(test_sub_rounds_half_away),
+        cmocka_unit_test(test_add_tables_match_direct),
         cmocka_unit_test(test_mul_double_rounding),
         cmocka_unit_test(test_maximum_minimum_codes),
         cmocka_unit_test(test_every_broadcast_pattern),
