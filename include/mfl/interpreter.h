@@ -78,7 +78,10 @@ int mfl_interp_output(const mfl_interp_t *it, const int8_t **data, size_t *len);
 /* Input k's buffer, k < mfl_model_input_count(): write every input before
  * each mfl_interp_invoke(). Returns 0, or MFL_ERR_INVALID_ARG (NULL
  * pointers, k out of range). mfl_model_input_info() gives its scale and
- * zero point. */
+ * zero point. In a 16x8 model an input or output may be int16 (or an input
+ * int32): the buffer then holds those elements, little-endian, 2-byte
+ * (4-byte) aligned, and len counts bytes; the tensor's record gives the
+ * type. */
 int mfl_interp_input_at(const mfl_interp_t *it, unsigned k, int8_t **data, size_t *len);
 
 /* Output k's buffer, k < mfl_model_output_count(), as mfl_interp_output. */

@@ -75,7 +75,8 @@ typedef struct {
 
 /* What the source model exchanged at an input or output. */
 enum mfl_io_type {
-    MFL_IO_INT8 = 1,    /* int8 codes, as the device does */
+    MFL_IO_INT8 = 1,    /* the device's own codes: int8, or int16 / int32 for the 16x8 operators (the
+                         * tensor's type says which; zero point 0 then) */
     MFL_IO_FLOAT32 = 2, /* float32: the importer took off the model's QUANTIZE (input) or DEQUANTIZE
                          * (output); the host converts with the scale below (mfl/host/model_io.h) */
 };
@@ -91,7 +92,7 @@ enum mfl_io_type {
  * is the tensor's own (mfl_tensor_rec_t).
  */
 typedef struct {
-    uint16_t tensor;    /* an int8 activation tensor */
+    uint16_t tensor;    /* an activation tensor (int8; int16 or int32 in 16x8 models) */
     uint8_t type;       /* enum mfl_io_type */
     uint8_t reserved;   /* zero */
     int32_t scale_m;    /* in [2^30, 2^31), or 0 */
@@ -318,10 +319,10 @@ static inline uint16_t mfl_op_scratch(const mfl_model_t *model, const mfl_op_rec
 
 /* A model input or output as the API reports it. */
 typedef struct {
-    uint16_t tensor;    /* the int8 activation tensor */
+    uint16_t tensor;    /* the activation tensor (its record gives the element type) */
     uint8_t type;       /* enum mfl_io_type (MFL_IO_INT8 for formats 1 and 2) */
     int32_t zero_point;
-    uint32_t size;      /* bytes (= elements: int8) */
+    uint32_t size;      /* bytes (= elements for int8; 2 or 4 per element for int16, int32) */
     mfl_scale_t scale;  /* the real scale; {0, 0}: not recorded (formats 1 and 2, or by the maker) */
     uint32_t scale_f32; /* the same as binary32 bits (0: not recorded), for the host's float helpers */
 } mfl_io_info_t;
