@@ -36,6 +36,9 @@
             if (p->dilation_w == 1) {                                                                          \
                 const int32_t kx0 = x0 < 0 ? -x0 : 0;                                                          \
                 const int32_t kx1 = in->w - x0 < f->w ? in->w - x0 : f->w;                                     \
+                if (kx1 <= kx0) { /* beside the input: form no pointer outside it */                           \
+                    continue;                                                                                  \
+                }                                                                                              \
                 const int16_t *x = row + (int64_t)(x0 + kx0) * in->c;                                          \
                 const int8_t *w = frow + (int64_t)kx0 * f->c;                                                  \
                 const int32_t n = (kx1 - kx0) * in->c;                                                         \

@@ -100,6 +100,15 @@ static void test_conv2d_s16_hand_worked(void **state)
     mfl_conv2d_s16(&dil, &q1, &in3, row, &f2, ones, NULL, &out2, y);
     assert_int_equal(y[0], 10);
     assert_int_equal(y[1], 20);
+
+    /* an output wider than its input (the loader leaves the spatial sizes
+     * to the kernel): windows beside the input add nothing but the bias.
+     * {10, 20} x 1 + 4, halved: {7, 12, 2, 2} */
+    const int64_t four[1] = {4};
+    const mfl_dims_t in2 = {1, 1, 2, 1}, f1 = {1, 1, 1, 1}, out4 = {1, 1, 4, 1};
+    mfl_conv2d_s16(&p, &q1, &in2, row, &f1, ones, four, &out4, y);
+    const int16_t want_beside[4] = {7, 12, 2, 2};
+    assert_memory_equal(y, want_beside, sizeof(want_beside));
 }
 
 /* A window deeper than MFL_S16_ACC32_TAPS accumulates in 64 bits: 600
