@@ -223,7 +223,7 @@ typedef struct {
 
 /* MUL (TFLM reference integer Mul / BroadcastMul): out = clamp(output_offset
  * + MultiplyByQuantizedMultiplier((in1 + offset1) * (in2 + offset2),
- * multiplier, shift)). The product is at most 256 * 256 = 2^16 in
+ * multiplier, shift)). The product is at most 255 * 255 < 2^16 in
  * magnitude, so a shift up to 15 cannot overflow. */
 void mfl_mul_s8_broadcast(const mfl_mul_params_t *params, const mfl_broadcast_t *shape, const int8_t *input1,
                           const int8_t *input2, int8_t *output);
