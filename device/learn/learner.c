@@ -28,6 +28,9 @@ typedef struct {
 
 static int head_shape(const mfl_model_t *m, head_shape_t *s)
 {
+    if (m && m->header && mfl_model_input_count(m) != 1) {
+        return MFL_ERR_LEARN_CONFIG; /* the learner feeds one input (mfl_learner_infer's) */
+    }
     if (!m || !m->header || m->header->head_op == MFL_NONE) {
         return MFL_ERR_NO_HEAD;
     }

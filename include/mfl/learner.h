@@ -126,8 +126,9 @@ size_t mfl_learner_mem_size_tuned(const mfl_model_t *model, uint16_t replay_capa
  * whose output is the head's input and is read by the head only, with at
  * most 4096 inputs; mem is then mfl_learner_mem_size_tuned() bytes.
  * Returns 0, MFL_ERR_NO_HEAD, MFL_ERR_ARENA_TOO_SMALL, MFL_ERR_BUFFER_TOO_SMALL
- * (mem), MFL_ERR_LEARN_CONFIG (options out of range, or a feature layer
- * that cannot be tuned) or MFL_ERR_INVALID_ARG.
+ * (mem), MFL_ERR_LEARN_CONFIG (options out of range, a feature layer that
+ * cannot be tuned, or a model with more than one input: the learner feeds
+ * one) or MFL_ERR_INVALID_ARG.
  */
 int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, size_t arena_size, void *mem,
                      size_t mem_size, uint16_t replay_capacity, const mfl_learn_opts_t *opts);

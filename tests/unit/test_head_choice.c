@@ -12,6 +12,7 @@
 
 #include "mfl/error.h"
 #include "mfl/host/features.h"
+#include "mfl/host/tflite_import.h"
 #include "mfl/learner.h"
 #include "test_support.h"
 
@@ -213,6 +214,21 @@ static void test_errors(void **state)
     assert_int_equal(mfl_learner_choose_head(&h.l, NULL, held_labels, 2, &chosen, NULL), MFL_ERR_INVALID_ARG);
     assert_int_equal(mfl_learner_choose_head(&h.l, held_features, held_labels, 2, NULL, NULL), MFL_ERR_INVALID_ARG);
     harness_free(&h);
+    /* the learner feeds one input: a model with two (TFLM's simple_add_model) is refused */
+    size_t size;
+    uint8_t *file = ts_read_shared("models/tflm/simple_add_model.tflite", &size), *img;
+    size_t img_size;
+    char msg[256];
+    mfl_model_t two;
+    assert_int_equal(mfl_tflite_import(file, size, &img, &img_size, msg, sizeof(msg)), 0);
+    assert_int_equal(mfl_model_load(&two, img, img_size), 0);
+    assert_int_equal(mfl_model_input_count(&two), 2);
+    assert_int_equal(mfl_learner_mem_size(&two, 8, 8), 0);
+    static uint8_t arena[8], mem[8] __attribute__((aligned(8)));
+    mfl_learner_t l;
+    assert_int_equal(mfl_learner_init(&l, &two, arena, sizeof(arena), mem, sizeof(mem), 8, NULL), MFL_ERR_LEARN_CONFIG);
+    free(file);
+    free(img);
 }
 
 int main(void)
