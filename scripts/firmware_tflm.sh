@@ -61,7 +61,7 @@ print(h)' "$1" "$2" "$3"
 
 status=0
 table=$run/table.txt
-printf '%-26s %14s %10s %12s %10s  %s\n' model "instructions" "arena B" "TFLM arena B" "model B" "on the M4" > "$table"
+printf '%-26s %14s %10s %11s %12s %10s  %s\n' model "instructions" "arena B" "lower bound" "TFLM arena B" "model B" "on the M4" > "$table"
 for m in "${models[@]}"; do
   [ -f "$golden/$m/meta.txt" ] || { echo "firmware_tflm: no model '$m' in $golden" >&2; status=1; continue; }
   tflite=$shared/$(meta "$m" model | sed 's#^shared/##')
@@ -94,12 +94,13 @@ for m in "${models[@]}"; do
     verdict="NOT BIT-EXACT ($(grep -m1 -E '^tflm(_output_hex|:)' "$run/$m.txt" || echo 'no output'))"
     status=1
   fi
-  printf '%-26s %14s %10s %12s %10s  %s\n' "$m" "$(value tflm_infer_instructions)" "$(value tflm_arena_bytes)" \
-    "$(meta "$m" arena_used_bytes_host64)" "$(stat -c %s "$data/tflm/model.mfl")" "$verdict" >> "$table"
+  bound=$("$mfl" model info "$data/tflm/model.mfl" | awk '$1 == "lower" && $2 == "bound:" { print $3 }')
+  printf '%-26s %14s %10s %11s %12s %10s  %s\n' "$m" "$(value tflm_infer_instructions)" "$(value tflm_arena_bytes)" \
+    "$bound" "$(meta "$m" arena_used_bytes_host64)" "$(stat -c %s "$data/tflm/model.mfl")" "$verdict" >> "$table"
 done
 echo "== TFLM models on the Cortex-M4 ($abi-float): first record, one inference, DSP path =="
 cat "$table"
-echo "(instructions: QEMU -icount shift=6; arena: the model's memory plan; TFLM arena: its x86-64 build, meta.txt)"
+echo "(instructions: QEMU -icount shift=6; arena: the model's memory plan; lower bound: the most activation bytes alive at once (mfl model info); TFLM arena: its x86-64 build, meta.txt)"
 if [ "$status" = 0 ]; then
   echo "tflm models on the target: OK (${#models[@]} bit-exact)"
 else

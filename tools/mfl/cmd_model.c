@@ -84,6 +84,8 @@ static int cmd_info(const cli_t *c, const char *path)
     printf("MACs:       %llu\n", (unsigned long long)macs);
     printf("arena:      %u bytes (activations and kernel scratch; largest scratch %u bytes)\n",
            mfl_model_arena_size(m), scratch_max);
+    printf("lower bound: %u bytes (the most activation bytes alive at once: no plan needs less)\n",
+           mfl_model_arena_lower_bound(m));
     free(image);
     return 0;
 }
