@@ -498,6 +498,39 @@ static void test_import_refusals(void **state)
     expect_refusal(bin, 3, &mul, "per channel");
 }
 
+/* TFLM's SUB forms its scale ratios in float and ADD in double: with sub_i8's
+ * scales (0.04, 0.03 into 0.06) the output ratio 0.08 / (2^20 x 0.06)
+ * rounds to another Q31 multiplier, 1431655808 (float) against 1431655765
+ * (double), both with shift -19. The golden records happen not to tell
+ * them apart; the parameter words do. */
+static void test_sub_ratios_in_float(void **state)
+{
+    (void)state;
+    static const int8_t k[4] = {1, 2, 3, 4};
+    const tb_tensor_t t[3] = {
+        {9, 2, {1, 4}, 1, {0.0399999991f}, {5}, 0, NULL, 0},
+        {9, 2, {1, 4}, 1, {0.0299999993f}, {-6}, 0, k, 4},
+        {9, 2, {1, 4}, 1, {0.0599999987f}, {2}, 0, NULL, 0},
+    };
+    const int32_t builtin[2] = {41, 0}, want[2] = {1431655808, 1431655765};
+    const uint8_t options[2] = {28, 11};
+    for (int i = 0; i < 2; i++) {
+        const tb_op_t op = {builtin[i], 2, {0, 1}, 2, options[i], 1, {{TB_U8, ACT_NONE, 0}}};
+        uint8_t *image = NULL;
+        size_t size;
+        char msg[512];
+        if (import_one_op(t, 3, &op, &image, &size, msg, sizeof msg) != 0) {
+            fail_msg("import: %s", msg);
+        }
+        mfl_model_t m;
+        assert_int_equal(mfl_model_load(&m, image, size), 0);
+        const mfl_add_rec_t *r = (const mfl_add_rec_t *)(const void *)(m.data + m.ops[0].params_offset);
+        assert_int_equal(r->out_multiplier, want[i]);
+        assert_int_equal(r->out_shift, -19);
+        free(image);
+    }
+}
+
 /* Runs a one-input model on `in`, returning its output (malloc'd). */
 static int8_t *run_image(const uint8_t *image, size_t size, const int8_t *in, size_t in_len, size_t *out_len)
 {
@@ -743,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_concatenation_axes),
         cmocka_unit_test(test_loader_bounds),
         cmocka_unit_test(test_import_refusals),
+        cmocka_unit_test(test_sub_ratios_in_float),
         cmocka_unit_test(test_import_concat_chain_and_scalar),
         cmocka_unit_test(test_golden_with_constant_operands),
     };
