@@ -32,7 +32,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: mfl-sim [SCENARIO] [options]      run a simulation\n"
             "       mfl-sim report DIR                reprint a run's summary (or a --seeds run's)\n"
-            "Runs every selected strategy (frozen, local, federated, fair, oracle) on the same\n"
+            "Runs every selected strategy (frozen, local, federated, fair, oracle, ...; oracle-full and\n"
+            "oracle-bias only when named in `strategies`) on the same\n"
             "virtual devices and writes DIR/rounds.csv, DIR/summary.json and plots (png, svg, pdf).\n"
             "options:\n"
             "  --out DIR            run directory (default sim-run)\n"
@@ -373,10 +374,18 @@ static int check_recal_arch(const sim_scenario_t *sc)
 static int check_base(const sim_scenario_t *sc)
 {
     const enum sim_base_status base = sim_base_status(sc);
-    char inputs[1100];
+    char inputs[1100], float_path[1100];
     snprintf(inputs, sizeof(inputs), "%s.inputs", sc->base);
-    if ((base == SIM_BASE_MISSING || base == SIM_BASE_STALE) &&
-        (mfl_check_writable(sc->base) != 0 || mfl_check_writable(inputs) != 0)) {
+    sim_base_float_path(sc, float_path, sizeof(float_path));
+    if (base == SIM_BASE_SUPPLIED && sim_world_needs_float(sc)) {
+        fprintf(stderr, "mfl-sim: oracle-full and oracle-bias fine-tune the float network the base model was made "
+                        "from; %s was supplied (no %s) and has none: leave them out\n", sc->base, inputs);
+        return 1;
+    }
+    /* a cached base whose float network is missing or stale is trained again (world.h) */
+    const int train = base == SIM_BASE_MISSING || base == SIM_BASE_STALE || sim_world_needs_float(sc);
+    if (train && (mfl_check_writable(sc->base) != 0 || mfl_check_writable(inputs) != 0 ||
+                  mfl_check_writable(float_path) != 0)) {
         fprintf(stderr, "mfl-sim: cannot write the base model %s: %s\n", sc->base, strerror(errno));
         return 1;
     }

@@ -19,7 +19,11 @@ int sim_strategy_is_baseline(const char *name)
 
 int sim_rounds_oracle_for(const sim_rounds_t *t, const char *name)
 {
-    const int recal = strstr(name, "recal") != NULL || strstr(name, "tuned") != NULL || !strcmp(name, "personalized");
+    /* the references that learn below the head are held to the best head-only one: what the layers below
+     * would add over the head the federated strategies are judged against */
+    const int below = !strcmp(name, "oracle-full") || !strcmp(name, "oracle-bias");
+    const int recal = strstr(name, "recal") != NULL || strstr(name, "tuned") != NULL || !strcmp(name, "personalized") ||
+                      below;
     const int k = recal ? sim_rounds_find(t, "oracle-recal") : -1;
     return k >= 0 ? k : sim_rounds_find(t, "oracle");
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "adapt.h"
+#include "finetune.h"
 #include "link.h"
 #include "mfl/error.h"
 #include "mfl/head.h"
@@ -38,6 +39,7 @@ static const struct {
     uint8_t role, adapt, balance;
     uint8_t select; /* each device predicts with the best of its heads on its held-out samples */
     uint8_t tuned;  /* devices also tune their feature layer's biases, and keep them (FedBN-style) */
+    uint8_t finetune; /* a reference of the whole network fine-tuned (finetune.h): 1 + its mfl_train trainable */
 } strategy_kind[SIM_STRATEGIES] = {
     [SIM_FROZEN] = {ROLE_FIXED, 0, 0},
     [SIM_STANDARDIZED] = {ROLE_FIXED, SIM_ADAPT_STANDARDIZE, 0},
@@ -52,6 +54,8 @@ static const struct {
     [SIM_ORACLE_RECAL] = {ROLE_ORACLE, SIM_ADAPT_RECALIBRATE, 0},
     [SIM_LOCAL_TUNED] = {ROLE_LOCAL, SIM_ADAPT_RECALIBRATE, 0, 0, 1},
     [SIM_FEDERATED_TUNED] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0, 0, 1},
+    [SIM_ORACLE_FULL] = {ROLE_ORACLE, 0, 0, 0, 0, 1 + MFL_TRAIN_ALL},
+    [SIM_ORACLE_BIAS] = {ROLE_ORACLE, 0, 0, 0, 0, 1 + MFL_TRAIN_BIASES},
 };
 
 /* personalized: every HELD_OUT_EVERY-th labelled sample a device collects
@@ -79,6 +83,8 @@ typedef struct {
     uint8_t *eval_mem;
     uint64_t eval_version;
     uint32_t oracle_epochs;    /* oracle: epochs trained */
+    sim_finetuned_t ft;        /* oracle-full, oracle-bias: the fine-tuned model (s->adapt: its test features) */
+    uint8_t *ft_arena;         /* bound to s->eval on that model, never used */
     sim_round_t cur;
 } strat_t;
 
@@ -144,6 +150,21 @@ static int parallel(run_t *r, strat_t *s, device_fn fn, const uint8_t *mask)
 }
 
 /* ---- devices ---- */
+
+/* A learner on the fine-tuned model of a reference (its own arena). */
+static int init_finetuned_learner(run_t *r, strat_t *s)
+{
+    const mfl_model_t *m = &s->ft.model;
+    const size_t arena_size = mfl_model_arena_size(m), size = mfl_learner_mem_size(m, (uint16_t)r->sc->batch,
+                                                                                    (uint16_t)r->sc->batch);
+    s->ft_arena = malloc(arena_size);
+    s->eval_mem = malloc(size ? size : 1);
+    mfl_learn_opts_t o = r->opts;
+    o.seed = (uint32_t)r->sc->seed;
+    return s->ft_arena && s->eval_mem ? mfl_learner_init(&s->eval, m, s->ft_arena, arena_size, s->eval_mem, size,
+                                                         (uint16_t)r->sc->batch, &o)
+                                      : MFL_ERR_NO_MEMORY;
+}
 
 static int init_learner(run_t *r, mfl_learner_t *l, uint8_t **mem, uint16_t replay, int tuned)
 {
@@ -583,7 +604,7 @@ static int build_adaptations(run_t *r, FILE *progress, char *msg, size_t cap)
     return err;
 }
 
-static int open_strategies(run_t *r, const char *run_dir, char *msg, size_t cap)
+static int open_strategies(run_t *r, const char *run_dir, FILE *progress, char *msg, size_t cap)
 {
     int err = 0;
     for (int k = 0; k < SIM_STRATEGIES && !err; k++) {
@@ -601,7 +622,13 @@ static int open_strategies(run_t *r, const char *run_dir, char *msg, size_t cap)
             r->opts.seed = (uint32_t)r->sc->seed;
             err = init_learner(r, &s->shipped, &s->shipped_mem, (uint16_t)r->sc->batch, 0);
         }
-        if (!err && role != ROLE_LOCAL) {
+        if (!err && strategy_kind[k].finetune) { /* its own model, evaluated on its own test features */
+            err = sim_finetune(&s->ft, r->w, strategy_kind[k].finetune - 1, sim_strategy_name((enum sim_strategy)k),
+                               progress, msg, cap);
+            err = err ? err : init_finetuned_learner(r, s);
+            s->adapt = &s->ft.test;
+            s->oracle_epochs = s->ft.epochs;
+        } else if (!err && role != ROLE_LOCAL) {
             r->opts.seed = (uint32_t)r->sc->seed;
             err = init_learner(r, &s->eval, &s->eval_mem, (uint16_t)r->sc->batch, 0);
         }
@@ -613,7 +640,7 @@ static int open_strategies(run_t *r, const char *run_dir, char *msg, size_t cap)
                                 strategy_kind[k].balance,
                                 r->ids, r->sc->devices, msg, cap);
         }
-        if (!err && role == ROLE_ORACLE) {
+        if (!err && role == ROLE_ORACLE && !strategy_kind[k].finetune) {
             err = train_oracle(r, s);
         }
         r->res->oracle_epochs[k] = s->oracle_epochs;
@@ -628,6 +655,8 @@ static void close_strategies(run_t *r)
         free_devices(r, &r->s[k]);
         free(r->s[k].eval_mem);
         free(r->s[k].shipped_mem);
+        free(r->s[k].ft_arena);
+        sim_finetune_free(&r->s[k].ft);
     }
 }
 
@@ -749,7 +778,7 @@ int sim_run(const sim_scenario_t *sc, const sim_world_t *w, const char *run_dir,
     int err = csv ? setup(&r, sc, w) : MFL_ERR_IO;
     r.res = res;
     err = err ? err : build_adaptations(&r, progress, msg, cap);
-    err = err ? err : open_strategies(&r, run_dir, msg, cap);
+    err = err ? err : open_strategies(&r, run_dir, progress, msg, cap);
     for (int k = 0; k < SIM_STRATEGIES && !err; k++) {
         res->r[k] = sc->strategies[k] ? calloc(sc->rounds + 1, sizeof(sim_round_t)) : NULL;
         err = sc->strategies[k] && !res->r[k] ? MFL_ERR_NO_MEMORY : 0;

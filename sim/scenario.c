@@ -10,11 +10,16 @@
 
 static const char *const strategy_names[SIM_STRATEGIES] = {
     "frozen", "standardized", "recalibrated", "local", "local-recal", "federated", "fair", "federated-recal", "personalized", "oracle",
-    "oracle-recal", "local-tuned", "federated-tuned"};
+    "oracle-recal", "local-tuned", "federated-tuned", "oracle-full", "oracle-bias"};
 
 const char *sim_strategy_name(enum sim_strategy k)
 {
     return k < SIM_STRATEGIES ? strategy_names[k] : "?";
+}
+
+int sim_strategy_default_on(enum sim_strategy k)
+{
+    return k < SIM_STRATEGIES && k != SIM_ORACLE_FULL && k != SIM_ORACLE_BIAS;
 }
 
 int sim_strategy_federated(enum sim_strategy k)
@@ -99,7 +104,9 @@ void sim_scenario_defaults(sim_scenario_t *s)
     s->oracle_epochs = 0; /* to convergence */
     s->recal_inputs = 16;
     s->mode = SIM_INPROCESS;
-    memset(s->strategies, 1, sizeof(s->strategies));
+    for (int k = 0; k < SIM_STRATEGIES; k++) {
+        s->strategies[k] = (uint8_t)sim_strategy_default_on((enum sim_strategy)k);
+    }
 }
 
 static int bad(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

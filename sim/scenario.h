@@ -25,7 +25,9 @@ enum sim_mode { SIM_INPROCESS, SIM_NETWORK };
  * with each device choosing between the shipped, global and its own head
  * on held-out samples), and the references (the
  * head trained centrally to convergence, on the base or recalibrated
- * backbones). */
+ * backbones; and, appended last so that outputs keep their order, the
+ * whole network fine-tuned centrally: what learning below the head could
+ * buy at best). */
 enum sim_strategy {
     SIM_FROZEN,
     SIM_STANDARDIZED,
@@ -40,6 +42,8 @@ enum sim_strategy {
     SIM_ORACLE_RECAL,
     SIM_LOCAL_TUNED,
     SIM_FEDERATED_TUNED,
+    SIM_ORACLE_FULL,  /* references below the head: the base network fine-tuned centrally (float), */
+    SIM_ORACLE_BIAS,  /* every layer, or every layer's biases and the head; off by default (slow) */
     SIM_STRATEGIES
 };
 
@@ -105,7 +109,8 @@ typedef struct {
     char agg_value[SIM_MAX_AGG_KEYS][128];
     /* run */
     enum sim_mode mode;
-    uint8_t strategies[SIM_STRATEGIES]; /* 1: compared in this run */
+    uint8_t strategies[SIM_STRATEGIES]; /* 1: compared in this run (default: all but oracle-full and
+                                         * oracle-bias, which take minutes: sim_strategy_default_on) */
     char data_dir[1024];         /* Fashion-MNIST IDX files ("" = Debian's) */
     char aggregator[1024];       /* mfl-aggregator binary (network mode) */
 } sim_scenario_t;
@@ -133,6 +138,10 @@ uint32_t sim_buffer_k(const sim_scenario_t *s);
 uint32_t sim_concurrency(const sim_scenario_t *s);
 
 const char *sim_strategy_name(enum sim_strategy k);
+/* 1 for the strategies a run compares unless `strategies` says otherwise:
+ * all but the fine-tuned references (oracle-full, oracle-bias), which train
+ * the whole network for minutes. */
+int sim_strategy_default_on(enum sim_strategy k);
 /* 1 for the strategies that run an aggregator (federated, fair, federated-recal, personalized). */
 int sim_strategy_federated(enum sim_strategy k);
 /* 1 when a selected strategy runs an aggregator. */

@@ -65,9 +65,30 @@ int sim_world_base_selection(const sim_world_t *w, uint32_t **out, size_t *count
     return idx ? 0 : MFL_ERR_NO_MEMORY;
 }
 
+int sim_world_needs_float(const sim_scenario_t *sc)
+{
+    return sc->strategies[SIM_ORACLE_FULL] || sc->strategies[SIM_ORACLE_BIAS];
+}
+
+void sim_base_float_path(const sim_scenario_t *sc, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s.float", sc->base);
+}
+
+/* The base's int8 image from its float network: activation ranges over
+ * the first 2,000 of its training images, the logits' range widened x2. */
+static int export_base(const sim_world_t *w, const mfl_net_t *net, const uint32_t *idx, size_t n, uint8_t **image,
+                       size_t *size, char *msg, size_t cap)
+{
+    float lo[MFL_NET_MAX_LAYERS], hi[MFL_NET_MAX_LAYERS];
+    const int err = mfl_net_calibrate(net, &w->train_set, idx, n < 2000 ? n : 2000, lo, hi);
+    return err ? err : mfl_net_export(net, lo, hi, 2.0f, image, size, msg, cap);
+}
+
 /* The base model: trained on the home region's slice (images below
- * base_images, each kept with its class's home prior), quantized, written. */
-static int train_base(const sim_world_t *w, FILE *log, char *msg, size_t cap)
+ * base_images, each kept with its class's home prior), quantized, written,
+ * with its float network beside it (kept in w->base_net when needed). */
+static int train_base(sim_world_t *w, FILE *log, char *msg, size_t cap)
 {
     const sim_scenario_t *sc = w->sc;
     uint32_t *idx = NULL;
@@ -76,7 +97,8 @@ static int train_base(const sim_world_t *w, FILE *log, char *msg, size_t cap)
     mfl_net_t net;
     uint8_t *image = NULL;
     size_t size = 0;
-    float lo[MFL_NET_MAX_LAYERS], hi[MFL_NET_MAX_LAYERS];
+    char float_path[1100];
+    sim_base_float_path(sc, float_path, sizeof(float_path));
     int err = !idx ? MFL_ERR_NO_MEMORY : mfl_net_create(&net, sc->base_arch, 28, 28, 1, msg, cap);
     if (!err) {
         mfl_train_opts_t o = mfl_train_defaults();
@@ -90,16 +112,74 @@ static int train_base(const sim_world_t *w, FILE *log, char *msg, size_t cap)
                 sc->base_epochs);
         err = mfl_net_train(&net, &w->train_set, idx, n, &o);
         progress_clear(w->progress);
-        err = err ? err : mfl_net_calibrate(&net, &w->train_set, idx, n < 2000 ? n : 2000, lo, hi);
-        err = err ? err : mfl_net_export(&net, lo, hi, 2.0f, &image, &size, msg, cap);
+        err = err ? err : export_base(w, &net, idx, n, &image, &size, msg, cap);
         err = err ? err : mfl_write_file(sc->base, image, size);
+        err = err ? err : mfl_net_save(&net, float_path);
         if (err && !msg[0]) {
             snprintf(msg, cap, "training the base model failed: %s", mfl_strerror(err));
+        }
+        if (!err && sim_world_needs_float(sc)) {
+            w->base_net = net; /* the world's now */
+            net.params = NULL;
         }
         mfl_net_free(&net);
     }
     free(image);
     free(idx);
+    return err;
+}
+
+/* A cached base's float network (BASE.float) into w->base_net, if it
+ * exports to BASE bit for bit; else the base is trained again from the
+ * same inputs, which writes both. */
+static int keep_float(sim_world_t *w, FILE *log, char *msg, size_t cap)
+{
+    const sim_scenario_t *sc = w->sc;
+    char path[1100], why[256] = "";
+    uint8_t *have = NULL, *image = NULL;
+    size_t have_size = 0, size = 0, n = 0;
+    uint32_t *idx = NULL;
+    if (sim_base_status(sc) == SIM_BASE_SUPPLIED) {
+        snprintf(msg, cap, "oracle-full and oracle-bias fine-tune the float network a base model was made from; %s "
+                           "was supplied (no %s.inputs) and has none: leave them out", sc->base, sc->base);
+        return MFL_ERR_INVALID_ARG;
+    }
+    sim_base_float_path(sc, path, sizeof(path));
+    int err = mfl_net_load(&w->base_net, path, why, sizeof(why));
+    if (!err && strcmp(w->base_net.arch, sc->base_arch) != 0) {
+        snprintf(why, sizeof(why), "it is of another architecture, %.100s", w->base_net.arch);
+        err = MFL_ERR_FLOAT_MODEL;
+    }
+    if (!err && (err = mfl_read_file(sc->base, &have, &have_size)) != 0) {
+        snprintf(why, sizeof(why), "the base cannot be read");
+    }
+    err = err ? err : sim_world_base_selection(w, &idx, &n);
+    err = err ? err : export_base(w, &w->base_net, idx, n, &image, &size, why, sizeof(why));
+    if (!err && (size != have_size || memcmp(image, have, size) != 0)) {
+        snprintf(why, sizeof(why), "it does not export to the base bit for bit");
+        err = MFL_ERR_FLOAT_MODEL;
+    }
+    free(image);
+    free(idx);
+    if (!err) {
+        fprintf(log, "base model: its float network %s (exports to the base bit for bit)\n", path);
+        free(have);
+        return 0;
+    }
+    mfl_net_free(&w->base_net);
+    fprintf(log, "base model: %s is cached, but its float network %s, which oracle-full and oracle-bias fine-tune, "
+                 "is not usable (%s): training it again from the same inputs\n", sc->base, path, why);
+    err = train_base(w, log, msg, cap);
+    if (!err && have) {
+        uint8_t *now = NULL;
+        size_t now_size = 0;
+        if (!mfl_read_file(sc->base, &now, &now_size) && (now_size != have_size || memcmp(now, have, now_size))) {
+            fprintf(log, "base model: note: %s came out different from the cached one (trained by another build?)\n",
+                    sc->base);
+        }
+        free(now);
+    }
+    free(have);
     return err;
 }
 
@@ -462,7 +542,7 @@ static int write_inputs(const sim_scenario_t *sc)
 
 static int load_base(sim_world_t *w, FILE *log, char *msg, size_t cap)
 {
-    int err = 0;
+    int err = 0, trained = 0;
     switch (sim_base_status(w->sc)) {
     case SIM_BASE_CACHED: fprintf(log, "base model: %s (cached: made from the same inputs)\n", w->sc->base); break;
     case SIM_BASE_SUPPLIED:
@@ -474,10 +554,14 @@ static int load_base(sim_world_t *w, FILE *log, char *msg, size_t cap)
         /* fall through */
     default:
         err = train_base(w, log, msg, cap);
+        trained = 1;
         if (!err && write_inputs(w->sc)) {
             snprintf(msg, cap, "cannot write %s.inputs: %s", w->sc->base, strerror(errno));
             err = MFL_ERR_IO;
         }
+    }
+    if (!err && !trained && sim_world_needs_float(w->sc)) {
+        err = keep_float(w, log, msg, cap);
     }
     if (!err && mfl_model_file_read(w->sc->base, &w->model_image, &w->model_size, msg, cap)) {
         err = MFL_ERR_IO;
@@ -555,6 +639,7 @@ void sim_world_free(sim_world_t *w)
     free(w->used);
     free(w->feature);
     free(w->model_image);
+    mfl_net_free(&w->base_net);
     mfl_dataset_free(&w->train_set);
     mfl_dataset_free(&w->test_set);
     memset(w, 0, sizeof(*w));

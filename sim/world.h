@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "mfl/host/dataset.h"
+#include "mfl/host/train.h"
 #include "mfl/model.h"
 #include "scenario.h"
 
@@ -36,6 +37,8 @@ typedef struct {
     uint8_t *used;
     sim_device_data_t *dev;  /* sc->devices */
     FILE *progress;          /* a terminal to redraw a status line on, or NULL */
+    mfl_net_t base_net;      /* the float network the base model was exported from, kept when
+                              * sim_world_needs_float(); params NULL otherwise */
 } sim_world_t;
 
 /* The base model at sc->base: missing (to be trained), trained by the
@@ -44,6 +47,18 @@ typedef struct {
  * BASE.inputs beside it: used as it is). */
 enum sim_base_status { SIM_BASE_MISSING, SIM_BASE_CACHED, SIM_BASE_STALE, SIM_BASE_SUPPLIED };
 enum sim_base_status sim_base_status(const sim_scenario_t *sc);
+
+/* 1 when a selected strategy fine-tunes the base model's float network
+ * (oracle-full, oracle-bias): the world then keeps it in base_net. A base
+ * the simulator trains is written with that network beside it
+ * (sim_base_float_path: BASE.float, the float model file format of
+ * mfl/host/train.h); a cached base whose BASE.float is missing or does not
+ * export to the very same BASE is trained again from the same inputs
+ * (training is deterministic, so BASE comes out the same: the log says if
+ * it did not), which keeps the cache key (BASE.inputs) as it was. A
+ * supplied base has no float network: those strategies are refused. */
+int sim_world_needs_float(const sim_scenario_t *sc);
+void sim_base_float_path(const sim_scenario_t *sc, char *out, size_t cap);
 
 /* Loads the data, trains or loads the base model, draws every device's
  * samples and computes their features. Prints progress to `log`. */

@@ -51,7 +51,8 @@ for s in seeds:
 
 def figures(by, k):
     f = lambda r, c: float(r[c])
-    recal = "recal" in k or "tuned" in k or k == "personalized"  # the recalibrated backbone
+    # the recalibrated backbone; the references below the head are held to the best head-only one
+    recal = "recal" in k or "tuned" in k or k in ("personalized", "oracle-full", "oracle-bias")
     last, fz, orc = by[k][-1], by["frozen"][-1], by["oracle-recal" if recal else "oracle"][-1]
     base = max((by[b][-1] for b in ("frozen", "standardized", "recalibrated")), key=lambda r: f(r, "worst"))
     worst = [f(r, "worst") for r in by[k][1:]][-5:]
