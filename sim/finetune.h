@@ -1,14 +1,17 @@
 /*
  * The references that learn below the head (docs/sim.md: oracle-full,
- * oracle-bias): what on-device learning through the convolutions could
- * buy at best on a scenario, before anyone builds it.
+ * oracle-bias, oracle-dense, oracle-lastconv): what on-device learning
+ * through the layers below the head could buy at best on a scenario,
+ * before anyone builds it.
  *
  * The base model's float network (the one the devices' int8 base was
  * exported from, sim_world_t.base_net) is fine-tuned centrally, in float
  * (optim/host), on every device's training samples together, each as its
- * region's sensor sees it: every layer (MFL_TRAIN_ALL), or the biases of
+ * region's sensor sees it: every layer (MFL_TRAIN_ALL), the biases of
  * every layer and the head's weights (MFL_TRAIN_BIASES, TinyTL's bias-only
- * tuning of the whole backbone). It is then quantized as the base is
+ * tuning of the whole backbone), the dense layers only (MFL_TRAIN_DENSE),
+ * or those and the last convolution (MFL_TRAIN_LAST_CONV: a sparse update
+ * of the top of the network). It is then quantized as the base is
  * (activation ranges over 2,000 of those samples, evenly spaced over the
  * devices so that every region is in them; the logits' range widened x2)
  * and runs as an int8 model through the device library: the features of
@@ -58,7 +61,7 @@ typedef struct {
     double fit;            /* training accuracy of the last epoch, % (float, during the epoch) */
 } sim_finetuned_t;
 
-/* Fine-tunes w->base_net (trainable: MFL_TRAIN_ALL or MFL_TRAIN_BIASES),
+/* Fine-tunes w->base_net (trainable: an MFL_TRAIN_* of include/mfl/host/train.h),
  * exports and loads it, and computes the test features. progress: a
  * terminal for a status line, or NULL; name: the strategy, for it.
  * Returns 0, or an MFL_ERR_* code with a sentence in msg. */

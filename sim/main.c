@@ -32,8 +32,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: mfl-sim [SCENARIO] [options]      run a simulation\n"
             "       mfl-sim report DIR                reprint a run's summary (or a --seeds run's)\n"
-            "Runs every selected strategy (frozen, local, federated, fair, oracle, ...; oracle-full and\n"
-            "oracle-bias only when named in `strategies`) on the same\n"
+            "Runs every selected strategy (frozen, local, federated, fair, oracle, ...; the fine-tuned\n"
+            "references oracle-full, -bias, -dense and -lastconv only when named in `strategies`) on the same\n"
             "virtual devices and writes DIR/rounds.csv, DIR/summary.json and plots (png, svg, pdf).\n"
             "options:\n"
             "  --out DIR            run directory (default sim-run)\n"
@@ -378,7 +378,7 @@ static int check_base(const sim_scenario_t *sc)
     snprintf(inputs, sizeof(inputs), "%s.inputs", sc->base);
     sim_base_float_path(sc, float_path, sizeof(float_path));
     if (base == SIM_BASE_SUPPLIED && sim_world_needs_float(sc)) {
-        fprintf(stderr, "mfl-sim: oracle-full and oracle-bias fine-tune the float network the base model was made "
+        fprintf(stderr, "mfl-sim: " SIM_FINETUNED_NAMES " fine-tune the float network the base model was made "
                         "from; %s was supplied (no %s) and has none: leave them out\n", sc->base, inputs);
         return 1;
     }

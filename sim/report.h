@@ -58,9 +58,10 @@ int sim_strategy_is_reference(const char *name);
 int sim_strategy_is_baseline(const char *name);
 /* The oracle strategy name is compared with: the one on the same backbone
  * ("oracle-recal" for strategies on recalibrated backbones, when present),
- * else "oracle"; -1 when neither is in the table. oracle-full and
- * oracle-bias, which learn below the head, are compared with oracle-recal
- * too (when present): the best head-only reference. */
+ * else "oracle"; -1 when neither is in the table. The fine-tuned
+ * references (oracle-full, -bias, -dense, -lastconv), which learn below
+ * the head, are compared with oracle-recal too (when present): the best
+ * head-only reference. */
 int sim_rounds_oracle_for(const sim_rounds_t *t, const char *name);
 /* The best (highest final worst region) of the baselines in the table, or -1. */
 int sim_rounds_best_baseline(const sim_rounds_t *t);

@@ -56,6 +56,8 @@ static const struct {
     [SIM_FEDERATED_TUNED] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0, 0, 1},
     [SIM_ORACLE_FULL] = {ROLE_ORACLE, 0, 0, 0, 0, 1 + MFL_TRAIN_ALL},
     [SIM_ORACLE_BIAS] = {ROLE_ORACLE, 0, 0, 0, 0, 1 + MFL_TRAIN_BIASES},
+    [SIM_ORACLE_DENSE] = {ROLE_ORACLE, 0, 0, 0, 0, 1 + MFL_TRAIN_DENSE},
+    [SIM_ORACLE_LASTCONV] = {ROLE_ORACLE, 0, 0, 0, 0, 1 + MFL_TRAIN_LAST_CONV},
 };
 
 /* personalized: every HELD_OUT_EVERY-th labelled sample a device collects
@@ -83,7 +85,7 @@ typedef struct {
     uint8_t *eval_mem;
     uint64_t eval_version;
     uint32_t oracle_epochs;    /* oracle: epochs trained */
-    sim_finetuned_t ft;        /* oracle-full, oracle-bias: the fine-tuned model (s->adapt: its test features) */
+    sim_finetuned_t ft;        /* fine-tuned references: the fine-tuned model (s->adapt: its test features) */
     uint8_t *ft_arena;         /* bound to s->eval on that model, never used */
     sim_round_t cur;
 } strat_t;

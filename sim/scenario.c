@@ -10,7 +10,7 @@
 
 static const char *const strategy_names[SIM_STRATEGIES] = {
     "frozen", "standardized", "recalibrated", "local", "local-recal", "federated", "fair", "federated-recal", "personalized", "oracle",
-    "oracle-recal", "local-tuned", "federated-tuned", "oracle-full", "oracle-bias"};
+    "oracle-recal", "local-tuned", "federated-tuned", "oracle-full", "oracle-bias", "oracle-dense", "oracle-lastconv"};
 
 const char *sim_strategy_name(enum sim_strategy k)
 {
@@ -19,7 +19,12 @@ const char *sim_strategy_name(enum sim_strategy k)
 
 int sim_strategy_default_on(enum sim_strategy k)
 {
-    return k < SIM_STRATEGIES && k != SIM_ORACLE_FULL && k != SIM_ORACLE_BIAS;
+    return k < SIM_STRATEGIES && !sim_strategy_finetuned(k);
+}
+
+int sim_strategy_finetuned(enum sim_strategy k)
+{
+    return k == SIM_ORACLE_FULL || k == SIM_ORACLE_BIAS || k == SIM_ORACLE_DENSE || k == SIM_ORACLE_LASTCONV;
 }
 
 int sim_strategy_federated(enum sim_strategy k)

@@ -43,7 +43,9 @@ enum sim_strategy {
     SIM_LOCAL_TUNED,
     SIM_FEDERATED_TUNED,
     SIM_ORACLE_FULL,  /* references below the head: the base network fine-tuned centrally (float), */
-    SIM_ORACLE_BIAS,  /* every layer, or every layer's biases and the head; off by default (slow) */
+    SIM_ORACLE_BIAS,  /* every layer, or every layer's biases and the head, */
+    SIM_ORACLE_DENSE, /* or the dense layers only, */
+    SIM_ORACLE_LASTCONV, /* or the dense layers and the last convolution; off by default (slow) */
     SIM_STRATEGIES
 };
 
@@ -109,8 +111,8 @@ typedef struct {
     char agg_value[SIM_MAX_AGG_KEYS][128];
     /* run */
     enum sim_mode mode;
-    uint8_t strategies[SIM_STRATEGIES]; /* 1: compared in this run (default: all but oracle-full and
-                                         * oracle-bias, which take minutes: sim_strategy_default_on) */
+    uint8_t strategies[SIM_STRATEGIES]; /* 1: compared in this run (default: all but the fine-tuned
+                                         * references, which take minutes: sim_strategy_default_on) */
     char data_dir[1024];         /* Fashion-MNIST IDX files ("" = Debian's) */
     char aggregator[1024];       /* mfl-aggregator binary (network mode) */
 } sim_scenario_t;
@@ -137,11 +139,16 @@ double sim_region_availability(const sim_scenario_t *s, uint32_t region);
 uint32_t sim_buffer_k(const sim_scenario_t *s);
 uint32_t sim_concurrency(const sim_scenario_t *s);
 
+/* The fine-tuned references, for messages. */
+#define SIM_FINETUNED_NAMES "oracle-full, oracle-bias, oracle-dense and oracle-lastconv"
+
 const char *sim_strategy_name(enum sim_strategy k);
 /* 1 for the strategies a run compares unless `strategies` says otherwise:
- * all but the fine-tuned references (oracle-full, oracle-bias), which train
- * the whole network for minutes. */
+ * all but the fine-tuned references (SIM_FINETUNED_NAMES), which train
+ * the network for minutes. */
 int sim_strategy_default_on(enum sim_strategy k);
+/* 1 for the fine-tuned references (sim/finetune.h). */
+int sim_strategy_finetuned(enum sim_strategy k);
 /* 1 for the strategies that run an aggregator (federated, fair, federated-recal, personalized). */
 int sim_strategy_federated(enum sim_strategy k);
 /* 1 when a selected strategy runs an aggregator. */

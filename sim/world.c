@@ -67,7 +67,11 @@ int sim_world_base_selection(const sim_world_t *w, uint32_t **out, size_t *count
 
 int sim_world_needs_float(const sim_scenario_t *sc)
 {
-    return sc->strategies[SIM_ORACLE_FULL] || sc->strategies[SIM_ORACLE_BIAS];
+    int any = 0;
+    for (int k = 0; k < SIM_STRATEGIES; k++) {
+        any |= sc->strategies[k] && sim_strategy_finetuned((enum sim_strategy)k);
+    }
+    return any;
 }
 
 void sim_base_float_path(const sim_scenario_t *sc, char *out, size_t cap)
@@ -140,7 +144,7 @@ static int keep_float(sim_world_t *w, FILE *log, char *msg, size_t cap)
     size_t have_size = 0, size = 0, n = 0;
     uint32_t *idx = NULL;
     if (sim_base_status(sc) == SIM_BASE_SUPPLIED) {
-        snprintf(msg, cap, "oracle-full and oracle-bias fine-tune the float network a base model was made from; %s "
+        snprintf(msg, cap, SIM_FINETUNED_NAMES " fine-tune the float network a base model was made from; %s "
                            "was supplied (no %s.inputs) and has none: leave them out", sc->base, sc->base);
         return MFL_ERR_INVALID_ARG;
     }
@@ -167,7 +171,7 @@ static int keep_float(sim_world_t *w, FILE *log, char *msg, size_t cap)
         return 0;
     }
     mfl_net_free(&w->base_net);
-    fprintf(log, "base model: %s is cached, but its float network %s, which oracle-full and oracle-bias fine-tune, "
+    fprintf(log, "base model: %s is cached, but its float network %s, which " SIM_FINETUNED_NAMES " fine-tune, "
                  "is not usable (%s): training it again from the same inputs\n", sc->base, path, why);
     err = train_base(w, log, msg, cap);
     if (!err && have) {

@@ -49,7 +49,7 @@ enum sim_base_status { SIM_BASE_MISSING, SIM_BASE_CACHED, SIM_BASE_STALE, SIM_BA
 enum sim_base_status sim_base_status(const sim_scenario_t *sc);
 
 /* 1 when a selected strategy fine-tunes the base model's float network
- * (oracle-full, oracle-bias): the world then keeps it in base_net. A base
+ * (the fine-tuned references): the world then keeps it in base_net. A base
  * the simulator trains is written with that network beside it
  * (sim_base_float_path: BASE.float, the float model file format of
  * mfl/host/train.h); a cached base whose BASE.float is missing or does not

@@ -12,8 +12,11 @@
  * backward pass still carries input gradients through every layer, but
  * computes no weight gradients below the last layer, and the optimizer
  * steps only the biases and the last layer's weights, so every other
- * weight keeps its bits. MFL_TRAIN_ALL steps all parameters as one range,
- * with the same arithmetic in the same order as before the option existed.
+ * weight keeps its bits. MFL_TRAIN_DENSE and MFL_TRAIN_LAST_CONV train the
+ * top of the network only: the backward pass stops at the lowest layer that
+ * trains (nothing below it needs a gradient), and every frozen parameter
+ * keeps its bits. MFL_TRAIN_ALL steps all parameters as one range, with the
+ * same arithmetic in the same order as before the options existed.
  */
 #include <math.h>
 #include <pthread.h>
@@ -32,12 +35,50 @@ typedef struct {
     const mfl_dataset_t *ds;
     const uint32_t *samples; /* this slice's sample indices */
     size_t n;
-    int trainable;           /* MFL_TRAIN_BIASES: no weight gradients below the last layer */
+    int trainable;           /* which parameters train: layer_trains() */
     float *grad;             /* n_params, zeroed by the worker */
     float *work;             /* input + activations + their gradients */
     double loss;
     size_t correct;
 } slice_t;
+
+enum { LAYER_FROZEN, LAYER_BIASES, LAYER_ALL };
+
+static int last_conv(const mfl_net_t *net)
+{
+    int last = -1;
+    for (int i = 0; i < net->n_layers; i++) {
+        last = net->layers[i].kind == MFL_LAYER_CONV ? i : last;
+    }
+    return last;
+}
+
+/* What layer i of net trains under `trainable`: nothing, its biases, or
+ * every parameter it has. */
+static int layer_trains(const mfl_net_t *net, int trainable, int i)
+{
+    const mfl_layer_t *l = &net->layers[i];
+    if (l->kind == MFL_LAYER_MAXPOOL) {
+        return LAYER_FROZEN;
+    }
+    switch (trainable) {
+    case MFL_TRAIN_ALL: return LAYER_ALL;
+    case MFL_TRAIN_BIASES: return i == net->n_layers - 1 ? LAYER_ALL : LAYER_BIASES;
+    case MFL_TRAIN_DENSE: return l->kind == MFL_LAYER_DENSE ? LAYER_ALL : LAYER_FROZEN;
+    default: return l->kind == MFL_LAYER_DENSE || i == last_conv(net) ? LAYER_ALL : LAYER_FROZEN;
+    }
+}
+
+/* The lowest layer that trains anything: the backward pass ends there. */
+static int lowest_trained(const mfl_net_t *net, int trainable)
+{
+    for (int i = 0; i < net->n_layers; i++) {
+        if (layer_trains(net, trainable, i) != LAYER_FROZEN) {
+            return i;
+        }
+    }
+    return net->n_layers - 1;
+}
 
 /* dw (weight gradients) and din (input gradients) may be NULL: not wanted. */
 static void conv_backward(const mfl_layer_t *l, const float *w, const float *in, const float *dout, float *dw,
@@ -180,10 +221,11 @@ static void train_sample(slice_t *s, uint32_t sample)
     s->correct += best == label;
     s->loss += softmax_xent(logits, classes, label, g_a);
 
-    for (int i = net->n_layers - 1; i >= 0; i--) {
+    const int lowest = lowest_trained(net, s->trainable);
+    for (int i = net->n_layers - 1; i >= lowest; i--) {
         const mfl_layer_t *l = &net->layers[i];
         const float *in = i ? acts[i - 1] : input;
-        float *din = i ? g_b : NULL; /* the input image needs no gradient */
+        float *din = i > lowest ? g_b : NULL; /* nothing below the lowest trained layer needs a gradient */
         if (l->relu) {
             const size_t n = (size_t)l->out_h * l->out_w * l->out_c;
             for (size_t k = 0; k < n; k++) {
@@ -192,7 +234,7 @@ static void train_sample(slice_t *s, uint32_t sample)
         }
         const float *w = net->params + l->w_off;
         /* frozen weights: their gradients are never computed (they stay 0) */
-        float *dw = s->trainable == MFL_TRAIN_BIASES && i != net->n_layers - 1 ? NULL : s->grad + l->w_off;
+        float *dw = layer_trains(net, s->trainable, i) == LAYER_ALL ? s->grad + l->w_off : NULL;
         if (l->kind == MFL_LAYER_CONV) {
             conv_backward(l, w, in, g_a, dw, s->grad + l->b_off, din);
         } else if (l->kind == MFL_LAYER_MAXPOOL) {
@@ -246,7 +288,7 @@ static void update_range(mfl_net_t *net, const mfl_train_opts_t *o, optimizer_st
 }
 
 /* Every parameter (MFL_TRAIN_ALL: one range, the arithmetic as it always
- * was), or the biases of every layer and the last layer's weights. */
+ * was), or each layer's trained parameters (layer_trains()). */
 static void apply_update(mfl_net_t *net, const mfl_train_opts_t *o, optimizer_state_t *st, const float *grad,
                          float scale)
 {
@@ -257,10 +299,11 @@ static void apply_update(mfl_net_t *net, const mfl_train_opts_t *o, optimizer_st
     }
     for (int i = 0; i < net->n_layers; i++) {
         const mfl_layer_t *l = &net->layers[i];
-        if (l->kind == MFL_LAYER_MAXPOOL) {
+        const int trains = layer_trains(net, o->trainable, i);
+        if (trains == LAYER_FROZEN) {
             continue;
         }
-        const size_t from = i == net->n_layers - 1 ? l->w_off : l->b_off;
+        const size_t from = trains == LAYER_ALL ? l->w_off : l->b_off;
         update_range(net, o, st, grad, scale, from, l->b_off + (size_t)l->out_c);
     }
 }
@@ -308,7 +351,7 @@ int mfl_net_train(mfl_net_t *net, const mfl_dataset_t *ds, const uint32_t *idx, 
                   const mfl_train_opts_t *o)
 {
     if (!net || !ds || !o || n == 0 || o->batch < 1 || o->epochs < 0 || o->threads < 1 ||
-        (o->trainable != MFL_TRAIN_ALL && o->trainable != MFL_TRAIN_BIASES) ||
+        o->trainable < MFL_TRAIN_ALL || o->trainable > MFL_TRAIN_LAST_CONV ||
         ds->rows * ds->cols != (uint32_t)(net->in_h * net->in_w * net->in_c)) {
         return MFL_ERR_INVALID_ARG;
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The references that learn below the head (docs/sim.md: oracle-full,
-# oracle-bias), end to end on a tiny scenario: they run only when named,
+# oracle-bias, oracle-dense, oracle-lastconv), end to end on a tiny scenario: they run only when named,
 # are appended after the other strategies, train the epochs asked, and are
 # compared with oracle-recal; the base model is written with its float
 # network beside it (BASE.float), which a later run reuses only when it
@@ -8,7 +8,8 @@
 # the same inputs into the same base, bit for bit, with the cache key
 # (BASE.inputs) untouched; a supplied base, which has no float network, is
 # refused before the slow work. (That bias-only training leaves every
-# weight below the head as it was is test_train's.)
+# weight below the head as it was, and that the dense and last-convolution
+# modes step exactly their layers, is test_train's.)
 set -euo pipefail
 : "${SIM:?}"
 SIM=$(readlink -f "$SIM")
@@ -18,8 +19,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cd "$tmp"
 tiny=(--devices 20 --rounds 2 --quiet --set base=b.mfl --set base_arch=c4,p,c8s2,d16,d10 --set base_images=3000
       --set base_epochs=1 --set pool_per_region=1500 --set oracle_epochs=2)
-refs=frozen,oracle,oracle-recal,oracle-full,oracle-bias
-rows() { awk -F, '$1 ~ /^oracle-(full|bias)$/' "$1/rounds.csv"; }
+below=(oracle-full oracle-bias oracle-dense oracle-lastconv)
+refs=frozen,oracle,oracle-recal,$(IFS=,; echo "${below[*]}")
+rows() { awk -F, '$1 ~ /^oracle-(full|bias|dense|lastconv)$/' "$1/rounds.csv"; }
 
 # not run unless named
 "$SIM" "${tiny[@]}" --out plain 2> plain.err > /dev/null || { cat plain.err; fail "default run"; }
@@ -31,23 +33,24 @@ grep -q "^strategies = .*federated-tuned$" plain/scenario.ini || fail "default s
 cp b.mfl b0.mfl
 cp b.mfl.inputs b0.inputs
 rm b.mfl.float
-"$SIM" "${tiny[@]}" --set strategies=$refs --out one 2> one.err > one.txt || { cat one.err; fail "oracle-full, oracle-bias"; }
-grep -q "float network b.mfl.float, which oracle-full and oracle-bias fine-tune, is not usable" one.err ||
+"$SIM" "${tiny[@]}" --set strategies=$refs --out one 2> one.err > one.txt || { cat one.err; fail "the fine-tuned references"; }
+grep -q "float network b.mfl.float, which oracle-full, oracle-bias, oracle-dense and oracle-lastconv fine-tune, is not usable" one.err ||
   fail "a missing float network: $(grep base one.err)"
 cmp -s b.mfl b0.mfl && cmp -s b.mfl.inputs b0.inputs || fail "training the float network again changed the base"
 [ -s b.mfl.float ] || fail "no float network beside the base"
 [ "$(awk -F, 'NR > 1 && !seen[$1]++ { print $1 }' one/rounds.csv | paste -sd,)" = "$refs" ] ||
   fail "order: $(awk -F, 'NR > 1 && !seen[$1]++ { print $1 }' one/rounds.csv | paste -sd,)"
-[ "$(rows one | wc -l)" = 6 ] || fail "rows: $(rows one)"
-grep -q "oracle-full trained 2 epochs" one.err && grep -q "oracle-bias trained 2 epochs" one.err ||
-  fail "epochs: $(grep trained one.err)"
+[ "$(rows one | wc -l)" = 12 ] || fail "rows: $(rows one)"
+for k in "${below[@]}"; do
+  grep -q "$k trained 2 epochs" one.err || fail "epochs of $k: $(grep trained one.err)"
+done
 /usr/bin/python3 - one/summary.json <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert s["oracle_epochs"]["oracle-full"] == 2 and s["oracle_epochs"]["oracle-bias"] == 2, s["oracle_epochs"]
+assert all(s["oracle_epochs"][k] == 2 for k in ("oracle-full", "oracle-bias", "oracle-dense", "oracle-lastconv")), s["oracle_epochs"]
 PY
 "$SIM" report one > report.txt || fail "report"
-grep -q "^oracle-full " report.txt && grep -q "^oracle-bias " report.txt || fail "report: $(cat report.txt)"
+for k in "${below[@]}"; do grep -q "^$k " report.txt || fail "report: $(cat report.txt)"; done
 
 # the float network reused when it exports to the base, and the same rows again
 "$SIM" "${tiny[@]}" --set strategies=$refs --out two 2> two.err > /dev/null || { cat two.err; fail "second run"; }
@@ -66,7 +69,7 @@ for s in (1, 2):
     last = {}
     for r in csv.DictReader(open(f"{d}/seed-{s}/rounds.csv")):
         last[r["strategy"]] = r
-    for k in ("oracle-full", "oracle-bias"):
+    for k in ("oracle-full", "oracle-bias", "oracle-dense", "oracle-lastconv"):
         want = float(last[k]["mean"]) - float(last["oracle-recal"]["mean"])
         got = float(table[(k, "vs_oracle")][f"seed-{s}"])
         assert abs(got - want) < 1e-3, (k, s, got, want)

@@ -187,11 +187,70 @@ static void test_bias_only_training(void **state)
     assert_int_equal(mfl_net_loss_grad(&net, &train, idx, n, &loss1, NULL), 0);
     print_message("bias-only: loss %.3f -> %.3f\n", loss0, loss1);
     assert_true(loss1 < loss0 - 0.2);
-    o.trainable = 2;
+    o.trainable = MFL_TRAIN_LAST_CONV + 1;
     assert_int_equal(mfl_net_train(&net, &train, idx, n, &o), MFL_ERR_INVALID_ARG);
     free(before);
     free(idx);
     mfl_net_free(&net);
+}
+
+/* MFL_TRAIN_DENSE and MFL_TRAIN_LAST_CONV: one plain SGD step over the
+ * whole batch moves each trained parameter by exactly -lr times the full
+ * network's gradient (mfl_net_loss_grad, an independent backward pass over
+ * every layer), and every frozen parameter keeps its bits. */
+static void check_top_step(const char *arch, int trainable, int trained_from)
+{
+    char msg[256];
+    mfl_net_t net;
+    uint32_t *idx;
+    size_t n;
+    assert_int_equal(mfl_dataset_select(&train, NULL, 48, 3, &idx, &n), 0);
+    assert_int_equal(mfl_net_create(&net, arch, 28, 28, 1, msg, sizeof(msg)), 0);
+    mfl_net_init(&net, 5);
+    float *before = malloc(net.n_params * sizeof(float)), *grad = malloc(net.n_params * sizeof(float));
+    memcpy(before, net.params, net.n_params * sizeof(float));
+    double loss;
+    assert_int_equal(mfl_net_loss_grad(&net, &train, idx, n, &loss, grad), 0);
+    mfl_train_opts_t o = mfl_train_defaults();
+    o.epochs = 1;
+    o.batch = (int)n;
+    o.optimizer = MFL_OPT_SGD_MOMENTUM;
+    o.momentum = 0.0f;
+    o.lr = 0.5f;
+    o.trainable = trainable;
+    assert_int_equal(mfl_net_train(&net, &train, idx, n, &o), 0);
+    size_t moved = 0, trained = 0;
+    for (int l = 0; l < net.n_layers; l++) {
+        const mfl_layer_t *L = &net.layers[l];
+        if (L->kind == MFL_LAYER_MAXPOOL) {
+            continue;
+        }
+        const size_t from = L->w_off, to = L->b_off + (size_t)L->out_c;
+        if (l < trained_from) {
+            assert_memory_equal(before + from, net.params + from, (to - from) * sizeof(float));
+            continue;
+        }
+        for (size_t k = from; k < to; k++) {
+            const double step = (double)net.params[k] - before[k], want = -0.5 * grad[k];
+            assert_true(fabs(step - want) <= 1e-4 * fabs(want) + 1e-7);
+            moved += net.params[k] != before[k];
+            trained++;
+        }
+    }
+    print_message("%s, trainable %d: %zu of %zu trained parameters moved\n", arch, trainable, moved, trained);
+    assert_true(moved * 2 > trained);
+    free(before);
+    free(grad);
+    free(idx);
+    mfl_net_free(&net);
+}
+
+static void test_top_only_training(void **state)
+{
+    (void)state;
+    check_top_step("c4,p,c8s2,d16,d10", MFL_TRAIN_DENSE, 3);
+    check_top_step("c4,p,c8s2,d16,d10", MFL_TRAIN_LAST_CONV, 2);
+    check_top_step("c4,c6s2,p,d10", MFL_TRAIN_LAST_CONV, 1);
 }
 
 static void test_class_weights_select(void **state)
@@ -249,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_gradient_matches_finite_differences),
         cmocka_unit_test(test_training_is_deterministic_across_threads),
         cmocka_unit_test(test_bias_only_training),
+        cmocka_unit_test(test_top_only_training),
         cmocka_unit_test(test_class_weights_select),
         cmocka_unit_test(test_float_model_files),
     };

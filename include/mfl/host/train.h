@@ -101,6 +101,10 @@ enum {
     MFL_TRAIN_BIASES = 1, /* the biases of every layer and the last layer's weights (the head): bias-only
                            * fine-tuning of the layers below a learned head (TinyTL, Cai et al. 2020); every
                            * other weight keeps its value bit for bit */
+    MFL_TRAIN_DENSE = 2,  /* every weight and bias of the dense layers; the convolutions keep theirs bit for
+                           * bit (a sparse update of the top of the network: Lin et al., "On-Device Training
+                           * Under 256KB Memory", NeurIPS 2022) */
+    MFL_TRAIN_LAST_CONV = 3, /* as MFL_TRAIN_DENSE, and also the last convolution's weights and biases */
 };
 
 typedef struct {
@@ -114,7 +118,7 @@ typedef struct {
     int verbose;          /* print a line per epoch to stderr */
     mfl_train_progress_fn progress; /* optional (NULL: none) */
     void *progress_user;  /* passed to progress */
-    int trainable;        /* MFL_TRAIN_ALL (default) or MFL_TRAIN_BIASES */
+    int trainable;        /* MFL_TRAIN_ALL (default), _BIASES, _DENSE or _LAST_CONV */
     mfl_train_epoch_fn epoch_end; /* optional (NULL: none) */
     void *epoch_user;     /* passed to epoch_end */
 } mfl_train_opts_t;
