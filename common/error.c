@@ -25,6 +25,7 @@ const char *mfl_strerror(int err)
     case MFL_ERR_UNSUPPORTED_OP: return "unsupported operator";
     case MFL_ERR_UNSUPPORTED_TYPE: return "unsupported tensor type";
     case MFL_ERR_KERNEL_PATH: return "kernel implementation not in this build (no DSP extension)";
+    case MFL_ERR_OP_NOT_REGISTERED: return "operator not registered in this firmware's op resolver";
     case MFL_ERR_ARENA_TOO_SMALL: return "arena too small for this model";
     case MFL_ERR_TFLITE_FORMAT: return "malformed .tflite file";
     case MFL_ERR_TFLITE_UNSUPPORTED: return ".tflite model uses a feature microfl does not support";

@@ -12,11 +12,13 @@
 #include <string.h>
 
 #include "board.h"
+#include "mlperf_ops.h"
 #include "mfl/crypto.h"
 #include "mfl/device_state.h"
 #include "mfl/error.h"
 #include "mfl/interpreter.h"
 #include "mfl/learner.h"
+#include "mfl/op_resolver.h"
 #include "mfl/recalibrate.h"
 #include "mfl/update_builder.h"
 #include "semihost.h"
@@ -60,6 +62,22 @@ static int failed(const char *what, int err)
     sh_puts(mfl_strerror(err));
     sh_puts("\n");
     return 1;
+}
+
+/* A model the resolver refused: the error, and the operator if one was
+ * the reason ("operator 3 (SOFTMAX)"). */
+static int refused(const char *what, int err, const mfl_op_refusal_t *why)
+{
+    if (why->op != MFL_NONE) {
+        sh_puts("firmware: ");
+        sh_puts(what);
+        sh_puts(": operator ");
+        sh_put_u64(why->op);
+        sh_puts(" (");
+        sh_puts(mfl_opcode_name(why->opcode));
+        sh_puts(")\n");
+    }
+    return failed(what, err);
 }
 
 static void to_input(const uint8_t *pixels, int8_t *input)
@@ -225,9 +243,10 @@ static int fashion_mnist(void)
     mfl_model_t model;
     mfl_learner_t l;
     uint64_t infer_instr = 0;
-    int err = mfl_model_load(&model, blob_fmnist_model, BLOB_LEN(fmnist_model));
+    mfl_op_refusal_t why;
+    int err = mfl_model_load_ops(&model, blob_fmnist_model, BLOB_LEN(fmnist_model), &mlperf_ops, &why);
     if (err) {
-        return failed("Fashion-MNIST model", err);
+        return refused("Fashion-MNIST model", err, &why);
     }
     if (mfl_learner_mem_size(&model, REPLAY, 8) > sizeof(learner_mem)) {
         return failed("learner memory", MFL_ERR_BUFFER_TOO_SMALL);
@@ -396,8 +415,12 @@ static int mlperf(const char *name, const uint8_t *image, size_t size, const uin
     int8_t *input;
     const int8_t *output;
     size_t n_in, n_out;
-    int err = mfl_model_load(&model, image, size);
-    err = err ? err : mfl_interp_init(&it, &model, arena, sizeof(arena));
+    mfl_op_refusal_t why;
+    int err = mfl_model_load_ops(&model, image, size, &mlperf_ops, &why);
+    if (err) {
+        return refused(name, err, &why);
+    }
+    err = mfl_interp_init(&it, &model, arena, sizeof(arena));
     err = err ? err : mfl_interp_input(&it, &input, &n_in);
     if (err || n_in != in_len) {
         return failed(name, err ? err : MFL_ERR_INVALID_ARG);
@@ -425,6 +448,22 @@ static int mlperf(const char *name, const uint8_t *image, size_t size, const uin
     return exact ? 0 : 1;
 }
 
+/* The resolver at work: the ic model (it adds) against a resolver without
+ * ADD is refused at load, ADD named, the model struct untouched. */
+static int resolver_refusal(void)
+{
+    static const mfl_op_reg_t *const no_add[] = {&mfl_op_conv_2d_s8, &mfl_op_average_pool_2d_s8,
+                                                 &mfl_op_reshape_s8, &mfl_op_fully_connected_s8,
+                                                 &mfl_op_softmax_s8};
+    static const mfl_op_resolver_t ops = MFL_OP_RESOLVER(no_add);
+    mfl_model_t model = {0};
+    mfl_op_refusal_t why;
+    const int err = mfl_model_load_ops(&model, blob_ic_model, BLOB_LEN(ic_model), &ops, &why);
+    const int ok = err == MFL_ERR_OP_NOT_REGISTERED && why.opcode == MFL_OP_ADD && !model.header;
+    sh_line("resolver_refuses_unregistered", (uint64_t)ok);
+    return !ok;
+}
+
 int main(void)
 {
     board_timer_start();
@@ -438,6 +477,7 @@ int main(void)
                      BLOB_LEN(ic_out));
     status |= mlperf("ad", blob_ad_model, BLOB_LEN(ad_model), blob_ad_in, BLOB_LEN(ad_in), blob_ad_out,
                      BLOB_LEN(ad_out));
+    status |= resolver_refusal();
     sh_line("stack_high_water_bytes", board_stack_high_water());
     sh_puts(status ? "firmware: FAILED\n" : "firmware: done\n");
     return status;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "mlperf_ops.h"
 #include "mfl/crypto.h"
 #include "mfl/device_state.h"
 #include "mfl/dtls_mbedtls.h"
@@ -121,7 +122,7 @@ static int learn(mfl_learner_t *l)
 static int setup(mfl_learner_t *l, mfl_model_t *model, mfl_state_t *state, mfl_storage_t *storage,
                  mfl_ram_flash_t *flash)
 {
-    int err = mfl_model_load(model, blob_fmnist_model, BLOB_LEN(fmnist_model));
+    int err = mfl_model_load_ops(model, blob_fmnist_model, BLOB_LEN(fmnist_model), &mlperf_ops, NULL);
     err = err ? err : mfl_learner_init(l, model, arena, sizeof(arena), learner_mem, sizeof(learner_mem), REPLAY, NULL);
     err = err ? err : mfl_storage_ram_init(storage, flash, flash_mem, sizeof(flash_mem), 1024);
     err = err ? err : mfl_state_open(state, storage);

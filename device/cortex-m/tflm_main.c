@@ -17,6 +17,7 @@
 #include "board.h"
 #include "mfl/error.h"
 #include "mfl/interpreter.h"
+#include "mfl/op_resolver.h"
 #include "semihost.h"
 
 #define BLOB(name) extern const uint8_t blob_##name[], blob_##name##_end[]
@@ -95,8 +96,18 @@ static int run(void)
 {
     mfl_model_t model;
     mfl_interp_t it;
-    int err = mfl_model_load(&model, blob_tflm_model, BLOB_LEN(tflm_model));
+    /* every operator microfl has: the image runs whichever model the
+     * script embeds (an MLPerf-only firmware names its few, mlperf_ops.h) */
+    mfl_op_refusal_t why;
+    int err = mfl_model_load_ops(&model, blob_tflm_model, BLOB_LEN(tflm_model), &mfl_ops_all, &why);
     if (err) {
+        if (why.op != MFL_NONE) {
+            sh_puts("tflm: refused operator ");
+            sh_put_u64(why.op);
+            sh_puts(" (");
+            sh_puts(mfl_opcode_name(why.opcode));
+            sh_puts(")\n");
+        }
         return failed("model", err);
     }
     sh_line("tflm_arena_bytes", mfl_model_arena_size(&model));

@@ -1,6 +1,9 @@
 /*
- * The interpreter: turns each validated operator record into a kernel call.
- * All checks happened in mfl_model_load(); here only pointers are formed.
+ * The interpreter: turns each validated operator record into a kernel call,
+ * through the registration (op_resolver.c) the model was loaded with. All
+ * checks happened in mfl_model_load_ops(); here only pointers are formed.
+ * One runner per operator and output type, each naming its own kernel only,
+ * so that a firmware links the kernels of the operators it registers.
  */
 #include <string.h>
 
@@ -9,11 +12,7 @@
 #include "mfl/quant.h"
 #include "model_validate.h"
 
-typedef struct {
-    const mfl_model_t *m;
-    uint8_t *arena;
-    const mfl_requant_override_t *override;
-} run_ctx_t;
+typedef mfl_run_ctx_t run_ctx_t;
 
 static const mfl_tensor_rec_t *rec(const run_ctx_t *c, uint16_t t)
 {
@@ -68,7 +67,17 @@ static void run_conv(const run_ctx_t *c, const mfl_op_rec_t *op, int depthwise)
     }
 }
 
-static void run_fully_connected(const run_ctx_t *c, const mfl_op_rec_t *op)
+void mfl_run_conv_2d_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    run_conv(c, op, 0);
+}
+
+void mfl_run_depthwise_conv_2d_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    run_conv(c, op, 1);
+}
+
+void mfl_run_fully_connected_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
 {
     const mfl_fc_rec_t *r = (const mfl_fc_rec_t *)(const void *)mfl_op_params(c->m, op);
     const int32_t *mult = mfl_op_params(c->m, op) + sizeof(*r) / 4;
@@ -88,86 +97,115 @@ static void run_fully_connected(const run_ctx_t *c, const mfl_op_rec_t *op)
                            tensor_out(c, op->output));
 }
 
-static void run_pool(const run_ctx_t *c, const mfl_op_rec_t *op)
+static mfl_pool_params_t pool_params(const run_ctx_t *c, const mfl_op_rec_t *op)
 {
     const mfl_pool_rec_t *r = (const mfl_pool_rec_t *)(const void *)mfl_op_params(c->m, op);
     const mfl_pool_params_t p = {r->stride_w, r->stride_h, r->filter_w, r->filter_h,
                                  r->pad_w, r->pad_h, r->act_min, r->act_max};
-    const mfl_dims_t in = mfl_tensor_dims(rec(c, op->inputs[0]));
-    const mfl_dims_t out = mfl_tensor_dims(rec(c, op->output));
-    if (op->opcode == MFL_OP_AVERAGE_POOL_2D) {
-        mfl_avg_pool2d_s8(&p, &in, tensor_data(c, op->inputs[0]), &out, tensor_out(c, op->output));
-    } else {
-        mfl_max_pool2d_s8(&p, &in, tensor_data(c, op->inputs[0]), &out, tensor_out(c, op->output));
-    }
+    return p;
 }
 
-/* A tensor's shape right-aligned to four dimensions (leading ones). */
-static void dims4(const mfl_tensor_rec_t *t, int32_t d[4])
+void mfl_run_average_pool_2d_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
 {
-    for (int i = 0; i < 4; i++) {
-        d[i] = 1;
-    }
-    for (int i = 0; i < t->rank; i++) {
-        d[4 - t->rank + i] = t->dims[i];
-    }
+    const mfl_pool_params_t p = pool_params(c, op);
+    const mfl_dims_t in = mfl_tensor_dims(rec(c, op->inputs[0]));
+    const mfl_dims_t out = mfl_tensor_dims(rec(c, op->output));
+    mfl_avg_pool2d_s8(&p, &in, tensor_data(c, op->inputs[0]), &out, tensor_out(c, op->output));
+}
+
+void mfl_run_max_pool_2d_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const mfl_pool_params_t p = pool_params(c, op);
+    const mfl_dims_t in = mfl_tensor_dims(rec(c, op->inputs[0]));
+    const mfl_dims_t out = mfl_tensor_dims(rec(c, op->output));
+    mfl_max_pool2d_s8(&p, &in, tensor_data(c, op->inputs[0]), &out, tensor_out(c, op->output));
 }
 
 /* ADD, SUB, MUL, MAXIMUM, MINIMUM: the broadcast is the three shapes the
  * loader checked. */
-static void run_binary(const run_ctx_t *c, const mfl_op_rec_t *op)
-{
+typedef struct {
     mfl_broadcast_t shape;
-    dims4(rec(c, op->inputs[0]), shape.in1);
-    dims4(rec(c, op->inputs[1]), shape.in2);
-    dims4(rec(c, op->output), shape.out);
-    const int8_t *in1 = tensor_data(c, op->inputs[0]);
-    const int8_t *in2 = tensor_data(c, op->inputs[1]);
-    int8_t *out = tensor_out(c, op->output);
-    const int32_t offset1 = -rec(c, op->inputs[0])->zero_point;
-    const int32_t offset2 = -rec(c, op->inputs[1])->zero_point;
-    const int32_t out_offset = rec(c, op->output)->zero_point;
-    switch (op->opcode) {
-    case MFL_OP_ADD:
-    case MFL_OP_SUB: {
-        const mfl_add_rec_t *r = (const mfl_add_rec_t *)(const void *)mfl_op_params(c->m, op);
-        const mfl_add_params_t p = {
-            .input1_offset = offset1, .input2_offset = offset2, .output_offset = out_offset,
-            .left_shift = r->left_shift,
-            .input1_multiplier = r->in1_multiplier, .input1_shift = r->in1_shift,
-            .input2_multiplier = r->in2_multiplier, .input2_shift = r->in2_shift,
-            .output_multiplier = r->out_multiplier, .output_shift = r->out_shift,
-            .act_min = r->act_min, .act_max = r->act_max,
-        };
-        (op->opcode == MFL_OP_ADD ? mfl_add_s8_broadcast : mfl_sub_s8_broadcast)(&p, &shape, in1, in2, out);
-        break;
-    }
-    case MFL_OP_MUL: {
-        const mfl_requantize_rec_t *r = (const mfl_requantize_rec_t *)(const void *)mfl_op_params(c->m, op);
-        const mfl_mul_params_t p = {offset1, offset2, out_offset, r->multiplier, r->shift,
-                                    r->act_min, r->act_max};
-        mfl_mul_s8_broadcast(&p, &shape, in1, in2, out);
-        break;
-    }
-    case MFL_OP_MAXIMUM: mfl_maximum_s8(&shape, in1, in2, out); break;
-    case MFL_OP_MINIMUM: mfl_minimum_s8(&shape, in1, in2, out); break;
-    default: break;
-    }
+    const int8_t *in1, *in2;
+    int8_t *out;
+    int32_t offset1, offset2, out_offset;
+} binary_t;
+
+static binary_t binary_args(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    binary_t b;
+    mfl_tensor_dims4(rec(c, op->inputs[0]), b.shape.in1);
+    mfl_tensor_dims4(rec(c, op->inputs[1]), b.shape.in2);
+    mfl_tensor_dims4(rec(c, op->output), b.shape.out);
+    b.in1 = tensor_data(c, op->inputs[0]);
+    b.in2 = tensor_data(c, op->inputs[1]);
+    b.out = tensor_out(c, op->output);
+    b.offset1 = -rec(c, op->inputs[0])->zero_point;
+    b.offset2 = -rec(c, op->inputs[1])->zero_point;
+    b.out_offset = rec(c, op->output)->zero_point;
+    return b;
 }
 
-static void run_concat(const run_ctx_t *c, const mfl_op_rec_t *op)
+static mfl_add_params_t add_params(const run_ctx_t *c, const mfl_op_rec_t *op, const binary_t *b)
+{
+    const mfl_add_rec_t *r = (const mfl_add_rec_t *)(const void *)mfl_op_params(c->m, op);
+    const mfl_add_params_t p = {
+        .input1_offset = b->offset1, .input2_offset = b->offset2, .output_offset = b->out_offset,
+        .left_shift = r->left_shift,
+        .input1_multiplier = r->in1_multiplier, .input1_shift = r->in1_shift,
+        .input2_multiplier = r->in2_multiplier, .input2_shift = r->in2_shift,
+        .output_multiplier = r->out_multiplier, .output_shift = r->out_shift,
+        .act_min = r->act_min, .act_max = r->act_max,
+    };
+    return p;
+}
+
+void mfl_run_add_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const binary_t b = binary_args(c, op);
+    const mfl_add_params_t p = add_params(c, op, &b);
+    mfl_add_s8_broadcast(&p, &b.shape, b.in1, b.in2, b.out);
+}
+
+void mfl_run_sub_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const binary_t b = binary_args(c, op);
+    const mfl_add_params_t p = add_params(c, op, &b);
+    mfl_sub_s8_broadcast(&p, &b.shape, b.in1, b.in2, b.out);
+}
+
+void mfl_run_mul_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const binary_t b = binary_args(c, op);
+    const mfl_requantize_rec_t *r = (const mfl_requantize_rec_t *)(const void *)mfl_op_params(c->m, op);
+    const mfl_mul_params_t p = {b.offset1, b.offset2, b.out_offset, r->multiplier, r->shift, r->act_min, r->act_max};
+    mfl_mul_s8_broadcast(&p, &b.shape, b.in1, b.in2, b.out);
+}
+
+void mfl_run_maximum_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const binary_t b = binary_args(c, op);
+    mfl_maximum_s8(&b.shape, b.in1, b.in2, b.out);
+}
+
+void mfl_run_minimum_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const binary_t b = binary_args(c, op);
+    mfl_minimum_s8(&b.shape, b.in1, b.in2, b.out);
+}
+
+void mfl_run_concatenation_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
 {
     int32_t dims[3][4];
     const int8_t *inputs[3];
     for (int k = 0; k < op->n_inputs; k++) {
-        dims4(rec(c, op->inputs[k]), dims[k]);
+        mfl_tensor_dims4(rec(c, op->inputs[k]), dims[k]);
         inputs[k] = tensor_data(c, op->inputs[k]);
     }
     const mfl_concat_rec_t *r = (const mfl_concat_rec_t *)(const void *)mfl_op_params(c->m, op);
     mfl_concatenation_s8(r->axis, op->n_inputs, (const int32_t(*)[4])dims, inputs, tensor_out(c, op->output));
 }
 
-static void run_softmax(const run_ctx_t *c, const mfl_op_rec_t *op)
+void mfl_run_softmax_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
 {
     const mfl_softmax_rec_t *r = (const mfl_softmax_rec_t *)(const void *)mfl_op_params(c->m, op);
     const mfl_softmax_params_t p = {r->multiplier, r->left_shift, r->diff_min};
@@ -177,7 +215,7 @@ static void run_softmax(const run_ctx_t *c, const mfl_op_rec_t *op)
     mfl_softmax_s8(&p, rows, depth, tensor_data(c, op->inputs[0]), tensor_out(c, op->output));
 }
 
-static void run_reshape(const run_ctx_t *c, const mfl_op_rec_t *op)
+void mfl_run_reshape_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
 {
     const void *src = tensor_data(c, op->inputs[0]);
     int8_t *dst = tensor_out(c, op->output);
@@ -187,125 +225,105 @@ static void run_reshape(const run_ctx_t *c, const mfl_op_rec_t *op)
 }
 
 /* Element-wise ops of one input (kernels.h): a flat loop over the output. */
-static void run_elementwise(const run_ctx_t *c, const mfl_op_rec_t *op)
+typedef struct {
+    const int32_t *w; /* the parameter words */
+    int32_t in_offset, out_offset, n;
+    const int8_t *in;
+    int8_t *out;
+} unary_t;
+
+static unary_t unary_args(const run_ctx_t *c, const mfl_op_rec_t *op)
 {
-    const int32_t *w = mfl_op_params(c->m, op);
-    const int32_t in_offset = -rec(c, op->inputs[0])->zero_point;
-    const int32_t out_offset = rec(c, op->output)->zero_point;
-    const int32_t n = (int32_t)mfl_tensor_elements(rec(c, op->output));
-    const int8_t *in = tensor_data(c, op->inputs[0]);
-    int8_t *out = tensor_out(c, op->output);
-    switch (op->opcode) {
-    case MFL_OP_RELU:
-    case MFL_OP_QUANTIZE: {
-        const mfl_requantize_params_t p = {in_offset, out_offset, w[0], w[1], w[2], w[3]};
-        mfl_requantize_s8(&p, n, in, out);
-        break;
-    }
-    case MFL_OP_RELU6: mfl_relu6_s8(w[0], w[1], n, in, out); break;
-    case MFL_OP_LEAKY_RELU: {
-        const mfl_leaky_relu_params_t p = {in_offset, out_offset, w[0], w[1], w[2], w[3]};
-        mfl_leaky_relu_s8(&p, n, in, out);
-        break;
-    }
-    case MFL_OP_LOGISTIC:
-    case MFL_OP_TANH: {
-        const mfl_sigmoid_params_t p = {in_offset, w[0], w[1], w[2]};
-        (op->opcode == MFL_OP_LOGISTIC ? mfl_logistic_s8 : mfl_tanh_s8)(&p, n, in, out);
-        break;
-    }
-    case MFL_OP_HARD_SWISH: {
-        const mfl_hard_swish_params_t p = {in_offset, out_offset, w[0], w[1], w[2], w[3]};
-        mfl_hard_swish_s8(&p, n, in, out);
-        break;
-    }
-    default: break;
-    }
+    const unary_t u = {
+        .w = mfl_op_params(c->m, op),
+        .in_offset = -rec(c, op->inputs[0])->zero_point,
+        .out_offset = rec(c, op->output)->zero_point,
+        .n = (int32_t)mfl_tensor_elements(rec(c, op->output)),
+        .in = tensor_data(c, op->inputs[0]),
+        .out = tensor_out(c, op->output),
+    };
+    return u;
+}
+
+void mfl_run_requantize_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const unary_t u = unary_args(c, op);
+    const mfl_requantize_params_t p = {u.in_offset, u.out_offset, u.w[0], u.w[1], u.w[2], u.w[3]};
+    mfl_requantize_s8(&p, u.n, u.in, u.out);
+}
+
+void mfl_run_relu6_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const unary_t u = unary_args(c, op);
+    mfl_relu6_s8(u.w[0], u.w[1], u.n, u.in, u.out);
+}
+
+void mfl_run_leaky_relu_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const unary_t u = unary_args(c, op);
+    const mfl_leaky_relu_params_t p = {u.in_offset, u.out_offset, u.w[0], u.w[1], u.w[2], u.w[3]};
+    mfl_leaky_relu_s8(&p, u.n, u.in, u.out);
+}
+
+void mfl_run_logistic_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const unary_t u = unary_args(c, op);
+    const mfl_sigmoid_params_t p = {u.in_offset, u.w[0], u.w[1], u.w[2]};
+    mfl_logistic_s8(&p, u.n, u.in, u.out);
+}
+
+void mfl_run_tanh_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const unary_t u = unary_args(c, op);
+    const mfl_sigmoid_params_t p = {u.in_offset, u.w[0], u.w[1], u.w[2]};
+    mfl_tanh_s8(&p, u.n, u.in, u.out);
+}
+
+void mfl_run_hard_swish_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const unary_t u = unary_args(c, op);
+    const mfl_hard_swish_params_t p = {u.in_offset, u.out_offset, u.w[0], u.w[1], u.w[2], u.w[3]};
+    mfl_hard_swish_s8(&p, u.n, u.in, u.out);
 }
 
 /* PAD, STRIDED_SLICE, TRANSPOSE and MEAN: shapes and parameter words as the
  * loader checked them. */
-static void run_shape_op(const run_ctx_t *c, const mfl_op_rec_t *op)
+void mfl_run_pad_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
 {
-    const void *words = mfl_op_params(c->m, op);
-    const int8_t *in = tensor_data(c, op->inputs[0]);
-    int8_t *out = tensor_out(c, op->output);
+    const mfl_pad_params_t p = mfl_pad_params(c->m, op);
     int32_t d[4];
-    dims4(rec(c, op->inputs[0]), d);
-    switch (op->opcode) {
-    case MFL_OP_PAD: {
-        const mfl_pad_rec_t *r = words;
-        mfl_pad_params_t p;
-        for (int i = 0; i < 4; i++) {
-            p.before[i] = r->before[i];
-            p.after[i] = r->after[i];
-        }
-        p.pad_value = r->pad_value;
-        mfl_pad_s8(&p, d, in, out);
-        break;
-    }
-    case MFL_OP_STRIDED_SLICE: {
-        const mfl_slice_rec_t *r = words;
-        mfl_slice_params_t p;
-        for (int i = 0; i < 4; i++) {
-            p.start[i] = r->start[i];
-            p.stride[i] = r->stride[i];
-            p.count[i] = r->count[i];
-        }
-        mfl_strided_slice_s8(&p, d, in, out);
-        break;
-    }
-    case MFL_OP_TRANSPOSE: mfl_transpose_s8(((const mfl_transpose_rec_t *)words)->perm, d, in, out); break;
-    case MFL_OP_MEAN: {
-        const mfl_requantize_rec_t *r = words;
-        const mfl_mean_params_t p = {-rec(c, op->inputs[0])->zero_point, rec(c, op->output)->zero_point,
-                                     r->multiplier, r->shift};
-        const mfl_dims_t in_dims = {d[0], d[1], d[2], d[3]};
-        mfl_mean_hw_s8(&p, &in_dims, in, out);
-        break;
-    }
-    default: break;
-    }
+    mfl_tensor_dims4(rec(c, op->inputs[0]), d);
+    mfl_pad_s8(&p, d, tensor_data(c, op->inputs[0]), tensor_out(c, op->output));
 }
 
-static void run_op(const run_ctx_t *c, const mfl_op_rec_t *op)
+void mfl_run_strided_slice_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
 {
-    if (rec(c, op->output)->type == MFL_TYPE_INT16) { /* the 16x8 operators */
-        mfl_run_op_s16(c->m, c->arena, op);
-        return;
-    }
-    switch (op->opcode) {
-    case MFL_OP_CONV_2D: run_conv(c, op, 0); break;
-    case MFL_OP_DEPTHWISE_CONV_2D: run_conv(c, op, 1); break;
-    case MFL_OP_FULLY_CONNECTED: run_fully_connected(c, op); break;
-    case MFL_OP_AVERAGE_POOL_2D:
-    case MFL_OP_MAX_POOL_2D: run_pool(c, op); break;
-    case MFL_OP_ADD:
-    case MFL_OP_SUB:
-    case MFL_OP_MUL:
-    case MFL_OP_MAXIMUM:
-    case MFL_OP_MINIMUM: run_binary(c, op); break;
-    case MFL_OP_CONCATENATION: run_concat(c, op); break;
-    case MFL_OP_RESHAPE: run_reshape(c, op); break;
-    case MFL_OP_SOFTMAX: run_softmax(c, op); break;
-    case MFL_OP_RELU:
-    case MFL_OP_RELU6:
-    case MFL_OP_LEAKY_RELU:
-    case MFL_OP_LOGISTIC:
-    case MFL_OP_TANH:
-    case MFL_OP_HARD_SWISH:
-    case MFL_OP_QUANTIZE: run_elementwise(c, op); break;
-    case MFL_OP_PAD:
-    case MFL_OP_MEAN:
-    case MFL_OP_STRIDED_SLICE:
-    case MFL_OP_TRANSPOSE: run_shape_op(c, op); break;
-    default: break; /* unreachable: the loader rejects unknown opcodes */
-    }
+    const mfl_slice_params_t p = mfl_slice_params(c->m, op);
+    int32_t d[4];
+    mfl_tensor_dims4(rec(c, op->inputs[0]), d);
+    mfl_strided_slice_s8(&p, d, tensor_data(c, op->inputs[0]), tensor_out(c, op->output));
+}
+
+void mfl_run_transpose_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const mfl_transpose_rec_t *r = (const mfl_transpose_rec_t *)(const void *)mfl_op_params(c->m, op);
+    int32_t d[4];
+    mfl_tensor_dims4(rec(c, op->inputs[0]), d);
+    mfl_transpose_s8(r->perm, d, tensor_data(c, op->inputs[0]), tensor_out(c, op->output));
+}
+
+void mfl_run_mean_s8(const run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const mfl_requantize_rec_t *r = (const mfl_requantize_rec_t *)(const void *)mfl_op_params(c->m, op);
+    const mfl_mean_params_t p = {-rec(c, op->inputs[0])->zero_point, rec(c, op->output)->zero_point,
+                                 r->multiplier, r->shift};
+    const mfl_dims_t in_dims = mfl_tensor_dims(rec(c, op->inputs[0]));
+    mfl_mean_hw_s8(&p, &in_dims, tensor_data(c, op->inputs[0]), tensor_out(c, op->output));
 }
 
 int mfl_interp_init(mfl_interp_t *it, const mfl_model_t *model, void *arena, size_t arena_size)
 {
-    if (!it || !model || !model->header || (!arena && arena_size > 0)) {
+    if (!it || !model || !model->header || !model->resolver || (!arena && arena_size > 0)) {
         return MFL_ERR_INVALID_ARG;
     }
     if (arena_size < mfl_model_arena_size(model)) {
@@ -408,7 +426,9 @@ int mfl_interp_invoke_range(mfl_interp_t *it, uint16_t first, uint16_t last)
     }
     const run_ctx_t c = {it->model, it->arena, it->override};
     for (uint16_t i = first; i < last; i++) {
-        run_op(&c, &it->model->ops[i]);
+        const mfl_op_rec_t *op = &it->model->ops[i];
+        /* found: the loader checked this op through the same resolver */
+        mfl_op_find(it->model->resolver, op->opcode, it->model->tensors[op->output].type)->run(&c, op);
     }
     return 0;
 }

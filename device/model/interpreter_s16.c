@@ -1,26 +1,30 @@
 /*
  * The interpreter's 16x8 operators (an int16 output): records turned into
- * kernels_s16.h calls. model_ops_s16.c validated every record, so only
- * pointers and parameter structs are formed here.
+ * kernels_s16.h calls, one runner per operator (op_resolver.c registers
+ * them). model_ops_s16.c validated every record, so only pointers and
+ * parameter structs are formed here.
  */
 #include "mfl/kernels_s16.h"
 #include "model_validate.h"
 
-static const void *data_of(const mfl_model_t *m, uint8_t *arena, uint16_t t)
+static const void *data_of(const mfl_run_ctx_t *c, uint16_t t)
 {
-    const mfl_tensor_rec_t *r = &m->tensors[t];
-    return (r->flags & MFL_TENSOR_CONST) ? (const void *)(m->data + r->offset) : (const void *)(arena + r->offset);
+    const mfl_tensor_rec_t *r = &c->m->tensors[t];
+    return (r->flags & MFL_TENSOR_CONST) ? (const void *)(c->m->data + r->offset)
+                                         : (const void *)(c->arena + r->offset);
 }
 
-static void dims4(const mfl_tensor_rec_t *t, int32_t d[4])
+static int16_t *out_of(const mfl_run_ctx_t *c, const mfl_op_rec_t *op)
 {
-    for (int i = 0; i < 4; i++) {
-        d[i] = i < 4 - t->rank ? 1 : t->dims[i - (4 - t->rank)];
-    }
+    return (int16_t *)(void *)(c->arena + c->m->tensors[op->output].offset);
 }
 
-static void run_conv16(const mfl_model_t *m, uint8_t *arena, const mfl_op_rec_t *op, int16_t *out)
+typedef void (*conv16_fn)(const mfl_conv_params_t *, const mfl_requant_t *, const mfl_dims_t *, const int16_t *,
+                          const mfl_dims_t *, const int8_t *, const int64_t *, const mfl_dims_t *, int16_t *);
+
+static void run_conv16(const mfl_run_ctx_t *c, const mfl_op_rec_t *op, conv16_fn kernel)
 {
+    const mfl_model_t *m = c->m;
     const int32_t *words = mfl_op_params(m, op);
     const mfl_conv_rec_t *r = (const mfl_conv_rec_t *)(const void *)words;
     const mfl_dims_t in = mfl_tensor_dims(&m->tensors[op->inputs[0]]);
@@ -34,13 +38,26 @@ static void run_conv16(const mfl_model_t *m, uint8_t *arena, const mfl_op_rec_t 
     };
     const int32_t *mult = words + sizeof(*r) / 4;
     const mfl_requant_t q = {mult, mult + o.c};
-    const int64_t *bias = op->inputs[2] == MFL_NONE ? NULL : data_of(m, arena, op->inputs[2]);
-    (op->opcode == MFL_OP_CONV_2D ? mfl_conv2d_s16 : mfl_transpose_conv2d_s16)(
-        &p, &q, &in, data_of(m, arena, op->inputs[0]), &f, data_of(m, arena, op->inputs[1]), bias, &o, out);
+    const int64_t *bias = op->inputs[2] == MFL_NONE ? NULL : data_of(c, op->inputs[2]);
+    kernel(&p, &q, &in, data_of(c, op->inputs[0]), &f, data_of(c, op->inputs[1]), bias, &o, out_of(c, op));
 }
 
-static void run_add16(const mfl_model_t *m, uint8_t *arena, const mfl_op_rec_t *op, int16_t *out)
+void mfl_run_conv_2d_s16(const mfl_run_ctx_t *c, const mfl_op_rec_t *op)
 {
+    run_conv16(c, op, mfl_conv2d_s16);
+}
+
+void mfl_run_transpose_conv_s16(const mfl_run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    run_conv16(c, op, mfl_transpose_conv2d_s16);
+}
+
+typedef void (*add16_fn)(const mfl_add_params_t *, const int32_t[4], const int32_t[4], const int16_t *,
+                         const int32_t[4], const int16_t *, int16_t *);
+
+static void run_add16(const mfl_run_ctx_t *c, const mfl_op_rec_t *op, add16_fn kernel)
+{
+    const mfl_model_t *m = c->m;
     const mfl_add_rec_t *r = (const mfl_add_rec_t *)(const void *)mfl_op_params(m, op);
     const mfl_add_params_t p = {
         .left_shift = r->left_shift,
@@ -50,58 +67,50 @@ static void run_add16(const mfl_model_t *m, uint8_t *arena, const mfl_op_rec_t *
         .act_min = r->act_min, .act_max = r->act_max,
     };
     int32_t da[4], db[4], d_out[4];
-    dims4(&m->tensors[op->inputs[0]], da);
-    dims4(&m->tensors[op->inputs[1]], db);
-    dims4(&m->tensors[op->output], d_out);
-    (op->opcode == MFL_OP_ADD ? mfl_add_s16 : mfl_sub_s16)(&p, d_out, da, data_of(m, arena, op->inputs[0]), db,
-                                                         data_of(m, arena, op->inputs[1]), out);
+    mfl_tensor_dims4(&m->tensors[op->inputs[0]], da);
+    mfl_tensor_dims4(&m->tensors[op->inputs[1]], db);
+    mfl_tensor_dims4(&m->tensors[op->output], d_out);
+    kernel(&p, d_out, da, data_of(c, op->inputs[0]), db, data_of(c, op->inputs[1]), out_of(c, op));
 }
 
-void mfl_run_op_s16(const mfl_model_t *m, uint8_t *arena, const mfl_op_rec_t *op)
+void mfl_run_add_s16(const mfl_run_ctx_t *c, const mfl_op_rec_t *op)
 {
-    int16_t *out = (int16_t *)(void *)(arena + m->tensors[op->output].offset);
-    const int32_t *w = mfl_op_params(m, op);
-    const void *in = data_of(m, arena, op->inputs[0]);
-    const int32_t n = (int32_t)mfl_tensor_elements(&m->tensors[op->output]);
+    run_add16(c, op, mfl_add_s16);
+}
+
+void mfl_run_sub_s16(const mfl_run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    run_add16(c, op, mfl_sub_s16);
+}
+
+void mfl_run_leaky_relu_s16(const mfl_run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const int32_t *w = mfl_op_params(c->m, op);
+    const mfl_leaky_relu_params_t p = {0, 0, w[0], w[1], w[2], w[3]};
+    mfl_leaky_relu_s16(&p, (int32_t)mfl_tensor_elements(&c->m->tensors[op->output]), data_of(c, op->inputs[0]),
+                       out_of(c, op));
+}
+
+void mfl_run_quantize_s16(const mfl_run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const int32_t *w = mfl_op_params(c->m, op);
+    const mfl_requantize_params_t p = {0, 0, w[0], w[1], w[2], w[3]};
+    mfl_requantize_s32_s16(&p, (int32_t)mfl_tensor_elements(&c->m->tensors[op->output]),
+                           data_of(c, op->inputs[0]), out_of(c, op));
+}
+
+void mfl_run_pad_s16(const mfl_run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const mfl_pad_params_t p = mfl_pad_params(c->m, op);
     int32_t d[4];
-    dims4(&m->tensors[op->inputs[0]], d);
-    switch (op->opcode) {
-    case MFL_OP_CONV_2D:
-    case MFL_OP_TRANSPOSE_CONV: run_conv16(m, arena, op, out); break;
-    case MFL_OP_ADD:
-    case MFL_OP_SUB: run_add16(m, arena, op, out); break;
-    case MFL_OP_LEAKY_RELU: {
-        const mfl_leaky_relu_params_t p = {0, 0, w[0], w[1], w[2], w[3]};
-        mfl_leaky_relu_s16(&p, n, in, out);
-        break;
-    }
-    case MFL_OP_QUANTIZE: {
-        const mfl_requantize_params_t p = {0, 0, w[0], w[1], w[2], w[3]};
-        mfl_requantize_s32_s16(&p, n, in, out);
-        break;
-    }
-    case MFL_OP_PAD: {
-        const mfl_pad_rec_t *r = (const mfl_pad_rec_t *)(const void *)w;
-        mfl_pad_params_t p;
-        for (int i = 0; i < 4; i++) {
-            p.before[i] = r->before[i];
-            p.after[i] = r->after[i];
-        }
-        p.pad_value = r->pad_value;
-        mfl_pad_s16(&p, d, in, out);
-        break;
-    }
-    case MFL_OP_STRIDED_SLICE: {
-        const mfl_slice_rec_t *r = (const mfl_slice_rec_t *)(const void *)w;
-        mfl_slice_params_t p;
-        for (int i = 0; i < 4; i++) {
-            p.start[i] = r->start[i];
-            p.stride[i] = r->stride[i];
-            p.count[i] = r->count[i];
-        }
-        mfl_strided_slice_s16(&p, d, in, out);
-        break;
-    }
-    default: break; /* unreachable: the loader admits no other */
-    }
+    mfl_tensor_dims4(&c->m->tensors[op->inputs[0]], d);
+    mfl_pad_s16(&p, d, data_of(c, op->inputs[0]), out_of(c, op));
+}
+
+void mfl_run_strided_slice_s16(const mfl_run_ctx_t *c, const mfl_op_rec_t *op)
+{
+    const mfl_slice_params_t p = mfl_slice_params(c->m, op);
+    int32_t d[4];
+    mfl_tensor_dims4(&c->m->tensors[op->inputs[0]], d);
+    mfl_strided_slice_s16(&p, d, data_of(c, op->inputs[0]), out_of(c, op));
 }

@@ -25,6 +25,13 @@ uint32_t mfl_tensor_elements(const mfl_tensor_rec_t *t)
     return n;
 }
 
+void mfl_tensor_dims4(const mfl_tensor_rec_t *t, int32_t d[4])
+{
+    for (int i = 0; i < 4; i++) {
+        d[i] = i < 4 - t->rank ? 1 : t->dims[i - (4 - t->rank)];
+    }
+}
+
 mfl_dims_t mfl_tensor_dims(const mfl_tensor_rec_t *t)
 {
     int32_t d[4] = {1, 1, 1, 1};
@@ -403,7 +410,25 @@ static int check_memory_plan(const mfl_model_t *m)
     return 0;
 }
 
-static int check_body(mfl_model_t *m)
+/* Validates every operator through the resolver; on a refusal, names the
+ * operator in *why. */
+static int check_ops(const mfl_model_t *m, mfl_op_refusal_t *why)
+{
+    const mfl_model_header_t *h = m->header;
+    for (uint16_t i = 0; i < h->n_ops; i++) {
+        const mfl_op_rec_t *op = &m->ops[i];
+        int err = mfl_validate_op(m, op, m->resolver);
+        if (err) {
+            why->op = i;
+            why->opcode = op->opcode;
+            why->type = op->output < h->n_tensors ? m->tensors[op->output].type : 0;
+            return err;
+        }
+    }
+    return 0;
+}
+
+static int check_body(mfl_model_t *m, mfl_op_refusal_t *why)
 {
     const mfl_model_header_t *h = m->header;
     for (uint16_t i = 0; i < h->n_tensors; i++) {
@@ -412,13 +437,11 @@ static int check_body(mfl_model_t *m)
             return err;
         }
     }
-    for (uint16_t i = 0; i < h->n_ops; i++) {
-        int err = mfl_validate_op(m, &m->ops[i]);
-        if (err) {
-            return err;
-        }
+    int err = check_ops(m, why);
+    if (err) {
+        return err;
     }
-    int err = check_io(m);
+    err = check_io(m);
     if (!err) {
         err = check_graph_order(m);
     }
@@ -428,9 +451,32 @@ static int check_body(mfl_model_t *m)
     return err;
 }
 
+/* A resolver the loader can search: every entry present. */
+static int valid_resolver(const mfl_op_resolver_t *r)
+{
+    if (!r || (!r->ops && r->count > 0)) {
+        return 0;
+    }
+    for (size_t i = 0; i < r->count; i++) {
+        if (!r->ops[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int mfl_model_load(mfl_model_t *model, const void *image, size_t size)
 {
-    if (!model || !image) {
+    return mfl_model_load_ops(model, image, size, &mfl_ops_all, NULL);
+}
+
+int mfl_model_load_ops(mfl_model_t *model, const void *image, size_t size, const mfl_op_resolver_t *ops,
+                       mfl_op_refusal_t *why)
+{
+    mfl_op_refusal_t ignored;
+    why = why ? why : &ignored;
+    *why = (mfl_op_refusal_t){MFL_NONE, 0, 0};
+    if (!model || !image || !valid_resolver(ops)) {
         return MFL_ERR_INVALID_ARG;
     }
     if ((uintptr_t)image % 4 != 0) {
@@ -460,8 +506,9 @@ int mfl_model_load(mfl_model_t *model, const void *image, size_t size)
         .tensors = (const mfl_tensor_rec_t *)(const void *)(bytes + h->tensors_offset),
         .ops = (const mfl_op_rec_t *)(const void *)(bytes + h->ops_offset),
         .data = bytes + h->data_offset,
+        .resolver = ops,
     };
-    err = check_body(&m);
+    err = check_body(&m, why);
     if (err) {
         return err;
     }

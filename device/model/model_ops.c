@@ -94,7 +94,17 @@ static int check_conv(const mfl_model_t *m, const mfl_op_rec_t *op, int depthwis
     return check_window((const mfl_conv_rec_t *)(const void *)words);
 }
 
-static int check_fully_connected(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_conv_2d_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    return check_conv(m, op, 0);
+}
+
+int mfl_check_depthwise_conv_2d_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    return check_conv(m, op, 1);
+}
+
+int mfl_check_fully_connected_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
     const mfl_tensor_rec_t *w = tensor_at(m, op->inputs[1]);
@@ -123,7 +133,7 @@ static int check_fully_connected(const mfl_model_t *m, const mfl_op_rec_t *op)
     return valid_requant(mult, mult + p->n_multipliers, p->n_multipliers) ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
-static int check_pool(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_pool_2d_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
     const mfl_tensor_rec_t *out = tensor_at(m, op->output);
@@ -153,17 +163,6 @@ static int check_pool(const mfl_model_t *m, const mfl_op_rec_t *op)
     return 0;
 }
 
-/* A tensor's shape right-aligned to four dimensions (leading ones). */
-static void dims4(const mfl_tensor_rec_t *t, int32_t d[4])
-{
-    for (int i = 0; i < 4; i++) {
-        d[i] = 1;
-    }
-    for (int i = 0; i < t->rank; i++) {
-        d[4 - t->rank + i] = t->dims[i];
-    }
-}
-
 static int is_int8(const mfl_tensor_rec_t *t)
 {
     return t && t->type == MFL_TYPE_INT8;
@@ -182,9 +181,9 @@ static int check_binary_shapes(const mfl_model_t *m, const mfl_op_rec_t *op, uin
         return MFL_ERR_MODEL_OP;
     }
     int32_t da[4], db[4], d_out[4];
-    dims4(a, da);
-    dims4(b, db);
-    dims4(out, d_out);
+    mfl_tensor_dims4(a, da);
+    mfl_tensor_dims4(b, db);
+    mfl_tensor_dims4(out, d_out);
     if (out->rank < a->rank || out->rank < b->rank || (out->rank != a->rank && out->rank != b->rank)) {
         return MFL_ERR_MODEL_SHAPE;
     }
@@ -200,7 +199,7 @@ static int check_binary_shapes(const mfl_model_t *m, const mfl_op_rec_t *op, uin
 /* ADD and SUB: TFLM's rescalings are "smaller than one" (shifts <= 0), and
  * (input + offset) is within +-255 < 2^8: shifted by <= 22 it stays below
  * 2^30, so neither the shift nor the sum of two rescaled inputs overflows. */
-static int check_add(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_add_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     int err = check_binary_shapes(m, op, sizeof(mfl_add_rec_t) / 4);
     if (err) {
@@ -216,7 +215,7 @@ static int check_add(const mfl_model_t *m, const mfl_op_rec_t *op)
 }
 
 /* MUL: |product| <= 255 * 255 < 2^16, so a left shift of up to 15 fits. */
-static int check_mul(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_mul_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     int err = check_binary_shapes(m, op, sizeof(mfl_requantize_rec_t) / 4);
     if (err) {
@@ -228,10 +227,15 @@ static int check_mul(const mfl_model_t *m, const mfl_op_rec_t *op)
     return ok ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
+int mfl_check_maximum_minimum_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    return check_binary_shapes(m, op, 0);
+}
+
 /* CONCATENATION: one to three int8 inputs of the output's rank and zero
  * point (TFLM requires its quantization; the kernel copies), equal to the
  * output on every axis but `axis`, where their sizes sum to the output's. */
-static int check_concat(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_concatenation_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     const mfl_tensor_rec_t *out = tensor_at(m, op->output);
     if (!is_activation(out)) {
@@ -250,12 +254,12 @@ static int check_concat(const mfl_model_t *m, const mfl_op_rec_t *op)
         return MFL_ERR_MODEL_PARAMS;
     }
     int32_t d_out[4];
-    dims4(out, d_out);
+    mfl_tensor_dims4(out, d_out);
     int64_t along = 0;
     for (int k = 0; k < op->n_inputs; k++) {
         const mfl_tensor_rec_t *t = tensor_at(m, op->inputs[k]);
         int32_t d[4];
-        dims4(t, d);
+        mfl_tensor_dims4(t, d);
         if (t->rank != out->rank || t->zero_point != out->zero_point) {
             return MFL_ERR_MODEL_SHAPE;
         }
@@ -269,7 +273,7 @@ static int check_concat(const mfl_model_t *m, const mfl_op_rec_t *op)
     return along == d_out[axis] ? 0 : MFL_ERR_MODEL_SHAPE;
 }
 
-static int check_reshape(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_reshape_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
     const mfl_tensor_rec_t *out = tensor_at(m, op->output);
@@ -282,7 +286,7 @@ static int check_reshape(const mfl_model_t *m, const mfl_op_rec_t *op)
     return op->params_size == 0 ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
-static int check_softmax(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_softmax_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
     const mfl_tensor_rec_t *out = tensor_at(m, op->output);
@@ -322,7 +326,7 @@ static int valid_shift(int32_t shift)
 }
 
 /* RELU (and every plain requantization): m >= 0, a kernel shift, a clamp. */
-static int check_requantize(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_requantize_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     int err = check_elementwise(m, op, sizeof(mfl_requantize_rec_t) / 4);
     if (err) {
@@ -333,7 +337,7 @@ static int check_requantize(const mfl_model_t *m, const mfl_op_rec_t *op)
     return ok ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
-static int check_relu6(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_relu6_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     int err = check_elementwise(m, op, sizeof(mfl_clamp_rec_t) / 4);
     if (err) {
@@ -343,7 +347,7 @@ static int check_relu6(const mfl_model_t *m, const mfl_op_rec_t *op)
     return valid_act_range(p->lo, p->hi) ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
-static int check_leaky_relu(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_leaky_relu_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     int err = check_elementwise(m, op, sizeof(mfl_leaky_relu_rec_t) / 4);
     if (err) {
@@ -358,7 +362,7 @@ static int check_leaky_relu(const mfl_model_t *m, const mfl_op_rec_t *op)
 
 /* LOGISTIC, TANH: radius << left_shift <= 15 << 27 keeps every input that
  * is rescaled inside Q4 (|x| < 16), where gemmlowp's functions are defined. */
-static int check_sigmoid(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_sigmoid_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     int err = check_elementwise(m, op, sizeof(mfl_sigmoid_rec_t) / 4);
     if (err) {
@@ -370,7 +374,7 @@ static int check_sigmoid(const mfl_model_t *m, const mfl_op_rec_t *op)
     return ok ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
-static int check_hard_swish(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_hard_swish_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     int err = check_elementwise(m, op, sizeof(mfl_hard_swish_rec_t) / 4);
     if (err) {
@@ -394,19 +398,16 @@ static int check_one_in_one_out(const mfl_model_t *m, const mfl_op_rec_t *op, ui
     return op->params_size == 4u * words ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
-static int check_pad(const mfl_model_t *m, const mfl_op_rec_t *op)
+/* PAD's amounts and value, for int8 and int16 (model_validate.h). */
+int mfl_check_pad_window(const mfl_model_t *m, const mfl_op_rec_t *op, int32_t lo, int32_t hi)
 {
-    int err = check_one_in_one_out(m, op, sizeof(mfl_pad_rec_t) / 4);
-    if (err) {
-        return err;
-    }
     const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
     const mfl_tensor_rec_t *out = tensor_at(m, op->output);
     const mfl_pad_rec_t *p = (const mfl_pad_rec_t *)(const void *)mfl_op_params(m, op);
     int32_t di[4], d_out[4];
-    dims4(in, di);
-    dims4(out, d_out);
-    if (in->rank != out->rank || p->pad_value < -128 || p->pad_value > 127) {
+    mfl_tensor_dims4(in, di);
+    mfl_tensor_dims4(out, d_out);
+    if (in->rank != out->rank || p->pad_value < lo || p->pad_value > hi) {
         return in->rank != out->rank ? MFL_ERR_MODEL_SHAPE : MFL_ERR_MODEL_PARAMS;
     }
     for (int i = 0; i < 4; i++) {
@@ -420,9 +421,15 @@ static int check_pad(const mfl_model_t *m, const mfl_op_rec_t *op)
     return 0;
 }
 
+int mfl_check_pad_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    const int err = check_one_in_one_out(m, op, sizeof(mfl_pad_rec_t) / 4);
+    return err ? err : mfl_check_pad_window(m, op, -128, 127);
+}
+
 /* MEAN over H and W: [N,H,W,C] -> [N,1,1,C] or [N,C]; a plain
  * requantization record whose clamp is the whole int8 range. */
-static int check_mean(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_mean_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     int err = check_one_in_one_out(m, op, sizeof(mfl_requantize_rec_t) / 4);
     if (err) {
@@ -441,17 +448,12 @@ static int check_mean(const mfl_model_t *m, const mfl_op_rec_t *op)
     return ok ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
-/* STRIDED_SLICE: on every axis the first and the last index visited lie
- * inside the input, and the output holds exactly the elements visited. */
-static int check_strided_slice(const mfl_model_t *m, const mfl_op_rec_t *op)
+/* STRIDED_SLICE's window, for int8 and int16 (model_validate.h). */
+int mfl_check_slice_window(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
-    int err = check_one_in_one_out(m, op, sizeof(mfl_slice_rec_t) / 4);
-    if (err) {
-        return err;
-    }
     const mfl_slice_rec_t *p = (const mfl_slice_rec_t *)(const void *)mfl_op_params(m, op);
     int32_t di[4];
-    dims4(tensor_at(m, op->inputs[0]), di);
+    mfl_tensor_dims4(tensor_at(m, op->inputs[0]), di);
     uint64_t elements = 1;
     for (int i = 0; i < 4; i++) {
         const int64_t last = p->start[i] + ((int64_t)p->count[i] - 1) * p->stride[i];
@@ -464,7 +466,13 @@ static int check_strided_slice(const mfl_model_t *m, const mfl_op_rec_t *op)
     return elements == mfl_tensor_elements(tensor_at(m, op->output)) ? 0 : MFL_ERR_MODEL_SHAPE;
 }
 
-static int check_transpose(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_strided_slice_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    const int err = check_one_in_one_out(m, op, sizeof(mfl_slice_rec_t) / 4);
+    return err ? err : mfl_check_slice_window(m, op);
+}
+
+int mfl_check_transpose_s8(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     int err = check_one_in_one_out(m, op, sizeof(mfl_transpose_rec_t) / 4);
     if (err) {
@@ -474,8 +482,8 @@ static int check_transpose(const mfl_model_t *m, const mfl_op_rec_t *op)
     const mfl_tensor_rec_t *out = tensor_at(m, op->output);
     const mfl_transpose_rec_t *p = (const mfl_transpose_rec_t *)(const void *)mfl_op_params(m, op);
     int32_t di[4], d_out[4];
-    dims4(in, di);
-    dims4(out, d_out);
+    mfl_tensor_dims4(in, di);
+    mfl_tensor_dims4(out, d_out);
     unsigned seen = 0;
     for (int i = 0; i < 4; i++) {
         if (p->perm[i] < 0 || p->perm[i] > 3 || (seen & (1u << p->perm[i]))) {
@@ -507,7 +515,7 @@ static int check_scratch(const mfl_model_t *m, const mfl_op_rec_t *op)
     return op->opcode == MFL_OP_CONV_2D && is_activation(s) ? 0 : MFL_ERR_MODEL_OP;
 }
 
-int mfl_validate_op(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_validate_op(const mfl_model_t *m, const mfl_op_rec_t *op, const mfl_op_resolver_t *r)
 {
     if (op->n_inputs < 1 || op->n_inputs > 3 || op->output >= m->header->n_tensors) {
         return MFL_ERR_MODEL_OP;
@@ -522,37 +530,11 @@ int mfl_validate_op(const mfl_model_t *m, const mfl_op_rec_t *op)
     if (op->params_offset % 4 != 0 || (uint64_t)op->params_offset + op->params_size > m->header->data_size) {
         return MFL_ERR_MODEL_PARAMS;
     }
-    if (m->tensors[op->output].type == MFL_TYPE_INT16) { /* the 16x8 operators */
-        const int err16 = mfl_validate_op_s16(m, op);
-        return err16 ? err16 : check_scratch(m, op);
+    const int type = m->tensors[op->output].type;
+    const mfl_op_reg_t *reg = mfl_op_find(r, op->opcode, type);
+    if (!reg) {
+        return mfl_op_supported(op->opcode, type) ? MFL_ERR_OP_NOT_REGISTERED : MFL_ERR_UNSUPPORTED_OP;
     }
-    int err;
-    switch (op->opcode) {
-    case MFL_OP_CONV_2D: err = check_conv(m, op, 0); break;
-    case MFL_OP_DEPTHWISE_CONV_2D: err = check_conv(m, op, 1); break;
-    case MFL_OP_FULLY_CONNECTED: err = check_fully_connected(m, op); break;
-    case MFL_OP_AVERAGE_POOL_2D:
-    case MFL_OP_MAX_POOL_2D: err = check_pool(m, op); break;
-    case MFL_OP_ADD: err = check_add(m, op); break;
-    case MFL_OP_RESHAPE: err = check_reshape(m, op); break;
-    case MFL_OP_SOFTMAX: err = check_softmax(m, op); break;
-    case MFL_OP_RELU: err = check_requantize(m, op); break;
-    case MFL_OP_RELU6: err = check_relu6(m, op); break;
-    case MFL_OP_LEAKY_RELU: err = check_leaky_relu(m, op); break;
-    case MFL_OP_LOGISTIC:
-    case MFL_OP_TANH: err = check_sigmoid(m, op); break;
-    case MFL_OP_HARD_SWISH: err = check_hard_swish(m, op); break;
-    case MFL_OP_QUANTIZE: err = check_requantize(m, op); break;
-    case MFL_OP_PAD: err = check_pad(m, op); break;
-    case MFL_OP_MEAN: err = check_mean(m, op); break;
-    case MFL_OP_STRIDED_SLICE: err = check_strided_slice(m, op); break;
-    case MFL_OP_TRANSPOSE: err = check_transpose(m, op); break;
-    case MFL_OP_SUB: err = check_add(m, op); break;
-    case MFL_OP_MUL: err = check_mul(m, op); break;
-    case MFL_OP_MAXIMUM:
-    case MFL_OP_MINIMUM: err = check_binary_shapes(m, op, 0); break;
-    case MFL_OP_CONCATENATION: err = check_concat(m, op); break;
-    default: return MFL_ERR_UNSUPPORTED_OP;
-    }
+    const int err = reg->check(m, op);
     return err ? err : check_scratch(m, op);
 }

@@ -1,10 +1,11 @@
 /*
  * Loader checks of the 16x8 operators (int16 activations, int8 weights,
  * int64 biases): every op whose output is an int16 tensor comes here from
- * mfl_validate_op. Each check bounds what the kernel's arithmetic was
- * reasoned for (kernels_s16.h): shapes agree, parameter blocks have their
- * exact size, shifts lie where the rounding helpers are defined, clamps
- * inside int16, biases within 2^47. Zero points need no check here: the
+ * mfl_validate_op, through its registration (op_resolver.c). Each check
+ * bounds what the kernel's arithmetic was reasoned for (kernels_s16.h):
+ * shapes agree, parameter blocks have their exact size, shifts lie where
+ * the rounding helpers are defined, clamps inside int16, biases within
+ * 2^47. Zero points need no check here: the
  * tensor check (model.c) already requires 0 of int16, int32 activation and
  * int64 tensors.
  */
@@ -34,11 +35,11 @@ static int valid_shift(int32_t shift, int32_t max)
     return shift >= MFL_QUANT_SHIFT_MIN && shift <= max;
 }
 
-static void dims4(const mfl_tensor_rec_t *t, int32_t d[4])
+/* Every 16x8 operator writes an int16 activation and has no scratch. */
+static int check_output16(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
-    for (int i = 0; i < 4; i++) {
-        d[i] = i < 4 - t->rank ? 1 : t->dims[i - (4 - t->rank)];
-    }
+    return is_act(tensor_at(m, op->output), MFL_TYPE_INT16) && mfl_op_scratch(m, op) == MFL_NONE ? 0
+                                                                                               : MFL_ERR_MODEL_OP;
 }
 
 /* The optional int64 bias of a 16x8 convolution: absent, or a constant
@@ -69,6 +70,9 @@ static int valid_bias64(const mfl_model_t *m, uint16_t index, int32_t channels)
  * [-31, 7]). A transposed convolution has dilation 1. */
 static int check_conv16(const mfl_model_t *m, const mfl_op_rec_t *op, int transposed)
 {
+    if (check_output16(m, op)) {
+        return MFL_ERR_MODEL_OP;
+    }
     const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
     const mfl_tensor_rec_t *f = tensor_at(m, op->inputs[1]);
     const mfl_tensor_rec_t *out = tensor_at(m, op->output);
@@ -106,8 +110,11 @@ static int check_conv16(const mfl_model_t *m, const mfl_op_rec_t *op, int transp
  * int16 output; mfl_add_rec_t with left_shift in [0, 15] (|x| << 15 fits
  * int32), multipliers >= 0, shifts in [-31, 0] (the rescalings are below
  * one), an int16 clamp. */
-static int check_add16(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_add_s16(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
+    if (check_output16(m, op)) {
+        return MFL_ERR_MODEL_OP;
+    }
     const mfl_tensor_rec_t *a = tensor_at(m, op->inputs[0]);
     const mfl_tensor_rec_t *b = tensor_at(m, op->inputs[1]);
     const mfl_tensor_rec_t *out = tensor_at(m, op->output);
@@ -115,9 +122,9 @@ static int check_add16(const mfl_model_t *m, const mfl_op_rec_t *op)
         return MFL_ERR_MODEL_OP;
     }
     int32_t da[4], db[4], d_out[4];
-    dims4(a, da);
-    dims4(b, db);
-    dims4(out, d_out);
+    mfl_tensor_dims4(a, da);
+    mfl_tensor_dims4(b, db);
+    mfl_tensor_dims4(out, d_out);
     for (int i = 0; i < 4; i++) {
         if ((da[i] != d_out[i] && da[i] != 1) || (db[i] != d_out[i] && db[i] != 1) ||
             (da[i] > db[i] ? da[i] : db[i]) != d_out[i]) {
@@ -139,7 +146,7 @@ static int check_unary(const mfl_model_t *m, const mfl_op_rec_t *op, int in_type
 {
     const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
     const mfl_tensor_rec_t *out = tensor_at(m, op->output);
-    if (op->n_inputs != 1 || !is_act(in, in_type)) {
+    if (check_output16(m, op) || op->n_inputs != 1 || !is_act(in, in_type)) {
         return MFL_ERR_MODEL_OP;
     }
     if (same_size && mfl_tensor_elements(in) != mfl_tensor_elements(out)) {
@@ -148,7 +155,7 @@ static int check_unary(const mfl_model_t *m, const mfl_op_rec_t *op, int in_type
     return op->params_size == 4u * words ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
-static int check_leaky_relu16(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_leaky_relu_s16(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     int err = check_unary(m, op, MFL_TYPE_INT16, sizeof(mfl_leaky_relu_rec_t) / 4, 1);
     if (err) {
@@ -161,7 +168,7 @@ static int check_leaky_relu16(const mfl_model_t *m, const mfl_op_rec_t *op)
 }
 
 /* QUANTIZE int32 -> int16: a plain requantization record. */
-static int check_quantize16(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_quantize_s16(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
     int err = check_unary(m, op, MFL_TYPE_INT32, sizeof(mfl_requantize_rec_t) / 4, 1);
     if (err) {
@@ -173,73 +180,25 @@ static int check_quantize16(const mfl_model_t *m, const mfl_op_rec_t *op)
     return ok ? 0 : MFL_ERR_MODEL_PARAMS;
 }
 
-static int check_pad16(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_pad_s16(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
-    int err = check_unary(m, op, MFL_TYPE_INT16, sizeof(mfl_pad_rec_t) / 4, 0);
-    if (err) {
-        return err;
-    }
-    const mfl_tensor_rec_t *in = tensor_at(m, op->inputs[0]);
-    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
-    const mfl_pad_rec_t *p = (const mfl_pad_rec_t *)(const void *)mfl_op_params(m, op);
-    int32_t di[4], d_out[4];
-    dims4(in, di);
-    dims4(out, d_out);
-    if (in->rank != out->rank) {
-        return MFL_ERR_MODEL_SHAPE;
-    }
-    if (p->pad_value < -32768 || p->pad_value > 32767) {
-        return MFL_ERR_MODEL_PARAMS;
-    }
-    for (int i = 0; i < 4; i++) {
-        if (p->before[i] < 0 || p->after[i] < 0) {
-            return MFL_ERR_MODEL_PARAMS;
-        }
-        if ((int64_t)p->before[i] + di[i] + p->after[i] != d_out[i]) {
-            return MFL_ERR_MODEL_SHAPE;
-        }
-    }
-    return 0;
+    const int err = check_unary(m, op, MFL_TYPE_INT16, sizeof(mfl_pad_rec_t) / 4, 0);
+    return err ? err : mfl_check_pad_window(m, op, -32768, 32767);
 }
 
-/* STRIDED_SLICE: every index visited lies inside the input, the output
- * holds exactly the elements visited (as the int8 check). */
-static int check_strided_slice16(const mfl_model_t *m, const mfl_op_rec_t *op)
+/* STRIDED_SLICE: the window as the int8 check's. */
+int mfl_check_strided_slice_s16(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
-    int err = check_unary(m, op, MFL_TYPE_INT16, sizeof(mfl_slice_rec_t) / 4, 0);
-    if (err) {
-        return err;
-    }
-    const mfl_slice_rec_t *p = (const mfl_slice_rec_t *)(const void *)mfl_op_params(m, op);
-    int32_t di[4];
-    dims4(tensor_at(m, op->inputs[0]), di);
-    uint64_t elements = 1;
-    for (int i = 0; i < 4; i++) {
-        const int64_t last = p->start[i] + ((int64_t)p->count[i] - 1) * p->stride[i];
-        if (p->count[i] < 1 || p->count[i] > di[i] || p->stride[i] == 0 || p->stride[i] < -MFL_MAX_DIM ||
-            p->stride[i] > MFL_MAX_DIM || p->start[i] < 0 || p->start[i] >= di[i] || last < 0 || last >= di[i]) {
-            return MFL_ERR_MODEL_PARAMS;
-        }
-        elements *= (uint64_t)p->count[i];
-    }
-    return elements == mfl_tensor_elements(tensor_at(m, op->output)) ? 0 : MFL_ERR_MODEL_SHAPE;
+    const int err = check_unary(m, op, MFL_TYPE_INT16, sizeof(mfl_slice_rec_t) / 4, 0);
+    return err ? err : mfl_check_slice_window(m, op);
 }
 
-int mfl_validate_op_s16(const mfl_model_t *m, const mfl_op_rec_t *op)
+int mfl_check_conv_2d_s16(const mfl_model_t *m, const mfl_op_rec_t *op)
 {
-    const mfl_tensor_rec_t *out = tensor_at(m, op->output);
-    if (!is_act(out, MFL_TYPE_INT16) || mfl_op_scratch(m, op) != MFL_NONE) {
-        return MFL_ERR_MODEL_OP;
-    }
-    switch (op->opcode) {
-    case MFL_OP_CONV_2D: return check_conv16(m, op, 0);
-    case MFL_OP_TRANSPOSE_CONV: return check_conv16(m, op, 1);
-    case MFL_OP_ADD:
-    case MFL_OP_SUB: return check_add16(m, op);
-    case MFL_OP_LEAKY_RELU: return check_leaky_relu16(m, op);
-    case MFL_OP_QUANTIZE: return check_quantize16(m, op);
-    case MFL_OP_PAD: return check_pad16(m, op);
-    case MFL_OP_STRIDED_SLICE: return check_strided_slice16(m, op);
-    default: return MFL_ERR_UNSUPPORTED_OP;
-    }
+    return check_conv16(m, op, 0);
+}
+
+int mfl_check_transpose_conv_s16(const mfl_model_t *m, const mfl_op_rec_t *op)
+{
+    return check_conv16(m, op, 1);
 }

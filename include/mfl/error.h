@@ -34,6 +34,7 @@
 #define MFL_ERR_UNSUPPORTED_TYPE   -33  /* tensor data type not supported */
 #define MFL_ERR_ARENA_TOO_SMALL    -34  /* arena smaller than the model needs */
 #define MFL_ERR_KERNEL_PATH        -35  /* kernel implementation not in this build */
+#define MFL_ERR_OP_NOT_REGISTERED  -36  /* operator not registered in the resolver the model was loaded with */
 
 /* TFLite import (host) */
 #define MFL_ERR_TFLITE_FORMAT      -40  /* not a well-formed .tflite flatbuffer */

@@ -15,6 +15,11 @@
  * A model of several inputs or outputs (mfl_model_input_count) has each
  * one's buffer from mfl_interp_input_at / mfl_interp_output_at; the
  * single-buffer calls are input 0's and output 0's.
+ *
+ * Each operator runs through the registration of the resolver the model
+ * was loaded with (mfl/op_resolver.h): mfl_model_load() registers every
+ * operator; a firmware that loads with mfl_model_load_ops() and its own
+ * table links only the kernels it names.
  */
 #ifndef MFL_INTERPRETER_H
 #define MFL_INTERPRETER_H
@@ -52,8 +57,10 @@ typedef struct {
     const mfl_requant_override_t *override; /* NULL, or set by mfl_interp_set_override */
 } mfl_interp_t;
 
-/* Binds a loaded model to an arena. Returns 0, MFL_ERR_INVALID_ARG, or
- * MFL_ERR_ARENA_TOO_SMALL when arena_size < mfl_model_arena_size(model). */
+/* Binds a loaded model to an arena (arena_size bytes, 4-byte aligned,
+ * owned by the caller). Returns 0, MFL_ERR_INVALID_ARG (NULL pointers, a
+ * model not loaded: no header or resolver), or MFL_ERR_ARENA_TOO_SMALL
+ * when arena_size < mfl_model_arena_size(model). */
 int mfl_interp_init(mfl_interp_t *it, const mfl_model_t *model, void *arena, size_t arena_size);
 
 /* Runs operator ovr->op with ovr's bias and requantization from now on

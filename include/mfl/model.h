@@ -287,6 +287,9 @@ typedef struct {
     int32_t output_scale_m, output_scale_e;   /* scale of the head's output (logits) tensor */
 } mfl_head_rec_t;
 
+/* The operators a model may use (mfl/op_resolver.h). */
+typedef struct mfl_op_resolver mfl_op_resolver_t;
+
 /* A validated model: views into the caller's image, which must outlive it. */
 typedef struct {
     const uint8_t *image;
@@ -295,6 +298,7 @@ typedef struct {
     const mfl_op_rec_t *ops;
     const uint8_t *data;
     const mfl_io_rec_t *io; /* the I/O table, or NULL (formats 1 and 2) */
+    const mfl_op_resolver_t *resolver; /* what validated its operators and runs them */
 } mfl_model_t;
 
 /*
@@ -308,6 +312,9 @@ typedef struct {
  * is left unchanged, so a device that loads a new model into the struct of
  * its working one keeps the working one. No input can make it read outside
  * [image, image + size).
+ * Every operator microfl has is accepted (mfl_ops_all), so every kernel is
+ * linked: a firmware that names its operators calls mfl_model_load_ops()
+ * (mfl/op_resolver.h) instead.
  */
 int mfl_model_load(mfl_model_t *model, const void *image, size_t size);
 

@@ -3,14 +3,16 @@
  * four MLPerf Tiny int8 models: every output byte of every golden input,
  * and every intermediate tensor of input #0 (shared/golden/mlperf-tiny,
  * produced by TFLM itself, is the independent truth), on the portable and
- * on the DSP kernel path. Also checks each
- * model's arena against its activation lower bound.
+ * on the DSP kernel path; then once more loaded with only the MLPerf
+ * operators registered (mfl/op_resolver.h), as the firmware loads them.
+ * Also checks each model's arena against its activation lower bound.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mfl/kernels.h"
+#include "mfl/op_resolver.h"
 #include "test_support.h"
 
 typedef struct {
@@ -24,6 +26,13 @@ static const mlperf_case_t cases[] = {
     {"pretrainedResnet_quant", 49152},
     {"ad01_int8", 768},
 };
+
+/* What device/cortex-m/mlperf_ops.h registers. */
+static const mfl_op_reg_t *const mlperf_table[] = {
+    &mfl_op_conv_2d_s8, &mfl_op_depthwise_conv_2d_s8, &mfl_op_fully_connected_s8, &mfl_op_average_pool_2d_s8,
+    &mfl_op_max_pool_2d_s8, &mfl_op_add_s8, &mfl_op_reshape_s8, &mfl_op_softmax_s8,
+};
+static const mfl_op_resolver_t mlperf_ops = MFL_OP_RESOLVER(mlperf_table);
 
 static void compare_bytes(const char *what, const int8_t *got, const int8_t *want, size_t n)
 {
@@ -135,6 +144,15 @@ static void test_model(void **state)
     for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
         assert_int_equal(mfl_kernels_select(paths[p]), 0);
         check_layers(c, &m, &it);
+        check_outputs(c, &it);
+    }
+    assert_int_equal(mfl_kernels_select(MFL_KERNELS_PORTABLE), 0);
+    /* the MLPerf operators only: the same bytes on both paths */
+    mfl_model_t sub;
+    assert_int_equal(mfl_model_load_ops(&sub, image, size, &mlperf_ops, NULL), 0);
+    assert_int_equal(mfl_interp_init(&it, &sub, arena, arena_size), 0);
+    for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
+        assert_int_equal(mfl_kernels_select(paths[p]), 0);
         check_outputs(c, &it);
     }
     assert_int_equal(mfl_kernels_select(MFL_KERNELS_PORTABLE), 0);

@@ -35,6 +35,7 @@
 #include "mfl/interpreter.h"
 #include "mfl/kernels.h"
 #include "mfl/model.h"
+#include "mfl/op_resolver.h"
 
 /* Models that must run bit-exactly. When the importer and the kernels
  * learn a model, add its folder name here: one line per model (clang-format
@@ -486,9 +487,11 @@ static int run_model(const char *name, const golden_meta_t *m, const uint8_t *im
                      const uint8_t *inputs, const uint8_t *outputs)
 {
     mfl_model_t model;
-    int err = mfl_model_load(&model, image, image_size);
+    mfl_op_refusal_t why;
+    int err = mfl_model_load_ops(&model, image, image_size, &mfl_ops_all, &why);
     if (err) {
-        printf("FAIL     %-26s the imported image does not load: %s\n", name, mfl_strerror(err));
+        printf("FAIL     %-26s the imported image does not load: %s (operator %u: %s)\n", name,
+               mfl_strerror(err), (unsigned)why.op, why.op == MFL_NONE ? "none" : mfl_opcode_name(why.opcode));
         return ST_FAIL;
     }
     if (check_interface(name, m, &model) != ST_PASS) {
