@@ -48,6 +48,19 @@ void mfl_conv2d_s16(const mfl_conv_params_t *params, const mfl_requant_t *requan
                     const int16_t *input, const mfl_dims_t *filter_dims, const int8_t *filter, const int64_t *bias,
                     const mfl_dims_t *output_dims, int16_t *output);
 
+/* The two implementations behind mfl_conv2d_s16 (and
+ * mfl_transpose_conv2d_s16 below), for tests and benchmarks: the same
+ * outputs, bit for bit. The DSP ones (SMLAD on int16 pairs, two MACs an
+ * instruction) exist only where mfl_kernels_select(MFL_KERNELS_DSP)
+ * succeeds; neither needs scratch. */
+void mfl_conv2d_s16_portable(const mfl_conv_params_t *params, const mfl_requant_t *requant,
+                             const mfl_dims_t *input_dims, const int16_t *input, const mfl_dims_t *filter_dims,
+                             const int8_t *filter, const int64_t *bias, const mfl_dims_t *output_dims,
+                             int16_t *output);
+void mfl_conv2d_s16_dsp(const mfl_conv_params_t *params, const mfl_requant_t *requant,
+                        const mfl_dims_t *input_dims, const int16_t *input, const mfl_dims_t *filter_dims,
+                        const int8_t *filter, const int64_t *bias, const mfl_dims_t *output_dims, int16_t *output);
+
 /*
  * TRANSPOSE_CONV 16x8 (TFLM reference_integer_ops::TransposeConv, int16
  * input, int64 bias). input: [N, H, W, C_in] int16; filter: [C_out, KH, KW,
@@ -61,6 +74,15 @@ void mfl_transpose_conv2d_s16(const mfl_conv_params_t *params, const mfl_requant
                               const mfl_dims_t *input_dims, const int16_t *input, const mfl_dims_t *filter_dims,
                               const int8_t *filter, const int64_t *bias, const mfl_dims_t *output_dims,
                               int16_t *output);
+
+void mfl_transpose_conv2d_s16_portable(const mfl_conv_params_t *params, const mfl_requant_t *requant,
+                                       const mfl_dims_t *input_dims, const int16_t *input,
+                                       const mfl_dims_t *filter_dims, const int8_t *filter, const int64_t *bias,
+                                       const mfl_dims_t *output_dims, int16_t *output);
+void mfl_transpose_conv2d_s16_dsp(const mfl_conv_params_t *params, const mfl_requant_t *requant,
+                                  const mfl_dims_t *input_dims, const int16_t *input, const mfl_dims_t *filter_dims,
+                                  const int8_t *filter, const int64_t *bias, const mfl_dims_t *output_dims,
+                                  int16_t *output);
 
 /*
  * ADD and SUB, int16 (TFLM reference AddElementwise / BroadcastAdd6DSlow,
