@@ -30,7 +30,7 @@ MFL_S16_INLINE void window_sums(const window_t *g, const int8_t *filter_oc, int3
 {
     const int32_t c = g->in->c, kw = g->f->w;
     const int32_t ky1 = g->kx0 < g->kx1 ? g->ky1 : g->ky0; /* beside the input: form no pointer outside it */
-    mfl_s16_acc_init(acc);
+    mfl_s16_acc_init(acc, narrow, channels);
     for (int32_t ky = g->ky0; ky < ky1; ky++) {
         const int32_t iy = g->y0 + ky * g->p->dilation_h;
         const int16_t *row = g->batch_in + (int64_t)iy * g->in->w * c;
@@ -56,18 +56,19 @@ MFL_S16_INLINE int16_t *pixel(const window_t *g, const int8_t *filter, int32_t s
     int32_t oc = 0;
     for (; oc + MFL_S16_DSP_CHANNELS <= out_c; oc += MFL_S16_DSP_CHANNELS) {
         window_sums(g, filter + (int64_t)oc * stride, stride, narrow, MFL_S16_DSP_CHANNELS, &acc);
-        output = mfl_s16_acc_store(&acc, MFL_S16_DSP_CHANNELS, bias, oc, rq, act_min, act_max, output);
+        output = mfl_s16_acc_store(&acc, narrow, MFL_S16_DSP_CHANNELS, bias, oc, rq, act_min, act_max, output);
     }
     for (; oc < out_c; oc++) {
         window_sums(g, filter + (int64_t)oc * stride, stride, narrow, 1, &acc);
-        output = mfl_s16_acc_store(&acc, 1, bias, oc, rq, act_min, act_max, output);
+        output = mfl_s16_acc_store(&acc, narrow, 1, bias, oc, rq, act_min, act_max, output);
     }
     return output;
 }
 
 void mfl_conv2d_s16_dsp(const mfl_conv_params_t *params, const mfl_requant_t *requant,
                         const mfl_dims_t *input_dims, const int16_t *input, const mfl_dims_t *filter_dims,
-                        const int8_t *filter, const int64_t *bias, const mfl_dims_t *output_dims, int16_t *output)
+                        const int8_t *filter, const int64_t *bias, const mfl_dims_t *output_dims,
+                        int16_t *output)
 {
     const mfl_dims_t in = *input_dims, f = *filter_dims, out = *output_dims;
     const int32_t stride = f.h * f.w * f.c; /* <= MFL_KERNEL_MAX_DEPTH */

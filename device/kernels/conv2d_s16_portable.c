@@ -12,10 +12,7 @@
  * summed in 32 bits before the bias is added in 64: on the Cortex-M4 that
  * is one multiply-accumulate per tap instead of a 64-bit one.
  */
-#include <string.h>
-
-#include "mfl/kernels_s16.h"
-#include "mfl/quant.h"
+#include "conv_s16.h"
 
 /* Sum of one output's in-bounds taps for output channel oc, accumulated
  * in ACC (int32 when the window has at most MFL_S16_ACC32_TAPS taps). With
@@ -81,14 +78,8 @@ void mfl_conv2d_s16_portable(const mfl_conv_params_t *params, const mfl_requant_
             for (int32_t ox = 0; ox < out.w; ox++) {
                 const int32_t x0 = ox * params->stride_w - params->pad_w;
                 for (int32_t oc = 0; oc < out.c; oc++) {
-                    int64_t acc = taps(params, &in, batch_in, &f, filter + oc * filter_stride, y0, x0);
-                    if (bias) { /* images are only 4-byte aligned: read the int64 bytewise */
-                        int64_t bv;
-                        memcpy(&bv, bias + oc, sizeof(bv));
-                        acc += bv;
-                    }
-                    const int32_t v = mfl_quant_mul_by_qm_s64(acc, requant->multiplier[oc], requant->shift[oc]);
-                    *output++ = (int16_t)mfl_quant_clamp(v, params->act_min, params->act_max);
+                    const int64_t acc = taps(params, &in, batch_in, &f, filter + oc * filter_stride, y0, x0);
+                    *output++ = mfl_s16_requant(acc, bias, oc, requant, params->act_min, params->act_max);
                 }
             }
         }

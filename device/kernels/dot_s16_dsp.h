@@ -27,8 +27,8 @@
 #ifndef MFL_KERNELS_DOT_S16_DSP_H
 #define MFL_KERNELS_DOT_S16_DSP_H
 
+#include "conv_s16.h"
 #include "dsp.h"
-#include "mfl/kernels_s16.h"
 
 #if MFL_HAVE_DSP
 
@@ -45,7 +45,7 @@
  * "narrow" window has at most MFL_S16_ACC32_TAPS taps in all: its int32
  * parts are whole. A wide one counts its taps in `pending`. */
 typedef struct {
-    int64_t total[MFL_S16_DSP_CHANNELS]; /* sums, once finished */
+    int64_t total[MFL_S16_DSP_CHANNELS]; /* flushed sums (wide windows) */
     int32_t part[MFL_S16_DSP_CHANNELS];  /* sums of the last `pending` taps */
     int32_t pending;                     /* taps in part[] (wide windows), at most MFL_S16_ACC32_TAPS */
 } mfl_s16_acc_t;
@@ -116,11 +116,13 @@ MFL_S16_INLINE void mfl_s16_dot(int32_t channels, int32_t stride, const int16_t 
     }
 }
 
-MFL_S16_INLINE void mfl_s16_acc_init(mfl_s16_acc_t *acc)
+MFL_S16_INLINE void mfl_s16_acc_init(mfl_s16_acc_t *acc, int32_t narrow, int32_t channels)
 {
-    for (int i = 0; i < MFL_S16_DSP_CHANNELS; i++) {
-        acc->total[i] = 0;
+    for (int32_t i = 0; i < channels; i++) {
         acc->part[i] = 0;
+        if (!narrow) {
+            acc->total[i] = 0;
+        }
     }
     acc->pending = 0;
 }
@@ -159,30 +161,19 @@ MFL_S16_INLINE void mfl_s16_acc_run(mfl_s16_acc_t *acc, int32_t narrow, int32_t 
     }
 }
 
-/* The output of channel oc from its window sum: the int64 bias (read
- * bytewise: images are only 4-byte aligned), TFLite's 64-bit
- * requantization and the activation clamp. */
-MFL_S16_INLINE int16_t mfl_s16_requant(int64_t sum, const int64_t *bias, int32_t oc, const mfl_requant_t *rq,
-                                       int32_t act_min, int32_t act_max)
-{
-    if (bias) {
-        int64_t bv;
-        memcpy(&bv, bias + oc, sizeof(bv));
-        sum += bv;
-    }
-    const int32_t v = mfl_quant_mul_by_qm_s64(sum, rq->multiplier[oc], rq->shift[oc]);
-    return (int16_t)mfl_quant_clamp(v, act_min, act_max);
-}
-
 /* Finishes the window sums and writes the outputs of `channels` channels
- * from oc on; returns the next output. */
-MFL_S16_INLINE int16_t *mfl_s16_acc_store(mfl_s16_acc_t *acc, int32_t channels, const int64_t *bias, int32_t oc,
-                                          const mfl_requant_t *rq, int32_t act_min, int32_t act_max,
-                                          int16_t *output)
+ * from oc on; returns the next output. A narrow window's sums are its
+ * int32 parts. */
+MFL_S16_INLINE int16_t *mfl_s16_acc_store(mfl_s16_acc_t *acc, int32_t narrow, int32_t channels,
+                                          const int64_t *bias, int32_t oc, const mfl_requant_t *rq,
+                                          int32_t act_min, int32_t act_max, int16_t *output)
 {
-    mfl_s16_acc_flush(acc, channels);
+    if (!narrow) {
+        mfl_s16_acc_flush(acc, channels);
+    }
     for (int32_t i = 0; i < channels; i++) {
-        *output++ = mfl_s16_requant(acc->total[i], bias, oc + i, rq, act_min, act_max);
+        const int64_t sum = narrow ? (int64_t)acc->part[i] : acc->total[i];
+        *output++ = mfl_s16_requant(sum, bias, oc + i, rq, act_min, act_max);
     }
     return output;
 }

@@ -10,7 +10,6 @@
  * sums exact). Bias and 64-bit requantization once per output.
  */
 #include "dot_s16_dsp.h"
-#include "transpose_conv_s16.h"
 
 #if MFL_HAVE_DSP
 
@@ -27,7 +26,7 @@ MFL_S16_INLINE void gather_sums(const gather_t *g, const int8_t *filter_oc, int3
                                 int32_t channels, mfl_s16_acc_t *acc)
 {
     const int32_t c = g->in->c;
-    mfl_s16_acc_init(acc);
+    mfl_s16_acc_init(acc, narrow, channels);
     for (int32_t iy = g->y_first; iy < g->y_end; iy++) {
         const int32_t ky = g->yp - iy * g->sh;
         for (int32_t ix = g->x_first; ix < g->x_end; ix++) {
@@ -47,19 +46,20 @@ MFL_S16_INLINE int16_t *pixel(const gather_t *g, const int8_t *filter, int32_t s
     int32_t oc = 0;
     for (; oc + MFL_S16_DSP_CHANNELS <= out_c; oc += MFL_S16_DSP_CHANNELS) {
         gather_sums(g, filter + (int64_t)oc * stride, stride, narrow, MFL_S16_DSP_CHANNELS, &acc);
-        output = mfl_s16_acc_store(&acc, MFL_S16_DSP_CHANNELS, bias, oc, rq, p->act_min, p->act_max, output);
+        output =
+            mfl_s16_acc_store(&acc, narrow, MFL_S16_DSP_CHANNELS, bias, oc, rq, p->act_min, p->act_max, output);
     }
     for (; oc < out_c; oc++) {
         gather_sums(g, filter + (int64_t)oc * stride, stride, narrow, 1, &acc);
-        output = mfl_s16_acc_store(&acc, 1, bias, oc, rq, p->act_min, p->act_max, output);
+        output = mfl_s16_acc_store(&acc, narrow, 1, bias, oc, rq, p->act_min, p->act_max, output);
     }
     return output;
 }
 
 void mfl_transpose_conv2d_s16_dsp(const mfl_conv_params_t *params, const mfl_requant_t *requant,
-                                  const mfl_dims_t *input_dims, const int16_t *input, const mfl_dims_t *filter_dims,
-                                  const int8_t *filter, const int64_t *bias, const mfl_dims_t *output_dims,
-                                  int16_t *output)
+                                  const mfl_dims_t *input_dims, const int16_t *input,
+                                  const mfl_dims_t *filter_dims, const int8_t *filter, const int64_t *bias,
+                                  const mfl_dims_t *output_dims, int16_t *output)
 {
     const mfl_dims_t in = *input_dims, f = *filter_dims, out = *output_dims;
     const int32_t stride = f.h * f.w * f.c; /* <= MFL_KERNEL_MAX_DEPTH; bounds the taps reaching an output */

@@ -13,11 +13,7 @@
  * needed. Bounds as CONV_2D 16x8 (conv2d_s16.c): fewer than 2^16 taps reach
  * an output (KH * KW * C_in <= MFL_KERNEL_MAX_DEPTH), so |sum| < 2^38.
  */
-#include <string.h>
-
-#include "mfl/kernels_s16.h"
-#include "mfl/quant.h"
-#include "transpose_conv_s16.h"
+#include "conv_s16.h"
 
 /* One output's taps: input rows [y_first, y_end) and columns [x_first,
  * x_end), tap (yp - iy * sh, xp - ix * sw) of the output channel's filter. */
@@ -69,14 +65,8 @@ void mfl_transpose_conv2d_s16_portable(const mfl_conv_params_t *params, const mf
                     const int8_t *filter_oc = filter + (int64_t)oc * f.h * f.w * f.c;
                     const gather_t g = {batch_in, filter_oc, &in, &f, oy + params->pad_h, ox + params->pad_w,
                                         sh, sw, y_first, y_end, x_first, x_end};
-                    int64_t acc = narrow ? gather32(&g) : gather64(&g);
-                    if (bias) { /* images are only 4-byte aligned: read the int64 bytewise */
-                        int64_t bv;
-                        memcpy(&bv, bias + oc, sizeof(bv));
-                        acc += bv;
-                    }
-                    const int32_t v = mfl_quant_mul_by_qm_s64(acc, requant->multiplier[oc], requant->shift[oc]);
-                    *output++ = (int16_t)mfl_quant_clamp(v, params->act_min, params->act_max);
+                    const int64_t acc = narrow ? gather32(&g) : gather64(&g);
+                    *output++ = mfl_s16_requant(acc, bias, oc, requant, params->act_min, params->act_max);
                 }
             }
         }
