@@ -10,6 +10,9 @@
  *  - a weight's batch sum sum_k g_k x~_k: pairs of 16 x 16 products (SMLAD
  *    on Armv7E-M), |.| <= 2^15 * 255 * 64 < 2^29, int32;
  *  - the step lr * s_x / B * 2^(24 - 15) is one mfl_scale_t applied to it.
+ * The mean squared error step (mfl_head_sgd_step_mse) differs only in its
+ * gradients: int16 errors on one exponent per batch, |g| <= 2^15 as above,
+ * so the same sums and bounds hold for any number of units.
  */
 #include "head_internal.h" /* and device/kernels/dsp.h: SMLAD, QSUB, or their C emulation on hosts */
 #include "mfl/error.h"
@@ -49,17 +52,32 @@ static scratch_t scratch_parts(const mfl_head_t *h, int batch, void *scratch)
     return s;
 }
 
+/* The head output's range act_min..act_max in real units, Q8.24. */
+static void output_range(const mfl_head_t *h, int32_t *lo, int32_t *hi)
+{
+    const mfl_scale_t to_q24 = {h->output_scale.m, h->output_scale.e + MFL_HEAD_FRAC};
+    *lo = mfl_head_sat32(mfl_scale_apply(to_q24, (int64_t)h->act_min - h->output_zp));
+    *hi = mfl_head_sat32(mfl_scale_apply(to_q24, (int64_t)h->act_max - h->output_zp));
+}
+
 /* The logit gradients of the batch, g[unit][sample] in Q0.15. */
 static void logit_gradients(const mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch,
-                            const scratch_t *s)
+                            const scratch_t *s, int clamp)
 {
     const int stride = MFL_HEAD_GRAD_STRIDE(batch);
     int16_t *g = s->g;
     int32_t z[MFL_HEAD_MAX_UNITS];
     int16_t p[MFL_HEAD_MAX_UNITS];
+    int32_t lo = INT32_MIN, hi = INT32_MAX;
+    if (clamp) {
+        output_range(h, &lo, &hi);
+    }
     mfl_head_shadow(h, s->w16, s->scale);
     for (int k = 0; k < batch; k++) {
         mfl_head_shadow_logits(h, s->w16, s->scale, x[k], s->xp, z);
+        for (uint16_t i = 0; i < h->units && clamp; i++) {
+            z[i] = z[i] < lo ? lo : z[i] > hi ? hi : z[i];
+        }
         mfl_head_softmax(z, h->units, p);
         for (uint16_t i = 0; i < h->units; i++) {
             g[(size_t)i * (size_t)stride + (size_t)k] = (int16_t)(p[i] - (i == y[k] ? 32768 : 0));
@@ -265,24 +283,12 @@ static void update_weights(mfl_head_t *h, const int8_t *const *x, int batch, con
     }
 }
 
-int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch, mfl_scale_t lr,
-                      void *scratch, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift)
+/* The bias and weight changes of a step from the gradients in g, with the
+ * bias step scale step_b (Q8.24 change per unit of g summed over the
+ * batch); the weights' is step_b s_x. */
+static void apply_step(mfl_head_t *h, const int8_t *const *x, int batch, const int16_t *g, mfl_scale_t step_b,
+                       const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift)
 {
-    if (batch < 1 || batch > MFL_HEAD_MAX_BATCH || h->units < 1 || h->units > MFL_HEAD_MAX_UNITS ||
-        h->features < 1 || h->features > MFL_HEAD_MAX_FEATURES || (drift > 0 && w0 && !w0_scale)) {
-        return MFL_ERR_INVALID_ARG;
-    }
-    for (int k = 0; k < batch; k++) {
-        if (y[k] >= h->units) {
-            return MFL_ERR_INVALID_ARG;
-        }
-    }
-    const scratch_t parts = scratch_parts(h, batch, scratch);
-    const int16_t *g = parts.g;
-    logit_gradients(h, x, y, batch, &parts);
-    /* step scales: lr / B * 2^(24 - 15), and times s_x for the weights */
-    mfl_scale_t step_b = mfl_scale_div(lr, mfl_scale_from_int((uint64_t)batch, 0));
-    step_b.e += MFL_HEAD_FRAC - MFL_HEAD_GRAD_FRAC;
     const int stride = MFL_HEAD_GRAD_STRIDE(batch);
     for (uint16_t i = 0; i < h->units; i++) {
         int32_t gb = 0; /* |.| <= 64 * 2^15 */
@@ -294,5 +300,140 @@ int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, i
     const update_t u = {step_scale(mfl_scale_mul(step_b, h->feature_scale)), drift > 0 ? w0 : NULL, w0_scale,
                         drift};
     update_weights(h, x, batch, g, &u);
+}
+
+static int check_step(const mfl_head_t *h, int batch, uint16_t max_units, const int8_t *w0,
+                      const mfl_scale_t *w0_scale, int32_t drift)
+{
+    const int ok = batch >= 1 && batch <= MFL_HEAD_MAX_BATCH && h->units >= 1 && h->units <= max_units &&
+                   h->features >= 1 && h->features <= MFL_HEAD_MAX_FEATURES && !(drift > 0 && w0 && !w0_scale);
+    return ok ? 0 : MFL_ERR_INVALID_ARG;
+}
+
+static int sgd_step_ce(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch, mfl_scale_t lr,
+                       void *scratch, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift, int clamp)
+{
+    if (check_step(h, batch, MFL_HEAD_MAX_UNITS, w0, w0_scale, drift)) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    for (int k = 0; k < batch; k++) {
+        if (y[k] >= h->units) {
+            return MFL_ERR_INVALID_ARG;
+        }
+    }
+    const scratch_t parts = scratch_parts(h, batch, scratch);
+    logit_gradients(h, x, y, batch, &parts, clamp);
+    /* step scale: lr / B * 2^(24 - 15) (Q0.15 gradients into Q8.24 changes) */
+    mfl_scale_t step_b = mfl_scale_div(lr, mfl_scale_from_int((uint64_t)batch, 0));
+    step_b.e += MFL_HEAD_FRAC - MFL_HEAD_GRAD_FRAC;
+    apply_step(h, x, batch, parts.g, step_b, w0, w0_scale, drift);
+    return 0;
+}
+
+int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch, mfl_scale_t lr,
+                      void *scratch, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift)
+{
+    return sgd_step_ce(h, x, y, batch, lr, scratch, w0, w0_scale, drift, 0);
+}
+
+int mfl_head_sgd_step_clamped(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch, mfl_scale_t lr,
+                              void *scratch, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift)
+{
+    return sgd_step_ce(h, x, y, batch, lr, scratch, w0, w0_scale, drift, 1);
+}
+
+/* ---- mean squared error (regression heads) ---- */
+
+size_t mfl_head_mse_scratch_size(uint16_t units, uint16_t features, int batch)
+{
+    return mfl_head_step_scratch_size(units, features, batch) + (size_t)units * sizeof(int32_t);
+}
+
+/* round(v / 2^s) for s >= 1, ties up, without overflow (as shadow_value). */
+static inline int32_t round_shift(int32_t v, int s)
+{
+    return ((v >> (s - 1)) + 1) >> 1;
+}
+
+/* Sample k's errors D_i = clamp(z_i, lo, hi) - T_i (Q8.24) into d[units],
+ * saturated to int32; returns the OR of their ones' complement magnitudes
+ * (its bit length is that of max|D| or max|D| - 1). */
+static uint32_t sample_errors(const mfl_head_t *h, const int32_t *z, const int8_t *t, mfl_scale_t to_q24, int32_t lo,
+                              int32_t hi, int32_t *d)
+{
+    uint32_t bits = 0;
+    for (uint16_t i = 0; i < h->units; i++) {
+        const int32_t y = z[i] < lo ? lo : z[i] > hi ? hi : z[i];
+        const int64_t target = mfl_head_sat32(mfl_scale_apply(to_q24, (int64_t)t[i] - h->output_zp));
+        const int32_t v = mfl_head_sat32((int64_t)y - target);
+        d[i] = v;
+        bits |= (uint32_t)(v ^ (v >> 31));
+    }
+    return bits;
+}
+
+/* The batch's errors as int16 g[unit][sample] on one exponent 2^sh
+ * (returned): each sample's errors need sh_k = bit length - 15 (at least
+ * 0); when that exceeds the exponent so far, the earlier samples' columns
+ * are rounded down to it. */
+static int mse_gradients(const mfl_head_t *h, const int8_t *const *x, const int8_t *const *t, int batch,
+                         const scratch_t *s, int32_t *z)
+{
+    const int stride = MFL_HEAD_GRAD_STRIDE(batch);
+    int16_t *g = s->g;
+    const mfl_scale_t to_q24 = {h->output_scale.m, h->output_scale.e + MFL_HEAD_FRAC};
+    int32_t lo, hi;
+    output_range(h, &lo, &hi);
+    int sh = 0;
+    mfl_head_shadow(h, s->w16, s->scale);
+    for (int k = 0; k < batch; k++) {
+        mfl_head_shadow_logits(h, s->w16, s->scale, x[k], s->xp, z);
+        const uint32_t bits = sample_errors(h, z, t[k], to_q24, lo, hi, z);
+        const int length = bits ? 32 - __builtin_clz(bits) : 0;
+        const int need = length > 15 ? length - 15 : 0;
+        if (need > sh) { /* the earlier columns onto the larger exponent */
+            for (uint16_t i = 0; i < h->units; i++) {
+                int16_t *gi = g + (size_t)i * (size_t)stride;
+                for (int j = 0; j < k; j++) {
+                    gi[j] = (int16_t)round_shift(gi[j], need - sh);
+                }
+            }
+            sh = need;
+        }
+        for (uint16_t i = 0; i < h->units; i++) {
+            const int32_t v = sh ? round_shift(z[i], sh) : z[i];
+            g[(size_t)i * (size_t)stride + (size_t)k] = (int16_t)(v > 32767 ? 32767 : v < -32767 ? -32767 : v);
+        }
+    }
+    if (stride != batch) { /* the padding sample of an odd batch */
+        for (uint16_t i = 0; i < h->units; i++) {
+            g[(size_t)i * (size_t)stride + (size_t)batch] = 0;
+        }
+    }
+    return sh;
+}
+
+int mfl_head_sgd_step_mse(mfl_head_t *h, const int8_t *const *x, const int8_t *const *t, int batch, mfl_scale_t lr,
+                          void *scratch, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift,
+                          int *grad_shift)
+{
+    if (check_step(h, batch, MFL_HEAD_MAX_UNITS_MSE, w0, w0_scale, drift) || !t) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    for (int k = 0; k < batch; k++) {
+        if (!t[k]) {
+            return MFL_ERR_INVALID_ARG;
+        }
+    }
+    const scratch_t parts = scratch_parts(h, batch, scratch);
+    int32_t *z = (int32_t *)(void *)((uint8_t *)scratch + mfl_head_step_scratch_size(h->units, h->features, batch));
+    const int sh = mse_gradients(h, x, t, batch, &parts, z);
+    /* step scale: lr / B * 2 / units * 2^sh (g 2^sh is D in Q8.24, and so is the change) */
+    mfl_scale_t step_b = mfl_scale_div(lr, mfl_scale_from_int((uint64_t)batch * h->units, 0));
+    step_b.e += 1 + sh;
+    apply_step(h, x, batch, parts.g, step_b, w0, w0_scale, drift);
+    if (grad_shift) {
+        *grad_shift = sh;
+    }
     return 0;
 }

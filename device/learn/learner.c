@@ -17,7 +17,7 @@ mfl_learn_opts_t mfl_learn_defaults(void)
 {
     mfl_learn_opts_t o = {
         .lr = mfl_scale_from_int(1311, 16), /* 0.02 */
-        .batch = 8, .steps = 1, .balanced = 1, .drift_max = 0, .seed = 1,
+        .batch = 8, .steps = 1, .balanced = 1, .drift_max = 0, .seed = 1, .loss = MFL_LOSS_CROSS_ENTROPY,
     };
     return o;
 }
@@ -26,7 +26,9 @@ typedef struct {
     uint16_t units, features;
 } head_shape_t;
 
-static int head_shape(const mfl_model_t *m, head_shape_t *s)
+/* The head's shape; classification heads have at most MFL_HEAD_MAX_UNITS
+ * units (labels are uint8), regression heads MFL_HEAD_MAX_UNITS_MSE. */
+static int head_shape(const mfl_model_t *m, head_shape_t *s, int mse)
 {
     if (m && m->header && mfl_model_input_count(m) != 1) {
         return MFL_ERR_LEARN_CONFIG; /* the learner feeds one input (mfl_learner_infer's) */
@@ -37,7 +39,7 @@ static int head_shape(const mfl_model_t *m, head_shape_t *s)
     const mfl_tensor_rec_t *w = &m->tensors[m->ops[m->header->head_op].inputs[1]];
     s->units = (uint16_t)w->dims[0];
     s->features = (uint16_t)w->dims[1];
-    if (s->units > MFL_HEAD_MAX_UNITS || s->features > MFL_HEAD_MAX_FEATURES) {
+    if (s->units > (mse ? MFL_HEAD_MAX_UNITS_MSE : MFL_HEAD_MAX_UNITS) || s->features > MFL_HEAD_MAX_FEATURES) {
         return MFL_ERR_LEARN_CONFIG;
     }
     return 0;
@@ -50,13 +52,14 @@ typedef struct {
 } mem_layout_t;
 
 /* Bytes of one replayed sample: its features, or with tuned biases the
- * feature layer's int32 accumulators. */
-static uint16_t replay_dim(head_shape_t s, int tune)
+ * feature layer's int32 accumulators; a regression learner's features and
+ * then its int8 target (units bytes). */
+static uint16_t replay_dim(head_shape_t s, int tune, int mse)
 {
-    return (uint16_t)(tune ? 4u * s.features : s.features);
+    return (uint16_t)(tune ? 4u * s.features : mse ? (unsigned)s.features + s.units : s.features);
 }
 
-static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_capacity, int tune)
+static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_capacity, int tune, int mse)
 {
     const size_t params = (size_t)s.units * s.features, units = s.units;
     mem_layout_t L;
@@ -72,27 +75,47 @@ static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_c
     PLACE(w0_scale, units * sizeof(mfl_scale_t));
     PLACE(b0, units * 4);
     PLACE(w0_ram, params);
-    PLACE(g, mfl_head_step_scratch_size(s.units, s.features, batch));
+    PLACE(g, mse ? mfl_head_mse_scratch_size(s.units, s.features, batch)
+                 : mfl_head_step_scratch_size(s.units, s.features, batch));
     PLACE(tune, tune ? mfl_bias_tune_bytes(s.features, batch) : 0);
-    PLACE(replay, mfl_replay_mem_size(replay_dim(s, tune), replay_capacity));
+    PLACE(replay, mfl_replay_mem_size(replay_dim(s, tune, mse), replay_capacity));
 #undef PLACE
     L.total = at;
     return L;
 }
 
-size_t mfl_learner_mem_size(const mfl_model_t *model, uint16_t replay_capacity, uint16_t batch)
+static int check_opts(const mfl_learn_opts_t *o)
+{
+    const int ok = o->lr.m > 0 && o->batch >= 1 && o->batch <= MFL_HEAD_MAX_BATCH && o->steps >= 1 &&
+                   o->drift_max >= 0 && o->bias_lr.m >= 0 &&
+                   (o->loss == MFL_LOSS_CROSS_ENTROPY || (o->loss == MFL_LOSS_MSE && o->bias_lr.m == 0));
+    return ok ? 0 : MFL_ERR_LEARN_CONFIG;
+}
+
+size_t mfl_learner_mem_size_for(const mfl_model_t *model, uint16_t replay_capacity, const mfl_learn_opts_t *opts)
 {
     head_shape_t s;
-    return head_shape(model, &s) ? 0 : mem_layout(s, batch, replay_capacity, 0).total;
+    const mfl_learn_opts_t o = opts ? *opts : mfl_learn_defaults();
+    const int tune = o.bias_lr.m != 0, mse = o.loss == MFL_LOSS_MSE;
+    if (check_opts(&o) || head_shape(model, &s, mse) || (tune && mfl_bias_tune_check(model, model->header->head_op))) {
+        return 0;
+    }
+    return mem_layout(s, o.batch, replay_capacity, tune, mse).total;
+}
+
+size_t mfl_learner_mem_size(const mfl_model_t *model, uint16_t replay_capacity, uint16_t batch)
+{
+    mfl_learn_opts_t o = mfl_learn_defaults();
+    o.batch = batch;
+    return mfl_learner_mem_size_for(model, replay_capacity, &o);
 }
 
 size_t mfl_learner_mem_size_tuned(const mfl_model_t *model, uint16_t replay_capacity, uint16_t batch)
 {
-    head_shape_t s;
-    if (head_shape(model, &s) || mfl_bias_tune_check(model, model->header->head_op)) {
-        return 0;
-    }
-    return mem_layout(s, batch, replay_capacity, 1).total;
+    mfl_learn_opts_t o = mfl_learn_defaults();
+    o.batch = batch;
+    o.bias_lr = mfl_scale_from_int(1, 0); /* any nonzero rate: the layout depends on tuning, not on it */
+    return mfl_learner_mem_size_for(model, replay_capacity, &o);
 }
 
 /* The model's own int8 head: weights and biases in flash, scales from the
@@ -151,13 +174,6 @@ static int load_global_head(mfl_learner_t *l)
     return load_installed_head(l);
 }
 
-static int check_opts(const mfl_learn_opts_t *o)
-{
-    const int ok = o->lr.m > 0 && o->batch >= 1 && o->batch <= MFL_HEAD_MAX_BATCH && o->steps >= 1 &&
-                   o->drift_max >= 0 && o->bias_lr.m >= 0;
-    return ok ? 0 : MFL_ERR_LEARN_CONFIG;
-}
-
 static void bind_head(mfl_learner_t *l, uint8_t *mem, head_shape_t s, const mem_layout_t *L)
 {
     const mfl_model_t *m = l->model;
@@ -197,20 +213,20 @@ int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, si
     if (!l || !model || !mem) {
         return MFL_ERR_INVALID_ARG;
     }
-    int err = head_shape(model, &s);
+    const mfl_learn_opts_t o = opts ? *opts : mfl_learn_defaults();
+    int err = head_shape(model, &s, o.loss == MFL_LOSS_MSE);
     if (err) {
         return err;
     }
-    mfl_learn_opts_t o = opts ? *opts : mfl_learn_defaults();
     err = check_opts(&o);
     if (err) {
         return err;
     }
-    const int tune = o.bias_lr.m != 0;
+    const int tune = o.bias_lr.m != 0, mse = o.loss == MFL_LOSS_MSE;
     if (tune && mfl_bias_tune_check(model, model->header->head_op)) {
         return MFL_ERR_LEARN_CONFIG;
     }
-    const mem_layout_t L = mem_layout(s, o.batch, replay_capacity, tune);
+    const mem_layout_t L = mem_layout(s, o.batch, replay_capacity, tune, mse);
     if (mem_size < L.total || (uintptr_t)mem % 8 != 0) {
         return mem_size < L.total ? MFL_ERR_BUFFER_TOO_SMALL : MFL_ERR_INVALID_ARG;
     }
@@ -229,7 +245,7 @@ int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, si
     if (tune) {
         mfl_bias_tune_bind(&l->bt, model, l->head_op, l->head.feature_scale, (uint8_t *)mem + L.tune);
     }
-    const uint16_t dim = replay_dim(s, tune);
+    const uint16_t dim = replay_dim(s, tune, mse);
     err = mfl_replay_init(&l->replay, (uint8_t *)mem + L.replay, mfl_replay_mem_size(dim, replay_capacity), dim,
                           replay_capacity, o.balanced, o.seed ^ 0xA5A5A5A5u);
     return err ? err : load_global_head(l);
@@ -437,11 +453,38 @@ int mfl_learner_predict_features_with(mfl_learner_t *l, mfl_head_choice_t which,
     if (!l || !features || !label) {
         return MFL_ERR_INVALID_ARG;
     }
+    if (l->head.units > MFL_HEAD_MAX_UNITS) {
+        return MFL_ERR_LEARN_CONFIG; /* a regression head wider than any class label */
+    }
     const int err = run_head(l, which, features, logits);
     if (!err) {
         *label = argmax(logits, l->head.units);
     }
     return err;
+}
+
+int mfl_learner_head_output(mfl_learner_t *l, const int8_t *features, int8_t *out)
+{
+    if (!l || !features || !out) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    return run_head(l, MFL_HEAD_OWN, features, out);
+}
+
+int mfl_learner_target_from_input(const mfl_learner_t *l, const int8_t *input, size_t len, int8_t *target)
+{
+    mfl_io_info_t in;
+    if (!l || !input || !target || len != l->head.units || mfl_model_input_info(l->model, 0, &in) ||
+        in.scale.m == 0 || in.size != len || mfl_tensor_elements(&l->model->tensors[in.tensor]) != len) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    /* t = round(s_in / s_out (x - zp_in)) + zp_out, held to the int8 range */
+    const mfl_scale_t r = mfl_scale_div(in.scale, l->head.output_scale);
+    for (size_t i = 0; i < len; i++) {
+        const int64_t v = mfl_scale_apply(r, (int64_t)input[i] - in.zero_point) + l->head.output_zp;
+        target[i] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
+    }
+    return 0;
 }
 
 int mfl_learner_predict_features(mfl_learner_t *l, const int8_t *features, int *label)
@@ -502,18 +545,21 @@ static void features_of_batch(mfl_learner_t *l, const int8_t **x, uint16_t n)
 /* One SGD step on `first` (if any: features, or a tuning learner's
  * accumulators) plus random replayed samples, on the head and then on
  * tuned biases; the int8 copy is requantized before the next inference. */
-static int sgd_step(mfl_learner_t *l, const void *first, uint8_t first_label, uint16_t batch)
+static int sgd_step(mfl_learner_t *l, const void *first, uint8_t first_label, const int8_t *first_target,
+                    uint16_t batch)
 {
-    const int8_t *x[MFL_HEAD_MAX_BATCH];
+    const int8_t *x[MFL_HEAD_MAX_BATCH], *t[MFL_HEAD_MAX_BATCH];
     uint8_t y[MFL_HEAD_MAX_BATCH];
     uint16_t n = 0;
     if (first) {
         x[n] = first;
+        t[n] = first_target;
         y[n++] = first_label;
     }
     while (n < batch && l->replay.count) {
         const uint16_t k = mfl_replay_pick(&l->replay);
         x[n] = mfl_replay_features(&l->replay, k);
+        t[n] = x[n] + l->head.features; /* a regression learner's entries: features, then target */
         y[n++] = l->replay.labels[k];
     }
     if (n == 0) {
@@ -523,7 +569,10 @@ static int sgd_step(mfl_learner_t *l, const void *first, uint8_t first_label, ui
         features_of_batch(l, x, n);
     }
     const int32_t drift = l->opts.drift_max;
-    int err = mfl_head_sgd_step(&l->head, x, y, n, l->opts.lr, l->g, drift ? l->w0 : NULL, l->w0_scale, drift);
+    const int8_t *w0 = drift ? l->w0 : NULL;
+    int err = l->opts.loss == MFL_LOSS_MSE
+                  ? mfl_head_sgd_step_mse(&l->head, x, t, n, l->opts.lr, l->g, w0, l->w0_scale, drift, NULL)
+                  : mfl_head_sgd_step_clamped(&l->head, x, y, n, l->opts.lr, l->g, w0, l->w0_scale, drift);
     if (!err) {
         if (l->tune) { /* the step left the logit gradients at the start of its scratch */
             mfl_bias_tune_step(&l->bt, &l->head, (const int16_t *)l->g, n, l->opts.bias_lr);
@@ -544,10 +593,31 @@ static int learn_sample(mfl_learner_t *l, const void *sample, uint8_t label)
     /* train before storing: the buffer may reuse the sample's memory slot */
     int err = 0;
     for (uint16_t s = 0; s < l->opts.steps && !err; s++) {
-        err = sgd_step(l, sample, label, l->opts.batch);
+        err = sgd_step(l, sample, label, NULL, l->opts.batch);
     }
     if (!err) {
         mfl_replay_add(&l->replay, sample, label);
+        l->samples++;
+    }
+    return err;
+}
+
+/* Regression learners: the steps on features and a target, then both
+ * into the replay buffer as one entry (features, then target), staged in
+ * the step's scratch, which is free again after the steps and larger than
+ * features + units bytes (its gradients alone take 4 units, its shadow 8
+ * features). */
+static int learn_target_sample(mfl_learner_t *l, const int8_t *features, const int8_t *target)
+{
+    int err = 0;
+    for (uint16_t s = 0; s < l->opts.steps && !err; s++) {
+        err = sgd_step(l, features, 0, target, l->opts.batch);
+    }
+    if (!err) {
+        int8_t *entry = l->g;
+        memmove(entry, features, l->head.features); /* features may be a replayed entry: memmove */
+        memmove(entry + l->head.features, target, l->head.units);
+        mfl_replay_add(&l->replay, entry, 0);
         l->samples++;
     }
     return err;
@@ -558,7 +628,32 @@ int mfl_learner_learn_features(mfl_learner_t *l, const int8_t *features, uint8_t
     if (!l || !features) {
         return MFL_ERR_INVALID_ARG;
     }
-    return l->tune ? MFL_ERR_LEARN_CONFIG : learn_sample(l, features, label);
+    return l->tune || l->opts.loss != MFL_LOSS_CROSS_ENTROPY ? MFL_ERR_LEARN_CONFIG : learn_sample(l, features, label);
+}
+
+int mfl_learner_learn_features_target(mfl_learner_t *l, const int8_t *features, const int8_t *target)
+{
+    if (!l || !features || !target) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    return l->opts.loss != MFL_LOSS_MSE ? MFL_ERR_LEARN_CONFIG : learn_target_sample(l, features, target);
+}
+
+int mfl_learner_learn_target(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t *target)
+{
+    const int8_t *features;
+    if (!l || !target) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if (l->opts.loss != MFL_LOSS_MSE) {
+        return MFL_ERR_LEARN_CONFIG;
+    }
+    const uintptr_t at = (uintptr_t)target, arena = (uintptr_t)l->interp.arena;
+    if (at + l->head.units > arena && at < arena + l->interp.arena_size) {
+        return MFL_ERR_INVALID_ARG; /* the backbone's activations would overwrite it */
+    }
+    const int err = mfl_learner_features(l, input, len, &features);
+    return err ? err : learn_target_sample(l, features, target);
 }
 
 int mfl_learner_learn_acc(mfl_learner_t *l, const int32_t *acc, uint8_t label)
@@ -571,6 +666,9 @@ int mfl_learner_learn_acc(mfl_learner_t *l, const int32_t *acc, uint8_t label)
 
 int mfl_learner_learn(mfl_learner_t *l, const int8_t *input, size_t len, uint8_t label)
 {
+    if (l && l->opts.loss != MFL_LOSS_CROSS_ENTROPY) {
+        return MFL_ERR_LEARN_CONFIG;
+    }
     if (l && label >= l->head.units) {
         return MFL_ERR_LABEL;
     }
@@ -593,7 +691,7 @@ int mfl_learner_train_buffer(mfl_learner_t *l, uint16_t epochs)
     const uint32_t steps = ((uint32_t)l->replay.count * epochs + batch - 1) / batch;
     int err = 0;
     for (uint32_t s = 0; s < steps && !err; s++) {
-        err = sgd_step(l, NULL, 0, batch);
+        err = sgd_step(l, NULL, 0, NULL, batch);
     }
     if (!err && epochs && l->samples < l->replay.count) {
         l->samples = l->replay.count; /* an update's weight counts what it was trained on */

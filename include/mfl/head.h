@@ -6,9 +6,12 @@
  * The head computes logits z = W x + b on real features
  * x_j = s_x (q_j - zp_x) from the int8 feature vector q. microfl keeps a
  * master copy of W and b in Q8.24 (real = value / 2^24) and trains it with
- * SGD on softmax cross-entropy; the int8 weights, int32 biases and
- * multipliers the inference kernel uses are requantized from the master.
- * Nothing here allocates: every array is the caller's.
+ * SGD, on softmax cross-entropy (classification: mfl_head_sgd_step) or on
+ * the mean squared error of the head's output against a target vector
+ * (regression and reconstruction: mfl_head_sgd_step_mse); the int8
+ * weights, int32 biases and multipliers the inference kernel uses are
+ * requantized from the master. Nothing here allocates: every array is the
+ * caller's.
  */
 #ifndef MFL_HEAD_H
 #define MFL_HEAD_H
@@ -24,7 +27,8 @@ extern "C" {
 
 #define MFL_HEAD_FRAC 24 /* master weights and biases: real = value / 2^24 */
 #define MFL_HEAD_GRAD_FRAC 15 /* probabilities and logit gradients, int16: real = value / 2^15 */
-#define MFL_HEAD_MAX_UNITS 256
+#define MFL_HEAD_MAX_UNITS 256       /* classification: labels are uint8 */
+#define MFL_HEAD_MAX_UNITS_MSE 4096  /* regression (mfl_head_sgd_step_mse): RAM is the real limit */
 #define MFL_HEAD_MAX_FEATURES 4096
 #define MFL_HEAD_MAX_BATCH 64
 
@@ -91,10 +95,68 @@ void mfl_head_softmax(int32_t *z, int units, int16_t *p);
 int mfl_head_sgd_step(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch, mfl_scale_t lr,
                       void *scratch, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift);
 
+/*
+ * As mfl_head_sgd_step, with the softmax of the logits clamped to the
+ * head output's range (act_min..act_max on output_scale and output_zp:
+ * what the int8 head can give), the gradient passed straight through the
+ * clamp (Bengio et al. 2013). Cross-entropy on unclamped logits drives
+ * the right class's logit past the output's range and stops pushing the
+ * wrong ones down once the right one leads in the master; the int8 head
+ * then gives several classes the same saturated code and its argmax is
+ * wrong. Clamped, a wrong class tied at the limit keeps half the
+ * probability and keeps being pushed down until the int8 head ranks it
+ * below. The learner uses this one. Same arguments and errors.
+ */
+int mfl_head_sgd_step_clamped(mfl_head_t *h, const int8_t *const *x, const uint8_t *y, int batch, mfl_scale_t lr,
+                              void *scratch, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift);
+
 /* Bytes of scratch mfl_head_sgd_step needs for this head and batch:
  * 2 units MFL_HEAD_GRAD_STRIDE(batch) + 2 (units rounded up to a multiple
  * of 4, plus 1) (features rounded up to a multiple of 4) + 8 units. */
 size_t mfl_head_step_scratch_size(uint16_t units, uint16_t features, int batch);
+
+/*
+ * One SGD step on the mean squared error of the head's output, for
+ * regression and reconstruction heads (an autoencoder's last layer): a
+ * batch of `batch` (1..64) int8 feature vectors x[k] (features each) and
+ * int8 target vectors t[k] (units each, in the quantization of the head's
+ * output: real target T_ki = s_out (t[k][i] - output_zp)). With the real
+ * output Y = clamp(z, lo, hi) of the logits z = b + s_x W (x - zp_x) (lo,
+ * hi: the head's fused activation range act_min..act_max in real units),
+ * the loss of a sample is L = (1/units) sum_i (Y_i - T_i)^2 and the step
+ *   W -= lr / batch * sum_k dL/dz_k (x_k - zp_x)^T s_x,
+ *   b -= lr / batch * sum_k dL/dz_k,  with dL/dz_ki = 2 (Y_ki - T_ki) / units
+ * (standard SGD on the per-value mean squared error an autoencoder trains
+ * on; online last-layer learning of an autoencoder on a microcontroller
+ * as in TinyOL, Ren et al. IJCNN 2021; the clamp passes the gradient
+ * straight through, Bengio et al. 2013, so a unit pushed past the range is
+ * pulled back rather than left dead).
+ * Formats: z from the 16-bit shadow as in mfl_head_sgd_step, T from the
+ * int8 target with one exact scale product, both Q8.24 (saturated: an
+ * output scale above 128/255 saturates); the errors D = Y - T (Q8.24,
+ * saturated to int32) are stored as int16 with one exponent for the batch
+ * (block floating point: g = round(D / 2^sh), sh >= 0 the least that keeps
+ * every |g| <= 32767, raised sample by sample with the earlier samples
+ * rounded again), so the update's sums and the bias sums have exactly the
+ * bounds of mfl_head_sgd_step (|g| <= 2^15) whatever the units; 2 / units
+ * and 2^sh go into the step's one scale. Rounding, saturation and the
+ * drift limit as in mfl_head_sgd_step.
+ * scratch: mfl_head_mse_scratch_size() bytes, 4-byte aligned; it starts
+ * with the int16 errors g [unit][sample] (MFL_HEAD_GRAD_STRIDE(batch) per
+ * unit, an odd batch's padding sample 0), which the step leaves there, and
+ * *grad_shift (if not NULL) gets sh: dL/dz_ki = 2 g_ki 2^(sh - 24) / units.
+ * Returns 0 or MFL_ERR_INVALID_ARG (batch outside 1..MFL_HEAD_MAX_BATCH,
+ * units outside 1..MFL_HEAD_MAX_UNITS_MSE, features outside
+ * 1..MFL_HEAD_MAX_FEATURES, a NULL target, w0 without w0_scale), the head
+ * then unchanged.
+ */
+int mfl_head_sgd_step_mse(mfl_head_t *h, const int8_t *const *x, const int8_t *const *t, int batch, mfl_scale_t lr,
+                          void *scratch, const int8_t *w0, const mfl_scale_t *w0_scale, int32_t drift,
+                          int *grad_shift);
+
+/* Bytes of scratch mfl_head_sgd_step_mse needs: those of
+ * mfl_head_step_scratch_size plus 4 units (one sample's logits). */
+size_t mfl_head_mse_scratch_size(uint16_t units, uint16_t features, int batch);
 
 /*
  * Requantizes the master into q: per unit, scale s_w = max|W| / 127,

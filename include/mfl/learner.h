@@ -10,6 +10,18 @@
  *   mfl_learner_learn(&l, image, len, true_label);  // adapt
  *   mfl_learner_reset(&l);                          // back to the global head
  *
+ * Regression and reconstruction models (an autoencoder, whose last
+ * FULLY_CONNECTED reproduces its input) learn from a target vector
+ * instead of a label (opts.loss = MFL_LOSS_MSE):
+ *
+ *   o.loss = MFL_LOSS_MSE;  // mem: mfl_learner_mem_size_for(&model, 16, &o)
+ *   mfl_learner_init(&l, &model, arena, sizeof arena, mem, sizeof mem, 16, &o);
+ *   mfl_learner_target_from_input(&l, frame, len, target); // autoencoder: target = input
+ *   mfl_learner_learn_target(&l, frame, len, target);
+ *
+ * The head is the model's last FULLY_CONNECTED, whatever follows it: a
+ * SOFTMAX, a DEQUANTIZE taken off at the import (the output stays int8
+ * on the device), or nothing; the ops after it run as the model says.
  * The backbone (every op before the head) runs from the model in flash;
  * the head runs from the learner's RAM copy, which starts equal to the
  * model's (bit-exact) and is requantized from a Q8.24 master before the
@@ -30,6 +42,15 @@
 extern "C" {
 #endif
 
+/* What the head learns to minimise. */
+typedef enum {
+    MFL_LOSS_CROSS_ENTROPY = 0, /* softmax cross-entropy of the head's logits on a uint8 class label
+                                 * (classification; heads of 1..MFL_HEAD_MAX_UNITS units) */
+    MFL_LOSS_MSE = 1,           /* mean squared error of the head's output against a target vector, in
+                                 * real units (regression, an autoencoder's reconstruction; heads of
+                                 * 1..MFL_HEAD_MAX_UNITS_MSE units): mfl_head_sgd_step_mse */
+} mfl_learn_loss_t;
+
 typedef struct {
     mfl_scale_t lr;       /* learning rate, as an integer scale (mfl_scale_from_int(655, 16) = 0.01) */
     uint16_t batch;       /* samples per SGD step: the new one plus batch - 1 replayed, 1..64 */
@@ -38,11 +59,12 @@ typedef struct {
     int32_t drift_max;    /* max |W - W_global| per weight in Q8.24 real units; 0 = unlimited */
     uint32_t seed;        /* replay sampling */
     mfl_scale_t bias_lr;  /* learning rate of the feature layer's biases (bias-only fine-tuning,
-                           * TinyTL); m = 0: that layer stays as in the model */
+                           * TinyTL); m = 0: that layer stays as in the model. Cross-entropy only */
+    uint8_t loss;         /* mfl_learn_loss_t */
 } mfl_learn_opts_t;
 
 /* lr 0.02, batch 8, 1 step, balanced buffer, no drift limit, feature
- * layer frozen. */
+ * layer frozen, cross-entropy. */
 mfl_learn_opts_t mfl_learn_defaults(void);
 
 /*
@@ -109,8 +131,26 @@ typedef struct {
 
 /* Bytes of learner memory for this model, a replay buffer of
  * replay_capacity vectors and batches of up to `batch`, with the feature
- * layer frozen. */
+ * layer frozen and cross-entropy (mfl_learner_mem_size_for with the
+ * defaults and that batch). 0 if the learner cannot take the model (no
+ * head, more than one input, more than MFL_HEAD_MAX_UNITS units). */
 size_t mfl_learner_mem_size(const mfl_model_t *model, uint16_t replay_capacity, uint16_t batch);
+
+/*
+ * Bytes of learner memory for this model with these options (NULL: the
+ * defaults) and a replay buffer of replay_capacity entries: what
+ * mfl_learner_init needs, for any loss. 0 if the learner cannot take the
+ * model with them (as mfl_learner_init's errors other than the arena's).
+ * For a head of U units and F features (docs/learning.md, "Memory"):
+ * 8 bytes per weight U F (Q8.24 master, int8 copy, installed global head,
+ * the step's int16 shadow, rows padded to a multiple of 4), 44 per unit,
+ * the step's gradients 2 U (batch rounded up to even), one row of feature
+ * offsets; MFL_LOSS_MSE adds 4 U (one sample's logits), and each replay
+ * entry holds F + U + 1 bytes (features, target, an unused label) instead
+ * of F + 1. The AD autoencoder's 640 x 128 head, batch 8, 16 entries:
+ * see docs/learning.md.
+ */
+size_t mfl_learner_mem_size_for(const mfl_model_t *model, uint16_t replay_capacity, const mfl_learn_opts_t *opts);
 
 /* As mfl_learner_mem_size for a learner that also tunes the feature
  * layer's biases (opts.bias_lr set): each replayed sample takes 4 bytes
@@ -121,14 +161,22 @@ size_t mfl_learner_mem_size_tuned(const mfl_model_t *model, uint16_t replay_capa
 
 /*
  * Binds a loaded model with a trainable head to an arena (for activations)
- * and mem (for the head and the replay buffer). opts NULL means defaults.
+ * and mem (for the head and the replay buffer), both the caller's and used
+ * until the learner is dropped; mem must be 8-byte aligned and at least
+ * mfl_learner_mem_size_for(model, replay_capacity, opts) bytes. opts NULL
+ * means defaults.
  * With opts->bias_lr set, the op before the head must be a FULLY_CONNECTED
  * whose output is the head's input and is read by the head only, with at
  * most 4096 inputs; mem is then mfl_learner_mem_size_tuned() bytes.
+ * With opts->loss = MFL_LOSS_MSE the head may have up to
+ * MFL_HEAD_MAX_UNITS_MSE units and learns from targets only
+ * (mfl_learner_learn_target*); bias tuning is not available then.
  * Returns 0, MFL_ERR_NO_HEAD, MFL_ERR_ARENA_TOO_SMALL, MFL_ERR_BUFFER_TOO_SMALL
- * (mem), MFL_ERR_LEARN_CONFIG (options out of range, a feature layer that
- * cannot be tuned, or a model with more than one input: the learner feeds
- * one) or MFL_ERR_INVALID_ARG.
+ * (mem), MFL_ERR_LEARN_CONFIG (options out of range, an unknown loss,
+ * bias tuning with MFL_LOSS_MSE, a head wider than the loss allows, a
+ * feature layer that cannot be tuned, or a model with more than one
+ * input: the learner feeds one) or MFL_ERR_INVALID_ARG (NULL l, model or
+ * mem; mem not 8-byte aligned).
  */
 int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, size_t arena_size, void *mem,
                      size_t mem_size, uint16_t replay_capacity, const mfl_learn_opts_t *opts);
@@ -142,14 +190,35 @@ int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, si
 int mfl_learner_infer(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **output, size_t *out_len);
 
 /* The class with the largest head output (logit) for an input; errors as
- * mfl_learner_infer. */
+ * mfl_learner_infer. (On a regression head: the unit with the largest
+ * output, which means nothing in particular.) */
 int mfl_learner_predict(mfl_learner_t *l, const int8_t *input, size_t len, int *label);
 
 /* The class the learner's int8 head gives a feature vector (from
  * mfl_learner_features), without the arena: the same logits as
  * mfl_learner_predict, for callers that keep features instead of inputs.
- * Returns 0 or MFL_ERR_INVALID_ARG (as mfl_learner_infer). */
+ * Returns 0, MFL_ERR_INVALID_ARG (as mfl_learner_infer) or
+ * MFL_ERR_LEARN_CONFIG (a head of more than MFL_HEAD_MAX_UNITS units). */
 int mfl_learner_predict_features(mfl_learner_t *l, const int8_t *features, int *label);
+
+/* The learner's own head's int8 outputs for a feature vector (features:
+ * head.features bytes in the head input's quantization; out: head.units
+ * bytes, the caller's, in the head output's quantization): the bytes
+ * mfl_learner_infer writes to the head's output tensor before the ops
+ * after the head (a SOFTMAX, say) run. For regression heads of any width:
+ * a device scores a frame (reconstruction error) with it. Returns 0 or
+ * MFL_ERR_INVALID_ARG (NULL pointers, or as mfl_learner_infer). */
+int mfl_learner_head_output(mfl_learner_t *l, const int8_t *features, int8_t *out);
+
+/* An autoencoder's target for an input: the model's int8 input codes
+ * (len bytes, the model's input 0) requantized into the head output's
+ * quantization, t_i = round(s_in / s_out (x_i - zp_in)) + zp_out held to
+ * [-128, 127] (integer only), into target (len bytes, the caller's; it
+ * may be input itself). Needs len = head units = the input's elements and
+ * an input scale recorded in the model (format 3). Returns 0 or
+ * MFL_ERR_INVALID_ARG (NULL pointers, another length, an int16 input, no
+ * input scale). */
+int mfl_learner_target_from_input(const mfl_learner_t *l, const int8_t *input, size_t len, int8_t *target);
 
 /* Requantizes the int8 head from the master now if it has learned since
  * (the next inference would): to pay that cost at a chosen time, or before
@@ -179,13 +248,38 @@ int mfl_learner_features_from_acc(const mfl_learner_t *l, const int32_t *acc, in
  * replay buffer, runs opts.steps SGD steps (each on the new sample and
  * batch - 1 replayed ones); the int8 head is requantized before the next
  * inference.
- * Returns 0, MFL_ERR_LABEL or MFL_ERR_INVALID_ARG. */
+ * Returns 0, MFL_ERR_LABEL (label >= units), MFL_ERR_LEARN_CONFIG (a
+ * regression learner: mfl_learner_learn_target), MFL_ERR_INVALID_ARG or
+ * an interpreter error. */
 int mfl_learner_learn(mfl_learner_t *l, const int8_t *input, size_t len, uint8_t label);
 
 /* As mfl_learner_learn, from a feature vector (units = head input size).
  * MFL_ERR_LEARN_CONFIG on a tuning learner (its replay holds accumulators:
- * use mfl_learner_learn_acc). */
+ * use mfl_learner_learn_acc) or a regression learner. */
 int mfl_learner_learn_features(mfl_learner_t *l, const int8_t *features, uint8_t label);
+
+/*
+ * Regression learners (opts.loss = MFL_LOSS_MSE): learns one input with
+ * its target, the head output it should have given: target is head.units
+ * int8 values in the head output's quantization (real T = s_out (t -
+ * zp_out)); an autoencoder's is its own input, made with
+ * mfl_learner_target_from_input. Computes the input's features, runs
+ * opts.steps SGD steps on the mean squared error (mfl_head_sgd_step_mse:
+ * the new sample and batch - 1 replayed ones), then stores features and
+ * target as one replay entry (F + U + 1 bytes). target stays the
+ * caller's and is read before the call returns; it must not lie in the
+ * learner's arena (the backbone's activations would overwrite it).
+ * Returns 0, MFL_ERR_LEARN_CONFIG (not a regression learner),
+ * MFL_ERR_INVALID_ARG (NULL pointers, input length, a target in the
+ * arena) or an interpreter error.
+ */
+int mfl_learner_learn_target(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t *target);
+
+/* As mfl_learner_learn_target, from a feature vector (head.features
+ * bytes, from mfl_learner_features or kept by the caller). Returns 0,
+ * MFL_ERR_LEARN_CONFIG (not a regression learner) or MFL_ERR_INVALID_ARG
+ * (NULL pointers). */
+int mfl_learner_learn_features_target(mfl_learner_t *l, const int8_t *features, const int8_t *target);
 
 /* Tuning learners: as mfl_learner_learn, from the feature layer's
  * accumulators (mfl_learner_feature_acc). Each SGD step trains the head
