@@ -14,8 +14,9 @@
 /* The output of channel oc from its window sum: the int64 bias (read
  * bytewise: images are only 4-byte aligned), TFLite's 64-bit
  * requantization (mfl_quant_mul_by_qm_s64) and the activation clamp. */
-static inline int16_t mfl_s16_requant(int64_t sum, const int64_t *bias, int32_t oc, const mfl_requant_t *rq,
-                                      int32_t act_min, int32_t act_max)
+static inline __attribute__((always_inline)) int16_t mfl_s16_requant(int64_t sum, const int64_t *bias,
+                                                                     int32_t oc, const mfl_requant_t *rq,
+                                                                     int32_t act_min, int32_t act_max)
 {
     if (bias) {
         int64_t bv;

@@ -16,7 +16,10 @@
  * bound, no flush) and beyond (flushes mid-run and between runs), bias
  * extremes of +-2^47, narrow activation clamps, shifts from -31 to 7,
  * strides, padding, dilation, outputs beside the input, and unaligned
- * activation and weight pointers.
+ * activation and weight pointers. Then the 16x8 ADD/SUB against TFLite's
+ * formula (gemmlowp's rounding written out as TFLite writes it) on every
+ * kind of broadcast, and PAD / STRIDED_SLICE of int8 and int16 codes (one
+ * walker, copy_walk.h) against index-by-index references.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -78,9 +81,9 @@ static int16_t ref_output(int64_t sum, const int64_t *bias, int32_t oc, int32_t 
     return (int16_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
-static void ref_conv(const mfl_conv_params_t *p, const int32_t *mult, const int32_t *shift, const mfl_dims_t *in,
-                     const int16_t *x, const mfl_dims_t *f, const int8_t *w, const int64_t *bias,
-                     const mfl_dims_t *out, int16_t *y)
+static void ref_conv(const mfl_conv_params_t *p, const int32_t *mult, const int32_t *shift,
+                     const mfl_dims_t *in, const int16_t *x, const mfl_dims_t *f, const int8_t *w,
+                     const int64_t *bias, const mfl_dims_t *out, int16_t *y)
 {
     for (int32_t b = 0; b < out->n; b++) {
         for (int32_t oy = 0; oy < out->h; oy++) {
@@ -189,7 +192,7 @@ static void run_case(const conv_case_t *k)
         if (bias) {
             /* within 2^24 (the size of typical sums), or +-2^47 on every third channel */
             bias[oc] = k->bias_kind == 2 && oc % 3 == 2 ? (oc & 1 ? -MFL_S16_MAX_BIAS : MFL_S16_MAX_BIAS)
-                                                         : (int64_t)((int32_t)next_u32() >> 7);
+                                                        : (int64_t)((int32_t)next_u32() >> 7);
         }
         mult[oc] = oc == 0 ? 0x7FFFFFFF : (int32_t)(0x40000000u + (next_u32() & 0x3FFFFFFFu));
         /* outputs spread over int16: a shift that brings the window's
@@ -222,8 +225,8 @@ static void run_case(const conv_case_t *k)
                     print_error("%s path %d: in [%d,%d,%d,%d] filter [%d,%d,%d,%d] out [%d,%d,%d,%d]: "
                                 "output %zu is %d, want %d\n",
                                 k->transpose ? "transpose" : "conv", i, k->in.n, k->in.h, k->in.w, k->in.c,
-                                k->f.n, k->f.h, k->f.w, k->f.c, k->out.n, k->out.h, k->out.w, k->out.c, j, got[j],
-                                want[j]);
+                                k->f.n, k->f.h, k->f.w, k->f.c, k->out.n, k->out.h, k->out.w, k->out.c, j,
+                                got[j], want[j]);
                     break;
                 }
             }
@@ -242,8 +245,14 @@ static void run_case(const conv_case_t *k)
 
 static mfl_conv_params_t params(int32_t sh, int32_t sw, int32_t dh, int32_t dw, int32_t ph, int32_t pw)
 {
-    const mfl_conv_params_t p = {.stride_w = sw, .stride_h = sh, .dilation_w = dw, .dilation_h = dh,
-                                 .pad_w = pw, .pad_h = ph, .act_min = -32768, .act_max = 32767};
+    const mfl_conv_params_t p = {.stride_w = sw,
+                                 .stride_h = sh,
+                                 .dilation_w = dw,
+                                 .dilation_h = dh,
+                                 .pad_w = pw,
+                                 .pad_h = ph,
+                                 .act_min = -32768,
+                                 .act_max = 32767};
     return p;
 }
 
@@ -264,8 +273,11 @@ static void test_conv_edge_shapes(void **state)
     for (int32_t cin = 1; cin <= 9; cin++) {
         for (int32_t cout = 1; cout <= 4; cout++) {
             for (int dil = 1; dil <= 2; dil++) {
-                conv_case_t k = {.in = {1, 5, 6, cin}, .f = {cout, 3, 3, cin}, .p = params(1, 2, 1, dil, 1, 1),
-                                 .bias_kind = 1 + (cin & 1), .misalign = cout & 1};
+                conv_case_t k = {.in = {1, 5, 6, cin},
+                                 .f = {cout, 3, 3, cin},
+                                 .p = params(1, 2, 1, dil, 1, 1),
+                                 .bias_kind = 1 + (cin & 1),
+                                 .misalign = cout & 1};
                 k.out = (mfl_dims_t){1, conv_out(5, 3, 1, 1, 1), conv_out(6, 3, 2, dil, 1), cout};
                 run_case(&k);
             }
@@ -277,7 +289,10 @@ static void test_conv_edge_shapes(void **state)
     k.out = (mfl_dims_t){2, conv_out(7, 2, 2, 2, 1), conv_out(9, 4, 2, 1, 2), 5};
     run_case(&k);
     /* outputs beside the input (more outputs than the input covers) */
-    conv_case_t beside = {.in = {1, 2, 3, 4}, .f = {3, 1, 2, 4}, .out = {1, 4, 6, 3}, .p = params(1, 1, 1, 1, 0, 0),
+    conv_case_t beside = {.in = {1, 2, 3, 4},
+                          .f = {3, 1, 2, 4},
+                          .out = {1, 4, 6, 3},
+                          .p = params(1, 1, 1, 1, 0, 0),
                           .bias_kind = 1};
     run_case(&beside);
 }
@@ -293,18 +308,21 @@ static void test_conv_accumulator_bounds(void **state)
         mfl_dims_t in, f;
         int32_t dil;
     } shapes[] = {
-        {{1, 1, 7, 73}, {3, 1, 7, 73}, 1},   /* 511 taps: exactly the bound */
-        {{1, 1, 8, 64}, {2, 1, 8, 64}, 1},   /* 512 */
-        {{1, 5, 5, 41}, {3, 5, 5, 41}, 1},   /* 1025, runs of 205 */
-        {{1, 9, 9, 41}, {3, 5, 5, 41}, 2},   /* 1025, dilated: runs of 41 */
+        {{1, 1, 7, 73}, {3, 1, 7, 73}, 1},     /* 511 taps: exactly the bound */
+        {{1, 1, 8, 64}, {2, 1, 8, 64}, 1},     /* 512 */
+        {{1, 5, 5, 41}, {3, 5, 5, 41}, 1},     /* 1025, runs of 205 */
+        {{1, 9, 9, 41}, {3, 5, 5, 41}, 2},     /* 1025, dilated: runs of 41 */
         {{1, 1, 1, 1030}, {2, 1, 1, 1030}, 1}, /* one run of 1030 */
     };
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
         for (int fill = 0; fill <= 1; fill++) {
             for (int bias_kind = 0; bias_kind <= 2; bias_kind++) {
-                conv_case_t k = {.in = shapes[i].in, .f = shapes[i].f,
-                                 .p = params(1, 1, shapes[i].dil, shapes[i].dil, 0, 0), .fill = fill,
-                                 .bias_kind = bias_kind, .misalign = fill};
+                conv_case_t k = {.in = shapes[i].in,
+                                 .f = shapes[i].f,
+                                 .p = params(1, 1, shapes[i].dil, shapes[i].dil, 0, 0),
+                                 .fill = fill,
+                                 .bias_kind = bias_kind,
+                                 .misalign = fill};
                 k.out = (mfl_dims_t){1, conv_out(k.in.h, k.f.h, 1, shapes[i].dil, 0),
                                      conv_out(k.in.w, k.f.w, 1, shapes[i].dil, 0), k.f.n};
                 run_case(&k);
@@ -334,7 +352,8 @@ static void test_random_shapes(void **state)
         } else {
             const int32_t dh = rand_in(1, 2), dw = rand_in(1, 3), ph = rand_in(0, kh), pw = rand_in(0, kw);
             k.p = params(sh, sw, dh, dw, ph, pw);
-            k.out = (mfl_dims_t){k.in.n, conv_out(k.in.h, kh, sh, dh, ph), conv_out(k.in.w, kw, sw, dw, pw), cout};
+            k.out =
+                (mfl_dims_t){k.in.n, conv_out(k.in.h, kh, sh, dh, ph), conv_out(k.in.w, kw, sw, dw, pw), cout};
         }
         if (rand_in(0, 3) == 0) {
             k.p.act_min = -rand_in(0, 32768), k.p.act_max = rand_in(0, 32767);
@@ -348,21 +367,226 @@ static void test_random_shapes(void **state)
 static void test_seanet_shapes(void **state)
 {
     (void)state;
-    conv_case_t conv = {.in = {1, 4, 162, 8}, .f = {16, 3, 4, 8}, .out = {1, 2, 80, 16},
-                        .p = params(1, 2, 1, 1, 0, 0), .bias_kind = 1};
+    conv_case_t conv = {.in = {1, 4, 162, 8},
+                        .f = {16, 3, 4, 8},
+                        .out = {1, 2, 80, 16},
+                        .p = params(1, 2, 1, 1, 0, 0),
+                        .bias_kind = 1};
     run_case(&conv);
-    conv_case_t tconv = {.in = {1, 2, 80, 16}, .f = {8, 3, 4, 16}, .out = {1, 4, 162, 8},
-                         .p = params(1, 2, 1, 1, 0, 0), .transpose = 1, .bias_kind = 1};
+    conv_case_t tconv = {.in = {1, 2, 80, 16},
+                         .f = {8, 3, 4, 16},
+                         .out = {1, 4, 162, 8},
+                         .p = params(1, 2, 1, 1, 0, 0),
+                         .transpose = 1,
+                         .bias_kind = 1};
     run_case(&tconv);
+}
+
+/* gemmlowp's SaturatingRoundingDoublingHighMul and RoundingDivideByPOT,
+ * as TFLite writes them (a nudge, a truncating division; a remainder
+ * against a threshold). */
+static int32_t ref_srdhm(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    const int64_t ab = (int64_t)a * b;
+    const int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+static int32_t ref_rdbpot(int32_t x, int exponent)
+{
+    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* MultiplyByQuantizedMultiplierSmallerThanOneExp (shift <= 0). */
+static int32_t ref_scale(int32_t x, int32_t m, int32_t shift)
+{
+    return ref_rdbpot(ref_srdhm(x, m), -shift);
+}
+
+/* TFLite's int16 ADD / SUB of one pair of codes (zero points 0). */
+static int16_t ref_add_one(const mfl_add_params_t *p, int32_t a, int32_t b, int sub)
+{
+    const int32_t sa = ref_scale(a * (1 << p->left_shift), p->input1_multiplier, p->input1_shift);
+    const int32_t sb = ref_scale(b * (1 << p->left_shift), p->input2_multiplier, p->input2_shift);
+    const int32_t raw = ref_scale(sub ? sa - sb : sa + sb, p->output_multiplier, p->output_shift);
+    return (int16_t)(raw < p->act_min ? p->act_min : raw > p->act_max ? p->act_max : raw);
+}
+
+/* Flat index of output element (i0..i3) in an input of dims d (size 1 on
+ * an axis: index 0 there). */
+static int32_t bcast_index(const int32_t d[4], const int32_t i[4])
+{
+    int32_t at = 0;
+    for (int k = 0; k < 4; k++) {
+        at = at * d[k] + (d[k] == 1 ? 0 : i[k]);
+    }
+    return at;
+}
+
+/* Random shapes with every kind of broadcast (none, per channel, scalar,
+ * either operand, middle axes), saturating codes, shifts from -31 to 0 and
+ * narrow clamps, against the reference above. */
+static void test_add_sub_s16(void **state)
+{
+    (void)state;
+    for (int it = 0; it < 400; it++) {
+        int32_t out[4], d1[4], d2[4];
+        for (int k = 0; k < 4; k++) {
+            out[k] = rand_in(1, k == 3 ? 70 : 4);
+            const int kind = rand_in(0, 3);
+            d1[k] = kind == 1 ? 1 : out[k];
+            d2[k] = kind == 2 ? 1 : out[k];
+        }
+        if (it % 4 == 0) { /* equal shapes: one flat run */
+            memcpy(d1, out, sizeof(out));
+            memcpy(d2, out, sizeof(out));
+        }
+        const int32_t n = out[0] * out[1] * out[2] * out[3];
+        const int32_t n1 = d1[0] * d1[1] * d1[2] * d1[3], n2 = d2[0] * d2[1] * d2[2] * d2[3];
+        int16_t *a = test_malloc((size_t)n1 * sizeof(int16_t)), *b = test_malloc((size_t)n2 * sizeof(int16_t));
+        int16_t *got = test_malloc((size_t)n * sizeof(int16_t)),
+                *want = test_malloc((size_t)n * sizeof(int16_t));
+        for (int32_t i = 0; i < n1; i++) {
+            a[i] = rand_s16();
+        }
+        for (int32_t i = 0; i < n2; i++) {
+            b[i] = rand_s16();
+        }
+        mfl_add_params_t p = {.left_shift = 15,
+                              .input1_multiplier = (int32_t)(0x40000000u + (next_u32() & 0x3FFFFFFFu)),
+                              .input1_shift = rand_in(-3, 0),
+                              .input2_multiplier = (int32_t)(0x40000000u + (next_u32() & 0x3FFFFFFFu)),
+                              .input2_shift = rand_in(-3, 0),
+                              .output_multiplier = (int32_t)(0x40000000u + (next_u32() & 0x3FFFFFFFu)),
+                              .output_shift = rand_in(-16, 0),
+                              .act_min = -32768,
+                              .act_max = 32767};
+        if (it % 7 == 0) { /* the extremes of the loader's bounds */
+            p.input1_shift = -31, p.output_shift = 0, p.input2_multiplier = 0x7FFFFFFF;
+        }
+        if (it % 5 == 0) {
+            p.act_min = -rand_in(0, 32768), p.act_max = rand_in(0, 32767);
+        }
+        const int sub = it & 1;
+        int32_t i[4], at = 0;
+        for (i[0] = 0; i[0] < out[0]; i[0]++) {
+            for (i[1] = 0; i[1] < out[1]; i[1]++) {
+                for (i[2] = 0; i[2] < out[2]; i[2]++) {
+                    for (i[3] = 0; i[3] < out[3]; i[3]++) {
+                        want[at++] = ref_add_one(&p, a[bcast_index(d1, i)], b[bcast_index(d2, i)], sub);
+                    }
+                }
+            }
+        }
+        (sub ? mfl_sub_s16 : mfl_add_s16)(&p, out, d1, a, d2, b, got);
+        assert_memory_equal(got, want, (size_t)n * sizeof(int16_t));
+        test_free(want);
+        test_free(got);
+        test_free(b);
+        test_free(a);
+    }
+}
+
+/* PAD and STRIDED_SLICE through the shared walker (copy_walk.h) on both
+ * element sizes, against index-by-index references: random shapes,
+ * paddings (zero on some axes), PADV2 values at the int8 and int16
+ * extremes, negative strides. */
+static void test_pad_and_slice_both_sizes(void **state)
+{
+    (void)state;
+    for (int it = 0; it < 200; it++) {
+        int32_t dims[4], od[4];
+        mfl_pad_params_t pp;
+        mfl_slice_params_t sp;
+        for (int k = 0; k < 4; k++) {
+            dims[k] = rand_in(1, k == 3 ? 9 : 4);
+            pp.before[k] = rand_in(0, 2) == 0 ? 0 : rand_in(0, 3);
+            pp.after[k] = rand_in(0, 2);
+            od[k] = pp.before[k] + dims[k] + pp.after[k];
+            sp.stride[k] = rand_in(0, 1) ? rand_in(1, 3) : -rand_in(1, 3);
+            sp.start[k] = rand_in(0, dims[k] - 1);
+            /* as many as fit inside the input from start */
+            const int32_t room =
+                sp.stride[k] > 0 ? (dims[k] - 1 - sp.start[k]) / sp.stride[k] : sp.start[k] / -sp.stride[k];
+            sp.count[k] = 1 + rand_in(0, room);
+        }
+        const int32_t n = dims[0] * dims[1] * dims[2] * dims[3];
+        const int32_t no = od[0] * od[1] * od[2] * od[3];
+        const int32_t ns = sp.count[0] * sp.count[1] * sp.count[2] * sp.count[3];
+        int16_t *x16 = test_malloc((size_t)n * 2), *y16 = test_malloc((size_t)no * 2),
+                *w16 = test_malloc((size_t)no * 2);
+        int8_t *x8 = test_malloc((size_t)n), *y8 = test_malloc((size_t)no), *w8 = test_malloc((size_t)no);
+        for (int32_t i = 0; i < n; i++) {
+            x16[i] = rand_s16();
+            x8[i] = rand_s8();
+        }
+        for (int size = 1; size <= 2; size++) {
+            pp.pad_value = size == 1 ? (it & 1 ? -128 : 127) : (it & 1 ? -32768 : 32767);
+            int32_t o[4], at = 0;
+            for (o[0] = 0; o[0] < od[0]; o[0]++) {
+                for (o[1] = 0; o[1] < od[1]; o[1]++) {
+                    for (o[2] = 0; o[2] < od[2]; o[2]++) {
+                        for (o[3] = 0; o[3] < od[3]; o[3]++, at++) {
+                            int inside = 1, src = 0;
+                            for (int k = 0; k < 4; k++) {
+                                const int32_t ik = o[k] - pp.before[k];
+                                inside = inside && ik >= 0 && ik < dims[k];
+                                src = src * dims[k] + ik;
+                            }
+                            w8[at] = inside ? x8[src] : (int8_t)pp.pad_value;
+                            w16[at] = inside ? x16[src] : (int16_t)pp.pad_value;
+                        }
+                    }
+                }
+            }
+            if (size == 1) {
+                mfl_pad_s8(&pp, dims, x8, y8);
+                assert_memory_equal(y8, w8, (size_t)no);
+            } else {
+                mfl_pad_s16(&pp, dims, x16, y16);
+                assert_memory_equal(y16, w16, (size_t)no * 2);
+            }
+        }
+        int32_t c[4], at = 0;
+        for (c[0] = 0; c[0] < sp.count[0]; c[0]++) {
+            for (c[1] = 0; c[1] < sp.count[1]; c[1]++) {
+                for (c[2] = 0; c[2] < sp.count[2]; c[2]++) {
+                    for (c[3] = 0; c[3] < sp.count[3]; c[3]++, at++) {
+                        int32_t src = 0;
+                        for (int k = 0; k < 4; k++) {
+                            src = src * dims[k] + sp.start[k] + c[k] * sp.stride[k];
+                        }
+                        w8[at] = x8[src];
+                        w16[at] = x16[src];
+                    }
+                }
+            }
+        }
+        mfl_strided_slice_s8(&sp, dims, x8, y8);
+        assert_memory_equal(y8, w8, (size_t)ns);
+        mfl_strided_slice_s16(&sp, dims, x16, y16);
+        assert_memory_equal(y16, w16, (size_t)ns * 2);
+        test_free(w8);
+        test_free(y8);
+        test_free(x8);
+        test_free(w16);
+        test_free(y16);
+        test_free(x16);
+    }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv_edge_shapes),
-        cmocka_unit_test(test_conv_accumulator_bounds),
-        cmocka_unit_test(test_random_shapes),
-        cmocka_unit_test(test_seanet_shapes),
+        cmocka_unit_test(test_conv_edge_shapes), cmocka_unit_test(test_conv_accumulator_bounds),
+        cmocka_unit_test(test_random_shapes),    cmocka_unit_test(test_seanet_shapes),
+        cmocka_unit_test(test_add_sub_s16),      cmocka_unit_test(test_pad_and_slice_both_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
