@@ -9,9 +9,9 @@
  * weights w0..w3 are one word, whose SXTB16 and SXTB16 ROR #8 give the
  * pairs (w0 w2) and (w1 w3). Two SMLADs then add w0x0 + w1x1 + w2x2 + w3x3.
  * The repacked activations serve four output channels (dot4), whose
- * filters lie a fixed stride apart. Unaligned
- * word loads (the Cortex-M4's LDR takes them) read the activations at any
- * even address and the weights at any address.
+ * filters lie a fixed stride apart. Unaligned word loads (the Cortex-M4's
+ * LDR takes them) read the activations at any even address and the
+ * weights at any address.
  *
  * Overflow (TFLite's 16x8 reference accumulates in int64): every product
  * is at most 32768 * 128 = 2^22 in magnitude, so a sum of at most
@@ -22,7 +22,7 @@
  * exact int64 sum. (SMLAD's own intermediate sums cannot wrap either: each
  * is a partial sum of the same at most 511 products.) A window of up to
  * 511 taps ("narrow": SEANet's every layer) needs no counting at all: its
- * int32 sums are whole and flushed once, at the end.
+ * int32 sums are whole, and the outputs are requantized from them.
  */
 #ifndef MFL_KERNELS_DOT_S16_DSP_H
 #define MFL_KERNELS_DOT_S16_DSP_H
