@@ -95,9 +95,14 @@ int main(int argc, char **argv)
     }
     agg_log_set_level(cfg.log_level);
     agg_config_log(&cfg);
-    if (agg_server_preflight(&cfg, msg, sizeof(msg)) || agg_state_open(&state, &cfg, msg, sizeof(msg))) {
+    /* the state exists (and needs closing) only once agg_state_open ran: a
+     * refused preflight must not close a state never opened */
+    const int preflight_err = agg_server_preflight(&cfg, msg, sizeof(msg));
+    if (preflight_err || agg_state_open(&state, &cfg, msg, sizeof(msg))) {
         agg_log_at(AGG_LOG_ERROR, "startup_failed", "reason=\"%s\"", msg);
-        agg_state_close(&state);
+        if (!preflight_err) {
+            agg_state_close(&state);
+        }
         return 1;
     }
     state.cfg_path = config;
