@@ -5,11 +5,12 @@
  */
 #include <string.h>
 
+#include "../model/model_validate.h"
+#include "bias_tune.h"
+#include "learner_internal.h"
 #include "mfl/error.h"
 #include "mfl/kernels.h"
 #include "mfl/learner.h"
-#include "../model/model_validate.h"
-#include "bias_tune.h"
 
 #define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
 
@@ -17,7 +18,12 @@ mfl_learn_opts_t mfl_learn_defaults(void)
 {
     mfl_learn_opts_t o = {
         .lr = mfl_scale_from_int(1311, 16), /* 0.02 */
-        .batch = 8, .steps = 1, .balanced = 1, .drift_max = 0, .seed = 1, .loss = MFL_LOSS_CROSS_ENTROPY,
+        .batch = 8,
+        .steps = 1,
+        .balanced = 1,
+        .drift_max = 0,
+        .seed = 1,
+        .loss = MFL_LOSS_CROSS_ENTROPY,
     };
     return o;
 }
@@ -25,6 +31,30 @@ mfl_learn_opts_t mfl_learn_defaults(void)
 typedef struct {
     uint16_t units, features;
 } head_shape_t;
+
+/* What a learner tunes below the head: nothing, the feature layer's
+ * biases, or its weights (and biases at bias_lr, which may be 0). */
+typedef struct {
+    uint8_t on, weights;
+    uint16_t inputs; /* the feature layer's input length (weights) */
+    const mfl_weight_tuning_t *tuning;
+} tuning_t;
+
+/* The tuning opts ask for; MFL_ERR_LEARN_CONFIG if the model's feature
+ * layer cannot be tuned. */
+static int tuning_of(const mfl_model_t *m, const mfl_learn_opts_t *o, tuning_t *t)
+{
+    *t = (tuning_t){o->bias_lr.m != 0 || o->weight_lr.m != 0, o->weight_lr.m != 0, 0, o->weight_tuning};
+    if (!t->on) {
+        return 0;
+    }
+    if ((t->weights && !o->weight_tuning) || mfl_bias_tune_check(m, m->header->head_op)) {
+        return MFL_ERR_LEARN_CONFIG;
+    }
+    const mfl_op_rec_t *op = &m->ops[m->header->head_op - 1];
+    t->inputs = t->weights ? (uint16_t)m->tensors[op->inputs[1]].dims[1] : 0;
+    return 0;
+}
 
 /* The head's shape; classification heads have at most MFL_HEAD_MAX_UNITS
  * units (labels are uint8), regression heads MFL_HEAD_MAX_UNITS_MSE. */
@@ -48,18 +78,22 @@ static int head_shape(const mfl_model_t *m, head_shape_t *s, int mse)
 /* The learner's arrays laid out in its memory, 8-byte aligned each: the
  * one layout both mfl_learner_mem_size() and mfl_learner_init() use. */
 typedef struct {
-    size_t w, qw, b, qbias, qmult, qshift, qscale, w0_scale, b0, w0_ram, g, tune, replay, total;
+    size_t w, qw, b, qbias, qmult, qshift, qscale, w0_scale, b0, w0_ram, g, tune, weights, replay, total;
 } mem_layout_t;
 
-/* Bytes of one replayed sample: its features, or with tuned biases the
- * feature layer's int32 accumulators; a regression learner's features and
- * then its int8 target (units bytes). */
-static uint16_t replay_dim(head_shape_t s, int tune, int mse)
+/* Bytes of one replayed sample: its features; with tuned biases the
+ * feature layer's int32 accumulators; with tuned weights that layer's int8
+ * input; a regression learner's features and then its int8 target (units
+ * bytes). */
+static uint16_t replay_dim(head_shape_t s, tuning_t tune, int mse)
 {
-    return (uint16_t)(tune ? 4u * s.features : mse ? (unsigned)s.features + s.units : s.features);
+    return (uint16_t)(tune.weights ? tune.inputs
+                      : tune.on    ? 4u * s.features
+                      : mse        ? (unsigned)s.features + s.units
+                                   : s.features);
 }
 
-static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_capacity, int tune, int mse)
+static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_capacity, tuning_t tune, int mse)
 {
     const size_t params = (size_t)s.units * s.features, units = s.units;
     mem_layout_t L;
@@ -77,7 +111,8 @@ static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_c
     PLACE(w0_ram, params);
     PLACE(g, mse ? mfl_head_mse_scratch_size(s.units, s.features, batch)
                  : mfl_head_step_scratch_size(s.units, s.features, batch));
-    PLACE(tune, tune ? mfl_bias_tune_bytes(s.features, batch) : 0);
+    PLACE(tune, tune.on ? mfl_bias_tune_bytes(s.features, batch) : 0);
+    PLACE(weights, tune.weights ? tune.tuning->bytes(tune.inputs, s.features, batch) : 0);
     PLACE(replay, mfl_replay_mem_size(replay_dim(s, tune, mse), replay_capacity));
 #undef PLACE
     L.total = at;
@@ -87,17 +122,20 @@ static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_c
 static int check_opts(const mfl_learn_opts_t *o)
 {
     const int ok = o->lr.m > 0 && o->batch >= 1 && o->batch <= MFL_HEAD_MAX_BATCH && o->steps >= 1 &&
-                   o->drift_max >= 0 && o->bias_lr.m >= 0 &&
-                   (o->loss == MFL_LOSS_CROSS_ENTROPY || (o->loss == MFL_LOSS_MSE && o->bias_lr.m == 0));
+                   o->drift_max >= 0 && o->bias_lr.m >= 0 && o->weight_lr.m >= 0 &&
+                   (o->loss == MFL_LOSS_CROSS_ENTROPY ||
+                    (o->loss == MFL_LOSS_MSE && o->bias_lr.m == 0 && o->weight_lr.m == 0));
     return ok ? 0 : MFL_ERR_LEARN_CONFIG;
 }
 
-size_t mfl_learner_mem_size_for(const mfl_model_t *model, uint16_t replay_capacity, const mfl_learn_opts_t *opts)
+size_t mfl_learner_mem_size_for(const mfl_model_t *model, uint16_t replay_capacity,
+                                const mfl_learn_opts_t *opts)
 {
     head_shape_t s;
     const mfl_learn_opts_t o = opts ? *opts : mfl_learn_defaults();
-    const int tune = o.bias_lr.m != 0, mse = o.loss == MFL_LOSS_MSE;
-    if (check_opts(&o) || head_shape(model, &s, mse) || (tune && mfl_bias_tune_check(model, model->header->head_op))) {
+    const int mse = o.loss == MFL_LOSS_MSE;
+    tuning_t tune;
+    if (check_opts(&o) || head_shape(model, &s, mse) || tuning_of(model, &o, &tune)) {
         return 0;
     }
     return mem_layout(s, o.batch, replay_capacity, tune, mse).total;
@@ -183,17 +221,22 @@ static void bind_head(mfl_learner_t *l, uint8_t *mem, head_shape_t s, const mem_
     const mfl_fc_rec_t *fc = (const mfl_fc_rec_t *)(const void *)mfl_op_params(m, op);
 
     l->head = (mfl_head_t){
-        .units = s.units, .features = s.features,
+        .units = s.units,
+        .features = s.features,
         .feature_zp = m->tensors[op->inputs[0]].zero_point,
         .feature_scale = {hr->feature_scale_m, hr->feature_scale_e},
         .output_scale = {hr->output_scale_m, hr->output_scale_e},
-        .act_min = fc->act_min, .act_max = fc->act_max,
+        .act_min = fc->act_min,
+        .act_max = fc->act_max,
         .output_zp = m->tensors[op->output].zero_point,
-        .w = (int32_t *)(void *)(mem + L->w), .b = (int32_t *)(void *)(mem + L->b),
+        .w = (int32_t *)(void *)(mem + L->w),
+        .b = (int32_t *)(void *)(mem + L->b),
     };
     l->q = (mfl_head_q_t){
-        .w = (int8_t *)(mem + L->qw), .bias = (int32_t *)(void *)(mem + L->qbias),
-        .multiplier = (int32_t *)(void *)(mem + L->qmult), .shift = (int32_t *)(void *)(mem + L->qshift),
+        .w = (int8_t *)(mem + L->qw),
+        .bias = (int32_t *)(void *)(mem + L->qbias),
+        .multiplier = (int32_t *)(void *)(mem + L->qmult),
+        .shift = (int32_t *)(void *)(mem + L->qshift),
         .scale = (mfl_scale_t *)(void *)(mem + L->qscale),
     };
     l->w0_scale = (mfl_scale_t *)(void *)(mem + L->w0_scale);
@@ -222,8 +265,9 @@ int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, si
     if (err) {
         return err;
     }
-    const int tune = o.bias_lr.m != 0, mse = o.loss == MFL_LOSS_MSE;
-    if (tune && mfl_bias_tune_check(model, model->header->head_op)) {
+    const int mse = o.loss == MFL_LOSS_MSE;
+    tuning_t tune;
+    if (tuning_of(model, &o, &tune)) {
         return MFL_ERR_LEARN_CONFIG;
     }
     const mem_layout_t L = mem_layout(s, o.batch, replay_capacity, tune, mse);
@@ -241,9 +285,13 @@ int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, si
         return err;
     }
     bind_head(l, mem, s, &L);
-    l->tune = tune;
-    if (tune) {
+    l->tune = tune.on;
+    l->tune_weights = tune.weights;
+    if (tune.on) {
         mfl_bias_tune_bind(&l->bt, model, l->head_op, l->head.feature_scale, (uint8_t *)mem + L.tune);
+    }
+    if (tune.weights) {
+        o.weight_tuning->bind(&l->wt, &l->bt, o.batch, (uint8_t *)mem + L.weights);
     }
     const uint16_t dim = replay_dim(s, tune, mse);
     err = mfl_replay_init(&l->replay, (uint8_t *)mem + L.replay, mfl_replay_mem_size(dim, replay_capacity), dim,
@@ -265,15 +313,21 @@ static int set_input(mfl_learner_t *l, const int8_t *input, size_t len)
     return 0;
 }
 
+int mfl_learner_run_to_layer_input(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **in,
+                                   size_t *n)
+{
+    int err = set_input(l, input, len);
+    err = err ? err : mfl_interp_invoke_range(&l->interp, 0, l->bt.op);
+    return err ? err : mfl_interp_tensor(&l->interp, l->model->ops[l->bt.op].inputs[0], in, n);
+}
+
 /* Tuning learners: the backbone up to the feature layer, then its
  * accumulators into bt.acc. */
 static int run_to_acc(mfl_learner_t *l, const int8_t *input, size_t len)
 {
     const int8_t *in;
     size_t n;
-    int err = set_input(l, input, len);
-    err = err ? err : mfl_interp_invoke_range(&l->interp, 0, l->bt.op);
-    err = err ? err : mfl_interp_tensor(&l->interp, l->model->ops[l->bt.op].inputs[0], &in, &n);
+    const int err = mfl_learner_run_to_layer_input(l, input, len, &in, &n);
     if (!err) {
         mfl_bias_tune_acc(&l->bt, in, l->bt.acc);
     }
@@ -345,11 +399,15 @@ int mfl_learner_requantize(mfl_learner_t *l)
 /* The head's FULLY_CONNECTED over the features, one call per block of
  * rows (rows units long; bias NULL: none). */
 static void run_rows(const mfl_learner_t *l, const int8_t *w, const int32_t *bias, const int32_t *mult,
-                     const int32_t *shift, int32_t per_channel, uint16_t rows, const int8_t *features, int8_t *out)
+                     const int32_t *shift, int32_t per_channel, uint16_t rows, const int8_t *features,
+                     int8_t *out)
 {
     const mfl_fc_params_t p = {
-        .input_offset = -l->head.feature_zp, .output_offset = l->head.output_zp,
-        .act_min = l->head.act_min, .act_max = l->head.act_max, .per_channel = per_channel,
+        .input_offset = -l->head.feature_zp,
+        .output_offset = l->head.output_zp,
+        .act_min = l->head.act_min,
+        .act_max = l->head.act_max,
+        .per_channel = per_channel,
     };
     const mfl_requant_t rq = {mult, shift};
     mfl_fully_connected_s8(&p, &rq, 1, l->head.features, features, rows, w, bias, out);
@@ -362,10 +420,11 @@ static void run_shipped(const mfl_learner_t *l, const int8_t *features, int8_t *
     const mfl_op_rec_t *op = &m->ops[l->head_op];
     const mfl_fc_rec_t *fc = (const mfl_fc_rec_t *)(const void *)mfl_op_params(m, op);
     const int32_t *mult = mfl_op_params(m, op) + sizeof(*fc) / 4;
-    const int32_t *bias = op->inputs[2] != MFL_NONE ? (const int32_t *)(const void *)(m->data + m->tensors[op->inputs[2]].offset)
-                                                    : NULL;
-    run_rows(l, (const int8_t *)(m->data + m->tensors[op->inputs[1]].offset), bias, mult, mult + fc->n_multipliers,
-             fc->n_multipliers > 1, l->head.units, features, out);
+    const int32_t *bias = op->inputs[2] != MFL_NONE
+                              ? (const int32_t *)(const void *)(m->data + m->tensors[op->inputs[2]].offset)
+                              : NULL;
+    run_rows(l, (const int8_t *)(m->data + m->tensors[op->inputs[1]].offset), bias, mult,
+             mult + fc->n_multipliers, fc->n_multipliers > 1, l->head.units, features, out);
 }
 
 /* An installed global head: its int8 weights on their own row scales,
@@ -377,9 +436,10 @@ static int run_installed(const mfl_learner_t *l, const int8_t *features, int8_t 
     for (uint16_t i = 0; i < l->head.units; i++) {
         const mfl_scale_t acc_scale = mfl_scale_mul(l->head.feature_scale, l->w0_scale[i]);
         int32_t mult, shift;
-        const int64_t bias = mfl_scale_apply(mfl_scale_div(mfl_scale_from_int(1, MFL_HEAD_FRAC), acc_scale), l->b0[i]);
-        if (mfl_scale_to_multiplier(mfl_scale_div(acc_scale, l->head.output_scale), &mult, &shift) || bias > INT32_MAX ||
-            bias < INT32_MIN) {
+        const int64_t bias =
+            mfl_scale_apply(mfl_scale_div(mfl_scale_from_int(1, MFL_HEAD_FRAC), acc_scale), l->b0[i]);
+        if (mfl_scale_to_multiplier(mfl_scale_div(acc_scale, l->head.output_scale), &mult, &shift) ||
+            bias > INT32_MAX || bias < INT32_MIN) {
             return MFL_ERR_INVALID_ARG;
         }
         const int32_t b = (int32_t)bias;
@@ -447,7 +507,8 @@ int mfl_learner_predict(mfl_learner_t *l, const int8_t *input, size_t len, int *
     return err;
 }
 
-int mfl_learner_predict_features_with(mfl_learner_t *l, mfl_head_choice_t which, const int8_t *features, int *label)
+int mfl_learner_predict_features_with(mfl_learner_t *l, mfl_head_choice_t which, const int8_t *features,
+                                      int *label)
 {
     int8_t logits[MFL_HEAD_MAX_UNITS];
     if (!l || !features || !label) {
@@ -503,8 +564,8 @@ int mfl_learner_choose_head(mfl_learner_t *l, const int8_t *features, const uint
         for (uint16_t k = 0; k < n; k++) {
             int label;
             const int err = labels[k] < l->head.units
-                                ? mfl_learner_predict_features_with(l, (mfl_head_choice_t)h,
-                                                                    features + (size_t)k * l->head.features, &label)
+                                ? mfl_learner_predict_features_with(
+                                      l, (mfl_head_choice_t)h, features + (size_t)k * l->head.features, &label)
                                 : MFL_ERR_INVALID_ARG;
             if (err) {
                 return err;
@@ -531,13 +592,20 @@ int mfl_learner_use_head(mfl_learner_t *l, mfl_head_choice_t which)
     return 0;
 }
 
-/* Tuning learners: the batch's samples are accumulators; their features
- * with the current biases go to bt.x's rows, which the head then reads. */
+/* Tuning learners: the batch's samples are accumulators (or, tuning the
+ * weights, the layer's inputs, whose accumulators the current weights
+ * give); their features with the current biases go to bt.x's rows, which
+ * the head then reads. */
 static void features_of_batch(mfl_learner_t *l, const int8_t **x, uint16_t n)
 {
     for (uint16_t k = 0; k < n; k++) {
         int8_t *row = l->bt.x + (size_t)k * l->bt.features;
-        mfl_bias_tune_features(&l->bt, (const int32_t *)(const void *)x[k], row);
+        const int32_t *acc = (const int32_t *)(const void *)x[k];
+        if (l->tune_weights) {
+            mfl_bias_tune_acc(&l->bt, x[k], l->bt.acc);
+            acc = l->bt.acc;
+        }
+        mfl_bias_tune_features(&l->bt, acc, row);
         x[k] = row;
     }
 }
@@ -565,6 +633,8 @@ static int sgd_step(mfl_learner_t *l, const void *first, uint8_t first_label, co
     if (n == 0) {
         return 0;
     }
+    const int8_t *layer_in[MFL_HEAD_MAX_BATCH];
+    memcpy(layer_in, x, n * sizeof(x[0]));
     if (l->tune) {
         features_of_batch(l, x, n);
     }
@@ -577,6 +647,10 @@ static int sgd_step(mfl_learner_t *l, const void *first, uint8_t first_label, co
         if (l->tune) { /* the step left the logit gradients at the start of its scratch */
             mfl_bias_tune_step(&l->bt, &l->head, (const int16_t *)l->g, n, l->opts.bias_lr);
         }
+        if (l->tune_weights) {
+            l->opts.weight_tuning->step(&l->wt, &l->bt, &l->head, (const int16_t *)l->g, layer_in, n,
+                                        l->opts.weight_lr);
+        }
         l->updates++;
         l->int8_stale = 1;
     }
@@ -585,7 +659,7 @@ static int sgd_step(mfl_learner_t *l, const void *first, uint8_t first_label, co
 
 /* The steps on a new sample (features, or accumulators when tuning),
  * then the sample into the replay buffer. */
-static int learn_sample(mfl_learner_t *l, const void *sample, uint8_t label)
+int mfl_learner_learn_sample(mfl_learner_t *l, const void *sample, uint8_t label)
 {
     if (label >= l->head.units) {
         return MFL_ERR_LABEL;
@@ -628,7 +702,8 @@ int mfl_learner_learn_features(mfl_learner_t *l, const int8_t *features, uint8_t
     if (!l || !features) {
         return MFL_ERR_INVALID_ARG;
     }
-    return l->tune || l->opts.loss != MFL_LOSS_CROSS_ENTROPY ? MFL_ERR_LEARN_CONFIG : learn_sample(l, features, label);
+    return l->tune || l->opts.loss != MFL_LOSS_CROSS_ENTROPY ? MFL_ERR_LEARN_CONFIG
+                                                             : mfl_learner_learn_sample(l, features, label);
 }
 
 int mfl_learner_learn_features_target(mfl_learner_t *l, const int8_t *features, const int8_t *target)
@@ -661,7 +736,7 @@ int mfl_learner_learn_acc(mfl_learner_t *l, const int32_t *acc, uint8_t label)
     if (!l || !acc) {
         return MFL_ERR_INVALID_ARG;
     }
-    return !l->tune ? MFL_ERR_LEARN_CONFIG : learn_sample(l, acc, label);
+    return !l->tune || l->tune_weights ? MFL_ERR_LEARN_CONFIG : mfl_learner_learn_sample(l, acc, label);
 }
 
 int mfl_learner_learn(mfl_learner_t *l, const int8_t *input, size_t len, uint8_t label)
@@ -672,10 +747,16 @@ int mfl_learner_learn(mfl_learner_t *l, const int8_t *input, size_t len, uint8_t
     if (l && label >= l->head.units) {
         return MFL_ERR_LABEL;
     }
+    if (l && l->tune_weights) {
+        const int8_t *in;
+        size_t n;
+        const int err = mfl_learner_run_to_layer_input(l, input, len, &in, &n);
+        return err ? err : mfl_learner_learn_sample(l, in, label);
+    }
     if (l && l->tune) {
         const int32_t *acc;
         const int err = mfl_learner_feature_acc(l, input, len, &acc);
-        return err ? err : learn_sample(l, acc, label);
+        return err ? err : mfl_learner_learn_sample(l, acc, label);
     }
     const int8_t *features;
     int err = mfl_learner_features(l, input, len, &features);
@@ -714,6 +795,9 @@ int mfl_learner_reset_bias(mfl_learner_t *l)
     }
     if (l->tune) {
         mfl_bias_tune_reset(&l->bt);
+    }
+    if (l->tune_weights) {
+        l->opts.weight_tuning->reset(&l->wt, l->bt.inputs, l->bt.features);
     }
     return 0;
 }

@@ -52,15 +52,20 @@ typedef enum {
 } mfl_learn_loss_t;
 
 typedef struct {
-    mfl_scale_t lr;       /* learning rate, as an integer scale (mfl_scale_from_int(655, 16) = 0.01) */
-    uint16_t batch;       /* samples per SGD step: the new one plus batch - 1 replayed, 1..64 */
-    uint16_t steps;       /* SGD steps per mfl_learner_learn() call, >= 1 */
-    uint8_t balanced;     /* class-balanced replay buffer (else reservoir sampling) */
-    int32_t drift_max;    /* max |W - W_global| per weight in Q8.24 real units; 0 = unlimited */
-    uint32_t seed;        /* replay sampling */
-    mfl_scale_t bias_lr;  /* learning rate of the feature layer's biases (bias-only fine-tuning,
-                           * TinyTL); m = 0: that layer stays as in the model. Cross-entropy only */
-    uint8_t loss;         /* mfl_learn_loss_t */
+    mfl_scale_t lr;        /* learning rate, as an integer scale (mfl_scale_from_int(655, 16) = 0.01) */
+    uint16_t batch;        /* samples per SGD step: the new one plus batch - 1 replayed, 1..64 */
+    uint16_t steps;        /* SGD steps per mfl_learner_learn() call, >= 1 */
+    uint8_t balanced;      /* class-balanced replay buffer (else reservoir sampling) */
+    int32_t drift_max;     /* max |W - W_global| per weight in Q8.24 real units; 0 = unlimited */
+    uint32_t seed;         /* replay sampling */
+    mfl_scale_t bias_lr;   /* learning rate of the feature layer's biases (bias-only fine-tuning,
+                            * TinyTL); m = 0: that layer stays as in the model. Cross-entropy only */
+    uint8_t loss;          /* mfl_learn_loss_t */
+    mfl_scale_t weight_lr; /* learning rate of the feature layer's weights, per input code (see
+                            * mfl_weight_tune_t); m = 0: they stay as in the model. Cross-entropy only;
+                            * needs weight_tuning */
+    const struct mfl_weight_tuning *weight_tuning; /* &mfl_weight_tuning to tune the weights (linking it
+                                                    * into the firmware), or NULL */
 } mfl_learn_opts_t;
 
 /* lr 0.02, batch 8, 1 step, balanced buffer, no drift limit, feature
@@ -80,21 +85,61 @@ mfl_learn_opts_t mfl_learn_defaults(void);
  * FedBN, Li et al. ICLR 2021): updates carry the head only.
  */
 typedef struct {
-    uint16_t op;             /* the feature layer's op index */
-    uint16_t inputs;         /* its input length */
-    uint16_t features;       /* its output length (the head's features) */
-    int32_t input_offset;    /* minus its input zero point */
+    uint16_t op;          /* the feature layer's op index */
+    uint16_t inputs;      /* its input length */
+    uint16_t features;    /* its output length (the head's features) */
+    int32_t input_offset; /* minus its input zero point */
     int32_t output_zp, act_min, act_max;
-    const int8_t *w;         /* its weights [features][inputs], in the model */
+    const int8_t *w;             /* its weights [features][inputs], in the model */
     const int32_t *mult, *shift; /* its requantization, per feature or one for all */
     uint8_t per_channel;
-    mfl_scale_t *to_acc;     /* [features]: Q8.24 real -> accumulator units, 2^-24 / (s_in s_wj) */
-    int32_t *bias0;          /* [features] the model's int32 biases */
-    int32_t *delta;          /* [features] the learned change, Q8.24 real units */
-    int32_t *bias;           /* [features] bias0 + delta in accumulator units: what features use */
-    int32_t *acc;            /* [features] the last input's accumulators */
-    int8_t *x;               /* [batch][features] a batch's features; row 0: the last input's */
+    mfl_scale_t *to_acc; /* [features]: Q8.24 real -> accumulator units, 2^-24 / (s_in s_wj) */
+    int32_t *bias0;      /* [features] the model's int32 biases */
+    int32_t *delta;      /* [features] the learned change, Q8.24 real units */
+    int32_t *bias;       /* [features] bias0 + delta in accumulator units: what features use */
+    int32_t *acc;        /* [features] the last input's accumulators */
+    int8_t *x;           /* [batch][features] a batch's features; row 0: the last input's */
 } mfl_bias_tune_t;
+
+/*
+ * Fine-tuning of the feature layer's weights (opts.weight_lr set): the
+ * dense layer below the head learns all its weights, as the float
+ * reference MFL_TRAIN_DENSE of mfl/host/train.h does, with the head's
+ * logit gradients carried one layer down (a feature's gradient is the sum
+ * over units of the logit gradient times the head's master weight, 0
+ * where the feature's code is clamped), and each weight's gradient that
+ * times its input code x_i - zp, summed over the batch. The rule is SGD on
+ * V_ji = s_in s_wj w_ji, the real weight per input code, which needs no
+ * input scale (the model records none): SGD on the real weights with rate
+ * r is weight_lr = r s_in^2. The weights stay on the device, as the tuned
+ * biases do (updates carry the head only; Liang et al., "Think Locally,
+ * Act Globally: Federated Learning with Local and Global Representations",
+ * 2020, keep the representation local in the same way).
+ * Memory, for a layer of I inputs and F features: the int8 weights the
+ * FULLY_CONNECTED kernel runs (I F bytes), their int16 master in 1/256 of
+ * a code (2 I F), a step's gradients and inputs in int16 (2 batch (F +
+ * I)); each replayed sample is the layer's I input bytes.
+ */
+typedef struct {
+    const int8_t *w_model; /* [features][inputs] the model's weights, in flash */
+    int8_t *w;             /* [features][inputs] the int8 weights the layer runs: round(master / 256) */
+    int16_t *master;       /* [features][inputs] the learned weights, in 1/256 of a weight code */
+    int16_t *gx;           /* [features][batch] a step's feature gradients, block floating point */
+    int16_t *xs;           /* [inputs][batch] a step's input codes minus the zero point */
+} mfl_weight_tune_t;
+
+/* The weight tuning's code, which a firmware links only when it names
+ * mfl_weight_tuning (about 1.2 KB of Cortex-M4 flash), as operators are
+ * linked only when registered (mfl/op_resolver.h). Internal entries. */
+typedef struct mfl_weight_tuning {
+    size_t (*bytes)(uint16_t inputs, uint16_t features, uint16_t batch);
+    void (*bind)(mfl_weight_tune_t *wt, mfl_bias_tune_t *bt, uint16_t batch, void *mem);
+    void (*step)(mfl_weight_tune_t *wt, const mfl_bias_tune_t *bt, const mfl_head_t *h, const int16_t *g,
+                 const int8_t *const *in, int batch, mfl_scale_t lr);
+    void (*reset)(mfl_weight_tune_t *wt, uint16_t inputs, uint16_t features);
+} mfl_weight_tuning_t;
+
+extern const mfl_weight_tuning_t mfl_weight_tuning;
 
 /* The heads a learner can predict with (do no harm: FedRep / Ditto-style
  * personalisation keeps the device's own head next to the global one, and
@@ -109,24 +154,27 @@ typedef struct {
     mfl_interp_t interp;
     const mfl_model_t *model;
     uint16_t head_op;
-    mfl_head_t head;        /* master copy */
-    mfl_head_q_t q;         /* int8 copy the kernel runs */
-    const int8_t *w0;       /* global head weights: in the model, or w0_ram once installed */
-    mfl_scale_t *w0_scale;  /* their per-unit scales */
-    int32_t *b0;            /* global biases, Q8.24 */
-    int8_t *w0_ram;         /* an installed global head's weights */
-    int global_installed;   /* 0: the model's own head; 1: installed from a model message */
-    void *g;                /* the SGD step's scratch (mfl_head_step_scratch_size) */
-    int int8_stale;         /* the master has learned since q was requantized */
+    mfl_head_t head;       /* master copy */
+    mfl_head_q_t q;        /* int8 copy the kernel runs */
+    const int8_t *w0;      /* global head weights: in the model, or w0_ram once installed */
+    mfl_scale_t *w0_scale; /* their per-unit scales */
+    int32_t *b0;           /* global biases, Q8.24 */
+    int8_t *w0_ram;        /* an installed global head's weights */
+    int global_installed;  /* 0: the model's own head; 1: installed from a model message */
+    void *g;               /* the SGD step's scratch (mfl_head_step_scratch_size) */
+    int int8_stale;        /* the master has learned since q was requantized */
     mfl_replay_t replay;
     mfl_learn_opts_t opts;
     uint32_t rng;
-    uint32_t updates;       /* SGD steps since the global head */
-    uint32_t samples;       /* distinct samples the head learned from since the global head: the new
-                             * ones, or the whole replay buffer once trained on (an update's weight) */
-    int tune;               /* opts.bias_lr set: tune is bound, the replay holds accumulators */
+    uint32_t updates; /* SGD steps since the global head */
+    uint32_t samples; /* distinct samples the head learned from since the global head: the new
+                       * ones, or the whole replay buffer once trained on (an update's weight) */
+    int tune;         /* opts.bias_lr or weight_lr set: bt is bound, the replay holds
+                       * accumulators (biases only) or the feature layer's inputs (weights) */
     mfl_bias_tune_t bt;
-    mfl_head_choice_t use;  /* the head mfl_learner_infer and mfl_learner_predict run (default OWN) */
+    int tune_weights; /* opts.weight_lr set: wt is bound, bt's layer runs wt.w */
+    mfl_weight_tune_t wt;
+    mfl_head_choice_t use; /* the head mfl_learner_infer and mfl_learner_predict run (default OWN) */
 } mfl_learner_t;
 
 /* Bytes of learner memory for this model, a replay buffer of
@@ -150,7 +198,8 @@ size_t mfl_learner_mem_size(const mfl_model_t *model, uint16_t replay_capacity, 
  * of F + 1. The AD autoencoder's 640 x 128 head, batch 8, 16 entries:
  * see docs/learning.md.
  */
-size_t mfl_learner_mem_size_for(const mfl_model_t *model, uint16_t replay_capacity, const mfl_learn_opts_t *opts);
+size_t mfl_learner_mem_size_for(const mfl_model_t *model, uint16_t replay_capacity,
+                                const mfl_learn_opts_t *opts);
 
 /* As mfl_learner_mem_size for a learner that also tunes the feature
  * layer's biases (opts.bias_lr set): each replayed sample takes 4 bytes
@@ -187,7 +236,8 @@ int mfl_learner_init(mfl_learner_t *l, const mfl_model_t *model, void *arena, si
  * Returns 0, MFL_ERR_INVALID_ARG (input length, or a learned head whose
  * requantization multiplier left the kernel's range: the previous int8
  * head is kept) or an interpreter error. */
-int mfl_learner_infer(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **output, size_t *out_len);
+int mfl_learner_infer(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **output,
+                      size_t *out_len);
 
 /* The class with the largest head output (logit) for an input; errors as
  * mfl_learner_infer. (On a regression head: the unit with the largest
@@ -243,6 +293,29 @@ int mfl_learner_feature_acc(mfl_learner_t *l, const int8_t *input, size_t len, c
  * feature layer gives for these accumulators with the learner's current
  * biases. Returns 0, MFL_ERR_LEARN_CONFIG or MFL_ERR_INVALID_ARG. */
 int mfl_learner_features_from_acc(const mfl_learner_t *l, const int32_t *acc, int8_t *out);
+
+/* Weight-tuning learners (opts.weight_lr set): runs the backbone up to
+ * the feature layer and gives that layer's int8 input (*in: *len bytes,
+ * in the arena, valid until the next call on the learner), which
+ * mfl_learner_learn_layer_input and mfl_learner_features_from_layer_input
+ * take: callers that keep samples keep these. Returns 0,
+ * MFL_ERR_LEARN_CONFIG (weights not tuned), MFL_ERR_INVALID_ARG or an
+ * interpreter error. */
+int mfl_learner_layer_input(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **in,
+                            size_t *in_len);
+
+/* Weight-tuning learners: the int8 features (features bytes into out) the
+ * feature layer gives this input (bt.inputs bytes) with its current
+ * weights and biases. Returns 0, MFL_ERR_LEARN_CONFIG or
+ * MFL_ERR_INVALID_ARG. */
+int mfl_learner_features_from_layer_input(mfl_learner_t *l, const int8_t *in, int8_t *out);
+
+/* Weight-tuning learners: as mfl_learner_learn, from the feature layer's
+ * input (mfl_learner_layer_input). Each SGD step trains the head, then
+ * the layer's biases (if bias_lr is set) and then its weights, all from
+ * the gradients of the same forward pass. Returns 0, MFL_ERR_LABEL,
+ * MFL_ERR_LEARN_CONFIG (weights not tuned) or MFL_ERR_INVALID_ARG. */
+int mfl_learner_learn_layer_input(mfl_learner_t *l, const int8_t *in, uint8_t label);
 
 /* Learns one labelled input: computes its features, adds them to the
  * replay buffer, runs opts.steps SGD steps (each on the new sample and
@@ -302,7 +375,8 @@ int mfl_learner_train_buffer(mfl_learner_t *l, uint16_t epochs);
  * (no memory kept for them). Returns 0, MFL_ERR_INVALID_ARG (as
  * mfl_learner_predict_features; for MFL_HEAD_GLOBAL also an installed row
  * whose multiplier or bias leaves the kernel's range). */
-int mfl_learner_predict_features_with(mfl_learner_t *l, mfl_head_choice_t which, const int8_t *features, int *label);
+int mfl_learner_predict_features_with(mfl_learner_t *l, mfl_head_choice_t which, const int8_t *features,
+                                      int *label);
 
 /*
  * Do no harm: counts, for each of the three heads, how many of n held-out
@@ -327,8 +401,8 @@ int mfl_learner_use_head(mfl_learner_t *l, mfl_head_choice_t which);
  * feature-layer biases (the device's own) are kept. */
 int mfl_learner_reset(mfl_learner_t *l);
 
-/* Back to the model's own feature-layer biases (nothing for a learner that
- * does not tune them). Returns 0 or MFL_ERR_INVALID_ARG. */
+/* Back to the model's own feature-layer biases and weights (nothing for a
+ * learner that does not tune them). Returns 0 or MFL_ERR_INVALID_ARG. */
 int mfl_learner_reset_bias(mfl_learner_t *l);
 
 /*

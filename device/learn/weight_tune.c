@@ -1,0 +1,205 @@
+/*
+ * Fine-tuning of the feature layer's weights (weight_tune.h, mfl/learner.h).
+ *
+ * Parameterisation: the layer's real output is y_j = sum_i V_ji (x_i - zp)
+ * + s_in s_wj b_j with V_ji = s_in s_wj w_ji, the real weight per input
+ * code. SGD on V needs only P_j = s_in s_wj (the model's requantization
+ * gives it: M_j s_out), not s_in alone, which the model does not record;
+ * SGD on the real weights W_ji = V_ji / s_in is the same rule with the rate
+ * scaled by s_in^2, one constant for the layer.
+ *
+ * Numbers: a feature's gradient gx_kj = sum_u g_uk W_uj is a Q0.15 x Q8.24
+ * product (Q39 in int64, below 2^54); each step brings the batch's
+ * gradients to int16 with one shared right shift (block floating point),
+ * so that the weight gradient S_ji = sum_k gx_kj (x_ki - zp) stays below
+ * 2^15 2^8 2^6 = 2^29 in int32. The master keeps each weight in 1/256 of
+ * its int8 code (int16: exactly the int8 range); the int8 copy the layer
+ * runs is its rounding, held to [-127, 127] as TFLite's weights are.
+ */
+#include <string.h>
+
+#include "bias_tune.h"
+#include "learner_internal.h"
+#include "mfl/error.h"
+#include "mfl/head.h"
+#include "mfl/scale.h"
+#include "weight_tune.h"
+
+#define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
+#define MASTER_FRAC 8 /* master = code * 2^8 */
+
+size_t mfl_weight_tune_bytes(uint16_t inputs, uint16_t features, uint16_t batch)
+{
+    const size_t n = (size_t)inputs * features, b = batch ? batch : 1;
+    return ALIGN8(n) + ALIGN8(n * 2) + ALIGN8((size_t)features * b * 2) + ALIGN8((size_t)inputs * b * 2);
+}
+
+void mfl_weight_tune_bind(mfl_weight_tune_t *wt, mfl_bias_tune_t *bt, uint16_t batch, void *mem)
+{
+    const size_t n = (size_t)bt->inputs * bt->features, b = batch ? batch : 1;
+    uint8_t *p = mem;
+    wt->w_model = bt->w;
+    wt->w = (int8_t *)p;
+    wt->master = (int16_t *)(void *)(p += ALIGN8(n));
+    wt->gx = (int16_t *)(void *)(p += ALIGN8(n * 2));
+    wt->xs = (int16_t *)(void *)(p + ALIGN8((size_t)bt->features * b * 2));
+    bt->w = wt->w;
+    mfl_weight_tune_reset(wt, bt->inputs, bt->features);
+}
+
+void mfl_weight_tune_reset(mfl_weight_tune_t *wt, uint16_t inputs, uint16_t features)
+{
+    const size_t n = (size_t)inputs * features;
+    memcpy(wt->w, wt->w_model, n);
+    for (size_t k = 0; k < n; k++) {
+        wt->master[k] = (int16_t)(wt->w_model[k] * (1 << MASTER_FRAC));
+    }
+}
+
+/* gx_kj in Q39 for sample k, feature j: 0 where the feature's code is
+ * clamped (no gradient flows through the activation there). */
+static int64_t feature_gradient(const mfl_bias_tune_t *bt, const mfl_head_t *h, const int16_t *g, size_t stride,
+                                int k, uint16_t j)
+{
+    const int8_t x = bt->x[(size_t)k * bt->features + j];
+    int64_t sum = 0;
+    if (x > bt->act_min && x < bt->act_max) {
+        for (uint16_t u = 0; u < h->units; u++) {
+            sum += (int64_t)g[(size_t)u * stride + (size_t)k] * h->w[(size_t)u * h->features + j];
+        }
+    }
+    return sum;
+}
+
+/* The batch's feature gradients into wt->gx [feature][sample] as int16,
+ * all shifted right by the returned amount (rounding to nearest). */
+static int gradients_to_int16(mfl_weight_tune_t *wt, const mfl_bias_tune_t *bt, const mfl_head_t *h,
+                              const int16_t *g, int batch)
+{
+    const size_t stride = (size_t)MFL_HEAD_GRAD_STRIDE(batch);
+    uint64_t max = 0;
+    for (int k = 0; k < batch; k++) {
+        for (uint16_t j = 0; j < bt->features; j++) {
+            const int64_t v = feature_gradient(bt, h, g, stride, k, j);
+            const uint64_t a = v < 0 ? (uint64_t)-v : (uint64_t)v;
+            max = a > max ? a : max;
+        }
+    }
+    int shift = 0;
+    while ((max >> shift) >= 0x7FFFu) {
+        shift++;
+    }
+    const int64_t half = shift ? (int64_t)1 << (shift - 1) : 0;
+    for (int k = 0; k < batch; k++) {
+        for (uint16_t j = 0; j < bt->features; j++) {
+            const int64_t v = feature_gradient(bt, h, g, stride, k, j);
+            wt->gx[(size_t)j * (size_t)batch + (size_t)k] = (int16_t)((v + half) >> shift);
+        }
+    }
+    return shift;
+}
+
+/* The batch's inputs minus their zero point into wt->xs [input][sample]:
+ * each weight's gradient is then one dot product of two int16 rows. */
+static void inputs_to_int16(mfl_weight_tune_t *wt, const mfl_bias_tune_t *bt, const int8_t *const *in,
+                            int batch)
+{
+    for (int k = 0; k < batch; k++) {
+        for (uint16_t i = 0; i < bt->inputs; i++) {
+            wt->xs[(size_t)i * (size_t)batch + (size_t)k] = (int16_t)(in[k][i] + bt->input_offset);
+        }
+    }
+}
+
+static int16_t sat16(int32_t v)
+{
+    return (int16_t)(v > INT16_MAX ? INT16_MAX : v < INT16_MIN ? INT16_MIN : v);
+}
+
+/* One row's update: master_ji -= round(S_ji m 2^-right), S_ji the dot
+ * product of the row's feature gradients and input i's column. */
+static void update_row(mfl_weight_tune_t *wt, const mfl_bias_tune_t *bt, uint16_t j, int batch, int32_t m,
+                       int right)
+{
+    const int16_t *gj = wt->gx + (size_t)j * (size_t)batch;
+    int16_t *master = wt->master + (size_t)j * bt->inputs;
+    int8_t *w = wt->w + (size_t)j * bt->inputs;
+    const int64_t half = (int64_t)1 << (right - 1);
+    for (uint16_t i = 0; i < bt->inputs; i++) {
+        const int16_t *xi = wt->xs + (size_t)i * (size_t)batch;
+        int32_t s = 0;
+        for (int k = 0; k < batch; k++) {
+            s += (int32_t)gj[k] * xi[k];
+        }
+        if (s) {
+            const int32_t d = (int32_t)(((int64_t)s * m + half) >> right);
+            const int16_t v = sat16((int32_t)master[i] - d);
+            const int32_t code = ((int32_t)v + (1 << (MASTER_FRAC - 1))) >> MASTER_FRAC;
+            master[i] = v;
+            w[i] = (int8_t)(code > 127 ? 127 : code < -127 ? -127 : code);
+        }
+    }
+}
+
+void mfl_weight_tune_step(mfl_weight_tune_t *wt, const mfl_bias_tune_t *bt, const mfl_head_t *h,
+                          const int16_t *g, const int8_t *const *in, int batch, mfl_scale_t lr)
+{
+    const int shift = gradients_to_int16(wt, bt, h, g, batch);
+    inputs_to_int16(wt, bt, in, batch);
+    /* d master = lr / B * S * 2^(shift - 39) * 2^8 / P_j = lr / B * to_acc_j * 2^(shift - 7) * S */
+    const mfl_scale_t per_sample = mfl_scale_div(lr, mfl_scale_from_int((uint64_t)batch, 0));
+    for (uint16_t j = 0; j < bt->features; j++) {
+        mfl_scale_t f = mfl_scale_mul(per_sample, bt->to_acc[j]);
+        f.e += shift - 7;
+        const int right = 31 - f.e; /* f = m 2^(e - 31): S f = S m 2^-right */
+        if (f.m != 0 && right < 63) {
+            update_row(wt, bt, j, batch, f.m, right < 1 ? 1 : right);
+        }
+    }
+}
+
+const mfl_weight_tuning_t mfl_weight_tuning = {
+    mfl_weight_tune_bytes,
+    mfl_weight_tune_bind,
+    mfl_weight_tune_step,
+    mfl_weight_tune_reset,
+};
+
+/* ---- the learner's entries for weight-tuning learners (mfl/learner.h) ---- */
+
+int mfl_learner_layer_input(mfl_learner_t *l, const int8_t *input, size_t len, const int8_t **in,
+                            size_t *in_len)
+{
+    if (!l || !in || !in_len) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if (!l->tune_weights) {
+        return MFL_ERR_LEARN_CONFIG;
+    }
+    const int err = mfl_learner_run_to_layer_input(l, input, len, in, in_len);
+    if (err) {
+        *in = NULL;
+    }
+    return err;
+}
+
+int mfl_learner_features_from_layer_input(mfl_learner_t *l, const int8_t *in, int8_t *out)
+{
+    if (!l || !in || !out) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if (!l->tune_weights) {
+        return MFL_ERR_LEARN_CONFIG;
+    }
+    mfl_bias_tune_acc(&l->bt, in, l->bt.acc);
+    mfl_bias_tune_features(&l->bt, l->bt.acc, out);
+    return 0;
+}
+
+int mfl_learner_learn_layer_input(mfl_learner_t *l, const int8_t *in, uint8_t label)
+{
+    if (!l || !in) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    return !l->tune_weights ? MFL_ERR_LEARN_CONFIG : mfl_learner_learn_sample(l, in, label);
+}
