@@ -145,6 +145,15 @@ static int adapt_device(const adapt_ctx_t *c, adapt_job_t *job, uint32_t i)
         if (!err && c->a->acc) { /* the learner computed them for the features above */
             memcpy((int32_t *)sim_adapted_acc(c->a, i, j), job->l.bt.acc, (size_t)c->a->features * 4);
         }
+        if (!err && c->a->layer_in) { /* and the layer's input is still in the arena */
+            const int8_t *in;
+            size_t in_len;
+            err = mfl_interp_tensor(&job->l.interp, c->w->model.ops[job->l.bt.op].inputs[0], &in, &in_len);
+            err = err ? err : in_len == c->a->inputs ? 0 : MFL_ERR_LEARN_CONFIG;
+            if (!err) {
+                memcpy((int8_t *)sim_adapted_layer_in(c->a, i, j), in, in_len);
+            }
+        }
     }
     const int unset = mfl_interp_set_override(&job->l.interp, NULL);
     return err ? err : unset;
@@ -187,7 +196,7 @@ static int first_conv(const mfl_model_t *m, uint16_t *op, char *msg, size_t cap)
 static int init_job(adapt_job_t *job, const adapt_ctx_t *c, uint8_t **arena, uint8_t **mem)
 {
     const sim_world_t *w = c->w;
-    const int tune = c->a->acc != NULL; /* a tuning learner gives the accumulators beside the same features */
+    const int tune = c->a->acc || c->a->layer_in; /* a tuning learner gives them beside the same features */
     const size_t arena_size = mfl_model_arena_size(&w->model),
                  mem_size = tune ? mfl_learner_mem_size_tuned(&w->model, 8, 1) : mfl_learner_mem_size(&w->model, 8, 1);
     *arena = malloc(arena_size);
@@ -236,11 +245,22 @@ static int run_jobs(adapt_ctx_t *c)
     return err;
 }
 
-int sim_adapt_build(sim_adapted_t *a, const sim_world_t *w, enum sim_adapt_kind kind, int with_acc, char *msg,
+/* The feature layer's input length (0: no dense layer to tune). */
+static uint16_t layer_inputs(const mfl_model_t *m)
+{
+    const uint16_t head = m->header->head_op;
+    if (head == MFL_NONE || head == 0 || m->ops[head - 1].opcode != MFL_OP_FULLY_CONNECTED) {
+        return 0;
+    }
+    return (uint16_t)m->tensors[m->ops[head - 1].inputs[1]].dims[1];
+}
+
+int sim_adapt_build(sim_adapted_t *a, const sim_world_t *w, enum sim_adapt_kind kind, int with, char *msg,
                     size_t cap)
 {
     const sim_scenario_t *sc = w->sc;
-    *a = (sim_adapted_t){kind, w->features, sc->train_per_device, sc->test_per_device, NULL, NULL};
+    const int with_acc = with != 0; /* a tuning learner computes the features: it needs a tunable layer */
+    *a = (sim_adapted_t){kind, w->features, sc->train_per_device, sc->test_per_device, NULL, NULL, 0, NULL};
     adapt_ctx_t *c = calloc(1, sizeof(*c));
     uint32_t *maker = NULL;
     size_t n_maker = 0;
@@ -260,12 +280,16 @@ int sim_adapt_build(sim_adapted_t *a, const sim_world_t *w, enum sim_adapt_kind 
         c->n_maker = (uint32_t)(n_maker < REFERENCE_IMAGES ? n_maker : REFERENCE_IMAGES);
         const size_t values = (size_t)sc->devices * (a->train + a->test) * a->features;
         a->feature = malloc(values);
-        a->acc = with_acc ? malloc(values * sizeof(int32_t)) : NULL;
-        err = a->feature && (a->acc || !with_acc) ? 0 : MFL_ERR_NO_MEMORY;
+        a->acc = with & SIM_ADAPT_WITH_ACC ? malloc(values * sizeof(int32_t)) : NULL;
+        a->inputs = with & SIM_ADAPT_WITH_LAYER_INPUT ? layer_inputs(&w->model) : 0;
+        a->layer_in = a->inputs ? malloc((size_t)sc->devices * (a->train + a->test) * a->inputs) : NULL;
+        err = a->feature && (a->acc || !(with & SIM_ADAPT_WITH_ACC)) && (a->layer_in || !a->inputs)
+                  ? 0
+                  : MFL_ERR_NO_MEMORY;
     }
     if (!err && with_acc && !mfl_learner_mem_size_tuned(&w->model, 8, 1)) {
-        snprintf(msg, cap, "bias tuning needs a FULLY_CONNECTED feature layer right below the head, read by the "
-                           "head only (leave out local-tuned and federated-tuned)");
+        snprintf(msg, cap, "tuning the feature layer needs a FULLY_CONNECTED right below the head, read by the "
+                           "head only (leave out local-tuned, federated-tuned, local-dense and federated-dense)");
         err = MFL_ERR_LEARN_CONFIG;
     }
     if (!err) {
@@ -287,6 +311,8 @@ void sim_adapt_free(sim_adapted_t *a)
 {
     free(a->feature);
     free(a->acc);
+    free(a->layer_in);
     a->feature = NULL;
     a->acc = NULL;
+    a->layer_in = NULL;
 }

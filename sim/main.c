@@ -340,7 +340,8 @@ static int save_scenario(const sim_scenario_t *sc, const char *dir)
  * of the user's own is checked when it is loaded). */
 static int check_recal_arch(const sim_scenario_t *sc)
 {
-    const int tuned = sc->strategies[SIM_LOCAL_TUNED] || sc->strategies[SIM_FEDERATED_TUNED];
+    const int tuned = sc->strategies[SIM_LOCAL_TUNED] || sc->strategies[SIM_FEDERATED_TUNED] ||
+                      sc->strategies[SIM_LOCAL_DENSE] || sc->strategies[SIM_FEDERATED_DENSE];
     const int recal = sc->strategies[SIM_RECALIBRATED] || sc->strategies[SIM_LOCAL_RECAL] ||
                       sc->strategies[SIM_FEDERATED_RECAL] || sc->strategies[SIM_PERSONALIZED] ||
                       sc->strategies[SIM_ORACLE_RECAL] || tuned;
@@ -349,8 +350,8 @@ static int check_recal_arch(const sim_scenario_t *sc)
         feature--;
     }
     if (tuned && (!feature || feature[0] != 'd')) {
-        fprintf(stderr, "mfl-sim: base_arch %s: local-tuned and federated-tuned tune the biases of a dense layer "
-                        "right below the head (an arch ending in ,dN,dC)\n", sc->base_arch);
+        fprintf(stderr, "mfl-sim: base_arch %s: local-tuned, federated-tuned, local-dense and federated-dense tune "
+                        "a dense layer right below the head (an arch ending in ,dN,dC)\n", sc->base_arch);
         return 1;
     }
     const char *conv = sc->base_arch[0] == 'c' ? sc->base_arch : strstr(sc->base_arch, ",c");
@@ -359,7 +360,8 @@ static int check_recal_arch(const sim_scenario_t *sc)
     }
     if (!conv) {
         fprintf(stderr, "mfl-sim: base_arch %s has no convolution to recalibrate: leave out recalibrated, local-recal, "
-                        "federated-recal, personalized, oracle-recal, local-tuned and federated-tuned\n", sc->base_arch);
+                        "federated-recal, personalized, oracle-recal and the tuned and dense strategies\n",
+                sc->base_arch);
         return 1;
     }
     const long channels = strtol(conv + (conv[0] == ',' ? 2 : 1), NULL, 10);

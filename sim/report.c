@@ -22,8 +22,8 @@ int sim_rounds_oracle_for(const sim_rounds_t *t, const char *name)
     /* the references that learn below the head are held to the best head-only one: what the layers below
      * would add over the head the federated strategies are judged against */
     const int below = !strncmp(name, "oracle-", 7) && strcmp(name, "oracle-recal") != 0;
-    const int recal = strstr(name, "recal") != NULL || strstr(name, "tuned") != NULL || !strcmp(name, "personalized") ||
-                      below;
+    const int recal = strstr(name, "recal") != NULL || strstr(name, "tuned") != NULL || strstr(name, "dense") != NULL ||
+                      !strcmp(name, "personalized") || below;
     const int k = recal ? sim_rounds_find(t, "oracle-recal") : -1;
     return k >= 0 ? k : sim_rounds_find(t, "oracle");
 }

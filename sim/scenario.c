@@ -10,7 +10,8 @@
 
 static const char *const strategy_names[SIM_STRATEGIES] = {
     "frozen", "standardized", "recalibrated", "local", "local-recal", "federated", "fair", "federated-recal", "personalized", "oracle",
-    "oracle-recal", "local-tuned", "federated-tuned", "oracle-full", "oracle-bias", "oracle-dense", "oracle-lastconv"};
+    "oracle-recal", "local-tuned", "federated-tuned", "oracle-full", "oracle-bias", "oracle-dense", "oracle-lastconv",
+    "local-dense", "federated-dense"};
 
 const char *sim_strategy_name(enum sim_strategy k)
 {
@@ -19,7 +20,7 @@ const char *sim_strategy_name(enum sim_strategy k)
 
 int sim_strategy_default_on(enum sim_strategy k)
 {
-    return k < SIM_STRATEGIES && !sim_strategy_finetuned(k);
+    return k < SIM_STRATEGIES && !sim_strategy_finetuned(k) && k != SIM_LOCAL_DENSE && k != SIM_FEDERATED_DENSE;
 }
 
 int sim_strategy_finetuned(enum sim_strategy k)
@@ -30,7 +31,7 @@ int sim_strategy_finetuned(enum sim_strategy k)
 int sim_strategy_federated(enum sim_strategy k)
 {
     return k == SIM_FEDERATED || k == SIM_FAIR || k == SIM_FEDERATED_RECAL || k == SIM_PERSONALIZED ||
-           k == SIM_FEDERATED_TUNED;
+           k == SIM_FEDERATED_TUNED || k == SIM_FEDERATED_DENSE;
 }
 
 int sim_any_federated(const sim_scenario_t *s)
@@ -100,6 +101,7 @@ void sim_scenario_defaults(sim_scenario_t *s)
     s->base_epochs = 3;
     s->lr = 0.02;
     s->bias_lr = 0.02;
+    s->weight_lr = 0x1p-19;
     s->local_epochs = 2;
     s->batch = 8;
     s->replay = 64;
@@ -434,6 +436,7 @@ static int set_key(sim_scenario_t *s, const char *k, const char *v, int *regions
     if (!strcmp(k, "base_epochs")) return to_u32(v, &s->base_epochs);
     if (!strcmp(k, "lr")) return to_double(v, &s->lr, 1e-5, 1.0);
     if (!strcmp(k, "bias_lr")) return to_double(v, &s->bias_lr, 1e-5, 1.0);
+    if (!strcmp(k, "weight_lr")) return to_double(v, &s->weight_lr, 1e-12, 1e-2);
     if (!strcmp(k, "local_epochs")) return to_u32(v, &s->local_epochs);
     if (!strcmp(k, "batch")) return to_u32(v, &s->batch);
     if (!strcmp(k, "replay")) return to_u32(v, &s->replay);
@@ -601,8 +604,9 @@ int sim_scenario_write(const sim_scenario_t *s, FILE *f)
             s->test_per_device, s->pool_per_region);
     fprintf(f, "base = %s\nbase_arch = %s\nbase_images = %u\nbase_epochs = %u\n", s->base, s->base_arch,
             s->base_images, s->base_epochs);
-    fprintf(f, "lr = %s\nbias_lr = %s\nlocal_epochs = %u\nbatch = %u\nreplay = %u\n", num(s->lr, a),
-            num(s->bias_lr, b), s->local_epochs, s->batch, s->replay);
+    fprintf(f, "lr = %s\nbias_lr = %s\n", num(s->lr, a), num(s->bias_lr, b));
+    fprintf(f, "weight_lr = %s\nlocal_epochs = %u\nbatch = %u\nreplay = %u\n", num(s->weight_lr, a), s->local_epochs,
+            s->batch, s->replay);
     fprintf(f, "buffer_k = %u\nconcurrency = %u\nmax_staleness = %u\nserver_lr = %s\noracle_epochs = %u\n",
             sim_buffer_k(s), sim_concurrency(s), s->max_staleness, num(s->server_lr, a), s->oracle_epochs);
     fprintf(f, "top_k = %u\nrecal_inputs = %u\n", s->top_k, s->recal_inputs);

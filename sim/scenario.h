@@ -46,6 +46,8 @@ enum sim_strategy {
     SIM_ORACLE_BIAS,  /* every layer, or every layer's biases and the head, */
     SIM_ORACLE_DENSE, /* or the dense layers only, */
     SIM_ORACLE_LASTCONV, /* or the dense layers and the last convolution; off by default (slow) */
+    SIM_LOCAL_DENSE,     /* devices also learn their feature layer's weights (mfl_weight_tune_t), alone */
+    SIM_FEDERATED_DENSE, /* or with a federated head, keeping that layer (LG-FedAvg); off by default */
     SIM_STRATEGIES
 };
 
@@ -94,6 +96,7 @@ typedef struct {
     /* learning on devices */
     double lr;
     double bias_lr;              /* local-tuned, federated-tuned: the feature layer's biases' learning rate */
+    double weight_lr;            /* local-dense, federated-dense: its weights' learning rate, per input code */
     uint32_t local_epochs, batch, replay;
     /* aggregation */
     uint32_t buffer_k;           /* 0: half the devices expected to deliver per round */

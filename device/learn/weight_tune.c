@@ -18,6 +18,7 @@
  */
 #include <string.h>
 
+#include "../kernels/dsp.h"
 #include "bias_tune.h"
 #include "learner_internal.h"
 #include "mfl/error.h"
@@ -27,16 +28,19 @@
 
 #define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
 #define MASTER_FRAC 8 /* master = code * 2^8 */
+/* the int16 rows hold an even number of samples (a zero pad after an odd
+ * batch), so that a weight's gradient is a run of SMLADs over pairs */
+#define PAIRED(batch) (((size_t)(batch) + 1u) & ~(size_t)1u)
 
 size_t mfl_weight_tune_bytes(uint16_t inputs, uint16_t features, uint16_t batch)
 {
-    const size_t n = (size_t)inputs * features, b = batch ? batch : 1;
+    const size_t n = (size_t)inputs * features, b = PAIRED(batch ? batch : 1);
     return ALIGN8(n) + ALIGN8(n * 2) + ALIGN8((size_t)features * b * 2) + ALIGN8((size_t)inputs * b * 2);
 }
 
 void mfl_weight_tune_bind(mfl_weight_tune_t *wt, mfl_bias_tune_t *bt, uint16_t batch, void *mem)
 {
-    const size_t n = (size_t)bt->inputs * bt->features, b = batch ? batch : 1;
+    const size_t n = (size_t)bt->inputs * bt->features, b = PAIRED(batch ? batch : 1);
     uint8_t *p = mem;
     wt->w_model = bt->w;
     wt->w = (int8_t *)p;
@@ -93,8 +97,11 @@ static int gradients_to_int16(mfl_weight_tune_t *wt, const mfl_bias_tune_t *bt, 
     for (int k = 0; k < batch; k++) {
         for (uint16_t j = 0; j < bt->features; j++) {
             const int64_t v = feature_gradient(bt, h, g, stride, k, j);
-            wt->gx[(size_t)j * (size_t)batch + (size_t)k] = (int16_t)((v + half) >> shift);
+            wt->gx[(size_t)j * PAIRED(batch) + (size_t)k] = (int16_t)((v + half) >> shift);
         }
+    }
+    for (uint16_t j = 0; batch % 2 && j < bt->features; j++) {
+        wt->gx[(size_t)j * PAIRED(batch) + (size_t)batch] = 0;
     }
     return shift;
 }
@@ -106,38 +113,57 @@ static void inputs_to_int16(mfl_weight_tune_t *wt, const mfl_bias_tune_t *bt, co
 {
     for (int k = 0; k < batch; k++) {
         for (uint16_t i = 0; i < bt->inputs; i++) {
-            wt->xs[(size_t)i * (size_t)batch + (size_t)k] = (int16_t)(in[k][i] + bt->input_offset);
+            wt->xs[(size_t)i * PAIRED(batch) + (size_t)k] = (int16_t)(in[k][i] + bt->input_offset);
         }
+    }
+    for (uint16_t i = 0; batch % 2 && i < bt->inputs; i++) {
+        wt->xs[(size_t)i * PAIRED(batch) + (size_t)batch] = 0;
     }
 }
 
-static int16_t sat16(int32_t v)
+/* S_ji: the dot product of row j's feature gradients and input i's
+ * column, over the paired batch. */
+static inline int32_t weight_gradient(const int16_t *gj, const int16_t *xi, size_t pairs)
 {
-    return (int16_t)(v > INT16_MAX ? INT16_MAX : v < INT16_MIN ? INT16_MIN : v);
+    int32_t s = 0;
+#if MFL_HAVE_DSP
+    for (size_t p = 0; p < pairs; p++) { /* |s| < 2^29: SMLAD's modulo-2^32 sum is exact */
+        int32_t g2, x2;
+        memcpy(&g2, gj + 2 * p, 4);
+        memcpy(&x2, xi + 2 * p, 4);
+        s = mfl_smlad(g2, x2, s);
+    }
+#else
+    for (size_t k = 0; k < 2 * pairs; k++) {
+        s += (int32_t)gj[k] * xi[k];
+    }
+#endif
+    return s;
 }
 
-/* One row's update: master_ji -= round(S_ji m 2^-right), S_ji the dot
- * product of the row's feature gradients and input i's column. */
-static void update_row(mfl_weight_tune_t *wt, const mfl_bias_tune_t *bt, uint16_t j, int batch, int32_t m,
-                       int right)
+/* One row's update: master_ji -= round(S_ji m 2^-right), right >= 1; past
+ * 32 the high word of the 64-bit product is shifted (one SMULL), its
+ * discarded low word moving the result by under 2^(32 - right) of a unit. */
+static void update_row(mfl_weight_tune_t *wt, uint16_t inputs, uint16_t j, size_t pairs, int32_t m, int right)
 {
-    const int16_t *gj = wt->gx + (size_t)j * (size_t)batch;
-    int16_t *master = wt->master + (size_t)j * bt->inputs;
-    int8_t *w = wt->w + (size_t)j * bt->inputs;
-    const int64_t half = (int64_t)1 << (right - 1);
-    for (uint16_t i = 0; i < bt->inputs; i++) {
-        const int16_t *xi = wt->xs + (size_t)i * (size_t)batch;
-        int32_t s = 0;
-        for (int k = 0; k < batch; k++) {
-            s += (int32_t)gj[k] * xi[k];
+    const int16_t *gj = wt->gx + (size_t)j * 2 * pairs;
+    int16_t *master = wt->master + (size_t)j * inputs;
+    int8_t *w = wt->w + (size_t)j * inputs;
+    const int high = right > 32, r2 = high ? right - 32 : right;
+    const int32_t half32 = r2 ? (int32_t)1 << (r2 - 1) : 0;
+    const int64_t half64 = (int64_t)1 << (right - 1);
+    for (uint16_t i = 0; i < inputs; i++) {
+        const int32_t s = weight_gradient(gj, wt->xs + (size_t)i * 2 * pairs, pairs);
+        if (s == 0) {
+            continue;
         }
-        if (s) {
-            const int32_t d = (int32_t)(((int64_t)s * m + half) >> right);
-            const int16_t v = sat16((int32_t)master[i] - d);
-            const int32_t code = ((int32_t)v + (1 << (MASTER_FRAC - 1))) >> MASTER_FRAC;
-            master[i] = v;
-            w[i] = (int8_t)(code > 127 ? 127 : code < -127 ? -127 : code);
-        }
+        const int32_t d = high ? (int32_t)((((int64_t)s * m) >> 32) + half32) >> r2
+                               : (int32_t)(((int64_t)s * m + half64) >> right);
+        int32_t v = (int32_t)master[i] - d;
+        v = v > INT16_MAX ? INT16_MAX : v < INT16_MIN ? INT16_MIN : v;
+        const int32_t code = (v + (1 << (MASTER_FRAC - 1))) >> MASTER_FRAC; /* in [-128, 128] */
+        master[i] = (int16_t)v;
+        w[i] = (int8_t)(code > 127 ? 127 : code < -127 ? -127 : code);
     }
 }
 
@@ -153,7 +179,7 @@ void mfl_weight_tune_step(mfl_weight_tune_t *wt, const mfl_bias_tune_t *bt, cons
         f.e += shift - 7;
         const int right = 31 - f.e; /* f = m 2^(e - 31): S f = S m 2^-right */
         if (f.m != 0 && right < 63) {
-            update_row(wt, bt, j, batch, f.m, right < 1 ? 1 : right);
+            update_row(wt, bt->inputs, j, PAIRED(batch) / 2, f.m, right < 1 ? 1 : right);
         }
     }
 }

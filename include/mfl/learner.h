@@ -117,15 +117,17 @@ typedef struct {
  * 2020, keep the representation local in the same way).
  * Memory, for a layer of I inputs and F features: the int8 weights the
  * FULLY_CONNECTED kernel runs (I F bytes), their int16 master in 1/256 of
- * a code (2 I F), a step's gradients and inputs in int16 (2 batch (F +
- * I)); each replayed sample is the layer's I input bytes.
+ * a code (2 I F), a step's gradients and inputs in int16 (2 B (F + I),
+ * B the batch rounded up to even); each replayed sample is the layer's I
+ * input bytes.
  */
 typedef struct {
     const int8_t *w_model; /* [features][inputs] the model's weights, in flash */
     int8_t *w;             /* [features][inputs] the int8 weights the layer runs: round(master / 256) */
     int16_t *master;       /* [features][inputs] the learned weights, in 1/256 of a weight code */
-    int16_t *gx;           /* [features][batch] a step's feature gradients, block floating point */
-    int16_t *xs;           /* [inputs][batch] a step's input codes minus the zero point */
+    int16_t *gx;           /* [features][batch rounded up to even] a step's feature gradients, block
+                            * floating point (one shift for the step), 0 in the pad */
+    int16_t *xs;           /* [inputs][batch rounded up to even] a step's input codes minus the zero point */
 } mfl_weight_tune_t;
 
 /* The weight tuning's code, which a firmware links only when it names

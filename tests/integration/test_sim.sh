@@ -109,8 +109,30 @@ grep -q "has no convolution to recalibrate" bad.txt && ! grep -q "base model: tr
 # bias tuning needs a dense feature layer right below the head: said before training
 "$SIM" --set base_arch=c4,p,d10 --set strategies=frozen,federated-tuned --out nodense 2> bad.txt > /dev/null &&
   fail "bias tuning without a dense feature layer"
-grep -q "tune the biases of a dense layer right below the head" bad.txt && ! grep -q "base model: training" bad.txt ||
+grep -q "tune a dense layer right below the head" bad.txt && ! grep -q "base model: training" bad.txt ||
   fail "unclear or late error: $(cat bad.txt)"
+"$SIM" --set base_arch=c4,p,d10 --set strategies=frozen,local-dense --out nodense2 2> bad.txt > /dev/null &&
+  fail "weight tuning without a dense feature layer"
+grep -q "tune a dense layer right below the head" bad.txt || fail "unclear error: $(cat bad.txt)"
+"$SIM" --set weight_lr=0 2> bad.txt && fail "weight_lr=0 accepted"
+grep -q "weight_lr" bad.txt || fail "unclear error: $(cat bad.txt)"
+
+# learning the feature layer's weights on the devices (off by default):
+# the devices' own layers moved their features (not the bias-tuned run's
+# figures), well above frozen, and the federated head still travels
+grep -q "^strategies = .*-dense" inproc/scenario.ini && fail "the dense strategies are on by default"
+"$SIM" "${small[@]}" --set strategies=frozen,local-tuned,local-dense,federated-tuned,federated-dense --out dense \
+  > dense.txt 2> dense.err || { cat dense.err; fail "dense strategies"; }
+grep -q "^weight_lr = " dense/scenario.ini || fail "weight_lr missing from the resolved scenario"
+/usr/bin/python3 - dense/summary.json <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))["final"]
+fz = f["frozen"]
+for k, twin in (("local-dense", "local-tuned"), ("federated-dense", "federated-tuned")):
+    assert f[k]["worst"] >= fz["worst"] + 10, (k, f[k])
+    assert f[k]["accuracy"] != f[twin]["accuracy"], (k, f[k], f[twin])
+assert f["federated-dense"]["accepted"] > 0 and f["local-dense"]["accepted"] == 0, f
+PY
 # seeds are independent: the federated rounds (version, accepted, lost and
 # accuracy) of seeds 1, 2 and 3 differ (a seed ^ device hash once made them
 # the same population with devices swapped in blocks of four)
