@@ -13,8 +13,8 @@
  * gradients to int16 with one shared right shift (block floating point),
  * so that the weight gradient S_ji = sum_k gx_kj (x_ki - zp) stays below
  * 2^15 2^8 2^6 = 2^29 in int32. The master keeps each weight in 1/256 of
- * its int8 code (int16: exactly the int8 range); the int8 copy the layer
- * runs is its rounding, held to [-127, 127] as TFLite's weights are.
+ * its int8 code, held within half a code of [-127, 127] (TFLite's weight
+ * range), so that the int8 copy the layer runs, its rounding, is too.
  */
 #include <string.h>
 
@@ -141,29 +141,66 @@ static inline int32_t weight_gradient(const int16_t *gj, const int16_t *xi, size
     return s;
 }
 
-/* One row's update: master_ji -= round(S_ji m 2^-right), right >= 1; past
- * 32 the high word of the 64-bit product is shifted (one SMULL), its
- * discarded low word moving the result by under 2^(32 - right) of a unit. */
-static void update_row(mfl_weight_tune_t *wt, uint16_t inputs, uint16_t j, size_t pairs, int32_t m, int right)
+/* The master's range: the int8 codes [-127, 127] and up to half a code
+ * beyond, so that its rounding needs no clamp. */
+#define MASTER_MIN (-127 * (1 << MASTER_FRAC) - (1 << (MASTER_FRAC - 1)))
+#define MASTER_MAX (127 * (1 << MASTER_FRAC) + (1 << (MASTER_FRAC - 1)) - 1)
+
+/* How a row's gradients become master steps: round(S m 2^-right), right >=
+ * 1; past 32 the high word of the 64-bit product is shifted (one SMULL),
+ * its discarded low word moving the result by under 2^(32 - right) of a
+ * unit. */
+typedef struct {
+    int32_t m, half32;
+    int64_t half64;
+    int right, high, r2;
+} row_scale_t;
+
+static row_scale_t row_scale(int32_t m, int right)
 {
-    const int16_t *gj = wt->gx + (size_t)j * 2 * pairs;
+    row_scale_t r = {m, 0, (int64_t)1 << (right - 1), right, right > 32, right > 32 ? right - 32 : right};
+    r.half32 = r.r2 ? (int32_t)1 << (r.r2 - 1) : 0;
+    return r;
+}
+
+/* master_ji -= the step for S_ji; the int8 weight follows. */
+static inline void apply_step(int16_t *master, int8_t *w, int32_t s, const row_scale_t *r)
+{
+    const int32_t d = r->high ? (int32_t)((((int64_t)s * r->m) >> 32) + r->half32) >> r->r2
+                              : (int32_t)(((int64_t)s * r->m + r->half64) >> r->right);
+    int32_t v = (int32_t)*master - d;
+    v = v > MASTER_MAX ? MASTER_MAX : v < MASTER_MIN ? MASTER_MIN : v;
+    *master = (int16_t)v;
+    *w = (int8_t)((v + (1 << (MASTER_FRAC - 1))) >> MASTER_FRAC);
+}
+
+/* One row's update from its gradients and every input's column. */
+static void update_row(mfl_weight_tune_t *wt, uint16_t inputs, uint16_t j, size_t pairs, row_scale_t r)
+{
+    const int16_t *gj = wt->gx + (size_t)j * 2 * pairs, *xs = wt->xs;
     int16_t *master = wt->master + (size_t)j * inputs;
     int8_t *w = wt->w + (size_t)j * inputs;
-    const int high = right > 32, r2 = high ? right - 32 : right;
-    const int32_t half32 = r2 ? (int32_t)1 << (r2 - 1) : 0;
-    const int64_t half64 = (int64_t)1 << (right - 1);
-    for (uint16_t i = 0; i < inputs; i++) {
-        const int32_t s = weight_gradient(gj, wt->xs + (size_t)i * 2 * pairs, pairs);
-        if (s == 0) {
-            continue;
+#if MFL_HAVE_DSP
+    if (pairs == 4) { /* batches of 7 or 8 (the default): the row's gradients stay in registers */
+        int32_t g[4];
+        memcpy(g, gj, sizeof(g));
+        for (uint16_t i = 0; i < inputs; i++, xs += 8) {
+            int32_t x[4];
+            memcpy(x, xs, sizeof(x));
+            const int32_t s =
+                mfl_smlad(g[3], x[3], mfl_smlad(g[2], x[2], mfl_smlad(g[1], x[1], mfl_smuad(g[0], x[0]))));
+            if (s != 0) {
+                apply_step(master + i, w + i, s, &r);
+            }
         }
-        const int32_t d = high ? (int32_t)((((int64_t)s * m) >> 32) + half32) >> r2
-                               : (int32_t)(((int64_t)s * m + half64) >> right);
-        int32_t v = (int32_t)master[i] - d;
-        v = v > INT16_MAX ? INT16_MAX : v < INT16_MIN ? INT16_MIN : v;
-        const int32_t code = (v + (1 << (MASTER_FRAC - 1))) >> MASTER_FRAC; /* in [-128, 128] */
-        master[i] = (int16_t)v;
-        w[i] = (int8_t)(code > 127 ? 127 : code < -127 ? -127 : code);
+        return;
+    }
+#endif
+    for (uint16_t i = 0; i < inputs; i++) {
+        const int32_t s = weight_gradient(gj, xs + (size_t)i * 2 * pairs, pairs);
+        if (s != 0) {
+            apply_step(master + i, w + i, s, &r);
+        }
     }
 }
 
@@ -179,7 +216,7 @@ void mfl_weight_tune_step(mfl_weight_tune_t *wt, const mfl_bias_tune_t *bt, cons
         f.e += shift - 7;
         const int right = 31 - f.e; /* f = m 2^(e - 31): S f = S m 2^-right */
         if (f.m != 0 && right < 63) {
-            update_row(wt, bt->inputs, j, PAIRED(batch) / 2, f.m, right < 1 ? 1 : right);
+            update_row(wt, bt->inputs, j, PAIRED(batch) / 2, row_scale(f.m, right < 1 ? 1 : right));
         }
     }
 }

@@ -124,7 +124,8 @@ typedef struct {
 typedef struct {
     const int8_t *w_model; /* [features][inputs] the model's weights, in flash */
     int8_t *w;             /* [features][inputs] the int8 weights the layer runs: round(master / 256) */
-    int16_t *master;       /* [features][inputs] the learned weights, in 1/256 of a weight code */
+    int16_t *master;       /* [features][inputs] the learned weights, in 1/256 of a weight code, within
+                            * half a code of [-127, 127] */
     int16_t *gx;           /* [features][batch rounded up to even] a step's feature gradients, block
                             * floating point (one shift for the step), 0 in the pad */
     int16_t *xs;           /* [inputs][batch rounded up to even] a step's input codes minus the zero point */
