@@ -115,7 +115,8 @@ typedef struct {
     /* run */
     enum sim_mode mode;
     uint8_t strategies[SIM_STRATEGIES]; /* 1: compared in this run (default: all but the fine-tuned
-                                         * references, which take minutes: sim_strategy_default_on) */
+                                         * references and the dense strategies, which take minutes:
+                                         * sim_strategy_default_on) */
     char data_dir[1024];         /* Fashion-MNIST IDX files ("" = Debian's) */
     char aggregator[1024];       /* mfl-aggregator binary (network mode) */
 } sim_scenario_t;
@@ -148,7 +149,8 @@ uint32_t sim_concurrency(const sim_scenario_t *s);
 const char *sim_strategy_name(enum sim_strategy k);
 /* 1 for the strategies a run compares unless `strategies` says otherwise:
  * all but the fine-tuned references (SIM_FINETUNED_NAMES), which train
- * the network for minutes. */
+ * the network for minutes, and local-dense and federated-dense, whose
+ * devices each learn a 32,768-weight layer. */
 int sim_strategy_default_on(enum sim_strategy k);
 /* 1 for the fine-tuned references (sim/finetune.h). */
 int sim_strategy_finetuned(enum sim_strategy k);
