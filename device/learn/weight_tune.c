@@ -149,7 +149,13 @@ static inline int32_t weight_gradient(const int16_t *gj, const int16_t *xi, size
 /* How a row's gradients become master steps: round(S m 2^-right), right >=
  * 1; past 32 the high word of the 64-bit product is shifted (one SMULL),
  * its discarded low word moving the result by under 2^(32 - right) of a
- * unit. */
+ * unit (|S m| < 2^60: that word and its rounding fit an int32). Up to 32
+ * (large rates) a step reaches 2^59: it is held to STEP_MAX, which
+ * saturates the master from anywhere in its range, since taken to int32
+ * as it is it would wrap (a step of either sign) and the master's
+ * subtraction overflow. */
+#define STEP_MAX (MASTER_MAX - MASTER_MIN)
+
 typedef struct {
     int32_t m, half32;
     int64_t half64;
@@ -158,16 +164,24 @@ typedef struct {
 
 static row_scale_t row_scale(int32_t m, int right)
 {
-    row_scale_t r = {m, 0, (int64_t)1 << (right - 1), right, right > 32, right > 32 ? right - 32 : right};
-    r.half32 = r.r2 ? (int32_t)1 << (r.r2 - 1) : 0;
+    row_scale_t r = {m, 0, (int64_t)1 << (right - 1), right, right > 32, 0};
+    if (r.high) { /* only there: at right = 32, 1 << 31 would not fit an int */
+        r.r2 = right - 32;
+        r.half32 = (int32_t)1 << (r.r2 - 1);
+    }
     return r;
 }
 
 /* master_ji -= the step for S_ji; the int8 weight follows. */
 static inline void apply_step(int16_t *master, int8_t *w, int32_t s, const row_scale_t *r)
 {
-    const int32_t d = r->high ? (int32_t)((((int64_t)s * r->m) >> 32) + r->half32) >> r->r2
-                              : (int32_t)(((int64_t)s * r->m + r->half64) >> r->right);
+    int32_t d;
+    if (r->high) {
+        d = (int32_t)((((int64_t)s * r->m) >> 32) + r->half32) >> r->r2;
+    } else {
+        const int64_t d64 = ((int64_t)s * r->m + r->half64) >> r->right;
+        d = d64 > STEP_MAX ? STEP_MAX : d64 < -STEP_MAX ? -STEP_MAX : (int32_t)d64;
+    }
     int32_t v = (int32_t)*master - d;
     v = v > MASTER_MAX ? MASTER_MAX : v < MASTER_MIN ? MASTER_MIN : v;
     *master = (int16_t)v;
@@ -204,9 +218,17 @@ static void update_row(mfl_weight_tune_t *wt, uint16_t inputs, uint16_t j, size_
     }
 }
 
+/* Rates beyond 2^+-RATE_E act as the bound does, exactly: the layer's
+ * scales put to_acc within 2^+-200 (model.c's head scales, kernel
+ * shifts), so that past the bound every nonzero step saturates the master
+ * or none reaches 2^-63 of a unit; the exponent arithmetic below then
+ * stays far from int32's ends (a rate's e is any int32). */
+#define RATE_E 1024
+
 void mfl_weight_tune_step(mfl_weight_tune_t *wt, const mfl_bias_tune_t *bt, const mfl_head_t *h,
                           const int16_t *g, const int8_t *const *in, int batch, mfl_scale_t lr)
 {
+    lr.e = lr.e > RATE_E ? RATE_E : lr.e < -RATE_E ? -RATE_E : lr.e;
     const int shift = gradients_to_int16(wt, bt, h, g, batch);
     inputs_to_int16(wt, bt, in, batch);
     /* d master = lr / B * S * 2^(shift - 39) * 2^8 / P_j = lr / B * to_acc_j * 2^(shift - 7) * S */

@@ -132,7 +132,7 @@ typedef struct {
 } mfl_weight_tune_t;
 
 /* The weight tuning's code, which a firmware links only when it names
- * mfl_weight_tuning (about 1.2 KB of Cortex-M4 flash), as operators are
+ * mfl_weight_tuning (about 1.8 KB of Cortex-M4 flash), as operators are
  * linked only when registered (mfl/op_resolver.h). Internal entries. */
 typedef struct mfl_weight_tuning {
     size_t (*bytes)(uint16_t inputs, uint16_t features, uint16_t batch);
@@ -225,7 +225,8 @@ size_t mfl_learner_mem_size_tuned(const mfl_model_t *model, uint16_t replay_capa
  * (mfl_learner_learn_target*); bias tuning is not available then.
  * Returns 0, MFL_ERR_NO_HEAD, MFL_ERR_ARENA_TOO_SMALL, MFL_ERR_BUFFER_TOO_SMALL
  * (mem), MFL_ERR_LEARN_CONFIG (options out of range, an unknown loss,
- * bias tuning with MFL_LOSS_MSE, a head wider than the loss allows, a
+ * bias or weight tuning with MFL_LOSS_MSE, weight_lr without
+ * weight_tuning, a head wider than the loss allows, a
  * feature layer that cannot be tuned, or a model with more than one
  * input: the learner feeds one) or MFL_ERR_INVALID_ARG (NULL l, model or
  * mem; mem not 8-byte aligned).
@@ -401,7 +402,7 @@ int mfl_learner_choose_head(mfl_learner_t *l, const int8_t *features, const uint
 int mfl_learner_use_head(mfl_learner_t *l, mfl_head_choice_t which);
 
 /* Back to the model's (global) head; the replay buffer and the tuned
- * feature-layer biases (the device's own) are kept. */
+ * feature-layer biases and weights (the device's own) are kept. */
 int mfl_learner_reset(mfl_learner_t *l);
 
 /* Back to the model's own feature-layer biases and weights (nothing for a

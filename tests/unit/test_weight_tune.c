@@ -2,8 +2,12 @@
  * Fine-tuning of the feature layer's weights (mfl_learn_opts_t.weight_lr):
  * untouched weights give the FULLY_CONNECTED kernel's features bit for
  * bit, one step's weight change against a double-precision recomputation
- * of the gradient from the head's own numbers, learning a shifted task the
- * head alone cannot fit as well, reset, and every error.
+ * of the gradient from the head's own numbers, every batch size's step
+ * against the rule (bit for bit in integers, and in double), rates from
+ * far below a step's resolution to saturating ones, memory exactly
+ * mfl_learner_mem_size_for's, raw and layer inputs learning alike,
+ * clamped features, learning a shifted task the head alone cannot fit as
+ * well, resets, and every error (changing nothing).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -52,6 +56,8 @@ static int make(net_t *n, const char *arch)
     return err || mfl_model_load(&n->model, n->image, n->size);
 }
 
+static int layer_inputs(void);
+
 static int setup(void **state)
 {
     (void)state;
@@ -59,7 +65,10 @@ static int setup(void **state)
     if (mfl_fmnist_load(NULL, 1, &train, msg, sizeof(msg))) {
         return -1;
     }
-    return make(&net, "c4,p,c8s2,d16,d10") || make(&no_layer, "c4,p,d10");
+    if (make(&net, "c4,p,c8s2,d16,d10") || make(&no_layer, "c4,p,d10")) {
+        return -1;
+    }
+    return layer_inputs();
 }
 
 static int teardown(void **state)
@@ -230,6 +239,578 @@ static void test_one_step_against_double(void **state)
     harness_free(&h);
 }
 
+/* ---- a reference of one step, from the rule's own numbers ---- */
+
+#define MAX_INPUTS 512
+#define SAMPLES 80
+#define MASTER_LO (-127 * 256 - 128) /* half a code beyond [-127, 127] */
+#define MASTER_HI (127 * 256 + 127)
+
+static int8_t layer_of[SAMPLES][MAX_INPUTS]; /* the feature layer's input for images 0.. (setup) */
+static uint16_t layer_len;
+
+/* What a step is about to see: its batch (the new sample and the replayed
+ * ones the learner's random picks will choose), their features with the
+ * weights before the step, and the master before it. */
+typedef struct {
+    int n;
+    int8_t in[MFL_HEAD_MAX_BATCH][MAX_INPUTS];
+    int8_t x[MFL_HEAD_MAX_BATCH][FEATURES];
+    int16_t master[FEATURES * MAX_INPUTS];
+} before_t;
+static before_t before;
+
+/* Before a learn call on `sample` (a layer input) with opts.steps = 1:
+ * the replay's picks come from a copy of its state, as the step draws
+ * them. */
+static void snapshot(mfl_learner_t *l, const int8_t *sample, before_t *b)
+{
+    mfl_replay_t r = l->replay;
+    const uint16_t inputs = l->bt.inputs;
+    b->n = 0;
+    memcpy(b->in[b->n++], sample, inputs);
+    while (b->n < l->opts.batch && r.count) {
+        memcpy(b->in[b->n++], mfl_replay_features(&r, mfl_replay_pick(&r)), inputs);
+    }
+    for (int k = 0; k < b->n; k++) {
+        assert_int_equal(mfl_learner_features_from_layer_input(l, b->in[k], b->x[k]), 0);
+    }
+    memcpy(b->master, l->wt.master, (size_t)inputs * FEATURES * 2);
+}
+
+static int active(const mfl_learner_t *l, int8_t x)
+{
+    return x > l->bt.act_min && x < l->bt.act_max;
+}
+
+/* The master step for S (the weight gradient in the step's int16 units)
+ * at scale f = m 2^-right as the rule defines it: round(S f), the high
+ * word of S m when right > 32 (one SMULL), nothing below 2^-63; held to
+ * +-2^40 (beyond any master's range). */
+static int64_t rule_step(int32_t s, int32_t m, int right)
+{
+    if (s == 0 || m == 0 || right >= 63) {
+        return 0;
+    }
+    const int64_t p = (int64_t)s * m;
+    if (right < 1) {
+        return p > 0 ? (int64_t)1 << 40 : -((int64_t)1 << 40);
+    }
+    if (right <= 32) {
+        return (p + ((int64_t)1 << (right - 1))) >> right;
+    }
+    const int r2 = right - 32;
+    return ((p >> 32) + ((int64_t)1 << (r2 - 1))) >> r2;
+}
+
+/*
+ * After the step: each master weight against two references.
+ * Integer, bit for bit: gx_kj = sum_u g_uk W_uj where x_kj is inside the
+ * activation range (else 0), all brought to int16 by the smallest right
+ * shift that puts the largest below 0x7FFF (rounding to nearest);
+ * S_ji = sum_k gx_kj (x_ki - zp); the step S f with f = lr / B * to_acc_j
+ * 2^(shift - 7); the master held half a code beyond [-127, 127].
+ * Double: -lr / B sum_k gx_kj (x_ki - zp) 2^8 / P_j, P_j = s_in s_wj, to
+ * within the rounding and the int16 gradients' error.
+ * Also: the batch's features are those the step used, the int8 weights
+ * the master's rounding. Returns how many weights moved.
+ */
+static long check_step(const mfl_learner_t *l, const before_t *b, mfl_scale_t lr)
+{
+    const uint16_t inputs = l->bt.inputs, units = l->head.units;
+    const int n = b->n;
+    const size_t stride = (size_t)MFL_HEAD_GRAD_STRIDE(n);
+    const int16_t *g = l->g;
+    static int64_t gx[MFL_HEAD_MAX_BATCH][FEATURES];
+    uint64_t max = 0;
+    for (int k = 0; k < n; k++) {
+        assert_memory_equal(l->bt.x + (size_t)k * FEATURES, b->x[k], FEATURES);
+        for (int j = 0; j < FEATURES; j++) {
+            gx[k][j] = 0;
+            for (uint16_t u = 0; u < units && active(l, b->x[k][j]); u++) {
+                gx[k][j] += (int64_t)g[u * stride + (size_t)k] * l->head.w[u * FEATURES + j];
+            }
+            const uint64_t a = (uint64_t)llabs(gx[k][j]);
+            max = a > max ? a : max;
+        }
+    }
+    int shift = 0;
+    while ((max >> shift) >= 0x7FFF) {
+        shift++;
+    }
+    const double lr_real = scale_value(lr), sx = scale_value(l->head.feature_scale);
+    const double gx_err = shift ? ldexp(1.0, shift - 1) : 0.0; /* the int16 rounding, Q39 */
+    long moved = 0;
+    for (int j = 0; j < FEATURES; j++) {
+        int16_t gq[MFL_HEAD_MAX_BATCH];
+        for (int k = 0; k < n; k++) {
+            gq[k] = (int16_t)((gx[k][j] + (shift ? (int64_t)1 << (shift - 1) : 0)) >> shift);
+        }
+        mfl_scale_t f = mfl_scale_mul(mfl_scale_div(lr, mfl_scale_from_int((uint64_t)n, 0)), l->bt.to_acc[j]);
+        f.e += shift - 7;
+        const int c = l->bt.per_channel ? j : 0;
+        const double per_code = ldexp((double)l->bt.mult[c], l->bt.shift[c] - 31) * sx; /* P_j */
+        const double to_master = lr_real / n * ldexp(1.0, 8 - 39) / per_code;
+        for (uint16_t i = 0; i < inputs; i++) {
+            int32_t s = 0;
+            double exact = 0, err = 0;
+            for (int k = 0; k < n; k++) {
+                const int x = b->in[k][i] + l->bt.input_offset;
+                s += gq[k] * x;
+                exact += (double)gx[k][j] * x;
+                err += gx_err * abs(x);
+            }
+            const size_t at = (size_t)j * inputs + i;
+            const int64_t m0 = b->master[at], d = rule_step(s, f.m, 31 - f.e);
+            const int64_t want = m0 - d < MASTER_LO ? MASTER_LO : m0 - d > MASTER_HI ? MASTER_HI : m0 - d;
+            assert_int_equal(l->wt.master[at], want);
+            assert_int_equal(l->wt.w[at], (l->wt.master[at] + 128) >> 8);
+            const double real = fmin(fmax((double)m0 - to_master * exact, MASTER_LO), MASTER_HI);
+            assert_true(fabs(l->wt.master[at] - real) <=
+                        1.0 + 1e-9 + to_master * err + 1e-6 * fabs(to_master * exact));
+            moved += l->wt.master[at] != m0;
+        }
+    }
+    return moved;
+}
+
+/* Layer input c of the material (its label: the image's). */
+static uint8_t label_of(size_t c)
+{
+    return train.labels[c % SAMPLES];
+}
+
+/* Fills the replay buffer with `count` layer inputs straight away (no
+ * steps: a full batch from the first learn call on). */
+static void fill_replay(mfl_learner_t *l, uint16_t count, size_t from)
+{
+    for (uint16_t c = 0; c < count; c++) {
+        mfl_replay_add(&l->replay, layer_of[(from + c) % SAMPLES], label_of(from + c));
+    }
+}
+
+/* Learns layer input c after a snapshot, then checks the step. */
+static long learn_and_check(mfl_learner_t *l, size_t c, mfl_scale_t lr)
+{
+    snapshot(l, layer_of[c % SAMPLES], &before);
+    assert_int_equal(mfl_learner_learn_layer_input(l, layer_of[c % SAMPLES], label_of(c)), 0);
+    return check_step(l, &before, lr);
+}
+
+/* Every batch size 1..64 (odd ones with a zero pad lane; 7 and 8 on the
+ * SMLAD path that keeps a row's gradients in registers, the others on the
+ * loop over pairs), at rates whose steps take both the 64-bit rounding
+ * (right <= 32) and the high word's; every third with the biases learning
+ * too (their step must not change the weights'); then batches that grow
+ * 1, 2, ... while the replay fills, in memory laid out for 64. */
+static void test_every_batch_against_the_rule(void **state)
+{
+    (void)state;
+    long moved = 0;
+    for (uint16_t batch = 1; batch <= MFL_HEAD_MAX_BATCH; batch++) {
+        harness_t h;
+        mfl_learn_opts_t o = weight_opts(batch, 2 + batch % 22);
+        if (batch % 3 == 0) {
+            o.bias_lr = mfl_scale_from_int(1, 8);
+        }
+        assert_int_equal(harness_init(&h, &net.model, &o), 0);
+        fill_replay(&h.l, (uint16_t)(batch + 2 < REPLAY ? batch + 2 : REPLAY), batch);
+        moved += learn_and_check(&h.l, batch + 10u, o.weight_lr);
+        harness_free(&h);
+    }
+    for (uint16_t batch = 8; batch <= 64; batch += 56) {
+        harness_t h;
+        const mfl_learn_opts_t o = weight_opts(batch, 18);
+        assert_int_equal(harness_init(&h, &net.model, &o), 0);
+        for (size_t c = 0; c < 10; c++) {
+            moved += learn_and_check(&h.l, c, o.weight_lr);
+        }
+        harness_free(&h);
+    }
+    assert_true(moved > 10000);
+}
+
+/* The master and the int8 weights within their ranges. */
+static void assert_weights_in_range(const mfl_learner_t *l)
+{
+    for (size_t at = 0; at < (size_t)l->bt.inputs * FEATURES; at++) {
+        assert_true(l->wt.master[at] >= MASTER_LO && l->wt.master[at] <= MASTER_HI);
+        assert_true(l->wt.w[at] >= -127 && l->wt.w[at] <= 127);
+        assert_int_equal(l->wt.w[at], (l->wt.master[at] + 128) >> 8);
+    }
+}
+
+/* Rates from 2^-2 to 2^40 per input code: steps of thousands of codes
+ * (the 64-bit product shifted by little or nothing) saturate the master
+ * half a code beyond [-127, 127] in the direction of the step, never
+ * wrap; a rate far below a step's resolution (2^-200, right >= 63)
+ * changes nothing; the biases learning at the same time or not. */
+static void test_rates_at_the_extremes(void **state)
+{
+    (void)state;
+    for (int e = -40; e <= 2; e += 6) {
+        harness_t h;
+        mfl_learn_opts_t o = weight_opts(8, e);
+        o.bias_lr = mfl_scale_from_int((uint64_t)(e / 6 % 2 != 0), 4);
+        assert_int_equal(harness_init(&h, &net.model, &o), 0);
+        fill_replay(&h.l, 12, (size_t)(e + 40));
+        long moved = 0;
+        for (size_t c = 0; c < 3; c++) {
+            moved += learn_and_check(&h.l, (size_t)(e + 60) + c, o.weight_lr);
+            assert_weights_in_range(&h.l);
+        }
+        assert_true(moved > 1000);
+        harness_free(&h);
+    }
+    harness_t h;
+    mfl_learn_opts_t o = weight_opts(8, 200);
+    o.bias_lr = mfl_scale_from_int(1, 4);
+    assert_int_equal(harness_init(&h, &net.model, &o), 0);
+    fill_replay(&h.l, 12, 0);
+    for (size_t c = 0; c < 3; c++) {
+        assert_int_equal(learn_and_check(&h.l, 20 + c, o.weight_lr), 0);
+    }
+    assert_memory_equal(h.l.wt.w, h.l.wt.w_model, (size_t)h.l.bt.inputs * FEATURES);
+    harness_free(&h);
+}
+
+/* A rate's exponent may be any int32: 2^(2^31 - 1) learns as 2^40 does
+ * (every moving weight saturates), 2^(-2^31) as 0 does (nothing moves),
+ * with no overflow on the way (the UBSan build). */
+static void test_rate_exponents_at_the_ends_of_int32(void **state)
+{
+    (void)state;
+    harness_t big, ref, none;
+    mfl_learn_opts_t o = weight_opts(8, -40);
+    assert_int_equal(harness_init(&ref, &net.model, &o), 0);
+    o.weight_lr = (mfl_scale_t){1 << 30, INT32_MAX};
+    assert_int_equal(harness_init(&big, &net.model, &o), 0);
+    o.weight_lr = (mfl_scale_t){1 << 30, INT32_MIN};
+    assert_int_equal(harness_init(&none, &net.model, &o), 0);
+    const size_t n = (size_t)ref.l.bt.inputs * FEATURES;
+    harness_t *all[] = {&ref, &big, &none};
+    for (int k = 0; k < 3; k++) {
+        fill_replay(&all[k]->l, 12, 5);
+    }
+    for (size_t c = 0; c < 3; c++) {
+        for (int k = 0; k < 3; k++) {
+            assert_int_equal(mfl_learner_learn_layer_input(&all[k]->l, layer_of[40 + c], label_of(40 + c)), 0);
+        }
+        assert_memory_equal(big.l.wt.master, ref.l.wt.master, n * 2);
+        assert_memory_not_equal(ref.l.wt.w, ref.l.wt.w_model, n);
+        assert_memory_equal(none.l.wt.w, none.l.wt.w_model, n);
+        for (size_t at = 0; at < n; at++) {
+            assert_int_equal(none.l.wt.master[at], none.l.wt.w_model[at] * 256);
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        harness_free(all[k]);
+    }
+}
+
+/* ---- memory: exactly mfl_learner_mem_size_for bytes ---- */
+
+#define GUARD 64
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MFL_TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(MFL_TEST_ASAN)
+#include <sanitizer/asan_interface.h>
+#define GUARD_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define GUARD_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define GUARD_POISON(p, n) ((void)(p), (void)(n))
+#define GUARD_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* size bytes and GUARD bytes of a pattern after them (poisoned under
+ * ASan, so that reads past the end are caught too). */
+static uint8_t *guarded_alloc(size_t size)
+{
+    uint8_t *p = aligned_alloc(8, (size + GUARD + 7) & ~(size_t)7);
+    assert_non_null(p);
+    memset(p + size, 0xA5, GUARD);
+    GUARD_POISON(p + size, GUARD);
+    return p;
+}
+
+static void guarded_check_free(uint8_t *p, size_t size)
+{
+    GUARD_UNPOISON(p + size, GUARD);
+    for (size_t k = 0; k < GUARD; k++) {
+        assert_int_equal(p[size + k], 0xA5);
+    }
+    free(p);
+}
+
+/* Every entry of a weight-tuning learner in exactly the memory
+ * mfl_learner_mem_size_for reports (and arena mfl_model_arena_size), for
+ * batches around the pad lane and the SMLAD path and replay buffers from
+ * none to full, with and without the biases: nothing is written past
+ * either, and a byte less is refused. */
+static void test_memory_is_exact(void **state)
+{
+    (void)state;
+    static const uint16_t config[][2] = {{1, 0}, {2, 1}, {7, 5}, {8, 40}, {9, 3}, {33, 40}, {64, 40}, {64, 0}};
+    const size_t arena_size = mfl_model_arena_size(&net.model);
+    for (size_t c = 0; c < sizeof(config) / sizeof(config[0]); c++) {
+        const uint16_t batch = config[c][0], cap = config[c][1];
+        mfl_learner_t l;
+        mfl_learn_opts_t o = weight_opts(batch, 16);
+        o.bias_lr = mfl_scale_from_int(c % 2, 8);
+        o.steps = c % 3 == 2 ? 2 : 1;
+        const size_t size = mfl_learner_mem_size_for(&net.model, cap, &o);
+        assert_true(size > 0);
+        uint8_t *arena = guarded_alloc(arena_size), *mem = guarded_alloc(size);
+        assert_int_equal(mfl_learner_init(&l, &net.model, arena, arena_size, mem, size - 1, cap, &o),
+                         MFL_ERR_BUFFER_TOO_SMALL);
+        assert_int_equal(mfl_learner_init(&l, &net.model, arena, arena_size, mem, size, cap, &o), 0);
+        for (size_t i = 0; i < 6; i++) {
+            int8_t in[PIXELS], f[FEATURES];
+            const int8_t *li;
+            size_t n;
+            int label;
+            input_of(i, (int)(i % 2), in);
+            assert_int_equal(mfl_learner_learn(&l, in, PIXELS, train.labels[i]), 0);
+            assert_int_equal(mfl_learner_layer_input(&l, in, PIXELS, &li, &n), 0);
+            assert_int_equal(mfl_learner_features_from_layer_input(&l, li, f), 0);
+            assert_int_equal(mfl_learner_learn_layer_input(&l, layer_of[i + 10], label_of(i + 10)), 0);
+            assert_int_equal(mfl_learner_predict(&l, in, PIXELS, &label), 0);
+        }
+        assert_int_equal(mfl_learner_train_buffer(&l, 2), 0);
+        assert_int_equal(mfl_learner_reset(&l), 0);
+        assert_int_equal(mfl_learner_learn_layer_input(&l, layer_of[20], label_of(20)), 0);
+        assert_int_equal(mfl_learner_reset_bias(&l), 0);
+        assert_int_equal(mfl_learner_train_buffer(&l, 1), 0);
+        guarded_check_free(mem, size);
+        guarded_check_free(arena, arena_size);
+    }
+}
+
+/* The feature layer's accumulators from its int8 weights, in plain C. */
+static void layer_acc(const mfl_learner_t *l, const int8_t *in, int32_t *acc)
+{
+    for (int j = 0; j < FEATURES; j++) {
+        acc[j] = 0;
+        for (uint16_t i = 0; i < l->bt.inputs; i++) {
+            acc[j] += (in[i] + l->bt.input_offset) * l->wt.w[(size_t)j * l->bt.inputs + i];
+        }
+    }
+}
+
+/* Two learners in the same state: head, feature layer, replay and counters. */
+static void assert_same_state(const mfl_learner_t *a, const mfl_learner_t *b)
+{
+    const size_t n = (size_t)a->bt.inputs * FEATURES, head = (size_t)a->head.units * FEATURES;
+    assert_memory_equal(a->wt.master, b->wt.master, n * 2);
+    assert_memory_equal(a->wt.w, b->wt.w, n);
+    assert_memory_equal(a->head.w, b->head.w, head * 4);
+    assert_memory_equal(a->head.b, b->head.b, (size_t)a->head.units * 4);
+    assert_memory_equal(a->bt.delta, b->bt.delta, FEATURES * 4);
+    assert_memory_equal(a->bt.bias, b->bt.bias, FEATURES * 4);
+    assert_int_equal(a->replay.count, b->replay.count);
+    assert_memory_equal(a->replay.features, b->replay.features, (size_t)a->replay.count * a->bt.inputs);
+    assert_memory_equal(a->replay.labels, b->replay.labels, a->replay.count);
+    assert_int_equal(a->replay.rng, b->replay.rng);
+    assert_int_equal(a->updates, b->updates);
+    assert_int_equal(a->samples, b->samples);
+}
+
+/* Learning from raw inputs and from their layer inputs leaves the same
+ * state, step after step and through training on the buffer (weights and
+ * biases learning, two steps a sample); afterwards the features of a raw
+ * input, of its layer input and of each replayed one are those of the
+ * learned weights, and a prediction is the head's on them. */
+static void test_raw_and_layer_inputs_learn_alike(void **state)
+{
+    (void)state;
+    harness_t raw, layer;
+    mfl_learn_opts_t o = weight_opts(8, 16);
+    o.bias_lr = mfl_scale_from_int(1, 8);
+    o.steps = 2;
+    assert_int_equal(harness_init(&raw, &net.model, &o), 0);
+    assert_int_equal(harness_init(&layer, &net.model, &o), 0);
+    for (size_t i = 0; i < 24; i++) {
+        int8_t in[PIXELS], li[MAX_INPUTS];
+        const int8_t *p;
+        size_t n;
+        input_of(i, (int)(i % 2), in);
+        assert_int_equal(mfl_learner_learn(&raw.l, in, PIXELS, train.labels[i]), 0);
+        assert_int_equal(mfl_learner_layer_input(&layer.l, in, PIXELS, &p, &n), 0);
+        memcpy(li, p, n);
+        assert_int_equal(mfl_learner_learn_layer_input(&layer.l, li, train.labels[i]), 0);
+        assert_same_state(&raw.l, &layer.l);
+    }
+    assert_int_equal(mfl_learner_train_buffer(&raw.l, 3), 0);
+    assert_int_equal(mfl_learner_train_buffer(&layer.l, 3), 0);
+    assert_same_state(&raw.l, &layer.l);
+    assert_memory_not_equal(raw.l.wt.w, raw.l.wt.w_model, (size_t)raw.l.bt.inputs * FEATURES);
+    mfl_learner_t *l = &raw.l;
+    for (size_t i = 0; i < 32; i++) {
+        int8_t in[PIXELS], from_layer[FEATURES];
+        const int8_t *f, *p;
+        size_t n;
+        int predicted, from_features;
+        input_of(i, (int)(i % 2), in);
+        assert_int_equal(mfl_learner_features_from_layer_input(l, layer_of[i], from_layer), 0);
+        assert_int_equal(mfl_learner_features(l, in, PIXELS, &f), 0);
+        assert_memory_equal(f, from_layer, FEATURES);
+        assert_int_equal(mfl_learner_layer_input(l, in, PIXELS, &p, &n), 0);
+        assert_memory_equal(p, layer_of[i], n);
+        assert_int_equal(mfl_learner_predict(l, in, PIXELS, &predicted), 0);
+        assert_int_equal(mfl_learner_predict_features(l, from_layer, &from_features), 0);
+        assert_int_equal(predicted, from_features);
+    }
+    /* replayed inputs: a plain FULLY_CONNECTED on the learned weights */
+    for (uint16_t k = 0; k < l->replay.count; k++) {
+        const int8_t *in = mfl_replay_features(&l->replay, k);
+        int8_t got[FEATURES], want[FEATURES];
+        int32_t acc[FEATURES];
+        layer_acc(l, in, acc);
+        assert_int_equal(mfl_learner_features_from_acc(l, acc, want), 0);
+        assert_int_equal(mfl_learner_features_from_layer_input(l, in, got), 0);
+        assert_memory_equal(got, want, FEATURES);
+    }
+    harness_free(&raw);
+    harness_free(&layer);
+}
+
+/* mfl_learner_reset and mfl_learner_install_global go back to a global
+ * head and keep the device's weights and biases (and the replay); only
+ * mfl_learner_reset_bias restores the model's, after which features and
+ * predictions are the model's again. */
+static void test_resets_keep_or_restore_the_weights(void **state)
+{
+    (void)state;
+    harness_t h, plain;
+    mfl_learn_opts_t o = weight_opts(8, 16);
+    o.bias_lr = mfl_scale_from_int(1, 8);
+    const mfl_learn_opts_t po = mfl_learn_defaults();
+    assert_int_equal(harness_init(&h, &net.model, &o), 0);
+    assert_int_equal(harness_init(&plain, &net.model, &po), 0);
+    mfl_learner_t *l = &h.l;
+    const size_t n = (size_t)l->bt.inputs * FEATURES, head = (size_t)l->head.units * FEATURES;
+    for (size_t i = 0; i < 24; i++) {
+        assert_int_equal(mfl_learner_learn_layer_input(l, layer_of[i], label_of(i)), 0);
+    }
+    int16_t *master = malloc(n * 2);
+    int8_t *w = malloc(n), *head_w0 = malloc(head);
+    int32_t delta[FEATURES], b0[MFL_HEAD_MAX_UNITS];
+    mfl_scale_t scale0[MFL_HEAD_MAX_UNITS];
+    memcpy(master, l->wt.master, n * 2);
+    memcpy(w, l->wt.w, n);
+    memcpy(delta, l->bt.delta, sizeof(delta));
+    memcpy(head_w0, l->w0, head);
+    memcpy(b0, l->b0, (size_t)l->head.units * 4);
+    memcpy(scale0, l->w0_scale, (size_t)l->head.units * sizeof(mfl_scale_t));
+    assert_memory_not_equal(w, l->wt.w_model, n);
+    const uint16_t count = l->replay.count;
+
+    assert_int_equal(mfl_learner_reset(l), 0);
+    assert_memory_equal(l->head.w, plain.l.head.w, head * 4);
+    assert_memory_equal(l->wt.master, master, n * 2);
+    assert_memory_equal(l->wt.w, w, n);
+    assert_memory_equal(l->bt.delta, delta, sizeof(delta));
+    assert_int_equal(l->replay.count, count);
+    for (size_t i = 0; i < 8; i++) {
+        assert_int_equal(mfl_learner_learn_layer_input(l, layer_of[30 + i], label_of(30 + i)), 0);
+    }
+    memcpy(master, l->wt.master, n * 2);
+    memcpy(w, l->wt.w, n);
+    memcpy(delta, l->bt.delta, sizeof(delta));
+    assert_int_equal(mfl_learner_install_global(l, head_w0, scale0, b0, l->head.units, FEATURES), 0);
+    assert_memory_equal(l->wt.master, master, n * 2);
+    assert_memory_equal(l->wt.w, w, n);
+    assert_memory_equal(l->bt.delta, delta, sizeof(delta));
+
+    assert_int_equal(mfl_learner_reset_bias(l), 0);
+    assert_memory_equal(l->wt.w, l->wt.w_model, n);
+    for (size_t at = 0; at < n; at++) {
+        assert_int_equal(l->wt.master[at], l->wt.w_model[at] * 256);
+    }
+    assert_int_equal(mfl_learner_reset(l), 0);
+    for (size_t i = 0; i < 16; i++) {
+        int8_t in[PIXELS];
+        const int8_t *f, *f0;
+        int label, label0;
+        input_of(i, (int)(i % 2), in);
+        assert_int_equal(mfl_learner_features(l, in, PIXELS, &f), 0);
+        assert_int_equal(mfl_learner_features(&plain.l, in, PIXELS, &f0), 0);
+        assert_memory_equal(f, f0, FEATURES);
+        assert_int_equal(mfl_learner_predict(l, in, PIXELS, &label), 0);
+        assert_int_equal(mfl_learner_predict(&plain.l, in, PIXELS, &label0), 0);
+        assert_int_equal(label, label0);
+    }
+    free(master);
+    free(w);
+    free(head_w0);
+    harness_free(&h);
+    harness_free(&plain);
+}
+
+/* Features at the ends of the activation range pass no gradient: with
+ * every feature clamped (biases pushed far up, then far down) the head
+ * still learns and the weights do not move; with half of them clamped
+ * only the other rows move, as the rule says. */
+static void test_clamped_features_move_nothing(void **state)
+{
+    (void)state;
+    harness_t h;
+    const mfl_learn_opts_t o = weight_opts(8, 8); /* a large rate: any gradient would show */
+    assert_int_equal(harness_init(&h, &net.model, &o), 0);
+    mfl_learner_t *l = &h.l;
+    const size_t n = (size_t)l->bt.inputs * FEATURES;
+    fill_replay(l, 12, 0);
+    for (int side = 0; side < 2; side++) {
+        for (int j = 0; j < FEATURES; j++) {
+            l->bt.bias[j] = side ? -(1 << 29) : 1 << 29;
+        }
+        const uint32_t updates = l->updates;
+        int8_t x[FEATURES];
+        assert_int_equal(mfl_learner_features_from_layer_input(l, layer_of[20 + side], x), 0);
+        for (int j = 0; j < FEATURES; j++) {
+            assert_int_equal(x[j], side ? l->bt.act_min : l->bt.act_max);
+        }
+        assert_int_equal(learn_and_check(l, 20 + (size_t)side, o.weight_lr), 0);
+        assert_int_equal(l->updates, updates + 1);
+        assert_memory_equal(l->wt.w, l->wt.w_model, n);
+    }
+    for (int j = 0; j < FEATURES; j++) {
+        l->bt.bias[j] = j % 2 ? l->bt.bias0[j] : 1 << 29;
+    }
+    assert_true(learn_and_check(l, 22, o.weight_lr) > 0);
+    for (int j = 0; j < FEATURES; j += 2) {
+        assert_memory_equal(l->wt.w + (size_t)j * l->bt.inputs, l->wt.w_model + (size_t)j * l->bt.inputs,
+                            l->bt.inputs);
+    }
+    harness_free(&h);
+}
+
+/* The feature layer's inputs for images 0..SAMPLES-1 (odd ones inverted),
+ * as a weight-tuning learner's backbone gives them. */
+static int layer_inputs(void)
+{
+    harness_t h;
+    const mfl_learn_opts_t o = weight_opts(8, 20);
+    int err = harness_init(&h, &net.model, &o);
+    layer_len = h.l.bt.inputs;
+    for (size_t i = 0; i < SAMPLES && !err; i++) {
+        int8_t in[PIXELS];
+        const int8_t *li;
+        size_t n;
+        input_of(i, (int)(i % 2), in);
+        err = mfl_learner_layer_input(&h.l, in, PIXELS, &li, &n);
+        err = err || n != layer_len || n > MAX_INPUTS || h.l.bt.features != FEATURES;
+        if (!err) {
+            memcpy(layer_of[i], li, n);
+        }
+    }
+    harness_free(&h);
+    return err ? -1 : 0;
+}
+
 /* Training accuracy on n samples with the learner's own head. */
 static int correct_on(mfl_learner_t *l, size_t from, size_t n, int inverted)
 {
@@ -358,13 +939,76 @@ static void test_errors(void **state)
     harness_free(&plain);
 }
 
+
+/* A learner that has learned stays as it was, byte for byte (its memory
+ * and its struct), through every call that reports an error. */
+static void test_bad_calls_change_nothing(void **state)
+{
+    (void)state;
+    harness_t h;
+    mfl_learn_opts_t o = weight_opts(8, 16);
+    o.bias_lr = mfl_scale_from_int(1, 8);
+    assert_int_equal(harness_init(&h, &net.model, &o), 0);
+    mfl_learner_t *l = &h.l;
+    for (size_t i = 0; i < 12; i++) {
+        assert_int_equal(mfl_learner_learn_layer_input(l, layer_of[i], label_of(i)), 0);
+    }
+    const size_t size = mfl_learner_mem_size_for(&net.model, REPLAY, &o);
+    uint8_t *mem0 = malloc(size);
+    mfl_learner_t l0;
+    memcpy(mem0, h.mem, size);
+    memcpy(&l0, l, sizeof(l0));
+    int8_t in[PIXELS], layer[MAX_INPUTS], f[FEATURES] = {0}, target[16] = {0};
+    int32_t acc[FEATURES] = {0};
+    const int8_t *li;
+    size_t n;
+    input_of(3, 1, in);
+    memcpy(layer, layer_of[3], layer_len);
+    const struct {
+        int got, want;
+    } calls[] = {
+        {mfl_learner_learn(l, in, PIXELS - 1, 1), MFL_ERR_INVALID_ARG},
+        {mfl_learner_learn(l, in, PIXELS + 1, 1), MFL_ERR_INVALID_ARG},
+        {mfl_learner_learn(l, NULL, PIXELS, 1), MFL_ERR_INVALID_ARG},
+        {mfl_learner_learn(l, in, PIXELS, 10), MFL_ERR_LABEL},
+        {mfl_learner_learn(l, in, PIXELS, 255), MFL_ERR_LABEL},
+        {mfl_learner_learn_layer_input(l, layer, 10), MFL_ERR_LABEL},
+        {mfl_learner_learn_layer_input(l, NULL, 1), MFL_ERR_INVALID_ARG},
+        {mfl_learner_learn_layer_input(NULL, layer, 1), MFL_ERR_INVALID_ARG},
+        {mfl_learner_learn_acc(l, acc, 1), MFL_ERR_LEARN_CONFIG},
+        {mfl_learner_learn_features(l, f, 1), MFL_ERR_LEARN_CONFIG},
+        {mfl_learner_learn_target(l, in, PIXELS, target), MFL_ERR_LEARN_CONFIG},
+        {mfl_learner_learn_features_target(l, f, target), MFL_ERR_LEARN_CONFIG},
+        {mfl_learner_layer_input(NULL, in, PIXELS, &li, &n), MFL_ERR_INVALID_ARG},
+        {mfl_learner_layer_input(l, in, PIXELS, &li, NULL), MFL_ERR_INVALID_ARG},
+        {mfl_learner_features_from_layer_input(NULL, layer, f), MFL_ERR_INVALID_ARG},
+        {mfl_learner_features_from_layer_input(l, NULL, f), MFL_ERR_INVALID_ARG},
+        {mfl_learner_reset_bias(NULL), MFL_ERR_INVALID_ARG},
+    };
+    for (size_t k = 0; k < sizeof(calls) / sizeof(calls[0]); k++) {
+        assert_int_equal(calls[k].got, calls[k].want);
+    }
+    assert_memory_equal(h.mem, mem0, size);
+    assert_memory_equal(l, &l0, sizeof(l0));
+    free(mem0);
+    harness_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_untouched_weights_are_the_kernels),
         cmocka_unit_test(test_one_step_against_double),
+        cmocka_unit_test(test_every_batch_against_the_rule),
+        cmocka_unit_test(test_rates_at_the_extremes),
+        cmocka_unit_test(test_rate_exponents_at_the_ends_of_int32),
+        cmocka_unit_test(test_memory_is_exact),
+        cmocka_unit_test(test_raw_and_layer_inputs_learn_alike),
+        cmocka_unit_test(test_resets_keep_or_restore_the_weights),
+        cmocka_unit_test(test_clamped_features_move_nothing),
         cmocka_unit_test(test_learns_beyond_the_head_and_resets),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bad_calls_change_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
