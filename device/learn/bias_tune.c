@@ -41,8 +41,11 @@ int mfl_bias_tune_check(const mfl_model_t *m, uint16_t head_op)
         }
     }
     const int32_t inputs = m->tensors[op->inputs[1]].dims[1];
-    return m->header->output != op->output && inputs >= 1 && inputs <= MFL_HEAD_MAX_FEATURES ? 0
-                                                                                            : MFL_ERR_LEARN_CONFIG;
+    /* one input row: a batch of rows would be tuned on its first only */
+    const int one_row = mfl_tensor_elements(&m->tensors[op->inputs[0]]) == (uint32_t)inputs;
+    return m->header->output != op->output && one_row && inputs >= 1 && inputs <= MFL_HEAD_MAX_FEATURES
+               ? 0
+               : MFL_ERR_LEARN_CONFIG;
 }
 
 size_t mfl_bias_tune_bytes(uint16_t features, uint16_t batch)

@@ -119,10 +119,19 @@ static mem_layout_t mem_layout(head_shape_t s, uint16_t batch, uint16_t replay_c
     return L;
 }
 
+/* A learning rate the steps can scale by without overflow: 0 (m = 0), or
+ * a normalised mantissa with an exponent within +-MAX_RATE_EXP (rates
+ * 2^-131 to 2^69: far beyond any that learns). */
+#define MAX_RATE_EXP 100
+static int rate_ok(mfl_scale_t r, int zero_ok)
+{
+    return (zero_ok && r.m == 0) || (r.m >= (1 << 30) && r.e >= -MAX_RATE_EXP && r.e <= MAX_RATE_EXP);
+}
+
 static int check_opts(const mfl_learn_opts_t *o)
 {
-    const int ok = o->lr.m > 0 && o->batch >= 1 && o->batch <= MFL_HEAD_MAX_BATCH && o->steps >= 1 &&
-                   o->drift_max >= 0 && o->bias_lr.m >= 0 && o->weight_lr.m >= 0 &&
+    const int ok = rate_ok(o->lr, 0) && o->batch >= 1 && o->batch <= MFL_HEAD_MAX_BATCH && o->steps >= 1 &&
+                   o->drift_max >= 0 && rate_ok(o->bias_lr, 1) && rate_ok(o->weight_lr, 1) &&
                    (o->loss == MFL_LOSS_CROSS_ENTROPY ||
                     (o->loss == MFL_LOSS_MSE && o->bias_lr.m == 0 && o->weight_lr.m == 0));
     return ok ? 0 : MFL_ERR_LEARN_CONFIG;

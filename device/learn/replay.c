@@ -81,7 +81,7 @@ void mfl_replay_add(mfl_replay_t *r, const int8_t *features, uint8_t label)
         }
         slot = (uint16_t)k;
     }
-    memcpy(r->features + (size_t)slot * r->dim, features, r->dim);
+    memmove(r->features + (size_t)slot * r->dim, features, r->dim); /* a caller may re-offer a stored entry */
     r->labels[slot] = label;
 }
 

@@ -52,7 +52,9 @@ typedef enum {
 } mfl_learn_loss_t;
 
 typedef struct {
-    mfl_scale_t lr;        /* learning rate, as an integer scale (mfl_scale_from_int(655, 16) = 0.01) */
+    mfl_scale_t lr;        /* learning rate, as an integer scale (mfl_scale_from_int(655, 16) = 0.01);
+                            * this and the two below: m normalised (mfl/scale.h) or 0 where allowed,
+                            * exponent within +-100 (rates 2^-131 to 2^69) */
     uint16_t batch;        /* samples per SGD step: the new one plus batch - 1 replayed, 1..64 */
     uint16_t steps;        /* SGD steps per mfl_learner_learn() call, >= 1 */
     uint8_t balanced;      /* class-balanced replay buffer (else reservoir sampling) */

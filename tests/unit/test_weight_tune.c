@@ -443,7 +443,7 @@ static void assert_weights_in_range(const mfl_learner_t *l)
 /* Rates from 2^-2 to 2^40 per input code: steps of thousands of codes
  * (the 64-bit product shifted by little or nothing) saturate the master
  * half a code beyond [-127, 127] in the direction of the step, never
- * wrap; a rate far below a step's resolution (2^-200, right >= 63)
+ * wrap; a rate far below a step's resolution (2^-101, right >= 63)
  * changes nothing; the biases learning at the same time or not. */
 static void test_rates_at_the_extremes(void **state)
 {
@@ -463,7 +463,7 @@ static void test_rates_at_the_extremes(void **state)
         harness_free(&h);
     }
     harness_t h;
-    mfl_learn_opts_t o = weight_opts(8, 200);
+    mfl_learn_opts_t o = weight_opts(8, 101); /* the smallest rate allowed */
     o.bias_lr = mfl_scale_from_int(1, 4);
     assert_int_equal(harness_init(&h, &net.model, &o), 0);
     fill_replay(&h.l, 12, 0);
@@ -474,18 +474,39 @@ static void test_rates_at_the_extremes(void **state)
     harness_free(&h);
 }
 
-/* A rate's exponent may be any int32: 2^(2^31 - 1) learns as 2^40 does
- * (every moving weight saturates), 2^(-2^31) as 0 does (nothing moves),
- * with no overflow on the way (the UBSan build). */
-static void test_rate_exponents_at_the_ends_of_int32(void **state)
+/* Rates' exponents: beyond +-100 refused for all three rates (init and
+ * mfl_learner_mem_size_for), at +-100 accepted and learning without
+ * overflow (the UBSan build): 2^69 per input code saturates every moving
+ * weight as 2^40 does, 2^-131 moves nothing. */
+static void test_rate_exponents_at_their_limits(void **state)
 {
     (void)state;
+    static uint8_t arena[65536] __attribute__((aligned(8))), mem[1 << 20] __attribute__((aligned(8)));
+    for (int which = 0; which < 3; which++) {
+        for (int sign = -1; sign <= 1; sign += 2) {
+            mfl_learn_opts_t o = weight_opts(8, 22);
+            mfl_scale_t *r = which == 0 ? &o.lr : which == 1 ? &o.bias_lr : &o.weight_lr;
+            mfl_learner_t l;
+            *r = (mfl_scale_t){1 << 30, sign * 101};
+            assert_int_equal(mfl_learner_mem_size_for(&net.model, REPLAY, &o), 0);
+            assert_int_equal(mfl_learner_init(&l, &net.model, arena, sizeof(arena), mem, sizeof(mem), REPLAY, &o),
+                             MFL_ERR_LEARN_CONFIG);
+            *r = (mfl_scale_t){(1 << 30) - 1, 0}; /* not normalised */
+            assert_int_equal(mfl_learner_mem_size_for(&net.model, REPLAY, &o), 0);
+            *r = (mfl_scale_t){1 << 30, sign * 100};
+            harness_t h;
+            assert_int_equal(harness_init(&h, &net.model, &o), 0);
+            fill_replay(&h.l, 12, 5);
+            assert_int_equal(mfl_learner_learn_layer_input(&h.l, layer_of[40], label_of(40)), 0);
+            harness_free(&h);
+        }
+    }
     harness_t big, ref, none;
     mfl_learn_opts_t o = weight_opts(8, -40);
     assert_int_equal(harness_init(&ref, &net.model, &o), 0);
-    o.weight_lr = (mfl_scale_t){1 << 30, INT32_MAX};
+    o.weight_lr = (mfl_scale_t){1 << 30, 100};
     assert_int_equal(harness_init(&big, &net.model, &o), 0);
-    o.weight_lr = (mfl_scale_t){1 << 30, INT32_MIN};
+    o.weight_lr = (mfl_scale_t){1 << 30, -100};
     assert_int_equal(harness_init(&none, &net.model, &o), 0);
     const size_t n = (size_t)ref.l.bt.inputs * FEATURES;
     harness_t *all[] = {&ref, &big, &none};
@@ -1001,7 +1022,7 @@ int main(void)
         cmocka_unit_test(test_one_step_against_double),
         cmocka_unit_test(test_every_batch_against_the_rule),
         cmocka_unit_test(test_rates_at_the_extremes),
-        cmocka_unit_test(test_rate_exponents_at_the_ends_of_int32),
+        cmocka_unit_test(test_rate_exponents_at_their_limits),
         cmocka_unit_test(test_memory_is_exact),
         cmocka_unit_test(test_raw_and_layer_inputs_learn_alike),
         cmocka_unit_test(test_resets_keep_or_restore_the_weights),
