@@ -101,7 +101,7 @@ void sim_scenario_defaults(sim_scenario_t *s)
     s->base_epochs = 3;
     s->lr = 0.02;
     s->bias_lr = 0.02;
-    s->weight_lr = 0x1p-19;
+    s->weight_lr = 0x1p-21;
     s->local_epochs = 2;
     s->batch = 8;
     s->replay = 64;
