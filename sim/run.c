@@ -35,11 +35,14 @@ typedef struct {
 /* What each strategy does: its role, the adaptation its features go
  * through (0: the base backbone's), group balancing at the aggregator. */
 enum role { ROLE_FIXED, ROLE_LOCAL, ROLE_FEDERATED, ROLE_ORACLE };
+/* What devices learn below the head, and what they learn it from: the
+ * adaptation's accumulators (biases) or the feature layer's inputs. */
+enum tuning { TUNE_NONE, TUNE_BIASES, TUNE_WEIGHTS };
 static const struct {
     uint8_t role, adapt, balance;
     uint8_t select; /* each device predicts with the best of its heads on its held-out samples */
-    uint8_t tuned;  /* devices also tune their feature layer's biases (1), or its weights and biases (2), and
-                     * keep them (FedBN-, LG-FedAvg-style) */
+    uint8_t tuned;  /* enum tuning: devices also tune their feature layer's biases, or its weights and
+                     * biases, and keep them (FedBN-, LG-FedAvg-style) */
     uint8_t finetune; /* a reference of the whole network fine-tuned (finetune.h): 1 + its mfl_train trainable */
 } strategy_kind[SIM_STRATEGIES] = {
     [SIM_FROZEN] = {ROLE_FIXED, 0, 0},
@@ -53,14 +56,14 @@ static const struct {
     [SIM_PERSONALIZED] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0, 1},
     [SIM_ORACLE] = {ROLE_ORACLE, 0, 0},
     [SIM_ORACLE_RECAL] = {ROLE_ORACLE, SIM_ADAPT_RECALIBRATE, 0},
-    [SIM_LOCAL_TUNED] = {ROLE_LOCAL, SIM_ADAPT_RECALIBRATE, 0, 0, 1},
-    [SIM_FEDERATED_TUNED] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0, 0, 1},
+    [SIM_LOCAL_TUNED] = {ROLE_LOCAL, SIM_ADAPT_RECALIBRATE, 0, 0, TUNE_BIASES},
+    [SIM_FEDERATED_TUNED] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0, 0, TUNE_BIASES},
     [SIM_ORACLE_FULL] = {ROLE_ORACLE, 0, 0, 0, 0, 1 + MFL_TRAIN_ALL},
     [SIM_ORACLE_BIAS] = {ROLE_ORACLE, 0, 0, 0, 0, 1 + MFL_TRAIN_BIASES},
     [SIM_ORACLE_DENSE] = {ROLE_ORACLE, 0, 0, 0, 0, 1 + MFL_TRAIN_DENSE},
     [SIM_ORACLE_LASTCONV] = {ROLE_ORACLE, 0, 0, 0, 0, 1 + MFL_TRAIN_LAST_CONV},
-    [SIM_LOCAL_DENSE] = {ROLE_LOCAL, SIM_ADAPT_RECALIBRATE, 0, 0, 2},
-    [SIM_FEDERATED_DENSE] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0, 0, 2},
+    [SIM_LOCAL_DENSE] = {ROLE_LOCAL, SIM_ADAPT_RECALIBRATE, 0, 0, TUNE_WEIGHTS},
+    [SIM_FEDERATED_DENSE] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0, 0, TUNE_WEIGHTS},
 };
 
 /* personalized: every HELD_OUT_EVERY-th labelled sample a device collects
@@ -78,9 +81,8 @@ typedef struct {
     int personal;              /* evaluated with each device's own head (local learning) */
     const sim_adapted_t *adapt; /* the features' adaptation, or NULL: the base backbone's */
     int select;                /* devices choose their head on held-out samples (do no harm) */
-    int tuned;                 /* devices tune their feature layer's biases (1: they learn from and are
-                                * evaluated on the adaptation's accumulators) or weights too (2: on its
-                                * layer inputs) */
+    int tuned;                 /* enum tuning: devices tune their feature layer, learning from and
+                                * evaluated on the adaptation's accumulators or layer inputs */
     mfl_learner_t shipped;     /* select: the head the devices shipped with */
     uint8_t *shipped_mem;
     vdev_t *dev;               /* local, federated, fair: one per device */
@@ -175,8 +177,9 @@ static int init_finetuned_learner(run_t *r, strat_t *s)
 static int init_learner(run_t *r, mfl_learner_t *l, uint8_t **mem, uint16_t replay, int tuned)
 {
     mfl_learn_opts_t o = r->opts;
-    o.bias_lr = tuned ? mfl_scale_from_int((uint64_t)llround(r->sc->bias_lr * 65536.0), 16) : (mfl_scale_t){0, 0};
-    if (tuned == 2) {
+    o.bias_lr = tuned != TUNE_NONE ? mfl_scale_from_int((uint64_t)llround(r->sc->bias_lr * 65536.0), 16)
+                                   : (mfl_scale_t){0, 0};
+    if (tuned == TUNE_WEIGHTS) {
         o.weight_lr = mfl_scale_from_int((uint64_t)llround(ldexp(r->sc->weight_lr, 48)), 48);
         o.weight_tuning = &mfl_weight_tuning;
     }
@@ -243,9 +246,13 @@ static int learn_fresh(run_t *r, strat_t *s, vdev_t *v, uint32_t i)
             continue;
         }
         const uint8_t y = d->train_label[j];
-        err = s->tuned == 2 ? mfl_learner_learn_layer_input(&v->l, sim_adapted_layer_in(s->adapt, i, j), y)
-              : s->tuned    ? mfl_learner_learn_acc(&v->l, sim_adapted_acc(s->adapt, i, j), y)
-                            : mfl_learner_learn_features(&v->l, train_feature(r, s, i, j), y);
+        if (s->tuned == TUNE_WEIGHTS) {
+            err = mfl_learner_learn_layer_input(&v->l, sim_adapted_layer_in(s->adapt, i, j), y);
+        } else if (s->tuned == TUNE_BIASES) {
+            err = mfl_learner_learn_acc(&v->l, sim_adapted_acc(s->adapt, i, j), y);
+        } else {
+            err = mfl_learner_learn_features(&v->l, train_feature(r, s, i, j), y);
+        }
     }
     return err ? err : mfl_learner_train_buffer(&v->l, (uint16_t)r->sc->local_epochs);
 }
@@ -526,10 +533,10 @@ static int evaluate_device(run_t *r, strat_t *s, uint32_t i, unsigned thread)
         const int8_t *f = choice_feature(r, s, c, i, j, 1);
         int err = 0;
         const uint32_t at = s->adapt ? s->adapt->train + j : 0;
-        if (s->tuned == 2) { /* the device's own feature layer under whichever head it is judged with */
+        if (s->tuned == TUNE_WEIGHTS) { /* the device's own feature layer under whichever head it is judged with */
             err = mfl_learner_features_from_layer_input(&s->dev[i].l, sim_adapted_layer_in(s->adapt, i, at), tuned);
             f = tuned;
-        } else if (s->tuned) { /* the device's own biases under whichever head it is judged with */
+        } else if (s->tuned == TUNE_BIASES) { /* the device's own biases under whichever head it is judged with */
             err = mfl_learner_features_from_acc(&s->dev[i].l, sim_adapted_acc(s->adapt, i, at), tuned);
             f = tuned;
         }
@@ -612,7 +619,9 @@ static int build_adaptations(run_t *r, FILE *progress, char *msg, size_t cap)
             int with = 0; /* tuned strategies on this adaptation learn from accumulators or layer inputs */
             for (int t = 0; t < SIM_STRATEGIES; t++) {
                 const int tuned = r->sc->strategies[t] && strategy_kind[t].adapt == kind ? strategy_kind[t].tuned : 0;
-                with |= tuned == 1 ? SIM_ADAPT_WITH_ACC : tuned == 2 ? SIM_ADAPT_WITH_LAYER_INPUT : 0;
+                with |= tuned == TUNE_BIASES    ? SIM_ADAPT_WITH_ACC
+                        : tuned == TUNE_WEIGHTS ? SIM_ADAPT_WITH_LAYER_INPUT
+                                                : 0;
             }
             err = sim_adapt_build(&r->adapted[kind], r->w, (enum sim_adapt_kind)kind, with, msg, cap);
         }

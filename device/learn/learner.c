@@ -642,8 +642,10 @@ static int sgd_step(mfl_learner_t *l, const void *first, uint8_t first_label, co
     if (n == 0) {
         return 0;
     }
-    const int8_t *layer_in[MFL_HEAD_MAX_BATCH];
-    memcpy(layer_in, x, n * sizeof(x[0]));
+    const int8_t *layer_in[MFL_HEAD_MAX_BATCH]; /* the weight step's inputs, before x turns into features */
+    if (l->tune_weights) {
+        memcpy(layer_in, x, n * sizeof(x[0]));
+    }
     if (l->tune) {
         features_of_batch(l, x, n);
     }
