@@ -147,3 +147,9 @@ void mfl_bias_tune_step(mfl_bias_tune_t *t, const mfl_head_t *h, const int16_t *
         }
     }
 }
+
+void mfl_bias_tune_set(mfl_bias_tune_t *t, uint16_t j, int32_t delta)
+{
+    t->delta[j] = delta;
+    t->bias[j] = sat32((int64_t)t->bias0[j] + mfl_scale_apply(t->to_acc[j], delta));
+}

@@ -41,4 +41,8 @@ void mfl_bias_tune_step(mfl_bias_tune_t *t, const mfl_head_t *h, const int16_t *
 /* Back to the model's biases. */
 void mfl_bias_tune_reset(mfl_bias_tune_t *t);
 
+/* Feature j's learned bias change set to delta (Q8.24 real units), its
+ * int32 bias following, saturated. */
+void mfl_bias_tune_set(mfl_bias_tune_t *t, uint16_t j, int32_t delta);
+
 #endif /* MFL_DEVICE_BIAS_TUNE_H */

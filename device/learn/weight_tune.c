@@ -188,6 +188,41 @@ static inline void apply_step(int16_t *master, int8_t *w, int32_t s, const row_s
     *w = (int8_t)((v + (1 << (MASTER_FRAC - 1))) >> MASTER_FRAC);
 }
 
+/* The exchanged form's 2^-16 of a code to the master's 2^-8: rounded half
+ * away from zero, then held to the master's range. */
+#define EXCHANGE_SHIFT (MFL_LAYER_WEIGHT_FRAC - MASTER_FRAC)
+
+static int16_t master_from_exchanged(int32_t v)
+{
+    const int64_t half = 1 << (EXCHANGE_SHIFT - 1);
+    const int64_t m = v >= 0 ? ((int64_t)v + half) >> EXCHANGE_SHIFT : -((half - (int64_t)v) >> EXCHANGE_SHIFT);
+    return (int16_t)(m > MASTER_MAX ? MASTER_MAX : m < MASTER_MIN ? MASTER_MIN : m);
+}
+
+void mfl_weight_tune_read(const mfl_weight_tune_t *wt, uint16_t inputs, uint16_t features, int32_t *out)
+{
+    for (uint16_t j = 0; j < features; j++) {
+        const int16_t *master = wt->master + (size_t)j * inputs;
+        int32_t *row = out + (size_t)j * (inputs + 1u);
+        for (uint16_t i = 0; i < inputs; i++) {
+            row[i] = (int32_t)master[i] * (1 << EXCHANGE_SHIFT);
+        }
+    }
+}
+
+void mfl_weight_tune_install(mfl_weight_tune_t *wt, uint16_t inputs, uint16_t features, const int32_t *layer)
+{
+    for (uint16_t j = 0; j < features; j++) {
+        const int32_t *row = layer + (size_t)j * (inputs + 1u);
+        const size_t at = (size_t)j * inputs;
+        for (uint16_t i = 0; i < inputs; i++) {
+            const int16_t m = master_from_exchanged(row[i]);
+            wt->master[at + i] = m;
+            wt->w[at + i] = (int8_t)((m + (1 << (MASTER_FRAC - 1))) >> MASTER_FRAC);
+        }
+    }
+}
+
 /* One row's update from its gradients and every input's column. */
 static void update_row(mfl_weight_tune_t *wt, uint16_t inputs, uint16_t j, size_t pairs, row_scale_t r)
 {
@@ -287,4 +322,42 @@ int mfl_learner_learn_layer_input(mfl_learner_t *l, const int8_t *in, uint8_t la
         return MFL_ERR_INVALID_ARG;
     }
     return !l->tune_weights ? MFL_ERR_LEARN_CONFIG : mfl_learner_learn_sample(l, in, label);
+}
+
+/* Checks shared by the layer's read and install. */
+static int layer_check(const mfl_learner_t *l, const void *p, size_t n)
+{
+    if (!l || !p) {
+        return MFL_ERR_INVALID_ARG;
+    }
+    if (!l->tune_weights) {
+        return MFL_ERR_LEARN_CONFIG;
+    }
+    return n == (size_t)l->bt.features * (l->bt.inputs + 1u) ? 0 : MFL_ERR_PROTO_DIMENSION;
+}
+
+int mfl_learner_layer_read(const mfl_learner_t *l, int32_t *out, size_t n)
+{
+    const int err = layer_check(l, out, n);
+    if (err) {
+        return err;
+    }
+    mfl_weight_tune_read(&l->wt, l->bt.inputs, l->bt.features, out);
+    for (uint16_t j = 0; j < l->bt.features; j++) {
+        out[(size_t)j * (l->bt.inputs + 1u) + l->bt.inputs] = l->bt.delta[j];
+    }
+    return 0;
+}
+
+int mfl_learner_layer_install(mfl_learner_t *l, const int32_t *layer, size_t n)
+{
+    const int err = layer_check(l, layer, n);
+    if (err) {
+        return err;
+    }
+    mfl_weight_tune_install(&l->wt, l->bt.inputs, l->bt.features, layer);
+    for (uint16_t j = 0; j < l->bt.features; j++) {
+        mfl_bias_tune_set(&l->bt, j, layer[(size_t)j * (l->bt.inputs + 1u) + l->bt.inputs]);
+    }
+    return 0;
 }

@@ -28,6 +28,12 @@ void mfl_weight_tune_bind(mfl_weight_tune_t *wt, mfl_bias_tune_t *bt, uint16_t b
 void mfl_weight_tune_step(mfl_weight_tune_t *wt, const mfl_bias_tune_t *bt, const mfl_head_t *h,
                           const int16_t *g, const int8_t *const *in, int batch, mfl_scale_t lr);
 
+/* The weights in 2^-MFL_LAYER_WEIGHT_FRAC of a code into row j of out
+ * (stride inputs + 1, the bias column left alone), and back: rounded to
+ * the master, held to its range. */
+void mfl_weight_tune_read(const mfl_weight_tune_t *wt, uint16_t inputs, uint16_t features, int32_t *out);
+void mfl_weight_tune_install(mfl_weight_tune_t *wt, uint16_t inputs, uint16_t features, const int32_t *layer);
+
 /* Back to the model's weights. */
 void mfl_weight_tune_reset(mfl_weight_tune_t *wt, uint16_t inputs, uint16_t features);
 

@@ -316,6 +316,36 @@ int mfl_learner_layer_input(mfl_learner_t *l, const int8_t *input, size_t len, c
  * MFL_ERR_INVALID_ARG. */
 int mfl_learner_features_from_layer_input(mfl_learner_t *l, const int8_t *in, int8_t *out);
 
+/*
+ * Weight-tuning learners: the feature layer's learned parameters as one
+ * features x (inputs + 1) int32 tensor, the form in which devices would
+ * exchange them (as the head's rows are weights then bias, Q8.24): row j
+ * holds feature j's weights w_ji in 2^-MFL_LAYER_WEIGHT_FRAC of the int8
+ * weight code (the master's 1/256 of a code, times 256: the model's own
+ * code c reads c * 65536), then its bias's learned change in Q8.24 real
+ * units (mfl_bias_tune_t.delta; 0 until biases are tuned). The tensor
+ * holds no scale: every device of a model shares the layer's per-feature
+ * weight scales, which stay the model's.
+ */
+#define MFL_LAYER_WEIGHT_FRAC 16
+
+/* Reads that tensor into out (n values: features * (inputs + 1), the
+ * caller's). Returns 0, MFL_ERR_LEARN_CONFIG (weights not tuned),
+ * MFL_ERR_PROTO_DIMENSION (n is not the tensor's size) or
+ * MFL_ERR_INVALID_ARG; on an error out is untouched. */
+int mfl_learner_layer_read(const mfl_learner_t *l, int32_t *out, size_t n);
+
+/* Sets the layer from such a tensor (n values, read only): each weight is
+ * rounded to the master's 1/256 of a code (half away from zero) and held
+ * to its range (within half a code of [-127, 127]), and the int8 weights
+ * the layer runs follow; each bias change is taken as it is, the layer's
+ * int32 bias saturating. The head, the replay buffer and the sample count
+ * are untouched (a replayed sample's features follow the new layer);
+ * mfl_learner_reset_bias still goes back to the model's layer. Returns 0,
+ * MFL_ERR_LEARN_CONFIG, MFL_ERR_PROTO_DIMENSION or MFL_ERR_INVALID_ARG,
+ * and then changes nothing. */
+int mfl_learner_layer_install(mfl_learner_t *l, const int32_t *layer, size_t n);
+
 /* Weight-tuning learners: as mfl_learner_learn, from the feature layer's
  * input (mfl_learner_layer_input). Each SGD step trains the head, then
  * the layer's biases (if bias_lr is set) and then its weights, all from

@@ -1015,6 +1015,149 @@ static void test_bad_calls_change_nothing(void **state)
     harness_free(&h);
 }
 
+/* ---- the layer as devices would exchange it ---- */
+
+#define LAYER_COLS(l) ((size_t)(l)->bt.inputs + 1u)
+
+/* What install must make of value v: v / 256 rounded half away from zero
+ * (in double), held to the master's range. */
+static int16_t expected_master(int32_t v)
+{
+    const double m = round((double)v / 256.0);
+    return (int16_t)(m > MASTER_HI ? MASTER_HI : m < MASTER_LO ? MASTER_LO : m);
+}
+
+/* A fresh learner reads the model's codes times 2^16 and no bias change;
+ * a layer read from a learner that learned, installed into a fresh one,
+ * gives it the same master, int8 weights, biases and features (head and
+ * replay untouched), and reads back as it went in. */
+static void test_layer_read_and_install_carry_the_layer(void **state)
+{
+    (void)state;
+    harness_t a, b;
+    mfl_learn_opts_t o = weight_opts(8, 16);
+    o.bias_lr = mfl_scale_from_int(1, 8);
+    assert_int_equal(harness_init(&a, &net.model, &o), 0);
+    assert_int_equal(harness_init(&b, &net.model, &o), 0);
+    const size_t inputs = a.l.bt.inputs, n = FEATURES * LAYER_COLS(&a.l);
+    int32_t *layer = malloc(n * 4), *back = malloc(n * 4);
+    assert_int_equal(mfl_learner_layer_read(&b.l, layer, n), 0);
+    for (size_t j = 0; j < FEATURES; j++) {
+        for (size_t i = 0; i < inputs; i++) {
+            assert_int_equal(layer[j * LAYER_COLS(&a.l) + i], a.l.wt.w_model[j * inputs + i] * 65536);
+        }
+        assert_int_equal(layer[j * LAYER_COLS(&a.l) + inputs], 0);
+    }
+    for (size_t i = 0; i < 24; i++) {
+        assert_int_equal(mfl_learner_learn_layer_input(&a.l, layer_of[i], train.labels[i]), 0);
+    }
+    assert_int_equal(mfl_learner_train_buffer(&a.l, 2), 0);
+    assert_int_equal(mfl_learner_layer_read(&a.l, layer, n), 0);
+    int32_t head_before[FEATURES * 10];
+    memcpy(head_before, b.l.head.w, sizeof(head_before));
+    assert_int_equal(mfl_learner_layer_install(&b.l, layer, n), 0);
+    assert_memory_equal(b.l.wt.master, a.l.wt.master, inputs * FEATURES * 2);
+    assert_memory_equal(b.l.wt.w, a.l.wt.w, inputs * FEATURES);
+    assert_memory_equal(b.l.bt.delta, a.l.bt.delta, FEATURES * 4);
+    assert_memory_equal(b.l.bt.bias, a.l.bt.bias, FEATURES * 4);
+    assert_memory_equal(b.l.head.w, head_before, sizeof(head_before));
+    assert_int_equal(b.l.replay.count, 0);
+    assert_int_equal(b.l.samples, 0);
+    for (size_t i = 0; i < SAMPLES; i++) {
+        int8_t fa[FEATURES], fb[FEATURES];
+        assert_int_equal(mfl_learner_features_from_layer_input(&a.l, layer_of[i], fa), 0);
+        assert_int_equal(mfl_learner_features_from_layer_input(&b.l, layer_of[i], fb), 0);
+        assert_memory_equal(fa, fb, FEATURES);
+    }
+    assert_int_equal(mfl_learner_layer_read(&b.l, back, n), 0);
+    assert_memory_equal(back, layer, n * 4);
+    /* back to the model's layer */
+    assert_int_equal(mfl_learner_reset_bias(&b.l), 0);
+    assert_memory_equal(b.l.wt.w, b.l.wt.w_model, inputs * FEATURES);
+    free(layer);
+    free(back);
+    harness_free(&a);
+    harness_free(&b);
+}
+
+/* Values between the master's steps round half away from zero, values
+ * past its range (up to int32's ends) are held to it, the int8 weights are
+ * the master's rounding, and each bias is its model bias plus the change
+ * in accumulator units (against double). */
+static void test_layer_install_rounds_and_holds(void **state)
+{
+    (void)state;
+    harness_t h;
+    mfl_learn_opts_t o = weight_opts(8, 16);
+    assert_int_equal(harness_init(&h, &net.model, &o), 0);
+    mfl_learner_t *l = &h.l;
+    const size_t inputs = l->bt.inputs, cols = LAYER_COLS(l), n = FEATURES * cols;
+    int32_t *layer = malloc(n * 4);
+    static const int32_t probes[] = {0,       127,         128,          -128,     -129,     255,
+                                     256 * 5 + 128, -256 * 5 - 128, 32639 * 256, 32640 * 256, -32640 * 256,
+                                     -32641 * 256 - 200, INT32_MAX, INT32_MIN, 1 << 30, -(1 << 30)};
+    const size_t n_probes = sizeof(probes) / sizeof(probes[0]);
+    for (size_t j = 0; j < FEATURES; j++) {
+        for (size_t i = 0; i < inputs; i++) {
+            layer[j * cols + i] = probes[(j * inputs + i) % n_probes] + (int32_t)((i % 7) * 3 - 9);
+        }
+        layer[j * cols + inputs] = (int32_t)((j % 2 ? -1 : 1) * (int32_t)j * 1234567);
+    }
+    layer[0] = INT32_MAX; /* the offsets above would wrap the ends */
+    layer[1] = INT32_MIN;
+    assert_int_equal(mfl_learner_layer_install(l, layer, n), 0);
+    for (size_t j = 0; j < FEATURES; j++) {
+        for (size_t i = 0; i < inputs; i++) {
+            const int16_t m = expected_master(layer[j * cols + i]);
+            assert_int_equal(l->wt.master[j * inputs + i], m);
+            assert_int_equal(l->wt.w[j * inputs + i], (int)floor((m + 128) / 256.0));
+            assert_true(l->wt.w[j * inputs + i] >= -127);
+        }
+        const int32_t d = layer[j * cols + inputs];
+        assert_int_equal(l->bt.delta[j], d);
+        const double want = (double)l->bt.bias0[j] + scale_value(l->bt.to_acc[j]) * d;
+        assert_true(fabs((double)l->bt.bias[j] - want) <= 1.0);
+    }
+    assert_int_equal(l->wt.master[0], MASTER_HI);
+    assert_int_equal(l->wt.master[1], MASTER_LO);
+    free(layer);
+    harness_free(&h);
+}
+
+/* A head-only or bias-only learner has no layer to exchange, a tensor of
+ * another size is refused, and a refused call changes nothing. */
+static void test_layer_exchange_errors(void **state)
+{
+    (void)state;
+    harness_t h, plain;
+    mfl_learn_opts_t o = weight_opts(8, 16);
+    assert_int_equal(harness_init(&h, &net.model, &o), 0);
+    mfl_learn_opts_t po = mfl_learn_defaults();
+    po.bias_lr = mfl_scale_from_int(1, 8);
+    assert_int_equal(harness_init(&plain, &net.model, &po), 0);
+    const size_t n = FEATURES * LAYER_COLS(&h.l);
+    int32_t *layer = calloc(n + 1, 4);
+    int16_t *master = malloc(n * 2);
+    memcpy(master, h.l.wt.master, (size_t)h.l.bt.inputs * FEATURES * 2);
+    assert_int_equal(mfl_learner_layer_read(&plain.l, layer, n), MFL_ERR_LEARN_CONFIG);
+    assert_int_equal(mfl_learner_layer_install(&plain.l, layer, n), MFL_ERR_LEARN_CONFIG);
+    assert_int_equal(mfl_learner_layer_install(&h.l, layer, n - 1), MFL_ERR_PROTO_DIMENSION);
+    assert_int_equal(mfl_learner_layer_install(&h.l, layer, n + 1), MFL_ERR_PROTO_DIMENSION);
+    assert_int_equal(mfl_learner_layer_read(&h.l, layer, n - 1), MFL_ERR_PROTO_DIMENSION);
+    assert_int_equal(mfl_learner_layer_install(&h.l, NULL, n), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_learner_layer_read(&h.l, NULL, n), MFL_ERR_INVALID_ARG);
+    assert_int_equal(mfl_learner_layer_read(NULL, layer, n), MFL_ERR_INVALID_ARG);
+    assert_memory_equal(h.l.wt.master, master, (size_t)h.l.bt.inputs * FEATURES * 2);
+    assert_memory_equal(h.l.wt.w, h.l.wt.w_model, (size_t)h.l.bt.inputs * FEATURES);
+    for (size_t k = 0; k < n + 1; k++) {
+        assert_int_equal(layer[k], 0); /* nothing read on a refused read */
+    }
+    free(layer);
+    free(master);
+    harness_free(&h);
+    harness_free(&plain);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1030,6 +1173,9 @@ int main(void)
         cmocka_unit_test(test_learns_beyond_the_head_and_resets),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_bad_calls_change_nothing),
+        cmocka_unit_test(test_layer_read_and_install_carry_the_layer),
+        cmocka_unit_test(test_layer_install_rounds_and_holds),
+        cmocka_unit_test(test_layer_exchange_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
