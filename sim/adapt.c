@@ -289,7 +289,7 @@ int sim_adapt_build(sim_adapted_t *a, const sim_world_t *w, enum sim_adapt_kind 
     }
     if (!err && with_acc && !mfl_learner_mem_size_tuned(&w->model, 8, 1)) {
         snprintf(msg, cap, "tuning the feature layer needs a FULLY_CONNECTED right below the head, read by the "
-                           "head only (leave out local-tuned, federated-tuned, local-dense and federated-dense)");
+                           "head only (leave out local-tuned, federated-tuned and the dense strategies)");
         err = MFL_ERR_LEARN_CONFIG;
     }
     if (!err) {

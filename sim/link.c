@@ -33,6 +33,8 @@ struct sim_link {
     FILE *log;             /* in-process: the aggregator's log lines */
     pid_t pid;             /* network: the aggregator process */
     uint16_t port;
+    mfl_agg_opts_t agg;    /* the aggregator's rule and options, as its config file sets them */
+    uint32_t max_staleness;
     mfl_es256_public_t agg_pub;
 };
 
@@ -271,6 +273,8 @@ int sim_link_open(sim_link_t **out, const sim_scenario_t *sc, const char *run_di
     if (!err && agg_config_load(conf, &cfg, msg, cap)) {
         err = MFL_ERR_INVALID_ARG;
     }
+    link->agg = cfg.agg;
+    link->max_staleness = cfg.max_staleness;
     if (!err && sc->mode == SIM_INPROCESS) {
         char log_path[1200];
         snprintf(log_path, sizeof(log_path), "%s/aggregator.log", dir);
@@ -360,13 +364,24 @@ int sim_link_fetch_model(sim_link_t *link, const sim_identity_t *id, mfl_learner
     return err;
 }
 
-int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8_t *msg, size_t len,
-                         uint64_t counter, int *code)
+void sim_link_agg_opts(const sim_link_t *link, mfl_agg_opts_t *opts, uint32_t *max_staleness)
 {
+    *opts = link->agg;
+    *max_staleness = link->max_staleness;
+}
+
+int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8_t *msg, size_t len,
+                         uint64_t counter, int *code, uint64_t *model_version)
+{
+    *model_version = 0;
     if (link->mode == SIM_INPROCESS) {
         agg_outcome_t out;
+        mfl_receipt_t r;
         agg_handle_update(&link->state, (const uint8_t *)id->id, strlen(id->id), msg, len, &out);
         *code = out.code;
+        if (out.is_receipt && mfl_receipt_decode(out.body, out.body_len, &r) == 0) {
+            *model_version = r.model_version;
+        }
         return 0;
     }
     static uint8_t update_buf[8192];
@@ -391,6 +406,9 @@ int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8
         *code = 204;
     } else if (rc >> 5) {
         err = 0;
+    }
+    if (n.sync.receipt.device_id) { /* an answer with a receipt */
+        *model_version = n.sync.receipt.model_version;
     }
     net_close(&n);
     return err;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "mfl/crypto.h"
+#include "mfl/host/aggregate.h"
 #include "mfl/learner.h"
 #include "scenario.h"
 
@@ -55,8 +56,14 @@ int sim_link_fetch_model(sim_link_t *link, const sim_identity_t *id, mfl_learner
 
 /* A device posts a signed update (counter: the one signed in it); *code is
  * the CoAP response code (class * 100 + detail), e.g. 204 stored, 412
- * stale. Returns 0, or an error when no answer came. */
+ * stale; *model_version the aggregator's version its receipt names (as
+ * it was before this update's own round, if the update completed one), 0
+ * without a receipt. Returns 0, or an error when no answer came. */
 int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8_t *msg, size_t len,
-                         uint64_t counter, int *code);
+                         uint64_t counter, int *code, uint64_t *model_version);
+
+/* The aggregator's rule and options, and its max_staleness, as the
+ * config file it was started with sets them. */
+void sim_link_agg_opts(const sim_link_t *link, mfl_agg_opts_t *opts, uint32_t *max_staleness);
 
 #endif /* MFL_SIM_LINK_H */

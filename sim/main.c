@@ -33,8 +33,9 @@ static void usage(FILE *out)
             "usage: mfl-sim [SCENARIO] [options]      run a simulation\n"
             "       mfl-sim report DIR                reprint a run's summary (or a --seeds run's)\n"
             "Runs every selected strategy (frozen, local, federated, fair, oracle, ...; the fine-tuned\n"
-            "references oracle-full, -bias, -dense and -lastconv and the devices' local-dense and\n"
-            "federated-dense only when named in `strategies`) on the same virtual devices and writes\n"
+            "references oracle-full, -bias, -dense and -lastconv and the devices' local-dense,\n"
+            "federated-dense and federated-dense-shared only when named in `strategies`) on the same\n"
+            "virtual devices and writes\n"
             "DIR/rounds.csv, DIR/summary.json and plots (png, svg, pdf).\n"
             "options:\n"
             "  --out DIR            run directory (default sim-run)\n"
@@ -341,8 +342,10 @@ static int save_scenario(const sim_scenario_t *sc, const char *dir)
  * of the user's own is checked when it is loaded). */
 static int check_recal_arch(const sim_scenario_t *sc)
 {
-    const int tuned = sc->strategies[SIM_LOCAL_TUNED] || sc->strategies[SIM_FEDERATED_TUNED] ||
-                      sc->strategies[SIM_LOCAL_DENSE] || sc->strategies[SIM_FEDERATED_DENSE];
+    int tuned = 0;
+    for (int k = 0; k < SIM_STRATEGIES; k++) {
+        tuned |= sc->strategies[k] && sim_strategy_tuned((enum sim_strategy)k);
+    }
     const int recal = sc->strategies[SIM_RECALIBRATED] || sc->strategies[SIM_LOCAL_RECAL] ||
                       sc->strategies[SIM_FEDERATED_RECAL] || sc->strategies[SIM_PERSONALIZED] ||
                       sc->strategies[SIM_ORACLE_RECAL] || tuned;
@@ -351,7 +354,7 @@ static int check_recal_arch(const sim_scenario_t *sc)
         feature--;
     }
     if (tuned && (!feature || feature[0] != 'd')) {
-        fprintf(stderr, "mfl-sim: base_arch %s: local-tuned, federated-tuned, local-dense and federated-dense tune "
+        fprintf(stderr, "mfl-sim: base_arch %s: local-tuned, federated-tuned and the dense strategies tune "
                         "a dense layer right below the head (an arch ending in ,dN,dC)\n", sc->base_arch);
         return 1;
     }

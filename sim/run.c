@@ -10,6 +10,7 @@
 #include "adapt.h"
 #include "finetune.h"
 #include "link.h"
+#include "shared_layer.h"
 #include "mfl/error.h"
 #include "mfl/head.h"
 #include "mfl/learner.h"
@@ -44,6 +45,7 @@ static const struct {
     uint8_t tuned;  /* enum tuning: devices also tune their feature layer's biases, or its weights and
                      * biases, and keep them (FedBN-, LG-FedAvg-style) */
     uint8_t finetune; /* a reference of the whole network fine-tuned (finetune.h): 1 + its mfl_train trainable */
+    uint8_t shared;   /* the tuned feature layer is shared too, beside the protocol (shared_layer.h) */
 } strategy_kind[SIM_STRATEGIES] = {
     [SIM_FROZEN] = {ROLE_FIXED, 0, 0},
     [SIM_STANDARDIZED] = {ROLE_FIXED, SIM_ADAPT_STANDARDIZE, 0},
@@ -64,6 +66,7 @@ static const struct {
     [SIM_ORACLE_LASTCONV] = {ROLE_ORACLE, 0, 0, 0, 0, 1 + MFL_TRAIN_LAST_CONV},
     [SIM_LOCAL_DENSE] = {ROLE_LOCAL, SIM_ADAPT_RECALIBRATE, 0, 0, TUNE_WEIGHTS},
     [SIM_FEDERATED_DENSE] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0, 0, TUNE_WEIGHTS},
+    [SIM_FEDERATED_DENSE_SHARED] = {ROLE_FEDERATED, SIM_ADAPT_RECALIBRATE, 0, 0, TUNE_WEIGHTS, 0, 1},
 };
 
 /* personalized: every HELD_OUT_EVERY-th labelled sample a device collects
@@ -87,6 +90,7 @@ typedef struct {
     uint8_t *shipped_mem;
     vdev_t *dev;               /* local, federated, fair: one per device */
     sim_link_t *link;          /* federated, fair */
+    sim_shared_layer_t *layer; /* federated-dense-shared: the feature layer every device installs */
     mfl_learner_t eval;        /* frozen, oracle, federated, fair: the global head */
     uint8_t *eval_mem;
     uint64_t eval_version;
@@ -279,6 +283,10 @@ static int sync_device(run_t *r, strat_t *s, uint32_t i)
     if (!err && !installed) {
         err = mfl_learner_reset(&v->l); /* back to the global head it has */
     }
+    if (!err && s->layer) { /* and the layer of the version it has, as a model message would bring it */
+        err = sim_shared_layer_observe(s->layer, v->version);
+        err = err ? err : sim_shared_layer_install(s->layer, v->version, &v->l);
+    }
     v->ready = err == 0;
     return err;
 }
@@ -321,23 +329,39 @@ static void order_arrivals(run_t *r)
     qsort(order, r->n_arrivals, sizeof(*order), arrival_cmp);
 }
 
-/* The wave's updates, in arrival order. */
-static void deliver_wave(run_t *r, strat_t *s, uint32_t from, uint32_t to)
+/* A shared layer follows what the aggregator did with an update: its
+ * version as the receipt names it first (a round an earlier update
+ * completed), then the update if stored. */
+static int share_layer(run_t *r, strat_t *s, uint32_t i, int code, uint64_t model_version)
 {
-    for (uint32_t k = from; k < to; k++) {
+    int err = model_version ? sim_shared_layer_observe(s->layer, model_version) : 0;
+    if (!err && code == 204) {
+        err = sim_shared_layer_accept(s->layer, &s->dev[i].l, i, s->dev[i].version, s->dev[i].l.samples,
+                                      sim_region_of(r->sc, i));
+    }
+    return err;
+}
+
+/* The wave's updates, in arrival order. */
+static int deliver_wave(run_t *r, strat_t *s, uint32_t from, uint32_t to)
+{
+    int err = 0;
+    for (uint32_t k = from; k < to && !err; k++) {
         const uint32_t i = (uint32_t)r->order[k][1];
         vdev_t *v = &s->dev[i];
         int code = 0;
+        uint64_t model_version = 0;
         if (!v->ready) {
             continue;
         }
-        if (r->dropped[i] ||
-            sim_link_post_update(s->link, &r->ids[i], v->update, v->update_len, v->counter, &code) != 0) {
+        if (r->dropped[i] || sim_link_post_update(s->link, &r->ids[i], v->update, v->update_len, v->counter, &code,
+                                                  &model_version) != 0) {
             s->cur.lost++; /* offline before it arrived; its samples stay in the replay buffer */
             memcpy(v->residual, v->residual_saved, r->head_values * sizeof(int32_t));
             continue;
         }
         s->cur.bytes_up += v->update_len;
+        err = s->layer ? share_layer(r, s, i, code, model_version) : 0;
         if (code == 204) {
             s->cur.accepted++;
         } else {
@@ -345,6 +369,7 @@ static void deliver_wave(run_t *r, strat_t *s, uint32_t from, uint32_t to)
             memcpy(v->residual, v->residual_saved, r->head_values * sizeof(int32_t));
         }
     }
+    return err;
 }
 
 /*
@@ -367,9 +392,7 @@ static int federated_round(run_t *r, strat_t *s)
             err = sync_device(r, s, i);
         }
         err = err ? err : parallel(r, s, federated_step, r->wave);
-        if (!err) {
-            deliver_wave(r, s, from, to);
-        }
+        err = err ? err : deliver_wave(r, s, from, to);
         for (uint32_t k = from; k < to; k++) {
             r->wave[r->order[k][1]] = 0;
         }
@@ -558,9 +581,21 @@ static int refresh_global(run_t *r, strat_t *s)
     return sim_link_fetch_model(s->link, &r->ids[0], &s->eval, &s->eval_version, &installed, &bytes);
 }
 
+/* A shared layer's strategy is judged as its global model is: the latest
+ * head (s->eval) on the latest layer, on every device. */
+static int install_latest_layer(run_t *r, strat_t *s)
+{
+    int err = sim_shared_layer_observe(s->layer, s->eval_version);
+    for (uint32_t i = 0; i < r->sc->devices && !err; i++) {
+        err = sim_shared_layer_install(s->layer, s->eval_version, &s->dev[i].l);
+    }
+    return err;
+}
+
 static int evaluate(run_t *r, strat_t *s, sim_round_t *out)
 {
     int err = s->link ? refresh_global(r, s) : 0;
+    err = err || !s->layer ? err : install_latest_layer(r, s);
     memset(r->tally, 0, sizeof(r->tally));
     err = err ? err : mfl_learner_requantize(&s->eval); /* so that the threads only read it */
     if (!err) {
@@ -665,6 +700,12 @@ static int open_strategies(run_t *r, const char *run_dir, FILE *progress, char *
                                 strategy_kind[k].balance,
                                 r->ids, r->sc->devices, msg, cap);
         }
+        if (!err && strategy_kind[k].shared) {
+            mfl_agg_opts_t o;
+            uint32_t max_staleness;
+            sim_link_agg_opts(s->link, &o, &max_staleness);
+            err = sim_shared_layer_open(&s->layer, &s->dev[0].l, &o, max_staleness);
+        }
         if (!err && role == ROLE_ORACLE && !strategy_kind[k].finetune) {
             err = train_oracle(r, s);
         }
@@ -677,6 +718,7 @@ static void close_strategies(run_t *r)
 {
     for (int k = 0; k < SIM_STRATEGIES; k++) {
         sim_link_close(r->s[k].link);
+        sim_shared_layer_free(r->s[k].layer);
         free_devices(r, &r->s[k]);
         free(r->s[k].eval_mem);
         free(r->s[k].shipped_mem);

@@ -11,7 +11,7 @@
 static const char *const strategy_names[SIM_STRATEGIES] = {
     "frozen", "standardized", "recalibrated", "local", "local-recal", "federated", "fair", "federated-recal", "personalized", "oracle",
     "oracle-recal", "local-tuned", "federated-tuned", "oracle-full", "oracle-bias", "oracle-dense", "oracle-lastconv",
-    "local-dense", "federated-dense"};
+    "local-dense", "federated-dense", "federated-dense-shared"};
 
 const char *sim_strategy_name(enum sim_strategy k)
 {
@@ -20,7 +20,8 @@ const char *sim_strategy_name(enum sim_strategy k)
 
 int sim_strategy_default_on(enum sim_strategy k)
 {
-    return k < SIM_STRATEGIES && !sim_strategy_finetuned(k) && k != SIM_LOCAL_DENSE && k != SIM_FEDERATED_DENSE;
+    return k < SIM_STRATEGIES && !sim_strategy_finetuned(k) && k != SIM_LOCAL_DENSE && k != SIM_FEDERATED_DENSE &&
+           k != SIM_FEDERATED_DENSE_SHARED;
 }
 
 int sim_strategy_finetuned(enum sim_strategy k)
@@ -31,7 +32,13 @@ int sim_strategy_finetuned(enum sim_strategy k)
 int sim_strategy_federated(enum sim_strategy k)
 {
     return k == SIM_FEDERATED || k == SIM_FAIR || k == SIM_FEDERATED_RECAL || k == SIM_PERSONALIZED ||
-           k == SIM_FEDERATED_TUNED || k == SIM_FEDERATED_DENSE;
+           k == SIM_FEDERATED_TUNED || k == SIM_FEDERATED_DENSE || k == SIM_FEDERATED_DENSE_SHARED;
+}
+
+int sim_strategy_tuned(enum sim_strategy k)
+{
+    return k == SIM_LOCAL_TUNED || k == SIM_FEDERATED_TUNED || k == SIM_LOCAL_DENSE || k == SIM_FEDERATED_DENSE ||
+           k == SIM_FEDERATED_DENSE_SHARED;
 }
 
 int sim_any_federated(const sim_scenario_t *s)

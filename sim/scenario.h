@@ -48,6 +48,8 @@ enum sim_strategy {
     SIM_ORACLE_LASTCONV, /* or the dense layers and the last convolution; off by default (slow) */
     SIM_LOCAL_DENSE,     /* devices also learn their feature layer's weights (mfl_weight_tune_t), alone */
     SIM_FEDERATED_DENSE, /* or with a federated head, keeping that layer (LG-FedAvg); off by default */
+    SIM_FEDERATED_DENSE_SHARED, /* or sharing that layer too, aggregated beside the protocol: an estimate
+                                 * (shared_layer.h); off by default */
     SIM_STRATEGIES
 };
 
@@ -156,6 +158,9 @@ int sim_strategy_default_on(enum sim_strategy k);
 int sim_strategy_finetuned(enum sim_strategy k);
 /* 1 for the strategies that run an aggregator (federated, fair, federated-recal, personalized). */
 int sim_strategy_federated(enum sim_strategy k);
+/* 1 if devices of k tune their feature layer (its biases, or its weights
+ * and biases): it needs a dense layer right below the head. */
+int sim_strategy_tuned(enum sim_strategy k);
 /* 1 when a selected strategy runs an aggregator. */
 int sim_any_federated(const sim_scenario_t *s);
 

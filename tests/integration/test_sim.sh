@@ -121,8 +121,8 @@ grep -q "weight_lr" bad.txt || fail "unclear error: $(cat bad.txt)"
 # the devices' own layers moved their features (not the bias-tuned run's
 # figures), well above frozen, and the federated head still travels
 grep -q "^strategies = .*-dense" inproc/scenario.ini && fail "the dense strategies are on by default"
-"$SIM" "${small[@]}" --set strategies=frozen,local-tuned,local-dense,federated-tuned,federated-dense --out dense \
-  > dense.txt 2> dense.err || { cat dense.err; fail "dense strategies"; }
+"$SIM" "${small[@]}" --set strategies=frozen,local-tuned,local-dense,federated-tuned,federated-dense,federated-dense-shared \
+  --out dense > dense.txt 2> dense.err || { cat dense.err; fail "dense strategies"; }
 grep -q "^weight_lr = " dense/scenario.ini || fail "weight_lr missing from the resolved scenario"
 /usr/bin/python3 - dense/summary.json <<'PY'
 import json, sys
@@ -132,7 +132,17 @@ for k, twin in (("local-dense", "local-tuned"), ("federated-dense", "federated-t
     assert f[k]["worst"] >= fz["worst"] + 10, (k, f[k])
     assert f[k]["accuracy"] != f[twin]["accuracy"], (k, f[k], f[twin])
 assert f["federated-dense"]["accepted"] > 0 and f["local-dense"]["accepted"] == 0, f
+# the shared layer moved the features away from each device's own layer's, and updates were stored
+sh = f["federated-dense-shared"]
+assert sh["worst"] >= fz["worst"] + 10 and sh["accuracy"] != f["federated-dense"]["accuracy"], sh
+assert sh["accepted"] > 0, sh
 PY
+# the shared layer follows the aggregator's rounds over DTLS as in-process
+# (from the versions its receipts and models name): the same figures
+"$SIM" "${small[@]}" --set strategies=federated-dense-shared --mode network --out dense-net \
+  > /dev/null 2> dense-net.err || { cat dense-net.err; fail "federated-dense-shared over the network"; }
+shared() { awk -F, '$1 == "federated-dense-shared"' "$1/rounds.csv"; }
+diff <(shared dense) <(shared dense-net) > /dev/null || { diff <(shared dense) <(shared dense-net) | head; fail "shared layer: modes differ"; }
 # seeds are independent: the federated rounds (version, accepted, lost and
 # accuracy) of seeds 1, 2 and 3 differ (a seed ^ device hash once made them
 # the same population with devices swapped in blocks of four)
