@@ -273,8 +273,10 @@ int sim_link_open(sim_link_t **out, const sim_scenario_t *sc, const char *run_di
     if (!err && agg_config_load(conf, &cfg, msg, cap)) {
         err = MFL_ERR_INVALID_ARG;
     }
-    link->agg = cfg.agg;
-    link->max_staleness = cfg.max_staleness;
+    if (!err) {
+        link->agg = cfg.agg;
+        link->max_staleness = cfg.max_staleness;
+    }
     if (!err && sc->mode == SIM_INPROCESS) {
         char log_path[1200];
         snprintf(log_path, sizeof(log_path), "%s/aggregator.log", dir);
@@ -371,16 +373,16 @@ void sim_link_agg_opts(const sim_link_t *link, mfl_agg_opts_t *opts, uint32_t *m
 }
 
 int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8_t *msg, size_t len,
-                         uint64_t counter, int *code, uint64_t *model_version)
+                         uint64_t counter, int *code, sim_receipt_t *receipt)
 {
-    *model_version = 0;
+    memset(receipt, 0, sizeof(*receipt));
     if (link->mode == SIM_INPROCESS) {
         agg_outcome_t out;
         mfl_receipt_t r;
         agg_handle_update(&link->state, (const uint8_t *)id->id, strlen(id->id), msg, len, &out);
         *code = out.code;
         if (out.is_receipt && mfl_receipt_decode(out.body, out.body_len, &r) == 0) {
-            *model_version = r.model_version;
+            *receipt = (sim_receipt_t){1, r.status, r.model_version};
         }
         return 0;
     }
@@ -408,7 +410,7 @@ int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8
         err = 0;
     }
     if (n.sync.receipt.device_id) { /* an answer with a receipt */
-        *model_version = n.sync.receipt.model_version;
+        *receipt = (sim_receipt_t){1, n.sync.receipt.status, n.sync.receipt.model_version};
     }
     net_close(&n);
     return err;

@@ -54,13 +54,20 @@ const mfl_es256_public_t *sim_link_aggregator_key(const sim_link_t *link);
 int sim_link_fetch_model(sim_link_t *link, const sim_identity_t *id, mfl_learner_t *l, uint64_t *version,
                          int *installed, size_t *bytes);
 
+/* What the answer to an update said, when it carried a receipt. */
+typedef struct {
+    int has;                /* a receipt came (not a diagnostic) */
+    uint32_t status;        /* enum mfl_receipt_status */
+    uint64_t model_version; /* the aggregator's version: for an update accepted now, as it was before
+                             * this update's own round (if it completed one); for a duplicate, now */
+} sim_receipt_t;
+
 /* A device posts a signed update (counter: the one signed in it); *code is
  * the CoAP response code (class * 100 + detail), e.g. 204 stored, 412
- * stale; *model_version the aggregator's version its receipt names (as
- * it was before this update's own round, if the update completed one), 0
- * without a receipt. Returns 0, or an error when no answer came. */
+ * stale; *receipt what its receipt said. Returns 0, or an error when no
+ * answer came. */
 int sim_link_post_update(sim_link_t *link, const sim_identity_t *id, const uint8_t *msg, size_t len,
-                         uint64_t counter, int *code, uint64_t *model_version);
+                         uint64_t counter, int *code, sim_receipt_t *receipt);
 
 /* The aggregator's rule and options, and its max_staleness, as the
  * config file it was started with sets them. */

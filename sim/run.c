@@ -329,15 +329,21 @@ static void order_arrivals(run_t *r)
     qsort(order, r->n_arrivals, sizeof(*order), arrival_cmp);
 }
 
-/* A shared layer follows what the aggregator did with an update: its
- * version as the receipt names it first (a round an earlier update
- * completed), then the update if stored. */
-static int share_layer(run_t *r, strat_t *s, uint32_t i, int code, uint64_t model_version)
+/* A shared layer follows what the aggregator did with an update: for one
+ * accepted now, the version its receipt names first (a round an earlier
+ * update completed), then the update; for a duplicate (stored when its
+ * first answer was lost, perhaps folded since), the update first. */
+static int share_layer(run_t *r, strat_t *s, uint32_t i, const sim_receipt_t *rc)
 {
-    int err = model_version ? sim_shared_layer_observe(s->layer, model_version) : 0;
-    if (!err && code == 204) {
-        err = sim_shared_layer_accept(s->layer, &s->dev[i].l, i, s->dev[i].version, s->dev[i].l.samples,
-                                      sim_region_of(r->sc, i));
+    const vdev_t *v = &s->dev[i];
+    const int duplicate = rc->has && rc->status == MFL_RECEIPT_DUPLICATE;
+    const int stored = duplicate || (rc->has && rc->status == MFL_RECEIPT_ACCEPTED);
+    int err = rc->has && !duplicate ? sim_shared_layer_observe(s->layer, rc->model_version) : 0;
+    if (!err && stored) {
+        err = sim_shared_layer_accept(s->layer, &v->l, i, v->version, v->l.samples, sim_region_of(r->sc, i));
+    }
+    if (!err && duplicate) {
+        err = sim_shared_layer_observe(s->layer, rc->model_version);
     }
     return err;
 }
@@ -350,18 +356,18 @@ static int deliver_wave(run_t *r, strat_t *s, uint32_t from, uint32_t to)
         const uint32_t i = (uint32_t)r->order[k][1];
         vdev_t *v = &s->dev[i];
         int code = 0;
-        uint64_t model_version = 0;
+        sim_receipt_t receipt;
         if (!v->ready) {
             continue;
         }
         if (r->dropped[i] || sim_link_post_update(s->link, &r->ids[i], v->update, v->update_len, v->counter, &code,
-                                                  &model_version) != 0) {
+                                                  &receipt) != 0) {
             s->cur.lost++; /* offline before it arrived; its samples stay in the replay buffer */
             memcpy(v->residual, v->residual_saved, r->head_values * sizeof(int32_t));
             continue;
         }
         s->cur.bytes_up += v->update_len;
-        err = s->layer ? share_layer(r, s, i, code, model_version) : 0;
+        err = s->layer ? share_layer(r, s, i, &receipt) : 0;
         if (code == 204) {
             s->cur.accepted++;
         } else {

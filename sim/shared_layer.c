@@ -29,6 +29,7 @@ struct sim_shared_layer {
     size_t n_kept;        /* max_staleness + 1: version v in kept[v % n_kept] */
     kept_t *kept;
     double *velocity;     /* server momentum, n */
+    double *next_velocity; /* a round's, n: kept only if the round completes */
     pending_t *pending;   /* accepted, not folded yet, in order of acceptance */
     int32_t *deltas;      /* their layer changes, n each */
     size_t count, cap;
@@ -45,12 +46,10 @@ static kept_t *kept_of(const sim_shared_layer_t *s, uint64_t version)
 static kept_t *keep(sim_shared_layer_t *s, uint64_t version)
 {
     kept_t *k = &s->kept[version % s->n_kept];
-    if (!k->exact) {
-        k->exact = malloc(s->n * sizeof(int32_t));
-        k->installed = malloc(s->n * sizeof(int32_t));
-        if (!k->exact || !k->installed) {
-            return NULL;
-        }
+    k->exact = k->exact ? k->exact : malloc(s->n * sizeof(int32_t));
+    k->installed = k->installed ? k->installed : malloc(s->n * sizeof(int32_t));
+    if (!k->exact || !k->installed) {
+        return NULL; /* the slot keeps what it held */
     }
     k->version = version;
     k->has_installed = 0;
@@ -75,9 +74,10 @@ int sim_shared_layer_open(sim_shared_layer_t **out, const mfl_learner_t *l, cons
     s->n_kept = (size_t)max_staleness + 1u;
     s->kept = calloc(s->n_kept, sizeof(kept_t));
     s->velocity = calloc(s->n, sizeof(double));
+    s->next_velocity = malloc(s->n * sizeof(double));
     s->scratch = malloc(s->n * sizeof(int32_t));
     s->version = 1;
-    kept_t *k = s->kept && s->velocity && s->scratch ? keep(s, 1) : NULL;
+    kept_t *k = s->kept && s->velocity && s->next_velocity && s->scratch ? keep(s, 1) : NULL;
     int err = k ? mfl_learner_layer_read(l, k->exact, s->n) : MFL_ERR_NO_MEMORY;
     if (err) {
         sim_shared_layer_free(s);
@@ -98,13 +98,14 @@ void sim_shared_layer_free(sim_shared_layer_t *s)
     }
     free(s->kept);
     free(s->velocity);
+    free(s->next_velocity);
     free(s->pending);
     free(s->deltas);
     free(s->scratch);
     free(s);
 }
 
-int sim_shared_layer_install(const sim_shared_layer_t *s, uint64_t version, mfl_learner_t *l)
+int sim_shared_layer_install(sim_shared_layer_t *s, uint64_t version, mfl_learner_t *l)
 {
     kept_t *k = kept_of(s, version);
     if (!k) {
@@ -141,8 +142,9 @@ int sim_shared_layer_accept(sim_shared_layer_t *s, const mfl_learner_t *l, uint3
     if (err) {
         return err;
     }
-    for (size_t i = 0; i < s->n; i++) { /* both within int32 by far: masters and Q8.24 bias changes */
-        delta[i] = (int32_t)((int64_t)delta[i] - k->installed[i]);
+    for (size_t i = 0; i < s->n; i++) { /* weights: within int32 by far; bias changes may saturate */
+        const int64_t d = (int64_t)delta[i] - k->installed[i];
+        delta[i] = (int32_t)(d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : d);
     }
     s->pending[s->count++] = (pending_t){device, group, base_version, samples};
     return 0;
@@ -176,11 +178,12 @@ static int fold(sim_shared_layer_t *s)
     }
     const kept_t *from = kept_of(s, prev);
     int err = 0;
+    memcpy(s->next_velocity, s->velocity, s->n * sizeof(double));
     if (m) {
         const size_t size = mfl_agg_scratch_size(m, s->n);
         void *scratch = malloc(size);
-        err = scratch ? mfl_aggregate_momentum(&s->opts, u, m, s->n, from->exact, s->velocity, s->scratch, scratch,
-                                               size)
+        err = scratch ? mfl_aggregate_momentum(&s->opts, u, m, s->n, from->exact, s->next_velocity, s->scratch,
+                                               scratch, size)
                       : MFL_ERR_NO_MEMORY;
         free(scratch);
     } else {
@@ -188,8 +191,11 @@ static int fold(sim_shared_layer_t *s)
     }
     kept_t *to = err ? NULL : keep(s, prev + 1);
     err = err ? err : to ? 0 : MFL_ERR_NO_MEMORY;
-    if (!err) {
+    if (!err) { /* the round completes: its layer and momentum are kept */
         memcpy(to->exact, s->scratch, s->n * sizeof(int32_t));
+        double *v = s->velocity;
+        s->velocity = s->next_velocity;
+        s->next_velocity = v;
         size_t left = 0; /* the waiting ones move up, in order */
         for (size_t i = 0; i < s->count; i++) {
             if (!in_round[i]) {

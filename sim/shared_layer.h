@@ -39,20 +39,23 @@ int sim_shared_layer_open(sim_shared_layer_t **out, const mfl_learner_t *l, cons
 void sim_shared_layer_free(sim_shared_layer_t *s);
 
 /* The aggregator is at `version` (a fetched model's, a receipt's): if
- * that is the next version, the round that made it is folded in. Returns
- * 0, MFL_ERR_INVALID_ARG when versions were skipped (a round not seen) or
- * went back, or the aggregation's error. */
+ * that is the next version, the round that made it is folded in (its
+ * layer and server momentum kept only if the round completes). Returns
+ * 0, MFL_ERR_INVALID_ARG when versions were skipped (a round not seen:
+ * two stored updates whose answers were both lost) or went back, or the
+ * aggregation's error. */
 int sim_shared_layer_observe(sim_shared_layer_t *s, uint64_t version);
 
 /* Installs the layer of `version` (the latest, or one at most
- * max_staleness older) into l. Returns 0, MFL_ERR_INVALID_ARG (a version
- * not kept) or mfl_learner_layer_install's error. */
-int sim_shared_layer_install(const sim_shared_layer_t *s, uint64_t version, mfl_learner_t *l);
+ * max_staleness older) into l, and notes the layer a device holds after
+ * installing it (not thread-safe). Returns 0, MFL_ERR_INVALID_ARG (a
+ * version not kept) or mfl_learner_layer_install's or _read's error. */
+int sim_shared_layer_install(sim_shared_layer_t *s, uint64_t version, mfl_learner_t *l);
 
 /* The aggregator accepted device's update, learned in l from base_version
  * (whose layer l installed) on `samples` samples; group: its region.
- * Returns 0, MFL_ERR_INVALID_ARG (a base version not kept) or
- * MFL_ERR_NO_MEMORY. */
+ * Returns 0, MFL_ERR_INVALID_ARG (a base version not kept, or that no
+ * device installed), mfl_learner_layer_read's error or MFL_ERR_NO_MEMORY. */
 int sim_shared_layer_accept(sim_shared_layer_t *s, const mfl_learner_t *l, uint32_t device, uint64_t base_version,
                             uint64_t samples, uint32_t group);
 

@@ -1099,11 +1099,13 @@ static void test_layer_install_rounds_and_holds(void **state)
     const size_t n_probes = sizeof(probes) / sizeof(probes[0]);
     for (size_t j = 0; j < FEATURES; j++) {
         for (size_t i = 0; i < inputs; i++) {
-            layer[j * cols + i] = probes[(j * inputs + i) % n_probes] + (int32_t)((i % 7) * 3 - 9);
+            /* a small offset, held to int32 at the probes at its ends */
+            const int64_t v = (int64_t)probes[(j * inputs + i) % n_probes] + (int64_t)((i % 7) * 3) - 9;
+            layer[j * cols + i] = (int32_t)(v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : v);
         }
         layer[j * cols + inputs] = (int32_t)((j % 2 ? -1 : 1) * (int32_t)j * 1234567);
     }
-    layer[0] = INT32_MAX; /* the offsets above would wrap the ends */
+    layer[0] = INT32_MAX; /* the ends themselves */
     layer[1] = INT32_MIN;
     assert_int_equal(mfl_learner_layer_install(l, layer, n), 0);
     for (size_t j = 0; j < FEATURES; j++) {
